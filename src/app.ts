@@ -1,0 +1,75 @@
+/**
+ * The Express app factory (no listen): used by src/index.ts and by the tests.
+ */
+import { randomUUID } from "node:crypto";
+import express, { Router, type Express } from "express";
+import helmet from "helmet";
+import { pinoHttp } from "pino-http";
+import type { Container } from "./container.js";
+import { authRoutes } from "./modules/auth/auth.routes.js";
+import { adminCatalogRoutes, catalogRoutes } from "./modules/catalog/catalog.routes.js";
+import { authenticate, requireRole } from "./platform/http/auth.js";
+import { errorBody, errorHandler, notFoundHandler } from "./platform/http/errors.js";
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
+
+export function createApp(c: Container): Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("trust proxy", c.config.http.trustProxy);
+  app.set("query parser", "extended");
+
+  app.use(
+    pinoHttp({
+      logger: c.logger,
+      genReqId: (req, res) => {
+        const incoming = req.headers["x-request-id"];
+        const id = typeof incoming === "string" && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+        res.setHeader("X-Request-Id", id);
+        return id;
+      },
+      // Lean request logs: no headers (they carry tokens), no bodies.
+      serializers: {
+        req: (req: { id: unknown; method: string; url: string; remoteAddress?: string }) => ({
+          id: req.id,
+          method: req.method,
+          url: req.url,
+          remoteAddress: req.remoteAddress,
+        }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
+      autoLogging: { ignore: (req) => req.url === "/healthz" || req.url === "/metrics" },
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? "error" : res.statusCode >= 400 ? "warn" : "info"),
+    }),
+  );
+  app.use(helmet());
+  app.use(express.json({ limit: c.config.http.bodyLimit, strict: true }));
+
+  // Operations.
+  app.get("/healthz", (_req, res) => {
+    res.json({ status: "ok" });
+  });
+  app.get("/readyz", async (req, res) => {
+    const checks = await c.readiness();
+    const ok = Object.values(checks).every((v) => v.ok);
+    if (ok) res.json({ status: "ready", checks });
+    else res.status(503).json({ ...errorBody(String(req.id), "DEPENDENCY_UNAVAILABLE", "Not ready"), checks });
+  });
+
+  const accessToken = c.accessTokenOptions;
+  const authn = authenticate(accessToken);
+  const api = Router();
+  api.use("/auth", authRoutes({ auth: c.services.auth, authenticate: authn, loginRateLimitPerMinute: c.config.auth.loginRateLimitPerMinute }));
+  api.use("/services", catalogRoutes({ catalog: c.services.catalog }));
+  // Feature routers for signed-in users are mounted here, each behind `authn`.
+
+  const admin = Router();
+  admin.use(authn, requireRole("ADMIN"));
+  admin.use(adminCatalogRoutes({ catalog: c.services.catalog }));
+  api.use("/admin", admin);
+
+  app.use("/api", api);
+  app.use(notFoundHandler);
+  app.use(errorHandler({ logger: c.logger, exposeStack: !c.config.isProduction }));
+  return app;
+}

@@ -1,0 +1,216 @@
+/**
+ * The one configuration object. Every setting comes from the environment, is parsed once at boot
+ * by one zod schema, and startup fails listing every problem at once. Secrets may also be given as
+ * `<NAME>_FILE` (a path whose contents are the value), as container platforms mount them.
+ */
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { z } from "zod";
+
+const bool = z
+  .enum(["true", "false", "1", "0", "yes", "no"])
+  .transform((v) => v === "true" || v === "1" || v === "yes");
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+
+/** `5m`, `30s`, `1h`, `7d`, `250ms` or plain milliseconds. */
+export function parseDurationMs(value: string): number | undefined {
+  const m = /^(\d+)\s*(ms|s|m|h|d)?$/.exec(value.trim());
+  if (!m) return undefined;
+  const n = Number(m[1]);
+  const unit = m[2] ?? "ms";
+  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[unit] ?? 1;
+  return n * factor;
+}
+
+const durationFrom = (minMs: number) =>
+  z.string().transform((v, ctx) => {
+  const ms = parseDurationMs(v);
+  if (ms === undefined || ms < minMs) {
+    ctx.addIssue({ code: "custom", message: `"${v}" is not a duration (e.g. 30s, 5m, 1h, 7d)` });
+    return z.NEVER;
+  }
+  return ms;
+});
+const duration = durationFrom(1);
+
+const EnvSchema = z.object({
+  NODE_ENV: z.enum(["development", "test", "production"]).default("development"),
+  PORT: int(0, 65535).default(3000),
+  HOST: z.string().default("0.0.0.0"),
+  TRUST_PROXY: z.string().default("loopback,uniquelocal"),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  DATABASE_URL: z.string().url().optional(),
+  DATA_DIR: z.string().default("./data"),
+  JWT_SECRET: z.string().optional(),
+  JWT_ISSUER: z.string().default("minispod"),
+  JWT_AUDIENCE: z.string().default("minispod-api"),
+  ACCESS_TOKEN_TTL: duration.default(15 * 60_000),
+  REFRESH_TOKEN_TTL: duration.default(30 * 86_400_000),
+  ADMIN_EMAIL: z.string().email().default("admin@minispod.local"),
+  ADMIN_PASSWORD: z.string().optional(),
+  BASE_DOMAIN: z.string().default("minispod.local"),
+  K8S_MODE: z.enum(["emulated", "cluster"]).optional(),
+  KUBECONFIG_PATH: z.string().optional(),
+  K8S_SKIP_TLS_VERIFY: bool.default(false),
+  K8S_REQUEST_TIMEOUT: duration.default(10_000),
+  K8S_EMULATOR_PORT: int(0, 65535).default(0),
+  K8S_EMULATOR_POD_READY_DELAY: durationFrom(0).default(1500),
+  INGRESS_CLASS_NAME: z.string().default("nginx"),
+  INGRESS_CONTROLLER_NAMESPACE: z.string().default("ingress-nginx"),
+  TLS_CLUSTER_ISSUER: z.string().default("letsencrypt-prod"),
+  STORAGE_CLASS_NAME: z.string().optional(),
+  POSTGRES_SERVICE_TYPE: z.enum(["ClusterIP", "NodePort", "LoadBalancer"]).default("ClusterIP"),
+  HEALTH_INTERVAL: duration.default(5 * 60_000),
+  HEALTH_CONSECUTIVE_OBSERVATIONS: int(1, 100).default(2),
+  HEALTH_RETENTION: duration.default(30 * 86_400_000),
+  RECONCILE_RESYNC_INTERVAL: duration.default(30_000),
+  ROLLOUT_TIMEOUT: duration.default(10 * 60_000),
+  RENEWAL_CRON: z.string().default("*/10 * * * *"),
+  BILLING_GRACE_PERIOD: duration.default(7 * 86_400_000),
+  DEFAULT_QUOTA_MAX_INSTANCES: int(0).default(5),
+  DEFAULT_QUOTA_CPU_MILLI: int(0).default(4000),
+  DEFAULT_QUOTA_MEMORY_MB: int(0).default(8192),
+  DEFAULT_QUOTA_STORAGE_GB: int(0).default(50),
+  LOGIN_RATE_LIMIT_PER_MINUTE: int(1).default(10),
+  BODY_LIMIT: z.string().default("100kb"),
+  BACKGROUND_LOOPS: bool.default(true),
+});
+
+export type RawEnv = z.input<typeof EnvSchema>;
+
+export interface Config {
+  env: "development" | "test" | "production";
+  isProduction: boolean;
+  http: { port: number; host: string; bodyLimit: string; trustProxy: string };
+  log: { level: string };
+  db: {
+    /** Unset: embedded PGlite under dataDir. */
+    url: string | undefined;
+    dataDir: string;
+  };
+  auth: {
+    /** Undefined only in local mode before the secret store fills it (see platform/local-secrets). */
+    jwtSecret: string | undefined;
+    jwtIssuer: string;
+    jwtAudience: string;
+    accessTokenTtlMs: number;
+    refreshTokenTtlMs: number;
+    loginRateLimitPerMinute: number;
+  };
+  admin: { email: string; password: string | undefined };
+  baseDomain: string;
+  kube: {
+    mode: "emulated" | "cluster";
+    kubeconfigPath: string | undefined;
+    /** Skips TLS verification of the API server; never for production clusters. */
+    dangerouslySkipTlsVerify: boolean;
+    requestTimeoutMs: number;
+    emulatorPort: number;
+    emulatorPodReadyDelayMs: number;
+    ingressClassName: string;
+    ingressControllerNamespace: string;
+    tlsClusterIssuer: string;
+    storageClassName: string | undefined;
+    postgresServiceType: "ClusterIP" | "NodePort" | "LoadBalancer";
+  };
+  health: { intervalMs: number; consecutiveObservations: number; retentionMs: number };
+  reconciler: { resyncIntervalMs: number; rolloutTimeoutMs: number };
+  billing: { renewalCron: string; gracePeriodMs: number };
+  quotaDefaults: { maxInstances: number; cpuMilli: number; memoryMb: number; storageGb: number };
+  /** Run the reconciler, health and renewal loops in this process. */
+  backgroundLoops: boolean;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+const FILE_SECRETS = ["DATABASE_URL", "JWT_SECRET", "ADMIN_PASSWORD"] as const;
+
+/** Parses the environment once. Throws ConfigError listing every problem. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: string[] = [];
+  const source: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && v !== "") source[k] = v;
+  for (const name of FILE_SECRETS) {
+    const file = source[`${name}_FILE`];
+    if (file && source[name] === undefined) {
+      try {
+        source[name] = readFileSync(file, "utf8").trim();
+      } catch (err) {
+        problems.push(`${name}_FILE: cannot read ${file} (${(err as Error).message})`);
+      }
+    }
+  }
+  const parsed = EnvSchema.safeParse(source);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push(`${issue.path.join(".")}: ${issue.message}`);
+    throw new ConfigError(problems);
+  }
+  const e = parsed.data;
+  const isProduction = e.NODE_ENV === "production";
+  const inCluster = Boolean(env.KUBERNETES_SERVICE_HOST);
+  const kubeMode = e.K8S_MODE ?? (isProduction || e.KUBECONFIG_PATH || inCluster ? "cluster" : "emulated");
+
+  if (isProduction) {
+    if (!e.DATABASE_URL) problems.push("DATABASE_URL: required when NODE_ENV=production (no embedded database)");
+    if (!e.JWT_SECRET || Buffer.byteLength(e.JWT_SECRET) < 32)
+      problems.push("JWT_SECRET: required when NODE_ENV=production, at least 32 bytes");
+    if (kubeMode === "emulated") problems.push("K8S_MODE: the emulator is a test fixture; production needs a real cluster");
+  }
+  if (e.JWT_SECRET && Buffer.byteLength(e.JWT_SECRET) < 32) {
+    if (!isProduction) problems.push("JWT_SECRET: must be at least 32 bytes");
+  }
+  if (e.ADMIN_PASSWORD !== undefined && e.ADMIN_PASSWORD.length < 10)
+    problems.push("ADMIN_PASSWORD: must be at least 10 characters");
+  if (problems.length) throw new ConfigError(problems);
+
+  return {
+    env: e.NODE_ENV,
+    isProduction,
+    http: { port: e.PORT, host: e.HOST, bodyLimit: e.BODY_LIMIT, trustProxy: e.TRUST_PROXY },
+    log: { level: e.LOG_LEVEL },
+    db: { url: e.DATABASE_URL, dataDir: path.resolve(e.DATA_DIR) },
+    auth: {
+      jwtSecret: e.JWT_SECRET,
+      jwtIssuer: e.JWT_ISSUER,
+      jwtAudience: e.JWT_AUDIENCE,
+      accessTokenTtlMs: e.ACCESS_TOKEN_TTL,
+      refreshTokenTtlMs: e.REFRESH_TOKEN_TTL,
+      loginRateLimitPerMinute: e.LOGIN_RATE_LIMIT_PER_MINUTE,
+    },
+    admin: { email: e.ADMIN_EMAIL.toLowerCase(), password: e.ADMIN_PASSWORD },
+    baseDomain: e.BASE_DOMAIN,
+    kube: {
+      mode: kubeMode,
+      kubeconfigPath: e.KUBECONFIG_PATH,
+      dangerouslySkipTlsVerify: e.K8S_SKIP_TLS_VERIFY,
+      requestTimeoutMs: e.K8S_REQUEST_TIMEOUT,
+      emulatorPort: e.K8S_EMULATOR_PORT,
+      emulatorPodReadyDelayMs: e.K8S_EMULATOR_POD_READY_DELAY,
+      ingressClassName: e.INGRESS_CLASS_NAME,
+      ingressControllerNamespace: e.INGRESS_CONTROLLER_NAMESPACE,
+      tlsClusterIssuer: e.TLS_CLUSTER_ISSUER,
+      storageClassName: e.STORAGE_CLASS_NAME,
+      postgresServiceType: e.POSTGRES_SERVICE_TYPE,
+    },
+    health: {
+      intervalMs: e.HEALTH_INTERVAL,
+      consecutiveObservations: e.HEALTH_CONSECUTIVE_OBSERVATIONS,
+      retentionMs: e.HEALTH_RETENTION,
+    },
+    reconciler: { resyncIntervalMs: e.RECONCILE_RESYNC_INTERVAL, rolloutTimeoutMs: e.ROLLOUT_TIMEOUT },
+    billing: { renewalCron: e.RENEWAL_CRON, gracePeriodMs: e.BILLING_GRACE_PERIOD },
+    quotaDefaults: {
+      maxInstances: e.DEFAULT_QUOTA_MAX_INSTANCES,
+      cpuMilli: e.DEFAULT_QUOTA_CPU_MILLI,
+      memoryMb: e.DEFAULT_QUOTA_MEMORY_MB,
+      storageGb: e.DEFAULT_QUOTA_STORAGE_GB,
+    },
+    backgroundLoops: e.BACKGROUND_LOOPS,
+  };
+}

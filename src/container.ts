@@ -1,0 +1,111 @@
+/**
+ * The composition root: config -> logger -> database -> cluster -> services -> loops, assembled once.
+ * Tests build the same container with overrides (an in-memory database, a manual clock, ...).
+ */
+import type { Config } from "./config/index.js";
+import { AuthService } from "./modules/auth/auth.service.js";
+import { seedCatalog } from "./modules/catalog/catalog.seed.js";
+import { CatalogService } from "./modules/catalog/catalog.service.js";
+import { type Clock, systemClock } from "./platform/clock.js";
+import { createDatabase, type Database } from "./platform/db/index.js";
+import { migrate } from "./platform/db/migrator.js";
+import type { AccessTokenOptions } from "./platform/http/auth.js";
+import { loadOrCreateLocalSecrets } from "./platform/local-secrets.js";
+import { createLogger, type Logger } from "./platform/logger.js";
+
+export interface ReadinessCheck {
+  ok: boolean;
+  message?: string;
+}
+
+export interface Container {
+  config: Config;
+  logger: Logger;
+  clock: Clock;
+  db: Database;
+  accessTokenOptions: AccessTokenOptions;
+  services: {
+    auth: AuthService;
+    catalog: CatalogService;
+  };
+  readiness(): Promise<Record<string, ReadinessCheck>>;
+  /** Starts the background loops (reconciler, health, renewal) when enabled. */
+  startLoops(): Promise<void>;
+  /** Stops loops, then closes the cluster and database connections. */
+  close(): Promise<void>;
+}
+
+export interface ContainerOverrides {
+  logger?: Logger;
+  clock?: Clock;
+  db?: Database;
+}
+
+export async function buildContainer(config: Config, overrides: ContainerOverrides = {}): Promise<Container> {
+  const logger = overrides.logger ?? createLogger({ level: config.log.level });
+  const clock = overrides.clock ?? systemClock;
+  const localMode = !config.isProduction;
+
+  // Secrets: configured, or (local mode only) generated once and kept in DATA_DIR.
+  let jwtSecret = config.auth.jwtSecret;
+  let adminPassword = config.admin.password;
+  if ((!jwtSecret || !adminPassword) && localMode) {
+    const local = loadOrCreateLocalSecrets(config.db.dataDir);
+    jwtSecret ??= local.secrets.jwtSecret;
+    if (!adminPassword) {
+      adminPassword = local.secrets.adminPassword;
+      logger.info({ file: local.path }, `local mode: admin password for ${config.admin.email} is kept in ${local.path}`);
+    }
+    if (!config.auth.jwtSecret) logger.info({ file: local.path }, "local mode: JWT secret generated and kept in the data dir");
+  }
+  if (!jwtSecret) throw new Error("JWT_SECRET is required");
+
+  const db =
+    overrides.db ??
+    (await createDatabase(config.db.url ? { url: config.db.url } : { pgliteDir: `${config.db.dataDir}/pglite` }));
+  logger.info({ database: db.location }, db.kind === "pglite" ? "using embedded PGlite database (local mode)" : "using PostgreSQL");
+  const applied = await migrate(db);
+  if (applied.length) logger.info({ migrations: applied }, "applied database migrations");
+
+  const accessTokenOptions: AccessTokenOptions = {
+    secret: jwtSecret,
+    issuer: config.auth.jwtIssuer,
+    audience: config.auth.jwtAudience,
+    ttlMs: config.auth.accessTokenTtlMs,
+  };
+  const prisma = db.prisma;
+  const auth = new AuthService({ prisma, clock, logger, accessToken: accessTokenOptions, refreshTokenTtlMs: config.auth.refreshTokenTtlMs });
+  const catalog = new CatalogService({ prisma });
+
+  await seedCatalog(prisma);
+  if (adminPassword) {
+    const created = await auth.ensureAdmin(config.admin.email, adminPassword);
+    if (created) logger.info({ email: config.admin.email }, "created the first admin account");
+  }
+
+  let closed = false;
+  return {
+    config,
+    logger,
+    clock,
+    db,
+    accessTokenOptions,
+    services: { auth, catalog },
+    async readiness() {
+      const checks: Record<string, ReadinessCheck> = {};
+      try {
+        await db.ping();
+        checks.database = { ok: true };
+      } catch (err) {
+        checks.database = { ok: false, message: (err as Error).message };
+      }
+      return checks;
+    },
+    async startLoops() {},
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (!overrides.db) await db.close();
+    },
+  };
+}

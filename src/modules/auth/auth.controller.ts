@@ -1,0 +1,30 @@
+import type { Request, Response } from "express";
+import { caller } from "../../platform/http/auth.js";
+import { input } from "../../platform/http/validate.js";
+import type { AuthLoginReq, AuthRefreshReq, AuthRegisterReq } from "./auth.schema.js";
+import type { AuthService } from "./auth.service.js";
+
+export class AuthController {
+  constructor(private readonly auth: AuthService) {}
+
+  register = async (_req: Request, res: Response) => {
+    res.status(201).json(await this.auth.register(input<AuthRegisterReq>(res).body));
+  };
+
+  login = async (_req: Request, res: Response) => {
+    res.status(200).json(await this.auth.login(input<AuthLoginReq>(res).body));
+  };
+
+  refresh = async (_req: Request, res: Response) => {
+    res.status(200).json(await this.auth.refresh(input<AuthRefreshReq>(res).body.refreshToken));
+  };
+
+  logout = async (_req: Request, res: Response) => {
+    await this.auth.logout(input<AuthRefreshReq>(res).body.refreshToken);
+    res.status(204).end();
+  };
+
+  me = async (_req: Request, res: Response) => {
+    res.status(200).json({ user: await this.auth.me(caller(res).userId) });
+  };
+}

@@ -1,0 +1,31 @@
+import { z } from "zod";
+
+export const EmailSchema = z
+  .string()
+  .trim()
+  .max(254)
+  .email("must be a valid email address")
+  .transform((e) => e.toLowerCase());
+
+export const PasswordSchema = z
+  .string()
+  .min(10, "must be at least 10 characters")
+  .max(256, "must be at most 256 characters");
+
+export const AuthRegisterSchema = z.strictObject({
+  email: EmailSchema,
+  password: PasswordSchema,
+  name: z.string().trim().min(1).max(100),
+});
+export type AuthRegisterReq = z.infer<typeof AuthRegisterSchema>;
+
+export const AuthLoginSchema = z.strictObject({
+  email: EmailSchema,
+  password: z.string().min(1).max(256),
+});
+export type AuthLoginReq = z.infer<typeof AuthLoginSchema>;
+
+export const AuthRefreshSchema = z.strictObject({ refreshToken: z.string().min(1).max(512) });
+export type AuthRefreshReq = z.infer<typeof AuthRefreshSchema>;
+
+export const AuthLogoutSchema = AuthRefreshSchema;

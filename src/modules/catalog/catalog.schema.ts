@@ -1,0 +1,48 @@
+import { z } from "zod";
+
+export const SERVICE_TEMPLATES = ["n8n", "ghost", "postgresql"] as const;
+export type ServiceTemplate = (typeof SERVICE_TEMPLATES)[number];
+
+const slug = z
+  .string()
+  .min(2)
+  .max(40)
+  .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, "must be lowercase letters, digits and dashes");
+
+export const ServiceSlugParamsSchema = z.strictObject({ slug: z.string().min(1).max(100) });
+export const IdParamsSchema = z.strictObject({ id: z.string().min(1).max(64) });
+
+export const ServiceCreateSchema = z.strictObject({
+  slug,
+  name: z.string().trim().min(1).max(100),
+  description: z.string().max(2000).default(""),
+  template: z.enum(SERVICE_TEMPLATES),
+  image: z.string().min(1).max(255).regex(/^[a-z0-9./_:@-]+$/i, "must be a container image reference"),
+  version: z.string().min(1).max(128).regex(/^[A-Za-z0-9._-]+$/, "must be an image tag"),
+  port: z.number().int().min(1).max(65535),
+  isActive: z.boolean().default(true),
+});
+export type ServiceCreateReq = z.infer<typeof ServiceCreateSchema>;
+
+export const ServiceUpdateSchema = ServiceCreateSchema.omit({ slug: true, template: true })
+  .partial()
+  .strict()
+  .refine((v) => Object.keys(v).length > 0, "at least one field is required");
+export type ServiceUpdateReq = z.infer<typeof ServiceUpdateSchema>;
+
+export const PlanCreateSchema = z.strictObject({
+  slug,
+  name: z.string().trim().min(1).max(100),
+  cpuMilli: z.number().int().min(50).max(64_000),
+  memoryMb: z.number().int().min(64).max(262_144),
+  storageGb: z.number().int().min(0).max(10_000),
+  monthlyPriceCredits: z.number().int().min(0).max(100_000_000),
+  isActive: z.boolean().default(true),
+});
+export type PlanCreateReq = z.infer<typeof PlanCreateSchema>;
+
+export const PlanUpdateSchema = PlanCreateSchema.omit({ slug: true })
+  .partial()
+  .strict()
+  .refine((v) => Object.keys(v).length > 0, "at least one field is required");
+export type PlanUpdateReq = z.infer<typeof PlanUpdateSchema>;

@@ -1,0 +1,132 @@
+import type { Plan, Service } from "../../generated/prisma/client.js";
+import { Prisma, type PrismaClient } from "../../platform/db/index.js";
+import { ConflictError, NotFoundError, found } from "../../platform/errors.js";
+import type { PlanCreateReq, PlanUpdateReq, ServiceCreateReq, ServiceTemplate, ServiceUpdateReq } from "./catalog.schema.js";
+
+export interface PlanView {
+  id: string;
+  serviceId: string;
+  slug: string;
+  name: string;
+  cpuMilli: number;
+  memoryMb: number;
+  storageGb: number;
+  monthlyPriceCredits: number;
+  isActive: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface ServiceView {
+  id: string;
+  slug: string;
+  name: string;
+  description: string;
+  template: ServiceTemplate;
+  image: string;
+  version: string;
+  port: number;
+  isActive: boolean;
+  plans: PlanView[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+export function toPlanView(p: Plan): PlanView {
+  return {
+    id: p.id,
+    serviceId: p.serviceId,
+    slug: p.slug,
+    name: p.name,
+    cpuMilli: p.cpuMilli,
+    memoryMb: p.memoryMb,
+    storageGb: p.storageGb,
+    monthlyPriceCredits: p.monthlyPriceCredits,
+    isActive: p.isActive,
+    createdAt: p.createdAt.toISOString(),
+    updatedAt: p.updatedAt.toISOString(),
+  };
+}
+
+export function toServiceView(s: Service & { plans: Plan[] }): ServiceView {
+  return {
+    id: s.id,
+    slug: s.slug,
+    name: s.name,
+    description: s.description,
+    template: s.template as ServiceTemplate,
+    image: s.image,
+    version: s.version,
+    port: s.port,
+    isActive: s.isActive,
+    plans: s.plans.map(toPlanView),
+    createdAt: s.createdAt.toISOString(),
+    updatedAt: s.updatedAt.toISOString(),
+  };
+}
+
+const planOrder = [{ monthlyPriceCredits: "asc" as const }, { slug: "asc" as const }];
+
+function isUniqueViolation(err: unknown): boolean {
+  return err instanceof Prisma.PrismaClientKnownRequestError && err.code === "P2002";
+}
+
+export class CatalogService {
+  constructor(private readonly opts: { prisma: PrismaClient }) {}
+
+  /** Active services with their active plans (the public catalog). */
+  async listActive(): Promise<ServiceView[]> {
+    const rows = await this.opts.prisma.service.findMany({
+      where: { isActive: true },
+      include: { plans: { where: { isActive: true }, orderBy: planOrder } },
+      orderBy: { slug: "asc" },
+    });
+    return rows.map(toServiceView);
+  }
+
+  async getActiveBySlug(slug: string): Promise<ServiceView> {
+    const row = await this.opts.prisma.service.findFirst({
+      where: { slug, isActive: true },
+      include: { plans: { where: { isActive: true }, orderBy: planOrder } },
+    });
+    return toServiceView(found(row, `Service '${slug}'`));
+  }
+
+  /** Every service and plan, active or not (admin view). */
+  async listAll(): Promise<ServiceView[]> {
+    const rows = await this.opts.prisma.service.findMany({ include: { plans: { orderBy: planOrder } }, orderBy: { slug: "asc" } });
+    return rows.map(toServiceView);
+  }
+
+  async createService(input: ServiceCreateReq): Promise<ServiceView> {
+    try {
+      const row = await this.opts.prisma.service.create({ data: input, include: { plans: true } });
+      return toServiceView(row);
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new ConflictError(`A service with slug '${input.slug}' already exists`, { cause: err });
+      throw err;
+    }
+  }
+
+  async updateService(id: string, input: ServiceUpdateReq): Promise<ServiceView> {
+    found(await this.opts.prisma.service.findUnique({ where: { id } }), "Service");
+    const row = await this.opts.prisma.service.update({ where: { id }, data: input, include: { plans: { orderBy: planOrder } } });
+    return toServiceView(row);
+  }
+
+  async createPlan(serviceId: string, input: PlanCreateReq): Promise<PlanView> {
+    found(await this.opts.prisma.service.findUnique({ where: { id: serviceId } }), "Service");
+    try {
+      return toPlanView(await this.opts.prisma.plan.create({ data: { ...input, serviceId } }));
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new ConflictError(`This service already has a plan with slug '${input.slug}'`, { cause: err });
+      throw err;
+    }
+  }
+
+  async updatePlan(id: string, input: PlanUpdateReq): Promise<PlanView> {
+    const existing = await this.opts.prisma.plan.findUnique({ where: { id } });
+    if (!existing) throw new NotFoundError("Plan not found");
+    return toPlanView(await this.opts.prisma.plan.update({ where: { id }, data: input }));
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * The database: Prisma over PostgreSQL (`@prisma/adapter-pg`) when a URL is configured, or over
+ * embedded PGlite (on disk, or in memory for tests) otherwise. Both speak the same SQL, so the same
+ * migrations and queries serve both; concurrency guarantees are only proven on real PostgreSQL.
+ */
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import { PGlite } from "@electric-sql/pglite";
+import { PrismaPg } from "@prisma/adapter-pg";
+import pg from "pg";
+import { PrismaPGlite } from "pglite-prisma-adapter";
+import { PrismaClient } from "../../generated/prisma/client.js";
+
+export type { PrismaClient };
+export { Prisma } from "../../generated/prisma/client.js";
+
+/** A Prisma interactive-transaction client (what `$transaction(async (tx) => ...)` hands over). */
+export type Tx = Parameters<Parameters<PrismaClient["$transaction"]>[0]>[0];
+/** Either the client or a transaction: services accept both so callers can compose transactions. */
+export type Db = PrismaClient | Tx;
+
+export interface Database {
+  readonly kind: "postgres" | "pglite";
+  /** Human-readable location for the startup log (never includes a password). */
+  readonly location: string;
+  readonly prisma: PrismaClient;
+  /** Runs a multi-statement SQL script outside Prisma (used by the migrator). */
+  execScript(sql: string): Promise<void>;
+  /** A raw parameterised query outside Prisma (used by the migrator). */
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  /**
+   * Runs fn while holding a session-level advisory lock, so that only one process at a time runs it
+   * (PGlite is single-process, so there it simply runs).
+   */
+  withAdvisoryLock<T>(key: number, fn: () => Promise<T>): Promise<T>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type DatabaseOptions =
+  | { url: string; poolSize?: number }
+  | { pgliteDir: string }
+  | { pgliteMemory: true };
+
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "***";
+    return u.toString();
+  } catch {
+    return "postgresql://(unparseable url)";
+  }
+}
+
+export async function createDatabase(opts: DatabaseOptions): Promise<Database> {
+  if ("url" in opts) return createPostgres(opts.url, opts.poolSize ?? 10);
+  if ("pgliteDir" in opts) {
+    mkdirSync(opts.pgliteDir, { recursive: true });
+    return createPglite(new PGlite(opts.pgliteDir), path.resolve(opts.pgliteDir));
+  }
+  return createPglite(new PGlite(), "memory");
+}
+
+function createPostgres(url: string, poolSize: number): Database {
+  const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  // An idle client's error (e.g. the server restarting) must not crash the process.
+  pool.on("error", () => {});
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  return {
+    kind: "postgres",
+    location: redactUrl(url),
+    prisma,
+    async execScript(sql) {
+      // A dedicated connection, so a failed script's open transaction is rolled back on the same
+      // connection instead of returning to the pool aborted.
+      const client = await pool.connect();
+      try {
+        await client.query(sql);
+      } catch (err) {
+        await client.query("ROLLBACK").catch(() => {});
+        throw err;
+      } finally {
+        client.release();
+      }
+    },
+    async query(sql, params) {
+      const r = await pool.query(sql, params as unknown[]);
+      return r.rows;
+    },
+    async withAdvisoryLock(key, fn) {
+      const client = await pool.connect();
+      try {
+        await client.query("SELECT pg_advisory_lock($1)", [key]);
+        try {
+          return await fn();
+        } finally {
+          await client.query("SELECT pg_advisory_unlock($1)", [key]);
+        }
+      } finally {
+        client.release();
+      }
+    },
+    async ping() {
+      await pool.query("SELECT 1");
+    },
+    async close() {
+      await prisma.$disconnect();
+      await pool.end();
+    },
+  };
+}
+
+async function createPglite(db: PGlite, location: string): Promise<Database> {
+  await db.waitReady;
+  const prisma = new PrismaClient({ adapter: new PrismaPGlite(db) });
+  return {
+    kind: "pglite",
+    location: location === "memory" ? "embedded PGlite (in memory)" : `embedded PGlite at ${location}`,
+    prisma,
+    async execScript(sql) {
+      // The adapter cannot run multi-statement SQL (42601); PGlite's exec can.
+      await db.exec(sql);
+    },
+    async query(sql, params) {
+      const r = await db.query(sql, params as unknown[]);
+      return r.rows as never[];
+    },
+    async withAdvisoryLock(_key, fn) {
+      return fn();
+    },
+    async ping() {
+      await db.query("SELECT 1");
+    },
+    async close() {
+      await prisma.$disconnect();
+      await db.close();
+    },
+  };
+}

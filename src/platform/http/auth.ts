@@ -1,0 +1,75 @@
+/**
+ * Authentication guards. Access tokens are HS256 JWTs with the algorithm pinned and issuer and
+ * audience checked; the verified identity is kept on res.locals.auth.
+ */
+import type { RequestHandler, Response } from "express";
+import jwt from "jsonwebtoken";
+import { ForbiddenError, UnauthorizedError } from "../errors.js";
+
+export type Role = "USER" | "ADMIN";
+
+export interface AuthIdentity {
+  userId: string;
+  role: Role;
+}
+
+export interface AccessTokenOptions {
+  secret: string;
+  issuer: string;
+  audience: string;
+  ttlMs: number;
+}
+
+export function signAccessToken(identity: AuthIdentity, opts: AccessTokenOptions): string {
+  return jwt.sign({ role: identity.role }, opts.secret, {
+    algorithm: "HS256",
+    subject: identity.userId,
+    issuer: opts.issuer,
+    audience: opts.audience,
+    expiresIn: Math.floor(opts.ttlMs / 1000),
+  });
+}
+
+export function verifyAccessToken(token: string, opts: AccessTokenOptions): AuthIdentity {
+  let payload: jwt.JwtPayload | string;
+  try {
+    payload = jwt.verify(token, opts.secret, {
+      algorithms: ["HS256"],
+      issuer: opts.issuer,
+      audience: opts.audience,
+    });
+  } catch (err) {
+    const expired = err instanceof jwt.TokenExpiredError;
+    throw new UnauthorizedError(expired ? "Access token expired" : "Invalid access token", { cause: err });
+  }
+  if (typeof payload === "string" || typeof payload.sub !== "string" || (payload.role !== "USER" && payload.role !== "ADMIN")) {
+    throw new UnauthorizedError("Invalid access token");
+  }
+  return { userId: payload.sub, role: payload.role };
+}
+
+export function authenticate(opts: AccessTokenOptions): RequestHandler {
+  return (req, res, next) => {
+    const header = req.headers.authorization;
+    const m = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
+    if (!m?.[1]) throw new UnauthorizedError("Missing bearer token");
+    res.locals.auth = verifyAccessToken(m[1], opts);
+    next();
+  };
+}
+
+export function requireRole(...roles: Role[]): RequestHandler {
+  return (_req, res, next) => {
+    const auth = res.locals.auth as AuthIdentity | undefined;
+    if (!auth) throw new UnauthorizedError("Not authenticated");
+    if (!roles.includes(auth.role)) throw new ForbiddenError(`Requires role ${roles.join(" or ")}`);
+    next();
+  };
+}
+
+/** The caller's identity; only valid behind `authenticate`. */
+export function caller(res: Response): AuthIdentity {
+  const auth = res.locals.auth as AuthIdentity | undefined;
+  if (!auth) throw new UnauthorizedError("Not authenticated");
+  return auth;
+}
