@@ -1,0 +1,168 @@
+import type { INetworkPolicy } from "kubernetes-models/networking.k8s.io/v1";
+import type { ILimitRange, INamespace, IResourceQuota, IServiceAccount } from "kubernetes-models/v1";
+import { InvalidNameError } from "../errors.js";
+import type { Manifest } from "../types.js";
+import { LABELS, tenantLabels } from "./labels.js";
+import { isDns1123Label } from "./names.js";
+import type { TenantSpec } from "./types.js";
+
+export const TENANT_OBJECT_NAMES = {
+  quota: "tenant-quota",
+  limits: "tenant-limits",
+  defaultDeny: "default-deny",
+  allowSameNamespace: "allow-same-namespace",
+  allowIngressController: "allow-ingress-controller",
+  allowDns: "allow-dns",
+  allowInternetEgress: "allow-internet-egress",
+} as const;
+
+/**
+ * Pod Security level enforced on tenant namespaces. Every pod the templates render meets
+ * `restricted` (non-root numeric ids, no privilege escalation, drop ALL, RuntimeDefault seccomp,
+ * only configMap/secret/emptyDir/PVC volumes), so we enforce the strictest level rather than
+ * `baseline`: a template regression is then refused by the API server, not silently deployed.
+ */
+export const POD_SECURITY_LEVEL = "restricted";
+
+/** Container defaults for pods that omit resources (ours never do; this backs up the quota). */
+const DEFAULT_REQUEST = { cpu: "50m", memory: "64Mi" };
+const DEFAULT_LIMIT = { cpu: "500m", memory: "512Mi" };
+
+/** Private, link-local and metadata ranges: "internet egress" must not reach the cluster or cloud APIs. */
+const PRIVATE_V4 = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10"];
+const PRIVATE_V6 = ["fc00::/7", "fe80::/10"];
+
+function assertTenant(spec: TenantSpec): void {
+  for (const ns of [spec.namespace, spec.ingressControllerNamespace, spec.dnsNamespace ?? "kube-system"]) {
+    if (!isDns1123Label(ns)) throw new InvalidNameError(ns, "namespace must be a DNS-1123 label");
+  }
+  for (const [field, value] of Object.entries(spec.quota)) {
+    if (!Number.isInteger(value) || value < 0) throw new RangeError(`quota.${field} must be a non-negative integer, got ${value}`);
+  }
+}
+
+/**
+ * The baseline of one user's namespace, in apply order (the Namespace first). Everything is
+ * denied by default; the allows admit the ingress controller to HTTP pods, traffic inside the
+ * namespace, DNS, and internet egress for pods labelled for it (n8n, Ghost — not PostgreSQL).
+ */
+export function renderTenant(spec: TenantSpec): Manifest[] {
+  assertTenant(spec);
+  const labels = tenantLabels(spec.userId);
+  const namespace = spec.namespace;
+  const meta = (name: string) => ({ name, namespace, labels: { ...labels } });
+  const { quota } = spec;
+
+  const ns: INamespace = {
+    apiVersion: "v1",
+    kind: "Namespace",
+    metadata: {
+      name: namespace,
+      labels: {
+        ...labels,
+        "pod-security.kubernetes.io/enforce": POD_SECURITY_LEVEL,
+        "pod-security.kubernetes.io/enforce-version": "latest",
+        "pod-security.kubernetes.io/audit": POD_SECURITY_LEVEL,
+        "pod-security.kubernetes.io/warn": POD_SECURITY_LEVEL,
+      },
+    },
+  };
+
+  // The namespace controller creates "default" itself; applying it only takes ownership of the
+  // automount field, so no pod in the tenant gets an API token by accident.
+  const serviceAccount: IServiceAccount = {
+    apiVersion: "v1",
+    kind: "ServiceAccount",
+    metadata: meta("default"),
+    automountServiceAccountToken: false,
+  };
+
+  const resourceQuota: IResourceQuota = {
+    apiVersion: "v1",
+    kind: "ResourceQuota",
+    metadata: meta(TENANT_OBJECT_NAMES.quota),
+    spec: {
+      hard: {
+        "requests.cpu": `${quota.cpuMilli}m`,
+        "limits.cpu": `${quota.cpuMilli}m`,
+        "requests.memory": `${quota.memoryMb}Mi`,
+        "limits.memory": `${quota.memoryMb}Mi`,
+        "requests.storage": `${quota.storageGb}Gi`,
+        persistentvolumeclaims: String(quota.maxInstances),
+        // Two per instance: a rolling update (instances without a volume) briefly runs a second pod.
+        pods: String(quota.maxInstances * 2),
+        services: String(quota.maxInstances),
+      },
+    },
+  };
+
+  const max: Record<string, string> = {};
+  if (quota.cpuMilli > 0) max.cpu = `${quota.cpuMilli}m`;
+  if (quota.memoryMb > 0) max.memory = `${quota.memoryMb}Mi`;
+  const limitRange: ILimitRange = {
+    apiVersion: "v1",
+    kind: "LimitRange",
+    metadata: meta(TENANT_OBJECT_NAMES.limits),
+    spec: {
+      limits: [
+        { type: "Container", defaultRequest: DEFAULT_REQUEST, default: DEFAULT_LIMIT, ...(Object.keys(max).length ? { max } : {}) },
+        ...(quota.storageGb > 0 ? [{ type: "PersistentVolumeClaim", max: { storage: `${quota.storageGb}Gi` } }] : []),
+      ],
+    },
+  };
+
+  const nsSelector = (name: string) => ({ matchLabels: { "kubernetes.io/metadata.name": name } });
+  const policy = (name: string, spec: INetworkPolicy["spec"]): INetworkPolicy => ({
+    apiVersion: "networking.k8s.io/v1",
+    kind: "NetworkPolicy",
+    metadata: meta(name),
+    spec,
+  });
+
+  const policies: INetworkPolicy[] = [
+    policy(TENANT_OBJECT_NAMES.defaultDeny, { podSelector: {}, policyTypes: ["Ingress", "Egress"] }),
+    policy(TENANT_OBJECT_NAMES.allowSameNamespace, {
+      podSelector: {},
+      policyTypes: ["Ingress", "Egress"],
+      ingress: [{ from: [{ podSelector: {} }] }],
+      egress: [{ to: [{ podSelector: {} }] }],
+    }),
+    policy(TENANT_OBJECT_NAMES.allowIngressController, {
+      podSelector: { matchLabels: { [LABELS.exposeHttp]: "true" } },
+      policyTypes: ["Ingress"],
+      ingress: [{ from: [{ namespaceSelector: nsSelector(spec.ingressControllerNamespace) }] }],
+    }),
+    policy(TENANT_OBJECT_NAMES.allowDns, {
+      podSelector: {},
+      policyTypes: ["Egress"],
+      egress: [
+        {
+          to: [
+            {
+              namespaceSelector: nsSelector(spec.dnsNamespace ?? "kube-system"),
+              podSelector: { matchLabels: { "k8s-app": "kube-dns" } },
+            },
+          ],
+          ports: [
+            { protocol: "UDP", port: 53 },
+            { protocol: "TCP", port: 53 },
+          ],
+        },
+      ],
+    }),
+    policy(TENANT_OBJECT_NAMES.allowInternetEgress, {
+      podSelector: { matchLabels: { [LABELS.egressInternet]: "true" } },
+      policyTypes: ["Egress"],
+      egress: [
+        {
+          to: [
+            { ipBlock: { cidr: "0.0.0.0/0", except: PRIVATE_V4 } },
+            { ipBlock: { cidr: "::/0", except: PRIVATE_V6 } },
+          ],
+        },
+      ],
+    }),
+  ];
+
+  return [ns, serviceAccount, resourceQuota, limitRange, ...policies];
+}
