@@ -12,37 +12,45 @@ const slug = z
 export const ServiceSlugParamsSchema = z.strictObject({ slug: z.string().min(1).max(100) });
 export const IdParamsSchema = z.strictObject({ id: z.string().min(1).max(64) });
 
-export const ServiceCreateSchema = z.strictObject({
-  slug,
+// Field rules without defaults: updates must not reset omitted fields to their defaults.
+const serviceFields = {
   name: z.string().trim().min(1).max(100),
-  description: z.string().max(2000).default(""),
-  template: z.enum(SERVICE_TEMPLATES),
+  description: z.string().max(2000),
   image: z.string().min(1).max(255).regex(/^[a-z0-9./_:@-]+$/i, "must be a container image reference"),
   version: z.string().min(1).max(128).regex(/^[A-Za-z0-9._-]+$/, "must be an image tag"),
   port: z.number().int().min(1).max(65535),
-  isActive: z.boolean().default(true),
+  isActive: z.boolean(),
+};
+
+export const ServiceCreateSchema = z.strictObject({
+  ...serviceFields,
+  slug,
+  template: z.enum(SERVICE_TEMPLATES),
+  description: serviceFields.description.default(""),
+  isActive: serviceFields.isActive.default(true),
 });
 export type ServiceCreateReq = z.infer<typeof ServiceCreateSchema>;
 
-export const ServiceUpdateSchema = ServiceCreateSchema.omit({ slug: true, template: true })
+export const ServiceUpdateSchema = z
+  .strictObject(serviceFields)
   .partial()
-  .strict()
   .refine((v) => Object.keys(v).length > 0, "at least one field is required");
 export type ServiceUpdateReq = z.infer<typeof ServiceUpdateSchema>;
 
-export const PlanCreateSchema = z.strictObject({
-  slug,
+const planFields = {
   name: z.string().trim().min(1).max(100),
   cpuMilli: z.number().int().min(50).max(64_000),
   memoryMb: z.number().int().min(64).max(262_144),
   storageGb: z.number().int().min(0).max(10_000),
   monthlyPriceCredits: z.number().int().min(0).max(100_000_000),
-  isActive: z.boolean().default(true),
-});
+  isActive: z.boolean(),
+};
+
+export const PlanCreateSchema = z.strictObject({ ...planFields, slug, isActive: planFields.isActive.default(true) });
 export type PlanCreateReq = z.infer<typeof PlanCreateSchema>;
 
-export const PlanUpdateSchema = PlanCreateSchema.omit({ slug: true })
+export const PlanUpdateSchema = z
+  .strictObject(planFields)
   .partial()
-  .strict()
   .refine((v) => Object.keys(v).length > 0, "at least one field is required");
 export type PlanUpdateReq = z.infer<typeof PlanUpdateSchema>;
