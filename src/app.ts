@@ -8,6 +8,10 @@ import { pinoHttp } from "pino-http";
 import type { Container } from "./container.js";
 import { authRoutes } from "./modules/auth/auth.routes.js";
 import { adminCatalogRoutes, catalogRoutes } from "./modules/catalog/catalog.routes.js";
+import { adminCreditsRoutes, creditsRoutes } from "./modules/credits/credits.routes.js";
+import { adminQuotasRoutes, quotasRoutes } from "./modules/quotas/quotas.routes.js";
+import { subscriptionsRoutes } from "./modules/subscriptions/subscriptions.routes.js";
+import { adminUsersRoutes } from "./modules/users/users.routes.js";
 import { authenticate, requireRole } from "./platform/http/auth.js";
 import { errorBody, errorHandler, notFoundHandler } from "./platform/http/errors.js";
 
@@ -62,10 +66,16 @@ export function createApp(c: Container): Express {
   api.use("/auth", authRoutes({ auth: c.services.auth, authenticate: authn, loginRateLimitPerMinute: c.config.auth.loginRateLimitPerMinute }));
   api.use("/services", catalogRoutes({ catalog: c.services.catalog }));
   // Feature routers for signed-in users are mounted here, each behind `authn`.
+  api.use("/credits", authn, creditsRoutes({ credits: c.services.credits }));
+  api.use("/quotas", authn, quotasRoutes({ quotas: c.services.quotas }));
+  api.use("/subscriptions", authn, subscriptionsRoutes({ subscriptions: c.services.subscriptions }));
 
   const admin = Router();
   admin.use(authn, requireRole("ADMIN"));
   admin.use(adminCatalogRoutes({ catalog: c.services.catalog }));
+  admin.use(adminUsersRoutes({ users: c.services.users }));
+  admin.use(adminCreditsRoutes({ credits: c.services.credits }));
+  admin.use(adminQuotasRoutes({ quotas: c.services.quotas }));
   api.use("/admin", admin);
 
   app.use("/api", api);

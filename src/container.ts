@@ -12,6 +12,16 @@ import { migrate } from "./platform/db/migrator.js";
 import type { AccessTokenOptions } from "./platform/http/auth.js";
 import { loadOrCreateLocalSecrets } from "./platform/local-secrets.js";
 import { createLogger, type Logger } from "./platform/logger.js";
+import { RenewalLoop } from "./loops/renewal.js";
+import { CreditsService } from "./modules/credits/credits.service.js";
+import { LedgerService } from "./modules/credits/ledger.service.js";
+import { QuotaService } from "./modules/quotas/quotas.service.js";
+import { BillingService } from "./modules/subscriptions/billing.service.js";
+import { SubscriptionsService } from "./modules/subscriptions/subscriptions.service.js";
+import { UsersService } from "./modules/users/users.service.js";
+import { IdempotencyService } from "./platform/idempotency.js";
+import { LeaseManager } from "./platform/lease.js";
+import { type InstanceSignal, RecordingInstanceSignal } from "./platform/signals.js";
 
 export interface ReadinessCheck {
   ok: boolean;
@@ -27,7 +37,16 @@ export interface Container {
   services: {
     auth: AuthService;
     catalog: CatalogService;
+    ledger: LedgerService;
+    credits: CreditsService;
+    quotas: QuotaService;
+    billing: BillingService;
+    subscriptions: SubscriptionsService;
+    users: UsersService;
   };
+  /** How services tell the reconciler an instance's desired state changed. */
+  signal: InstanceSignal;
+  loops: { renewal: RenewalLoop };
   readiness(): Promise<Record<string, ReadinessCheck>>;
   /** Starts the background loops (reconciler, health, renewal) when enabled. */
   startLoops(): Promise<void>;
@@ -39,6 +58,7 @@ export interface ContainerOverrides {
   logger?: Logger;
   clock?: Clock;
   db?: Database;
+  signal?: InstanceSignal;
 }
 
 export async function buildContainer(config: Config, overrides: ContainerOverrides = {}): Promise<Container> {
@@ -76,6 +96,15 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
   const prisma = db.prisma;
   const auth = new AuthService({ prisma, clock, logger, accessToken: accessTokenOptions, refreshTokenTtlMs: config.auth.refreshTokenTtlMs });
   const catalog = new CatalogService({ prisma });
+  const signal = overrides.signal ?? new RecordingInstanceSignal();
+  const ledger = new LedgerService();
+  const idempotency = new IdempotencyService({ prisma });
+  const quotas = new QuotaService({ prisma, defaults: config.quotaDefaults });
+  const billing = new BillingService({ prisma, ledger, clock, signal, logger, gracePeriodMs: config.billing.gracePeriodMs });
+  const credits = new CreditsService({ prisma, ledger, idempotency, signal, topUpListener: billing });
+  const subscriptions = new SubscriptionsService({ prisma, ledger, quotas, idempotency, signal, clock, baseDomain: config.baseDomain });
+  const users = new UsersService({ prisma, quotas });
+  const renewal = new RenewalLoop({ billing, leases: new LeaseManager({ prisma, clock }), logger, cron: config.billing.renewalCron });
 
   await seedCatalog(prisma);
   if (adminPassword) {
@@ -90,7 +119,9 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
     clock,
     db,
     accessTokenOptions,
-    services: { auth, catalog },
+    services: { auth, catalog, ledger, credits, quotas, billing, subscriptions, users },
+    signal,
+    loops: { renewal },
     async readiness() {
       const checks: Record<string, ReadinessCheck> = {};
       try {
@@ -101,10 +132,13 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
       }
       return checks;
     },
-    async startLoops() {},
+    async startLoops() {
+      if (config.backgroundLoops) renewal.start();
+    },
     async close() {
       if (closed) return;
       closed = true;
+      await renewal.stop();
       if (!overrides.db) await db.close();
     },
   };

@@ -1,0 +1,76 @@
+import type { Db, PrismaClient, Tx } from "../../platform/db/index.js";
+import { type PageQuery, type Paginated, paginated, skipTake } from "../../platform/http/pagination.js";
+import type { IdempotencyService, IdempotentResponse } from "../../platform/idempotency.js";
+import type { InstanceSignal } from "../../platform/signals.js";
+import type { CreditsGrantReq } from "./credits.schema.js";
+import { type CreditTransactionView, type LedgerService, lockUser, toCreditTransactionView } from "./ledger.service.js";
+
+/**
+ * Called inside the grant's transaction (user row locked) after credits arrived: renews the user's
+ * PAST_DUE subscriptions it can now pay for and returns the instances to wake. Implemented by billing.
+ */
+export interface TopUpListener {
+  afterTopUp(tx: Tx, userId: string): Promise<{ instanceIds: string[] }>;
+}
+
+export interface CreditsGrantResponse {
+  transaction: CreditTransactionView;
+}
+
+export class CreditsService {
+  constructor(
+    private readonly opts: {
+      prisma: PrismaClient;
+      ledger: LedgerService;
+      idempotency: IdempotencyService;
+      signal: InstanceSignal;
+      topUpListener?: TopUpListener;
+    },
+  ) {}
+
+  async balance(userId: string): Promise<{ balance: number }> {
+    return { balance: await this.opts.ledger.balance(this.opts.prisma, userId) };
+  }
+
+  /** The user's ledger, newest first. */
+  async transactions(userId: string, q: PageQuery, db: Db = this.opts.prisma): Promise<Paginated<CreditTransactionView>> {
+    const where = { userId };
+    const [rows, total] = await Promise.all([
+      db.creditTransaction.findMany({ where, orderBy: [{ createdAt: "desc" }, { id: "desc" }], ...skipTake(q) }),
+      db.creditTransaction.count({ where }),
+    ]);
+    return paginated(rows.map(toCreditTransactionView), total, q);
+  }
+
+  /**
+   * Admin grant (or, with a negative amount, adjustment) under a required Idempotency-Key. The ledger
+   * entry's own key is `admin-grant:<adminId>:<key>`. A positive grant also settles the user's PAST_DUE
+   * subscriptions in the same transaction; their instances are signalled after commit.
+   */
+  async grant(adminId: string, userId: string, body: CreditsGrantReq, idempotencyKey: string): Promise<IdempotentResponse<CreditsGrantResponse>> {
+    const wake: string[] = [];
+    const res = await this.opts.idempotency.execute<CreditsGrantResponse>(
+      { userId: adminId, scope: "admin.credits.grant", key: idempotencyKey, request: { userId, body } },
+      async (tx) => {
+        await lockUser(tx, userId); // 404 for an unknown user
+        const { entry } = await this.opts.ledger.post(tx, {
+          userId,
+          type: body.amount > 0 ? "TOPUP" : "ADJUSTMENT",
+          amount: body.amount,
+          reason: body.reason,
+          referenceType: "admin",
+          referenceId: adminId,
+          idempotencyKey: `admin-grant:${adminId}:${idempotencyKey}`,
+          createdById: adminId,
+        });
+        if (body.amount > 0 && this.opts.topUpListener) {
+          const { instanceIds } = await this.opts.topUpListener.afterTopUp(tx, userId);
+          wake.push(...instanceIds);
+        }
+        return { status: 201, body: { transaction: toCreditTransactionView(entry) } };
+      },
+    );
+    for (const id of wake) this.opts.signal.instanceChanged(id);
+    return res;
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * The credit ledger: the only way credits move.
+ *
+ * Every movement is one append-only `credit_transactions` row (a database trigger forbids UPDATE and
+ * DELETE) plus the matching change of the cached `users.credit_balance`, in one transaction:
+ *   1. `SELECT ... FOR UPDATE` on the user row — concurrent posts for one user queue here;
+ *   2. if an idempotency key is given and an entry with it exists, that entry is returned and nothing
+ *      moves (checked after the lock, so a concurrent post with the same key sees the committed entry);
+ *   3. `UPDATE users SET credit_balance = credit_balance + amount WHERE ... AND credit_balance + amount >= 0`
+ *      — no row means insufficient credits (402 with {balance, price}); the CHECK constraints on both
+ *      tables are the last line of defence;
+ *   4. insert the entry with `balanceAfter`.
+ *
+ * Idempotency keys used by the product (one entry per key, ever):
+ *   - `admin-grant:<adminId>:<Idempotency-Key header>`  admin top-ups and adjustments
+ *   - `subscription:first-period:<subscriptionId>`       the first period of a subscription
+ *   - `renewal:<subscriptionId>:<periodStart ISO>`       a renewal, periodStart = start of the period paid for
+ *   - `refund:cancel:<subscriptionId>`                   the pro-rata refund when a subscription is cancelled
+ *   - `refund:first-period:<instanceId>`                 (provisioning) full refund of an instance that never ran
+ *   - `plan-change:<instanceId>:<generation>`            (instances) price difference of a plan change
+ */
+import type { CreditTransaction, CreditTransactionType } from "../../generated/prisma/client.js";
+import type { Db, Tx } from "../../platform/db/index.js";
+import { ConflictError, InsufficientCreditsError, NotFoundError, ValidationError } from "../../platform/errors.js";
+import { inTransaction } from "../../platform/transaction.js";
+
+export type { CreditTransactionType };
+
+export interface LedgerPostInput {
+  userId: string;
+  type: CreditTransactionType;
+  /** Signed integer credits: positive adds, negative spends. Never 0. */
+  amount: number;
+  reason: string;
+  /** What caused it, e.g. "subscription" / "instance", and that object's id. */
+  referenceType?: string;
+  referenceId?: string;
+  /** One entry per key, ever: posting an existing key returns that entry and moves nothing. */
+  idempotencyKey?: string;
+  /** The admin who made a manual entry. */
+  createdById?: string;
+}
+
+export interface LedgerPostResult {
+  entry: CreditTransaction;
+  /** True when an entry with the idempotency key already existed (nothing moved). */
+  replayed: boolean;
+}
+
+export interface CreditTransactionView {
+  id: string;
+  userId: string;
+  type: CreditTransactionType;
+  amount: number;
+  balanceAfter: number;
+  reason: string;
+  referenceType: string | null;
+  referenceId: string | null;
+  createdById: string | null;
+  createdAt: string;
+}
+
+export function toCreditTransactionView(t: CreditTransaction): CreditTransactionView {
+  return {
+    id: t.id,
+    userId: t.userId,
+    type: t.type,
+    amount: t.amount,
+    balanceAfter: t.balanceAfter,
+    reason: t.reason,
+    referenceType: t.referenceType,
+    referenceId: t.referenceId,
+    createdById: t.createdById,
+    createdAt: t.createdAt.toISOString(),
+  };
+}
+
+/**
+ * Locks the user row until the end of the transaction and returns the balance. Everything that reads
+ * the balance or the usage and then acts on it (charges, quota checks) takes this lock first, always
+ * before locking a subscription or instance row (one lock order, no deadlocks).
+ */
+export async function lockUser(tx: Tx, userId: string): Promise<{ id: string; creditBalance: number }> {
+  const rows = await tx.$queryRaw<Array<{ id: string; credit_balance: number }>>`
+    SELECT "id", "credit_balance" FROM "users" WHERE "id" = ${userId} FOR UPDATE`;
+  const row = rows[0];
+  if (!row) throw new NotFoundError("User not found");
+  return { id: row.id, creditBalance: Number(row.credit_balance) };
+}
+
+export class LedgerService {
+  /**
+   * Posts one entry. Joins the caller's transaction when given one (so a charge commits or rolls back
+   * with the work it pays for), else opens its own.
+   * Throws InsufficientCreditsError (402, details {balance, price}) when a debit would go below zero,
+   * NotFoundError for an unknown user, ConflictError when an existing idempotency key belongs to a
+   * different user, type or amount (a programming error: keys must name one movement).
+   */
+  async post(db: Db, input: LedgerPostInput): Promise<LedgerPostResult> {
+    if (!Number.isSafeInteger(input.amount) || input.amount === 0) {
+      throw new ValidationError("A ledger amount must be a non-zero integer");
+    }
+    return inTransaction(db, async (tx) => {
+      const user = await lockUser(tx, input.userId);
+      if (input.idempotencyKey !== undefined) {
+        const existing = await tx.creditTransaction.findUnique({ where: { idempotencyKey: input.idempotencyKey } });
+        if (existing) {
+          if (existing.userId !== input.userId || existing.type !== input.type || existing.amount !== input.amount) {
+            throw new ConflictError(`Ledger idempotency key '${input.idempotencyKey}' already names a different movement`);
+          }
+          return { entry: existing, replayed: true };
+        }
+      }
+      const rows = await tx.$queryRaw<Array<{ credit_balance: number }>>`
+        UPDATE "users" SET "credit_balance" = "credit_balance" + ${input.amount}, "updated_at" = now()
+        WHERE "id" = ${input.userId} AND "credit_balance" + ${input.amount} >= 0
+        RETURNING "credit_balance"`;
+      const balanceAfter = rows[0]?.credit_balance;
+      if (balanceAfter === undefined) {
+        const price = -input.amount;
+        throw new InsufficientCreditsError(`Insufficient credits: ${price} needed, balance is ${user.creditBalance}`, {
+          details: { balance: user.creditBalance, price },
+        });
+      }
+      const entry = await tx.creditTransaction.create({
+        data: {
+          userId: input.userId,
+          type: input.type,
+          amount: input.amount,
+          balanceAfter: Number(balanceAfter),
+          reason: input.reason,
+          referenceType: input.referenceType ?? null,
+          referenceId: input.referenceId ?? null,
+          idempotencyKey: input.idempotencyKey ?? null,
+          createdById: input.createdById ?? null,
+        },
+      });
+      return { entry, replayed: false };
+    });
+  }
+
+  /** The cached balance (equal to the newest entry's balanceAfter). */
+  async balance(db: Db, userId: string): Promise<number> {
+    const user = await db.user.findUnique({ where: { id: userId }, select: { creditBalance: true } });
+    if (!user) throw new NotFoundError("User not found");
+    return user.creditBalance;
+  }
+}

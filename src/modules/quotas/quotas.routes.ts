@@ -1,0 +1,22 @@
+import { Router } from "express";
+import { validate } from "../../platform/http/validate.js";
+import { QuotasController } from "./quotas.controller.js";
+import { QuotaPutSchema, QuotaUserParamsSchema } from "./quotas.schema.js";
+import type { QuotaService } from "./quotas.service.js";
+
+/** The caller's quota: mounted at /api/quotas behind authenticate. */
+export function quotasRoutes(deps: { quotas: QuotaService }): Router {
+  const c = new QuotasController(deps.quotas);
+  const r = Router();
+  r.get("/", c.mine);
+  return r;
+}
+
+/** Admin quotas: mounted inside the /api/admin router. */
+export function adminQuotasRoutes(deps: { quotas: QuotaService }): Router {
+  const c = new QuotasController(deps.quotas);
+  const r = Router();
+  r.get("/users/:id/quota", validate({ params: QuotaUserParamsSchema }), c.adminGet);
+  r.put("/users/:id/quota", validate({ params: QuotaUserParamsSchema, body: QuotaPutSchema }), c.adminPut);
+  return r;
+}

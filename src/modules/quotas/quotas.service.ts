@@ -1,0 +1,114 @@
+/**
+ * Per-user resource limits and usage. A user without a `quotas` row gets the configured defaults.
+ * Usage counts the user's instances that hold (or are about to hold) resources: status not TERMINATED
+ * or FAILED, and not already asked to terminate (desiredState TERMINATED) — a cancelled instance frees
+ * its share at once, even while the cluster is still removing it.
+ */
+import type { Db, PrismaClient, Tx } from "../../platform/db/index.js";
+import { NotFoundError, QuotaExceededError } from "../../platform/errors.js";
+import type { QuotaPutReq } from "./quotas.schema.js";
+
+export const QUOTA_LIMITS = ["maxInstances", "cpuMilli", "memoryMb", "storageGb"] as const;
+export type QuotaLimitName = (typeof QUOTA_LIMITS)[number];
+
+export interface QuotaLimits {
+  maxInstances: number;
+  cpuMilli: number;
+  memoryMb: number;
+  storageGb: number;
+}
+
+export interface QuotaUsage {
+  instances: number;
+  cpuMilli: number;
+  memoryMb: number;
+  storageGb: number;
+}
+
+/** What an operation adds (or, negative, frees): a new instance is {instances: 1, ...plan}; a plan change is the difference. */
+export type ResourceDelta = QuotaUsage;
+
+export interface QuotaView {
+  limits: QuotaLimits;
+  usage: QuotaUsage;
+}
+
+const USAGE_KEY: Record<QuotaLimitName, keyof QuotaUsage> = {
+  maxInstances: "instances",
+  cpuMilli: "cpuMilli",
+  memoryMb: "memoryMb",
+  storageGb: "storageGb",
+};
+
+export class QuotaService {
+  constructor(private readonly opts: { prisma: PrismaClient; defaults: QuotaLimits }) {}
+
+  async limits(db: Db, userId: string): Promise<QuotaLimits> {
+    const q = await db.quota.findUnique({ where: { userId } });
+    if (!q) return { ...this.opts.defaults };
+    return { maxInstances: q.maxInstances, cpuMilli: q.cpuMilli, memoryMb: q.memoryMb, storageGb: q.storageGb };
+  }
+
+  /** Resources held by the user's live instances, optionally ignoring some (e.g. the one being resized). */
+  async usage(db: Db, userId: string, opts: { excludeInstanceIds?: string[] } = {}): Promise<QuotaUsage> {
+    const rows = await db.instance.findMany({
+      where: {
+        userId,
+        status: { notIn: ["TERMINATED", "FAILED"] },
+        desiredState: { not: "TERMINATED" },
+        ...(opts.excludeInstanceIds?.length ? { id: { notIn: opts.excludeInstanceIds } } : {}),
+      },
+      select: { plan: { select: { cpuMilli: true, memoryMb: true, storageGb: true } } },
+    });
+    const usage: QuotaUsage = { instances: 0, cpuMilli: 0, memoryMb: 0, storageGb: 0 };
+    for (const { plan } of rows) {
+      usage.instances += 1;
+      usage.cpuMilli += plan.cpuMilli;
+      usage.memoryMb += plan.memoryMb;
+      usage.storageGb += plan.storageGb;
+    }
+    return usage;
+  }
+
+  async view(userId: string, db: Db = this.opts.prisma): Promise<QuotaView> {
+    const [limits, usage] = await Promise.all([this.limits(db, userId), this.usage(db, userId)]);
+    return { limits, usage };
+  }
+
+  /**
+   * Throws QuotaExceededError (422 QUOTA_EXCEEDED, details {limit, max, current, requested}) when
+   * adding `requested` to the current usage would exceed a limit. Only growing resources are checked.
+   * Call it inside the transaction that creates or grows the instance, AFTER `lockUser(tx, userId)`,
+   * so that two concurrent requests cannot both pass on the same usage.
+   */
+  async assertWithinQuota(tx: Tx, userId: string, requested: ResourceDelta, opts: { excludeInstanceIds?: string[] } = {}): Promise<void> {
+    const limits = await this.limits(tx, userId);
+    const usage = await this.usage(tx, userId, opts);
+    for (const limit of QUOTA_LIMITS) {
+      const key = USAGE_KEY[limit];
+      const req = requested[key];
+      if (req <= 0) continue;
+      const max = limits[limit];
+      const current = usage[key];
+      if (current + req > max) {
+        throw new QuotaExceededError(`Quota exceeded: ${limit} is ${max}, ${current} in use, ${req} requested`, {
+          details: { limit, max, current, requested: req },
+        });
+      }
+    }
+  }
+
+  /** Admin: replaces the user's limits. */
+  async setLimits(userId: string, limits: QuotaPutReq): Promise<QuotaView & { userId: string }> {
+    const user = await this.opts.prisma.user.findUnique({ where: { id: userId }, select: { id: true } });
+    if (!user) throw new NotFoundError("User not found");
+    await this.opts.prisma.quota.upsert({ where: { userId }, create: { userId, ...limits }, update: limits });
+    return { userId, ...(await this.view(userId)) };
+  }
+
+  async adminView(userId: string): Promise<QuotaView & { userId: string }> {
+    const user = await this.opts.prisma.user.findUnique({ where: { id: userId }, select: { id: true } });
+    if (!user) throw new NotFoundError("User not found");
+    return { userId, ...(await this.view(userId)) };
+  }
+}

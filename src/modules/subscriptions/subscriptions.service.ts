@@ -1,0 +1,214 @@
+/**
+ * Subscriptions: buying a plan (charge the first period, create the instance row, signal the
+ * reconciler), reading them, and cancelling (pro-rata refund, instance terminated).
+ */
+import { randomInt } from "node:crypto";
+import type { Clock } from "../../platform/clock.js";
+import type { PrismaClient, Tx } from "../../platform/db/index.js";
+import { ConflictError, InvalidStateError, NotFoundError } from "../../platform/errors.js";
+import { type Paginated, paginated, skipTake } from "../../platform/http/pagination.js";
+import type { IdempotencyService, IdempotentResponse } from "../../platform/idempotency.js";
+import type { InstanceSignal } from "../../platform/signals.js";
+import { isUniqueViolation, TX_OPTIONS } from "../../platform/transaction.js";
+import { type CreditTransactionView, type LedgerService, lockUser, toCreditTransactionView } from "../credits/ledger.service.js";
+import { allocateK8sName, tenantNamespaceFor } from "../instances/instance-names.js";
+import { type InstanceView, instanceViewInclude, toInstanceView } from "../instances/instances.view.js";
+import type { QuotaService } from "../quotas/quotas.service.js";
+import { addCalendarMonth, unusedDaysRefund } from "./billing-rules.js";
+import { setSubscriptionInstancesDesiredState } from "./instance-desired-state.js";
+import type { SubscriptionCreateReq, SubscriptionListQuery } from "./subscriptions.schema.js";
+import { type SubscriptionView, subscriptionViewInclude, toSubscriptionView } from "./subscriptions.view.js";
+
+/** The plan (or its service) exists but is not for sale. */
+export class PlanUnavailableError extends ConflictError {
+  override readonly code = "PLAN_UNAVAILABLE";
+}
+
+export interface SubscriptionCreateResponse {
+  subscription: SubscriptionView;
+  instance: InstanceView;
+}
+
+export interface SubscriptionCancelResponse {
+  subscription: SubscriptionView;
+  /** The REFUND entry, or null when nothing was refunded (past due, last day, free plan). */
+  refund: CreditTransactionView | null;
+}
+
+/** Templates served over HTTP(S) get an Ingress and so a URL; PostgreSQL does not. */
+const HTTP_TEMPLATES = new Set(["n8n", "ghost"]);
+const SHORT_ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789";
+const CREATE_ATTEMPTS = 3;
+
+function shortId(length = 6): string {
+  let s = "";
+  for (let i = 0; i < length; i++) s += SHORT_ID_ALPHABET[randomInt(SHORT_ID_ALPHABET.length)];
+  return s;
+}
+
+export class SubscriptionsService {
+  constructor(
+    private readonly opts: {
+      prisma: PrismaClient;
+      ledger: LedgerService;
+      quotas: QuotaService;
+      idempotency: IdempotencyService;
+      signal: InstanceSignal;
+      clock: Clock;
+      baseDomain: string;
+    },
+  ) {}
+
+  /**
+   * Subscribes `userId` to a plan, in one transaction: lock the user row; the plan must exist (404) and
+   * be active with an active service (409 PLAN_UNAVAILABLE); the quota must allow one more instance of
+   * the plan's size (422); the first period is charged (402); the subscription (ACTIVE, one calendar
+   * month) and its instance (PENDING, desired RUNNING) are created with a CREATED event. After commit
+   * the reconciler is signalled. With an idempotency key, a retry returns the first response.
+   */
+  async create(userId: string, body: SubscriptionCreateReq, idempotencyKey?: string): Promise<IdempotentResponse<SubscriptionCreateResponse>> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const res = await this.opts.idempotency.execute<SubscriptionCreateResponse>(
+          { userId, scope: "subscriptions.create", key: idempotencyKey, request: body },
+          async (tx) => ({ status: 201, body: await this.createInTx(tx, userId, body) }),
+        );
+        if (!res.replayed) this.opts.signal.instanceChanged(res.body.instance.id);
+        return res;
+      } catch (err) {
+        // A subdomain or k8s-name race (unique index): the whole transaction rolled back; try again.
+        if (isUniqueViolation(err) && attempt < CREATE_ATTEMPTS) continue;
+        throw err;
+      }
+    }
+  }
+
+  private async createInTx(tx: Tx, userId: string, body: SubscriptionCreateReq): Promise<SubscriptionCreateResponse> {
+    await lockUser(tx, userId);
+    const plan = await tx.plan.findUnique({ where: { id: body.planId }, include: { service: true } });
+    if (!plan) throw new NotFoundError("Plan not found");
+    if (!plan.isActive || !plan.service.isActive) {
+      throw new PlanUnavailableError(`Plan '${plan.service.slug}/${plan.slug}' is not available`, {
+        details: { planId: plan.id, planActive: plan.isActive, serviceActive: plan.service.isActive },
+      });
+    }
+    await this.opts.quotas.assertWithinQuota(tx, userId, {
+      instances: 1,
+      cpuMilli: plan.cpuMilli,
+      memoryMb: plan.memoryMb,
+      storageGb: plan.storageGb,
+    });
+    const now = this.opts.clock.now();
+    const subscription = await tx.subscription.create({
+      data: { userId, planId: plan.id, status: "ACTIVE", currentPeriodStart: now, currentPeriodEnd: addCalendarMonth(now) },
+    });
+    if (plan.monthlyPriceCredits > 0) {
+      await this.opts.ledger.post(tx, {
+        userId,
+        type: "SUBSCRIPTION_CHARGE",
+        amount: -plan.monthlyPriceCredits,
+        reason: `First period of ${plan.service.name} ${plan.name}`,
+        referenceType: "subscription",
+        referenceId: subscription.id,
+        idempotencyKey: `subscription:first-period:${subscription.id}`,
+      });
+    }
+    const namespace = tenantNamespaceFor(userId);
+    const k8sName = await allocateK8sName(tx, namespace, body.instanceName);
+    const subdomain = `${k8sName}-${shortId()}.${this.opts.baseDomain}`;
+    const instance = await tx.instance.create({
+      data: {
+        userId,
+        subscriptionId: subscription.id,
+        serviceId: plan.serviceId,
+        planId: plan.id,
+        name: body.instanceName,
+        k8sName,
+        namespace,
+        subdomain,
+        url: HTTP_TEMPLATES.has(plan.service.template) ? `https://${subdomain}` : null,
+        status: "PENDING",
+        desiredState: "RUNNING",
+      },
+      include: instanceViewInclude,
+    });
+    await tx.instanceEvent.create({
+      data: {
+        instanceId: instance.id,
+        type: "CREATED",
+        message: `Instance requested by subscription to ${plan.service.name} ${plan.name}`,
+        data: { subscriptionId: subscription.id, planId: plan.id, k8sName, namespace },
+      },
+    });
+    const full = await tx.subscription.findUniqueOrThrow({ where: { id: subscription.id }, include: subscriptionViewInclude });
+    return { subscription: toSubscriptionView(full), instance: toInstanceView(instance) };
+  }
+
+  async list(userId: string, q: SubscriptionListQuery): Promise<Paginated<SubscriptionView>> {
+    const where = { userId, ...(q.status ? { status: q.status } : {}) };
+    const [rows, total] = await Promise.all([
+      this.opts.prisma.subscription.findMany({
+        where,
+        include: subscriptionViewInclude,
+        orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+        ...skipTake(q),
+      }),
+      this.opts.prisma.subscription.count({ where }),
+    ]);
+    return paginated(rows.map(toSubscriptionView), total, q);
+  }
+
+  /** The caller's subscription; another user's is a 404. */
+  async get(userId: string, id: string): Promise<SubscriptionView> {
+    const row = await this.opts.prisma.subscription.findFirst({ where: { id, userId }, include: subscriptionViewInclude });
+    if (!row) throw new NotFoundError("Subscription not found");
+    return toSubscriptionView(row);
+  }
+
+  /**
+   * Cancels an ACTIVE or PAST_DUE subscription (409 INVALID_STATE when already cancelled): its instances
+   * are asked to terminate, and an ACTIVE one gets the unused whole days of the paid period back as a
+   * REFUND (`refund:cancel:<id>`; see billing-rules.ts). No cancel refund when the provisioning's
+   * first-period refund already returned the money.
+   */
+  async cancel(userId: string, id: string): Promise<SubscriptionCancelResponse> {
+    const { body, wake } = await this.opts.prisma.$transaction(async (tx) => {
+      await lockUser(tx, userId);
+      const sub = await tx.subscription.findFirst({ where: { id, userId }, include: { plan: { include: { service: true } }, instances: { select: { id: true } } } });
+      if (!sub) throw new NotFoundError("Subscription not found");
+      if (sub.status === "CANCELLED") throw new InvalidStateError("The subscription is already cancelled", { details: { status: sub.status } });
+      const now = this.opts.clock.now();
+      let refund: CreditTransactionView | null = null;
+      if (sub.status === "ACTIVE") {
+        const r = unusedDaysRefund(sub.plan.monthlyPriceCredits, now, sub.currentPeriodStart, sub.currentPeriodEnd);
+        const alreadyRefunded = await tx.creditTransaction.count({
+          where: { type: "REFUND", idempotencyKey: { in: sub.instances.map((i) => `refund:first-period:${i.id}`) } },
+        });
+        if (r.amount > 0 && alreadyRefunded === 0) {
+          const { entry } = await this.opts.ledger.post(tx, {
+            userId,
+            type: "REFUND",
+            amount: r.amount,
+            reason: `Refund of ${r.remainingWholeDays} unused of ${r.daysInPeriod} days of ${sub.plan.service.name} ${sub.plan.name}`,
+            referenceType: "subscription",
+            referenceId: sub.id,
+            idempotencyKey: `refund:cancel:${sub.id}`,
+          });
+          refund = toCreditTransactionView(entry);
+        }
+      }
+      await tx.subscription.update({ where: { id: sub.id }, data: { status: "CANCELLED", cancelledAt: now, cancelReason: "Cancelled by the user" } });
+      const wake = await setSubscriptionInstancesDesiredState(tx, sub.id, {
+        from: ["RUNNING", "SUSPENDED"],
+        to: "TERMINATED",
+        eventType: "TERMINATION_REQUESTED",
+        message: "Terminating: the subscription was cancelled",
+        data: { subscriptionId: sub.id, reason: "CANCELLED" },
+      });
+      const full = await tx.subscription.findUniqueOrThrow({ where: { id: sub.id }, include: subscriptionViewInclude });
+      return { body: { subscription: toSubscriptionView(full), refund }, wake };
+    }, TX_OPTIONS);
+    for (const instanceId of wake) this.opts.signal.instanceChanged(instanceId);
+    return body;
+  }
+}

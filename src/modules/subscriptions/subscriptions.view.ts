@@ -1,0 +1,54 @@
+import type { Plan, Prisma as PrismaNs, Service, Subscription, SubscriptionStatus } from "../../generated/prisma/client.js";
+
+export interface SubscriptionView {
+  id: string;
+  status: SubscriptionStatus;
+  planId: string;
+  plan: { id: string; slug: string; name: string; cpuMilli: number; memoryMb: number; storageGb: number; monthlyPriceCredits: number };
+  service: { id: string; slug: string; name: string };
+  /** The subscription's newest instance, if any. */
+  instanceId: string | null;
+  currentPeriodStart: string;
+  currentPeriodEnd: string;
+  pastDueSince: string | null;
+  cancelledAt: string | null;
+  cancelReason: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export type SubscriptionWithRefs = Subscription & { plan: Plan & { service: Service }; instances: Array<{ id: string }> };
+
+/** Include this in Prisma queries whose rows go through toSubscriptionView. */
+export const subscriptionViewInclude = {
+  plan: { include: { service: true } },
+  instances: { select: { id: true }, orderBy: [{ createdAt: "desc" }, { id: "desc" }], take: 1 },
+} satisfies PrismaNs.SubscriptionInclude;
+
+const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
+
+export function toSubscriptionView(s: SubscriptionWithRefs): SubscriptionView {
+  return {
+    id: s.id,
+    status: s.status,
+    planId: s.planId,
+    plan: {
+      id: s.plan.id,
+      slug: s.plan.slug,
+      name: s.plan.name,
+      cpuMilli: s.plan.cpuMilli,
+      memoryMb: s.plan.memoryMb,
+      storageGb: s.plan.storageGb,
+      monthlyPriceCredits: s.plan.monthlyPriceCredits,
+    },
+    service: { id: s.plan.service.id, slug: s.plan.service.slug, name: s.plan.service.name },
+    instanceId: s.instances[0]?.id ?? null,
+    currentPeriodStart: s.currentPeriodStart.toISOString(),
+    currentPeriodEnd: s.currentPeriodEnd.toISOString(),
+    pastDueSince: iso(s.pastDueSince),
+    cancelledAt: iso(s.cancelledAt),
+    cancelReason: s.cancelReason,
+    createdAt: s.createdAt.toISOString(),
+    updatedAt: s.updatedAt.toISOString(),
+  };
+}

@@ -1,0 +1,133 @@
+/**
+ * Idempotent requests (the `Idempotency-Key` header), built once and used by every endpoint that
+ * creates or moves something (admin credit grants, subscriptions).
+ *
+ * The record — (userId, scope, key) -> sha256 of the canonical request, response status and body — is
+ * written in the SAME transaction as the work, so a crash can never keep one without the other:
+ *   - first request: the work runs, its response is stored, both commit together;
+ *   - same key, same request: the stored status and body are returned (nothing runs again);
+ *   - same key, different request: 409 IDEMPOTENCY_KEY_REUSED;
+ *   - two concurrent requests with one key: the second's insert of the record waits for the first and
+ *     fails on the primary key, which rolls its work back; it then replays the first's response.
+ * Only successful responses are stored: a request that failed (402, 422, ...) changed nothing and may
+ * be retried with the same key.
+ */
+import { createHash } from "node:crypto";
+import { z } from "zod";
+import type { Prisma as PrismaNs } from "../generated/prisma/client.js";
+import type { PrismaClient, Tx } from "./db/index.js";
+import { IdempotencyKeyReusedError, ValidationError } from "./errors.js";
+import { isUniqueViolation, TX_OPTIONS } from "./transaction.js";
+
+/** The header clients send; 1-255 printable ASCII characters (a UUID is the usual choice). */
+export const IDEMPOTENCY_HEADER = "Idempotency-Key";
+export const IdempotencyKeySchema = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(/^[\x21-\x7e]+$/, "must be 1-255 printable ASCII characters without spaces");
+
+/** Reads and validates the header; `required` makes a missing key a 400. */
+export function idempotencyKeyFrom(header: string | string[] | undefined, required: boolean): string | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (value === undefined || value === "") {
+    if (required) {
+      throw new ValidationError(`The ${IDEMPOTENCY_HEADER} header is required`, {
+        details: [{ path: `headers.${IDEMPOTENCY_HEADER.toLowerCase()}`, message: "required", code: "invalid_type" }],
+      });
+    }
+    return undefined;
+  }
+  const r = IdempotencyKeySchema.safeParse(value);
+  if (!r.success) {
+    throw new ValidationError(`Invalid ${IDEMPOTENCY_HEADER} header`, {
+      details: [{ path: `headers.${IDEMPOTENCY_HEADER.toLowerCase()}`, message: r.error.issues[0]?.message ?? "invalid", code: "invalid_format" }],
+    });
+  }
+  return r.data;
+}
+
+/** JSON with object keys sorted, so that `{a,b}` and `{b,a}` hash the same. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+}
+
+export function requestHash(request: unknown): string {
+  return createHash("sha256").update(canonicalJson(request)).digest("hex");
+}
+
+export interface IdempotentResponse<B> {
+  status: number;
+  body: B;
+  /** True when the stored response of an earlier request was returned and nothing ran. */
+  replayed: boolean;
+}
+
+export interface IdempotentCall {
+  /** Whose key it is (keys are per user). */
+  userId: string;
+  /** The endpoint, e.g. "subscriptions.create"; the same key may be used once per scope. */
+  scope: string;
+  /** The header value; undefined runs the work once without recording anything. */
+  key: string | undefined;
+  /** Everything that identifies the request (body and path parameters). */
+  request: unknown;
+}
+
+export class IdempotencyService {
+  constructor(private readonly opts: { prisma: PrismaClient }) {}
+
+  /**
+   * Runs `work` in one transaction and stores its response under the key in that same transaction.
+   * `work` returns the HTTP status and a JSON-serialisable body (it is round-tripped through JSON so
+   * that a first response and its replays are identical).
+   */
+  async execute<B>(call: IdempotentCall, work: (tx: Tx) => Promise<{ status: number; body: B }>): Promise<IdempotentResponse<B>> {
+    const { prisma } = this.opts;
+    if (call.key === undefined) {
+      const r = await prisma.$transaction(work, TX_OPTIONS);
+      return { status: r.status, body: JSON.parse(JSON.stringify(r.body)) as B, replayed: false };
+    }
+    const key = call.key;
+    const hash = requestHash(call.request);
+    const id = { userId_scope_key: { userId: call.userId, scope: call.scope, key } };
+    try {
+      return await prisma.$transaction(async (tx) => {
+        const existing = await tx.idempotencyRecord.findUnique({ where: id });
+        if (existing) return this.replay<B>(existing, hash);
+        const r = await work(tx);
+        const body = JSON.parse(JSON.stringify(r.body)) as B;
+        await tx.idempotencyRecord.create({
+          data: {
+            userId: call.userId,
+            scope: call.scope,
+            key,
+            requestHash: hash,
+            responseStatus: r.status,
+            responseBody: body as PrismaNs.InputJsonValue,
+          },
+        });
+        return { status: r.status, body, replayed: false };
+      }, TX_OPTIONS);
+    } catch (err) {
+      // A concurrent request with the same key committed first: answer as its replay.
+      if (isUniqueViolation(err)) {
+        const existing = await prisma.idempotencyRecord.findUnique({ where: id });
+        if (existing) return this.replay<B>(existing, hash);
+      }
+      throw err;
+    }
+  }
+
+  private replay<B>(record: { requestHash: string; responseStatus: number; responseBody: unknown }, hash: string): IdempotentResponse<B> {
+    if (record.requestHash !== hash) {
+      throw new IdempotencyKeyReusedError(`This ${IDEMPOTENCY_HEADER} was already used for a different request`);
+    }
+    return { status: record.responseStatus, body: record.responseBody as B, replayed: true };
+  }
+}
