@@ -29,6 +29,8 @@ export abstract class KubeError extends Error {
   readonly reason?: string;
   readonly causes: KubeCause[];
   readonly operation?: string;
+  /** How many attempts were made before giving up (set by the retry loop). */
+  attempts = 1;
 
   constructor(message: string, details: KubeErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -86,4 +88,108 @@ export class InvalidNameError extends Error {
     super(`invalid Kubernetes name "${value}": ${rule}`);
     this.name = "InvalidNameError";
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mapping: the one place where raw failures of @kubernetes/client-node become typed errors.
+
+interface StatusBody {
+  kind?: string;
+  reason?: string;
+  message?: string;
+  code?: number;
+  details?: { causes?: { reason?: string; message?: string; field?: string }[] };
+}
+
+/** `ApiException` (duck-typed, so a second copy of client-node in node_modules cannot slip through). */
+function isApiException(err: unknown): err is { code: number; body: unknown; headers?: Record<string, string>; message: string } {
+  return (
+    err instanceof Error &&
+    typeof (err as { code?: unknown }).code === "number" &&
+    "body" in err
+  );
+}
+
+/** The body of an ApiException is the raw response text (usually a `Status` JSON); parse it once here. */
+function parseStatus(body: unknown): StatusBody | undefined {
+  if (typeof body === "string") {
+    try {
+      const parsed: unknown = JSON.parse(body);
+      return typeof parsed === "object" && parsed !== null ? (parsed as StatusBody) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  return typeof body === "object" && body !== null ? (body as StatusBody) : undefined;
+}
+
+const NETWORK_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "UND_ERR_SOCKET",
+  "UND_ERR_CONNECT_TIMEOUT",
+]);
+
+function networkCode(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown; errno?: unknown }).code ?? (e as { errno?: unknown }).errno;
+    if (typeof code === "string" && NETWORK_CODES.has(code)) return code;
+    const name = (e as { name?: unknown }).name;
+    const type = (e as { type?: unknown }).type;
+    // node-fetch reports an aborted request (our per-request timeout) as AbortError / type "aborted";
+    // AbortSignal.timeout() itself surfaces as TimeoutError.
+    if (name === "AbortError" || name === "TimeoutError" || type === "aborted" || type === "request-timeout") return "ETIMEDOUT";
+  }
+  return undefined;
+}
+
+/** Retry-After (seconds) of a 429/503, when the server sent one. */
+export function retryAfterMs(err: unknown): number | undefined {
+  const cause = err instanceof KubeError ? (err.cause as unknown) : err;
+  const headers = (cause as { headers?: Record<string, string> } | undefined)?.headers;
+  const value = headers?.["retry-after"] ?? headers?.["Retry-After"];
+  const seconds = value === undefined ? Number.NaN : Number(value);
+  return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined;
+}
+
+/**
+ * Map any failure of a Kubernetes call to a `KubeError`. Errors that are neither API responses nor
+ * network failures (programming errors) are returned unchanged, so they are never retried.
+ */
+export function toKubeError(err: unknown, operation?: string): unknown {
+  if (err instanceof KubeError) return err;
+  if (isApiException(err)) {
+    const status = parseStatus(err.body);
+    const statusCode = err.code;
+    const reason = status?.reason;
+    const causes: KubeCause[] = (status?.details?.causes ?? []).map((c) => ({
+      ...(c.field ? { field: c.field } : {}),
+      ...(c.reason ? { reason: c.reason } : {}),
+      message: c.message ?? c.reason ?? "invalid",
+    }));
+    const message = `${operation ? `${operation}: ` : ""}${status?.message ?? err.message} (HTTP ${statusCode}${reason ? ` ${reason}` : ""})`;
+    const details: KubeErrorDetails = { statusCode, reason, causes, operation, cause: err };
+    if (statusCode === 404) return new KubeNotFoundError(message, details);
+    if (statusCode === 409 || statusCode === 410) return new KubeConflictError(message, details);
+    if (statusCode === 400 || statusCode === 422 || statusCode === 405 || statusCode === 415) return new KubeInvalidError(message, details);
+    if (statusCode === 401 || statusCode === 403) return new KubeForbiddenError(message, details);
+    if (statusCode === 408 || statusCode === 429 || statusCode >= 500) return new KubeUnavailableError(message, details);
+    return new KubeInvalidError(message, details);
+  }
+  const code = networkCode(err);
+  if (code) {
+    const text = err instanceof Error ? err.message : String(err);
+    return new KubeUnavailableError(`${operation ? `${operation}: ` : ""}cluster unreachable (${code}): ${text}`, {
+      reason: code === "ETIMEDOUT" ? "Timeout" : "Unreachable",
+      operation,
+      cause: err,
+    });
+  }
+  return err;
 }

@@ -1,0 +1,537 @@
+import { PassThrough, type Readable } from "node:stream";
+import {
+  createConfiguration,
+  type KubeConfig,
+  type KubernetesObject,
+  KubernetesObjectApi,
+  Log,
+  PatchStrategy,
+  type RequestContext,
+  type ResponseContext,
+  ServerConfiguration,
+  type V1Deployment,
+  type V1Namespace,
+  type V1Pod,
+  type V1StatefulSet,
+  VersionApi,
+  type VersionInfo,
+} from "@kubernetes/client-node";
+import { KubeConflictError, KubeError, KubeNotFoundError, KubeTimeoutError, KubeUnavailableError, toKubeError } from "./errors.js";
+import { cpuMilli, memoryMb } from "./quantity.js";
+import { DEFAULT_RETRY, type RetryOptions, withRetry } from "./retry.js";
+import { modelTypeName, toClientModel } from "./schema.js";
+import { type PodStatusSummary, type RolloutState, rolloutState, summarizePods } from "./status.js";
+import { ANNOTATIONS } from "./templates/labels.js";
+import { describeRef, type KubeObject, type ObjectRef, refOf, type WorkloadKind } from "./types.js";
+import { validateManifest } from "./validate.js";
+
+export { createKubeConfig, type KubeConfigOptions } from "./kubeconfig.js";
+
+/**
+ * The one place that talks to Kubernetes. Everything else (provisioning, health, logs) goes
+ * through a `KubeClient`, which:
+ *  - validates every manifest before a server-side apply with one field manager;
+ *  - maps every failure once into a typed `KubeError` and retries only the transient ones;
+ *  - bounds every request with a timeout and reports every HTTP attempt to `onCall` (metrics).
+ * Objects read back are @kubernetes/client-node models (e.g. `V1Pod`, with `Date` timestamps).
+ */
+
+/** The pino-compatible subset the client logs through. */
+export interface KubeLogger {
+  debug(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
+
+export type KubeVerb = "apply" | "get" | "list" | "delete" | "patch" | "logs" | "version";
+
+export interface KubeCallResult {
+  ok: boolean;
+  durationMs: number;
+  /** HTTP status of a failed call (absent for network failures). */
+  statusCode?: number;
+  /** Class name of the mapped error, e.g. "KubeUnavailableError". */
+  error?: string;
+}
+
+export interface KubeClientOptions {
+  kubeConfig: KubeConfig;
+  logger?: KubeLogger;
+  /** Server-side apply field manager (default "minispod"). */
+  fieldManager?: string;
+  retry?: Partial<RetryOptions>;
+  /** Bound on one HTTP request (default 15 s). Streams (log follow) are bounded only until headers. */
+  requestTimeoutMs?: number;
+  /** Called after every HTTP attempt (retries included), e.g. to count calls in Prometheus. */
+  onCall?: (verb: KubeVerb, resource: string, result: KubeCallResult) => void;
+}
+
+/** A kind the client knows the API group of; anything else can be given as `{apiVersion, kind}`. */
+export const KINDS = {
+  Namespace: { apiVersion: "v1", kind: "Namespace" },
+  Pod: { apiVersion: "v1", kind: "Pod" },
+  Service: { apiVersion: "v1", kind: "Service" },
+  ConfigMap: { apiVersion: "v1", kind: "ConfigMap" },
+  Secret: { apiVersion: "v1", kind: "Secret" },
+  PersistentVolumeClaim: { apiVersion: "v1", kind: "PersistentVolumeClaim" },
+  Deployment: { apiVersion: "apps/v1", kind: "Deployment" },
+  StatefulSet: { apiVersion: "apps/v1", kind: "StatefulSet" },
+  Ingress: { apiVersion: "networking.k8s.io/v1", kind: "Ingress" },
+  NetworkPolicy: { apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy" },
+  PodMetrics: { apiVersion: "metrics.k8s.io/v1beta1", kind: "PodMetrics" },
+} as const;
+export type KnownKind = keyof typeof KINDS;
+export interface KindRef {
+  apiVersion: string;
+  kind: string;
+}
+
+export interface ListOptions {
+  /** Page size (`limit`); the client follows `continue` until the end. Default 500. */
+  pageSize?: number;
+  /** Only this namespace; default all namespaces. */
+  namespace?: string;
+  fieldSelector?: string;
+}
+
+export interface ListResult<T> {
+  items: T[];
+  /** LIST requests made (pages, plus restarts after an expired continue token). */
+  calls: number;
+}
+
+export interface LogsOptions {
+  /** Default: the pod's first container. */
+  container?: string;
+  tailLines?: number;
+  sinceSeconds?: number;
+  timestamps?: boolean;
+  follow?: boolean;
+}
+
+export interface ContainerUsage {
+  name: string;
+  cpuMilli: number;
+  memoryMb: number;
+}
+export interface PodUsage {
+  namespace: string;
+  name: string;
+  labels: Record<string, string>;
+  timestamp?: string;
+  cpuMilli: number;
+  memoryMb: number;
+  containers: ContainerUsage[];
+}
+export type PodMetricsResult =
+  | { available: true; pods: PodUsage[]; calls: number }
+  | { available: false; reason: string };
+
+interface RawPodMetrics {
+  metadata?: { name?: string; namespace?: string; labels?: Record<string, string> };
+  timestamp?: string | Date;
+  containers?: { name?: string; usage?: { cpu?: string; memory?: string } }[];
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+function kindRef(kind: KnownKind | KindRef): KindRef {
+  return typeof kind === "string" ? KINDS[kind] : kind;
+}
+
+function toHeader(ref: ObjectRef): KubernetesObject & { metadata: { name: string; namespace?: string } } {
+  return {
+    apiVersion: ref.apiVersion,
+    kind: ref.kind,
+    metadata: { name: ref.name, ...(ref.namespace ? { namespace: ref.namespace } : {}) },
+  };
+}
+
+/** Reject with an AbortError-like timeout if `promise` has not settled within `ms`. */
+function withDeadline<T>(promise: Promise<T>, ms: number, onLate?: (value: T) => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      const err = new Error(`request timed out after ${ms} ms`);
+      err.name = "TimeoutError";
+      reject(err);
+    }, ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        if (timedOut) onLate?.(value);
+        else resolve(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        if (!timedOut) reject(err);
+      },
+    );
+  });
+}
+
+export class KubeClient {
+  readonly fieldManager: string;
+  private readonly kc: KubeConfig;
+  private readonly logger?: KubeLogger;
+  private readonly retry: RetryOptions;
+  private readonly requestTimeoutMs: number;
+  private readonly onCall?: KubeClientOptions["onCall"];
+  private readonly objects: KubernetesObjectApi;
+  private readonly version: VersionApi;
+  private readonly log: Log;
+
+  constructor(opts: KubeClientOptions) {
+    this.kc = opts.kubeConfig;
+    this.logger = opts.logger;
+    this.fieldManager = opts.fieldManager ?? "minispod";
+    this.retry = { ...DEFAULT_RETRY, ...opts.retry };
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? 15_000;
+    this.onCall = opts.onCall;
+
+    const cluster = this.kc.getCurrentCluster();
+    if (!cluster) throw new Error("kubeconfig has no current cluster");
+    const timeoutMs = this.requestTimeoutMs;
+    // Same wiring as KubeConfig.makeApiClient, plus a middleware giving each request its own
+    // deadline (client-node has no per-request timeout of its own).
+    const configuration = createConfiguration({
+      baseServer: new ServerConfiguration(cluster.server, {}),
+      authMethods: { default: this.kc },
+      promiseMiddleware: [
+        {
+          pre: async (ctx: RequestContext) => {
+            ctx.setSignal(AbortSignal.timeout(timeoutMs));
+            return ctx;
+          },
+          post: async (rsp: ResponseContext) => rsp,
+        },
+      ],
+    });
+    this.objects = new KubernetesObjectApi(configuration);
+    this.version = new VersionApi(configuration);
+    this.log = new Log(this.kc);
+  }
+
+  /** One API call with mapping, retries of transient failures and per-attempt reporting. */
+  private call<T>(verb: KubeVerb, resource: string, operation: string, fn: () => Promise<T>): Promise<T> {
+    return withRetry(
+      operation,
+      this.retry,
+      async () => {
+        const started = performance.now();
+        try {
+          const result = await fn();
+          this.report(verb, resource, { ok: true, durationMs: performance.now() - started });
+          return result;
+        } catch (raw) {
+          const err = toKubeError(raw, operation);
+          this.report(verb, resource, {
+            ok: false,
+            durationMs: performance.now() - started,
+            ...(err instanceof KubeError && err.statusCode ? { statusCode: err.statusCode } : {}),
+            error: err instanceof Error ? err.name : "unknown",
+          });
+          throw err;
+        }
+      },
+      (err, attempt, delayMs) => this.logger?.warn({ operation, attempt, delayMs, err: err.message }, "kubernetes call failed, retrying"),
+    );
+  }
+
+  private report(verb: KubeVerb, resource: string, result: KubeCallResult): void {
+    try {
+      this.onCall?.(verb, resource, result);
+    } catch (err) {
+      // A broken metrics hook must not fail cluster operations; it is still reported.
+      this.logger?.warn({ err }, "onCall hook threw");
+    }
+  }
+
+  /**
+   * Validate, then server-side apply with this client's field manager and `force` (we own every
+   * field we render). Applying the same manifest twice is a no-op on the server.
+   * Throws `InvalidManifestError` before any request when the manifest is invalid.
+   */
+  async apply<T extends KubernetesObject = KubernetesObject>(manifest: KubeObject): Promise<T> {
+    validateManifest(manifest);
+    const typeName = modelTypeName(manifest.apiVersion, manifest.kind);
+    // The object API serializes through client-node's models, which drop wire names like `from`:
+    // hand it the model shape.
+    const body = typeName ? toClientModel(structuredClone(manifest), typeName) : structuredClone(manifest);
+    return this.call("apply", manifest.kind, `apply ${describeRef(refOf(manifest))}`, () =>
+      this.objects.patch(body as KubernetesObject, undefined, undefined, this.fieldManager, true, PatchStrategy.ServerSideApply),
+    ) as Promise<T>;
+  }
+
+  /** Apply in order, stopping at the first failure (later objects usually depend on earlier ones). */
+  async applyAll(manifests: readonly KubeObject[]): Promise<KubernetesObject[]> {
+    const out: KubernetesObject[] = [];
+    for (const m of manifests) out.push(await this.apply(m));
+    return out;
+  }
+
+  /** Read one object. Throws `KubeNotFoundError` when it does not exist. */
+  async get<T extends KubernetesObject = KubernetesObject>(ref: ObjectRef): Promise<T> {
+    return this.call("get", ref.kind, `get ${describeRef(ref)}`, () => this.objects.read(toHeader(ref))) as Promise<T>;
+  }
+
+  /** Read one object, or `undefined` when it does not exist. */
+  async find<T extends KubernetesObject = KubernetesObject>(ref: ObjectRef): Promise<T | undefined> {
+    try {
+      return await this.get<T>(ref);
+    } catch (err) {
+      if (err instanceof KubeNotFoundError) return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * Delete one object; a missing object is not an error. Returns whether it existed.
+   * Dependents (a Deployment's ReplicaSets and pods) are removed in the background.
+   */
+  async delete(ref: ObjectRef, opts: { propagationPolicy?: "Background" | "Foreground" | "Orphan" } = {}): Promise<boolean> {
+    try {
+      await this.call("delete", ref.kind, `delete ${describeRef(ref)}`, () =>
+        this.objects.delete(toHeader(ref), undefined, undefined, undefined, undefined, opts.propagationPolicy ?? "Background"),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof KubeNotFoundError) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * Every object of a kind matching a label selector, across all namespaces unless one is given,
+   * following `continue` tokens page by page. An expired token (410) restarts the list once.
+   */
+  async listAll<T = KubernetesObject>(kind: KnownKind | KindRef, labelSelector?: string, opts: ListOptions = {}): Promise<ListResult<T>> {
+    const { apiVersion, kind: k } = kindRef(kind);
+    const pageSize = opts.pageSize ?? 500;
+    let calls = 0;
+    for (let restart = 0; ; restart++) {
+      const items: T[] = [];
+      let token: string | undefined;
+      try {
+        do {
+          const page = await this.call("list", k, `list ${apiVersion} ${k}${opts.namespace ? ` in ${opts.namespace}` : ""}`, () =>
+            this.objects.list(apiVersion, k, opts.namespace, undefined, undefined, undefined, opts.fieldSelector, labelSelector, pageSize, token),
+          );
+          calls++;
+          items.push(...(page.items as T[]));
+          const meta = page.metadata as { _continue?: string; continue?: string } | undefined;
+          token = meta?._continue || meta?.continue || undefined;
+        } while (token);
+        return { items, calls };
+      } catch (err) {
+        if (err instanceof KubeConflictError && err.statusCode === 410 && restart === 0) {
+          calls++;
+          continue;
+        }
+        throw err;
+      }
+    }
+  }
+
+  /**
+   * Wait until a Deployment/StatefulSet has rolled out, with `kubectl rollout status` semantics.
+   * Throws `KubeTimeoutError` when `timeoutMs` passes (or the progress deadline is exceeded).
+   */
+  async waitForRollout(
+    namespace: string,
+    name: string,
+    kind: WorkloadKind,
+    opts: { timeoutMs: number; pollMs?: number },
+  ): Promise<RolloutState> {
+    const pollMs = opts.pollMs ?? 1000;
+    const deadline = Date.now() + opts.timeoutMs;
+    const ref = { ...KINDS[kind], name, namespace };
+    let last = "no status read yet";
+    for (;;) {
+      try {
+        const obj = await this.get<V1Deployment | V1StatefulSet>(ref);
+        const state = rolloutState(kind, obj);
+        if (state.done) return state;
+        last = state.message;
+        if (state.failed) throw new KubeTimeoutError(state.message, { reason: "ProgressDeadlineExceeded", operation: `rollout ${describeRef(ref)}` });
+      } catch (err) {
+        // A brief outage while waiting is not a failed rollout: keep waiting until the deadline.
+        if (!(err instanceof KubeError && err.transient)) throw err;
+        last = err.message;
+      }
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) {
+        throw new KubeTimeoutError(`rollout of ${describeRef(ref)} did not complete within ${opts.timeoutMs} ms: ${last}`, {
+          reason: "RolloutTimeout",
+          operation: `rollout ${describeRef(ref)}`,
+        });
+      }
+      await sleep(Math.min(pollMs, remaining));
+    }
+  }
+
+  /** Phase, readiness, restarts and waiting reasons of the pods matching `selector` in a namespace. */
+  async podStatusSummary(namespace: string, selector: string): Promise<PodStatusSummary> {
+    const { items } = await this.listAll<V1Pod>("Pod", selector, { namespace });
+    return summarizePods(items);
+  }
+
+  /**
+   * Pod logs. Without `follow`: the lines (tail/since applied by the server). With `follow`: a
+   * Readable of raw log bytes that ends when the container stops; destroy it to stop following.
+   */
+  logs(namespace: string, podName: string, opts: LogsOptions & { follow: true }): Promise<Readable>;
+  logs(namespace: string, podName: string, opts?: LogsOptions & { follow?: false }): Promise<string[]>;
+  async logs(namespace: string, podName: string, opts: LogsOptions = {}): Promise<string[] | Readable> {
+    const container = opts.container ?? (await this.firstContainer(namespace, podName));
+    const params = {
+      ...(opts.tailLines !== undefined ? { tailLines: opts.tailLines } : {}),
+      ...(opts.sinceSeconds !== undefined ? { sinceSeconds: opts.sinceSeconds } : {}),
+      ...(opts.timestamps ? { timestamps: true } : {}),
+      follow: opts.follow === true,
+    };
+    const operation = `logs ${namespace}/${podName}/${container}`;
+    // Log.log resolves once the response headers arrive and pipes the body into `sink`.
+    const open = (sink: PassThrough) =>
+      this.call("logs", "Pod", operation, () =>
+        withDeadline(this.log.log(namespace, podName, container, sink, params), this.requestTimeoutMs, (late) => late.abort()),
+      );
+
+    if (opts.follow) {
+      const stream = new PassThrough();
+      const controller = await open(stream);
+      stream.once("close", () => controller.abort());
+      return stream;
+    }
+
+    const sink = new PassThrough();
+    const chunks: Buffer[] = [];
+    sink.on("data", (chunk: Buffer) => chunks.push(chunk));
+    const ended = new Promise<void>((resolve, reject) => {
+      sink.once("end", resolve);
+      sink.once("error", reject);
+    });
+    const controller = await open(sink);
+    try {
+      // The promise above settles at the headers; the lines are complete only at the stream's end.
+      await withDeadline(ended, this.requestTimeoutMs);
+    } catch (err) {
+      controller.abort();
+      throw toKubeError(err, operation);
+    }
+    const text = Buffer.concat(chunks).toString("utf8");
+    const lines = text.split("\n");
+    if (lines.at(-1) === "") lines.pop();
+    return lines;
+  }
+
+  private async firstContainer(namespace: string, podName: string): Promise<string> {
+    const pod = await this.get<V1Pod>({ ...KINDS.Pod, name: podName, namespace });
+    const name = pod.spec?.containers?.[0]?.name;
+    if (!name) throw new KubeNotFoundError(`pod ${namespace}/${podName} has no containers`, { statusCode: 404 });
+    return name;
+  }
+
+  /**
+   * Roll the workload's pods like `kubectl rollout restart`: set the pod template annotation
+   * `kubectl.kubernetes.io/restartedAt`. A strategic-merge patch under a separate field manager
+   * touches only that annotation (a partial server-side apply by "minispod" would drop every
+   * other field that manager owns).
+   */
+  async restart(namespace: string, name: string, kind: WorkloadKind, at: Date): Promise<void> {
+    const body = {
+      ...KINDS[kind],
+      metadata: { name, namespace },
+      spec: { template: { metadata: { annotations: { [ANNOTATIONS.restartedAt]: at.toISOString() } } } },
+    };
+    await this.call("patch", kind, `restart ${kind} ${namespace}/${name}`, () =>
+      this.objects.patch(body as KubernetesObject, undefined, undefined, `${this.fieldManager}-restart`, undefined, PatchStrategy.StrategicMergePatch),
+    );
+  }
+
+  /** Set the replica count (0 suspends) with a merge patch. */
+  async scale(namespace: string, name: string, kind: WorkloadKind, replicas: number): Promise<void> {
+    if (!Number.isInteger(replicas) || replicas < 0) throw new RangeError(`replicas must be a non-negative integer, got ${replicas}`);
+    const body = { ...KINDS[kind], metadata: { name, namespace }, spec: { replicas } };
+    await this.call("patch", kind, `scale ${kind} ${namespace}/${name} to ${replicas}`, () =>
+      this.objects.patch(body as KubernetesObject, undefined, undefined, `${this.fieldManager}-scale`, undefined, PatchStrategy.MergePatch),
+    );
+  }
+
+  /**
+   * CPU (millicores) and memory (MiB) per pod from metrics.k8s.io. A cluster without a metrics
+   * server (404) or with one that is down (the API server answers 503) yields
+   * `{available: false}` — "no usage data" is not an error. An unreachable API server still throws.
+   */
+  async podMetrics(namespace?: string, selector?: string, opts: { pageSize?: number } = {}): Promise<PodMetricsResult> {
+    try {
+      const { items, calls } = await this.listAll<RawPodMetrics>("PodMetrics", selector, { ...opts, ...(namespace ? { namespace } : {}) });
+      return { available: true, pods: items.map(toPodUsage), calls };
+    } catch (err) {
+      if (err instanceof KubeNotFoundError) return { available: false, reason: "metrics API (metrics.k8s.io) is not installed" };
+      if (err instanceof KubeUnavailableError && err.statusCode === 503) {
+        return { available: false, reason: "metrics API (metrics.k8s.io) is unavailable" };
+      }
+      throw err;
+    }
+  }
+
+  /** Create or update a namespace (server-side apply). */
+  async ensureNamespace(name: string, labels: Record<string, string> = {}): Promise<V1Namespace> {
+    return this.apply<V1Namespace>({ apiVersion: "v1", kind: "Namespace", metadata: { name, labels } });
+  }
+
+  /**
+   * Apply a tenant baseline (from `renderTenant`): the Namespace first, then the rest. A namespace
+   * that is still being deleted cannot take new objects: that is a `KubeConflictError`.
+   */
+  async ensureTenant(manifests: readonly KubeObject[]): Promise<KubernetesObject[]> {
+    const [ns, ...rest] = manifests;
+    if (!ns || ns.kind !== "Namespace") throw new Error("ensureTenant expects the Namespace as the first manifest");
+    const applied = await this.apply<V1Namespace>(ns);
+    if (applied.status?.phase === "Terminating" || applied.metadata?.deletionTimestamp) {
+      throw new KubeConflictError(`namespace ${ns.metadata?.name} is terminating`, { reason: "NamespaceTerminating", statusCode: 409 });
+    }
+    return [applied, ...(await this.applyAll(rest))];
+  }
+
+  /**
+   * Delete a namespace and (by the cluster) everything in it. Returns whether it existed. With
+   * `waitMs`, also waits until it is gone (it stays `Terminating` while its objects are removed).
+   */
+  async deleteNamespace(name: string, opts: { waitMs?: number; pollMs?: number } = {}): Promise<boolean> {
+    const existed = await this.delete({ ...KINDS.Namespace, name });
+    if (existed && opts.waitMs !== undefined) {
+      const deadline = Date.now() + opts.waitMs;
+      while (await this.find({ ...KINDS.Namespace, name })) {
+        if (Date.now() >= deadline) {
+          throw new KubeTimeoutError(`namespace ${name} still terminating after ${opts.waitMs} ms`, { reason: "NamespaceTerminating" });
+        }
+        await sleep(opts.pollMs ?? 250);
+      }
+    }
+    return existed;
+  }
+
+  /** Readiness probe of the cluster connection: GET /version. */
+  async ping(): Promise<VersionInfo> {
+    return this.call("version", "version", "GET /version", () => this.version.getCode());
+  }
+}
+
+function toPodUsage(m: RawPodMetrics): PodUsage {
+  const containers = (m.containers ?? []).map((c) => ({
+    name: c.name ?? "",
+    cpuMilli: c.usage?.cpu ? cpuMilli(c.usage.cpu) : 0,
+    memoryMb: c.usage?.memory ? memoryMb(c.usage.memory) : 0,
+  }));
+  return {
+    namespace: m.metadata?.namespace ?? "",
+    name: m.metadata?.name ?? "",
+    labels: { ...(m.metadata?.labels ?? {}) },
+    ...(m.timestamp ? { timestamp: m.timestamp instanceof Date ? m.timestamp.toISOString() : String(m.timestamp) } : {}),
+    cpuMilli: containers.reduce((n, c) => n + c.cpuMilli, 0),
+    memoryMb: Math.round(containers.reduce((n, c) => n + c.memoryMb, 0) * 10) / 10,
+    containers,
+  };
+}

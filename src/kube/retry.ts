@@ -1,0 +1,51 @@
+import { KubeError, retryAfterMs, toKubeError } from "./errors.js";
+
+export interface RetryOptions {
+  /** Total attempts including the first (>= 1). */
+  maxAttempts: number;
+  /** Delay before the first retry; doubles each time. */
+  baseDelayMs: number;
+  /** Upper bound of a single delay (default 10 s). */
+  maxDelayMs?: number;
+}
+
+export const DEFAULT_RETRY: RetryOptions = { maxAttempts: 4, baseDelayMs: 200, maxDelayMs: 5_000 };
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * "Equal jitter" exponential backoff: half the exponential delay is fixed, half is random, so
+ * replicas retrying after the same outage spread out but still back off.
+ */
+export function backoffDelayMs(attempt: number, opts: RetryOptions, random: () => number = Math.random): number {
+  const cap = opts.maxDelayMs ?? 10_000;
+  const exp = Math.min(cap, opts.baseDelayMs * 2 ** (attempt - 1));
+  return Math.round(exp / 2 + random() * (exp / 2));
+}
+
+/**
+ * Run `fn`, mapping failures to `KubeError`s and retrying only the transient ones (unavailable,
+ * timeouts, 429/5xx) up to `maxAttempts`. The final error carries the attempt count in `attempts`.
+ */
+export async function withRetry<T>(
+  operation: string,
+  opts: RetryOptions,
+  fn: (attempt: number) => Promise<T>,
+  onRetry?: (err: KubeError, attempt: number, delayMs: number) => void,
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn(attempt);
+    } catch (raw) {
+      const err = toKubeError(raw, operation);
+      if (!(err instanceof KubeError)) throw err;
+      if (!err.transient || attempt >= opts.maxAttempts) {
+        err.attempts = attempt;
+        throw err;
+      }
+      const delay = Math.min(opts.maxDelayMs ?? 10_000, Math.max(backoffDelayMs(attempt, opts), retryAfterMs(err) ?? 0));
+      onRetry?.(err, attempt, delay);
+      await sleep(delay);
+    }
+  }
+}

@@ -1,0 +1,148 @@
+import type { V1Deployment, V1Pod, V1StatefulSet } from "@kubernetes/client-node";
+import type { WorkloadKind } from "./types.js";
+
+/**
+ * Pure readers of workload and pod status, shared by the client (one instance) and the health
+ * sweep (the whole fleet from one LIST, grouped by instance id).
+ */
+
+export interface RolloutState {
+  done: boolean;
+  /** Set when the rollout can no longer succeed by waiting (progress deadline exceeded). */
+  failed: boolean;
+  message: string;
+}
+
+/** `kubectl rollout status` for a Deployment (k8s.io/kubectl/pkg/polymorphichelpers/rollout_status.go). */
+export function deploymentRolloutState(d: V1Deployment): RolloutState {
+  const name = d.metadata?.name ?? "";
+  const generation = d.metadata?.generation ?? 0;
+  const st = d.status ?? {};
+  if (generation > (st.observedGeneration ?? 0)) {
+    return { done: false, failed: false, message: `waiting for deployment "${name}" spec update to be observed` };
+  }
+  const progressing = st.conditions?.find((c) => c.type === "Progressing");
+  if (progressing?.reason === "ProgressDeadlineExceeded") {
+    return { done: false, failed: true, message: `deployment "${name}" exceeded its progress deadline` };
+  }
+  const want = d.spec?.replicas ?? 1;
+  const updated = st.updatedReplicas ?? 0;
+  const replicas = st.replicas ?? 0;
+  const available = st.availableReplicas ?? 0;
+  if (updated < want) {
+    return { done: false, failed: false, message: `waiting for deployment "${name}" rollout: ${updated} of ${want} updated replicas are available` };
+  }
+  if (replicas > updated) {
+    return { done: false, failed: false, message: `waiting for deployment "${name}" rollout: ${replicas - updated} old replicas are pending termination` };
+  }
+  if (available < updated) {
+    return { done: false, failed: false, message: `waiting for deployment "${name}" rollout: ${available} of ${updated} updated replicas are available` };
+  }
+  return { done: true, failed: false, message: `deployment "${name}" successfully rolled out` };
+}
+
+/** `kubectl rollout status` for a StatefulSet with the RollingUpdate strategy. */
+export function statefulSetRolloutState(s: V1StatefulSet): RolloutState {
+  const name = s.metadata?.name ?? "";
+  const st = s.status;
+  const generation = s.metadata?.generation ?? 0;
+  if (!st?.observedGeneration || generation > st.observedGeneration) {
+    return { done: false, failed: false, message: `waiting for statefulset "${name}" spec update to be observed` };
+  }
+  const want = s.spec?.replicas ?? 1;
+  const ready = st.readyReplicas ?? 0;
+  if (ready < want) {
+    return { done: false, failed: false, message: `waiting for statefulset "${name}": ${ready} of ${want} pods are ready` };
+  }
+  // Until the controller has rolled every pod, currentRevision still names the old revision.
+  if (st.updateRevision !== st.currentRevision) {
+    return {
+      done: false,
+      failed: false,
+      message: `waiting for statefulset "${name}" rolling update to complete: ${st.updatedReplicas ?? 0} pods at revision ${st.updateRevision ?? "?"}`,
+    };
+  }
+  return { done: true, failed: false, message: `statefulset "${name}" rolling update complete ${st.currentReplicas ?? ready} pods at revision ${st.currentRevision ?? "?"}` };
+}
+
+export function rolloutState(kind: WorkloadKind, obj: V1Deployment | V1StatefulSet): RolloutState {
+  return kind === "Deployment" ? deploymentRolloutState(obj as V1Deployment) : statefulSetRolloutState(obj as V1StatefulSet);
+}
+
+export interface PodSummary {
+  name: string;
+  namespace: string;
+  /** Pending | Running | Succeeded | Failed | Unknown */
+  phase: string;
+  ready: boolean;
+  restarts: number;
+  /** Why containers are waiting (ImagePullBackOff, CrashLoopBackOff, ContainerCreating, ...). */
+  waitingReasons: string[];
+  /** Reason of the last termination (OOMKilled, Error, ...), for crash diagnostics. */
+  lastTerminationReasons: string[];
+  createdAt?: string;
+  terminating: boolean;
+  labels: Record<string, string>;
+}
+
+export interface PodStatusSummary {
+  pods: PodSummary[];
+  total: number;
+  readyCount: number;
+  restarts: number;
+  waitingReasons: string[];
+  /** The most recently created pod that is not terminating (what a user would look at). */
+  newest?: PodSummary;
+  /** Phase of the newest pod, or undefined when there is no pod. */
+  phase?: string;
+  /** Every non-terminating pod is Ready (and there is at least one). */
+  ready: boolean;
+}
+
+const iso = (d: Date | string | undefined): string | undefined =>
+  d === undefined ? undefined : d instanceof Date ? d.toISOString() : String(d);
+
+export function summarizePod(p: V1Pod): PodSummary {
+  const statuses = [...(p.status?.initContainerStatuses ?? []), ...(p.status?.containerStatuses ?? [])];
+  return {
+    name: p.metadata?.name ?? "",
+    namespace: p.metadata?.namespace ?? "",
+    phase: p.status?.phase ?? "Unknown",
+    ready: p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false,
+    restarts: statuses.reduce((n, s) => n + (s.restartCount ?? 0), 0),
+    waitingReasons: statuses.flatMap((s) => (s.state?.waiting?.reason ? [s.state.waiting.reason] : [])),
+    lastTerminationReasons: statuses.flatMap((s) => (s.lastState?.terminated?.reason ? [s.lastState.terminated.reason] : [])),
+    createdAt: iso(p.metadata?.creationTimestamp),
+    terminating: p.metadata?.deletionTimestamp !== undefined && p.metadata?.deletionTimestamp !== null,
+    labels: { ...(p.metadata?.labels ?? {}) },
+  };
+}
+
+export function summarizePods(pods: V1Pod[]): PodStatusSummary {
+  const all = pods.map(summarizePod);
+  const live = all.filter((p) => !p.terminating);
+  const newest = [...live].sort((a, b) => (b.createdAt ?? "").localeCompare(a.createdAt ?? "") || b.name.localeCompare(a.name))[0];
+  return {
+    pods: all,
+    total: all.length,
+    readyCount: live.filter((p) => p.ready).length,
+    restarts: all.reduce((n, p) => n + p.restarts, 0),
+    waitingReasons: [...new Set(all.flatMap((p) => p.waitingReasons))],
+    newest,
+    phase: newest?.phase,
+    ready: live.length > 0 && live.every((p) => p.ready),
+  };
+}
+
+/** Group pods by the value of one label (e.g. `minispod.io/instance-id`) and summarize each group. */
+export function summarizePodsBy(pods: V1Pod[], labelKey: string): Map<string, PodStatusSummary> {
+  const groups = new Map<string, V1Pod[]>();
+  for (const pod of pods) {
+    const key = pod.metadata?.labels?.[labelKey];
+    if (key === undefined) continue;
+    const list = groups.get(key);
+    if (list) list.push(pod);
+    else groups.set(key, [pod]);
+  }
+  return new Map([...groups].map(([k, v]) => [k, summarizePods(v)]));
+}
