@@ -67,7 +67,7 @@ function cut(s: string, max: number): string {
 /** The Kubernetes name for a display name (without collision handling). Always matches K8S_NAME_PATTERN. */
 export function toK8sName(displayName: string, maxLength = K8S_NAME_MAX_LENGTH): string {
   let s = displayName.normalize("NFKD").replace(/\p{M}+/gu, "");
-  s = s.replace(/[^\x00-\x7f]/g, (ch) => TRANSLITERATE[ch] ?? "-");
+  s = s.replace(/[^\p{ASCII}]/gu, (ch) => TRANSLITERATE[ch] ?? "-");
   s = s.toLowerCase().replace(/[^a-z0-9]+/g, "-");
   s = trimDashes(s);
   if (s === "") return FALLBACK;
