@@ -10,6 +10,7 @@ import { authRoutes } from "./modules/auth/auth.routes.js";
 import { adminCatalogRoutes, catalogRoutes } from "./modules/catalog/catalog.routes.js";
 import { adminCreditsRoutes, creditsRoutes } from "./modules/credits/credits.routes.js";
 import { adminQuotasRoutes, quotasRoutes } from "./modules/quotas/quotas.routes.js";
+import { instancesRoutes } from "./modules/instances/instances.routes.js";
 import { subscriptionsRoutes } from "./modules/subscriptions/subscriptions.routes.js";
 import { adminUsersRoutes } from "./modules/users/users.routes.js";
 import { authenticate, requireRole } from "./platform/http/auth.js";
@@ -69,6 +70,7 @@ export function createApp(c: Container): Express {
   api.use("/credits", authn, creditsRoutes({ credits: c.services.credits }));
   api.use("/quotas", authn, quotasRoutes({ quotas: c.services.quotas }));
   api.use("/subscriptions", authn, subscriptionsRoutes({ subscriptions: c.services.subscriptions }));
+  api.use("/instances", authn, instancesRoutes({ instances: c.services.instances }));
 
   const admin = Router();
   admin.use(authn, requireRole("ADMIN"));

@@ -21,7 +21,15 @@ import { SubscriptionsService } from "./modules/subscriptions/subscriptions.serv
 import { UsersService } from "./modules/users/users.service.js";
 import { IdempotencyService } from "./platform/idempotency.js";
 import { LeaseManager } from "./platform/lease.js";
-import { type InstanceSignal, RecordingInstanceSignal } from "./platform/signals.js";
+import type { InstanceSignal } from "./platform/signals.js";
+import path from "node:path";
+import { KubeClient } from "./kube/client.js";
+import { createKubeConfig } from "./kube/kubeconfig.js";
+import type { KubeEmulator } from "./kube/emulator/index.js";
+import { Reconciler } from "./loops/reconciler.js";
+import { InstanceManifests } from "./modules/instances/instance-manifests.js";
+import { InstancesService } from "./modules/instances/instances.service.js";
+import { KubeInstanceCluster } from "./modules/instances/kube-instance-cluster.js";
 
 export interface ReadinessCheck {
   ok: boolean;
@@ -43,10 +51,16 @@ export interface Container {
     billing: BillingService;
     subscriptions: SubscriptionsService;
     users: UsersService;
+    instances: InstancesService;
+  };
+  kube: {
+    client: KubeClient;
+    /** Present in emulated mode: the in-process Kubernetes API emulator (a test/demo fixture). */
+    emulator?: KubeEmulator;
   };
   /** How services tell the reconciler an instance's desired state changed. */
   signal: InstanceSignal;
-  loops: { renewal: RenewalLoop };
+  loops: { renewal: RenewalLoop; reconciler: Reconciler };
   readiness(): Promise<Record<string, ReadinessCheck>>;
   /** Starts the background loops (reconciler, health, renewal) when enabled. */
   startLoops(): Promise<void>;
@@ -59,6 +73,36 @@ export interface ContainerOverrides {
   clock?: Clock;
   db?: Database;
   signal?: InstanceSignal;
+  /** Wraps the signal the services use (tests record it). */
+  wrapSignal?: (signal: InstanceSignal) => InstanceSignal;
+  /** A cluster client to use instead of the configured one (tests sharing an emulator). */
+  kube?: { client: KubeClient; emulator?: KubeEmulator };
+  /** Reconciler tuning for tests (e.g. short leases). */
+  reconciler?: Partial<ConstructorParameters<typeof Reconciler>[0]>;
+}
+
+/** The cluster: the configured one, or (emulated mode) a fresh emulator whose kubeconfig is written to DATA_DIR. */
+async function buildKube(config: Config, logger: Logger): Promise<{ client: KubeClient; emulator?: KubeEmulator }> {
+  const clientOptions = { logger, requestTimeoutMs: config.kube.requestTimeoutMs };
+  if (config.kube.mode === "emulated") {
+    const { KubeEmulator } = await import("./kube/emulator/index.js");
+    const emulator = await KubeEmulator.start({ port: config.kube.emulatorPort, podReadyDelayMs: config.kube.emulatorPodReadyDelayMs });
+    const kubeconfigPath = path.join(config.db.dataDir, "kubeconfig");
+    await emulator.writeKubeconfig(kubeconfigPath);
+    logger.info(
+      { url: emulator.url, kubeconfig: kubeconfigPath },
+      `using the built-in Kubernetes API emulator (test/demo fixture, not a real cluster); try: kubectl --kubeconfig ${kubeconfigPath} get pods -A`,
+    );
+    const kubeConfig = createKubeConfig({ mode: "emulated", kubeconfigYaml: emulator.kubeconfigYaml() });
+    return { client: new KubeClient({ ...clientOptions, kubeConfig }), emulator };
+  }
+  const kubeConfig = createKubeConfig({
+    mode: "cluster",
+    kubeconfigPath: config.kube.kubeconfigPath,
+    skipTlsVerify: config.kube.dangerouslySkipTlsVerify,
+  });
+  logger.info({ server: kubeConfig.getCurrentCluster()?.server }, "using Kubernetes cluster");
+  return { client: new KubeClient({ ...clientOptions, kubeConfig }) };
 }
 
 export async function buildContainer(config: Config, overrides: ContainerOverrides = {}): Promise<Container> {
@@ -96,14 +140,41 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
   const prisma = db.prisma;
   const auth = new AuthService({ prisma, clock, logger, accessToken: accessTokenOptions, refreshTokenTtlMs: config.auth.refreshTokenTtlMs });
   const catalog = new CatalogService({ prisma });
-  const signal = overrides.signal ?? new RecordingInstanceSignal();
   const ledger = new LedgerService();
   const idempotency = new IdempotencyService({ prisma });
   const quotas = new QuotaService({ prisma, defaults: config.quotaDefaults });
+  const kube = overrides.kube ?? (await buildKube(config, logger));
+  const cluster = new KubeInstanceCluster(kube.client);
+  const manifests = new InstanceManifests({
+    render: {
+      tlsIssuer: config.kube.tlsClusterIssuer,
+      ingressClassName: config.kube.ingressClassName,
+      storageClassName: config.kube.storageClassName,
+      postgresServiceType: config.kube.postgresServiceType,
+    },
+    ingressControllerNamespace: config.kube.ingressControllerNamespace,
+  });
+  const reconciler = new Reconciler({
+    prisma,
+    cluster,
+    manifests,
+    ledger,
+    quotas,
+    clock,
+    logger: logger.child({ loop: "reconciler" }),
+    concurrency: config.reconciler.concurrency,
+    resyncIntervalMs: config.reconciler.resyncIntervalMs,
+    rolloutTimeoutMs: config.reconciler.rolloutTimeoutMs,
+    stuckPodGraceMs: config.reconciler.stuckPodGraceMs,
+    ...overrides.reconciler,
+  });
+  const baseSignal = overrides.signal ?? reconciler;
+  const signal = overrides.wrapSignal ? overrides.wrapSignal(baseSignal) : baseSignal;
   const billing = new BillingService({ prisma, ledger, clock, signal, logger, gracePeriodMs: config.billing.gracePeriodMs });
   const credits = new CreditsService({ prisma, ledger, idempotency, signal, topUpListener: billing });
   const subscriptions = new SubscriptionsService({ prisma, ledger, quotas, idempotency, signal, clock, baseDomain: config.baseDomain });
   const users = new UsersService({ prisma, quotas });
+  const instances = new InstancesService({ prisma, clock, signal, ledger, quotas, subscriptions, cluster, manifests, baseDomain: config.baseDomain });
   const renewal = new RenewalLoop({ billing, leases: new LeaseManager({ prisma, clock }), logger, cron: config.billing.renewalCron });
 
   await seedCatalog(prisma);
@@ -119,9 +190,10 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
     clock,
     db,
     accessTokenOptions,
-    services: { auth, catalog, ledger, credits, quotas, billing, subscriptions, users },
+    services: { auth, catalog, ledger, credits, quotas, billing, subscriptions, users, instances },
+    kube,
     signal,
-    loops: { renewal },
+    loops: { renewal, reconciler },
     async readiness() {
       const checks: Record<string, ReadinessCheck> = {};
       try {
@@ -130,15 +202,25 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
       } catch (err) {
         checks.database = { ok: false, message: (err as Error).message };
       }
+      try {
+        await kube.client.ping();
+        checks.cluster = { ok: true };
+      } catch (err) {
+        checks.cluster = { ok: false, message: (err as Error).message };
+      }
       return checks;
     },
     async startLoops() {
-      if (config.backgroundLoops) renewal.start();
+      if (!config.backgroundLoops) return;
+      renewal.start();
+      reconciler.start();
     },
     async close() {
       if (closed) return;
       closed = true;
       await renewal.stop();
+      await reconciler.stop();
+      if (!overrides.kube) await kube.emulator?.stop();
       if (!overrides.db) await db.close();
     },
   };

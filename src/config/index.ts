@@ -66,6 +66,8 @@ const EnvSchema = z.object({
   HEALTH_RETENTION: duration.default(30 * 86_400_000),
   RECONCILE_RESYNC_INTERVAL: duration.default(30_000),
   ROLLOUT_TIMEOUT: duration.default(10 * 60_000),
+  STUCK_POD_GRACE: duration.default(2 * 60_000),
+  RECONCILE_CONCURRENCY: int(1, 256).default(8),
   RENEWAL_CRON: z.string().default("*/10 * * * *"),
   BILLING_GRACE_PERIOD: duration.default(7 * 86_400_000),
   DEFAULT_QUOTA_MAX_INSTANCES: int(0).default(5),
@@ -115,7 +117,7 @@ export interface Config {
     postgresServiceType: "ClusterIP" | "NodePort" | "LoadBalancer";
   };
   health: { intervalMs: number; consecutiveObservations: number; retentionMs: number };
-  reconciler: { resyncIntervalMs: number; rolloutTimeoutMs: number };
+  reconciler: { resyncIntervalMs: number; rolloutTimeoutMs: number; stuckPodGraceMs: number; concurrency: number };
   billing: { renewalCron: string; gracePeriodMs: number };
   quotaDefaults: { maxInstances: number; cpuMilli: number; memoryMb: number; storageGb: number };
   /** Run the reconciler, health and renewal loops in this process. */
@@ -203,7 +205,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       consecutiveObservations: e.HEALTH_CONSECUTIVE_OBSERVATIONS,
       retentionMs: e.HEALTH_RETENTION,
     },
-    reconciler: { resyncIntervalMs: e.RECONCILE_RESYNC_INTERVAL, rolloutTimeoutMs: e.ROLLOUT_TIMEOUT },
+    reconciler: {
+      resyncIntervalMs: e.RECONCILE_RESYNC_INTERVAL,
+      rolloutTimeoutMs: e.ROLLOUT_TIMEOUT,
+      stuckPodGraceMs: e.STUCK_POD_GRACE,
+      concurrency: e.RECONCILE_CONCURRENCY,
+    },
     billing: { renewalCron: e.RENEWAL_CRON, gracePeriodMs: e.BILLING_GRACE_PERIOD },
     quotaDefaults: {
       maxInstances: e.DEFAULT_QUOTA_MAX_INSTANCES,

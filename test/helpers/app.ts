@@ -13,6 +13,7 @@ import { type Config, loadConfig } from "../../src/config/index.js";
 import { buildContainer, type Container, type ContainerOverrides } from "../../src/container.js";
 import type { Clock } from "../../src/platform/clock.js";
 import { createDatabase, type Database } from "../../src/platform/db/index.js";
+import { RecordingInstanceSignal } from "../../src/platform/signals.js";
 import { createTestDatabase, type TestDatabase } from "./db.js";
 
 export const TEST_ADMIN = { email: "admin@test.minispod", password: "admin-password-123" };
@@ -51,7 +52,12 @@ export async function createTestContext(
 ): Promise<TestContext> {
   const testDb = await createTestDatabase();
   const config = testConfig(opts.env);
-  const container = await buildContainer(config, { db: testDb.db, clock: opts.clock, ...opts.overrides });
+  const container = await buildContainer(config, {
+    db: testDb.db,
+    clock: opts.clock,
+    wrapSignal: (s) => new RecordingInstanceSignal(s),
+    ...opts.overrides,
+  });
   const app = createApp(container);
   const replicas: Container[] = [];
   const extraDbs: Database[] = [];
@@ -65,7 +71,8 @@ export async function createTestContext(
       if (!testDb.url) throw new Error("replicas need PostgreSQL (set TEST_DATABASE_URL)");
       const db = await createDatabase({ url: testDb.url });
       extraDbs.push(db);
-      const c = await buildContainer(config, { db, clock: opts.clock, ...overrides });
+      // Another replica: its own database pool, the same cluster.
+      const c = await buildContainer(config, { db, clock: opts.clock, kube: container.kube, ...overrides });
       replicas.push(c);
       return c;
     },

@@ -1,0 +1,382 @@
+/**
+ * The instance API's logic. Every query is scoped to the caller: another user's instance is a 404
+ * (admins may read any, but credentials stay owner-only). Actions change the desired state in the
+ * database and signal the reconciler, which converges the cluster; they never call the cluster
+ * themselves, except reads (logs, credentials).
+ */
+import { randomBytes } from "node:crypto";
+import type { Readable } from "node:stream";
+import type { Instance, Plan, Prisma as PrismaNs, Service } from "../../generated/prisma/client.js";
+import type { Clock } from "../../platform/clock.js";
+import type { PrismaClient, Tx } from "../../platform/db/index.js";
+import { ConflictError, InvalidStateError, NotFoundError } from "../../platform/errors.js";
+import type { AuthIdentity } from "../../platform/http/auth.js";
+import { type Paginated, paginated, skipTake } from "../../platform/http/pagination.js";
+import type { InstanceSignal } from "../../platform/signals.js";
+import { TX_OPTIONS } from "../../platform/transaction.js";
+import { lockUser, type LedgerService, toCreditTransactionView } from "../credits/ledger.service.js";
+import type { QuotaService } from "../quotas/quotas.service.js";
+import { DAY_MS } from "../subscriptions/billing-rules.js";
+import type { SubscriptionsService } from "../subscriptions/subscriptions.service.js";
+import type { InstanceCluster } from "./instance-cluster.js";
+import type { InstanceManifests } from "./instance-manifests.js";
+import { allocateK8sName, tenantNamespaceFor } from "./instance-names.js";
+import type { InstanceEventsQuery, InstanceListQuery, InstanceLogsQuery } from "./instances.schema.js";
+import { type InstanceView, instanceViewInclude, toInstanceView } from "./instances.view.js";
+
+export interface InstanceEventView {
+  id: string;
+  type: string;
+  level: string;
+  message: string;
+  data: unknown;
+  createdAt: string;
+}
+
+export function toEventView(e: { id: string; type: string; level: string; message: string; data: unknown; createdAt: Date }): InstanceEventView {
+  return { id: e.id, type: e.type, level: e.level, message: e.message, data: e.data ?? null, createdAt: e.createdAt.toISOString() };
+}
+
+const LIVE: PrismaNs.InstanceWhereInput = { status: { notIn: ["TERMINATED", "FAILED"] } };
+
+/**
+ * Plan change price: the monthly price difference, pro rata over the WHOLE days left in the current
+ * period, rounded toward zero (in the user's favour both ways): an upgrade with 15 of 30 days left
+ * costs floor(diff * 15 / 30); a downgrade credits floor(|diff| * 15 / 30).
+ */
+export function planChangeAmount(oldPrice: number, newPrice: number, now: Date, periodStart: Date, periodEnd: Date): number {
+  const daysInPeriod = Math.max(1, Math.round((periodEnd.getTime() - periodStart.getTime()) / DAY_MS));
+  const remaining = Math.min(daysInPeriod, Math.max(0, Math.floor((periodEnd.getTime() - now.getTime()) / DAY_MS)));
+  const diff = newPrice - oldPrice;
+  const prorated = Math.trunc((Math.abs(diff) * remaining) / daysInPeriod);
+  return diff >= 0 ? prorated : -prorated;
+}
+
+export interface InstancesServiceOptions {
+  prisma: PrismaClient;
+  clock: Clock;
+  signal: InstanceSignal;
+  ledger: LedgerService;
+  quotas: QuotaService;
+  subscriptions: SubscriptionsService;
+  cluster: InstanceCluster;
+  manifests: InstanceManifests;
+  baseDomain: string;
+}
+
+type Owned = Instance & { plan: Plan; service: Service };
+
+export class InstancesService {
+  constructor(private readonly o: InstancesServiceOptions) {}
+
+  private scope(caller: AuthIdentity): PrismaNs.InstanceWhereInput {
+    return caller.role === "ADMIN" ? {} : { userId: caller.userId };
+  }
+
+  /** The instance if the caller may see it; 404 otherwise (also for another tenant's instance). */
+  private async load(caller: AuthIdentity, id: string, opts: { ownerOnly?: boolean } = {}): Promise<Owned> {
+    const where = opts.ownerOnly ? { id, userId: caller.userId } : { id, ...this.scope(caller) };
+    const inst = await this.o.prisma.instance.findFirst({ where, include: instanceViewInclude });
+    if (!inst) throw new NotFoundError("Instance not found");
+    return inst;
+  }
+
+  async list(caller: AuthIdentity, q: InstanceListQuery): Promise<Paginated<InstanceView>> {
+    const where: PrismaNs.InstanceWhereInput = {
+      ...this.scope(caller),
+      ...(q.status ? { status: q.status } : {}),
+      ...(q.service ? { service: { slug: q.service } } : {}),
+    };
+    const [rows, total] = await Promise.all([
+      this.o.prisma.instance.findMany({ where, include: instanceViewInclude, orderBy: [{ createdAt: "desc" }, { id: "desc" }], ...skipTake(q) }),
+      this.o.prisma.instance.count({ where }),
+    ]);
+    return paginated(rows.map(toInstanceView), total, q);
+  }
+
+  async get(caller: AuthIdentity, id: string): Promise<InstanceView> {
+    return toInstanceView(await this.load(caller, id));
+  }
+
+  /** A new instance for a paid-up subscription that has no live instance (e.g. after its instance FAILED). */
+  async create(caller: AuthIdentity, body: { subscriptionId: string; name?: string }): Promise<InstanceView> {
+    const view = await this.o.prisma.$transaction(async (tx) => {
+      await lockUser(tx, caller.userId);
+      const sub = await tx.subscription.findFirst({
+        where: { id: body.subscriptionId, userId: caller.userId },
+        include: { plan: { include: { service: true } }, instances: { orderBy: { createdAt: "desc" } } },
+      });
+      if (!sub) throw new NotFoundError("Subscription not found");
+      if (sub.status !== "ACTIVE") {
+        throw new InvalidStateError(`The subscription is ${sub.status}; only an ACTIVE subscription can get an instance`, {
+          details: { status: sub.status },
+        });
+      }
+      const live = sub.instances.find((i) => i.status !== "TERMINATED" && i.status !== "FAILED");
+      if (live) {
+        throw new ConflictError(`The subscription already has instance '${live.name}' (${live.status})`, {
+          details: { instanceId: live.id, status: live.status },
+        });
+      }
+      const plan = sub.plan;
+      await this.o.quotas.assertWithinQuota(tx, caller.userId, {
+        instances: 1,
+        cpuMilli: plan.cpuMilli,
+        memoryMb: plan.memoryMb,
+        storageGb: plan.storageGb,
+      });
+      const name = body.name ?? sub.instances[0]?.name ?? plan.service.slug;
+      const inst = await createInstanceRow(tx, {
+        userId: caller.userId,
+        subscriptionId: sub.id,
+        plan,
+        name,
+        baseDomain: this.o.baseDomain,
+        eventMessage: `Instance requested for subscription to ${plan.service.name} ${plan.name}`,
+      });
+      return toInstanceView(inst);
+    }, TX_OPTIONS);
+    this.o.signal.instanceChanged(view.id);
+    return view;
+  }
+
+  /** Resize to another plan of the same service: quota, pro-rata price difference, storage never shrinks. */
+  async update(caller: AuthIdentity, id: string, body: { planId: string }): Promise<InstanceView> {
+    const view = await this.o.prisma.$transaction(async (tx) => {
+      await lockUser(tx, caller.userId);
+      const inst = await tx.instance.findFirst({
+        where: { id, userId: caller.userId },
+        include: { ...instanceViewInclude, subscription: true },
+      });
+      if (!inst) throw new NotFoundError("Instance not found");
+      if (inst.status !== "RUNNING" || inst.desiredState !== "RUNNING") {
+        throw new InvalidStateError(`Instance is ${inst.status}; only a RUNNING instance can change plan`, { details: { status: inst.status } });
+      }
+      const plan = await tx.plan.findUnique({ where: { id: body.planId }, include: { service: true } });
+      if (!plan) throw new NotFoundError("Plan not found");
+      if (plan.serviceId !== inst.serviceId) {
+        throw new ConflictError(`Plan '${plan.service.slug}/${plan.slug}' belongs to another service`, { details: { planId: plan.id } });
+      }
+      if (!plan.isActive || !plan.service.isActive) throw new ConflictError(`Plan '${plan.service.slug}/${plan.slug}' is not available`);
+      if (plan.id === inst.planId) throw new ConflictError("The instance already has this plan");
+      if (plan.storageGb < inst.plan.storageGb) {
+        throw new ConflictError(`Storage can only grow: ${inst.plan.storageGb} GB -> ${plan.storageGb} GB is a shrink`, {
+          details: { currentStorageGb: inst.plan.storageGb, requestedStorageGb: plan.storageGb },
+        });
+      }
+      await this.o.quotas.assertWithinQuota(tx, caller.userId, {
+        instances: 0,
+        cpuMilli: plan.cpuMilli - inst.plan.cpuMilli,
+        memoryMb: plan.memoryMb - inst.plan.memoryMb,
+        storageGb: plan.storageGb - inst.plan.storageGb,
+      });
+      const sub = inst.subscription;
+      const now = this.o.clock.now();
+      const amount = planChangeAmount(inst.plan.monthlyPriceCredits, plan.monthlyPriceCredits, now, sub.currentPeriodStart, sub.currentPeriodEnd);
+      let entry = null;
+      if (amount !== 0) {
+        const posted = await this.o.ledger.post(tx, {
+          userId: caller.userId,
+          type: "PLAN_CHANGE",
+          amount: -amount,
+          reason: `Plan change ${inst.plan.slug} -> ${plan.slug} for '${inst.name}' (pro rata)`,
+          referenceType: "instance",
+          referenceId: inst.id,
+          idempotencyKey: `plan-change:${inst.id}:${inst.generation}`,
+        });
+        entry = toCreditTransactionView(posted.entry);
+      }
+      await tx.subscription.update({ where: { id: sub.id }, data: { planId: plan.id } });
+      const updated = await tx.instance.update({
+        where: { id: inst.id },
+        data: {
+          planId: plan.id,
+          status: "UPDATING",
+          statusMessage: null,
+          generation: { increment: 1 },
+          nextAttemptAt: now,
+          attempts: 0,
+          transitionStartedAt: null,
+          transitionDeadline: null,
+        },
+        include: instanceViewInclude,
+      });
+      await tx.instanceEvent.create({
+        data: {
+          instanceId: inst.id,
+          type: "UPDATE_REQUESTED",
+          message: `Plan change ${inst.plan.slug} -> ${plan.slug} requested`,
+          data: { fromPlanId: inst.planId, toPlanId: plan.id, credits: entry ? entry.amount : 0 },
+        },
+      });
+      return toInstanceView(updated);
+    }, TX_OPTIONS);
+    this.o.signal.instanceChanged(id);
+    return view;
+  }
+
+  async restart(caller: AuthIdentity, id: string): Promise<InstanceView> {
+    const inst = await this.load(caller, id, { ownerOnly: true });
+    if (inst.status !== "RUNNING" || inst.desiredState !== "RUNNING") {
+      throw new InvalidStateError(`Instance is ${inst.status}; only a RUNNING instance can be restarted`, { details: { status: inst.status } });
+    }
+    const now = this.o.clock.now();
+    const res = await this.o.prisma.instance.updateMany({
+      where: { id, status: "RUNNING", generation: inst.generation },
+      data: {
+        status: "RESTARTING",
+        restartRequestedAt: now,
+        generation: { increment: 1 },
+        nextAttemptAt: now,
+        attempts: 0,
+        transitionStartedAt: null,
+        transitionDeadline: null,
+      },
+    });
+    if (res.count !== 1) throw new InvalidStateError("Instance changed state meanwhile; try again");
+    await this.o.prisma.instanceEvent.create({ data: { instanceId: id, type: "RESTART_REQUESTED", message: "Restart requested" } });
+    this.o.signal.instanceChanged(id);
+    return this.get(caller, id);
+  }
+
+  /** Terminates the instance and cancels its subscription (unused whole days refunded, as for a cancel). */
+  async delete(caller: AuthIdentity, id: string): Promise<InstanceView> {
+    const inst = await this.load(caller, id, { ownerOnly: true });
+    if (inst.status === "TERMINATED" || inst.status === "TERMINATING" || inst.desiredState === "TERMINATED") {
+      throw new InvalidStateError(`Instance is already ${inst.status === "TERMINATED" ? "TERMINATED" : "TERMINATING"}`, {
+        details: { status: inst.status },
+      });
+    }
+    const sub = await this.o.prisma.subscription.findUnique({ where: { id: inst.subscriptionId } });
+    if (sub && sub.status !== "CANCELLED") {
+      // Cancelling marks the subscription's instances for termination and signals the reconciler.
+      await this.o.subscriptions.cancel(caller.userId, sub.id);
+    } else {
+      await this.o.prisma.$transaction(async (tx) => {
+        await tx.instance.update({ where: { id }, data: { desiredState: "TERMINATED", generation: { increment: 1 } } });
+        await tx.instanceEvent.create({ data: { instanceId: id, type: "TERMINATION_REQUESTED", message: "Termination requested" } });
+      });
+    }
+    await this.o.prisma.instance.updateMany({
+      where: { id, status: { notIn: ["TERMINATED"] } },
+      data: { status: "TERMINATING", nextAttemptAt: this.o.clock.now() },
+    });
+    this.o.signal.instanceChanged(id);
+    return this.get(caller, id);
+  }
+
+  async events(caller: AuthIdentity, id: string, q: InstanceEventsQuery): Promise<Paginated<InstanceEventView>> {
+    await this.load(caller, id);
+    const where = { instanceId: id, ...(q.after ? { createdAt: { gt: new Date(q.after) } } : {}) };
+    const [rows, total] = await Promise.all([
+      this.o.prisma.instanceEvent.findMany({ where, orderBy: [{ createdAt: "asc" }, { id: "asc" }], ...skipTake(q) }),
+      this.o.prisma.instanceEvent.count({ where }),
+    ]);
+    return paginated(rows.map(toEventView), total, q);
+  }
+
+  /** Events newer than a cursor, for the live stream (read-only, already authorised by the caller). */
+  async eventsSince(id: string, after: { createdAt: Date; id: string } | undefined): Promise<InstanceEventView[]> {
+    const rows = await this.o.prisma.instanceEvent.findMany({
+      where: {
+        instanceId: id,
+        ...(after ? { OR: [{ createdAt: { gt: after.createdAt } }, { createdAt: after.createdAt, id: { gt: after.id } }] } : {}),
+      },
+      orderBy: [{ createdAt: "asc" }, { id: "asc" }],
+      take: 500,
+    });
+    return rows.map(toEventView);
+  }
+
+  async assertVisible(caller: AuthIdentity, id: string): Promise<InstanceView> {
+    return this.get(caller, id);
+  }
+
+  private async podFor(inst: Owned): Promise<{ name: string; container: string }> {
+    if (inst.status === "TERMINATED" || inst.status === "TERMINATING") {
+      throw new InvalidStateError(`Instance is ${inst.status}; it has no logs`, { details: { status: inst.status } });
+    }
+    const pod = await this.o.cluster.runningPod(inst.namespace, inst.id);
+    if (!pod) throw new InvalidStateError("The instance has no running pod", { details: { status: inst.status } });
+    return pod;
+  }
+
+  async logs(caller: AuthIdentity, id: string, q: InstanceLogsQuery): Promise<string[]> {
+    const inst = await this.load(caller, id);
+    const pod = await this.podFor(inst);
+    return this.o.cluster.logs(inst.namespace, pod.name, pod.container, { tailLines: q.tailLines, sinceSeconds: q.sinceSeconds });
+  }
+
+  async followLogs(caller: AuthIdentity, id: string, q: InstanceLogsQuery): Promise<Readable> {
+    const inst = await this.load(caller, id);
+    const pod = await this.podFor(inst);
+    return this.o.cluster.followLogs(inst.namespace, pod.name, pod.container, { tailLines: q.tailLines, sinceSeconds: q.sinceSeconds });
+  }
+
+  /** Connection details, read from the instance's Secret. Owner only: an admin gets a 404 too. */
+  async credentials(caller: AuthIdentity, id: string): Promise<Record<string, unknown>> {
+    const inst = await this.load(caller, id, { ownerOnly: true });
+    if (inst.status === "TERMINATED" || inst.status === "PENDING") {
+      throw new InvalidStateError(`Instance is ${inst.status}; it has no credentials`, { details: { status: inst.status } });
+    }
+    const secret = await this.o.cluster.readCredentials(inst.namespace, this.o.manifests.names(inst).secret);
+    if (!secret) throw new InvalidStateError("The instance's credentials are not created yet", { details: { status: inst.status } });
+    const base = { instanceId: inst.id, service: inst.service.slug, url: this.o.manifests.url(inst) };
+    if (inst.service.template === "postgresql") {
+      const host = `${this.o.manifests.names(inst).service}.${inst.namespace}.svc.cluster.local`;
+      const user = secret.POSTGRES_USER ?? "postgres";
+      const database = secret.POSTGRES_DB ?? user;
+      const password = secret.POSTGRES_PASSWORD ?? "";
+      return {
+        ...base,
+        host,
+        port: inst.service.port,
+        username: user,
+        password,
+        database,
+        connectionString: `postgresql://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${host}:${inst.service.port}/${encodeURIComponent(database)}`,
+      };
+    }
+    return { ...base, secrets: secret };
+  }
+}
+
+/**
+ * Inserts a PENDING instance row for a subscription, with a collision-free Kubernetes name and a
+ * unique subdomain, and records its CREATED event. Runs inside the caller's transaction, after
+ * `lockUser` (which serialises name allocation within the user's namespace).
+ */
+export async function createInstanceRow(
+  tx: Tx,
+  input: { userId: string; subscriptionId: string; plan: Plan & { service: Service }; name: string; baseDomain: string; eventMessage: string },
+) {
+  const namespace = tenantNamespaceFor(input.userId);
+  const k8sName = await allocateK8sName(tx, namespace, input.name);
+  const subdomain = `${k8sName}-${randomBytes(3).toString("hex")}.${input.baseDomain}`;
+  const instance = await tx.instance.create({
+    data: {
+      userId: input.userId,
+      subscriptionId: input.subscriptionId,
+      serviceId: input.plan.serviceId,
+      planId: input.plan.id,
+      name: input.name,
+      k8sName,
+      namespace,
+      subdomain,
+      status: "PENDING",
+      desiredState: "RUNNING",
+    },
+    include: instanceViewInclude,
+  });
+  await tx.instanceEvent.create({
+    data: {
+      instanceId: instance.id,
+      type: "CREATED",
+      message: input.eventMessage,
+      data: { subscriptionId: input.subscriptionId, planId: input.plan.id, k8sName, namespace },
+    },
+  });
+  return instance;
+}
+
+export { LIVE as LIVE_INSTANCE };

@@ -1,0 +1,79 @@
+/**
+ * InstanceCluster over the one cluster client.
+ */
+import type { Readable } from "node:stream";
+import type { V1Deployment, V1Secret, V1StatefulSet } from "@kubernetes/client-node";
+import { KINDS, type KubeClient } from "../../kube/client.js";
+import { rolloutState, summarizePods } from "../../kube/status.js";
+import { instanceSelector } from "../../kube/templates/index.js";
+import type { Manifest, ObjectRef } from "../../kube/types.js";
+import type { InstanceCluster, LogOptions, PodProblem, RolloutState } from "./instance-cluster.js";
+
+/** Waiting reasons that time alone rarely cures. */
+const STUCK_REASONS = new Set([
+  "ImagePullBackOff",
+  "ErrImagePull",
+  "InvalidImageName",
+  "CrashLoopBackOff",
+  "CreateContainerConfigError",
+  "CreateContainerError",
+]);
+
+export class KubeInstanceCluster implements InstanceCluster {
+  constructor(private readonly client: KubeClient) {}
+
+  async applyAll(objects: Manifest[]): Promise<void> {
+    await this.client.applyAll(objects);
+  }
+
+  delete(ref: ObjectRef): Promise<boolean> {
+    return this.client.delete(ref);
+  }
+
+  deleteNamespace(namespace: string): Promise<boolean> {
+    return this.client.deleteNamespace(namespace);
+  }
+
+  async readCredentials(namespace: string, secretName: string): Promise<Record<string, string> | undefined> {
+    const secret = await this.client.find<V1Secret>({ ...KINDS.Secret, name: secretName, namespace });
+    if (!secret) return undefined;
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(secret.data ?? {})) out[k] = Buffer.from(v, "base64").toString("utf8");
+    for (const [k, v] of Object.entries(secret.stringData ?? {})) out[k] = v;
+    return out;
+  }
+
+  async rolloutState(namespace: string, name: string, kind: "Deployment" | "StatefulSet", _replicas: 0 | 1, instanceId: string): Promise<RolloutState> {
+    const workload = await this.client.get<V1Deployment | V1StatefulSet>({ ...KINDS[kind], name, namespace });
+    const state = rolloutState(kind, workload);
+    if (state.done) return { done: true, message: state.message };
+    const pods = await this.client.listAll("Pod", instanceSelector(instanceId), { namespace });
+    const summary = summarizePods(pods.items as never);
+    const reason = summary.waitingReasons.find((r) => STUCK_REASONS.has(r));
+    let podProblem: PodProblem | undefined;
+    if (reason) {
+      const pod = summary.pods.find((p) => p.waitingReasons.includes(reason));
+      podProblem = { reason, message: pod ? `pod ${pod.name}, ${pod.restarts} restarts` : undefined };
+    }
+    return { done: false, message: state.failed ? `${state.message} (progress deadline exceeded)` : state.message, podProblem };
+  }
+
+  async runningPod(namespace: string, instanceId: string): Promise<{ name: string; container: string } | undefined> {
+    const pods = await this.client.listAll("Pod", instanceSelector(instanceId), { namespace });
+    const running = (pods.items as Array<{ metadata?: { name?: string; creationTimestamp?: Date | string; deletionTimestamp?: unknown }; status?: { phase?: string }; spec?: { containers?: Array<{ name: string }> } }>)
+      .filter((p) => p.status?.phase === "Running" && !p.metadata?.deletionTimestamp)
+      .sort((a, b) => String(b.metadata?.creationTimestamp ?? "").localeCompare(String(a.metadata?.creationTimestamp ?? "")));
+    const pod = running[0];
+    const container = pod?.spec?.containers?.[0]?.name;
+    if (!pod?.metadata?.name || !container) return undefined;
+    return { name: pod.metadata.name, container };
+  }
+
+  logs(namespace: string, pod: string, container: string, opts: LogOptions): Promise<string[]> {
+    return this.client.logs(namespace, pod, { container, tailLines: opts.tailLines, sinceSeconds: opts.sinceSeconds });
+  }
+
+  followLogs(namespace: string, pod: string, container: string, opts: LogOptions): Promise<Readable> {
+    return this.client.logs(namespace, pod, { container, tailLines: opts.tailLines, sinceSeconds: opts.sinceSeconds, follow: true });
+  }
+}
