@@ -168,7 +168,7 @@ export class Reconciler implements InstanceSignal {
         await Promise.all(ids.map((id) => this.process(id)));
         continue;
       }
-      const next = await this.nextDueInMs();
+      const next = await this.nextDueInMs({ includeLeased: false });
       if (next === undefined) return;
       if (Date.now() + next > deadline) throw new Error("reconciler did not become idle in time");
       await new Promise((r) => setTimeout(r, Math.max(5, next)));
@@ -208,16 +208,24 @@ export class Reconciler implements InstanceSignal {
     return rows.map((r) => r.id).filter((id) => !this.inFlight.has(id));
   }
 
-  private async nextDueInMs(): Promise<number | undefined> {
+  /**
+   * Milliseconds until some instance's work is next due (undefined: none). With `includeLeased`,
+   * instances another reconciler holds count from their lease expiry (a dead holder's work is taken
+   * over then); without, they are left to their holder.
+   */
+  private async nextDueInMs(opts: { includeLeased: boolean } = { includeLeased: true }): Promise<number | undefined> {
+    const now = this.o.clock.now();
     const rows = await this.o.prisma.$queryRawUnsafe<Array<{ at: Date | null }>>(
-      `SELECT min(GREATEST("next_attempt_at", COALESCE("lease_expires_at", "next_attempt_at"))) AS "at"
-         FROM "instances" WHERE ${Reconciler.DUE} AND ("lease_owner" IS NULL OR "lease_owner" <> $1 OR "lease_expires_at" <= $2)`,
-      this.owner,
-      this.o.clock.now(),
+      opts.includeLeased
+        ? `SELECT min(CASE WHEN "lease_expires_at" > $1 THEN GREATEST("next_attempt_at", "lease_expires_at") ELSE "next_attempt_at" END) AS "at"
+             FROM "instances" WHERE ${Reconciler.DUE}`
+        : `SELECT min("next_attempt_at") AS "at" FROM "instances"
+            WHERE ${Reconciler.DUE} AND ("lease_expires_at" IS NULL OR "lease_expires_at" <= $1)`,
+      now,
     );
     const at = rows[0]?.at;
     if (!at) return undefined;
-    return Math.max(0, new Date(at).getTime() - this.o.clock.now().getTime());
+    return Math.max(0, new Date(at).getTime() - now.getTime());
   }
 
   /** Gives the claim back, setting when the instance should be looked at next. */
@@ -432,7 +440,8 @@ export class Reconciler implements InstanceSignal {
     await this.release(inst.id, { attempts, nextAttemptAt: new Date(this.o.clock.now().getTime() + backoff + jitter) }).catch(
       (releaseErr: unknown) => log.error({ err: releaseErr }, "could not release claim; it will expire"),
     );
-    return { instanceId: inst.id, status: inst.status, result: "retry" };
+    const current = await this.o.prisma.instance.findUnique({ where: { id: inst.id }, select: { status: true } }).catch(() => null);
+    return { instanceId: inst.id, status: current?.status ?? inst.status, result: "retry" };
   }
 
   /**
