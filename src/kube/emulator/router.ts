@@ -397,6 +397,8 @@ export class Router {
       replay = cluster.store.eventsSince(rv, key);
     }
     res.writeHead(200, { "Content-Type": "application/json", "Transfer-Encoding": "chunked", "Cache-Control": "no-cache, private" });
+    // Send headers now: clients (client-node's Watch) wait for them before the first event.
+    res.flushHeaders();
     this.open.add(res);
     const write = (type: string, object: unknown) => {
       if (!res.writableEnded) res.write(`${JSON.stringify({ type, object })}\n`);
@@ -468,6 +470,7 @@ export class Router {
     };
     const lines = source.initial(cluster.now(), lq);
     res.writeHead(200, { "Content-Type": "text/plain", "Transfer-Encoding": "chunked" });
+    res.flushHeaders();
     for (const l of lines) if (!emit(source.format(l, lq.timestamps))) break;
     if (!lq.follow || plan.crashed || budget <= 0) {
       res.end();
