@@ -1,0 +1,157 @@
+/**
+ * Control-plane time from `POST /api/subscriptions` to RUNNING, on real PostgreSQL and the Kubernetes
+ * API emulator with a pod-ready delay of 0 (so the numbers are the control plane's own cost, not a
+ * simulated image pull).
+ *
+ *   DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres npm run bench:provisioning
+ *
+ * A fresh database is created next to the one DATABASE_URL names and dropped afterwards.
+ * Phase 1: N sequential subscriptions (default 100), each timed from the POST to the instance's
+ *          provisionedAt; cluster API calls per provisioning from the emulator's call recorder.
+ * Phase 2: C concurrent subscriptions (default 50) from C users; throughput = C / wall time until
+ *          the last one is RUNNING.
+ * Results are printed as a Markdown section to paste into bench/RESULTS.md.
+ */
+import type { AddressInfo } from "node:net";
+import os from "node:os";
+import { mkdtempSync } from "node:fs";
+import path from "node:path";
+import pg from "pg";
+import { createApp } from "../src/app.js";
+import { loadConfig } from "../src/config/index.js";
+import { buildContainer } from "../src/container.js";
+
+const N = Number(process.env.BENCH_SEQUENTIAL ?? 100);
+const C = Number(process.env.BENCH_CONCURRENT ?? 50);
+const adminUrl = process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
+
+function percentile(sorted: number[], p: number): number {
+  if (!sorted.length) return Number.NaN;
+  const idx = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[idx] as number;
+}
+
+async function main(): Promise<void> {
+  const dbName = `minispod_bench_${Date.now()}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE "${dbName}"`);
+  const url = new URL(adminUrl);
+  url.pathname = `/${dbName}`;
+
+  const config = loadConfig({
+    NODE_ENV: "development",
+    LOG_LEVEL: "silent",
+    DATABASE_URL: url.toString(),
+    DATA_DIR: mkdtempSync(path.join(os.tmpdir(), "minispod-bench-")),
+    JWT_SECRET: "bench-secret-bench-secret-bench-secret-00",
+    ADMIN_PASSWORD: "bench-admin-password",
+    K8S_MODE: "emulated",
+    K8S_EMULATOR_POD_READY_DELAY: "0",
+    RECONCILE_CONCURRENCY: "16",
+    DEFAULT_QUOTA_MAX_INSTANCES: "1000",
+    DEFAULT_QUOTA_CPU_MILLI: "1000000",
+    DEFAULT_QUOTA_MEMORY_MB: "1000000",
+    DEFAULT_QUOTA_STORAGE_GB: "100000",
+    LOGIN_RATE_LIMIT_PER_MINUTE: "100000",
+  });
+  const container = await buildContainer(config);
+  const app = createApp(container);
+  const server = app.listen(0, "127.0.0.1");
+  await new Promise((r) => server.once("listening", r));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  await container.startLoops();
+  const prisma = container.db.prisma;
+  const recorder = container.kube.emulator?.recorder;
+  if (!recorder) throw new Error("the benchmark needs the emulator");
+
+  const plan = await prisma.plan.findFirstOrThrow({ where: { slug: "starter", service: { slug: "n8n" } } });
+  async function newUser(i: number): Promise<{ id: string; token: string }> {
+    const r = await container.services.auth.register({ email: `bench-${i}-${Date.now()}@example.com`, password: "bench-password-1", name: "Bench" });
+    await container.services.ledger.post(prisma, { userId: r.user.id, type: "TOPUP", amount: 1_000_000, reason: "bench" });
+    return { id: r.user.id, token: r.accessToken };
+  }
+  async function subscribe(token: string, name: string): Promise<string> {
+    const res = await fetch(`${base}/api/subscriptions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+      body: JSON.stringify({ planId: plan.id, instanceName: name }),
+    });
+    if (res.status !== 201) throw new Error(`subscribe: ${res.status} ${await res.text()}`);
+    return ((await res.json()) as { instance: { id: string } }).instance.id;
+  }
+  async function waitRunning(ids: string[], timeoutMs = 120_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const notDone = await prisma.instance.count({ where: { id: { in: ids }, status: { not: "RUNNING" } } });
+      if (notDone === 0) return;
+      const failed = await prisma.instance.findMany({ where: { id: { in: ids }, status: "FAILED" }, select: { statusMessage: true } });
+      if (failed.length) throw new Error(`provisioning failed: ${failed[0]?.statusMessage}`);
+      if (Date.now() > deadline) throw new Error(`${notDone} instances not RUNNING in time`);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  }
+
+  // Warm-up: first requests compile code paths, fill connection pools and client-node's discovery cache.
+  const warm = await newUser(-1);
+  await waitRunning([await subscribe(warm.token, "warm up")]);
+
+  // Phase 1: sequential.
+  const seqUser = await newUser(0);
+  const latencies: number[] = [];
+  const callsPer: number[] = [];
+  for (let i = 0; i < N; i++) {
+    recorder.reset();
+    const t0 = Date.now();
+    const id = await subscribe(seqUser.token, `seq ${i}`);
+    await waitRunning([id]);
+    const row = await prisma.instance.findUniqueOrThrow({ where: { id } });
+    latencies.push((row.provisionedAt as Date).getTime() - t0);
+    callsPer.push(recorder.count());
+  }
+  const callBreakdown = new Map<string, number>();
+  for (const c of recorder.calls()) callBreakdown.set(`${c.verb} ${c.resource ?? ""}`.trim(), (callBreakdown.get(`${c.verb} ${c.resource ?? ""}`.trim()) ?? 0) + 1);
+
+  // Phase 2: concurrent.
+  const users = await Promise.all(Array.from({ length: C }, (_, i) => newUser(i + 1)));
+  const t0 = Date.now();
+  const ids = await Promise.all(users.map((u, i) => subscribe(u.token, `burst ${i}`)));
+  const acceptedMs = Date.now() - t0;
+  await waitRunning(ids);
+  const wallMs = Date.now() - t0;
+  const burst = await prisma.instance.findMany({ where: { id: { in: ids } }, select: { provisionedAt: true } });
+  const burstLat = burst.map((r) => (r.provisionedAt as Date).getTime() - t0).sort((a, b) => a - b);
+
+  latencies.sort((a, b) => a - b);
+  callsPer.sort((a, b) => a - b);
+  const out = [
+    `## Provisioning: POST /api/subscriptions -> RUNNING`,
+    "",
+    `- date: ${new Date().toISOString()}; machine: ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB; node ${process.version}`,
+    `- command: \`DATABASE_URL=${adminUrl} npm run bench:provisioning\` (BENCH_SEQUENTIAL=${N}, BENCH_CONCURRENT=${C})`,
+    "- PostgreSQL (fresh database), Kubernetes API emulator with pod-ready delay 0, reconciler concurrency 16, real HTTP on loopback",
+    "",
+    "| run | n | p50 ms | p95 ms | p99 ms | max ms |",
+    "| --- | --- | --- | --- | --- | --- |",
+    `| sequential | ${N} | ${percentile(latencies, 50)} | ${percentile(latencies, 95)} | ${percentile(latencies, 99)} | ${latencies.at(-1)} |`,
+    `| ${C} concurrent | ${C} | ${percentile(burstLat, 50)} | ${percentile(burstLat, 95)} | ${percentile(burstLat, 99)} | ${burstLat.at(-1)} |`,
+    "",
+    `- ${C} concurrent subscriptions: all accepted (201) in ${acceptedMs} ms, all RUNNING after ${wallMs} ms: ${(C / (wallMs / 1000)).toFixed(1)} instances/s`,
+    `- cluster API calls per provisioning: median ${percentile(callsPer, 50)}, min ${callsPer[0]}, max ${callsPer.at(-1)}`,
+    `- calls of the last provisioning by verb and resource: ${[...callBreakdown.entries()].map(([k, v]) => `${k} ${v}`).join(", ")}`,
+  ].join("\n");
+  process.stdout.write(`${out}\n`);
+
+  await new Promise((r) => server.close(r));
+  await container.close();
+  await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
+  await admin.end();
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  },
+);
