@@ -12,6 +12,7 @@ import {
   renderTenant,
   type ServiceTemplate,
   SERVICE_TEMPLATES,
+  tenantNamespace,
   workloadKind,
 } from "../../kube/templates/index.js";
 import { type Manifest, type ObjectRef, refOf } from "../../kube/types.js";
@@ -42,7 +43,7 @@ export class InstanceManifests {
   }
 
   tenant(userId: string, quota: QuotaLimits): Manifest[] {
-    const namespace = `user-${userId}`;
+    const namespace = tenantNamespace(userId);
     return renderTenant({ userId, namespace, quota, ingressControllerNamespace: this.opts.ingressControllerNamespace });
   }
 

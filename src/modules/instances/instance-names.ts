@@ -16,6 +16,7 @@
  * `-2`, `-3`, ...; the partial unique index on (namespace, k8s_name) is the final guard.
  */
 import { z } from "zod";
+import { tenantNamespace } from "../../kube/templates/names.js";
 import type { Db } from "../../platform/db/index.js";
 
 export const DISPLAY_NAME_MAX = 63;
@@ -107,11 +108,7 @@ export async function allocateK8sName(db: Db, namespace: string, displayName: st
   throw new Error(`no free Kubernetes name for '${base}' in ${namespace}`);
 }
 
-/** The tenant namespace of a user: `user-<id>` (ids are cuids: lowercase letters and digits). */
+/** The tenant namespace of a user: `user-<id>`; the kube layer owns the rule. */
 export function tenantNamespaceFor(userId: string): string {
-  const ns = `user-${userId.toLowerCase().replace(/[^a-z0-9-]/g, "-")}`.replace(/-+$/, "");
-  if (ns.length > 63 || !/^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(ns)) {
-    throw new Error(`user id '${userId}' does not yield a DNS-1123 namespace name`);
-  }
-  return ns;
+  return tenantNamespace(userId);
 }

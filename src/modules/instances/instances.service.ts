@@ -4,11 +4,10 @@
  * database and signal the reconciler, which converges the cluster; they never call the cluster
  * themselves, except reads (logs, credentials).
  */
-import { randomBytes } from "node:crypto";
 import type { Readable } from "node:stream";
 import type { Instance, Plan, Prisma as PrismaNs, Service } from "../../generated/prisma/client.js";
 import type { Clock } from "../../platform/clock.js";
-import type { PrismaClient, Tx } from "../../platform/db/index.js";
+import type { PrismaClient } from "../../platform/db/index.js";
 import { ConflictError, InvalidStateError, NotFoundError } from "../../platform/errors.js";
 import type { AuthIdentity } from "../../platform/http/auth.js";
 import { type Paginated, paginated, skipTake } from "../../platform/http/pagination.js";
@@ -20,7 +19,7 @@ import { DAY_MS } from "../subscriptions/billing-rules.js";
 import type { SubscriptionsService } from "../subscriptions/subscriptions.service.js";
 import type { InstanceCluster } from "./instance-cluster.js";
 import type { InstanceManifests } from "./instance-manifests.js";
-import { allocateK8sName, tenantNamespaceFor } from "./instance-names.js";
+import { createInstanceRow } from "./instance-rows.js";
 import type { InstanceEventsQuery, InstanceListQuery, InstanceLogsQuery } from "./instances.schema.js";
 import { type InstanceView, instanceViewInclude, toInstanceView } from "./instances.view.js";
 
@@ -36,8 +35,6 @@ export interface InstanceEventView {
 export function toEventView(e: { id: string; type: string; level: string; message: string; data: unknown; createdAt: Date }): InstanceEventView {
   return { id: e.id, type: e.type, level: e.level, message: e.message, data: e.data ?? null, createdAt: e.createdAt.toISOString() };
 }
-
-const LIVE: PrismaNs.InstanceWhereInput = { status: { notIn: ["TERMINATED", "FAILED"] } };
 
 /**
  * Plan change price: the monthly price difference, pro rata over the WHOLE days left in the current
@@ -341,42 +338,3 @@ export class InstancesService {
   }
 }
 
-/**
- * Inserts a PENDING instance row for a subscription, with a collision-free Kubernetes name and a
- * unique subdomain, and records its CREATED event. Runs inside the caller's transaction, after
- * `lockUser` (which serialises name allocation within the user's namespace).
- */
-export async function createInstanceRow(
-  tx: Tx,
-  input: { userId: string; subscriptionId: string; plan: Plan & { service: Service }; name: string; baseDomain: string; eventMessage: string },
-) {
-  const namespace = tenantNamespaceFor(input.userId);
-  const k8sName = await allocateK8sName(tx, namespace, input.name);
-  const subdomain = `${k8sName}-${randomBytes(3).toString("hex")}.${input.baseDomain}`;
-  const instance = await tx.instance.create({
-    data: {
-      userId: input.userId,
-      subscriptionId: input.subscriptionId,
-      serviceId: input.plan.serviceId,
-      planId: input.plan.id,
-      name: input.name,
-      k8sName,
-      namespace,
-      subdomain,
-      status: "PENDING",
-      desiredState: "RUNNING",
-    },
-    include: instanceViewInclude,
-  });
-  await tx.instanceEvent.create({
-    data: {
-      instanceId: instance.id,
-      type: "CREATED",
-      message: input.eventMessage,
-      data: { subscriptionId: input.subscriptionId, planId: input.plan.id, k8sName, namespace },
-    },
-  });
-  return instance;
-}
-
-export { LIVE as LIVE_INSTANCE };

@@ -2,7 +2,6 @@
  * Subscriptions: buying a plan (charge the first period, create the instance row, signal the
  * reconciler), reading them, and cancelling (pro-rata refund, instance terminated).
  */
-import { randomInt } from "node:crypto";
 import type { Clock } from "../../platform/clock.js";
 import type { PrismaClient, Tx } from "../../platform/db/index.js";
 import { ConflictError, InvalidStateError, NotFoundError } from "../../platform/errors.js";
@@ -11,8 +10,8 @@ import type { IdempotencyService, IdempotentResponse } from "../../platform/idem
 import type { InstanceSignal } from "../../platform/signals.js";
 import { isUniqueViolation, TX_OPTIONS } from "../../platform/transaction.js";
 import { type CreditTransactionView, type LedgerService, lockUser, toCreditTransactionView } from "../credits/ledger.service.js";
-import { allocateK8sName, tenantNamespaceFor } from "../instances/instance-names.js";
-import { type InstanceView, instanceViewInclude, toInstanceView } from "../instances/instances.view.js";
+import { createInstanceRow } from "../instances/instance-rows.js";
+import { type InstanceView, toInstanceView } from "../instances/instances.view.js";
 import type { QuotaService } from "../quotas/quotas.service.js";
 import { addCalendarMonth, unusedDaysRefund } from "./billing-rules.js";
 import { setSubscriptionInstancesDesiredState } from "./instance-desired-state.js";
@@ -35,16 +34,7 @@ export interface SubscriptionCancelResponse {
   refund: CreditTransactionView | null;
 }
 
-/** Templates served over HTTP(S) get an Ingress and so a URL; PostgreSQL does not. */
-const HTTP_TEMPLATES = new Set(["n8n", "ghost"]);
-const SHORT_ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789";
 const CREATE_ATTEMPTS = 3;
-
-function shortId(length = 6): string {
-  let s = "";
-  for (let i = 0; i < length; i++) s += SHORT_ID_ALPHABET[randomInt(SHORT_ID_ALPHABET.length)];
-  return s;
-}
 
 export class SubscriptionsService {
   constructor(
@@ -113,32 +103,13 @@ export class SubscriptionsService {
         idempotencyKey: `subscription:first-period:${subscription.id}`,
       });
     }
-    const namespace = tenantNamespaceFor(userId);
-    const k8sName = await allocateK8sName(tx, namespace, body.instanceName);
-    const subdomain = `${k8sName}-${shortId()}.${this.opts.baseDomain}`;
-    const instance = await tx.instance.create({
-      data: {
-        userId,
-        subscriptionId: subscription.id,
-        serviceId: plan.serviceId,
-        planId: plan.id,
-        name: body.instanceName,
-        k8sName,
-        namespace,
-        subdomain,
-        url: HTTP_TEMPLATES.has(plan.service.template) ? `https://${subdomain}` : null,
-        status: "PENDING",
-        desiredState: "RUNNING",
-      },
-      include: instanceViewInclude,
-    });
-    await tx.instanceEvent.create({
-      data: {
-        instanceId: instance.id,
-        type: "CREATED",
-        message: `Instance requested by subscription to ${plan.service.name} ${plan.name}`,
-        data: { subscriptionId: subscription.id, planId: plan.id, k8sName, namespace },
-      },
+    const instance = await createInstanceRow(tx, {
+      userId,
+      subscriptionId: subscription.id,
+      plan,
+      name: body.instanceName,
+      baseDomain: this.opts.baseDomain,
+      eventMessage: `Instance requested by subscription to ${plan.service.name} ${plan.name}`,
     });
     const full = await tx.subscription.findUniqueOrThrow({ where: { id: subscription.id }, include: subscriptionViewInclude });
     return { subscription: toSubscriptionView(full), instance: toInstanceView(instance) };

@@ -1,0 +1,58 @@
+/**
+ * The one way an instance row is born: a PENDING row for a subscription, with a collision-free
+ * Kubernetes name, a unique subdomain, and its CREATED event. Used by subscriptions (first instance)
+ * and by POST /api/instances (a new instance for a paid-up subscription).
+ */
+import { randomInt } from "node:crypto";
+import type { Plan, Service } from "../../generated/prisma/client.js";
+import type { Tx } from "../../platform/db/index.js";
+import { allocateK8sName, tenantNamespaceFor } from "./instance-names.js";
+import { instanceViewInclude } from "./instances.view.js";
+
+/** Templates served over HTTP(S) get an Ingress and so a URL; PostgreSQL does not. */
+const HTTP_TEMPLATES = new Set(["n8n", "ghost"]);
+const SHORT_ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789";
+
+function shortId(length = 6): string {
+  let s = "";
+  for (let i = 0; i < length; i++) s += SHORT_ID_ALPHABET[randomInt(SHORT_ID_ALPHABET.length)];
+  return s;
+}
+
+/**
+ * Runs inside the caller's transaction, after `lockUser` (which serialises name allocation within the
+ * user's namespace; the partial unique index is the final guard and callers retry on P2002).
+ */
+export async function createInstanceRow(
+  tx: Tx,
+  input: { userId: string; subscriptionId: string; plan: Plan & { service: Service }; name: string; baseDomain: string; eventMessage: string },
+) {
+  const namespace = tenantNamespaceFor(input.userId);
+  const k8sName = await allocateK8sName(tx, namespace, input.name);
+  const subdomain = `${k8sName}-${shortId()}.${input.baseDomain}`;
+  const instance = await tx.instance.create({
+    data: {
+      userId: input.userId,
+      subscriptionId: input.subscriptionId,
+      serviceId: input.plan.serviceId,
+      planId: input.plan.id,
+      name: input.name,
+      k8sName,
+      namespace,
+      subdomain,
+      url: HTTP_TEMPLATES.has(input.plan.service.template) ? `https://${subdomain}` : null,
+      status: "PENDING",
+      desiredState: "RUNNING",
+    },
+    include: instanceViewInclude,
+  });
+  await tx.instanceEvent.create({
+    data: {
+      instanceId: instance.id,
+      type: "CREATED",
+      message: input.eventMessage,
+      data: { subscriptionId: input.subscriptionId, planId: input.plan.id, k8sName, namespace },
+    },
+  });
+  return instance;
+}
