@@ -321,3 +321,115 @@ describe("failures", () => {
     await settle();
   });
 });
+
+describe("billing suspension and resume", () => {
+  it("an unpaid renewal scales the workload to 0 (SUSPENDED); a top-up renews and scales it back (RUNNING)", async () => {
+    const u = await fundedUser(400); // exactly one period of ghost/starter
+    const { instance, subscription } = await subscribe(u, "ghost/starter", "paused blog");
+    await settle();
+    const prisma = ctx.container.db.prisma;
+    await prisma.subscription.update({ where: { id: subscription.id }, data: { currentPeriodEnd: new Date(Date.now() - 1000) } });
+    await ctx.container.services.billing.runDue();
+    expect((await prisma.subscription.findUniqueOrThrow({ where: { id: subscription.id } })).status).toBe("PAST_DUE");
+    await settle();
+    expect((await ctx.api.get(`/api/instances/${instance.id}`).set(u.auth)).body.instance).toMatchObject({
+      status: "SUSPENDED",
+      desiredState: "SUSPENDED",
+    });
+    const dep = await kube().get<V1Deployment>({ ...KINDS.Deployment, name: "paused-blog", namespace: instance.namespace });
+    expect(dep.spec?.replicas).toBe(0);
+    expect((await kube().listAll("Pod", `minispod.io/instance-id=${instance.id}`)).items).toEqual([]);
+    // Actions on a suspended instance are refused.
+    expect((await ctx.api.post(`/api/instances/${instance.id}/restart`).set(u.auth)).status).toBe(409);
+
+    const grant = await ctx.api
+      .post(`/api/admin/users/${u.id}/credits`)
+      .set(admin.auth)
+      .set("Idempotency-Key", `resume-${u.id}`)
+      .send({ amount: 1000, reason: "top-up" });
+    expect(grant.status).toBe(201);
+    expect((await prisma.subscription.findUniqueOrThrow({ where: { id: subscription.id } })).status).toBe("ACTIVE");
+    await settle();
+    expect((await ctx.api.get(`/api/instances/${instance.id}`).set(u.auth)).body.instance).toMatchObject({
+      status: "RUNNING",
+      desiredState: "RUNNING",
+    });
+    const resumed = await kube().get<V1Deployment>({ ...KINDS.Deployment, name: "paused-blog", namespace: instance.namespace });
+    expect(resumed.spec?.replicas).toBe(1);
+    expect(resumed.status?.readyReplicas).toBe(1);
+    expect(await eventTypes(instance.id)).toEqual(expect.arrayContaining(["SUSPENDED", "RESUMING", "UPDATING_COMPLETE"]));
+  });
+});
+
+describe("live streams", () => {
+  let base: string;
+  let server: import("node:http").Server;
+  beforeAll(async () => {
+    server = ctx.app.listen(0, "127.0.0.1");
+    await new Promise((r) => server.once("listening", r));
+    base = `http://127.0.0.1:${(server.address() as import("node:net").AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  });
+
+  /** Reads a streaming response until `until` matches the text so far (or the time runs out). */
+  async function readUntil(res: Response, until: RegExp, ms = 10_000): Promise<string> {
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = "";
+    const deadline = Date.now() + ms;
+    while (!until.test(text) && Date.now() < deadline) {
+      const { value, done } = await Promise.race([
+        reader.read(),
+        new Promise<{ value: undefined; done: true }>((r) => setTimeout(() => r({ value: undefined, done: true }), Math.max(1, deadline - Date.now()))),
+      ]);
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+    await reader.cancel().catch(() => {});
+    return text;
+  }
+
+  it("streams the provisioning timeline as text/event-stream", async () => {
+    const u = await fundedUser();
+    const { instance } = await subscribe(u, "ghost/starter", "streamed");
+    const controller = new AbortController();
+    const res = await fetch(`${base}/api/instances/${instance.id}/events`, {
+      headers: { Authorization: u.auth.Authorization, Accept: "text/event-stream" },
+      signal: controller.signal,
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/^text\/event-stream/);
+    const reading = readUntil(res, /"status":"RUNNING"/);
+    await settle();
+    const text = await reading;
+    controller.abort();
+    expect(text).toMatch(/event: instance-event\nid: |id: [^\n]+\nevent: instance-event\n/);
+    for (const type of ["CREATED", "PROVISIONING_STARTED", "OBJECTS_APPLIED", "RUNNING"]) expect(text).toContain(`"type":"${type}"`);
+    expect(text).toContain('event: status\ndata: {"status":"RUNNING","statusMessage":null}');
+    // Another user cannot open the stream.
+    const other = await fundedUser();
+    const denied = await fetch(`${base}/api/instances/${instance.id}/events`, {
+      headers: { Authorization: other.auth.Authorization, Accept: "text/event-stream" },
+    });
+    expect(denied.status).toBe(404);
+  });
+
+  it("follows logs as a plain-text stream", async () => {
+    const u = await fundedUser();
+    const { instance } = await subscribe(u, "ghost/starter", "tailed");
+    await settle();
+    const controller = new AbortController();
+    const res = await fetch(`${base}/api/instances/${instance.id}/logs?follow=true&tailLines=2`, {
+      headers: { Authorization: u.auth.Authorization },
+      signal: controller.signal,
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("text/plain; charset=utf-8");
+    const text = await readUntil(res, /\n/);
+    controller.abort();
+    expect(text.split("\n").filter(Boolean).length).toBeGreaterThanOrEqual(1);
+  });
+});
