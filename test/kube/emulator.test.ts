@@ -5,6 +5,7 @@ import {
   AppsV1Api,
   CoreV1Api,
   KubeConfig,
+  type KubernetesObject,
   KubernetesObjectApi,
   PatchStrategy,
   type V1Deployment,
@@ -129,10 +130,18 @@ describe("discovery and misc endpoints", () => {
     ]);
   });
 
-  it("rejects requests without the kubeconfig token with 401", async () => {
-    const res = await fetch(`${kube.url}/api/v1/namespaces`);
+  it("rejects a wrong token with 401 (and a missing one when requireAuth is set)", async () => {
+    const res = await fetch(`${kube.url}/api/v1/namespaces`, { headers: { authorization: "Bearer wrong" } });
     expect(res.status).toBe(401);
     expect(await res.json()).toMatchObject({ kind: "Status", reason: "Unauthorized", code: 401 });
+    expect((await fetch(`${kube.url}/api/v1/namespaces`)).status).toBe(200);
+    const strict = await KubeEmulator.start({ requireAuth: true });
+    try {
+      expect((await fetch(`${strict.url}/api/v1/namespaces`)).status).toBe(401);
+      expect((await fetch(`${strict.url}/api/v1/namespaces`, { headers: { authorization: `Bearer ${strict.token}` } })).status).toBe(200);
+    } finally {
+      await strict.stop();
+    }
   });
 });
 
@@ -316,7 +325,7 @@ describe("server-side apply", () => {
   beforeAll(() => ns("ssa"));
 
   it("creates with 201, is idempotent (resourceVersion unchanged), and records managedFields per manager", async () => {
-    const dep = deployment("svc-a", "ssa", { replicas: 2 });
+    const dep: KubernetesObject = deployment("svc-a", "ssa", { replicas: 2 });
     const first = await objects.patch(dep, undefined, undefined, "minispod", true, PatchStrategy.ServerSideApply);
     await kube.settle();
     const settled = await apps.readNamespacedDeployment({ name: "svc-a", namespace: "ssa" });
@@ -354,7 +363,7 @@ describe("server-side apply", () => {
   });
 
   it("reports a 409 conflict with causes when another manager owns a changed field; force takes it over", async () => {
-    const dep = deployment("svc-b", "ssa", { replicas: 1 });
+    const dep: KubernetesObject = deployment("svc-b", "ssa", { replicas: 1 });
     await objects.patch(dep, undefined, undefined, "minispod", true, PatchStrategy.ServerSideApply);
     // Someone else (kubectl scale-like) changes replicas with an Update operation.
     await raw("PATCH", "/apis/apps/v1/namespaces/ssa/deployments/svc-b?fieldManager=kubectl", { spec: { replicas: 5 } }, "application/merge-patch+json");

@@ -53,7 +53,10 @@ export interface KubeEmulatorOptions {
   badImages?: Iterable<string>;
   /** Serve metrics.k8s.io (as if metrics-server were installed). Default true. */
   metrics?: boolean;
-  /** Require the kubeconfig's bearer token (401 otherwise). Default true. */
+  /**
+   * Also refuse requests without a token (401). Default false, because kubectl does not send the
+   * bearer token to a plain-http server; a wrong token is always refused.
+   */
   requireAuth?: boolean;
   token?: string;
   /** Seed of the pseudo-random generator (pod name suffixes, fault probabilities). Default 1. */
@@ -158,7 +161,7 @@ export class KubeEmulator {
       recorder: this.recorder,
       logger: this.logger,
       token: this.token,
-      requireAuth: opts.requireAuth ?? true,
+      requireAuth: opts.requireAuth ?? false,
       logIntervalMs: opts.logIntervalMs ?? 1000,
       metricsEnabled: () => this.metricsOn,
       serverAddress: () => `${this.host}:${this.port}`,

@@ -72,6 +72,10 @@ function flavour(image: string, pod: string): Flavour {
   };
 }
 
+function bootLength(image: string, pod: string): number {
+  return flavour(image, pod).boot.length;
+}
+
 export function lineText(image: string, pod: string, i: number): string {
   const f = flavour(image, pod);
   return i < f.boot.length ? f.boot[i] : f.steady(i);
@@ -128,16 +132,25 @@ export class LogSource {
     private readonly plan: LogPlan,
     private readonly podName: string,
     private readonly intervalMs: number,
-  ) {}
+  ) {
+    this.boot = bootLength(plan.image, podName);
+  }
 
   /** Index of the newest line that exists at `now`. */
+  /** Boot lines are written right at start (1 ms apart), then one steady line per interval. */
+  private readonly boot: number;
+
   lastIndex(now: number): number {
     if (this.plan.crashed) return 2;
-    return Math.max(0, Math.floor((now - this.plan.startMs) / this.intervalMs));
+    return this.boot - 1 + Math.max(0, Math.floor((now - this.plan.startMs) / this.intervalMs));
   }
 
   line(i: number): LogLine {
-    const timeMs = this.plan.startMs + i * (this.plan.crashed ? 10 : this.intervalMs);
+    const timeMs = this.plan.crashed
+      ? this.plan.startMs + i * 10
+      : i < this.boot
+        ? this.plan.startMs + i
+        : this.plan.startMs + (i - this.boot + 1) * this.intervalMs;
     let text = lineText(this.plan.image, this.podName, i);
     if (this.plan.crashed && i === 2) text = "Error: process exited with code 1 (simulated crash)";
     return { index: i, timeMs, text };
@@ -149,8 +162,9 @@ export class LogSource {
     let first = 0;
     const since = q.sinceSeconds !== undefined ? now - q.sinceSeconds * 1000 : q.sinceTime ? Date.parse(q.sinceTime) : undefined;
     if (since !== undefined && !Number.isNaN(since)) {
-      first = this.plan.crashed ? 0 : Math.max(0, Math.ceil((since - this.plan.startMs) / this.intervalMs));
+      first = this.plan.crashed ? 0 : Math.max(0, this.boot - 1 + Math.floor((since - this.plan.startMs) / this.intervalMs));
       while (first <= last && this.line(first).timeMs < since) first++;
+      while (first > 0 && this.line(first - 1).timeMs >= since) first--;
     }
     if (q.tailLines !== undefined && q.tailLines >= 0) first = Math.max(first, last - q.tailLines + 1);
     const out: LogLine[] = [];

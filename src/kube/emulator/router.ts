@@ -12,6 +12,7 @@ import { apiGroup, apiGroupList, apiResourceList, apiVersions, versionInfo } fro
 import { ApiError, type Status, errors, statusForCode } from "./errors.js";
 import type { Faults, Recorder, Verb } from "./faults.js";
 import { type LogQuery, LogSource, planLogs } from "./logs.js";
+import { openApiV3Doc, openApiV3Root } from "./openapi.js";
 import { jsonPatch, mergePatch, strategicMergePatch } from "./patch.js";
 import { PODS, type ResourceInfo, findByPlural, groupVersion, qualifiedResource, resourceKey } from "./resources.js";
 import type { StoreEvent } from "./store.js";
@@ -37,7 +38,9 @@ export interface RouterDeps {
 type Route =
   | { type: "static"; verb: Verb; body: () => unknown; text?: boolean }
   | { type: "resource"; info: ResourceInfo; namespace?: string; name?: string; subresource?: string }
-  | { type: "unknown" };
+  | { type: "unknown" }
+  /** A known path the emulator deliberately does not serve (answered 404, not flagged as unknown). */
+  | { type: "absent"; verb: Verb };
 
 interface Ctx {
   req: IncomingMessage;
@@ -90,6 +93,16 @@ export class Router {
     if (segs.length === 1 && (first === "healthz" || first === "livez" || first === "readyz")) {
       return { type: "static", verb: "other", body: () => "ok", text: true };
     }
+    // OpenAPI v2 (and its legacy protobuf path) is not served: old kubectl asks for it and, with
+    // --validate=false, carries on after a 404, as it does against servers that disable it.
+    if ((first === "openapi" && segs[1] === "v2" && segs.length === 2) || (segs.length === 1 && first === "swagger-2.0.0.pb-v1")) {
+      return { type: "absent", verb: "discovery" };
+    }
+    if (first === "openapi" && segs[1] === "v3") {
+      if (segs.length === 2) return { type: "static", verb: "discovery", body: openApiV3Root };
+      const doc = openApiV3Doc(segs.slice(2).join("/"));
+      return doc ? { type: "static", verb: "discovery", body: () => doc } : { type: "unknown" };
+    }
     let gv: string;
     let rest: string[];
     if (first === "api") {
@@ -132,7 +145,7 @@ export class Router {
   }
 
   private verbOf(method: string, route: Route, query: Record<string, string>, contentType: string): Verb {
-    if (route.type === "static") return route.verb;
+    if (route.type === "static" || route.type === "absent") return route.verb;
     if (route.type === "unknown") return "unknown";
     const item = route.name !== undefined;
     switch (method) {
@@ -201,11 +214,19 @@ export class Router {
     }
 
     try {
-      if (this.d.requireAuth && req.headers.authorization !== `Bearer ${this.d.token}`) throw errors.unauthorized();
+      // A wrong token is always 401. A missing one is accepted unless requireAuth is set: kubectl
+      // (client-go) sends no bearer token to a plain-http server, so the demo must allow anonymous.
+      const authz = req.headers.authorization;
+      if (authz !== undefined ? authz !== `Bearer ${this.d.token}` : this.d.requireAuth) throw errors.unauthorized();
       if (route.type === "unknown") {
         this.d.logger.warn({ method, path: url.pathname }, "kube emulator: unknown route (404)");
         req.resume();
         sendStatus(res, errors.routeNotFound().status, { "x-emulator-unknown-route": "true" });
+        return;
+      }
+      if (route.type === "absent") {
+        req.resume();
+        sendStatus(res, errors.routeNotFound().status);
         return;
       }
       if (route.type === "static") {
