@@ -1,6 +1,6 @@
 // Watch (client-node Watch and raw streams), 410 Expired, namespace cascade, fault injection,
 // the call recorder, and bulk seeding for benchmarks.
-import { ApiException, CoreV1Api, KubeConfig, Watch, setHeaderOptions } from "@kubernetes/client-node";
+import { ApiException, CoreV1Api, KubeConfig, setHeaderOptions, Watch } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KubeEmulator } from "../../src/kube/emulator/index.js";
 
@@ -9,7 +9,11 @@ let kc: KubeConfig;
 let core: CoreV1Api;
 
 beforeAll(async () => {
-  kube = await KubeEmulator.start({ podReadyDelayMs: 0, namespaceDeletionDelayMs: 60_000, watchHistorySize: 50 });
+  kube = await KubeEmulator.start({
+    podReadyDelayMs: 0,
+    namespaceDeletionDelayMs: 60_000,
+    watchHistorySize: 50,
+  });
   kc = new KubeConfig();
   kc.loadFromString(kube.kubeconfigYaml());
   core = kc.makeApiClient(CoreV1Api);
@@ -31,19 +35,42 @@ describe("watch", () => {
     });
     const ctl = await new Watch(kc).watch(
       "/api/v1/namespaces/w/configmaps",
-      { resourceVersion: list.metadata?.resourceVersion, labelSelector: "watched=yes" },
+      {
+        resourceVersion: list.metadata?.resourceVersion,
+        labelSelector: "watched=yes",
+      },
       (type, obj: { metadata: { name: string } }) => {
         events.push([type, obj.metadata.name]);
       },
       (err) => finished(err),
     );
     const merge = setHeaderOptions("Content-Type", "application/merge-patch+json");
-    await core.createNamespacedConfigMap({ namespace: "w", body: { metadata: { name: "a", labels: { watched: "yes" } } } });
-    await core.createNamespacedConfigMap({ namespace: "w", body: { metadata: { name: "ignored" } } });
+    await core.createNamespacedConfigMap({
+      namespace: "w",
+      body: { metadata: { name: "a", labels: { watched: "yes" } } },
+    });
+    await core.createNamespacedConfigMap({
+      namespace: "w",
+      body: { metadata: { name: "ignored" } },
+    });
     await core.patchNamespacedConfigMap({ name: "a", namespace: "w", body: { data: { x: "1" } } }, merge);
     // Label changed: a watcher filtering on it sees the object leave (DELETED).
-    await core.patchNamespacedConfigMap({ name: "a", namespace: "w", body: { metadata: { labels: { watched: "no" } } } }, merge);
-    await core.patchNamespacedConfigMap({ name: "ignored", namespace: "w", body: { metadata: { labels: { watched: "yes" } } } }, merge);
+    await core.patchNamespacedConfigMap(
+      {
+        name: "a",
+        namespace: "w",
+        body: { metadata: { labels: { watched: "no" } } },
+      },
+      merge,
+    );
+    await core.patchNamespacedConfigMap(
+      {
+        name: "ignored",
+        namespace: "w",
+        body: { metadata: { labels: { watched: "yes" } } },
+      },
+      merge,
+    );
     await core.deleteNamespacedConfigMap({ name: "ignored", namespace: "w" });
     await new Promise((r) => setTimeout(r, 100));
     ctl.abort();
@@ -59,15 +86,32 @@ describe("watch", () => {
 
   it("replays history after an old resourceVersion, and sends ERROR 410 Expired when it is too old", async () => {
     const rv = Number(kube.resourceVersion);
-    await core.createNamespacedConfigMap({ namespace: "w", body: { metadata: { name: "replayed" } } });
-    const replay = await fetch(`${kube.url}/api/v1/namespaces/w/configmaps?watch=true&resourceVersion=${rv}&timeoutSeconds=1`, { headers: auth() });
-    const lines = (await replay.text()).trim().split("\n").map((l) => JSON.parse(l) as { type: string; object: { metadata: { name: string } } });
+    await core.createNamespacedConfigMap({
+      namespace: "w",
+      body: { metadata: { name: "replayed" } },
+    });
+    const replay = await fetch(`${kube.url}/api/v1/namespaces/w/configmaps?watch=true&resourceVersion=${rv}&timeoutSeconds=1`, {
+      headers: auth(),
+    });
+    const lines = (await replay.text())
+      .trim()
+      .split("\n")
+      .map(
+        (l) =>
+          JSON.parse(l) as {
+            type: string;
+            object: { metadata: { name: string } };
+          },
+      );
     expect(lines.map((l) => [l.type, l.object.metadata.name])).toEqual([["ADDED", "replayed"]]);
 
     kube.compactHistory();
     const res = await fetch(`${kube.url}/api/v1/namespaces/w/configmaps?watch=true&resourceVersion=${rv}`, { headers: auth() });
     expect(res.status).toBe(200);
-    const [event] = (await res.text()).trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    const [event] = (await res.text())
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(event).toEqual({
       type: "ERROR",
       object: {
@@ -83,8 +127,19 @@ describe("watch", () => {
   });
 
   it("sends the current objects as ADDED when no resourceVersion is given", async () => {
-    const res = await fetch(`${kube.url}/api/v1/namespaces/w/configmaps?watch=1&timeoutSeconds=1&fieldSelector=metadata.name%3Dreplayed`, { headers: auth() });
-    const lines = (await res.text()).trim().split("\n").map((l) => JSON.parse(l) as { type: string; object: { kind: string; metadata: { name: string } } });
+    const res = await fetch(`${kube.url}/api/v1/namespaces/w/configmaps?watch=1&timeoutSeconds=1&fieldSelector=metadata.name%3Dreplayed`, {
+      headers: auth(),
+    });
+    const lines = (await res.text())
+      .trim()
+      .split("\n")
+      .map(
+        (l) =>
+          JSON.parse(l) as {
+            type: string;
+            object: { kind: string; metadata: { name: string } };
+          },
+      );
     expect(lines.map((l) => [l.type, l.object.kind, l.object.metadata.name])).toEqual([["ADDED", "ConfigMap", "replayed"]]);
   });
 });
@@ -92,15 +147,26 @@ describe("watch", () => {
 describe("namespace deletion", () => {
   it("goes Terminating, refuses creates with 403, then cascades and disappears", async () => {
     await core.createNamespace({ body: { metadata: { name: "doomed" } } });
-    await core.createNamespacedConfigMap({ namespace: "doomed", body: { metadata: { name: "c" } } });
-    await core.createNamespacedSecret({ namespace: "doomed", body: { metadata: { name: "s" }, stringData: { k: "v" } } });
+    await core.createNamespacedConfigMap({
+      namespace: "doomed",
+      body: { metadata: { name: "c" } },
+    });
+    await core.createNamespacedSecret({
+      namespace: "doomed",
+      body: { metadata: { name: "s" }, stringData: { k: "v" } },
+    });
     const deleted = await core.deleteNamespace({ name: "doomed" });
     expect((deleted as { status?: { phase?: string } }).status?.phase).toBe("Terminating");
     const ns = await core.readNamespace({ name: "doomed" });
     expect(ns.status?.phase).toBe("Terminating");
     expect(ns.metadata?.deletionTimestamp).toBeDefined();
 
-    const err = await core.createNamespacedConfigMap({ namespace: "doomed", body: { metadata: { name: "late" } } }).catch((e: ApiException<string>) => e);
+    const err = await core
+      .createNamespacedConfigMap({
+        namespace: "doomed",
+        body: { metadata: { name: "late" } },
+      })
+      .catch((e: ApiException<string>) => e);
     expect(err).toBeInstanceOf(ApiException);
     expect(JSON.parse((err as ApiException<string>).body)).toEqual({
       kind: "Status",
@@ -112,7 +178,13 @@ describe("namespace deletion", () => {
       details: {
         name: "late",
         kind: "configmaps",
-        causes: [{ reason: "NamespaceTerminating", message: "unable to create new content in namespace doomed because it is being terminated", field: "metadata.namespace" }],
+        causes: [
+          {
+            reason: "NamespaceTerminating",
+            message: "unable to create new content in namespace doomed because it is being terminated",
+            field: "metadata.namespace",
+          },
+        ],
       },
       code: 403,
     });
@@ -148,34 +220,54 @@ describe("fault injection and the call recorder", () => {
     kube.faults.remove(id);
 
     kube.faults.failPath(/\/secrets/, 503, 1);
-    const code = await core.listNamespacedSecret({ namespace: "w" }).then(() => 200, (e: ApiException<string>) => e.code);
+    const code = await core.listNamespacedSecret({ namespace: "w" }).then(
+      () => 200,
+      (e: ApiException<string>) => e.code,
+    );
     expect(code).toBe(503);
     expect((await core.listNamespacedSecret({ namespace: "w" })).items).toBeDefined(); // `times: 1` retired the rule
 
     kube.faults.errorRate(0.5, 500, "/api/v1/namespaces/w/services");
     const codes: number[] = [];
     for (let i = 0; i < 40; i++) {
-      codes.push(await core.listNamespacedService({ namespace: "w" }).then(() => 200, (e: ApiException<string>) => e.code));
+      codes.push(
+        await core.listNamespacedService({ namespace: "w" }).then(
+          () => 200,
+          (e: ApiException<string>) => e.code,
+        ),
+      );
     }
     expect(codes.filter((c) => c === 500).length).toBeGreaterThan(5);
     expect(codes.filter((c) => c === 200).length).toBeGreaterThan(5);
     await kube.faults.reset();
 
     kube.faults.timeout("/api/v1/namespaces/w/pods", 1);
-    const hung = await fetch(`${kube.url}/api/v1/namespaces/w/pods`, { headers: auth(), signal: AbortSignal.timeout(200) }).catch((e: Error) => e.name);
+    const hung = await fetch(`${kube.url}/api/v1/namespaces/w/pods`, {
+      headers: auth(),
+      signal: AbortSignal.timeout(200),
+    }).catch((e: Error) => e.name);
     expect(hung).toBe("TimeoutError");
 
     kube.faults.resetConnections("/api/v1/namespaces/w/pods", 1);
-    const reset = await fetch(`${kube.url}/api/v1/namespaces/w/pods`, { headers: auth() }).catch((e: Error) => e.message);
+    const reset = await fetch(`${kube.url}/api/v1/namespaces/w/pods`, {
+      headers: auth(),
+    }).catch((e: Error) => e.message);
     expect(reset).toBe("fetch failed");
 
     await kube.faults.outage("unavailable");
-    const unavailable = await fetch(`${kube.url}/api/v1/namespaces`, { headers: auth() });
+    const unavailable = await fetch(`${kube.url}/api/v1/namespaces`, {
+      headers: auth(),
+    });
     expect(unavailable.status).toBe(503);
-    expect(await unavailable.json()).toMatchObject({ reason: "ServiceUnavailable", code: 503 });
+    expect(await unavailable.json()).toMatchObject({
+      reason: "ServiceUnavailable",
+      code: 503,
+    });
 
     await kube.faults.outage("refuse");
-    const refused = await fetch(`${kube.url}/api/v1/namespaces`, { headers: auth() }).catch((e: Error & { cause?: { code?: string } }) => e.cause?.code);
+    const refused = await fetch(`${kube.url}/api/v1/namespaces`, {
+      headers: auth(),
+    }).catch((e: Error & { cause?: { code?: string } }) => e.cause?.code);
     expect(refused).toBe("ECONNREFUSED");
     await kube.faults.reset();
     expect((await fetch(`${kube.url}/api/v1/namespaces`, { headers: auth() })).status).toBe(200);
@@ -200,7 +292,11 @@ describe("bulk seeding for benchmarks", () => {
       const seeded = big.seedFleet({
         namespaces: 100,
         deploymentsPerNamespace: 100,
-        labels: (ns, i) => ({ "app.kubernetes.io/managed-by": "minispod", "minispod.io/instance-id": `${ns}-${i}`, tier: i % 2 ? "odd" : "even" }),
+        labels: (ns, i) => ({
+          "app.kubernetes.io/managed-by": "minispod",
+          "minispod.io/instance-id": `${ns}-${i}`,
+          tier: i % 2 ? "odd" : "even",
+        }),
       });
       expect(seeded).toMatchObject({ deployments: 10_000, pods: 10_000 });
       const bkc = new KubeConfig();
@@ -211,7 +307,11 @@ describe("bulk seeding for benchmarks", () => {
       let cont: string | undefined;
       const started = performance.now();
       do {
-        const page = await bcore.listPodForAllNamespaces({ labelSelector: "app.kubernetes.io/managed-by=minispod,tier=odd", limit: 500, _continue: cont });
+        const page = await bcore.listPodForAllNamespaces({
+          labelSelector: "app.kubernetes.io/managed-by=minispod,tier=odd",
+          limit: 500,
+          _continue: cont,
+        });
         total += page.items.length;
         expect(page.items.every((p) => p.status?.phase === "Running")).toBe(true);
         cont = page.metadata?._continue || undefined;
@@ -224,7 +324,12 @@ describe("bulk seeding for benchmarks", () => {
       const before = big.getObject("apps/v1", "Deployment", "fleet-7", "app-3")?.metadata.resourceVersion;
       big.controllers.reconcileDeployment("fleet-7", "app-3");
       expect(big.getObject("apps/v1", "Deployment", "fleet-7", "app-3")?.metadata.resourceVersion).toBe(before);
-      expect(big.listObjects("v1", "Pod", { namespace: "fleet-7", labelSelector: "minispod.io/instance-id=fleet-7-3" })).toHaveLength(1);
+      expect(
+        big.listObjects("v1", "Pod", {
+          namespace: "fleet-7",
+          labelSelector: "minispod.io/instance-id=fleet-7-3",
+        }),
+      ).toHaveLength(1);
     } finally {
       await big.stop();
     }

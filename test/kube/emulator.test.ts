@@ -35,7 +35,10 @@ afterAll(async () => {
 async function raw(method: string, path: string, body?: unknown, contentType = "application/json") {
   const res = await fetch(`${kube.url}${path}`, {
     method,
-    headers: { authorization: `Bearer ${kube.token}`, "content-type": contentType },
+    headers: {
+      authorization: `Bearer ${kube.token}`,
+      "content-type": contentType,
+    },
     body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
   });
   const text = await res.text();
@@ -59,7 +62,15 @@ async function statusOf(p: Promise<unknown>): Promise<Record<string, unknown>> {
   throw new Error("expected the call to fail");
 }
 
-function deployment(name: string, namespace: string, extra: { image?: string; replicas?: number; labels?: Record<string, string> } = {}) {
+function deployment(
+  name: string,
+  namespace: string,
+  extra: {
+    image?: string;
+    replicas?: number;
+    labels?: Record<string, string>;
+  } = {},
+) {
   const labels = { app: name, ...(extra.labels ?? {}) };
   return {
     apiVersion: "apps/v1",
@@ -70,7 +81,15 @@ function deployment(name: string, namespace: string, extra: { image?: string; re
       selector: { matchLabels: { app: name } },
       template: {
         metadata: { labels },
-        spec: { containers: [{ name: "app", image: extra.image ?? "n8nio/n8n:1.64.0", ports: [{ containerPort: 5678 }] }] },
+        spec: {
+          containers: [
+            {
+              name: "app",
+              image: extra.image ?? "n8nio/n8n:1.64.0",
+              ports: [{ containerPort: 5678 }],
+            },
+          ],
+        },
       },
     },
   };
@@ -98,8 +117,14 @@ describe("discovery and misc endpoints", () => {
       shortNames: ["po"],
       categories: ["all"],
     });
-    expect(resources.find((r) => r.name === "pods/log")).toMatchObject({ kind: "Pod", verbs: ["get"] });
-    expect(resources.find((r) => r.name === "namespaces")).toMatchObject({ namespaced: false, shortNames: ["ns"] });
+    expect(resources.find((r) => r.name === "pods/log")).toMatchObject({
+      kind: "Pod",
+      verbs: ["get"],
+    });
+    expect(resources.find((r) => r.name === "namespaces")).toMatchObject({
+      namespaced: false,
+      shortNames: ["ns"],
+    });
 
     const groups = await raw("GET", "/apis");
     const names = (groups.body.groups as { name: string }[]).map((g) => g.name);
@@ -120,7 +145,12 @@ describe("discovery and misc endpoints", () => {
       const res = await raw("GET", path);
       expect(res.status).toBe(404);
       expect(res.headers.get("x-emulator-unknown-route")).toBe("true");
-      expect(res.body).toMatchObject({ kind: "Status", status: "Failure", reason: "NotFound", code: 404 });
+      expect(res.body).toMatchObject({
+        kind: "Status",
+        status: "Failure",
+        reason: "NotFound",
+        code: 404,
+      });
     }
     expect(kube.recorder.unknownRoutes().map((c) => c.path)).toEqual([
       "/apis/apps/v1/namespaces/default/widgets",
@@ -131,14 +161,26 @@ describe("discovery and misc endpoints", () => {
   });
 
   it("rejects a wrong token with 401 (and a missing one when requireAuth is set)", async () => {
-    const res = await fetch(`${kube.url}/api/v1/namespaces`, { headers: { authorization: "Bearer wrong" } });
+    const res = await fetch(`${kube.url}/api/v1/namespaces`, {
+      headers: { authorization: "Bearer wrong" },
+    });
     expect(res.status).toBe(401);
-    expect(await res.json()).toMatchObject({ kind: "Status", reason: "Unauthorized", code: 401 });
+    expect(await res.json()).toMatchObject({
+      kind: "Status",
+      reason: "Unauthorized",
+      code: 401,
+    });
     expect((await fetch(`${kube.url}/api/v1/namespaces`)).status).toBe(200);
     const strict = await KubeEmulator.start({ requireAuth: true });
     try {
       expect((await fetch(`${strict.url}/api/v1/namespaces`)).status).toBe(401);
-      expect((await fetch(`${strict.url}/api/v1/namespaces`, { headers: { authorization: `Bearer ${strict.token}` } })).status).toBe(200);
+      expect(
+        (
+          await fetch(`${strict.url}/api/v1/namespaces`, {
+            headers: { authorization: `Bearer ${strict.token}` },
+          })
+        ).status,
+      ).toBe(200);
     } finally {
       await strict.stop();
     }
@@ -149,18 +191,28 @@ describe("CRUD and Status errors", () => {
   beforeAll(() => ns("crud"));
 
   it("creates (201), reads, updates and deletes a ConfigMap with one increasing resourceVersion", async () => {
-    const created = await raw("POST", "/api/v1/namespaces/crud/configmaps", { metadata: { name: "cfg" }, data: { a: "1" } });
+    const created = await raw("POST", "/api/v1/namespaces/crud/configmaps", {
+      metadata: { name: "cfg" },
+      data: { a: "1" },
+    });
     expect(created.status).toBe(201);
     const meta = created.body.metadata as Record<string, unknown>;
     expect(meta.uid).toMatch(/^[0-9a-f-]{36}$/);
     expect(meta.creationTimestamp).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     const rv1 = Number(meta.resourceVersion);
 
-    const read = await core.readNamespacedConfigMap({ name: "cfg", namespace: "crud" });
+    const read = await core.readNamespacedConfigMap({
+      name: "cfg",
+      namespace: "crud",
+    });
     expect(read.data).toEqual({ a: "1" });
 
     read.data = { a: "2" };
-    const updated = await core.replaceNamespacedConfigMap({ name: "cfg", namespace: "crud", body: read });
+    const updated = await core.replaceNamespacedConfigMap({
+      name: "cfg",
+      namespace: "crud",
+      body: read,
+    });
     expect(Number(updated.metadata?.resourceVersion)).toBeGreaterThan(rv1);
     expect(updated.metadata?.uid).toBe(meta.uid);
 
@@ -190,8 +242,16 @@ describe("CRUD and Status errors", () => {
   });
 
   it("returns 409 AlreadyExists on a duplicate create and 409 Conflict on a stale update", async () => {
-    await apps.createNamespacedDeployment({ namespace: "crud", body: deployment("dup", "crud") as V1Deployment });
-    const dup = await statusOf(apps.createNamespacedDeployment({ namespace: "crud", body: deployment("dup", "crud") as V1Deployment }));
+    await apps.createNamespacedDeployment({
+      namespace: "crud",
+      body: deployment("dup", "crud") as V1Deployment,
+    });
+    const dup = await statusOf(
+      apps.createNamespacedDeployment({
+        namespace: "crud",
+        body: deployment("dup", "crud") as V1Deployment,
+      }),
+    );
     expect(dup).toMatchObject({
       status: "Failure",
       message: 'deployments.apps "dup" already exists',
@@ -199,9 +259,21 @@ describe("CRUD and Status errors", () => {
       details: { name: "dup", group: "apps", kind: "deployments" },
       code: 409,
     });
-    const live = await apps.readNamespacedDeployment({ name: "dup", namespace: "crud" });
-    const stale = { ...live, metadata: { ...live.metadata, resourceVersion: "1" } };
-    const conflict = await statusOf(apps.replaceNamespacedDeployment({ name: "dup", namespace: "crud", body: stale }));
+    const live = await apps.readNamespacedDeployment({
+      name: "dup",
+      namespace: "crud",
+    });
+    const stale = {
+      ...live,
+      metadata: { ...live.metadata, resourceVersion: "1" },
+    };
+    const conflict = await statusOf(
+      apps.replaceNamespacedDeployment({
+        name: "dup",
+        namespace: "crud",
+        body: stale,
+      }),
+    );
     expect(conflict).toMatchObject({
       reason: "Conflict",
       code: 409,
@@ -211,7 +283,9 @@ describe("CRUD and Status errors", () => {
   });
 
   it("returns 422 Invalid with causes for bad names and broken deployments", async () => {
-    const badName = await raw("POST", "/api/v1/namespaces/crud/configmaps", { metadata: { name: "Bad_Name" } });
+    const badName = await raw("POST", "/api/v1/namespaces/crud/configmaps", {
+      metadata: { name: "Bad_Name" },
+    });
     expect(badName.status).toBe(422);
     expect(badName.body).toMatchObject({
       reason: "Invalid",
@@ -226,9 +300,14 @@ describe("CRUD and Status errors", () => {
       },
     ]);
     // Services need an RFC 1035 label (must start with a letter); namespaces an RFC 1123 label.
-    const svc = await raw("POST", "/api/v1/namespaces/crud/services", { metadata: { name: "1svc" }, spec: { ports: [{ port: 80 }] } });
+    const svc = await raw("POST", "/api/v1/namespaces/crud/services", {
+      metadata: { name: "1svc" },
+      spec: { ports: [{ port: 80 }] },
+    });
     expect(svc.status).toBe(422);
-    const nsDot = await raw("POST", "/api/v1/namespaces", { metadata: { name: "a.b" } });
+    const nsDot = await raw("POST", "/api/v1/namespaces", {
+      metadata: { name: "a.b" },
+    });
     expect(nsDot.status).toBe(422);
 
     const broken = deployment("broken", "crud");
@@ -245,30 +324,63 @@ describe("CRUD and Status errors", () => {
     delete noSelector.spec.selector;
     const res2 = await raw("POST", "/apis/apps/v1/namespaces/crud/deployments", noSelector);
     expect((res2.body.details as { causes: { field: string }[] }).causes).toContainEqual(
-      expect.objectContaining({ field: "spec.selector", reason: "FieldValueRequired" }),
+      expect.objectContaining({
+        field: "spec.selector",
+        reason: "FieldValueRequired",
+      }),
     );
   });
 
   it("returns 404 for a create in a missing namespace and 400 for malformed or mismatched bodies", async () => {
-    const missing = await raw("POST", "/api/v1/namespaces/nowhere/configmaps", { metadata: { name: "x" } });
+    const missing = await raw("POST", "/api/v1/namespaces/nowhere/configmaps", {
+      metadata: { name: "x" },
+    });
     expect(missing.status).toBe(404);
-    expect(missing.body).toMatchObject({ reason: "NotFound", message: 'namespaces "nowhere" not found', details: { name: "nowhere", kind: "namespaces" } });
+    expect(missing.body).toMatchObject({
+      reason: "NotFound",
+      message: 'namespaces "nowhere" not found',
+      details: { name: "nowhere", kind: "namespaces" },
+    });
     const malformed = await raw("POST", "/api/v1/namespaces/crud/configmaps", "{not json");
     expect(malformed.status).toBe(400);
-    expect(malformed.body).toMatchObject({ kind: "Status", reason: "BadRequest", code: 400 });
-    const wrongKind = await raw("POST", "/api/v1/namespaces/crud/configmaps", { apiVersion: "v1", kind: "Secret", metadata: { name: "x" } });
+    expect(malformed.body).toMatchObject({
+      kind: "Status",
+      reason: "BadRequest",
+      code: 400,
+    });
+    const wrongKind = await raw("POST", "/api/v1/namespaces/crud/configmaps", {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "x" },
+    });
     expect(wrongKind.status).toBe(400);
-    const wrongName = await raw("PUT", "/api/v1/namespaces/crud/configmaps/a", { metadata: { name: "b" } });
+    const wrongName = await raw("PUT", "/api/v1/namespaces/crud/configmaps/a", {
+      metadata: { name: "b" },
+    });
     expect(wrongName.status).toBe(400);
     expect(wrongName.body.message).toBe("the name of the object (b) does not match the name on the URL (a)");
   });
 
   it("folds Secret stringData into base64 data and defaults Service fields", async () => {
-    const secret = await core.createNamespacedSecret({ namespace: "crud", body: { metadata: { name: "s" }, stringData: { password: "hunter2" } } });
-    expect(secret.data).toEqual({ password: Buffer.from("hunter2").toString("base64") });
+    const secret = await core.createNamespacedSecret({
+      namespace: "crud",
+      body: { metadata: { name: "s" }, stringData: { password: "hunter2" } },
+    });
+    expect(secret.data).toEqual({
+      password: Buffer.from("hunter2").toString("base64"),
+    });
     expect(secret.stringData).toBeUndefined();
     expect(secret.type).toBe("Opaque");
-    const svc = await core.createNamespacedService({ namespace: "crud", body: { metadata: { name: "web" }, spec: { selector: { app: "web" }, ports: [{ port: 80, targetPort: 5678 }] } } });
+    const svc = await core.createNamespacedService({
+      namespace: "crud",
+      body: {
+        metadata: { name: "web" },
+        spec: {
+          selector: { app: "web" },
+          ports: [{ port: 80, targetPort: 5678 }],
+        },
+      },
+    });
     expect(svc.spec?.type).toBe("ClusterIP");
     expect(svc.spec?.clusterIP).toMatch(/^10\.96\./);
     expect(svc.spec?.ports?.[0].protocol).toBe("TCP");
@@ -278,7 +390,10 @@ describe("CRUD and Status errors", () => {
 describe("patch content types", () => {
   beforeAll(async () => {
     await ns("patching");
-    await apps.createNamespacedDeployment({ namespace: "patching", body: deployment("web", "patching") as V1Deployment });
+    await apps.createNamespacedDeployment({
+      namespace: "patching",
+      body: deployment("web", "patching") as V1Deployment,
+    });
   });
 
   it("applies JSON patch, merge patch and strategic merge patch (containers merge by name)", async () => {
@@ -293,11 +408,30 @@ describe("patch content types", () => {
     const s = await raw(
       "PATCH",
       p,
-      { spec: { template: { spec: { containers: [{ name: "sidecar", image: "busybox:1.36" }, { name: "app", env: [{ name: "A", value: "1" }] }] } } } },
+      {
+        spec: {
+          template: {
+            spec: {
+              containers: [
+                { name: "sidecar", image: "busybox:1.36" },
+                { name: "app", env: [{ name: "A", value: "1" }] },
+              ],
+            },
+          },
+        },
+      },
       "application/strategic-merge-patch+json",
     );
     expect(s.status).toBe(200);
-    const containers = (s.body.spec as { template: { spec: { containers: { name: string; image: string; env?: unknown[] }[] } } }).template.spec.containers;
+    const containers = (
+      s.body.spec as {
+        template: {
+          spec: {
+            containers: { name: string; image: string; env?: unknown[] }[];
+          };
+        };
+      }
+    ).template.spec.containers;
     expect(containers.map((c) => [c.name, c.image])).toEqual([
       ["app", "n8nio/n8n:1.64.0"],
       ["sidecar", "busybox:1.36"],
@@ -310,7 +444,11 @@ describe("patch content types", () => {
     const p = "/apis/apps/v1/namespaces/patching/deployments/web";
     const bad = await raw("PATCH", p, { spec: {} }, "text/plain");
     expect(bad.status).toBe(415);
-    expect(bad.body).toMatchObject({ kind: "Status", reason: "UnsupportedMediaType", code: 415 });
+    expect(bad.body).toMatchObject({
+      kind: "Status",
+      reason: "UnsupportedMediaType",
+      code: 415,
+    });
     const test = await raw("PATCH", p, [{ op: "test", path: "/spec/replicas", value: 99 }], "application/json-patch+json");
     expect(test.status).toBe(422);
     const stale = await raw("PATCH", p, { metadata: { resourceVersion: "1" }, spec: { replicas: 1 } }, "application/merge-patch+json");
@@ -328,25 +466,45 @@ describe("server-side apply", () => {
     const dep: KubernetesObject = deployment("svc-a", "ssa", { replicas: 2 });
     const first = await objects.patch(dep, undefined, undefined, "minispod", true, PatchStrategy.ServerSideApply);
     await kube.settle();
-    const settled = await apps.readNamespacedDeployment({ name: "svc-a", namespace: "ssa" });
+    const settled = await apps.readNamespacedDeployment({
+      name: "svc-a",
+      namespace: "ssa",
+    });
     const again = await objects.patch(dep, undefined, undefined, "minispod", true, PatchStrategy.ServerSideApply);
     expect(again.metadata?.resourceVersion).toBe(settled.metadata?.resourceVersion);
     expect(first.metadata?.uid).toBe(again.metadata?.uid);
     const mf = again.metadata?.managedFields ?? [];
     expect(mf.map((m) => [m.manager, m.operation])).toEqual([["minispod", "Apply"]]);
     expect(mf[0].fieldsV1).toMatchObject({
-      "f:spec": { "f:replicas": {}, "f:template": { "f:spec": { "f:containers": { 'k:{"name":"app"}': { ".": {}, "f:image": {} } } } } },
+      "f:spec": {
+        "f:replicas": {},
+        "f:template": {
+          "f:spec": {
+            "f:containers": { 'k:{"name":"app"}': { ".": {}, "f:image": {} } },
+          },
+        },
+      },
     });
 
     const created = await raw(
       "PATCH",
       "/api/v1/namespaces/ssa/configmaps/applied?fieldManager=minispod",
-      { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "applied" }, data: { a: "1" } },
+      {
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: { name: "applied" },
+        data: { a: "1" },
+      },
       "application/apply-patch+yaml",
     );
     expect(created.status).toBe(201);
     const yamlBody = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: applied\ndata:\n  a: '1'\n";
-    const reapplied = await raw("PATCH", "/api/v1/namespaces/ssa/configmaps/applied?fieldManager=minispod", yamlBody, "application/apply-patch+yaml");
+    const reapplied = await raw(
+      "PATCH",
+      "/api/v1/namespaces/ssa/configmaps/applied?fieldManager=minispod",
+      yamlBody,
+      "application/apply-patch+yaml",
+    );
     expect(reapplied.status).toBe(200);
     expect((reapplied.body.metadata as { resourceVersion: string }).resourceVersion).toBe(
       (created.body.metadata as { resourceVersion: string }).resourceVersion,
@@ -355,10 +513,35 @@ describe("server-side apply", () => {
 
   it("removes fields a manager stops applying, and requires a fieldManager", async () => {
     const path = "/api/v1/namespaces/ssa/configmaps/shrink?fieldManager=minispod";
-    await raw("PATCH", path, { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "shrink" }, data: { a: "1", b: "2" } }, "application/apply-patch+yaml");
-    const res = await raw("PATCH", path, { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "shrink" }, data: { a: "1" } }, "application/apply-patch+yaml");
+    await raw(
+      "PATCH",
+      path,
+      {
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: { name: "shrink" },
+        data: { a: "1", b: "2" },
+      },
+      "application/apply-patch+yaml",
+    );
+    const res = await raw(
+      "PATCH",
+      path,
+      {
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: { name: "shrink" },
+        data: { a: "1" },
+      },
+      "application/apply-patch+yaml",
+    );
     expect(res.body.data).toEqual({ a: "1" });
-    const noManager = await raw("PATCH", "/api/v1/namespaces/ssa/configmaps/shrink", { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "shrink" } }, "application/apply-patch+yaml");
+    const noManager = await raw(
+      "PATCH",
+      "/api/v1/namespaces/ssa/configmaps/shrink",
+      { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "shrink" } },
+      "application/apply-patch+yaml",
+    );
     expect(noManager.status).toBe(400);
   });
 
@@ -366,7 +549,12 @@ describe("server-side apply", () => {
     const dep: KubernetesObject = deployment("svc-b", "ssa", { replicas: 1 });
     await objects.patch(dep, undefined, undefined, "minispod", true, PatchStrategy.ServerSideApply);
     // Someone else (kubectl scale-like) changes replicas with an Update operation.
-    await raw("PATCH", "/apis/apps/v1/namespaces/ssa/deployments/svc-b?fieldManager=kubectl", { spec: { replicas: 5 } }, "application/merge-patch+json");
+    await raw(
+      "PATCH",
+      "/apis/apps/v1/namespaces/ssa/deployments/svc-b?fieldManager=kubectl",
+      { spec: { replicas: 5 } },
+      "application/merge-patch+json",
+    );
     const conflict = await statusOf(objects.patch(dep, undefined, undefined, "minispod", false, PatchStrategy.ServerSideApply));
     expect(conflict).toEqual({
       kind: "Status",
@@ -375,7 +563,15 @@ describe("server-side apply", () => {
       status: "Failure",
       message: 'Apply failed with 1 conflict: conflict with "kubectl" using apps/v1: .spec.replicas',
       reason: "Conflict",
-      details: { causes: [{ reason: "FieldManagerConflict", message: 'conflict with "kubectl" using apps/v1', field: ".spec.replicas" }] },
+      details: {
+        causes: [
+          {
+            reason: "FieldManagerConflict",
+            message: 'conflict with "kubectl" using apps/v1',
+            field: ".spec.replicas",
+          },
+        ],
+      },
       code: 409,
     });
     const forced = await objects.patch(dep, undefined, undefined, "minispod", true, PatchStrategy.ServerSideApply);
@@ -397,11 +593,15 @@ describe("list: selectors and pagination", () => {
     ] as const) {
       const labels: Record<string, string> = { tier };
       if (env) labels.env = env;
-      await core.createNamespacedConfigMap({ namespace: n, body: { metadata: { name: `${tier}-cm`, labels } } });
+      await core.createNamespacedConfigMap({
+        namespace: n,
+        body: { metadata: { name: `${tier}-cm`, labels } },
+      });
     }
   });
 
-  const names = (items: { metadata?: { namespace?: string; name?: string } }[]) => items.map((i) => `${i.metadata?.namespace}/${i.metadata?.name}`);
+  const names = (items: { metadata?: { namespace?: string; name?: string } }[]) =>
+    items.map((i) => `${i.metadata?.namespace}/${i.metadata?.name}`);
 
   it("supports =, ==, !=, in, notin, exists and !exists across namespaces", async () => {
     const q = async (labelSelector: string) => names((await core.listConfigMapForAllNamespaces({ labelSelector })).items);
@@ -417,9 +617,14 @@ describe("list: selectors and pagination", () => {
   });
 
   it("supports field selectors on metadata.name / metadata.namespace and rejects unknown fields", async () => {
-    const byName = await core.listConfigMapForAllNamespaces({ fieldSelector: "metadata.name=web-cm" });
+    const byName = await core.listConfigMapForAllNamespaces({
+      fieldSelector: "metadata.name=web-cm",
+    });
     expect(names(byName.items)).toEqual(["sel-a/web-cm", "sel-b/web-cm"]);
-    const byNs = await core.listConfigMapForAllNamespaces({ fieldSelector: "metadata.namespace!=sel-a", labelSelector: "tier" });
+    const byNs = await core.listConfigMapForAllNamespaces({
+      fieldSelector: "metadata.namespace!=sel-a",
+      labelSelector: "tier",
+    });
     expect(names(byNs.items)).toEqual(["sel-b/cache-cm", "sel-b/web-cm"]);
     const bad = await raw("GET", "/api/v1/configmaps?fieldSelector=spec.foo%3Dx");
     expect(bad.status).toBe(400);
@@ -431,7 +636,11 @@ describe("list: selectors and pagination", () => {
     let cont: string | undefined;
     let pages = 0;
     do {
-      const page = await core.listConfigMapForAllNamespaces({ labelSelector: "tier", limit: 3, _continue: cont });
+      const page = await core.listConfigMapForAllNamespaces({
+        labelSelector: "tier",
+        limit: 3,
+        _continue: cont,
+      });
       seen.push(...names(page.items));
       cont = page.metadata?._continue || undefined;
       expect(page.metadata?.remainingItemCount).toBeUndefined();
@@ -442,7 +651,10 @@ describe("list: selectors and pagination", () => {
 
     const first = await raw("GET", "/api/v1/namespaces/sel-a/configmaps?limit=1");
     expect((first.body.items as unknown[]).length).toBe(1);
-    expect(first.body.metadata).toMatchObject({ remainingItemCount: 1, continue: expect.any(String) });
+    expect(first.body.metadata).toMatchObject({
+      remainingItemCount: 1,
+      continue: expect.any(String),
+    });
     // Items of typed lists carry no apiVersion/kind, as on a real server.
     expect((first.body.items as Record<string, unknown>[])[0].kind).toBeUndefined();
     const badToken = await raw("GET", "/api/v1/configmaps?continue=garbage");

@@ -14,7 +14,10 @@ const run = promisify(execFile);
 
 function works(bin: string): boolean {
   try {
-    execFileSync(bin, ["version", "--client"], { stdio: "ignore", timeout: 20_000 });
+    execFileSync(bin, ["version", "--client"], {
+      stdio: "ignore",
+      timeout: 20_000,
+    });
     return true;
   } catch {
     return false;
@@ -31,14 +34,23 @@ function findKubectl(): { bin?: string; why: string } {
   if (existsSync(extracted) && works(extracted)) return { bin: extracted, why: "cache" };
   try {
     mkdirSync(cache, { recursive: true });
-    execFileSync("apt-get", ["download", "kubernetes-client"], { cwd: cache, stdio: "ignore", timeout: 180_000 });
+    execFileSync("apt-get", ["download", "kubernetes-client"], {
+      cwd: cache,
+      stdio: "ignore",
+      timeout: 180_000,
+    });
     const deb = readdirSync(cache).find((f) => f.startsWith("kubernetes-client") && f.endsWith(".deb"));
     if (!deb) return { why: "apt-get download kubernetes-client produced no package" };
-    execFileSync("dpkg-deb", ["-x", join(cache, deb), cache], { stdio: "ignore", timeout: 60_000 });
+    execFileSync("dpkg-deb", ["-x", join(cache, deb), cache], {
+      stdio: "ignore",
+      timeout: 60_000,
+    });
     if (existsSync(extracted) && works(extracted)) return { bin: extracted, why: "debian" };
     return { why: "the extracted Debian kubectl does not run" };
   } catch (err) {
-    return { why: `kubectl is not on PATH and extracting Debian's kubernetes-client failed: ${(err as Error).message}` };
+    return {
+      why: `kubectl is not on PATH and extracting Debian's kubernetes-client failed: ${(err as Error).message}`,
+    };
   }
 }
 
@@ -62,7 +74,9 @@ describe.skipIf(!found.bin)(`kubectl against the emulator (${found.bin ?? "kubec
     await kube.writeKubeconfig(kubeconfig);
     // kubectl older than 1.27 validates client-side against /openapi/v2, which the emulator does
     // not serve; newer ones ask the server (fieldValidation) after reading /openapi/v3.
-    const version = JSON.parse(execFileSync(kubectl, ["version", "--client", "-o", "json"]).toString()) as { clientVersion: { minor: string } };
+    const version = JSON.parse(execFileSync(kubectl, ["version", "--client", "-o", "json"]).toString()) as {
+      clientVersion: { minor: string };
+    };
     if (Number.parseInt(version.clientVersion.minor, 10) < 27) extraApplyArgs = ["--validate=false"];
   });
   afterAll(async () => {
@@ -116,7 +130,12 @@ describe.skipIf(!found.bin)(`kubectl against the emulator (${found.bin ?? "kubec
 
     expect(await k("delete", "deployment", "blog")).toMatch(/deployment\.apps "blog" deleted/);
     await kube.settle();
-    expect(kube.listObjects("v1", "Pod", { namespace: "default", labelSelector: "app=blog" })).toEqual([]);
+    expect(
+      kube.listObjects("v1", "Pod", {
+        namespace: "default",
+        labelSelector: "app=blog",
+      }),
+    ).toEqual([]);
     expect(kube.recorder.unknownRoutes().map((c) => `${c.method} ${c.path}`)).toEqual([]);
   });
 });

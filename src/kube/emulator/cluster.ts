@@ -5,20 +5,13 @@
  * TEST/DEMO FIXTURE — see index.ts.
  */
 import { randomUUID } from "node:crypto";
-import { ApiError, type Status, errors } from "./errors.js";
+import { ApiError, errors, type Status } from "./errors.js";
 import { serverSideApply, updateOwnership } from "./managed-fields.js";
 import { jsonPatch, mergePatch, strategicMergePatch } from "./patch.js";
-import {
-  NAMESPACES,
-  PODS,
-  type ResourceInfo,
-  findByKind,
-  groupVersion,
-  resourceKey,
-} from "./resources.js";
+import { findByKind, groupVersion, NAMESPACES, PODS, type ResourceInfo, resourceKey } from "./resources.js";
 import { type Matcher, parseFieldSelector, parseLabelSelector } from "./selectors.js";
 import { Store } from "./store.js";
-import { type KubeObject, type ObjectMeta, Rng, deepEqual, isRecord, k8sTime } from "./types.js";
+import { deepEqual, isRecord, type KubeObject, k8sTime, type ObjectMeta, Rng } from "./types.js";
 import { applyDefaults, validateObject } from "./validation.js";
 
 /** Kinds whose metadata.generation the real server maintains. */
@@ -41,7 +34,11 @@ export interface ListQuery {
 export interface ListObject {
   kind: string;
   apiVersion: string;
-  metadata: { resourceVersion: string; continue?: string; remainingItemCount?: number };
+  metadata: {
+    resourceVersion: string;
+    continue?: string;
+    remainingItemCount?: number;
+  };
   items: unknown[];
 }
 
@@ -123,7 +120,11 @@ export class Cluster {
     const token = q.continue ? decodeContinue(q.continue) : undefined;
     const rv = token?.rv ?? this.store.resourceVersion;
     const limit = q.limit && q.limit > 0 ? q.limit : undefined;
-    let page: { items: KubeObject[]; nextKey?: string; remainingItemCount?: number };
+    let page: {
+      items: KubeObject[];
+      nextKey?: string;
+      remainingItemCount?: number;
+    };
     if (info.virtual) {
       const all = this.virtualLister(info, q.namespace)
         .filter((o) => !match || match(o))
@@ -135,7 +136,12 @@ export class Cluster {
       page = { items: items.map((e) => e.o) };
       if (limit && rest.length > limit) page.nextKey = items[items.length - 1].key;
     } else {
-      page = this.store.list(resourceKey(info), { namespace: q.namespace, match, limit, after: token?.start });
+      page = this.store.list(resourceKey(info), {
+        namespace: q.namespace,
+        match,
+        limit,
+        after: token?.start,
+      });
     }
     const metadata: ListObject["metadata"] = { resourceVersion: String(rv) };
     if (page.nextKey !== undefined) {
@@ -150,7 +156,12 @@ export class Cluster {
           return rest;
         })
       : page.items;
-    return { kind: `${info.kind}List`, apiVersion: groupVersion(info), metadata, items };
+    return {
+      kind: `${info.kind}List`,
+      apiVersion: groupVersion(info),
+      metadata,
+      items,
+    };
   }
 
   /** 404 when the namespace is missing, 403 when it is terminating (creates only). */
@@ -183,7 +194,12 @@ export class Cluster {
     if (name !== undefined) meta.name = name;
     if (info.namespaced) meta.namespace = namespace;
     else delete meta.namespace;
-    return { ...(body as object), apiVersion: gv, kind: info.kind, metadata: meta as unknown as ObjectMeta };
+    return {
+      ...(body as object),
+      apiVersion: gv,
+      kind: info.kind,
+      metadata: meta as unknown as ObjectMeta,
+    };
   }
 
   private initialStatus(info: ResourceInfo): Record<string, unknown> | undefined {
@@ -204,7 +220,12 @@ export class Cluster {
    * Finishes and stores a write: defaults, validation, system metadata, generation, no-op detection.
    * `next` is a fresh object owned by this call.
    */
-  private commit(info: ResourceInfo, old: KubeObject | undefined, next: KubeObject, opts: WriteOptions & { keepStatus?: boolean }): KubeObject {
+  private commit(
+    info: ResourceInfo,
+    old: KubeObject | undefined,
+    next: KubeObject,
+    opts: WriteOptions & { keepStatus?: boolean },
+  ): KubeObject {
     applyDefaults(info, next, () => this.allocateClusterIp());
     const causes = validateObject(info, next, old);
     if (causes.length > 0) throw errors.invalid(info, next.metadata.name, causes);
@@ -287,7 +308,11 @@ export class Cluster {
     const live = this.get(info, namespace, name);
     if (rv !== undefined && rv !== "" && rv !== live.metadata.resourceVersion) throw errors.conflict(info, name);
     if (deepEqual(live.status, status)) return live;
-    const next: KubeObject = { ...live, metadata: { ...live.metadata }, status };
+    const next: KubeObject = {
+      ...live,
+      metadata: { ...live.metadata },
+      status,
+    };
     this.store.write(resourceKey(info), next);
     return next;
   }
@@ -316,10 +341,19 @@ export class Cluster {
       const live = this.tryGet(info, namespace, name);
       if (opts.subresource === "status") {
         if (!live) throw errors.notFound(info, name);
-        return { object: this.updateStatus(info, namespace, name, config.status), created: false };
+        return {
+          object: this.updateStatus(info, namespace, name, config.status),
+          created: false,
+        };
       }
       if (!live) this.checkNamespace(info, namespace, name);
-      const merged = serverSideApply({ live, config, manager: opts.fieldManager, force: opts.force === true, now });
+      const merged = serverSideApply({
+        live,
+        config,
+        manager: opts.fieldManager,
+        force: opts.force === true,
+        now,
+      });
       merged.apiVersion = gv;
       merged.kind = info.kind;
       const object = this.commit(info, live, merged, opts);
@@ -339,7 +373,11 @@ export class Cluster {
       case "application/strategic-merge-patch+json":
         // The real server refuses strategic merge patches on custom resources.
         if (!info.builtIn) {
-          throw errors.unsupportedMediaType(contentType, ["application/json-patch+json", "application/merge-patch+json", "application/apply-patch+yaml"]);
+          throw errors.unsupportedMediaType(contentType, [
+            "application/json-patch+json",
+            "application/merge-patch+json",
+            "application/apply-patch+yaml",
+          ]);
         }
         if (!isRecord(body)) throw errors.badRequest("json: cannot unmarshal into Go value of type map[string]interface {}");
         patched = strategicMergePatch(live, body);
@@ -356,7 +394,10 @@ export class Cluster {
     const rv = (patched.metadata as Record<string, unknown>).resourceVersion;
     if (typeof rv === "string" && rv !== live.metadata.resourceVersion) throw errors.conflict(info, name);
     if (opts.subresource === "status") {
-      return { object: this.updateStatus(info, namespace, name, patched.status), created: false };
+      return {
+        object: this.updateStatus(info, namespace, name, patched.status),
+        created: false,
+      };
     }
     const next = this.checkBody(info, patched, namespace, name);
     next.metadata.managedFields = live.metadata.managedFields;
@@ -376,7 +417,11 @@ export class Cluster {
     info: ResourceInfo,
     namespace: string | undefined,
     name: string,
-    opts: { propagationPolicy?: string; preconditions?: { uid?: string; resourceVersion?: string }; dryRun?: boolean } = {},
+    opts: {
+      propagationPolicy?: string;
+      preconditions?: { uid?: string; resourceVersion?: string };
+      dryRun?: boolean;
+    } = {},
   ): KubeObject | Status {
     if (info.virtual) throw errors.methodNotSupported(info, "delete");
     const live = this.get(info, namespace, name);
@@ -397,11 +442,29 @@ export class Cluster {
     const gone = event?.object ?? live;
     if (info.returnDeletedObject) {
       const ts = k8sTime(this.now());
-      return { ...gone, metadata: { ...gone.metadata, deletionTimestamp: ts, deletionGracePeriodSeconds: info === PODS ? 0 : undefined } };
+      return {
+        ...gone,
+        metadata: {
+          ...gone.metadata,
+          deletionTimestamp: ts,
+          deletionGracePeriodSeconds: info === PODS ? 0 : undefined,
+        },
+      };
     }
-    const details: Status["details"] = { name, kind: info.plural, uid: live.metadata.uid };
+    const details: Status["details"] = {
+      name,
+      kind: info.plural,
+      uid: live.metadata.uid,
+    };
     if (info.group) details.group = info.group;
-    return { kind: "Status", apiVersion: "v1", metadata: {}, status: "Success", details, code: 200 } as unknown as Status;
+    return {
+      kind: "Status",
+      apiVersion: "v1",
+      metadata: {},
+      status: "Success",
+      details,
+      code: 200,
+    } as unknown as Status;
   }
 
   /** Internal delete for controllers and garbage collection (no checks, tolerant of absence). */
@@ -422,7 +485,10 @@ export class Cluster {
         const refs = obj.metadata.ownerReferences;
         if (!refs?.some((r) => r.uid === owner.metadata.uid)) continue;
         const rest = refs.filter((r) => r.uid !== owner.metadata.uid);
-        const metadata = { ...obj.metadata, ownerReferences: rest.length ? rest : undefined };
+        const metadata = {
+          ...obj.metadata,
+          ownerReferences: rest.length ? rest : undefined,
+        };
         this.store.write(res, { ...obj, metadata });
       }
     }
@@ -433,7 +499,10 @@ export class Cluster {
     const next: KubeObject = {
       ...ns,
       metadata: { ...ns.metadata, deletionTimestamp: k8sTime(this.now()) },
-      status: { ...(isRecord(ns.status) ? ns.status : {}), phase: "Terminating" },
+      status: {
+        ...(isRecord(ns.status) ? ns.status : {}),
+        phase: "Terminating",
+      },
     };
     this.store.write(resourceKey(NAMESPACES), next);
     const name = ns.metadata.name;

@@ -19,19 +19,19 @@ import type { Cluster } from "./cluster.js";
 import { parseQuantity } from "./quantity.js";
 import {
   DEPLOYMENTS,
+  mustFindByKind,
   NAMESPACES,
   PODS,
   PVCS,
   REPLICASETS,
   type ResourceInfo,
+  resourceKey,
   SERVICEACCOUNTS,
   STATEFULSETS,
-  mustFindByKind,
-  resourceKey,
 } from "./resources.js";
 import { Scheduler } from "./scheduler.js";
 import type { StoreEvent } from "./store.js";
-import { type KubeObject, type OwnerReference, deepEqual, isRecord, k8sTime, safeHash, stableStringify } from "./types.js";
+import { deepEqual, isRecord, type KubeObject, k8sTime, type OwnerReference, safeHash, stableStringify } from "./types.js";
 
 export const CRASH_ANNOTATION = "emulator.minispod.io/crash";
 const RESOURCEQUOTAS = mustFindByKind("v1", "ResourceQuota");
@@ -200,27 +200,35 @@ export class Controllers {
   private reconcile(kind: string, ns: string, name: string): void {
     switch (kind) {
       case "Deployment":
-        return this.reconcileDeployment(ns, name);
+        this.reconcileDeployment(ns, name);
+        return;
       case "StatefulSet":
-        return this.reconcileStatefulSet(ns, name);
+        this.reconcileStatefulSet(ns, name);
+        return;
       case "Pod": {
         const pod = this.cluster.tryGet(PODS, ns, name);
         if (pod && !rec(pod.status).phase) this.startPod(pod);
         return;
       }
       case "PersistentVolumeClaim":
-        return this.reconcilePvc(ns, name);
+        this.reconcilePvc(ns, name);
+        return;
       case "Namespace":
-        return this.reconcileNamespace(name);
+        this.reconcileNamespace(name);
+        return;
       case "Service":
       case "Ingress":
-        return this.reconcileLoadBalancer(kind === "Service" ? SERVICES : INGRESSES, ns, name);
+        this.reconcileLoadBalancer(kind === "Service" ? SERVICES : INGRESSES, ns, name);
+        return;
       case "Certificate":
-        return this.reconcileCertificate(ns, name);
+        this.reconcileCertificate(ns, name);
+        return;
       case "ResourceQuota":
-        return this.reconcileQuota(ns, name);
+        this.reconcileQuota(ns, name);
+        return;
       case "GC":
-        return this.collectGarbage(ns, name);
+        this.collectGarbage(ns, name);
+        return;
     }
   }
 
@@ -228,7 +236,11 @@ export class Controllers {
 
   private writeStatus(info: ResourceInfo, obj: KubeObject, status: Obj): KubeObject {
     if (deepEqual(obj.status, status)) return obj;
-    return this.cluster.put(info, { ...obj, metadata: { ...obj.metadata }, status });
+    return this.cluster.put(info, {
+      ...obj,
+      metadata: { ...obj.metadata },
+      status,
+    });
   }
 
   // ---- pods ----------------------------------------------------------------------------------
@@ -257,11 +269,40 @@ export class Controllers {
     const status: Obj = {
       phase: "Pending",
       conditions: [
-        { type: "PodReadyToStartContainers", status: "False", lastProbeTime: null, lastTransitionTime: k8sTime(now) },
-        { type: "Initialized", status: "True", lastProbeTime: null, lastTransitionTime: k8sTime(now) },
-        { type: "Ready", status: "False", lastProbeTime: null, lastTransitionTime: k8sTime(now), reason: "ContainersNotReady", message: `containers with unready status: [${containers.map((c) => c.name).join(" ")}]` },
-        { type: "ContainersReady", status: "False", lastProbeTime: null, lastTransitionTime: k8sTime(now), reason: "ContainersNotReady", message: `containers with unready status: [${containers.map((c) => c.name).join(" ")}]` },
-        { type: "PodScheduled", status: "True", lastProbeTime: null, lastTransitionTime: k8sTime(now) },
+        {
+          type: "PodReadyToStartContainers",
+          status: "False",
+          lastProbeTime: null,
+          lastTransitionTime: k8sTime(now),
+        },
+        {
+          type: "Initialized",
+          status: "True",
+          lastProbeTime: null,
+          lastTransitionTime: k8sTime(now),
+        },
+        {
+          type: "Ready",
+          status: "False",
+          lastProbeTime: null,
+          lastTransitionTime: k8sTime(now),
+          reason: "ContainersNotReady",
+          message: `containers with unready status: [${containers.map((c) => c.name).join(" ")}]`,
+        },
+        {
+          type: "ContainersReady",
+          status: "False",
+          lastProbeTime: null,
+          lastTransitionTime: k8sTime(now),
+          reason: "ContainersNotReady",
+          message: `containers with unready status: [${containers.map((c) => c.name).join(" ")}]`,
+        },
+        {
+          type: "PodScheduled",
+          status: "True",
+          lastProbeTime: null,
+          lastTransitionTime: k8sTime(now),
+        },
       ],
       hostIP: "10.0.0.10",
       hostIPs: [{ ip: "10.0.0.10" }],
@@ -277,8 +318,16 @@ export class Controllers {
         state: { waiting: { reason: "ContainerCreating" } },
       })),
     };
-    const spec = { ...rec(pod.spec), nodeName: rec(pod.spec).nodeName ?? "emulator-node" };
-    const written = this.cluster.put(PODS, { ...pod, metadata: { ...pod.metadata }, spec, status });
+    const spec = {
+      ...rec(pod.spec),
+      nodeName: rec(pod.spec).nodeName ?? "emulator-node",
+    };
+    const written = this.cluster.put(PODS, {
+      ...pod,
+      metadata: { ...pod.metadata },
+      spec,
+      status,
+    });
     const advance = () => this.advancePod(pod.metadata.namespace ?? "", pod.metadata.name, written.metadata.uid);
     if (this.opts.podReadyDelayMs <= 0) advance();
     else this.scheduler.schedule(this.podTaskKey(written), now + this.opts.podReadyDelayMs, advance);
@@ -300,7 +349,12 @@ export class Controllers {
       conds.map((c) => {
         if (c.type !== type) return c;
         const changed = c.status !== (ok ? "True" : "False");
-        const out: Obj = { type, status: ok ? "True" : "False", lastProbeTime: null, lastTransitionTime: changed ? ts : c.lastTransitionTime };
+        const out: Obj = {
+          type,
+          status: ok ? "True" : "False",
+          lastProbeTime: null,
+          lastTransitionTime: changed ? ts : c.lastTransitionTime,
+        };
         if (!ok && reason) {
           out.reason = reason;
           out.message = message;
@@ -314,7 +368,13 @@ export class Controllers {
       next = {
         ...status,
         phase: "Pending",
-        conditions: setCond(setCond(conditions, "Ready", false, "ContainersNotReady", unready), "ContainersReady", false, "ContainersNotReady", unready),
+        conditions: setCond(
+          setCond(conditions, "Ready", false, "ContainersNotReady", unready),
+          "ContainersReady",
+          false,
+          "ContainersNotReady",
+          unready,
+        ),
         containerStatuses: containers.map((c) => ({
           name: c.name,
           image: c.image,
@@ -323,7 +383,12 @@ export class Controllers {
           restartCount: 0,
           started: false,
           state: this.imageIsBad(String(c.image))
-            ? { waiting: { reason: "ImagePullBackOff", message: `Back-off pulling image "${String(c.image)}"` } }
+            ? {
+                waiting: {
+                  reason: "ImagePullBackOff",
+                  message: `Back-off pulling image "${String(c.image)}"`,
+                },
+              }
             : { waiting: { reason: "PodInitializing" } },
         })),
       };
@@ -334,7 +399,13 @@ export class Controllers {
         ...status,
         phase: "Running",
         podIP: status.podIP ?? this.podIp(pod),
-        conditions: setCond(setCond(conditions, "Ready", false, "ContainersNotReady", unready), "ContainersReady", false, "ContainersNotReady", unready),
+        conditions: setCond(
+          setCond(conditions, "Ready", false, "ContainersNotReady", unready),
+          "ContainersReady",
+          false,
+          "ContainersNotReady",
+          unready,
+        ),
         containerStatuses: containers.map((c) => {
           const prev = previous.get(c.name);
           const restarts = (typeof prev?.restartCount === "number" ? prev.restartCount : 0) + 1;
@@ -346,8 +417,21 @@ export class Controllers {
             ready: false,
             restartCount: restarts,
             started: false,
-            state: { waiting: { reason: "CrashLoopBackOff", message: `back-off ${Math.min(10 * 2 ** (restarts - 1), 300)}s restarting failed container=${String(c.name)} pod=${name}_${ns}(${uid})` } },
-            lastState: { terminated: { exitCode: 1, reason: "Error", startedAt: ts, finishedAt: ts, containerID: `containerd://${safeHash(`${uid}/${c.name}/${restarts - 1}`, 32)}` } },
+            state: {
+              waiting: {
+                reason: "CrashLoopBackOff",
+                message: `back-off ${Math.min(10 * 2 ** (restarts - 1), 300)}s restarting failed container=${String(c.name)} pod=${name}_${ns}(${uid})`,
+              },
+            },
+            lastState: {
+              terminated: {
+                exitCode: 1,
+                reason: "Error",
+                startedAt: ts,
+                finishedAt: ts,
+                containerID: `containerd://${safeHash(`${uid}/${c.name}/${restarts - 1}`, 32)}`,
+              },
+            },
           };
         }),
       };
@@ -381,7 +465,13 @@ export class Controllers {
   }
 
   private podIp(pod: KubeObject): string {
-    const h = Number.parseInt(safeHash(pod.metadata.uid, 4).split("").map((c) => c.charCodeAt(0) % 10).join(""), 10);
+    const h = Number.parseInt(
+      safeHash(pod.metadata.uid, 4)
+        .split("")
+        .map((c) => c.charCodeAt(0) % 10)
+        .join(""),
+      10,
+    );
     return `10.244.${(h >> 8) % 256}.${(h % 254) + 1}`;
   }
 
@@ -404,7 +494,10 @@ export class Controllers {
 
   private newPod(owner: KubeObject, name: string, template: Obj, extraLabels: Record<string, string>, ownerObj: KubeObject): KubeObject {
     const tmeta = rec(template.metadata);
-    const labels = { ...(rec(tmeta.labels) as Record<string, string>), ...extraLabels };
+    const labels = {
+      ...(rec(tmeta.labels) as Record<string, string>),
+      ...extraLabels,
+    };
     const metadata: KubeObject["metadata"] = {
       name,
       namespace: owner.metadata.namespace,
@@ -415,7 +508,10 @@ export class Controllers {
       labels,
       ownerReferences: [ownerRef(ownerObj)],
     };
-    if (isRecord(tmeta.annotations)) metadata.annotations = { ...(tmeta.annotations as Record<string, string>) };
+    if (isRecord(tmeta.annotations))
+      metadata.annotations = {
+        ...(tmeta.annotations as Record<string, string>),
+      };
     const spec = { ...rec(template.spec) };
     spec.serviceAccountName ??= "default";
     spec.serviceAccount ??= spec.serviceAccountName;
@@ -464,7 +560,10 @@ export class Controllers {
           resourceVersion: "",
           creationTimestamp: k8sTime(now),
           generation: 1,
-          labels: { ...(rec(rec(template.metadata).labels) as Record<string, string>), "pod-template-hash": hash },
+          labels: {
+            ...(rec(rec(template.metadata).labels) as Record<string, string>),
+            "pod-template-hash": hash,
+          },
           annotations: {
             "deployment.kubernetes.io/desired-replicas": String(replicas),
             "deployment.kubernetes.io/max-replicas": String(replicas + intOrPercent(rec(strategy.rollingUpdate).maxSurge, replicas, true)),
@@ -474,8 +573,23 @@ export class Controllers {
         },
         spec: {
           replicas,
-          selector: { ...selector, matchLabels: { ...(rec(selector.matchLabels) as Record<string, string>), "pod-template-hash": hash } },
-          template: { ...template, metadata: { ...rec(template.metadata), labels: { ...(rec(rec(template.metadata).labels) as Record<string, string>), "pod-template-hash": hash } } },
+          selector: {
+            ...selector,
+            matchLabels: {
+              ...(rec(selector.matchLabels) as Record<string, string>),
+              "pod-template-hash": hash,
+            },
+          },
+          template: {
+            ...template,
+            metadata: {
+              ...rec(template.metadata),
+              labels: {
+                ...(rec(rec(template.metadata).labels) as Record<string, string>),
+                "pod-template-hash": hash,
+              },
+            },
+          },
         },
         status: { replicas: 0 },
       });
@@ -494,11 +608,19 @@ export class Controllers {
     // Scale the new ReplicaSet to the desired count (newest pods go first on scale-down).
     if (newPods.length < replicas) {
       for (let i = newPods.length; i < replicas; i++) {
-        const pod = this.newPod(d, `${rsName}-${this.cluster.rng.suffix(5)}`, rec(rec(current.spec).template), { "pod-template-hash": hash }, current);
+        const pod = this.newPod(
+          d,
+          `${rsName}-${this.cluster.rng.suffix(5)}`,
+          rec(rec(current.spec).template),
+          { "pod-template-hash": hash },
+          current,
+        );
         newPods.push(this.cluster.put(PODS, pod));
       }
     } else if (newPods.length > replicas) {
-      newPods.sort((a, b) => (isPodReady(a) === isPodReady(b) ? b.metadata.creationTimestamp.localeCompare(a.metadata.creationTimestamp) : isPodReady(a) ? 1 : -1));
+      newPods.sort((a, b) =>
+        isPodReady(a) === isPodReady(b) ? b.metadata.creationTimestamp.localeCompare(a.metadata.creationTimestamp) : isPodReady(a) ? 1 : -1,
+      );
       for (const p of newPods.splice(0, newPods.length - replicas)) this.cluster.remove(PODS, ns, p.metadata.name);
     }
     // RollingUpdate: old pods go as new ones become ready, keeping availability.
@@ -511,16 +633,29 @@ export class Controllers {
     for (const rs of [...rsets, ...(createdRs ? [current] : [])]) {
       const live = this.cluster.tryGet(REPLICASETS, ns, rs.metadata.name);
       if (!live) continue;
-      const mine = (live.metadata.uid === current.metadata.uid ? newPods : oldPods).filter((p) => controllerOf(p)?.uid === live.metadata.uid);
+      const mine = (live.metadata.uid === current.metadata.uid ? newPods : oldPods).filter(
+        (p) => controllerOf(p)?.uid === live.metadata.uid,
+      );
       const want = live.metadata.uid === current.metadata.uid ? replicas : mine.length;
       let rsObj = live;
       if (rec(live.spec).replicas !== want) {
-        rsObj = this.cluster.put(REPLICASETS, { ...live, metadata: { ...live.metadata, generation: (live.metadata.generation ?? 1) + 1 }, spec: { ...rec(live.spec), replicas: want } });
+        rsObj = this.cluster.put(REPLICASETS, {
+          ...live,
+          metadata: {
+            ...live.metadata,
+            generation: (live.metadata.generation ?? 1) + 1,
+          },
+          spec: { ...rec(live.spec), replicas: want },
+        });
       }
       const ready = mine.filter(isPodReady).length;
       this.writeStatus(REPLICASETS, rsObj, {
         replicas: mine.length,
-        ...omitZero({ fullyLabeledReplicas: mine.length, readyReplicas: ready, availableReplicas: ready }),
+        ...omitZero({
+          fullyLabeledReplicas: mine.length,
+          readyReplicas: ready,
+          availableReplicas: ready,
+        }),
         observedGeneration: rsObj.metadata.generation,
       });
     }
@@ -566,7 +701,10 @@ export class Controllers {
     ) {
       progressing = cond("Progressing", "False", "ProgressDeadlineExceeded", `ReplicaSet "${rsName}" has timed out progressing.`);
     } else if (createdRs) {
-      progressing = { ...cond("Progressing", "True", "NewReplicaSetCreated", `Created new replica set "${rsName}"`), lastUpdateTime: ts };
+      progressing = {
+        ...cond("Progressing", "True", "NewReplicaSetCreated", `Created new replica set "${rsName}"`),
+        lastUpdateTime: ts,
+      };
     } else {
       progressing = cond("Progressing", "True", "ReplicaSetUpdated", `ReplicaSet "${rsName}" is progressing.`);
       if (prevProgress?.reason !== "ReplicaSetUpdated" && prevProgress?.reason !== "NewReplicaSetCreated") progressing.lastUpdateTime = ts;
@@ -617,9 +755,16 @@ export class Controllers {
             uid: randomUUID(),
             resourceVersion: "",
             creationTimestamp: k8sTime(this.cluster.now()),
-            labels: { ...(rec(tmeta.labels) as Record<string, string>), ...selectorLabels },
+            labels: {
+              ...(rec(tmeta.labels) as Record<string, string>),
+              ...selectorLabels,
+            },
           },
-          spec: { volumeMode: "Filesystem", storageClassName: "standard", ...rec(pvcTemplate.spec) },
+          spec: {
+            volumeMode: "Filesystem",
+            storageClassName: "standard",
+            ...rec(pvcTemplate.spec),
+          },
           status: { phase: "Pending" },
         });
       }
@@ -646,16 +791,30 @@ export class Controllers {
         });
         if (ordered && !earlierReady) break;
         const podName = `${name}-${i}`;
-        const pod = this.newPod(sts, podName, template, {
-          "controller-revision-hash": revision,
-          "statefulset.kubernetes.io/pod-name": podName,
-          "apps.kubernetes.io/pod-index": String(i),
-        }, sts);
-        pod.spec = { ...rec(pod.spec), hostname: podName, ...(spec.serviceName ? { subdomain: spec.serviceName } : {}) };
+        const pod = this.newPod(
+          sts,
+          podName,
+          template,
+          {
+            "controller-revision-hash": revision,
+            "statefulset.kubernetes.io/pod-name": podName,
+            "apps.kubernetes.io/pod-index": String(i),
+          },
+          sts,
+        );
+        pod.spec = {
+          ...rec(pod.spec),
+          hostname: podName,
+          ...(spec.serviceName ? { subdomain: spec.serviceName } : {}),
+        };
         const volumes = arr(rec(pod.spec).volumes);
         for (const t of arr(spec.volumeClaimTemplates)) {
           const vname = String(rec(t.metadata).name);
-          if (!volumes.some((v) => v.name === vname)) volumes.push({ name: vname, persistentVolumeClaim: { claimName: `${vname}-${name}-${i}` } });
+          if (!volumes.some((v) => v.name === vname))
+            volumes.push({
+              name: vname,
+              persistentVolumeClaim: { claimName: `${vname}-${name}-${i}` },
+            });
         }
         if (volumes.length) (pod.spec as Obj).volumes = volumes;
         byOrdinal.set(i, this.cluster.put(PODS, pod));
@@ -667,7 +826,12 @@ export class Controllers {
     const status: Obj = {
       observedGeneration: sts.metadata.generation,
       replicas: live.length,
-      ...omitZero({ readyReplicas: ready, currentReplicas: updated, updatedReplicas: updated, availableReplicas: ready }),
+      ...omitZero({
+        readyReplicas: ready,
+        currentReplicas: updated,
+        updatedReplicas: updated,
+        availableReplicas: ready,
+      }),
       currentRevision: revision,
       updateRevision: revision,
       collisionCount: 0,
@@ -685,27 +849,36 @@ export class Controllers {
     const status = rec(pvc.status);
     const current = rec(status.capacity).storage;
     // The volume grows to the request; it never shrinks (validation forbids smaller requests).
-    const capacity =
-      current !== undefined && (parseQuantity(current) ?? 0) >= (parseQuantity(requested) ?? 0) ? current : requested;
+    const capacity = current !== undefined && (parseQuantity(current) ?? 0) >= (parseQuantity(requested) ?? 0) ? current : requested;
     let obj = pvc;
     if (!spec.volumeName) {
       obj = this.cluster.put(PVCS, {
         ...pvc,
         metadata: {
           ...pvc.metadata,
-          annotations: { ...pvc.metadata.annotations, "pv.kubernetes.io/bind-completed": "yes", "pv.kubernetes.io/bound-by-controller": "yes" },
+          annotations: {
+            ...pvc.metadata.annotations,
+            "pv.kubernetes.io/bind-completed": "yes",
+            "pv.kubernetes.io/bound-by-controller": "yes",
+          },
         },
         spec: { ...spec, volumeName: `pvc-${pvc.metadata.uid}` },
       });
     }
-    this.writeStatus(PVCS, obj, { phase: "Bound", accessModes: spec.accessModes, capacity: { storage: capacity } });
+    this.writeStatus(PVCS, obj, {
+      phase: "Bound",
+      accessModes: spec.accessModes,
+      capacity: { storage: capacity },
+    });
   }
 
   private reconcileLoadBalancer(info: ResourceInfo, ns: string, name: string): void {
     const obj = this.cluster.tryGet(info, ns, name);
     if (!obj) return;
     const wantsIp = info === INGRESSES || rec(obj.spec).type === "LoadBalancer";
-    this.writeStatus(info, obj, { loadBalancer: wantsIp ? { ingress: [{ ip: "127.0.0.1" }] } : {} });
+    this.writeStatus(info, obj, {
+      loadBalancer: wantsIp ? { ingress: [{ ip: "127.0.0.1" }] } : {},
+    });
   }
 
   private reconcileCertificate(ns: string, name: string): void {
@@ -740,7 +913,13 @@ export class Controllers {
     this.cluster.put(SERVICEACCOUNTS, {
       apiVersion: "v1",
       kind: "ServiceAccount",
-      metadata: { name: "default", namespace: name, uid: randomUUID(), resourceVersion: "", creationTimestamp: k8sTime(this.cluster.now()) },
+      metadata: {
+        name: "default",
+        namespace: name,
+        uid: randomUUID(),
+        resourceVersion: "",
+        creationTimestamp: k8sTime(this.cluster.now()),
+      },
     });
   }
 
@@ -776,7 +955,8 @@ export class Controllers {
       if (key === "pods" || key === "count/pods") used[key] = String(pods);
       else if (key === "persistentvolumeclaims") used[key] = String(pvcs);
       else if (key.endsWith("cpu")) used[key] = formatCpu(sums[key.includes(".") ? key : `requests.${key}`] ?? 0);
-      else if (key.endsWith("memory") || key.endsWith("storage")) used[key] = formatBytes(sums[key.includes(".") ? key : `requests.${key}`] ?? 0);
+      else if (key.endsWith("memory") || key.endsWith("storage"))
+        used[key] = formatBytes(sums[key.includes(".") ? key : `requests.${key}`] ?? 0);
       else used[key] = "0";
     }
     this.writeStatus(RESOURCEQUOTAS, quota, { hard, used });
@@ -820,7 +1000,11 @@ function formatCpu(cores: number): string {
 
 function formatBytes(bytes: number): string {
   if (bytes === 0) return "0";
-  for (const [suffix, f] of [["Gi", 2 ** 30], ["Mi", 2 ** 20], ["Ki", 2 ** 10]] as const) if (bytes % f === 0) return `${bytes / f}${suffix}`;
+  for (const [suffix, f] of [
+    ["Gi", 2 ** 30],
+    ["Mi", 2 ** 20],
+    ["Ki", 2 ** 10],
+  ] as const)
+    if (bytes % f === 0) return `${bytes / f}${suffix}`;
   return String(bytes);
 }
-

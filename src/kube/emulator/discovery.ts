@@ -3,9 +3,13 @@
  * client-node's KubernetesObjectApi and kubectl read before they touch a resource.
  * TEST/DEMO FIXTURE — see index.ts.
  */
-import { RESOURCES, type ResourceInfo, groupVersion, servedGroupVersions } from "./resources.js";
+import { groupVersion, RESOURCES, type ResourceInfo, servedGroupVersions } from "./resources.js";
 
-export const EMULATED_VERSION = { major: "1", minor: "33", gitVersion: "v1.33.0-minispod-emulator" };
+export const EMULATED_VERSION = {
+  major: "1",
+  minor: "33",
+  gitVersion: "v1.33.0-minispod-emulator",
+};
 
 export function versionInfo(): Record<string, string> {
   return {
@@ -28,7 +32,10 @@ export function apiVersions(serverAddress: string): Record<string, unknown> {
 }
 
 function groupEntry(group: string, versions: string[]): Record<string, unknown> {
-  const vs = versions.map((version) => ({ groupVersion: `${group}/${version}`, version }));
+  const vs = versions.map((version) => ({
+    groupVersion: `${group}/${version}`,
+    version,
+  }));
   return { name: group, versions: vs, preferredVersion: vs[0] };
 }
 
@@ -54,12 +61,22 @@ export function apiGroup(group: string): Record<string, unknown> | undefined {
 }
 
 function subresourceEntry(info: ResourceInfo, sub: string): Record<string, unknown> {
-  const base = { name: `${info.plural}/${sub}`, singularName: "", namespaced: info.namespaced };
+  const base = {
+    name: `${info.plural}/${sub}`,
+    singularName: "",
+    namespaced: info.namespaced,
+  };
   switch (sub) {
     case "log":
       return { ...base, kind: "Pod", verbs: ["get"] };
     case "scale":
-      return { ...base, group: "autoscaling", version: "v1", kind: "Scale", verbs: ["get", "patch", "update"] };
+      return {
+        ...base,
+        group: "autoscaling",
+        version: "v1",
+        kind: "Scale",
+        verbs: ["get", "patch", "update"],
+      };
     case "finalize":
       return { ...base, kind: info.kind, verbs: ["update"] };
     default:
@@ -84,5 +101,10 @@ export function apiResourceList(gv: string): Record<string, unknown> | undefined
     resources.push(entry);
     for (const sub of info.subresources) resources.push(subresourceEntry(info, sub));
   }
-  return { kind: "APIResourceList", apiVersion: "v1", groupVersion: gv, resources };
+  return {
+    kind: "APIResourceList",
+    apiVersion: "v1",
+    groupVersion: gv,
+    resources,
+  };
 }

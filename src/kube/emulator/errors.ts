@@ -3,7 +3,7 @@
  * Handlers throw ApiError; the router serialises `status` with `status.code` as HTTP status.
  * TEST/DEMO FIXTURE — see index.ts.
  */
-import { type ResourceInfo, qualifiedResource } from "./resources.js";
+import { qualifiedResource, type ResourceInfo } from "./resources.js";
 
 export interface StatusCause {
   reason?: string;
@@ -36,7 +36,15 @@ export class ApiError extends Error {
   constructor(code: number, reason: string, message: string, details?: StatusDetails) {
     super(message);
     this.name = "ApiError";
-    this.status = { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, reason, code };
+    this.status = {
+      kind: "Status",
+      apiVersion: "v1",
+      metadata: {},
+      status: "Failure",
+      message,
+      reason,
+      code,
+    };
     if (details) this.status.details = details;
   }
   get code(): number {
@@ -56,7 +64,10 @@ export const errors = {
     return new ApiError(404, "NotFound", `${qualifiedResource(info)} "${name}" not found`, target(info, name));
   },
   namespaceNotFound(name: string): ApiError {
-    return new ApiError(404, "NotFound", `namespaces "${name}" not found`, { name, kind: "namespaces" });
+    return new ApiError(404, "NotFound", `namespaces "${name}" not found`, {
+      name,
+      kind: "namespaces",
+    });
   },
   alreadyExists(info: ResourceInfo, name: string): ApiError {
     return new ApiError(409, "AlreadyExists", `${qualifiedResource(info)} "${name}" already exists`, target(info, name));
@@ -72,8 +83,7 @@ export const errors = {
   applyConflict(causes: StatusCause[]): ApiError {
     const n = causes.length;
     const body = causes.map((c) => `${c.message}: ${c.field}`).join("\n");
-    const message =
-      n === 1 ? `Apply failed with 1 conflict: ${body}` : `Apply failed with ${n} conflicts: ${body}`;
+    const message = n === 1 ? `Apply failed with 1 conflict: ${body}` : `Apply failed with ${n} conflicts: ${body}`;
     return new ApiError(409, "Conflict", message, { causes });
   },
   invalid(info: ResourceInfo, name: string, causes: StatusCause[]): ApiError {
@@ -89,7 +99,13 @@ export const errors = {
     const why = `unable to create new content in namespace ${namespace} because it is being terminated`;
     return new ApiError(403, "Forbidden", `${qualifiedResource(info)} "${name}" is forbidden: ${why}`, {
       ...target(info, name),
-      causes: [{ reason: "NamespaceTerminating", message: why, field: "metadata.namespace" }],
+      causes: [
+        {
+          reason: "NamespaceTerminating",
+          message: why,
+          field: "metadata.namespace",
+        },
+      ],
     });
   },
   badRequest(message: string): ApiError {
@@ -100,7 +116,14 @@ export const errors = {
       415,
       "UnsupportedMediaType",
       `the body of the request was in an unknown format - accepted media types include: ${accepted.join(", ")}`,
-      { causes: [{ reason: "UnexpectedServerResponse", message: `unsupported content type ${JSON.stringify(contentType)}` }] },
+      {
+        causes: [
+          {
+            reason: "UnexpectedServerResponse",
+            message: `unsupported content type ${JSON.stringify(contentType)}`,
+          },
+        ],
+      },
     );
   },
   methodNotSupported(info: ResourceInfo, verb: string): ApiError {
@@ -126,7 +149,9 @@ export const errors = {
     });
   },
   unavailable(message = "the server is currently unable to handle the request"): ApiError {
-    return new ApiError(503, "ServiceUnavailable", message, { retryAfterSeconds: 1 });
+    return new ApiError(503, "ServiceUnavailable", message, {
+      retryAfterSeconds: 1,
+    });
   },
   timeout(message = "the server was unable to return a response in the time allotted, but may still be processing the request"): ApiError {
     return new ApiError(504, "Timeout", message, { retryAfterSeconds: 1 });

@@ -15,24 +15,24 @@
  */
 import { randomBytes } from "node:crypto";
 import { mkdir, writeFile } from "node:fs/promises";
-import { type Server, createServer } from "node:http";
+import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { dirname } from "node:path";
 import { stringify as toYaml } from "yaml";
 import { Cluster, type ListQuery } from "./cluster.js";
-import { CRASH_ANNOTATION, Controllers } from "./controllers.js";
+import { Controllers, CRASH_ANNOTATION } from "./controllers.js";
 import { Faults, Recorder } from "./faults.js";
-import { type UsageOverride, listPodMetrics } from "./metrics.js";
-import { NAMESPACES, type ResourceInfo, findByKind, resourceKey } from "./resources.js";
+import { listPodMetrics, type UsageOverride } from "./metrics.js";
+import { findByKind, NAMESPACES, type ResourceInfo, resourceKey } from "./resources.js";
 import { Router } from "./router.js";
 import { type SeedFleetOptions, type SeedFleetResult, seedFleet } from "./seed.js";
 import { type KubeObject, type Logger, Rng, silentLogger } from "./types.js";
 
 export { ApiError, type Status, type StatusCause } from "./errors.js";
 export type { CallFilter, FaultRule, RecordedCall, Verb } from "./faults.js";
-export type { KubeObject, Logger } from "./types.js";
-export type { SeedFleetOptions, SeedFleetResult } from "./seed.js";
 export type { UsageOverride } from "./metrics.js";
+export type { SeedFleetOptions, SeedFleetResult } from "./seed.js";
+export type { KubeObject, Logger } from "./types.js";
 export { CRASH_ANNOTATION };
 
 export interface KubeEmulatorOptions {
@@ -130,7 +130,7 @@ export class KubeEmulator {
   private port = 0;
   private stopped = false;
 
-  private constructor(private readonly opts: KubeEmulatorOptions) {
+  private constructor(readonly opts: KubeEmulatorOptions) {
     this.logger = opts.logger ?? silentLogger;
     this.token = opts.token ?? `emulator-${randomBytes(12).toString("hex")}`;
     this.host = opts.host ?? "127.0.0.1";
@@ -175,7 +175,12 @@ export class KubeEmulator {
   static async start(opts: KubeEmulatorOptions = {}): Promise<KubeEmulator> {
     const emu = new KubeEmulator(opts);
     for (const ns of opts.namespaces ?? ["default", "kube-system", "kube-public", "kube-node-lease"]) {
-      emu.cluster.create(NAMESPACES, undefined, { apiVersion: "v1", kind: "Namespace", metadata: { name: ns } }, { fieldManager: "kube-apiserver" });
+      emu.cluster.create(
+        NAMESPACES,
+        undefined,
+        { apiVersion: "v1", kind: "Namespace", metadata: { name: ns } },
+        { fieldManager: "kube-apiserver" },
+      );
     }
     emu.controllers.drain();
     await emu.listen(opts.port ?? 0);
@@ -213,9 +218,23 @@ export class KubeEmulator {
       apiVersion: "v1",
       kind: "Config",
       "current-context": "minispod-emulator",
-      clusters: [{ name: "minispod-emulator", cluster: { server: this.url, "insecure-skip-tls-verify": true } }],
+      clusters: [
+        {
+          name: "minispod-emulator",
+          cluster: { server: this.url, "insecure-skip-tls-verify": true },
+        },
+      ],
       users: [{ name: "minispod-emulator", user: { token: this.token } }],
-      contexts: [{ name: "minispod-emulator", context: { cluster: "minispod-emulator", user: "minispod-emulator", namespace: "default" } }],
+      contexts: [
+        {
+          name: "minispod-emulator",
+          context: {
+            cluster: "minispod-emulator",
+            user: "minispod-emulator",
+            namespace: "default",
+          },
+        },
+      ],
       preferences: {},
     };
   }
@@ -322,13 +341,25 @@ export class KubeEmulator {
   listObjects(apiVersion: string, kind: string, query: Omit<ListQuery, "limit" | "continue"> = {}): KubeObject[] {
     const info = this.info(apiVersion, kind);
     const match = this.cluster.matchers(info, query);
-    return this.cluster.store.list(resourceKey(info), { namespace: query.namespace, match }).items;
+    return this.cluster.store.list(resourceKey(info), {
+      namespace: query.namespace,
+      match,
+    }).items;
   }
 
   /** Server-side applies an object as `fieldManager` (default "minispod"), like the product does. */
-  apply(obj: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } } & Record<string, unknown>, fieldManager = "minispod", force = true): KubeObject {
+  apply(
+    obj: {
+      apiVersion: string;
+      kind: string;
+      metadata: { name: string; namespace?: string };
+    } & Record<string, unknown>,
+    fieldManager = "minispod",
+    force = true,
+  ): KubeObject {
     const info = this.info(obj.apiVersion, obj.kind);
-    return this.cluster.patch(info, obj.metadata.namespace, obj.metadata.name, "application/apply-patch+yaml", obj, { fieldManager, force }).object;
+    return this.cluster.patch(info, obj.metadata.namespace, obj.metadata.name, "application/apply-patch+yaml", obj, { fieldManager, force })
+      .object;
   }
 
   /** Deletes an object as the API would (namespaces go Terminating; dependents are collected). */

@@ -4,7 +4,7 @@
  * TEST/DEMO FIXTURE — see index.ts.
  */
 import { errors } from "./errors.js";
-import { type KubeObject, isRecord } from "./types.js";
+import { isRecord, type KubeObject } from "./types.js";
 
 type Obj = Record<string, unknown>;
 const rec = (v: unknown): Obj => (isRecord(v) ? v : {});
@@ -111,13 +111,26 @@ export function planLogs(pod: KubeObject, q: LogQuery): LogPlan {
   const state = rec(cs?.state);
   const waiting = rec(state.waiting);
   if (isRecord(state.running)) {
-    return { container, image: String(container.image), startMs: Date.parse(String(state.running.startedAt)), crashed: false };
+    return {
+      container,
+      image: String(container.image),
+      startMs: Date.parse(String(state.running.startedAt)),
+      crashed: false,
+    };
   }
   if (waiting.reason === "CrashLoopBackOff") {
     const term = rec(rec(cs?.lastState).terminated);
-    return { container, image: String(container.image), startMs: Date.parse(String(term.startedAt)), crashed: true };
+    return {
+      container,
+      image: String(container.image),
+      startMs: Date.parse(String(term.startedAt)),
+      crashed: true,
+    };
   }
-  const why = waiting.reason === "ImagePullBackOff" || waiting.reason === "ErrImagePull" ? "trying and failing to pull image" : String(waiting.reason ?? "ContainerCreating");
+  const why =
+    waiting.reason === "ImagePullBackOff" || waiting.reason === "ErrImagePull"
+      ? "trying and failing to pull image"
+      : String(waiting.reason ?? "ContainerCreating");
   throw errors.badRequest(`container "${String(container.name)}" in pod "${name}" is waiting to start: ${why}`);
 }
 

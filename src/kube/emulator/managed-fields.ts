@@ -7,9 +7,9 @@
  * removal of fields a manager stops applying, and conflicts between managers that `force` overrides.
  * TEST/DEMO FIXTURE — see index.ts.
  */
-import { type StatusCause, errors } from "./errors.js";
+import { errors, type StatusCause } from "./errors.js";
 import { listMergeKey } from "./patch.js";
-import { type JsonObject, type KubeObject, type ManagedFieldsEntry, deepEqual, isRecord } from "./types.js";
+import { deepEqual, isRecord, type JsonObject, type KubeObject, type ManagedFieldsEntry } from "./types.js";
 
 const SEP = "\n";
 const ELEMENT = ".";
@@ -195,7 +195,10 @@ interface Owner {
 }
 
 function owners(obj: KubeObject | undefined): Owner[] {
-  return (obj?.metadata.managedFields ?? []).map((entry) => ({ entry, fields: fromFieldsV1(entry.fieldsV1) }));
+  return (obj?.metadata.managedFields ?? []).map((entry) => ({
+    entry,
+    fields: fromFieldsV1(entry.fieldsV1),
+  }));
 }
 
 function sameManager(e: ManagedFieldsEntry, manager: string, operation: string, subresource?: string): boolean {
@@ -274,14 +277,19 @@ export function serverSideApply(args: {
   for (const p of previous) {
     if (applied.has(p)) continue;
     const prefix = p.endsWith(ELEMENT) ? p.slice(0, -ELEMENT.length) : `${p}${SEP}`;
-    const ownedElsewhere = list.some(
-      (o) => o !== mine && [...o.fields].some((q) => q === p || q.startsWith(prefix)),
-    );
+    const ownedElsewhere = list.some((o) => o !== mine && [...o.fields].some((q) => q === p || q.startsWith(prefix)));
     if (!ownedElsewhere) removeAt(merged, p.endsWith(ELEMENT) ? p.slice(0, -ELEMENT.length - SEP.length) : p);
   }
   if (!mine) {
     mine = {
-      entry: { manager, operation: "Apply", apiVersion: config.apiVersion, time: now, fieldsType: "FieldsV1", fieldsV1: {} },
+      entry: {
+        manager,
+        operation: "Apply",
+        apiVersion: config.apiVersion,
+        time: now,
+        fieldsType: "FieldsV1",
+        fieldsV1: {},
+      },
       fields: applied,
     };
     list.push(mine);
@@ -290,7 +298,10 @@ export function serverSideApply(args: {
     mine.fields = applied;
     changed.add(mine);
   }
-  merged.metadata = { ...merged.metadata, managedFields: finish(list, changed, now) };
+  merged.metadata = {
+    ...merged.metadata,
+    managedFields: finish(list, changed, now),
+  };
   return merged;
 }
 
@@ -328,7 +339,15 @@ export function updateOwnership(args: {
   if (changedPaths.length > 0) {
     if (!mine) {
       mine = {
-        entry: { manager, operation: "Update", apiVersion, time: now, fieldsType: "FieldsV1", fieldsV1: {}, subresource },
+        entry: {
+          manager,
+          operation: "Update",
+          apiVersion,
+          time: now,
+          fieldsType: "FieldsV1",
+          fieldsV1: {},
+          subresource,
+        },
         fields: new Set(),
       };
       list.push(mine);

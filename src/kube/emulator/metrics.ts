@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { parseQuantity } from "./quantity.js";
 import { PODS, resourceKey } from "./resources.js";
 import type { Store } from "./store.js";
-import { type KubeObject, isRecord, k8sTime } from "./types.js";
+import { isRecord, type KubeObject, k8sTime } from "./types.js";
 
 type Obj = Record<string, unknown>;
 const rec = (v: unknown): Obj => (isRecord(v) ? v : {});
@@ -55,16 +55,25 @@ export function podMetrics(pod: KubeObject, now: number, override?: UsageOverrid
       const key = `${pod.metadata.namespace}/${pod.metadata.name}/${String(c.name)}`;
       const share = i === 0 ? 1 : 0; // an override applies to the first container
       const cpuCores = override && share ? override.cpuMilli / 1000 : resource(c, "cpu", 0.1) * fraction(`${key}/cpu`, 0.05, 0.6);
-      const memBytes = override && share ? override.memoryMb * 2 ** 20 : resource(c, "memory", 64 * 2 ** 20) * fraction(`${key}/mem`, 0.3, 0.8);
+      const memBytes =
+        override && share ? override.memoryMb * 2 ** 20 : resource(c, "memory", 64 * 2 ** 20) * fraction(`${key}/mem`, 0.3, 0.8);
       return {
         name: c.name,
-        usage: { cpu: `${Math.round(cpuCores * 1e9)}n`, memory: `${Math.round(memBytes / 1024)}Ki` },
+        usage: {
+          cpu: `${Math.round(cpuCores * 1e9)}n`,
+          memory: `${Math.round(memBytes / 1024)}Ki`,
+        },
       };
     }),
   };
 }
 
-export function listPodMetrics(store: Store, namespace: string | undefined, now: number, overrides: Map<string, UsageOverride>): KubeObject[] {
+export function listPodMetrics(
+  store: Store,
+  namespace: string | undefined,
+  now: number,
+  overrides: Map<string, UsageOverride>,
+): KubeObject[] {
   const out: KubeObject[] = [];
   for (const pod of store.iterate(resourceKey(PODS), namespace)) {
     const m = podMetrics(pod, now, overrides.get(`${pod.metadata.namespace}/${pod.metadata.name}`));

@@ -4,7 +4,7 @@
  * paths, operations, parameters and `x-kubernetes-group-version-kind` are described; schemas are
  * not (the emulator is no schema validator). TEST/DEMO FIXTURE — see index.ts.
  */
-import { RESOURCES, type ResourceInfo, groupVersion } from "./resources.js";
+import { groupVersion, RESOURCES, type ResourceInfo } from "./resources.js";
 import { safeHash } from "./types.js";
 
 const WRITE_PARAMS = ["dryRun", "fieldManager", "fieldValidation", "pretty"].map((name) => ({
@@ -22,7 +22,9 @@ export function openApiV3Root(): Record<string, unknown> {
   const paths: Record<string, { serverRelativeURL: string }> = {};
   for (const gv of new Set(RESOURCES.map(groupVersion))) {
     const p = docPath(gv);
-    paths[p] = { serverRelativeURL: `/openapi/v3/${p}?hash=${safeHash(p, 16).toUpperCase()}` };
+    paths[p] = {
+      serverRelativeURL: `/openapi/v3/${p}?hash=${safeHash(p, 16).toUpperCase()}`,
+    };
   }
   return { paths };
 }

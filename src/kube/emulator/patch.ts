@@ -139,9 +139,9 @@ export function jsonPatch(doc: unknown, ops: unknown): unknown {
       if (Array.isArray(cur)) cur = cur[Number(seg)];
       else if (isRecord(cur)) cur = cur[seg];
       else cur = undefined;
-      if (cur === undefined) throw invalidPatch(`doc is missing path: ${"/" + path.join("/")}`);
+      if (cur === undefined) throw invalidPatch(`doc is missing path: ${`/${path.join("/")}`}`);
     }
-    if (!isRecord(cur) && !Array.isArray(cur)) throw invalidPatch(`doc is missing path: ${"/" + path.join("/")}`);
+    if (!isRecord(cur) && !Array.isArray(cur)) throw invalidPatch(`doc is missing path: ${`/${path.join("/")}`}`);
     return [cur, path[path.length - 1]];
   };
   const get = (path: string[]): unknown => {

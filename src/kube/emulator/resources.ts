@@ -32,13 +32,7 @@ export interface ResourceInfo {
 const RW = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
 const BASE_FIELDS = ["metadata.name", "metadata.namespace"];
 
-function r(
-  group: string,
-  version: string,
-  kind: string,
-  plural: string,
-  extra: Partial<ResourceInfo> = {},
-): ResourceInfo {
+function r(group: string, version: string, kind: string, plural: string, extra: Partial<ResourceInfo> = {}): ResourceInfo {
   return {
     group,
     version,
@@ -69,7 +63,9 @@ export const RESOURCES: readonly ResourceInfo[] = [
     fieldSelectors: [...BASE_FIELDS, "status.phase"],
   }),
   r("", "v1", "ConfigMap", "configmaps", { shortNames: ["cm"] }),
-  r("", "v1", "Secret", "secrets", { fieldSelectors: [...BASE_FIELDS, "type"] }),
+  r("", "v1", "Secret", "secrets", {
+    fieldSelectors: [...BASE_FIELDS, "type"],
+  }),
   r("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", {
     shortNames: ["pvc"],
     hasStatus: true,
@@ -121,7 +117,9 @@ export const RESOURCES: readonly ResourceInfo[] = [
     hasStatus: true,
     subresources: ["status"],
   }),
-  r("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", { shortNames: ["netpol"] }),
+  r("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", {
+    shortNames: ["netpol"],
+  }),
   r("cert-manager.io", "v1", "Certificate", "certificates", {
     shortNames: ["cert", "certs"],
     hasStatus: true,

@@ -9,15 +9,15 @@ import { parse as parseYaml } from "yaml";
 import type { Cluster } from "./cluster.js";
 import type { Controllers } from "./controllers.js";
 import { apiGroup, apiGroupList, apiResourceList, apiVersions, versionInfo } from "./discovery.js";
-import { ApiError, type Status, errors, statusForCode } from "./errors.js";
+import { ApiError, errors, type Status, statusForCode } from "./errors.js";
 import type { Faults, Recorder, Verb } from "./faults.js";
 import { type LogQuery, LogSource, planLogs } from "./logs.js";
 import { openApiV3Doc, openApiV3Root } from "./openapi.js";
 import { jsonPatch, mergePatch, strategicMergePatch } from "./patch.js";
-import { PODS, type ResourceInfo, findByPlural, groupVersion, qualifiedResource, resourceKey } from "./resources.js";
+import { findByPlural, groupVersion, PODS, qualifiedResource, type ResourceInfo, resourceKey } from "./resources.js";
 import type { StoreEvent } from "./store.js";
 import { toTable, wantsTable } from "./table.js";
-import { type KubeObject, type Logger, isRecord } from "./types.js";
+import { isRecord, type KubeObject, type Logger } from "./types.js";
 
 const MAX_BODY_BYTES = 3 * 1024 * 1024;
 const METRICS_GROUP = "metrics.k8s.io";
@@ -37,7 +37,13 @@ export interface RouterDeps {
 
 type Route =
   | { type: "static"; verb: Verb; body: () => unknown; text?: boolean }
-  | { type: "resource"; info: ResourceInfo; namespace?: string; name?: string; subresource?: string }
+  | {
+      type: "resource";
+      info: ResourceInfo;
+      namespace?: string;
+      name?: string;
+      subresource?: string;
+    }
   | { type: "unknown" }
   /** A known path the emulator deliberately does not serve (answered 404, not flagged as unknown). */
   | { type: "absent"; verb: Verb };
@@ -54,7 +60,11 @@ interface Ctx {
 function send(res: ServerResponse, code: number, body: unknown, headers: Record<string, string> = {}): void {
   if (res.headersSent || res.destroyed) return;
   const json = JSON.stringify(body);
-  res.writeHead(code, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(json), ...headers });
+  res.writeHead(code, {
+    "Content-Type": "application/json",
+    "Content-Length": Buffer.byteLength(json),
+    ...headers,
+  });
   res.end(json);
 }
 
@@ -87,7 +97,13 @@ export class Router {
     }
     const [first] = segs;
     if (segs.length === 0) {
-      return { type: "static", verb: "discovery", body: () => ({ paths: ["/api", "/api/v1", "/apis", "/version", "/healthz"] }) };
+      return {
+        type: "static",
+        verb: "discovery",
+        body: () => ({
+          paths: ["/api", "/api/v1", "/apis", "/version", "/healthz"],
+        }),
+      };
     }
     if (segs.length === 1 && first === "version") return { type: "static", verb: "discovery", body: versionInfo };
     if (segs.length === 1 && (first === "healthz" || first === "livez" || first === "readyz")) {
@@ -106,7 +122,12 @@ export class Router {
     let gv: string;
     let rest: string[];
     if (first === "api") {
-      if (segs.length === 1) return { type: "static", verb: "discovery", body: () => apiVersions(this.d.serverAddress()) };
+      if (segs.length === 1)
+        return {
+          type: "static",
+          verb: "discovery",
+          body: () => apiVersions(this.d.serverAddress()),
+        };
       if (segs[1] !== "v1") return { type: "unknown" };
       gv = "v1";
       rest = segs.slice(2);
@@ -114,7 +135,11 @@ export class Router {
       const metricsOk = this.d.metricsEnabled();
       if (segs.length >= 2 && segs[1] === METRICS_GROUP && !metricsOk) return { type: "unknown" };
       if (segs.length === 1) {
-        return { type: "static", verb: "discovery", body: () => apiGroupList((g) => g !== METRICS_GROUP || this.d.metricsEnabled()) };
+        return {
+          type: "static",
+          verb: "discovery",
+          body: () => apiGroupList((g) => g !== METRICS_GROUP || this.d.metricsEnabled()),
+        };
       }
       if (segs.length === 2) {
         const group = apiGroup(segs[1]);
@@ -174,7 +199,14 @@ export class Router {
     const method = (req.method ?? "GET").toUpperCase();
     const contentType = (req.headers["content-type"] ?? "").split(";")[0].trim().toLowerCase();
     const route = this.route(url.pathname);
-    const ctx: Ctx = { req, res, url, query, verb: this.verbOf(method, route, query, contentType), faulted: false };
+    const ctx: Ctx = {
+      req,
+      res,
+      url,
+      query,
+      verb: this.verbOf(method, route, query, contentType),
+      faulted: false,
+    };
     res.on("close", () => {
       this.open.delete(res);
       this.d.recorder.record({
@@ -221,7 +253,9 @@ export class Router {
       if (route.type === "unknown") {
         this.d.logger.warn({ method, path: url.pathname }, "kube emulator: unknown route (404)");
         req.resume();
-        sendStatus(res, errors.routeNotFound().status, { "x-emulator-unknown-route": "true" });
+        sendStatus(res, errors.routeNotFound().status, {
+          "x-emulator-unknown-route": "true",
+        });
         return;
       }
       if (route.type === "absent") {
@@ -231,7 +265,8 @@ export class Router {
       }
       if (route.type === "static") {
         req.resume();
-        if (method !== "GET") throw new ApiError(405, "MethodNotAllowed", `the server does not allow this method on the requested resource`);
+        if (method !== "GET")
+          throw new ApiError(405, "MethodNotAllowed", `the server does not allow this method on the requested resource`);
         const body = route.body();
         if (route.text) {
           res.writeHead(200, { "Content-Type": "text/plain" });
@@ -306,7 +341,8 @@ export class Router {
           limit,
           continue: query.continue,
         });
-        if (wantsTable(ctx.req.headers.accept)) return send(res, 200, toTable(info, list.items as KubeObject[], list.metadata, cluster.now()));
+        if (wantsTable(ctx.req.headers.accept))
+          return send(res, 200, toTable(info, list.items as KubeObject[], list.metadata, cluster.now()));
         return send(res, 200, list);
       }
       if (subresource === "log") return this.logs(ctx, namespace ?? "", name);
@@ -377,13 +413,30 @@ export class Router {
       const preconditions = isRecord(opts.preconditions) ? (opts.preconditions as { uid?: string; resourceVersion?: string }) : undefined;
       if (name !== undefined) {
         if (subresource !== undefined) throw errors.methodNotSupported(info, `delete ${subresource}`);
-        return send(res, 200, cluster.delete(info, namespace, name, { propagationPolicy, preconditions, dryRun }));
+        return send(
+          res,
+          200,
+          cluster.delete(info, namespace, name, {
+            propagationPolicy,
+            preconditions,
+            dryRun,
+          }),
+        );
       }
       if (!info.verbs.includes("deletecollection")) throw errors.methodNotSupported(info, "deletecollection");
-      const list = cluster.list(info, { namespace, labelSelector: query.labelSelector, fieldSelector: query.fieldSelector });
+      const list = cluster.list(info, {
+        namespace,
+        labelSelector: query.labelSelector,
+        fieldSelector: query.fieldSelector,
+      });
       const items: unknown[] = [];
       for (const item of list.items as KubeObject[]) {
-        items.push(cluster.delete(info, item.metadata.namespace, item.metadata.name, { propagationPolicy, dryRun }));
+        items.push(
+          cluster.delete(info, item.metadata.namespace, item.metadata.name, {
+            propagationPolicy,
+            dryRun,
+          }),
+        );
       }
       return send(res, 200, { ...list, items });
     }
@@ -396,18 +449,31 @@ export class Router {
     const b = isRecord(body) ? body : {};
     const replicas = isRecord(b.spec) ? b.spec.replicas : undefined;
     if (typeof replicas !== "number" || replicas < 0 || !Number.isInteger(replicas)) {
-      throw errors.invalid(info, name, [{ reason: "FieldValueInvalid", message: `Invalid value: ${JSON.stringify(replicas)}: must be greater than or equal to 0`, field: "spec.replicas" }]);
+      throw errors.invalid(info, name, [
+        {
+          reason: "FieldValueInvalid",
+          message: `Invalid value: ${JSON.stringify(replicas)}: must be greater than or equal to 0`,
+          field: "spec.replicas",
+        },
+      ]);
     }
     const rv = isRecord(b.metadata) ? b.metadata.resourceVersion : undefined;
     if (typeof rv === "string" && rv !== "" && rv !== live.metadata.resourceVersion) throw errors.conflict(info, name);
-    const next = { ...live, metadata: { ...live.metadata, resourceVersion: undefined }, spec: { ...(live.spec as object), replicas } };
+    const next = {
+      ...live,
+      metadata: { ...live.metadata, resourceVersion: undefined },
+      spec: { ...(live.spec as object), replicas },
+    };
     return scaleOf(cluster.update(info, namespace, name, next, { fieldManager }));
   }
 
   private watch(ctx: Ctx, info: ResourceInfo, namespace: string | undefined): void {
     const { cluster } = this.d;
     if (info.virtual) throw errors.methodNotSupported(info, "watch");
-    const match = cluster.matchers(info, { labelSelector: ctx.query.labelSelector, fieldSelector: ctx.query.fieldSelector });
+    const match = cluster.matchers(info, {
+      labelSelector: ctx.query.labelSelector,
+      fieldSelector: ctx.query.fieldSelector,
+    });
     const key = resourceKey(info);
     const rvParam = ctx.query.resourceVersion;
     const { res } = ctx;
@@ -417,7 +483,11 @@ export class Router {
       if (!Number.isInteger(rv) || rv < 0) throw errors.badRequest(`invalid resource version: ${rvParam}`);
       replay = cluster.store.eventsSince(rv, key);
     }
-    res.writeHead(200, { "Content-Type": "application/json", "Transfer-Encoding": "chunked", "Cache-Control": "no-cache, private" });
+    res.writeHead(200, {
+      "Content-Type": "application/json",
+      "Transfer-Encoding": "chunked",
+      "Cache-Control": "no-cache, private",
+    });
     // Send headers now: clients (client-node's Watch) wait for them before the first event.
     res.flushHeaders();
     this.open.add(res);
@@ -490,7 +560,10 @@ export class Router {
       return budget > 0;
     };
     const lines = source.initial(cluster.now(), lq);
-    res.writeHead(200, { "Content-Type": "text/plain", "Transfer-Encoding": "chunked" });
+    res.writeHead(200, {
+      "Content-Type": "text/plain",
+      "Transfer-Encoding": "chunked",
+    });
     res.flushHeaders();
     for (const l of lines) if (!emit(source.format(l, lq.timestamps))) break;
     if (!lq.follow || plan.crashed || budget <= 0) {
@@ -500,22 +573,25 @@ export class Router {
     this.open.add(res);
     let next = source.lastIndex(cluster.now()) + 1;
     const uid = pod.metadata.uid;
-    const timer = setInterval(() => {
-      const live = cluster.tryGet(PODS, namespace, name);
-      if (!live || live.metadata.uid !== uid) {
-        clearInterval(timer);
-        res.end();
-        return;
-      }
-      const last = source.lastIndex(cluster.now());
-      for (; next <= last; next++) {
-        if (!emit(source.format(source.line(next), lq.timestamps))) {
+    const timer = setInterval(
+      () => {
+        const live = cluster.tryGet(PODS, namespace, name);
+        if (!live || live.metadata.uid !== uid) {
           clearInterval(timer);
           res.end();
           return;
         }
-      }
-    }, Math.max(10, Math.min(this.d.logIntervalMs, 250)));
+        const last = source.lastIndex(cluster.now());
+        for (; next <= last; next++) {
+          if (!emit(source.format(source.line(next), lq.timestamps))) {
+            clearInterval(timer);
+            res.end();
+            return;
+          }
+        }
+      },
+      Math.max(10, Math.min(this.d.logIntervalMs, 250)),
+    );
     timer.unref();
     res.on("close", () => clearInterval(timer));
   }

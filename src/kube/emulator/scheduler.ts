@@ -64,11 +64,14 @@ export class Scheduler {
   private arm(at: number): void {
     if (this.timer) clearTimeout(this.timer);
     this.timerAt = at;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.timerAt = Number.POSITIVE_INFINITY;
-      this.runDue();
-    }, Math.max(0, at - this.clock()));
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.timerAt = Number.POSITIVE_INFINITY;
+        this.runDue();
+      },
+      Math.max(0, at - this.clock()),
+    );
     this.timer.unref();
   }
 }

@@ -7,7 +7,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Cluster } from "./cluster.js";
-import { DEPLOYMENTS, NAMESPACES, PODS, REPLICASETS, SERVICEACCOUNTS, resourceKey } from "./resources.js";
+import { DEPLOYMENTS, NAMESPACES, PODS, REPLICASETS, resourceKey, SERVICEACCOUNTS } from "./resources.js";
 import { type KubeObject, k8sTime, safeHash, stableStringify } from "./types.js";
 import { applyDefaults } from "./validation.js";
 
@@ -26,7 +26,10 @@ export interface SeedFleetOptions {
   /** Labels of each namespace. */
   namespaceLabels?: (namespace: string) => Record<string, string>;
   /** Container resources. Default 100m/128Mi requests, 500m/256Mi limits. */
-  resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
+  resources?: {
+    requests?: Record<string, string>;
+    limits?: Record<string, string>;
+  };
 }
 
 export interface SeedFleetResult {
@@ -44,7 +47,10 @@ export function seedFleet(cluster: Cluster, o: SeedFleetOptions): SeedFleetResul
   const prefix = o.namespacePrefix ?? "fleet-";
   const replicas = o.podsPerDeployment ?? 1;
   const image = o.image ?? "nginx:1.27";
-  const resources = o.resources ?? { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "500m", memory: "256Mi" } };
+  const resources = o.resources ?? {
+    requests: { cpu: "100m", memory: "128Mi" },
+    limits: { cpu: "500m", memory: "256Mi" },
+  };
   const meta = (name: string, namespace?: string): KubeObject["metadata"] => ({
     name,
     ...(namespace ? { namespace } : {}),
@@ -62,13 +68,24 @@ export function seedFleet(cluster: Cluster, o: SeedFleetOptions): SeedFleetResul
       const nsObj: KubeObject = {
         apiVersion: "v1",
         kind: "Namespace",
-        metadata: { ...meta(ns), labels: { ...(o.namespaceLabels?.(ns) ?? {}) } },
+        metadata: {
+          ...meta(ns),
+          labels: { ...(o.namespaceLabels?.(ns) ?? {}) },
+        },
         spec: {},
         status: { phase: "Active" },
       };
       applyDefaults(NAMESPACES, nsObj, () => "");
       store.write(resourceKey(NAMESPACES), nsObj, { silent: true });
-      store.write(resourceKey(SERVICEACCOUNTS), { apiVersion: "v1", kind: "ServiceAccount", metadata: meta("default", ns) }, { silent: true });
+      store.write(
+        resourceKey(SERVICEACCOUNTS),
+        {
+          apiVersion: "v1",
+          kind: "ServiceAccount",
+          metadata: meta("default", ns),
+        },
+        { silent: true },
+      );
     }
     for (let i = 0; i < o.deploymentsPerNamespace; i++) {
       const name = `app-${i}`;
@@ -80,7 +97,10 @@ export function seedFleet(cluster: Cluster, o: SeedFleetOptions): SeedFleetResul
         spec: {
           replicas,
           selector: { matchLabels: labels },
-          template: { metadata: { labels }, spec: { containers: [{ name: "app", image, resources }] } },
+          template: {
+            metadata: { labels },
+            spec: { containers: [{ name: "app", image, resources }] },
+          },
         },
       };
       applyDefaults(DEPLOYMENTS, d, () => "");
@@ -92,15 +112,37 @@ export function seedFleet(cluster: Cluster, o: SeedFleetOptions): SeedFleetResul
         ...meta(rsName, ns),
         generation: 1,
         labels: podLabels,
-        annotations: { "deployment.kubernetes.io/revision": "1", "deployment.kubernetes.io/desired-replicas": String(replicas) },
-        ownerReferences: [{ apiVersion: "apps/v1", kind: "Deployment", name, uid: d.metadata.uid, controller: true, blockOwnerDeletion: true }],
+        annotations: {
+          "deployment.kubernetes.io/revision": "1",
+          "deployment.kubernetes.io/desired-replicas": String(replicas),
+        },
+        ownerReferences: [
+          {
+            apiVersion: "apps/v1",
+            kind: "Deployment",
+            name,
+            uid: d.metadata.uid,
+            controller: true,
+            blockOwnerDeletion: true,
+          },
+        ],
       };
       const rs: KubeObject = {
         apiVersion: "apps/v1",
         kind: "ReplicaSet",
         metadata: rsMeta,
-        spec: { replicas, selector: { matchLabels: podLabels }, template: { ...template, metadata: { labels: podLabels } } },
-        status: { replicas, fullyLabeledReplicas: replicas, readyReplicas: replicas, availableReplicas: replicas, observedGeneration: 1 },
+        spec: {
+          replicas,
+          selector: { matchLabels: podLabels },
+          template: { ...template, metadata: { labels: podLabels } },
+        },
+        status: {
+          replicas,
+          fullyLabeledReplicas: replicas,
+          readyReplicas: replicas,
+          availableReplicas: replicas,
+          observedGeneration: 1,
+        },
       };
       const complete = (type: string, reason: string, message: string) => ({
         type,
@@ -112,7 +154,14 @@ export function seedFleet(cluster: Cluster, o: SeedFleetOptions): SeedFleetResul
       });
       d.status = {
         observedGeneration: 1,
-        ...(replicas > 0 ? { replicas, updatedReplicas: replicas, readyReplicas: replicas, availableReplicas: replicas } : {}),
+        ...(replicas > 0
+          ? {
+              replicas,
+              updatedReplicas: replicas,
+              readyReplicas: replicas,
+              availableReplicas: replicas,
+            }
+          : {}),
         conditions: [
           complete("Available", "MinimumReplicasAvailable", "Deployment has minimum availability."),
           complete("Progressing", "NewReplicaSetAvailable", `ReplicaSet "${rsName}" has successfully progressed.`),
@@ -130,9 +179,22 @@ export function seedFleet(cluster: Cluster, o: SeedFleetOptions): SeedFleetResul
             ...meta(podName, ns),
             generation: 1,
             labels: podLabels,
-            ownerReferences: [{ apiVersion: "apps/v1", kind: "ReplicaSet", name: rsName, uid: rsMeta.uid, controller: true, blockOwnerDeletion: true }],
+            ownerReferences: [
+              {
+                apiVersion: "apps/v1",
+                kind: "ReplicaSet",
+                name: rsName,
+                uid: rsMeta.uid,
+                controller: true,
+                blockOwnerDeletion: true,
+              },
+            ],
           },
-          spec: { ...(template.spec as object), nodeName: "emulator-node", serviceAccountName: "default" },
+          spec: {
+            ...(template.spec as object),
+            nodeName: "emulator-node",
+            serviceAccountName: "default",
+          },
           status: {
             phase: "Running",
             conditions: ["PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled"].map((type) => ({
@@ -142,7 +204,7 @@ export function seedFleet(cluster: Cluster, o: SeedFleetOptions): SeedFleetResul
               lastTransitionTime: ts,
             })),
             hostIP: "10.0.0.10",
-            podIP: `10.244.${(pods >> 8) & 255}.${(pods & 255) || 1}`,
+            podIP: `10.244.${(pods >> 8) & 255}.${pods & 255 || 1}`,
             startTime: ts,
             qosClass: "Burstable",
             containerStatuses: [
@@ -164,5 +226,10 @@ export function seedFleet(cluster: Cluster, o: SeedFleetOptions): SeedFleetResul
       }
     }
   }
-  return { namespaces, deployments, pods, durationMs: performance.now() - started };
+  return {
+    namespaces,
+    deployments,
+    pods,
+    durationMs: performance.now() - started,
+  };
 }

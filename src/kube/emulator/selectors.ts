@@ -80,7 +80,7 @@ function matchRequirement(req: Requirement, labels: Record<string, string> | und
 
 /** Parses a label selector; an empty or absent selector matches everything. */
 export function parseLabelSelector(selector: string | undefined | null): Matcher | undefined {
-  if (!selector || !selector.trim()) return undefined;
+  if (!selector?.trim()) return undefined;
   const reqs = splitTopLevel(selector).map(parseRequirement);
   return (obj) => {
     const labels = obj.metadata.labels;
@@ -91,12 +91,22 @@ export function parseLabelSelector(selector: string | undefined | null): Matcher
 
 /** Matches a structured metav1.LabelSelector (matchLabels + matchExpressions) against labels. */
 export function matchesLabelSelector(
-  selector: { matchLabels?: Record<string, string>; matchExpressions?: { key: string; operator: string; values?: string[] }[] },
+  selector: {
+    matchLabels?: Record<string, string>;
+    matchExpressions?: { key: string; operator: string; values?: string[] }[];
+  },
   labels: Record<string, string> | undefined,
 ): boolean {
   for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (labels?.[k] !== v) return false;
   for (const e of selector.matchExpressions ?? []) {
-    const op = ({ In: "in", NotIn: "notin", Exists: "exists", DoesNotExist: "!exists" } as const)[e.operator as "In"];
+    const op = (
+      {
+        In: "in",
+        NotIn: "notin",
+        Exists: "exists",
+        DoesNotExist: "!exists",
+      } as const
+    )[e.operator as "In"];
     if (!op || !matchRequirement({ key: e.key, op, values: e.values ?? [] }, labels)) return false;
   }
   return true;
@@ -113,7 +123,7 @@ function fieldValue(obj: KubeObject, path: string): string {
 
 /** Parses a field selector restricted to the fields the real server supports for this kind. */
 export function parseFieldSelector(selector: string | undefined | null, supported: readonly string[]): Matcher | undefined {
-  if (!selector || !selector.trim()) return undefined;
+  if (!selector?.trim()) return undefined;
   const reqs = splitTopLevel(selector).map((raw) => {
     const m = /^([^=!]+?)\s*(==|=|!=)\s*(.*)$/.exec(raw);
     if (!m) throw errors.badRequest(`invalid selector: '${selector}'; can't understand '${raw}'`);

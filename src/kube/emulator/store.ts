@@ -185,7 +185,14 @@ export class Store {
       b.size++;
       b.invalidate();
     }
-    const event: StoreEvent = { type: previous ? "MODIFIED" : "ADDED", rv: this.rv, resource, namespace: ns, object: obj, previous };
+    const event: StoreEvent = {
+      type: previous ? "MODIFIED" : "ADDED",
+      rv: this.rv,
+      resource,
+      namespace: ns,
+      object: obj,
+      previous,
+    };
     if (opts.silent) this.compactedRv = this.rv;
     else this.emit(event);
     return event;
@@ -202,8 +209,18 @@ export class Store {
     b.invalidate();
     this.rv++;
     // The DELETED event carries the last state with the deletion's resourceVersion, as etcd does.
-    const object: KubeObject = { ...previous, metadata: { ...previous.metadata, resourceVersion: String(this.rv) } };
-    const event: StoreEvent = { type: "DELETED", rv: this.rv, resource, namespace, object, previous };
+    const object: KubeObject = {
+      ...previous,
+      metadata: { ...previous.metadata, resourceVersion: String(this.rv) },
+    };
+    const event: StoreEvent = {
+      type: "DELETED",
+      rv: this.rv,
+      resource,
+      namespace,
+      object,
+      previous,
+    };
     this.emit(event);
     return event;
   }

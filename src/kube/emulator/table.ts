@@ -4,7 +4,7 @@
  * the kinds a user of the demo will look at. TEST/DEMO FIXTURE — see index.ts.
  */
 import type { ResourceInfo } from "./resources.js";
-import { type KubeObject, isRecord } from "./types.js";
+import { isRecord, type KubeObject } from "./types.js";
 
 type Obj = Record<string, unknown>;
 const rec = (v: unknown): Obj => (isRecord(v) ? v : {});
@@ -33,8 +33,16 @@ interface Column {
   cell: (o: KubeObject, now: number) => string | number;
 }
 
-const nameCol: Column = { name: "Name", type: "string", cell: (o) => o.metadata.name };
-const ageCol: Column = { name: "Age", type: "string", cell: (o, now) => humanAge(now - Date.parse(o.metadata.creationTimestamp)) };
+const nameCol: Column = {
+  name: "Name",
+  type: "string",
+  cell: (o) => o.metadata.name,
+};
+const ageCol: Column = {
+  name: "Age",
+  type: "string",
+  cell: (o, now) => humanAge(now - Date.parse(o.metadata.creationTimestamp)),
+};
 
 function podStatus(o: KubeObject): string {
   if (o.metadata.deletionTimestamp) return "Terminating";
@@ -60,70 +68,198 @@ const COLUMNS: Record<string, Column[]> = {
     {
       name: "Restarts",
       type: "string",
-      cell: (o) => String(arr(rec(o.status).containerStatuses).reduce((n, c) => n + (typeof c.restartCount === "number" ? c.restartCount : 0), 0)),
+      cell: (o) =>
+        String(arr(rec(o.status).containerStatuses).reduce((n, c) => n + (typeof c.restartCount === "number" ? c.restartCount : 0), 0)),
     },
     ageCol,
-    { name: "IP", type: "string", priority: 1, cell: (o) => String(rec(o.status).podIP ?? "<none>") },
-    { name: "Node", type: "string", priority: 1, cell: (o) => String(rec(o.spec).nodeName ?? "<none>") },
+    {
+      name: "IP",
+      type: "string",
+      priority: 1,
+      cell: (o) => String(rec(o.status).podIP ?? "<none>"),
+    },
+    {
+      name: "Node",
+      type: "string",
+      priority: 1,
+      cell: (o) => String(rec(o.spec).nodeName ?? "<none>"),
+    },
   ],
   Deployment: [
     nameCol,
-    { name: "Ready", type: "string", cell: (o) => `${Number(rec(o.status).readyReplicas ?? 0)}/${Number(rec(o.spec).replicas ?? 1)}` },
-    { name: "Up-to-date", type: "integer", cell: (o) => Number(rec(o.status).updatedReplicas ?? 0) },
-    { name: "Available", type: "integer", cell: (o) => Number(rec(o.status).availableReplicas ?? 0) },
+    {
+      name: "Ready",
+      type: "string",
+      cell: (o) => `${Number(rec(o.status).readyReplicas ?? 0)}/${Number(rec(o.spec).replicas ?? 1)}`,
+    },
+    {
+      name: "Up-to-date",
+      type: "integer",
+      cell: (o) => Number(rec(o.status).updatedReplicas ?? 0),
+    },
+    {
+      name: "Available",
+      type: "integer",
+      cell: (o) => Number(rec(o.status).availableReplicas ?? 0),
+    },
     ageCol,
   ],
   StatefulSet: [
     nameCol,
-    { name: "Ready", type: "string", cell: (o) => `${Number(rec(o.status).readyReplicas ?? 0)}/${Number(rec(o.spec).replicas ?? 1)}` },
+    {
+      name: "Ready",
+      type: "string",
+      cell: (o) => `${Number(rec(o.status).readyReplicas ?? 0)}/${Number(rec(o.spec).replicas ?? 1)}`,
+    },
     ageCol,
   ],
   ReplicaSet: [
     nameCol,
-    { name: "Desired", type: "integer", cell: (o) => Number(rec(o.spec).replicas ?? 0) },
-    { name: "Current", type: "integer", cell: (o) => Number(rec(o.status).replicas ?? 0) },
-    { name: "Ready", type: "integer", cell: (o) => Number(rec(o.status).readyReplicas ?? 0) },
+    {
+      name: "Desired",
+      type: "integer",
+      cell: (o) => Number(rec(o.spec).replicas ?? 0),
+    },
+    {
+      name: "Current",
+      type: "integer",
+      cell: (o) => Number(rec(o.status).replicas ?? 0),
+    },
+    {
+      name: "Ready",
+      type: "integer",
+      cell: (o) => Number(rec(o.status).readyReplicas ?? 0),
+    },
     ageCol,
   ],
-  Namespace: [nameCol, { name: "Status", type: "string", cell: (o) => String(rec(o.status).phase ?? "Active") }, ageCol],
+  Namespace: [
+    nameCol,
+    {
+      name: "Status",
+      type: "string",
+      cell: (o) => String(rec(o.status).phase ?? "Active"),
+    },
+    ageCol,
+  ],
   Service: [
     nameCol,
-    { name: "Type", type: "string", cell: (o) => String(rec(o.spec).type ?? "ClusterIP") },
-    { name: "Cluster-IP", type: "string", cell: (o) => String(rec(o.spec).clusterIP ?? "<none>") },
+    {
+      name: "Type",
+      type: "string",
+      cell: (o) => String(rec(o.spec).type ?? "ClusterIP"),
+    },
+    {
+      name: "Cluster-IP",
+      type: "string",
+      cell: (o) => String(rec(o.spec).clusterIP ?? "<none>"),
+    },
     {
       name: "External-IP",
       type: "string",
-      cell: (o) => arr(rec(rec(o.status).loadBalancer).ingress).map((i) => String(i.ip)).join(",") || "<none>",
+      cell: (o) =>
+        arr(rec(rec(o.status).loadBalancer).ingress)
+          .map((i) => String(i.ip))
+          .join(",") || "<none>",
     },
     {
       name: "Port(s)",
       type: "string",
-      cell: (o) => arr(rec(o.spec).ports).map((p) => `${String(p.port)}/${String(p.protocol ?? "TCP")}`).join(",") || "<none>",
+      cell: (o) =>
+        arr(rec(o.spec).ports)
+          .map((p) => `${String(p.port)}/${String(p.protocol ?? "TCP")}`)
+          .join(",") || "<none>",
     },
     ageCol,
   ],
   PersistentVolumeClaim: [
     nameCol,
-    { name: "Status", type: "string", cell: (o) => String(rec(o.status).phase ?? "Pending") },
-    { name: "Volume", type: "string", cell: (o) => String(rec(o.spec).volumeName ?? "") },
-    { name: "Capacity", type: "string", cell: (o) => String(rec(rec(o.status).capacity).storage ?? "") },
-    { name: "Access Modes", type: "string", cell: (o) => (Array.isArray(rec(o.spec).accessModes) ? (rec(o.spec).accessModes as string[]).map((m) => ({ ReadWriteOnce: "RWO", ReadOnlyMany: "ROX", ReadWriteMany: "RWX", ReadWriteOncePod: "RWOP" })[m] ?? m).join(",") : "") },
-    { name: "StorageClass", type: "string", cell: (o) => String(rec(o.spec).storageClassName ?? "") },
+    {
+      name: "Status",
+      type: "string",
+      cell: (o) => String(rec(o.status).phase ?? "Pending"),
+    },
+    {
+      name: "Volume",
+      type: "string",
+      cell: (o) => String(rec(o.spec).volumeName ?? ""),
+    },
+    {
+      name: "Capacity",
+      type: "string",
+      cell: (o) => String(rec(rec(o.status).capacity).storage ?? ""),
+    },
+    {
+      name: "Access Modes",
+      type: "string",
+      cell: (o) =>
+        Array.isArray(rec(o.spec).accessModes)
+          ? (rec(o.spec).accessModes as string[])
+              .map(
+                (m) =>
+                  ({
+                    ReadWriteOnce: "RWO",
+                    ReadOnlyMany: "ROX",
+                    ReadWriteMany: "RWX",
+                    ReadWriteOncePod: "RWOP",
+                  })[m] ?? m,
+              )
+              .join(",")
+          : "",
+    },
+    {
+      name: "StorageClass",
+      type: "string",
+      cell: (o) => String(rec(o.spec).storageClassName ?? ""),
+    },
     ageCol,
   ],
-  ConfigMap: [nameCol, { name: "Data", type: "integer", cell: (o) => Object.keys(rec(o.data)).length + Object.keys(rec(o.binaryData)).length }, ageCol],
+  ConfigMap: [
+    nameCol,
+    {
+      name: "Data",
+      type: "integer",
+      cell: (o) => Object.keys(rec(o.data)).length + Object.keys(rec(o.binaryData)).length,
+    },
+    ageCol,
+  ],
   Secret: [
     nameCol,
     { name: "Type", type: "string", cell: (o) => String(o.type ?? "Opaque") },
-    { name: "Data", type: "integer", cell: (o) => Object.keys(rec(o.data)).length },
+    {
+      name: "Data",
+      type: "integer",
+      cell: (o) => Object.keys(rec(o.data)).length,
+    },
     ageCol,
   ],
   Ingress: [
     nameCol,
-    { name: "Class", type: "string", cell: (o) => String(rec(o.spec).ingressClassName ?? "<none>") },
-    { name: "Hosts", type: "string", cell: (o) => arr(rec(o.spec).rules).map((r) => String(r.host ?? "*")).join(",") || "*" },
-    { name: "Address", type: "string", cell: (o) => arr(rec(rec(o.status).loadBalancer).ingress).map((i) => String(i.ip)).join(",") },
-    { name: "Ports", type: "string", cell: (o) => (arr(rec(o.spec).tls).length ? "80, 443" : "80") },
+    {
+      name: "Class",
+      type: "string",
+      cell: (o) => String(rec(o.spec).ingressClassName ?? "<none>"),
+    },
+    {
+      name: "Hosts",
+      type: "string",
+      cell: (o) =>
+        arr(rec(o.spec).rules)
+          .map((r) => String(r.host ?? "*"))
+          .join(",") || "*",
+    },
+    {
+      name: "Address",
+      type: "string",
+      cell: (o) =>
+        arr(rec(rec(o.status).loadBalancer).ingress)
+          .map((i) => String(i.ip))
+          .join(","),
+    },
+    {
+      name: "Ports",
+      type: "string",
+      cell: (o) => (arr(rec(o.spec).tls).length ? "80, 443" : "80"),
+    },
     ageCol,
   ],
   Certificate: [
@@ -133,7 +269,11 @@ const COLUMNS: Record<string, Column[]> = {
       type: "string",
       cell: (o) => String(arr(rec(o.status).conditions).find((c) => c.type === "Ready")?.status ?? ""),
     },
-    { name: "Secret", type: "string", cell: (o) => String(rec(o.spec).secretName ?? "") },
+    {
+      name: "Secret",
+      type: "string",
+      cell: (o) => String(rec(o.spec).secretName ?? ""),
+    },
     ageCol,
   ],
 };
@@ -144,7 +284,13 @@ export function toTable(info: ResourceInfo, items: KubeObject[], metadata: Recor
     kind: "Table",
     apiVersion: "meta.k8s.io/v1",
     metadata,
-    columnDefinitions: cols.map((c) => ({ name: c.name, type: c.type, format: c.name === "Name" ? "name" : "", description: "", priority: c.priority ?? 0 })),
+    columnDefinitions: cols.map((c) => ({
+      name: c.name,
+      type: c.type,
+      format: c.name === "Name" ? "name" : "",
+      description: "",
+      priority: c.priority ?? 0,
+    })),
     rows: items.map((o) => ({
       cells: cols.map((c) => c.cell(o, now)),
       object: {

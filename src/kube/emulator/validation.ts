@@ -4,10 +4,10 @@
  * template tests cover the rest. TEST/DEMO FIXTURE — see index.ts.
  */
 import type { StatusCause } from "./errors.js";
-import { QUANTITY_MESSAGE, parseQuantity } from "./quantity.js";
+import { parseQuantity, QUANTITY_MESSAGE } from "./quantity.js";
 import type { NameRule, ResourceInfo } from "./resources.js";
 import { matchesLabelSelector } from "./selectors.js";
-import { type KubeObject, deepEqual, isRecord } from "./types.js";
+import { deepEqual, isRecord, type KubeObject } from "./types.js";
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -167,7 +167,11 @@ function validatePodSpec(field: string, spec: unknown, out: StatusCause[]): void
         c.volumeMounts.forEach((m, j) => {
           if (!isRecord(m)) return;
           if (typeof m.name !== "string" || !volumeNames.has(m.name)) {
-            out.push({ reason: "FieldValueNotFound", message: `Not found: ${JSON.stringify(m.name)}`, field: `${f}.volumeMounts[${j}].name` });
+            out.push({
+              reason: "FieldValueNotFound",
+              message: `Not found: ${JSON.stringify(m.name)}`,
+              field: `${f}.volumeMounts[${j}].name`,
+            });
           }
           if (typeof m.mountPath !== "string" || !m.mountPath) out.push(required(`${f}.volumeMounts[${j}].mountPath`));
         });
@@ -210,7 +214,10 @@ function validateWorkload(obj: KubeObject, out: StatusCause[]): void {
   validateLabels("spec.template.metadata.labels", tmeta.labels, out);
   if (!isRecord(spec.selector)) out.push(required("spec.selector"));
   else {
-    const sel = spec.selector as { matchLabels?: Record<string, string>; matchExpressions?: [] };
+    const sel = spec.selector as {
+      matchLabels?: Record<string, string>;
+      matchExpressions?: [];
+    };
     if (Object.keys(sel.matchLabels ?? {}).length === 0 && (sel.matchExpressions ?? []).length === 0) {
       out.push(invalid("spec.selector", sel, `empty selector is invalid for ${obj.kind.toLowerCase()}`));
     } else if (!matchesLabelSelector(sel, labels)) {
@@ -263,7 +270,9 @@ function validatePvc(obj: KubeObject, old: KubeObject | undefined, out: StatusCa
     const { resources: _a, volumeName: _v, ...restNew } = spec;
     const { resources: _b, volumeName: _w, ...restOld } = old.spec;
     if (!deepEqual(restNew, restOld)) {
-      out.push(forbidden("spec", "spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims"));
+      out.push(
+        forbidden("spec", "spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims"),
+      );
     }
     const oldReq = isRecord(old.spec.resources) && isRecord(old.spec.resources.requests) ? old.spec.resources.requests : {};
     const before = parseQuantity(oldReq.storage);
@@ -273,7 +282,14 @@ function validatePvc(obj: KubeObject, old: KubeObject | undefined, out: StatusCa
   }
 }
 
-const STS_MUTABLE = new Set(["replicas", "ordinals", "template", "updateStrategy", "persistentVolumeClaimRetentionPolicy", "minReadySeconds"]);
+const STS_MUTABLE = new Set([
+  "replicas",
+  "ordinals",
+  "template",
+  "updateStrategy",
+  "persistentVolumeClaimRetentionPolicy",
+  "minReadySeconds",
+]);
 
 /** All causes for writing `obj` (with `old` the live object on update). Empty means valid. */
 export function validateObject(info: ResourceInfo, obj: KubeObject, old?: KubeObject): StatusCause[] {
@@ -374,7 +390,10 @@ export function applyDefaults(info: ResourceInfo, obj: KubeObject, allocateClust
   const spec = isRecord(obj.spec) ? obj.spec : undefined;
   switch (info.kind) {
     case "Namespace":
-      obj.metadata.labels = { ...obj.metadata.labels, "kubernetes.io/metadata.name": obj.metadata.name };
+      obj.metadata.labels = {
+        ...obj.metadata.labels,
+        "kubernetes.io/metadata.name": obj.metadata.name,
+      };
       obj.spec = { finalizers: ["kubernetes"], ...(spec ?? {}) };
       break;
     case "Deployment":
@@ -393,7 +412,10 @@ export function applyDefaults(info: ResourceInfo, obj: KubeObject, allocateClust
       }
       if (info.kind === "StatefulSet") {
         spec.podManagementPolicy ??= "OrderedReady";
-        spec.updateStrategy ??= { type: "RollingUpdate", rollingUpdate: { partition: 0 } };
+        spec.updateStrategy ??= {
+          type: "RollingUpdate",
+          rollingUpdate: { partition: 0 },
+        };
       }
       if (isRecord(spec.template) && isRecord(spec.template.spec)) defaultPodSpec(spec.template.spec);
       break;
