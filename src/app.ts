@@ -70,7 +70,7 @@ export function createApp(c: Container): Express {
   api.use("/credits", authn, creditsRoutes({ credits: c.services.credits }));
   api.use("/quotas", authn, quotasRoutes({ quotas: c.services.quotas }));
   api.use("/subscriptions", authn, subscriptionsRoutes({ subscriptions: c.services.subscriptions }));
-  api.use("/instances", authn, instancesRoutes({ instances: c.services.instances }));
+  api.use("/instances", authn, instancesRoutes({ instances: c.services.instances, shutdownSignal: c.shutdownSignal }));
 
   const admin = Router();
   admin.use(authn, requireRole("ADMIN"));

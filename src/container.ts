@@ -66,6 +66,9 @@ export interface Container {
   startLoops(): Promise<void>;
   /** Stops loops, then closes the cluster and database connections. */
   close(): Promise<void>;
+  /** Aborted when shutdown begins: long-lived responses (event streams, log follows) end themselves. */
+  shutdownSignal: AbortSignal;
+  beginShutdown(): void;
 }
 
 export interface ContainerOverrides {
@@ -184,7 +187,12 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
   }
 
   let closed = false;
+  const shutdown = new AbortController();
   return {
+    shutdownSignal: shutdown.signal,
+    beginShutdown() {
+      shutdown.abort();
+    },
     config,
     logger,
     clock,
@@ -218,6 +226,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
     async close() {
       if (closed) return;
       closed = true;
+      shutdown.abort();
       await renewal.stop();
       await reconciler.stop();
       if (!overrides.kube) await kube.emulator?.stop();

@@ -38,10 +38,14 @@ async function main(): Promise<void> {
       process.exit(1);
     }, 15_000);
     force.unref();
-    // Stop accepting; idle keep-alive sockets are closed so close() can finish.
+    // Stop accepting; end long-lived streams; close keep-alive sockets as they go idle, so close()
+    // finishes once the in-flight requests have been answered.
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    container.beginShutdown();
     server.closeIdleConnections();
+    const idleSweep = setInterval(() => server.closeIdleConnections(), 100);
     await closed;
+    clearInterval(idleSweep);
     await container.close();
     logger.info("shutdown complete");
     process.exit(0);

@@ -12,10 +12,23 @@ import type { InstanceEventView, InstancesService } from "./instances.service.js
 
 type IdParams = { id: string };
 
+/** Waits ms, or less when the signal aborts; leaves no listener behind. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
 export class InstancesController {
   constructor(
     private readonly instances: InstancesService,
-    private readonly opts: { eventPollMs: number; heartbeatMs: number },
+    private readonly opts: { eventPollMs: number; heartbeatMs: number; shutdownSignal: AbortSignal },
   ) {}
 
   list = async (_req: Request, res: Response) => {
@@ -57,7 +70,16 @@ export class InstancesController {
     const stream = await this.instances.followLogs(caller(res), params.id, query);
     res.status(200).set({ "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store", "X-Accel-Buffering": "no" });
     res.flushHeaders();
-    req.on("close", () => stream.destroy());
+    const stop = () => stream.destroy();
+    req.on("close", stop);
+    // Graceful shutdown must not wait for a follower that never disconnects.
+    const onShutdown = () => {
+      stream.unpipe(res);
+      stop();
+      res.end();
+    };
+    this.opts.shutdownSignal.addEventListener("abort", onShutdown, { once: true });
+    res.on("close", () => this.opts.shutdownSignal.removeEventListener("abort", onShutdown));
     stream.on("error", () => res.end());
     stream.pipe(res);
   };
@@ -85,6 +107,10 @@ export class InstancesController {
     let lastBeat = Date.now();
     // Polling the database (not an in-process bus) so every replica's writes reach every stream.
     while (!closed) {
+      if (this.opts.shutdownSignal.aborted) {
+        send("end", { reason: "server shutting down; reconnect" });
+        break;
+      }
       const batch: InstanceEventView[] = await this.instances.eventsSince(params.id, cursor);
       for (const e of batch) send("instance-event", e, e.id);
       const last = batch.at(-1);
@@ -102,7 +128,7 @@ export class InstancesController {
         res.write(": keep-alive\n\n");
         lastBeat = Date.now();
       }
-      await new Promise((r) => setTimeout(r, this.opts.eventPollMs));
+      await sleep(this.opts.eventPollMs, this.opts.shutdownSignal);
     }
     res.end();
   };

@@ -12,8 +12,12 @@ import {
 import type { InstancesService } from "./instances.service.js";
 
 /** Mounted at /api/instances behind `authenticate`. */
-export function instancesRoutes(deps: { instances: InstancesService; eventPollMs?: number }): Router {
-  const c = new InstancesController(deps.instances, { eventPollMs: deps.eventPollMs ?? 500, heartbeatMs: 15_000 });
+export function instancesRoutes(deps: { instances: InstancesService; shutdownSignal: AbortSignal; eventPollMs?: number }): Router {
+  const c = new InstancesController(deps.instances, {
+    eventPollMs: deps.eventPollMs ?? 500,
+    heartbeatMs: 15_000,
+    shutdownSignal: deps.shutdownSignal,
+  });
   const r = Router();
   const id = { params: InstanceIdParamsSchema };
   r.get("/", validate({ query: InstanceListQuerySchema }), c.list);

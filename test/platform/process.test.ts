@@ -1,0 +1,86 @@
+/**
+ * The real process: `npm start`'s entry in local mode (embedded PGlite, emulator), then SIGTERM with
+ * an open event stream and an in-flight request: the stream is ended, the request answered, and the
+ * process exits 0.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+
+let child: ChildProcess | undefined;
+afterAll(() => {
+  child?.kill("SIGKILL");
+});
+
+function waitForLine(proc: ChildProcess, re: RegExp, ms: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buf = "";
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${re}; output:\n${buf}`)), ms);
+    proc.stdout?.on("data", (d: Buffer) => {
+      buf += d.toString();
+      const line = buf.split("\n").find((l) => re.test(l));
+      if (line) {
+        clearTimeout(timer);
+        resolve(line);
+      }
+    });
+  });
+}
+
+describe("process lifecycle", () => {
+  it("starts in zero-setup local mode and shuts down gracefully on SIGTERM", async () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), "minispod-proc-"));
+    const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "info" };
+    for (const k of ["DATABASE_URL", "TEST_DATABASE_URL", "JWT_SECRET", "ADMIN_PASSWORD", "K8S_MODE", "NODE_ENV"]) delete env[k];
+    child = spawn(process.execPath, ["--import", "tsx", "src/index.ts"], { env, stdio: ["ignore", "pipe", "pipe"] });
+    const listening = await waitForLine(child, /MinisPod API listening/, 60_000);
+    const port = Number(JSON.parse(listening).port);
+
+    // Local mode announced itself and kept its generated secrets and kubeconfig in DATA_DIR.
+    const secrets = JSON.parse(readFileSync(path.join(dataDir, "local-secrets.json"), "utf8"));
+    expect(secrets.adminPassword).toMatch(/^[A-Za-z0-9_-]{16}$/);
+    expect(existsSync(path.join(dataDir, "kubeconfig"))).toBe(true);
+    expect(existsSync(path.join(dataDir, "pglite"))).toBe(true);
+
+    const base = `http://127.0.0.1:${port}`;
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    const login = await fetch(`${base}/api/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email: "admin@minispod.local", password: secrets.adminPassword }),
+    });
+    expect(login.status).toBe(200);
+    const { accessToken } = (await login.json()) as { accessToken: string };
+
+    // Subscribe (admins are users too) to have an instance whose event stream stays open.
+    const auth = { authorization: `Bearer ${accessToken}`, "content-type": "application/json" };
+    const me = (await (await fetch(`${base}/api/auth/me`, { headers: auth })).json()) as { user: { id: string } };
+    await fetch(`${base}/api/admin/users/${me.user.id}/credits`, {
+      method: "POST",
+      headers: { ...auth, "Idempotency-Key": "p1" },
+      body: JSON.stringify({ amount: 1000, reason: "test" }),
+    });
+    const plans = (await (await fetch(`${base}/api/services/postgresql`)).json()) as { service: { plans: Array<{ id: string }> } };
+    const sub = await fetch(`${base}/api/subscriptions`, {
+      method: "POST",
+      headers: auth,
+      body: JSON.stringify({ planId: plans.service.plans[0]?.id, instanceName: "db" }),
+    });
+    expect(sub.status).toBe(201);
+    const { instance } = (await sub.json()) as { instance: { id: string } };
+    const stream = await fetch(`${base}/api/instances/${instance.id}/events`, { headers: { ...auth, accept: "text/event-stream" } });
+    expect(stream.status).toBe(200);
+    const streamText = stream.text();
+
+    const exited = new Promise<number | null>((resolve) => child?.once("exit", (code) => resolve(code)));
+    const inFlight = fetch(`${base}/api/services`);
+    child.kill("SIGTERM");
+    const res = await inFlight;
+    expect(res.status).toBe(200);
+    expect(await streamText).toContain("event: end");
+    expect(await exited).toBe(0);
+    child = undefined;
+  }, 90_000);
+});
