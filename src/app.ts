@@ -14,8 +14,14 @@ import { instancesRoutes } from "./modules/instances/instances.routes.js";
 import { subscriptionsRoutes } from "./modules/subscriptions/subscriptions.routes.js";
 import { adminUsersRoutes } from "./modules/users/users.routes.js";
 import { authenticate, requireRole } from "./platform/http/auth.js";
+import { docsRoutes } from "./platform/http/docs.js";
 import { errorBody, errorHandler, notFoundHandler } from "./platform/http/errors.js";
+import { openApiFor } from "./platform/http/openapi.js";
+import { doc, type RouteDoc } from "./platform/http/route-meta.js";
+import { listAppRoutes, routePatternMatcher } from "./platform/http/routes.js";
+import { httpMetricsMiddleware } from "./platform/metrics.js";
 
+const API_VERSION = "0.1.0";
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
 export function createApp(c: Container): Express {
@@ -47,19 +53,27 @@ export function createApp(c: Container): Express {
       customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? "error" : res.statusCode >= 400 ? "warn" : "info"),
     }),
   );
+  // Route labels come from the app's own routes, read once after createApp has mounted them all.
+  let routeOf: ReturnType<typeof routePatternMatcher> | undefined;
+  app.use(httpMetricsMiddleware(c.metrics, (method, path) => (routeOf ??= routePatternMatcher(listAppRoutes(app)))(method, path)));
   app.use(helmet());
   app.use(express.json({ limit: c.config.http.bodyLimit, strict: true }));
 
   // Operations.
-  app.get("/healthz", (_req, res) => {
+  const ops = (d: RouteDoc) => doc({ ...d, tags: ["operations"], operational: true });
+  app.get("/healthz", ops({ summary: "Liveness", response: { description: "{status: ok}" } }), (_req, res) => {
     res.json({ status: "ok" });
   });
-  app.get("/readyz", async (req, res) => {
+  app.get("/readyz", ops({ summary: "Readiness: database and cluster", response: { description: "{status: ready, checks}" }, errors: [503] }), async (req, res) => {
     const checks = await c.readiness();
     const ok = Object.values(checks).every((v) => v.ok);
     if (ok) res.json({ status: "ready", checks });
     else res.status(503).json({ ...errorBody(String(req.id), "DEPENDENCY_UNAVAILABLE", "Not ready"), checks });
   });
+  app.get("/metrics", ops({ summary: "Prometheus metrics", response: { description: "Prometheus text format", contentType: "text/plain" } }), async (_req, res) => {
+    res.type(c.metrics.contentType()).send(await c.metrics.text());
+  });
+  app.use(docsRoutes(openApiFor(app, { title: "MinisPod control plane API", version: API_VERSION })));
 
   const accessToken = c.accessTokenOptions;
   const authn = authenticate(accessToken);

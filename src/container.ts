@@ -12,6 +12,7 @@ import { migrate } from "./platform/db/migrator.js";
 import type { AccessTokenOptions } from "./platform/http/auth.js";
 import { loadOrCreateLocalSecrets } from "./platform/local-secrets.js";
 import { createLogger, type Logger } from "./platform/logger.js";
+import { Metrics } from "./platform/metrics.js";
 import { RenewalLoop } from "./loops/renewal.js";
 import { CreditsService } from "./modules/credits/credits.service.js";
 import { LedgerService } from "./modules/credits/ledger.service.js";
@@ -61,6 +62,12 @@ export interface Container {
   /** How services tell the reconciler an instance's desired state changed. */
   signal: InstanceSignal;
   loops: { renewal: RenewalLoop; reconciler: Reconciler };
+  /**
+   * Prometheus metrics on this container's own registry (`GET /metrics`). Producers use its hooks:
+   * the reconciler (`ReconcilerMetrics`), the cluster client (`kubeCall`), and the health sweep
+   * (`metrics.observeSweep(durationMs, ok)`, once per sweep).
+   */
+  metrics: Metrics;
   readiness(): Promise<Record<string, ReadinessCheck>>;
   /** Starts the background loops (reconciler, health, renewal) when enabled. */
   startLoops(): Promise<void>;
@@ -85,8 +92,8 @@ export interface ContainerOverrides {
 }
 
 /** The cluster: the configured one, or (emulated mode) a fresh emulator whose kubeconfig is written to DATA_DIR. */
-async function buildKube(config: Config, logger: Logger): Promise<{ client: KubeClient; emulator?: KubeEmulator }> {
-  const clientOptions = { logger, requestTimeoutMs: config.kube.requestTimeoutMs };
+async function buildKube(config: Config, logger: Logger, metrics: Metrics): Promise<{ client: KubeClient; emulator?: KubeEmulator }> {
+  const clientOptions = { logger, requestTimeoutMs: config.kube.requestTimeoutMs, onCall: metrics.kubeCall };
   if (config.kube.mode === "emulated") {
     const { KubeEmulator } = await import("./kube/emulator/index.js");
     const emulator = await KubeEmulator.start({ port: config.kube.emulatorPort, podReadyDelayMs: config.kube.emulatorPodReadyDelayMs });
@@ -146,7 +153,16 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
   const ledger = new LedgerService();
   const idempotency = new IdempotencyService({ prisma });
   const quotas = new QuotaService({ prisma, defaults: config.quotaDefaults });
-  const kube = overrides.kube ?? (await buildKube(config, logger));
+  const metrics = new Metrics({
+    // One GROUP BY per scrape for both instance gauges.
+    countInstances: async () =>
+      (await prisma.instance.groupBy({ by: ["status", "healthStatus"], _count: { _all: true } })).map((r) => ({
+        status: r.status,
+        health: r.healthStatus,
+        count: r._count._all,
+      })),
+  });
+  const kube = overrides.kube ?? (await buildKube(config, logger, metrics));
   const cluster = new KubeInstanceCluster(kube.client);
   const manifests = new InstanceManifests({
     render: {
@@ -165,6 +181,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
     quotas,
     clock,
     logger: logger.child({ loop: "reconciler" }),
+    metrics,
     concurrency: config.reconciler.concurrency,
     resyncIntervalMs: config.reconciler.resyncIntervalMs,
     rolloutTimeoutMs: config.reconciler.rolloutTimeoutMs,
@@ -201,6 +218,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
     services: { auth, catalog, ledger, credits, quotas, billing, subscriptions, users, instances },
     kube,
     signal,
+    metrics,
     loops: { renewal, reconciler },
     async readiness() {
       const checks: Record<string, ReadinessCheck> = {};

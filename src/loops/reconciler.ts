@@ -24,6 +24,7 @@ import type { QuotaService } from "../modules/quotas/quotas.service.js";
 import type { Clock } from "../platform/clock.js";
 import type { PrismaClient } from "../platform/db/index.js";
 import type { Logger } from "../platform/logger.js";
+import type { ReconcilerMetrics } from "../platform/metrics.js";
 import type { InstanceSignal } from "../platform/signals.js";
 import { inTransaction } from "../platform/transaction.js";
 import type { InstanceCluster, RolloutState } from "../modules/instances/instance-cluster.js";
@@ -38,6 +39,8 @@ export interface ReconcilerOptions {
   logger: Logger;
   /** Identifies this process in lease rows. */
   owner?: string;
+  /** Provisioning durations and error counts (Prometheus); a no-op when absent. */
+  metrics?: ReconcilerMetrics;
   /** Instances worked on at once by this process. */
   concurrency?: number;
   /** How long a claim lasts before another reconciler may take the instance over. */
@@ -61,6 +64,8 @@ export interface ReconcilerOptions {
 export class PermanentReconcileError extends Error {}
 
 type Loaded = Instance & { plan: Plan; service: Service };
+
+const NO_METRICS: ReconcilerMetrics = { provisioned: () => {}, reconcileError: () => {} };
 
 const TRANSITIONAL = ["PENDING", "PROVISIONING", "UPDATING", "RESTARTING", "TERMINATING"] as const;
 
@@ -91,6 +96,7 @@ export class Reconciler implements InstanceSignal {
       rolloutRecheckMs: 1_000,
       retryBaseMs: 1_000,
       retryMaxMs: 60_000,
+      metrics: NO_METRICS,
       ...opts,
     } as Required<Omit<ReconcilerOptions, "owner">>;
   }
@@ -356,6 +362,7 @@ export class Reconciler implements InstanceSignal {
       },
     });
     const tookMs = doneAt.getTime() - (inst.transitionStartedAt ?? doneAt).getTime();
+    if (firstRun) this.o.metrics.provisioned(tookMs, inst.service.slug);
     const verb =
       final === "SUSPENDED" ? "Suspended (scaled to 0)" : firstRun ? "Running" : status === "RESTARTING" ? "Restarted" : "Updated";
     await this.event(inst.id, final === "SUSPENDED" ? "SUSPENDED" : firstRun ? "RUNNING" : `${status}_COMPLETE`, `${verb} in ${tookMs} ms`, "INFO", {
@@ -426,10 +433,12 @@ export class Reconciler implements InstanceSignal {
     const permanent = err instanceof PermanentReconcileError || (err instanceof KubeError && !isTransientKubeError(err)) || isInvalidManifest(err);
     const message = err instanceof Error ? err.message : String(err);
     if (permanent && !(err instanceof KubeNotFoundError && inst.desiredState === "TERMINATED")) {
+      this.o.metrics.reconcileError("permanent");
       log.warn({ err }, "reconcile failed permanently");
       return this.fail(inst, message);
     }
     // Transient (cluster down, 5xx, timeouts, our own database blips): retry with backoff, lose nothing.
+    this.o.metrics.reconcileError("transient");
     const attempts = inst.attempts + 1;
     const backoff = Math.min(this.o.retryMaxMs, this.o.retryBaseMs * 2 ** Math.min(attempts - 1, 10));
     const jitter = Math.floor(Math.random() * (backoff / 4));

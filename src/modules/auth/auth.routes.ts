@@ -1,6 +1,7 @@
 import { Router, type RequestHandler } from "express";
 import { ipKeyGenerator, rateLimit } from "express-rate-limit";
 import { errorBody } from "../../platform/http/errors.js";
+import { doc } from "../../platform/http/route-meta.js";
 import { validate } from "../../platform/http/validate.js";
 import { AuthController } from "./auth.controller.js";
 import { AuthLoginSchema, AuthLogoutSchema, AuthRefreshSchema, AuthRegisterSchema } from "./auth.schema.js";
@@ -28,10 +29,10 @@ export function authRoutes(deps: { auth: AuthService; authenticate: RequestHandl
     (req) => `email:${String((req.body as { email?: unknown } | undefined)?.email ?? "").trim().toLowerCase()}`,
     "account",
   );
-  r.post("/register", perIp, validate({ body: AuthRegisterSchema }), c.register);
-  r.post("/login", perIp, perEmail, validate({ body: AuthLoginSchema }), c.login);
-  r.post("/refresh", perIp, validate({ body: AuthRefreshSchema }), c.refresh);
-  r.post("/logout", validate({ body: AuthLogoutSchema }), c.logout);
-  r.get("/me", deps.authenticate, c.me);
+  r.post("/register", doc({ summary: "Create an account", tags: ["auth"], status: 201, response: { description: "{user, accessToken, refreshToken}" }, errors: [409, 429] }), perIp, validate({ body: AuthRegisterSchema }), c.register);
+  r.post("/login", doc({ summary: "Log in", tags: ["auth"], response: { description: "{user, accessToken, refreshToken}" }, errors: [429] }), perIp, perEmail, validate({ body: AuthLoginSchema }), c.login);
+  r.post("/refresh", doc({ summary: "Rotate a refresh token", tags: ["auth"], response: { description: "{accessToken, refreshToken}" }, errors: [429] }), perIp, validate({ body: AuthRefreshSchema }), c.refresh);
+  r.post("/logout", doc({ summary: "Revoke a refresh token", tags: ["auth"], status: 204, response: { description: "Logged out" } }), validate({ body: AuthLogoutSchema }), c.logout);
+  r.get("/me", doc({ summary: "The signed-in user", tags: ["auth"], response: { description: "{user}" } }), deps.authenticate, c.me);
   return r;
 }

@@ -1,4 +1,5 @@
 import { Router } from "express";
+import { doc } from "../../platform/http/route-meta.js";
 import { validate } from "../../platform/http/validate.js";
 import { CreditsController } from "./credits.controller.js";
 import { CreditsGrantSchema, CreditsTransactionsQuerySchema, UserIdParamsSchema } from "./credits.schema.js";
@@ -8,8 +9,8 @@ import type { CreditsService } from "./credits.service.js";
 export function creditsRoutes(deps: { credits: CreditsService }): Router {
   const c = new CreditsController(deps.credits);
   const r = Router();
-  r.get("/", c.balance);
-  r.get("/transactions", validate({ query: CreditsTransactionsQuerySchema }), c.transactions);
+  r.get("/", doc({ summary: "The caller's credit balance", tags: ["credits"], response: { description: "{balance}" } }), c.balance);
+  r.get("/transactions", doc({ summary: "The caller's ledger, newest first", tags: ["credits"], response: { description: "{data: [transaction], page}" } }), validate({ query: CreditsTransactionsQuerySchema }), c.transactions);
   return r;
 }
 
@@ -17,7 +18,17 @@ export function creditsRoutes(deps: { credits: CreditsService }): Router {
 export function adminCreditsRoutes(deps: { credits: CreditsService }): Router {
   const c = new CreditsController(deps.credits);
   const r = Router();
-  r.post("/users/:id/credits", validate({ params: UserIdParamsSchema, body: CreditsGrantSchema }), c.grant);
-  r.get("/users/:id/credits/transactions", validate({ params: UserIdParamsSchema, query: CreditsTransactionsQuerySchema }), c.adminTransactions);
+  r.post(
+    "/users/:id/credits",
+    doc({
+      summary: "Grant (or, negative, adjust) a user's credits",
+      tags: ["admin: credits"],
+      status: 201,
+      response: { description: "{transaction, balance}" },
+      errors: [402, 409],
+      headers: [{ name: "Idempotency-Key", required: true, description: "Replays return the stored response; a different body is 409" }],
+    }),
+    validate({ params: UserIdParamsSchema, body: CreditsGrantSchema }), c.grant);
+  r.get("/users/:id/credits/transactions", doc({ summary: "A user's ledger", tags: ["admin: credits"], response: { description: "{data: [transaction], page}" } }), validate({ params: UserIdParamsSchema, query: CreditsTransactionsQuerySchema }), c.adminTransactions);
   return r;
 }

@@ -1,4 +1,5 @@
 import { type Request, type Response, Router } from "express";
+import { doc } from "../../platform/http/route-meta.js";
 import { input, validate } from "../../platform/http/validate.js";
 import { AdminUserParamsSchema, type AdminUsersListQuery, AdminUsersListQuerySchema } from "./users.schema.js";
 import type { UsersService } from "./users.service.js";
@@ -19,7 +20,7 @@ class UsersController {
 export function adminUsersRoutes(deps: { users: UsersService }): Router {
   const c = new UsersController(deps.users);
   const r = Router();
-  r.get("/users", validate({ query: AdminUsersListQuerySchema }), c.list);
-  r.get("/users/:id", validate({ params: AdminUserParamsSchema }), c.get);
+  r.get("/users", doc({ summary: "All users", tags: ["admin: users"], response: { description: "{data: [user], page}" } }), validate({ query: AdminUsersListQuerySchema }), c.list);
+  r.get("/users/:id", doc({ summary: "One user", tags: ["admin: users"], response: { description: "{user}" } }), validate({ params: AdminUserParamsSchema }), c.get);
   return r;
 }

@@ -5,6 +5,7 @@
 import type { RequestHandler, Response } from "express";
 import jwt from "jsonwebtoken";
 import { ForbiddenError, UnauthorizedError } from "../errors.js";
+import { withRouteMeta } from "./route-meta.js";
 
 export type Role = "USER" | "ADMIN";
 
@@ -49,22 +50,22 @@ export function verifyAccessToken(token: string, opts: AccessTokenOptions): Auth
 }
 
 export function authenticate(opts: AccessTokenOptions): RequestHandler {
-  return (req, res, next) => {
+  return withRouteMeta((req, res, next) => {
     const header = req.headers.authorization;
     const m = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
     if (!m?.[1]) throw new UnauthorizedError("Missing bearer token");
     res.locals.auth = verifyAccessToken(m[1], opts);
     next();
-  };
+  }, { auth: true });
 }
 
 export function requireRole(...roles: Role[]): RequestHandler {
-  return (_req, res, next) => {
+  return withRouteMeta((_req, res, next) => {
     const auth = res.locals.auth as AuthIdentity | undefined;
     if (!auth) throw new UnauthorizedError("Not authenticated");
     if (!roles.includes(auth.role)) throw new ForbiddenError(`Requires role ${roles.join(" or ")}`);
     next();
-  };
+  }, { roles });
 }
 
 /** The caller's identity; only valid behind `authenticate`. */

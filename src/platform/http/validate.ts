@@ -5,6 +5,7 @@
 import type { Request, RequestHandler, Response } from "express";
 import type { z } from "zod";
 import { ValidationError, type ErrorDetail } from "../errors.js";
+import { withRouteMeta } from "./route-meta.js";
 
 export interface RequestSchemas {
   body?: z.ZodType;
@@ -20,8 +21,9 @@ export function zodDetails(error: z.ZodError, where: string): ErrorDetail[] {
   }));
 }
 
+/** Validates the request; the schemas also document the route (see route-meta.ts, openapi.ts). */
 export function validate(schemas: RequestSchemas): RequestHandler {
-  return (req, res, next) => {
+  return withRouteMeta((req, res, next) => {
     const details: ErrorDetail[] = [];
     const input: Record<string, unknown> = {};
     for (const where of ["params", "query", "body"] as const) {
@@ -35,7 +37,7 @@ export function validate(schemas: RequestSchemas): RequestHandler {
     if (details.length) throw new ValidationError("Request validation failed", { details });
     res.locals.input = { ...(res.locals.input ?? {}), ...input };
     next();
-  };
+  }, { schemas });
 }
 
 /** The validated input of a request, typed by the schemas the route declared. */

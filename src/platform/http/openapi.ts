@@ -1,0 +1,164 @@
+/**
+ * The OpenAPI 3.1 document, built from the routes the app actually serves (routes.ts) and the same
+ * zod schemas that validate their requests (z.toJSONSchema, input side: what a client sends).
+ * Error responses are derived from each route's middleware — 400 when it validates or takes a body,
+ * 401 behind `authenticate`, 403 behind `requireRole`, 404 when the path has parameters — plus the
+ * ones its `doc()` declares (402, 409, 422, 429, ...). All errors share the one error shape.
+ */
+import type { Express } from "express";
+import { z } from "zod";
+import { type AppRoute, listAppRoutes, toOpenApiPath } from "./routes.js";
+
+type JsonSchema = Record<string, unknown>;
+
+const ERROR_DESCRIPTIONS: Record<number, string> = {
+  400: "Validation failed or malformed JSON (`VALIDATION_ERROR`)",
+  401: "Missing, invalid or expired bearer token (`UNAUTHORIZED`)",
+  402: "Insufficient credits (`INSUFFICIENT_CREDITS`, details: {balance, price})",
+  403: "The caller's role may not do this (`FORBIDDEN`)",
+  404: "Not found — also another tenant's objects (`NOT_FOUND`)",
+  409: "Conflict: duplicate, wrong state or idempotency key reused (`CONFLICT`, `INVALID_STATE`, `IDEMPOTENCY_KEY_REUSED`, ...)",
+  413: "Request body too large (`PAYLOAD_TOO_LARGE`)",
+  422: "Quota exceeded (`QUOTA_EXCEEDED`, details: {limit, max, current, requested})",
+  429: "Rate limited (`RATE_LIMITED`)",
+  500: "Unexpected error (`INTERNAL_ERROR`)",
+  503: "A dependency (database, cluster) is unavailable (`DEPENDENCY_UNAVAILABLE`)",
+};
+
+const ERROR_SCHEMA: JsonSchema = {
+  type: "object",
+  required: ["error"],
+  additionalProperties: false,
+  properties: {
+    error: {
+      type: "object",
+      required: ["code", "message", "requestId"],
+      properties: {
+        code: { type: "string", description: "Stable machine-readable code", examples: ["VALIDATION_ERROR"] },
+        message: { type: "string" },
+        details: { description: "Per-field problems (validation) or structured context" },
+        requestId: { type: "string", description: "Also in the X-Request-Id response header" },
+      },
+    },
+  },
+};
+
+function jsonSchemaOf(schema: z.ZodType): JsonSchema {
+  const s = z.toJSONSchema(schema, { io: "input", unrepresentable: "any", target: "draft-2020-12" }) as JsonSchema;
+  delete s.$schema;
+  return s;
+}
+
+/** The error statuses a route can answer with. */
+export function errorStatusesOf(route: AppRoute): number[] {
+  const s = new Set<number>();
+  const hasBody = ["POST", "PUT", "PATCH"].includes(route.method);
+  if (Object.keys(route.meta.schemas).length || hasBody) s.add(400);
+  if (route.meta.auth) s.add(401);
+  if (route.meta.roles) s.add(403);
+  if (/:[A-Za-z0-9_]+/.test(route.path)) s.add(404);
+  if (hasBody) s.add(413);
+  for (const e of route.meta.doc?.errors ?? []) s.add(e);
+  s.add(500);
+  return [...s].sort((a, b) => a - b);
+}
+
+function parameters(route: AppRoute): JsonSchema[] {
+  const out: JsonSchema[] = [];
+  for (const where of ["params", "query"] as const) {
+    const schema = route.meta.schemas[where];
+    const names = where === "params" ? [...route.path.matchAll(/:([A-Za-z0-9_]+)/g)].map((m) => m[1] as string) : [];
+    const js = schema ? jsonSchemaOf(schema) : undefined;
+    const props = (js?.properties ?? {}) as Record<string, JsonSchema>;
+    const required = new Set((js?.required as string[] | undefined) ?? []);
+    const keys = where === "params" ? names : Object.keys(props);
+    for (const name of keys) {
+      const p = props[name] ?? { type: "string" };
+      out.push({
+        name,
+        in: where === "params" ? "path" : "query",
+        required: where === "params" ? true : required.has(name),
+        schema: p,
+        ...(typeof p.description === "string" ? { description: p.description } : {}),
+      });
+    }
+  }
+  for (const h of route.meta.doc?.headers ?? []) {
+    out.push({ name: h.name, in: "header", required: h.required ?? false, description: h.description, schema: { type: "string", minLength: 1, maxLength: 200 } });
+  }
+  return out;
+}
+
+function operationId(route: AppRoute): string {
+  const words = route.path
+    .split("/")
+    .filter((w) => w && w !== "api")
+    .map((w) => (w.startsWith(":") ? `by-${w.slice(1)}` : w));
+  return [route.method.toLowerCase(), ...words]
+    .join("-")
+    .replace(/[^A-Za-z0-9]+(.)/g, (_m, c: string) => c.toUpperCase());
+}
+
+function operation(route: AppRoute): JsonSchema {
+  const d = route.meta.doc;
+  const status = d?.status ?? 200;
+  const successContent = status === 204 ? undefined : d?.response?.contentType && d.response.contentType !== "application/json"
+    ? { [d.response.contentType]: { schema: { type: "string" } } }
+    : { "application/json": { schema: d?.response?.schema ? jsonSchemaOf(d.response.schema) : { type: "object" } } };
+  const responses: Record<string, JsonSchema> = {
+    [String(status)]: { description: d?.response?.description ?? "OK", ...(successContent ? { content: successContent } : {}) },
+  };
+  for (const e of errorStatusesOf(route)) responses[String(e)] = { $ref: `#/components/responses/E${e}` };
+  const body = route.meta.schemas.body;
+  const tags = d?.tags ?? [route.path.split("/").filter(Boolean)[route.path.startsWith("/api/admin") ? 2 : 1] ?? "operations"];
+  return {
+    operationId: operationId(route),
+    summary: d?.summary ?? `${route.method} ${route.path}`,
+    ...(d?.description ? { description: d.description } : {}),
+    tags,
+    ...(route.meta.auth ? { security: [{ bearerAuth: [] }] } : { security: [] }),
+    ...(route.meta.roles ? { "x-roles": route.meta.roles } : {}),
+    parameters: parameters(route),
+    ...(body ? { requestBody: { required: true, content: { "application/json": { schema: jsonSchemaOf(body) } } } } : {}),
+    responses,
+  };
+}
+
+export interface OpenApiInfo {
+  title: string;
+  version: string;
+  description?: string;
+}
+
+export function buildOpenApiDocument(routes: AppRoute[], info: OpenApiInfo): JsonSchema {
+  const paths: Record<string, Record<string, JsonSchema>> = {};
+  for (const r of routes) {
+    const p = toOpenApiPath(r.path);
+    paths[p] ??= {};
+    paths[p][r.method.toLowerCase()] = operation(r);
+  }
+  const responses: Record<string, JsonSchema> = {};
+  for (const [status, description] of Object.entries(ERROR_DESCRIPTIONS)) {
+    responses[`E${status}`] = { description, content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } };
+  }
+  return {
+    openapi: "3.1.0",
+    info: { title: info.title, version: info.version, ...(info.description ? { description: info.description } : {}) },
+    servers: [{ url: "/" }],
+    paths,
+    components: {
+      securitySchemes: { bearerAuth: { type: "http", scheme: "bearer", bearerFormat: "JWT" } },
+      schemas: { Error: ERROR_SCHEMA },
+      responses,
+    },
+  };
+}
+
+/** The document for an app, built once on first use (the app's routes are fixed after createApp). */
+export function openApiFor(app: Express, info: OpenApiInfo): () => JsonSchema {
+  let cached: JsonSchema | undefined;
+  return () => {
+    cached ??= buildOpenApiDocument(listAppRoutes(app), info);
+    return cached;
+  };
+}

@@ -1,0 +1,53 @@
+/**
+ * Route metadata for the OpenAPI document and the metrics labels, declared next to the routes:
+ * middleware carries what it knows about the route it guards (`validate` its zod schemas,
+ * `authenticate` that a bearer token is needed, `requireRole` the roles) and `doc()` adds the
+ * words (summary, tags, success response, the extra errors the handler can answer with).
+ * Nothing here changes how a request is handled; `routes.ts` reads the marks off the mounted app.
+ */
+import type { RequestHandler } from "express";
+import type { z } from "zod";
+import type { RequestSchemas } from "./validate.js";
+
+const ROUTE_META = Symbol.for("minispod.routeMeta");
+
+/** Error statuses a handler can answer with beyond those derived from its middleware. */
+export type DeclaredErrorStatus = 402 | 404 | 409 | 413 | 422 | 429 | 503;
+
+export interface RouteDoc {
+  summary: string;
+  description?: string;
+  tags?: string[];
+  /** Success status (default 200) and what it returns. */
+  status?: number;
+  response?: { description: string; schema?: z.ZodType; contentType?: string };
+  /** Errors beyond the derived ones (400 validated, 401 authenticated, 403 role, 404 path params). */
+  errors?: DeclaredErrorStatus[];
+  /** Request headers the route reads (e.g. Idempotency-Key). */
+  headers?: Array<{ name: string; required?: boolean; description: string }>;
+  /** Not under /api: no bearer auth, no JSON error envelope guarantees beyond 500. */
+  operational?: boolean;
+}
+
+export interface RouteMeta {
+  schemas?: RequestSchemas;
+  /** Requires `Authorization: Bearer <accessToken>`. */
+  auth?: boolean;
+  roles?: string[];
+  doc?: RouteDoc;
+}
+
+/** Marks a middleware function with what it tells about a route. Returns the same function. */
+export function withRouteMeta<T extends RequestHandler>(fn: T, meta: RouteMeta): T {
+  Object.defineProperty(fn, ROUTE_META, { value: meta, enumerable: false });
+  return fn;
+}
+
+export function routeMetaOf(fn: unknown): RouteMeta | undefined {
+  return typeof fn === "function" ? ((fn as unknown as Record<symbol, RouteMeta | undefined>)[ROUTE_META] ?? undefined) : undefined;
+}
+
+/** Documentation for the route it is placed on: `r.post("/", doc({...}), validate({...}), c.create)`. */
+export function doc(d: RouteDoc): RequestHandler {
+  return withRouteMeta((_req, _res, next) => next(), { doc: d });
+}
