@@ -13,6 +13,7 @@ import { adminQuotasRoutes, quotasRoutes } from "./modules/quotas/quotas.routes.
 import { instancesRoutes } from "./modules/instances/instances.routes.js";
 import { subscriptionsRoutes } from "./modules/subscriptions/subscriptions.routes.js";
 import { adminUsersRoutes } from "./modules/users/users.routes.js";
+import { adminHealthRoutes } from "./modules/health/health.routes.js";
 import { authenticate, requireRole } from "./platform/http/auth.js";
 import { docsRoutes } from "./platform/http/docs.js";
 import { errorBody, errorHandler, notFoundHandler } from "./platform/http/errors.js";
@@ -92,6 +93,7 @@ export function createApp(c: Container): Express {
   admin.use(adminUsersRoutes({ users: c.services.users }));
   admin.use(adminCreditsRoutes({ credits: c.services.credits }));
   admin.use(adminQuotasRoutes({ quotas: c.services.quotas }));
+  admin.use(adminHealthRoutes({ health: c.services.health }));
   api.use("/admin", admin);
 
   app.use("/api", api);

@@ -31,6 +31,9 @@ import { Reconciler } from "./loops/reconciler.js";
 import { InstanceManifests } from "./modules/instances/instance-manifests.js";
 import { InstancesService } from "./modules/instances/instances.service.js";
 import { KubeInstanceCluster } from "./modules/instances/kube-instance-cluster.js";
+import { HealthLoop } from "./loops/health-sweep.js";
+import { HealthService } from "./modules/health/health.service.js";
+import { HealthSweeper } from "./modules/health/health.sweeper.js";
 
 export interface ReadinessCheck {
   ok: boolean;
@@ -53,6 +56,7 @@ export interface Container {
     subscriptions: SubscriptionsService;
     users: UsersService;
     instances: InstancesService;
+    health: HealthService;
   };
   kube: {
     client: KubeClient;
@@ -61,7 +65,7 @@ export interface Container {
   };
   /** How services tell the reconciler an instance's desired state changed. */
   signal: InstanceSignal;
-  loops: { renewal: RenewalLoop; reconciler: Reconciler };
+  loops: { renewal: RenewalLoop; reconciler: Reconciler; health: HealthLoop };
   /**
    * Prometheus metrics on this container's own registry (`GET /metrics`). Producers use its hooks:
    * the reconciler (`ReconcilerMetrics`), the cluster client (`kubeCall`), and the health sweep
@@ -195,6 +199,24 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
   const subscriptions = new SubscriptionsService({ prisma, ledger, quotas, idempotency, signal, clock, baseDomain: config.baseDomain });
   const users = new UsersService({ prisma, quotas });
   const instances = new InstancesService({ prisma, clock, signal, ledger, quotas, subscriptions, cluster, manifests, baseDomain: config.baseDomain });
+  const healthSweeper = new HealthSweeper({
+    prisma,
+    kube: kube.client,
+    clock,
+    logger: logger.child({ loop: "health" }),
+    signal,
+    consecutiveObservations: config.health.consecutiveObservations,
+  });
+  const healthLoop = new HealthLoop({
+    prisma,
+    sweeper: healthSweeper,
+    leases: new LeaseManager({ prisma, clock }),
+    clock,
+    logger: logger.child({ loop: "health" }),
+    intervalMs: config.health.intervalMs,
+    retentionMs: config.health.retentionMs,
+  });
+  const health = new HealthService({ prisma, clock, runner: healthLoop });
   const renewal = new RenewalLoop({ billing, leases: new LeaseManager({ prisma, clock }), logger, cron: config.billing.renewalCron });
 
   await seedCatalog(prisma);
@@ -215,11 +237,11 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
     clock,
     db,
     accessTokenOptions,
-    services: { auth, catalog, ledger, credits, quotas, billing, subscriptions, users, instances },
+    services: { auth, catalog, ledger, credits, quotas, billing, subscriptions, users, instances, health },
     kube,
     signal,
     metrics,
-    loops: { renewal, reconciler },
+    loops: { renewal, reconciler, health: healthLoop },
     async readiness() {
       const checks: Record<string, ReadinessCheck> = {};
       try {
@@ -240,12 +262,14 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
       if (!config.backgroundLoops) return;
       renewal.start();
       reconciler.start();
+      healthLoop.start();
     },
     async close() {
       if (closed) return;
       closed = true;
       shutdown.abort();
       await renewal.stop();
+      await healthLoop.stop();
       await reconciler.stop();
       if (!overrides.kube) await kube.emulator?.stop();
       if (!overrides.db) await db.close();
