@@ -26,6 +26,35 @@ export interface KubeConfigOptions {
  * shared instance (concurrent callers would otherwise talk to each other's cluster).
  */
 export function createKubeConfig(opts: KubeConfigOptions, env: NodeJS.ProcessEnv = process.env): KubeConfig {
+  return withKeepAlive(loadKubeConfig(opts, env));
+}
+
+/**
+ * client-node 1.x builds a new http(s).Agent for every request, so every API call pays a TCP (and,
+ * against a real cluster, a TLS) handshake. Reuse one keep-alive agent per set of TLS settings; a
+ * change of CA or client certificate (e.g. a rotated in-cluster certificate) gets a new agent.
+ */
+type AgentFactory = (cluster: { server?: string; proxyUrl?: string } | null, agentOptions: object) => unknown;
+
+export function withKeepAlive(kc: KubeConfig): KubeConfig {
+  // `createAgent` is private in the typings but is the one place client-node makes agents.
+  const target = kc as unknown as { createAgent: AgentFactory };
+  const create = target.createAgent.bind(kc);
+  const agents = new Map<string, unknown>();
+  target.createAgent = (cluster, agentOptions) => {
+    const o = agentOptions as Record<string, unknown>;
+    const key = JSON.stringify([cluster?.server, cluster?.proxyUrl, o.ca, o.cert, o.key, o.pfx, o.rejectUnauthorized, o.servername]);
+    let agent = agents.get(key);
+    if (!agent) {
+      agent = create(cluster, { ...agentOptions, keepAlive: true });
+      agents.set(key, agent);
+    }
+    return agent;
+  };
+  return kc;
+}
+
+function loadKubeConfig(opts: KubeConfigOptions, env: NodeJS.ProcessEnv): KubeConfig {
   const kc = new KubeConfig();
   if (opts.mode === "emulated") {
     if (!opts.kubeconfigYaml) throw new Error("emulated mode needs the emulator's kubeconfig (kubeconfigYaml)");
