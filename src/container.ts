@@ -206,6 +206,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
     logger: logger.child({ loop: "health" }),
     signal,
     consecutiveObservations: config.health.consecutiveObservations,
+    metrics,
   });
   const healthLoop = new HealthLoop({
     prisma,

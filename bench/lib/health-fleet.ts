@@ -75,9 +75,10 @@ export async function seedHealthFleet(
     const name = k8sNames[k] as string;
     const i = Number(name.slice(4));
     emulator.apply({
+      // (apply's type lists only name/namespace; any metadata is accepted)
       apiVersion: "v1",
       kind: "Service",
-      metadata: { name: `${name}-svc`, namespace: ns, labels: labels(ns, i) },
+      metadata: { name: `${name}-svc`, namespace: ns, labels: labels(ns, i) } as { name: string; namespace: string },
       spec: { selector: { [LABELS.instanceId]: `${ns}-${i}` }, ports: [{ name: "http", port: 80, targetPort: 2368 }] },
     });
   }

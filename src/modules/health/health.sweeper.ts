@@ -31,6 +31,7 @@ import type { ServiceTemplate } from "../../kube/templates/types.js";
 import type { Clock } from "../../platform/clock.js";
 import type { PrismaClient, Tx } from "../../platform/db/index.js";
 import type { Logger } from "../../platform/logger.js";
+import type { SweepMetrics } from "../../platform/metrics.js";
 import type { InstanceSignal } from "../../platform/signals.js";
 import { type HealthStatus, nextHealth, type Observation, observe } from "./health.rules.js";
 
@@ -134,6 +135,8 @@ export interface HealthSweeperOptions {
   consecutiveObservations: number;
   /** LIST page size (default 500, as kubectl). */
   pageSize?: number;
+  /** Prometheus: one observation per sweep (ok = the cluster was read and the result committed). */
+  metrics?: SweepMetrics;
 }
 
 export class HealthSweeper {
@@ -141,6 +144,17 @@ export class HealthSweeper {
 
   async sweep(req: SweepRequest): Promise<SweepResult> {
     const started = performance.now();
+    try {
+      const result = await this.run(req, started);
+      this.o.metrics?.observeSweep(performance.now() - started, result.sweep.clusterReachable);
+      return result;
+    } catch (err) {
+      this.o.metrics?.observeSweep(performance.now() - started, false);
+      throw err;
+    }
+  }
+
+  private async run(req: SweepRequest, started: number): Promise<SweepResult> {
     const startedAt = this.o.clock.now();
     const sweepId = randomUUID();
     const rows = await this.loadInstances(req.instanceIds);
