@@ -12,11 +12,11 @@ import { mkdtempSync } from "node:fs";
 import { createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
-import pg from "pg";
+import { ADMIN_DATABASE_URL, createBenchDatabase, machineLine, percentile, runMain } from "./lib/common.js";
 
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 50);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
-const adminUrl = process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
+const adminUrl = ADMIN_DATABASE_URL;
 const ADMIN = { email: "bench-admin@example.com", password: "bench-admin-password" };
 
 function freePort(): Promise<number> {
@@ -31,8 +31,7 @@ function freePort(): Promise<number> {
 }
 
 function pct(sorted: number[], p: number): string {
-  if (!sorted.length) return "-";
-  return (sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number).toFixed(1);
+  return sorted.length ? percentile(sorted, p).toFixed(1) : "-";
 }
 
 async function json(res: Response): Promise<any> {
@@ -42,12 +41,7 @@ async function json(res: Response): Promise<any> {
 }
 
 async function main(): Promise<void> {
-  const dbName = `minispod_bench_api_${Date.now()}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE "${dbName}"`);
-  const url = new URL(adminUrl);
-  url.pathname = `/${dbName}`;
+  const benchDb = await createBenchDatabase("minispod_bench_api");
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
 
@@ -58,7 +52,7 @@ async function main(): Promise<void> {
       LOG_LEVEL: "warn",
       PORT: String(port),
       HOST: "127.0.0.1",
-      DATABASE_URL: url.toString(),
+      DATABASE_URL: benchDb.url,
       DATA_DIR: mkdtempSync(path.join(os.tmpdir(), "minispod-bench-api-")),
       JWT_SECRET: "bench-secret-bench-secret-bench-secret-00",
       ADMIN_EMAIL: ADMIN.email,
@@ -140,7 +134,7 @@ async function main(): Promise<void> {
       [
         "## API latency and throughput under concurrent load",
         "",
-        `- date: ${new Date().toISOString()}; machine: ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB; node ${process.version}`,
+        machineLine(),
         `- command: \`DATABASE_URL=${adminUrl} npm run bench:api\` (BENCH_CONCURRENCY=${CONCURRENCY}, BENCH_SECONDS=${SECONDS})`,
         "- the API in its own process (tsx, PostgreSQL, emulator, log level warn); this load generator in another, on loopback, keep-alive",
         "",
@@ -153,15 +147,8 @@ async function main(): Promise<void> {
   } finally {
     server.kill("SIGTERM");
     await new Promise((r) => server.once("exit", r));
-    await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
-    await admin.end();
+    await benchDb.drop();
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runMain(main);

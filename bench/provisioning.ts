@@ -16,33 +16,22 @@ import type { AddressInfo } from "node:net";
 import os from "node:os";
 import { mkdtempSync } from "node:fs";
 import path from "node:path";
-import pg from "pg";
+import { ADMIN_DATABASE_URL, createBenchDatabase, machineLine, percentile, runMain } from "./lib/common.js";
 import { createApp } from "../src/app.js";
 import { loadConfig } from "../src/config/index.js";
 import { buildContainer } from "../src/container.js";
 
 const N = Number(process.env.BENCH_SEQUENTIAL ?? 100);
 const C = Number(process.env.BENCH_CONCURRENT ?? 50);
-const adminUrl = process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
-
-function percentile(sorted: number[], p: number): number {
-  if (!sorted.length) return Number.NaN;
-  const idx = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[idx] as number;
-}
+const adminUrl = ADMIN_DATABASE_URL;
 
 async function main(): Promise<void> {
-  const dbName = `minispod_bench_${Date.now()}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE "${dbName}"`);
-  const url = new URL(adminUrl);
-  url.pathname = `/${dbName}`;
+  const benchDb = await createBenchDatabase("minispod_bench");
 
   const config = loadConfig({
     NODE_ENV: "development",
     LOG_LEVEL: "silent",
-    DATABASE_URL: url.toString(),
+    DATABASE_URL: benchDb.url,
     DATA_DIR: mkdtempSync(path.join(os.tmpdir(), "minispod-bench-")),
     JWT_SECRET: "bench-secret-bench-secret-bench-secret-00",
     ADMIN_PASSWORD: "bench-admin-password",
@@ -127,7 +116,7 @@ async function main(): Promise<void> {
   const out = [
     `## Provisioning: POST /api/subscriptions -> RUNNING`,
     "",
-    `- date: ${new Date().toISOString()}; machine: ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB; node ${process.version}`,
+    machineLine(),
     `- command: \`DATABASE_URL=${adminUrl} npm run bench:provisioning\` (BENCH_SEQUENTIAL=${N}, BENCH_CONCURRENT=${C})`,
     "- PostgreSQL (fresh database), Kubernetes API emulator with pod-ready delay 0, reconciler concurrency 16, real HTTP on loopback",
     "",
@@ -144,14 +133,7 @@ async function main(): Promise<void> {
 
   await new Promise((r) => server.close(r));
   await container.close();
-  await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
-  await admin.end();
+  await benchDb.drop();
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runMain(main);
