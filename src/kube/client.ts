@@ -33,6 +33,8 @@ export { createKubeConfig, type KubeConfigOptions } from "./kubeconfig.js";
  *  - validates every manifest before a server-side apply with one field manager;
  *  - maps every failure once into a typed `KubeError` and retries only the transient ones;
  *  - bounds every request with a timeout and reports every HTTP attempt to `onCall` (metrics).
+ * The RBAC verbs each method needs are listed in `REQUIRED_RBAC` (rbac.ts), which k8s/rbac.yaml
+ * grants exactly: a new kind of call here needs a row there.
  * Objects read back are @kubernetes/client-node models (e.g. `V1Pod`, with `Date` timestamps).
  */
 

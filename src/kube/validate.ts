@@ -1,6 +1,9 @@
 import { Certificate } from "@kubernetes-models/cert-manager/cert-manager.io/v1";
 import { Deployment, StatefulSet } from "kubernetes-models/apps/v1";
+import { Job } from "kubernetes-models/batch/v1";
 import { Ingress, NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1";
+import { PodDisruptionBudget } from "kubernetes-models/policy/v1";
+import { ClusterRole, ClusterRoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1";
 import {
   ConfigMap,
   LimitRange,
@@ -42,6 +45,11 @@ const MODELS: Record<string, ModelCtor> = {
   "networking.k8s.io/v1/Ingress": Ingress,
   "networking.k8s.io/v1/NetworkPolicy": NetworkPolicy,
   "cert-manager.io/v1/Certificate": Certificate,
+  // The control plane's own manifests (k8s/).
+  "batch/v1/Job": Job,
+  "policy/v1/PodDisruptionBudget": PodDisruptionBudget,
+  "rbac.authorization.k8s.io/v1/ClusterRole": ClusterRole,
+  "rbac.authorization.k8s.io/v1/ClusterRoleBinding": ClusterRoleBinding,
 };
 
 /** Kinds whose names must be DNS-1123 labels rather than subdomains. */

@@ -1,0 +1,31 @@
+# MinisPod control plane. Multi-stage: install (npm ci + prisma generate), compile, drop dev deps.
+# Build: docker build -t <registry>/minispod-control-plane:<tag> .
+# Runs `node dist/index.js` as the non-root user 1000 (the image's `node` user), port 3000 —
+# the same user, port and entry as k8s/deployment.yaml (test/k8s/manifests.test.ts checks).
+
+FROM node:24-bookworm-slim AS build
+WORKDIR /app
+ENV NODE_ENV=development
+# Dependencies first (cached while package*.json and the Prisma schema are unchanged);
+# `npm ci` runs postinstall = prisma generate into src/generated.
+COPY package.json package-lock.json prisma.config.ts ./
+COPY prisma ./prisma
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+# The generated Prisma client (src/generated) is compiled into dist/ with the rest.
+RUN npm run build && npm prune --omit=dev
+
+FROM node:24-bookworm-slim AS runtime
+WORKDIR /app
+ENV NODE_ENV=production \
+    PORT=3000 \
+    DATA_DIR=/tmp/minispod
+COPY --from=build /app/package.json ./package.json
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+# The migrator reads prisma/migrations next to dist/ (dist/platform/db/../../../prisma/migrations).
+COPY --from=build /app/prisma/migrations ./prisma/migrations
+USER 1000:1000
+EXPOSE 3000
+CMD ["node", "dist/index.js"]

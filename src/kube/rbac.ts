@@ -1,0 +1,51 @@
+/**
+ * The Kubernetes permissions the control plane needs: exactly the API calls `KubeClient` makes for
+ * provisioning (reconciler), instance actions (logs, credentials, restart) and the health sweep.
+ * `k8s/rbac.yaml`'s ClusterRole grants this table and nothing more (test/k8s/rbac.test.ts checks
+ * the manifest against it, and checks it against the calls the code really makes on the emulator).
+ *
+ * How client methods map to RBAC verbs:
+ *  - `apply` (server-side apply = PATCH that creates a missing object): `patch` and `create`;
+ *  - `get`/`find`/`waitForRollout`: `get` (the product always names the container for `logs`, so
+ *    the pod itself is never read: `pods` needs only `list`);
+ *  - `listAll`/`podStatusSummary`/`podMetrics`: `list` (cluster-wide for the health sweep);
+ *  - `delete`/`deleteNamespace`: `delete`; `restart`/`scale`: `patch` on the workload;
+ *  - `logs`: `get` on `pods/log`; `ping` (GET /version) and API discovery are non-resource URLs every
+ *    authenticated client may read (the built-in `system:discovery` role).
+ * Update this table together with the client (and k8s/rbac.yaml) when the code needs a new call.
+ */
+
+export type RbacVerb = "get" | "list" | "watch" | "create" | "patch" | "update" | "delete";
+
+export interface RbacRule {
+  /** "" is the core group. */
+  apiGroup: string;
+  /** Plural resource, or `resource/subresource`. */
+  resource: string;
+  verbs: RbacVerb[];
+  /** What needs it. */
+  why: string;
+}
+
+export const REQUIRED_RBAC: readonly RbacRule[] = [
+  { apiGroup: "", resource: "namespaces", verbs: ["create", "patch", "delete"], why: "tenant namespace per user (apply), removed with the user's last instance" },
+  { apiGroup: "", resource: "serviceaccounts", verbs: ["create", "patch"], why: "tenant baseline: default service account without token automount" },
+  { apiGroup: "", resource: "resourcequotas", verbs: ["create", "patch"], why: "tenant baseline: the user's quota" },
+  { apiGroup: "", resource: "limitranges", verbs: ["create", "patch"], why: "tenant baseline: container defaults" },
+  { apiGroup: "networking.k8s.io", resource: "networkpolicies", verbs: ["create", "patch", "delete"], why: "tenant default-deny; per-instance policy of exposed PostgreSQL (NodePort/LoadBalancer)" },
+  { apiGroup: "", resource: "configmaps", verbs: ["create", "patch", "delete"], why: "instance configuration" },
+  { apiGroup: "", resource: "secrets", verbs: ["get", "create", "patch", "delete"], why: "instance credentials (read back to keep them stable, shown to the owner); TLS secret removed on delete" },
+  { apiGroup: "", resource: "persistentvolumeclaims", verbs: ["create", "patch", "delete"], why: "instance data volume (expanded on plan upgrades)" },
+  { apiGroup: "", resource: "services", verbs: ["list", "create", "patch", "delete"], why: "instance Service; listed by the health sweep" },
+  { apiGroup: "apps", resource: "deployments", verbs: ["get", "list", "create", "patch", "delete"], why: "n8n/Ghost workloads: rollout status, restart/scale patches, health sweep" },
+  { apiGroup: "apps", resource: "statefulsets", verbs: ["get", "list", "create", "patch", "delete"], why: "PostgreSQL workloads: rollout status, restart/scale patches, health sweep" },
+  { apiGroup: "networking.k8s.io", resource: "ingresses", verbs: ["create", "patch", "delete"], why: "HTTPS front door of n8n/Ghost (cert-manager annotation)" },
+  { apiGroup: "", resource: "pods", verbs: ["list"], why: "rollout problems, the running pod for logs, health sweep" },
+  { apiGroup: "", resource: "pods/log", verbs: ["get"], why: "GET /api/instances/:id/logs" },
+  { apiGroup: "metrics.k8s.io", resource: "pods", verbs: ["list"], why: "health sweep CPU/memory usage (metrics-server)" },
+];
+
+/** `group/resource:verb` keys of the table, e.g. `apps/deployments:patch`, `/pods/log:get`. */
+export function rbacKeys(rules: readonly Pick<RbacRule, "apiGroup" | "resource" | "verbs">[]): string[] {
+  return [...new Set(rules.flatMap((r) => r.verbs.map((v) => `${r.apiGroup}/${r.resource}:${v}`)))].sort();
+}

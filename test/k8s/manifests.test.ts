@@ -1,0 +1,149 @@
+/**
+ * k8s/: the control plane's own manifests validate against the upstream schemas (kubernetes-models,
+ * through the same validateManifest the templates use: schema, unknown fields, names, Pod Security
+ * `restricted`), and agree with each other, with the configuration schema and with the Dockerfile.
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { parseAllDocuments } from "yaml";
+import { describe, expect, it } from "vitest";
+import { loadConfig } from "../../src/config/index.js";
+import { manifestProblems } from "../../src/kube/validate.js";
+import type { KubeObject } from "../../src/kube/types.js";
+
+const ROOT = path.resolve(import.meta.dirname, "../..");
+const K8S = path.join(ROOT, "k8s");
+
+type Obj = KubeObject & Record<string, any>;
+
+function load(file: string): Obj[] {
+  return parseAllDocuments(readFileSync(path.join(K8S, file), "utf8")).map((d) => {
+    expect(d.errors, file).toEqual([]);
+    return d.toJSON() as Obj;
+  });
+}
+
+const files = readdirSync(K8S).filter((f) => f.endsWith(".yaml") && f !== "kustomization.yaml");
+const all = files.flatMap((f) => load(f).map((o) => ({ file: f, o })));
+const find = (kind: string, name?: string) => {
+  const hit = all.find(({ o }) => o.kind === kind && (!name || o.metadata?.name === name));
+  if (!hit) throw new Error(`no ${kind} ${name ?? ""} in k8s/`);
+  return hit.o;
+};
+
+describe("k8s/ manifests", () => {
+  it("has every object the control plane needs", () => {
+    expect(all.map(({ o }) => `${o.kind}/${o.metadata?.name}`).sort()).toEqual(
+      [
+        "ClusterRole/minispod-control-plane",
+        "ClusterRoleBinding/minispod-control-plane",
+        "ConfigMap/minispod-config",
+        "Deployment/minispod-control-plane",
+        "Job/minispod-migrate",
+        "Namespace/minispod-system",
+        "PodDisruptionBudget/minispod-control-plane",
+        "Secret/minispod-secrets",
+        "Service/minispod-control-plane",
+        "ServiceAccount/minispod-control-plane",
+      ].sort(),
+    );
+  });
+
+  it.each(all.map(({ file, o }) => [`${file}: ${o.kind}/${o.metadata?.name}`, o] as const))("%s validates", (_name, o) => {
+    expect(manifestProblems(o)).toEqual([]);
+  });
+
+  it("the validator does catch a broken manifest (so the checks above can fail)", () => {
+    const bad = structuredClone(find("Deployment"));
+    bad.spec.replicas = "two";
+    bad.spec.template.spec.containers[0].securityContext.allowPrivilegeEscalation = true;
+    bad.spec.template.spec.containers[0].bogus = 1;
+    const reasons = manifestProblems(bad).map((c) => c.field ?? c.message);
+    expect(reasons.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it("kustomization.yaml lists every manifest except the example Secret and the one-off Job", () => {
+    const k = load("kustomization.yaml")[0] as unknown as { resources: string[] };
+    expect(k.resources.sort()).toEqual(files.filter((f) => f !== "secret.example.yaml" && f !== "migrate-job.yaml").sort());
+  });
+
+  it("everything namespaced lives in minispod-system", () => {
+    for (const { o } of all) {
+      if (["Namespace", "ClusterRole", "ClusterRoleBinding"].includes(o.kind)) expect(o.metadata?.namespace).toBeUndefined();
+      else expect(o.metadata?.namespace, `${o.kind}/${o.metadata?.name}`).toBe("minispod-system");
+    }
+  });
+
+  it("the Deployment: 2 replicas, probes on /healthz and /readyz, restricted security context, resources, secrets as files", () => {
+    const d = find("Deployment");
+    expect(d.spec.replicas).toBe(2);
+    const pod = d.spec.template.spec;
+    expect(pod.serviceAccountName).toBe(find("ServiceAccount").metadata.name);
+    const c = pod.containers[0];
+    expect(c.livenessProbe.httpGet).toEqual({ path: "/healthz", port: "http" });
+    expect(c.readinessProbe.httpGet).toEqual({ path: "/readyz", port: "http" });
+    expect(c.ports).toEqual([{ name: "http", containerPort: 3000, protocol: "TCP" }]);
+    expect(c.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      runAsUser: 1000,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ["ALL"] },
+      seccompProfile: { type: "RuntimeDefault" },
+    });
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000, fsGroup: 1000, seccompProfile: { type: "RuntimeDefault" } });
+    expect(c.resources.requests).toEqual({ cpu: expect.any(String), memory: expect.any(String) });
+    expect(c.resources.limits).toEqual({ cpu: expect.any(String), memory: expect.any(String) });
+    // No secret values in env: secrets are mounted files read through <NAME>_FILE.
+    expect(JSON.stringify(c.env ?? [])).not.toMatch(/DATABASE_URL|JWT_SECRET|ADMIN_PASSWORD/);
+    expect(pod.volumes.find((v: any) => v.name === "secrets").secret.secretName).toBe(find("Secret").metadata.name);
+    expect(c.envFrom).toEqual([{ configMapRef: { name: find("ConfigMap").metadata.name } }]);
+    const svc = find("Service");
+    expect(svc.spec.selector).toEqual(d.spec.selector.matchLabels);
+    expect(svc.spec.ports[0].targetPort).toBe("http");
+    expect(find("PodDisruptionBudget").spec.selector.matchLabels).toEqual(d.spec.selector.matchLabels);
+  });
+
+  it("the migration Job runs the migrate entry with the same image and user", () => {
+    const job = find("Job").spec.template.spec;
+    const d = find("Deployment").spec.template.spec;
+    expect(job.containers[0].image).toBe(d.containers[0].image);
+    expect(job.containers[0].args).toEqual(["node", "dist/migrate.js"]);
+    expect(d.containers[0].args).toEqual(["node", "dist/index.js"]);
+    expect(job.restartPolicy).toBe("Never");
+    expect(job.securityContext.runAsUser).toBe(d.securityContext.runAsUser);
+  });
+
+  it("the ConfigMap holds only known, non-secret settings, and with the Secret makes a valid production config", () => {
+    const env = readFileSync(path.join(ROOT, ".env.example"), "utf8");
+    const known = new Set([...env.matchAll(/^#?\s?([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]));
+    for (const n of ["DATABASE_URL", "JWT_SECRET", "ADMIN_PASSWORD"]) known.add(`${n}_FILE`);
+    const data = find("ConfigMap").data as Record<string, string>;
+    expect(Object.keys(data).filter((k) => !known.has(k))).toEqual([]);
+    expect(Object.keys(data).filter((k) => /^(DATABASE_URL|JWT_SECRET|ADMIN_PASSWORD)$/.test(k))).toEqual([]);
+    const secret = find("Secret").stringData as Record<string, string>;
+    expect(Object.keys(secret).sort()).toEqual(["ADMIN_PASSWORD", "DATABASE_URL", "JWT_SECRET"]);
+    for (const v of Object.values(secret)) expect(v).toMatch(/CHANGE-ME/);
+    const { DATABASE_URL_FILE: _a, JWT_SECRET_FILE: _b, ADMIN_PASSWORD_FILE: _c, ...rest } = data;
+    const config = loadConfig({ ...rest, ...secret });
+    expect(config.isProduction).toBe(true);
+    expect(config.kube.mode).toBe("cluster");
+    expect(config.http.port).toBe(find("Deployment").spec.template.spec.containers[0].ports[0].containerPort);
+  });
+
+  it("the Dockerfile matches: multi-stage, Node LTS, non-root numeric user of the manifests, port, entry", () => {
+    const df = readFileSync(path.join(ROOT, "Dockerfile"), "utf8");
+    const froms = [...df.matchAll(/^FROM\s+(\S+)/gm)].map((m) => m[1] as string);
+    expect(froms.length).toBeGreaterThanOrEqual(2);
+    for (const f of froms) expect(f).toMatch(/^node:24[.-]/);
+    const user = [...df.matchAll(/^USER\s+(\S+)/gm)].map((m) => m[1]).at(-1);
+    const pod = find("Deployment").spec.template.spec;
+    expect(user).toBe(`${pod.securityContext.runAsUser}:${pod.securityContext.runAsGroup}`);
+    expect(df).toMatch(/^EXPOSE 3000$/m);
+    expect(df).toMatch(/^CMD \["node", "dist\/index\.js"\]$/m);
+    expect(df).toMatch(/npm ci/);
+    expect(df).toMatch(/npm run build/);
+    expect(df).toMatch(/npm prune --omit=dev/);
+    expect(df).toMatch(/COPY --from=build \/app\/prisma\/migrations \.\/prisma\/migrations/);
+  });
+});
