@@ -192,14 +192,12 @@ export class HealthSweeper {
       });
     }
 
-    const durationMs = Math.round(performance.now() - started);
-    const finishedAt = new Date(startedAt.getTime() + durationMs);
     const sweep: SweepView = {
       id: sweepId,
       trigger: req.trigger,
       startedAt: startedAt.toISOString(),
-      finishedAt: finishedAt.toISOString(),
-      durationMs,
+      finishedAt: startedAt.toISOString(),
+      durationMs: 0,
       instanceCount: results.length,
       clusterReachable: fleet.readable,
       metricsAvailable: fleet.metricsAvailable,
@@ -212,6 +210,16 @@ export class HealthSweeper {
     const repaired = await this.o.prisma.$transaction(
       async (tx) => {
         if (req.stillOwner && !(await req.stillOwner(tx))) throw new SweepAbandonedError("the health sweeper lease was lost; sweep abandoned");
+        if (results.length) {
+          await this.insertChecks(tx, sweepId, checkedAt, results);
+          await this.updateInstances(tx, checkedAt, results, lastRestart);
+        }
+        if (!req.instanceIds) await this.resetNotRunning(tx);
+        const repairedIds = toRepair.length ? await this.requestRepairs(tx, checkedAt, toRepair, generations) : [];
+        // The sweep row last, so its duration covers reading, judging and (all but the commit of) writing.
+        sweep.durationMs = Math.round(performance.now() - started);
+        const finishedAt = new Date(startedAt.getTime() + sweep.durationMs);
+        sweep.finishedAt = finishedAt.toISOString();
         await tx.$executeRawUnsafe(
           `INSERT INTO "health_sweeps" ("id","trigger","started_at","finished_at","duration_ms","instance_count","cluster_reachable","api_calls","metrics_available","error")
            VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)`,
@@ -226,18 +234,13 @@ export class HealthSweeper {
           sweep.metricsAvailable,
           sweep.error,
         );
-        if (results.length) {
-          await this.insertChecks(tx, sweepId, checkedAt, results);
-          await this.updateInstances(tx, checkedAt, results, lastRestart);
-        }
-        if (!req.instanceIds) await this.resetNotRunning(tx);
-        return toRepair.length ? this.requestRepairs(tx, checkedAt, toRepair, generations) : [];
+        return repairedIds;
       },
       { maxWait: 15_000, timeout: 60_000 },
     );
     for (const id of repaired) this.o.signal.instanceChanged(id);
     if (repaired.length) this.o.logger.warn({ instances: repaired }, "health sweep found missing objects; reconciler asked to re-apply");
-    this.o.logger.debug({ sweepId, durationMs, instances: results.length, calls: fleet.calls }, "health sweep");
+    this.o.logger.debug({ sweepId, durationMs: sweep.durationMs, instances: results.length, calls: fleet.calls }, "health sweep");
     return { sweep, results, repaired };
   }
 
