@@ -43,6 +43,7 @@ interface Row {
   sweepMs: number[];
   calls: number;
   callsByResource: string;
+  phases: string;
   naive?: { ms: number; calls: number };
 }
 
@@ -83,11 +84,15 @@ async function measure(n: number): Promise<Row> {
       if (r.results.length !== n) throw new Error(`swept ${r.results.length} of ${n}`);
       const bad = r.results.filter((x) => x.observed !== "HEALTHY");
       if (bad.length) throw new Error(`${bad.length} instances not HEALTHY, e.g. ${bad[0]?.reason}`);
-      return { ms, calls: emulator.recorder.count() };
+      return { ms, calls: emulator.recorder.count(), phases: c.loops.health.sweeper.lastPhasesMs };
     };
     const first = await sweepOnce();
+    process.stderr.write(`  first sweep ${first.ms.toFixed(0)} ms ${JSON.stringify(first.phases)}\n`);
     const runs = [];
-    for (let i = 0; i < REPEAT; i++) runs.push(await sweepOnce());
+    for (let i = 0; i < REPEAT; i++) {
+      runs.push(await sweepOnce());
+      process.stderr.write(`  sweep ${runs.at(-1)?.ms.toFixed(0)} ms ${JSON.stringify(runs.at(-1)?.phases)}\n`);
+    }
     const calls = runs.map((r) => r.calls);
     // The first sweep of a process also makes client-node's one-time API discovery GETs (cached after).
     if (new Set(calls).size !== 1) throw new Error(`calls per sweep varied: ${calls}`);
@@ -117,7 +122,8 @@ async function measure(n: number): Promise<Row> {
       naive = { ms: performance.now() - t, calls: emulator.recorder.count() };
     }
     void fleet;
-    return { n, seedMs, firstMs: first.ms, firstCalls: first.calls, sweepMs: runs.map((r) => r.ms), calls: calls[0] as number, callsByResource, naive };
+    const phases = JSON.stringify(runs.at(-1)?.phases ?? {});
+    return { n, phases, seedMs, firstMs: first.ms, firstCalls: first.calls, sweepMs: runs.map((r) => r.ms), calls: calls[0] as number, callsByResource, naive };
   } finally {
     await c.close();
     await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
@@ -148,7 +154,7 @@ async function main(): Promise<void> {
         `| ${r.n.toLocaleString("en-US")} | ${f(r.firstMs)} (${r.firstCalls}) | ${f(median(r.sweepMs))} | ${r.calls} | ${r.naive ? f(r.naive.ms) : "not run"} | ${r.naive ? r.naive.calls : "-"} |`,
     ),
     "- the first sweep's extra calls are @kubernetes/client-node's one-time API discovery (cached for the process); it also moves every instance from UNKNOWN to HEALTHY",
-    ...rows.map((r) => `- ${r.n.toLocaleString("en-US")}: calls of one sweep by resource: ${r.callsByResource}; later sweeps ${r.sweepMs.map(f).join(", ")} ms; seeding ${f(r.seedMs)} ms`),
+    ...rows.map((r) => `- ${r.n.toLocaleString("en-US")}: calls of one sweep by resource: ${r.callsByResource}; later sweeps ${r.sweepMs.map(f).join(", ")} ms (last one by phase: ${r.phases}); seeding ${f(r.seedMs)} ms`),
     "",
   ].join("\n");
   process.stdout.write(`${out}\n`);

@@ -98,6 +98,10 @@ export class HealthLoop {
     }
   }
 
+  get sweeper(): HealthSweeper {
+    return this.o.sweeper;
+  }
+
   /** Sweeps of this process run one at a time (they share one lease holder id). */
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
     const p = this.queue.then(fn, fn);

@@ -140,6 +140,9 @@ export interface HealthSweeperOptions {
 }
 
 export class HealthSweeper {
+  /** Where the last sweep's time went (for the benchmark and debug logs). */
+  lastPhasesMs: Record<"loadInstances" | "listCluster" | "judge" | "write", number> | undefined;
+
   constructor(private readonly o: HealthSweeperOptions) {}
 
   async sweep(req: SweepRequest): Promise<SweepResult> {
@@ -158,7 +161,9 @@ export class HealthSweeper {
     const startedAt = this.o.clock.now();
     const sweepId = randomUUID();
     const rows = await this.loadInstances(req.instanceIds);
+    const tLoaded = performance.now();
     const fleet = await this.readFleet();
+    const tRead = performance.now();
     const checkedAt = this.o.clock.now();
 
     const results: InstanceHealthResult[] = [];
@@ -204,6 +209,7 @@ export class HealthSweeper {
       apiCalls: fleet.calls,
       error: fleet.readable ? null : (fleet.error ?? "cluster could not be read"),
     };
+    const tJudged = performance.now();
     const toRepair = results.filter((r) => r.missing.length > 0);
     const generations = new Map(rows.map((r) => [r.id, r.generation]));
 
@@ -238,9 +244,16 @@ export class HealthSweeper {
       },
       { maxWait: 15_000, timeout: 60_000 },
     );
+    const tWritten = performance.now();
+    this.lastPhasesMs = {
+      loadInstances: Math.round(tLoaded - started),
+      listCluster: Math.round(tRead - tLoaded),
+      judge: Math.round(tJudged - tRead),
+      write: Math.round(tWritten - tJudged),
+    };
     for (const id of repaired) this.o.signal.instanceChanged(id);
     if (repaired.length) this.o.logger.warn({ instances: repaired }, "health sweep found missing objects; reconciler asked to re-apply");
-    this.o.logger.debug({ sweepId, durationMs: sweep.durationMs, instances: results.length, calls: fleet.calls }, "health sweep");
+    this.o.logger.debug({ sweepId, durationMs: sweep.durationMs, phasesMs: this.lastPhasesMs, instances: results.length, calls: fleet.calls }, "health sweep");
     return { sweep, results, repaired };
   }
 
