@@ -56,7 +56,11 @@ export function createApp(c: Container): Express {
   );
   // Route labels come from the app's own routes, read once after createApp has mounted them all.
   let routeOf: ReturnType<typeof routePatternMatcher> | undefined;
-  app.use(httpMetricsMiddleware(c.metrics, (method, path) => (routeOf ??= routePatternMatcher(listAppRoutes(app)))(method, path)));
+  const routeLabel = (method: string, path: string) => {
+    routeOf ??= routePatternMatcher(listAppRoutes(app));
+    return routeOf(method, path);
+  };
+  app.use(httpMetricsMiddleware(c.metrics, routeLabel));
   app.use(helmet());
   app.use(express.json({ limit: c.config.http.bodyLimit, strict: true }));
 

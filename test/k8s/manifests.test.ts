@@ -14,7 +14,8 @@ import type { KubeObject } from "../../src/kube/types.js";
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const K8S = path.join(ROOT, "k8s");
 
-type Obj = KubeObject & Record<string, any>;
+// biome-ignore lint/suspicious/noExplicitAny: YAML documents are inspected freely in assertions.
+type Obj = { apiVersion: string; kind: string; metadata?: { name?: string; namespace?: string } } & Record<string, any>;
 
 function load(file: string): Obj[] {
   return parseAllDocuments(readFileSync(path.join(K8S, file), "utf8")).map((d) => {
@@ -50,7 +51,7 @@ describe("k8s/ manifests", () => {
   });
 
   it.each(all.map(({ file, o }) => [`${file}: ${o.kind}/${o.metadata?.name}`, o] as const))("%s validates", (_name, o) => {
-    expect(manifestProblems(o)).toEqual([]);
+    expect(manifestProblems(o as KubeObject)).toEqual([]);
   });
 
   it("the validator does catch a broken manifest (so the checks above can fail)", () => {
@@ -58,7 +59,7 @@ describe("k8s/ manifests", () => {
     bad.spec.replicas = "two";
     bad.spec.template.spec.containers[0].securityContext.allowPrivilegeEscalation = true;
     bad.spec.template.spec.containers[0].bogus = 1;
-    const reasons = manifestProblems(bad).map((c) => c.field ?? c.message);
+    const reasons = manifestProblems(bad as KubeObject).map((c) => c.field ?? c.message);
     expect(reasons.length).toBeGreaterThanOrEqual(3);
   });
 
@@ -78,7 +79,7 @@ describe("k8s/ manifests", () => {
     const d = find("Deployment");
     expect(d.spec.replicas).toBe(2);
     const pod = d.spec.template.spec;
-    expect(pod.serviceAccountName).toBe(find("ServiceAccount").metadata.name);
+    expect(pod.serviceAccountName).toBe(find("ServiceAccount").metadata?.name);
     const c = pod.containers[0];
     expect(c.livenessProbe.httpGet).toEqual({ path: "/healthz", port: "http" });
     expect(c.readinessProbe.httpGet).toEqual({ path: "/readyz", port: "http" });
@@ -91,13 +92,18 @@ describe("k8s/ manifests", () => {
       capabilities: { drop: ["ALL"] },
       seccompProfile: { type: "RuntimeDefault" },
     });
-    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000, fsGroup: 1000, seccompProfile: { type: "RuntimeDefault" } });
+    expect(pod.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      runAsUser: 1000,
+      fsGroup: 1000,
+      seccompProfile: { type: "RuntimeDefault" },
+    });
     expect(c.resources.requests).toEqual({ cpu: expect.any(String), memory: expect.any(String) });
     expect(c.resources.limits).toEqual({ cpu: expect.any(String), memory: expect.any(String) });
     // No secret values in env: secrets are mounted files read through <NAME>_FILE.
     expect(JSON.stringify(c.env ?? [])).not.toMatch(/DATABASE_URL|JWT_SECRET|ADMIN_PASSWORD/);
-    expect(pod.volumes.find((v: any) => v.name === "secrets").secret.secretName).toBe(find("Secret").metadata.name);
-    expect(c.envFrom).toEqual([{ configMapRef: { name: find("ConfigMap").metadata.name } }]);
+    expect(pod.volumes.find((v: any) => v.name === "secrets").secret.secretName).toBe(find("Secret").metadata?.name);
+    expect(c.envFrom).toEqual([{ configMapRef: { name: find("ConfigMap").metadata?.name } }]);
     const svc = find("Service");
     expect(svc.spec.selector).toEqual(d.spec.selector.matchLabels);
     expect(svc.spec.ports[0].targetPort).toBe("http");

@@ -62,7 +62,10 @@ describe("REQUIRED_RBAC is what the code uses", () => {
     const plan = (svc: string, i = 0) => plans.filter((p) => p.service.slug === svc)[i]!;
 
     for (const svc of ["n8n", "postgresql"]) {
-      const sub = await ctx.api.post("/api/subscriptions").set(u.auth).send({ planId: plan(svc).id, instanceName: `rbac-${svc}` });
+      const sub = await ctx.api
+        .post("/api/subscriptions")
+        .set(u.auth)
+        .send({ planId: plan(svc).id, instanceName: `rbac-${svc}` });
       expect(sub.status).toBe(201);
       const id = sub.body.instance.id as string;
       await settle();
@@ -70,7 +73,11 @@ describe("REQUIRED_RBAC is what the code uses", () => {
       await ctx.api.get(`/api/instances/${id}/credentials`).set(u.auth).expect(200);
       await ctx.api.post(`/api/instances/${id}/restart`).set(u.auth).expect(202);
       await settle();
-      await ctx.api.put(`/api/instances/${id}/update`).set(u.auth).send({ planId: plan(svc, 1).id }).expect(202);
+      await ctx.api
+        .put(`/api/instances/${id}/update`)
+        .set(u.auth)
+        .send({ planId: plan(svc, 1).id })
+        .expect(202);
       await settle();
       // The health sweep (fleet-wide LISTs), when this build has it.
       const health = (ctx.container.loops as { health?: { runNow(ids?: string[]): Promise<unknown> } }).health;

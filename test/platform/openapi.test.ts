@@ -25,7 +25,11 @@ type Operation = {
 /** Independent walk of the Express 5 router stack: [METHOD, express path]. */
 function expressRoutes(stack: unknown[], prefix = ""): Array<[string, string]> {
   const out: Array<[string, string]> = [];
-  for (const layer of stack as Array<{ rawPath?: string; route?: { path: string; methods: Record<string, boolean> }; handle?: { stack?: unknown[] } }>) {
+  for (const layer of stack as Array<{
+    rawPath?: string;
+    route?: { path: string; methods: Record<string, boolean> };
+    handle?: { stack?: unknown[] };
+  }>) {
     const join = (p: string) => `${prefix}/${p}`.replace(/\/+/g, "/").replace(/(.)\/$/, "$1");
     if (layer.route) for (const m of Object.keys(layer.route.methods)) out.push([m.toUpperCase(), join(layer.route.path)]);
     else if (Array.isArray(layer.handle?.stack)) out.push(...expressRoutes(layer.handle.stack, join(layer.rawPath ?? "/")));
@@ -78,13 +82,23 @@ describe("GET /openapi.json", () => {
       expect(op, `${route.method} ${route.path}`).toBeDefined();
       const statuses = Object.keys(op?.responses ?? {}).map(Number);
       const expected = new Set<number>([500]);
-      if (route.path.startsWith("/api/") && !route.path.startsWith("/api/auth/") && route.path !== "/api/services" && route.path !== "/api/services/:slug")
+      if (
+        route.path.startsWith("/api/") &&
+        !route.path.startsWith("/api/auth/") &&
+        route.path !== "/api/services" &&
+        route.path !== "/api/services/:slug"
+      )
         expected.add(401);
       if (route.path.startsWith("/api/admin/")) expected.add(403);
       if (route.path.includes("/:")) expected.add(404);
       if (["POST", "PUT", "PATCH"].includes(route.method) || Object.keys(route.meta.schemas).length) expected.add(400);
       for (const s of expected) expect(statuses, `${route.method} ${route.path} should document ${s}`).toContain(s);
-      expect(statuses.sort()).toEqual([200, 201, 202, 204].filter((s) => statuses.includes(s)).concat(errorStatusesOf(route)).sort());
+      expect(statuses.sort()).toEqual(
+        [200, 201, 202, 204]
+          .filter((s) => statuses.includes(s))
+          .concat(errorStatusesOf(route))
+          .sort(),
+      );
     }
   });
 
@@ -120,11 +134,18 @@ describe("GET /openapi.json", () => {
     expect(logs?.parameters).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ name: "id", in: "path", required: true }),
-        expect.objectContaining({ name: "tailLines", in: "query", required: false, schema: expect.objectContaining({ type: "integer", maximum: 5000 }) }),
+        expect.objectContaining({
+          name: "tailLines",
+          in: "query",
+          required: false,
+          schema: expect.objectContaining({ type: "integer", maximum: 5000 }),
+        }),
       ]),
     );
     const grant = doc.paths["/api/admin/users/{id}/credits"]?.post;
-    expect(grant?.parameters).toEqual(expect.arrayContaining([expect.objectContaining({ name: "Idempotency-Key", in: "header", required: true })]));
+    expect(grant?.parameters).toEqual(
+      expect.arrayContaining([expect.objectContaining({ name: "Idempotency-Key", in: "header", required: true })]),
+    );
   });
 
   it("the document's request schemas agree with what the API accepts", async () => {
@@ -136,7 +157,10 @@ describe("GET /openapi.json", () => {
 
 describe("GET /docs", () => {
   it("serves a self-contained Swagger UI page with no inline script, under helmet's CSP", async () => {
-    const page = await ctx.api.get("/docs").expect(200).expect("content-type", /text\/html/);
+    const page = await ctx.api
+      .get("/docs")
+      .expect(200)
+      .expect("content-type", /text\/html/);
     expect(page.headers["content-security-policy"]).toContain("script-src 'self'");
     const scripts = [...page.text.matchAll(/<script([^>]*)>([\s\S]*?)<\/script>/g)];
     expect(scripts.map((s) => s[2]?.trim())).toEqual(["", ""]);
@@ -144,8 +168,14 @@ describe("GET /docs", () => {
       expect(src.startsWith("/"), src).toBe(true);
       await ctx.api.get(src).expect(200);
     }
-    const init = await ctx.api.get("/docs/init.js").expect(200).expect("content-type", /javascript/);
+    const init = await ctx.api
+      .get("/docs/init.js")
+      .expect(200)
+      .expect("content-type", /javascript/);
     expect(init.text).toContain('url: "/openapi.json"');
-    await ctx.api.get("/docs/assets/swagger-ui-bundle.js").expect(200).expect("content-type", /javascript/);
+    await ctx.api
+      .get("/docs/assets/swagger-ui-bundle.js")
+      .expect(200)
+      .expect("content-type", /javascript/);
   });
 });

@@ -42,17 +42,40 @@ export function docsRoutes(document: () => unknown): Router {
   const r = Router();
   r.get(
     "/openapi.json",
-    doc({ summary: "This OpenAPI 3.1 document", tags: ["operations"], operational: true, response: { description: "The document", schema: OpenApiDocumentSchema } }),
+    doc({
+      summary: "This OpenAPI 3.1 document",
+      tags: ["operations"],
+      operational: true,
+      response: { description: "The document", schema: OpenApiDocumentSchema },
+    }),
     (_req, res) => {
       res.json(document());
     },
   );
-  r.get("/docs", doc({ summary: "Interactive API docs (Swagger UI)", tags: ["operations"], operational: true, response: { description: "HTML page", contentType: "text/html" } }), (_req, res) => {
-    res.type("html").send(PAGE);
-  });
-  r.get("/docs/init.js", doc({ summary: "Swagger UI start-up script", tags: ["operations"], operational: true, response: { description: "JavaScript", contentType: "text/javascript" } }), (_req, res) => {
-    res.type("text/javascript").send(INIT);
-  });
+  r.get(
+    "/docs",
+    doc({
+      summary: "Interactive API docs (Swagger UI)",
+      tags: ["operations"],
+      operational: true,
+      response: { description: "HTML page", contentType: "text/html" },
+    }),
+    (_req, res) => {
+      res.type("html").send(PAGE);
+    },
+  );
+  r.get(
+    "/docs/init.js",
+    doc({
+      summary: "Swagger UI start-up script",
+      tags: ["operations"],
+      operational: true,
+      response: { description: "JavaScript", contentType: "text/javascript" },
+    }),
+    (_req, res) => {
+      res.type("text/javascript").send(INIT);
+    },
+  );
   r.use("/docs/assets", express.static(swaggerUiDir, { index: false, fallthrough: true, maxAge: "1h" }));
   return r;
 }

@@ -84,7 +84,13 @@ function parameters(route: AppRoute): JsonSchema[] {
     }
   }
   for (const h of route.meta.doc?.headers ?? []) {
-    out.push({ name: h.name, in: "header", required: h.required ?? false, description: h.description, schema: { type: "string", minLength: 1, maxLength: 200 } });
+    out.push({
+      name: h.name,
+      in: "header",
+      required: h.required ?? false,
+      description: h.description,
+      schema: { type: "string", minLength: 1, maxLength: 200 },
+    });
   }
   return out;
 }
@@ -94,17 +100,18 @@ function operationId(route: AppRoute): string {
     .split("/")
     .filter((w) => w && w !== "api")
     .map((w) => (w.startsWith(":") ? `by-${w.slice(1)}` : w));
-  return [route.method.toLowerCase(), ...words]
-    .join("-")
-    .replace(/[^A-Za-z0-9]+(.)/g, (_m, c: string) => c.toUpperCase());
+  return [route.method.toLowerCase(), ...words].join("-").replace(/[^A-Za-z0-9]+(.)/g, (_m, c: string) => c.toUpperCase());
 }
 
 function operation(route: AppRoute): JsonSchema {
   const d = route.meta.doc;
   const status = d?.status ?? 200;
-  const successContent = status === 204 ? undefined : d?.response?.contentType && d.response.contentType !== "application/json"
-    ? { [d.response.contentType]: { schema: { type: "string" } } }
-    : { "application/json": { schema: d?.response?.schema ? jsonSchemaOf(d.response.schema) : { type: "object" } } };
+  const successContent =
+    status === 204
+      ? undefined
+      : d?.response?.contentType && d.response.contentType !== "application/json"
+        ? { [d.response.contentType]: { schema: { type: "string" } } }
+        : { "application/json": { schema: d?.response?.schema ? jsonSchemaOf(d.response.schema) : { type: "object" } } };
   const responses: Record<string, JsonSchema> = {
     [String(status)]: { description: d?.response?.description ?? "OK", ...(successContent ? { content: successContent } : {}) },
   };

@@ -65,7 +65,12 @@ function walk(stack: Layer[], prefix: string, inherited: Array<{ path: string; m
     } else if (layer.handle && Array.isArray(layer.handle.stack)) {
       for (const p of paths(layer.rawPath)) {
         const path = join(prefix, p);
-        walk(layer.handle.stack, path, mounted.filter((m) => applies(m.path, path) || m.path.startsWith(`${path}/`)), out);
+        walk(
+          layer.handle.stack,
+          path,
+          mounted.filter((m) => applies(m.path, path) || m.path.startsWith(`${path}/`)),
+          out,
+        );
       }
     } else {
       const meta = routeMetaOf(layer.handle);
