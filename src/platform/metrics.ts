@@ -9,6 +9,7 @@
  *  - cluster client: `kubeCall` is KubeClient's `onCall`.
  * Instance gauges are read from the database at scrape time with one GROUP BY query.
  */
+import { HealthStatus, InstanceStatus } from "../generated/prisma/enums.js";
 import type { RequestHandler } from "express";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 
@@ -31,18 +32,9 @@ export interface SweepMetrics {
   observeSweep(durationMs: number, ok: boolean): void;
 }
 
-export const INSTANCE_STATUS_VALUES = [
-  "PENDING",
-  "PROVISIONING",
-  "RUNNING",
-  "UPDATING",
-  "RESTARTING",
-  "SUSPENDED",
-  "FAILED",
-  "TERMINATING",
-  "TERMINATED",
-] as const;
-export const HEALTH_STATUS_VALUES = ["HEALTHY", "DEGRADED", "UNHEALTHY", "UNKNOWN"] as const;
+/** Every status and health value, from the Prisma schema's enums, so each series exists from the start. */
+export const INSTANCE_STATUS_VALUES = Object.values(InstanceStatus);
+export const HEALTH_STATUS_VALUES = Object.values(HealthStatus);
 
 export interface MetricsOptions {
   /** Instance counts by (status, health); called at scrape time. */

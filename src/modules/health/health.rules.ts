@@ -42,15 +42,19 @@ export interface ObservationInput {
   previousRestartCount?: number;
 }
 
-export interface Observation {
-  status: HealthStatus;
-  reason: string;
+/** What one sweep measures of one instance: stored per health record, shown in results. */
+export interface HealthMeasurements {
   podPhase: string | null;
   readyReplicas: number;
   desiredReplicas: number;
   restartCount: number;
   cpuMilli: number | null;
   memoryMb: number | null;
+}
+
+export interface Observation extends HealthMeasurements {
+  status: HealthStatus;
+  reason: string;
   /** Objects the instance should have that the cluster does not: the reconciler must re-apply. */
   missing: string[];
 }

@@ -7,7 +7,7 @@ import type { PrismaClient } from "../../platform/db/index.js";
 import { NotFoundError, found } from "../../platform/errors.js";
 import type { HealthCheck, HealthSweep } from "../../generated/prisma/client.js";
 import { INSTANCE_STATUSES } from "../instances/instances.schema.js";
-import { HEALTH_STATUSES, type HealthStatus } from "./health.rules.js";
+import { HEALTH_STATUSES, type HealthMeasurements, type HealthStatus } from "./health.rules.js";
 import { MAX_STATS_SPAN_MS, RANGE_BUCKET_SECONDS, STATS_RANGES, type HealthStatsQuery } from "./health.schema.js";
 import type { SweepResult, SweepView } from "./health.sweeper.js";
 
@@ -16,16 +16,10 @@ export interface SweepRunner {
   runNow(instanceIds?: string[]): Promise<SweepResult>;
 }
 
-export interface HealthRecordView {
+export interface HealthRecordView extends HealthMeasurements {
   id: string;
   sweepId: string | null;
   status: HealthStatus;
-  podPhase: string | null;
-  readyReplicas: number;
-  desiredReplicas: number;
-  restartCount: number;
-  cpuMilli: number | null;
-  memoryMb: number | null;
   reason: string | null;
   checkedAt: string;
 }

@@ -33,7 +33,7 @@ import type { PrismaClient, Tx } from "../../platform/db/index.js";
 import type { Logger } from "../../platform/logger.js";
 import type { SweepMetrics } from "../../platform/metrics.js";
 import type { InstanceSignal } from "../../platform/signals.js";
-import { type HealthStatus, nextHealth, type Observation, observe } from "./health.rules.js";
+import { type HealthMeasurements, type HealthStatus, nextHealth, type Observation, observe } from "./health.rules.js";
 
 /** Every object of every instance: managed by us and carrying an instance id. */
 export const INSTANCE_OBJECTS_SELECTOR = `${FLEET_SELECTOR},${LABELS.instanceId}`;
@@ -64,7 +64,7 @@ export interface SweepView {
   error: string | null;
 }
 
-export interface InstanceHealthResult {
+export interface InstanceHealthResult extends HealthMeasurements {
   instanceId: string;
   name: string;
   namespace: string;
@@ -77,12 +77,6 @@ export interface InstanceHealthResult {
   candidate: HealthStatus | null;
   candidateCount: number;
   reason: string;
-  podPhase: string | null;
-  readyReplicas: number;
-  desiredReplicas: number;
-  restartCount: number;
-  cpuMilli: number | null;
-  memoryMb: number | null;
   /** Objects found missing (the reconciler was asked to re-apply them). */
   missing: string[];
 }

@@ -1,18 +1,10 @@
 import { z } from "zod";
+import { InstanceStatus } from "../../generated/prisma/enums.js";
 import { PageQuerySchema } from "../../platform/http/pagination.js";
 import { DisplayNameSchema } from "./instance-names.js";
 
-export const INSTANCE_STATUSES = [
-  "PENDING",
-  "PROVISIONING",
-  "RUNNING",
-  "UPDATING",
-  "RESTARTING",
-  "SUSPENDED",
-  "FAILED",
-  "TERMINATING",
-  "TERMINATED",
-] as const;
+/** The statuses, from the Prisma schema's enum (the one source). */
+export const INSTANCE_STATUSES = Object.values(InstanceStatus) as [InstanceStatus, ...InstanceStatus[]];
 
 export const InstanceIdParamsSchema = z.strictObject({ id: z.string().min(1).max(64) });
 
