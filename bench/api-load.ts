@@ -45,7 +45,9 @@ async function main(): Promise<void> {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
 
-  const server = spawn(process.execPath, ["--import", "tsx", "src/index.ts"], {
+  // BENCH_SERVER_NODE_ARGS: extra node flags for the API process, e.g. "--cpu-prof --cpu-prof-dir=prof".
+  const extraArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  const server = spawn(process.execPath, [...extraArgs, "--import", "tsx", "src/index.ts"], {
     env: {
       ...process.env,
       NODE_ENV: "development",

@@ -3,6 +3,7 @@
  * audience checked; the verified identity is kept on res.locals.auth.
  */
 import type { RequestHandler, Response } from "express";
+import { createSecretKey, type KeyObject } from "node:crypto";
 import jwt from "jsonwebtoken";
 import { ForbiddenError, UnauthorizedError } from "../errors.js";
 import { withRouteMeta } from "./route-meta.js";
@@ -21,8 +22,23 @@ export interface AccessTokenOptions {
   ttlMs: number;
 }
 
+/**
+ * The HMAC key as a KeyObject, made once per secret. Given a string, jsonwebtoken first tries (and
+ * fails) to parse it as a PEM public/private key on every call — the most expensive step of an
+ * authenticated request under load.
+ */
+const keys = new Map<string, KeyObject>();
+function hmacKey(secret: string): KeyObject {
+  let key = keys.get(secret);
+  if (!key) {
+    key = createSecretKey(Buffer.from(secret));
+    keys.set(secret, key);
+  }
+  return key;
+}
+
 export function signAccessToken(identity: AuthIdentity, opts: AccessTokenOptions): string {
-  return jwt.sign({ role: identity.role }, opts.secret, {
+  return jwt.sign({ role: identity.role }, hmacKey(opts.secret), {
     algorithm: "HS256",
     subject: identity.userId,
     issuer: opts.issuer,
@@ -34,7 +50,7 @@ export function signAccessToken(identity: AuthIdentity, opts: AccessTokenOptions
 export function verifyAccessToken(token: string, opts: AccessTokenOptions): AuthIdentity {
   let payload: jwt.JwtPayload | string;
   try {
-    payload = jwt.verify(token, opts.secret, {
+    payload = jwt.verify(token, hmacKey(opts.secret), {
       algorithms: ["HS256"],
       issuer: opts.issuer,
       audience: opts.audience,
