@@ -62,6 +62,15 @@ export class KubeForbiddenError extends KubeError {
   readonly transient = false;
 }
 
+/**
+ * 403 because the namespace is being deleted (cause reason NamespaceTerminating). Transient: once the
+ * deletion finishes, the namespace can be created again — e.g. a user re-subscribing right after
+ * deleting their last instance.
+ */
+export class KubeNamespaceTerminatingError extends KubeError {
+  readonly transient = true;
+}
+
 /** 429, 5xx, connection refused/reset, timeouts: the cluster is (maybe briefly) unavailable. */
 export class KubeUnavailableError extends KubeError {
   readonly transient = true;
@@ -178,6 +187,9 @@ export function toKubeError(err: unknown, operation?: string): unknown {
     if (statusCode === 404) return new KubeNotFoundError(message, details);
     if (statusCode === 409 || statusCode === 410) return new KubeConflictError(message, details);
     if (statusCode === 400 || statusCode === 422 || statusCode === 405 || statusCode === 415) return new KubeInvalidError(message, details);
+    if (statusCode === 403 && (reason === "NamespaceTerminating" || causes.some((c) => c.reason === "NamespaceTerminating"))) {
+      return new KubeNamespaceTerminatingError(message, details);
+    }
     if (statusCode === 401 || statusCode === 403) return new KubeForbiddenError(message, details);
     if (statusCode === 408 || statusCode === 429 || statusCode >= 500) return new KubeUnavailableError(message, details);
     return new KubeInvalidError(message, details);

@@ -18,6 +18,7 @@ import {
   InvalidManifestError,
   KubeConflictError,
   KubeForbiddenError,
+  KubeNamespaceTerminatingError,
   KubeInvalidError,
   KubeNotFoundError,
   KubeTimeoutError,
@@ -186,10 +187,12 @@ describe("tenant", () => {
     await client.apply(configMap("keep", { a: "b" }, ns));
     await client.deleteNamespace(ns);
     const err = await client.apply(configMap("late", { a: "b" }, ns)).catch((e: unknown) => e);
-    if (REAL) expect([KubeForbiddenError, KubeNotFoundError].some((c) => err instanceof c)).toBe(true);
+    if (REAL) expect([KubeNamespaceTerminatingError, KubeNotFoundError].some((c) => err instanceof c)).toBe(true);
     else {
-      expect(err).toBeInstanceOf(KubeForbiddenError);
-      expect((err as KubeForbiddenError).statusCode).toBe(403);
+      // Transient: the namespace can be created again once its deletion has finished.
+      expect(err).toBeInstanceOf(KubeNamespaceTerminatingError);
+      expect((err as KubeNamespaceTerminatingError).statusCode).toBe(403);
+      expect((err as KubeNamespaceTerminatingError).transient).toBe(true);
       await expect(client.ensureTenant(tenant(ns, `${USER}t`))).rejects.toBeInstanceOf(KubeConflictError);
     }
   });

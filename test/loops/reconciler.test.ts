@@ -224,3 +224,32 @@ describe.skipIf(!usingPostgres)("two reconcilers on one database (PostgreSQL)", 
     expect(started).toBe(12);
   });
 });
+
+describe("re-subscribing while the old namespace is still terminating", () => {
+  it("waits for the deletion instead of failing the new instance", async () => {
+    const u = await fundedUser();
+    const first = await subscribe(u, "first");
+    const r = reconciler();
+    await r.runUntilIdle();
+    // Real clusters take seconds to finish a namespace deletion; hold it in Terminating until we say so.
+    const clusterOpts = (emulator() as unknown as { cluster: { opts: { namespaceDeletionDelayMs: number } } }).cluster.opts;
+    const delay = clusterOpts.namespaceDeletionDelayMs;
+    clusterOpts.namespaceDeletionDelayMs = 600_000;
+    await ctx.api.delete(`/api/instances/${first.id}`).set(u.auth).expect(202);
+    // Terminate: the namespace (the user's last instance) goes into Terminating; hold it there.
+    const nsName = first.namespace;
+    await r.runUntilIdle();
+    expect(await status(first.id)).toBe("TERMINATED");
+    const nsObj = emulator().getObject("v1", "Namespace", undefined, nsName) as { status?: { phase?: string } } | undefined;
+    expect(nsObj?.status?.phase).toBe("Terminating");
+
+    const second = await subscribe(u, "second");
+    const outcome = await r.reconcileNow(second.id);
+    clusterOpts.namespaceDeletionDelayMs = delay;
+    expect(outcome).toEqual({ instanceId: second.id, status: "PROVISIONING", result: "retry" });
+    // Once the namespace is gone, the retry provisions it again.
+    emulator().finalizeNamespaces();
+    await r.runUntilIdle({ timeoutMs: 15_000 });
+    expect(await status(second.id)).toBe("RUNNING");
+  });
+});
