@@ -14,7 +14,7 @@
  * Every step is safe to repeat: manifests go through server-side apply, deletes tolerate 404, and
  * the refund has an idempotency key.
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import type { Instance, Plan, Service } from "../generated/prisma/client.js";
 import { KubeError, KubeNotFoundError } from "../kube/errors.js";
 import type { Manifest } from "../kube/types.js";
@@ -152,6 +152,7 @@ export class Reconciler implements InstanceSignal {
         }
         if (ids.length < free && !this.kicked) break;
       } while (this.running);
+      await this.maybeSyncTenants();
       const next = await this.nextDueInMs();
       this.schedule(Math.min(next ?? this.o.resyncIntervalMs, this.o.resyncIntervalMs));
     } catch (err) {
@@ -242,6 +243,46 @@ export class Reconciler implements InstanceSignal {
     });
   }
 
+  // ---- tenant baselines -----------------------------------------------------------------------
+
+  /**
+   * Re-applies the tenant baseline of every user with a live instance whose rendered baseline (quota,
+   * policies) differs from what was last applied — so an admin's quota change, or new quota defaults,
+   * reach the cluster without any instance changing. Idempotent; safe to run on several replicas.
+   * Returns the users whose baseline was applied.
+   */
+  async syncTenants(): Promise<string[]> {
+    const users = await this.o.prisma.user.findMany({
+      where: { instances: { some: { status: { in: ["PROVISIONING", "RUNNING", "UPDATING", "RESTARTING", "SUSPENDED"] } } } },
+      select: { id: true, tenantAppliedHash: true },
+    });
+    const applied: string[] = [];
+    for (const u of users) {
+      const tenant = this.o.manifests.tenant(u.id, await this.o.quotas.limits(this.o.prisma, u.id));
+      const hash = hashManifests(tenant);
+      if (hash === u.tenantAppliedHash) continue;
+      try {
+        await this.o.cluster.applyAll(tenant);
+      } catch (err) {
+        // Next sync tries again; one broken namespace does not stop the others.
+        this.o.logger.warn({ err: (err as Error).message, userId: u.id }, "tenant baseline sync failed");
+        continue;
+      }
+      await this.o.prisma.user.update({ where: { id: u.id }, data: { tenantAppliedHash: hash } });
+      applied.push(u.id);
+    }
+    return applied;
+  }
+
+  private lastTenantSync = 0;
+
+  /** At most once per resync interval. */
+  private async maybeSyncTenants(): Promise<void> {
+    if (Date.now() - this.lastTenantSync < this.o.resyncIntervalMs) return;
+    this.lastTenantSync = Date.now();
+    await this.syncTenants();
+  }
+
   // ---- one instance ----------------------------------------------------------------------------
 
   /** Claims and reconciles one instance now (tests). Returns undefined when it was not claimable. */
@@ -300,6 +341,7 @@ export class Reconciler implements InstanceSignal {
       const quota = await this.o.quotas.limits(this.o.prisma, inst.userId);
       const tenant = this.o.manifests.tenant(inst.userId, quota);
       await this.o.cluster.applyAll(tenant);
+      await this.o.prisma.user.update({ where: { id: inst.userId }, data: { tenantAppliedHash: hashManifests(tenant) } });
       if (inst.appliedGeneration === 0) {
         await this.event(inst.id, "TENANT_READY", `Namespace ${inst.namespace} and its baseline are in place`, "INFO", {
           objects: tenant.map(describe),
@@ -425,7 +467,10 @@ export class Reconciler implements InstanceSignal {
     const others = await this.o.prisma.instance.count({
       where: { userId: inst.userId, id: { not: inst.id }, status: { notIn: ["TERMINATED", "FAILED"] } },
     });
-    if (others === 0 && (await this.o.cluster.deleteNamespace(inst.namespace))) removed.push(`Namespace/${inst.namespace}`);
+    if (others === 0) {
+      if (await this.o.cluster.deleteNamespace(inst.namespace)) removed.push(`Namespace/${inst.namespace}`);
+      await this.o.prisma.user.update({ where: { id: inst.userId }, data: { tenantAppliedHash: null } });
+    }
     return removed;
   }
 
@@ -511,6 +556,11 @@ export class Reconciler implements InstanceSignal {
     });
     return { instanceId: inst.id, status: "FAILED", result: "failed" };
   }
+}
+
+/** A stable digest of rendered manifests (object key order is fixed by the templates). */
+function hashManifests(objects: Manifest[]): string {
+  return createHash("sha256").update(JSON.stringify(objects)).digest("hex");
 }
 
 function isTransientKubeError(err: KubeError): boolean {

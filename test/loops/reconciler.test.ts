@@ -253,3 +253,28 @@ describe("re-subscribing while the old namespace is still terminating", () => {
     expect(await status(second.id)).toBe("RUNNING");
   });
 });
+
+describe("tenant baseline sync", () => {
+  it("an admin's quota change reaches the namespace's ResourceQuota without any instance changing", async () => {
+    const u = await fundedUser();
+    const inst = await subscribe(u, "quota watcher");
+    const r = reconciler();
+    await r.runUntilIdle();
+    expect(await r.syncTenants()).not.toContain(u.id); // provisioning applied the current baseline
+    const generation = (await prisma().instance.findUniqueOrThrow({ where: { id: inst.id } })).generation;
+
+    const admin = await ctx.container.services.auth.login({ email: "admin@test.minispod", password: "admin-password-123" });
+    const put = await ctx.api
+      .put(`/api/admin/users/${u.id}/quota`)
+      .set("Authorization", `Bearer ${admin.accessToken}`)
+      .send({ maxInstances: 3, cpuMilli: 1500, memoryMb: 3072, storageGb: 20 });
+    expect(put.status).toBe(200);
+
+    expect(await r.syncTenants()).toEqual([u.id]);
+    const rq = emulator().getObject("v1", "ResourceQuota", inst.namespace, "tenant-quota") as { spec: { hard: Record<string, string> } };
+    expect(rq.spec.hard).toMatchObject({ "requests.cpu": "1500m", "limits.memory": "3072Mi", "requests.storage": "20Gi", pods: "6" });
+    expect(await r.syncTenants()).toEqual([]);
+    const after = await prisma().instance.findUniqueOrThrow({ where: { id: inst.id } });
+    expect(after).toMatchObject({ status: "RUNNING", generation });
+  });
+});
