@@ -34,6 +34,7 @@ function pct(sorted: number[], p: number): string {
   return sorted.length ? percentile(sorted, p).toFixed(1) : "-";
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: benchmark fixtures read a few known fields of API answers
 async function json(res: Response): Promise<any> {
   const text = await res.text();
   if (!res.ok) throw new Error(`${res.status} ${text}`);
@@ -85,9 +86,15 @@ async function main(): Promise<void> {
         body: JSON.stringify(body),
       });
     const adminToken = (await json(await post("/api/auth/login", ADMIN))).accessToken as string;
-    const user = await json(await post("/api/auth/register", { email: "bench-user@example.com", password: "bench-password-1", name: "Bench" }));
+    const user = await json(
+      await post("/api/auth/register", { email: "bench-user@example.com", password: "bench-password-1", name: "Bench" }),
+    );
     const token = user.accessToken as string;
-    await json(await post(`/api/admin/users/${user.user.id}/credits`, { amount: 100_000, reason: "bench" }, adminToken, { "Idempotency-Key": "bench-1" }));
+    await json(
+      await post(`/api/admin/users/${user.user.id}/credits`, { amount: 100_000, reason: "bench" }, adminToken, {
+        "Idempotency-Key": "bench-1",
+      }),
+    );
     const services = await json(await fetch(`${base}/api/services`));
     const planId = services.data.find((s: { slug: string }) => s.slug === "ghost").plans[0].id as string;
     const ids: string[] = [];

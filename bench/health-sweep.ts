@@ -123,7 +123,17 @@ async function measure(n: number): Promise<Row> {
     }
     void fleet;
     const phases = JSON.stringify(runs.at(-1)?.phases ?? {});
-    return { n, phases, seedMs, firstMs: first.ms, firstCalls: first.calls, sweepMs: runs.map((r) => r.ms), calls: calls[0] as number, callsByResource, naive };
+    return {
+      n,
+      phases,
+      seedMs,
+      firstMs: first.ms,
+      firstCalls: first.calls,
+      sweepMs: runs.map((r) => r.ms),
+      calls: calls[0] as number,
+      callsByResource,
+      naive,
+    };
   } finally {
     await c.close();
     await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
@@ -154,7 +164,10 @@ async function main(): Promise<void> {
         `| ${r.n.toLocaleString("en-US")} | ${f(r.firstMs)} (${r.firstCalls}) | ${f(median(r.sweepMs))} | ${r.calls} | ${r.naive ? f(r.naive.ms) : "not run"} | ${r.naive ? r.naive.calls : "-"} |`,
     ),
     "- the first sweep's extra calls are @kubernetes/client-node's one-time API discovery (cached for the process); it also moves every instance from UNKNOWN to HEALTHY",
-    ...rows.map((r) => `- ${r.n.toLocaleString("en-US")}: calls of one sweep by resource: ${r.callsByResource}; later sweeps ${r.sweepMs.map(f).join(", ")} ms (last one by phase: ${r.phases}); seeding ${f(r.seedMs)} ms`),
+    ...rows.map(
+      (r) =>
+        `- ${r.n.toLocaleString("en-US")}: calls of one sweep by resource: ${r.callsByResource}; later sweeps ${r.sweepMs.map(f).join(", ")} ms (last one by phase: ${r.phases}); seeding ${f(r.seedMs)} ms`,
+    ),
     "",
   ].join("\n");
   process.stdout.write(`${out}\n`);

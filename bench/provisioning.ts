@@ -56,7 +56,11 @@ async function main(): Promise<void> {
 
   const plan = await prisma.plan.findFirstOrThrow({ where: { slug: "starter", service: { slug: "n8n" } } });
   async function newUser(i: number): Promise<{ id: string; token: string }> {
-    const r = await container.services.auth.register({ email: `bench-${i}-${Date.now()}@example.com`, password: "bench-password-1", name: "Bench" });
+    const r = await container.services.auth.register({
+      email: `bench-${i}-${Date.now()}@example.com`,
+      password: "bench-password-1",
+      name: "Bench",
+    });
     await container.services.ledger.post(prisma, { userId: r.user.id, type: "TOPUP", amount: 1_000_000, reason: "bench" });
     return { id: r.user.id, token: r.accessToken };
   }
@@ -99,7 +103,8 @@ async function main(): Promise<void> {
     callsPer.push(recorder.count());
   }
   const callBreakdown = new Map<string, number>();
-  for (const c of recorder.calls()) callBreakdown.set(`${c.verb} ${c.resource ?? ""}`.trim(), (callBreakdown.get(`${c.verb} ${c.resource ?? ""}`.trim()) ?? 0) + 1);
+  for (const c of recorder.calls())
+    callBreakdown.set(`${c.verb} ${c.resource ?? ""}`.trim(), (callBreakdown.get(`${c.verb} ${c.resource ?? ""}`.trim()) ?? 0) + 1);
 
   // Phase 2: concurrent.
   const users = await Promise.all(Array.from({ length: C }, (_, i) => newUser(i + 1)));

@@ -69,21 +69,32 @@ export function createApp(c: Container): Express {
   app.get("/healthz", ops({ summary: "Liveness", response: { description: "{status: ok}" } }), (_req, res) => {
     res.json({ status: "ok" });
   });
-  app.get("/readyz", ops({ summary: "Readiness: database and cluster", response: { description: "{status: ready, checks}" }, errors: [503] }), async (req, res) => {
-    const checks = await c.readiness();
-    const ok = Object.values(checks).every((v) => v.ok);
-    if (ok) res.json({ status: "ready", checks });
-    else res.status(503).json({ ...errorBody(String(req.id), "DEPENDENCY_UNAVAILABLE", "Not ready"), checks });
-  });
-  app.get("/metrics", ops({ summary: "Prometheus metrics", response: { description: "Prometheus text format", contentType: "text/plain" } }), async (_req, res) => {
-    res.type(c.metrics.contentType()).send(await c.metrics.text());
-  });
+  app.get(
+    "/readyz",
+    ops({ summary: "Readiness: database and cluster", response: { description: "{status: ready, checks}" }, errors: [503] }),
+    async (req, res) => {
+      const checks = await c.readiness();
+      const ok = Object.values(checks).every((v) => v.ok);
+      if (ok) res.json({ status: "ready", checks });
+      else res.status(503).json({ ...errorBody(String(req.id), "DEPENDENCY_UNAVAILABLE", "Not ready"), checks });
+    },
+  );
+  app.get(
+    "/metrics",
+    ops({ summary: "Prometheus metrics", response: { description: "Prometheus text format", contentType: "text/plain" } }),
+    async (_req, res) => {
+      res.type(c.metrics.contentType()).send(await c.metrics.text());
+    },
+  );
   app.use(docsRoutes(openApiFor(app, { title: "MinisPod control plane API", version: API_VERSION })));
 
   const accessToken = c.accessTokenOptions;
   const authn = authenticate(accessToken);
   const api = Router();
-  api.use("/auth", authRoutes({ auth: c.services.auth, authenticate: authn, loginRateLimitPerMinute: c.config.auth.loginRateLimitPerMinute }));
+  api.use(
+    "/auth",
+    authRoutes({ auth: c.services.auth, authenticate: authn, loginRateLimitPerMinute: c.config.auth.loginRateLimitPerMinute }),
+  );
   api.use("/services", catalogRoutes({ catalog: c.services.catalog }));
   // Feature routers for signed-in users are mounted here, each behind `authn`.
   api.use("/credits", authn, creditsRoutes({ credits: c.services.credits }));

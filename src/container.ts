@@ -138,9 +138,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
   }
   if (!jwtSecret) throw new Error("JWT_SECRET is required");
 
-  const db =
-    overrides.db ??
-    (await createDatabase(config.db.url ? { url: config.db.url } : { pgliteDir: `${config.db.dataDir}/pglite` }));
+  const db = overrides.db ?? (await createDatabase(config.db.url ? { url: config.db.url } : { pgliteDir: `${config.db.dataDir}/pglite` }));
   logger.info({ database: db.location }, db.kind === "pglite" ? "using embedded PGlite database (local mode)" : "using PostgreSQL");
   const applied = await migrate(db);
   if (applied.length) logger.info({ migrations: applied }, "applied database migrations");
@@ -152,7 +150,13 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
     ttlMs: config.auth.accessTokenTtlMs,
   };
   const prisma = db.prisma;
-  const auth = new AuthService({ prisma, clock, logger, accessToken: accessTokenOptions, refreshTokenTtlMs: config.auth.refreshTokenTtlMs });
+  const auth = new AuthService({
+    prisma,
+    clock,
+    logger,
+    accessToken: accessTokenOptions,
+    refreshTokenTtlMs: config.auth.refreshTokenTtlMs,
+  });
   const catalog = new CatalogService({ prisma });
   const ledger = new LedgerService();
   const idempotency = new IdempotencyService({ prisma });
@@ -198,7 +202,17 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
   const credits = new CreditsService({ prisma, ledger, idempotency, signal, topUpListener: billing });
   const subscriptions = new SubscriptionsService({ prisma, ledger, quotas, idempotency, signal, clock, baseDomain: config.baseDomain });
   const users = new UsersService({ prisma, quotas });
-  const instances = new InstancesService({ prisma, clock, signal, ledger, quotas, subscriptions, cluster, manifests, baseDomain: config.baseDomain });
+  const instances = new InstancesService({
+    prisma,
+    clock,
+    signal,
+    ledger,
+    quotas,
+    subscriptions,
+    cluster,
+    manifests,
+    baseDomain: config.baseDomain,
+  });
   const healthSweeper = new HealthSweeper({
     prisma,
     kube: kube.client,

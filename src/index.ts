@@ -3,11 +3,11 @@
  */
 import type { Server } from "node:http";
 import { createApp } from "./app.js";
-import { ConfigError, loadConfig } from "./config/index.js";
+import { type Config, ConfigError, loadConfig } from "./config/index.js";
 import { buildContainer } from "./container.js";
 
 async function main(): Promise<void> {
-  let config;
+  let config: Config;
   try {
     config = loadConfig();
   } catch (err) {

@@ -22,7 +22,11 @@ export async function seedHealthFleet(
 ): Promise<SeededFleet> {
   const per = opts.perNamespace ?? 10;
   const nsCount = Math.ceil(count / per);
-  const plan = await prisma.plan.findFirstOrThrow({ where: { service: { template: "ghost" } }, include: { service: true }, orderBy: { cpuMilli: "asc" } });
+  const plan = await prisma.plan.findFirstOrThrow({
+    where: { service: { template: "ghost" } },
+    include: { service: true },
+    orderBy: { cpuMilli: "asc" },
+  });
   const now = new Date();
   const userId = `bench-user-${opts.prefix}${randomUUID().slice(0, 8)}`;
   await prisma.$executeRaw`INSERT INTO "users" ("id","email","password_hash","name","updated_at")

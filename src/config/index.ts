@@ -7,9 +7,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 
-const bool = z
-  .enum(["true", "false", "1", "0", "yes", "no"])
-  .transform((v) => v === "true" || v === "1" || v === "yes");
+const bool = z.enum(["true", "false", "1", "0", "yes", "no"]).transform((v) => v === "true" || v === "1" || v === "yes");
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
 
@@ -25,13 +23,13 @@ export function parseDurationMs(value: string): number | undefined {
 
 const durationFrom = (minMs: number) =>
   z.string().transform((v, ctx) => {
-  const ms = parseDurationMs(v);
-  if (ms === undefined || ms < minMs) {
-    ctx.addIssue({ code: "custom", message: `"${v}" is not a duration (e.g. 30s, 5m, 1h, 7d)` });
-    return z.NEVER;
-  }
-  return ms;
-});
+    const ms = parseDurationMs(v);
+    if (ms === undefined || ms < minMs) {
+      ctx.addIssue({ code: "custom", message: `"${v}" is not a duration (e.g. 30s, 5m, 1h, 7d)` });
+      return z.NEVER;
+    }
+    return ms;
+  });
 const duration = durationFrom(1);
 
 const EnvSchema = z.object({
@@ -167,8 +165,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (e.JWT_SECRET && Buffer.byteLength(e.JWT_SECRET) < 32) {
     if (!isProduction) problems.push("JWT_SECRET: must be at least 32 bytes");
   }
-  if (e.ADMIN_PASSWORD !== undefined && e.ADMIN_PASSWORD.length < 10)
-    problems.push("ADMIN_PASSWORD: must be at least 10 characters");
+  if (e.ADMIN_PASSWORD !== undefined && e.ADMIN_PASSWORD.length < 10) problems.push("ADMIN_PASSWORD: must be at least 10 characters");
   if (problems.length) throw new ConfigError(problems);
 
   return {

@@ -124,9 +124,7 @@ export interface PodUsage {
   memoryMb: number;
   containers: ContainerUsage[];
 }
-export type PodMetricsResult =
-  | { available: true; pods: PodUsage[]; calls: number }
-  | { available: false; reason: string };
+export type PodMetricsResult = { available: true; pods: PodUsage[]; calls: number } | { available: false; reason: string };
 
 interface RawPodMetrics {
   metadata?: { name?: string; namespace?: string; labels?: Record<string, string> };
@@ -317,7 +315,18 @@ export class KubeClient {
       try {
         do {
           const page = await this.call("list", k, `list ${apiVersion} ${k}${opts.namespace ? ` in ${opts.namespace}` : ""}`, () =>
-            this.objects.list(apiVersion, k, opts.namespace, undefined, undefined, undefined, opts.fieldSelector, labelSelector, pageSize, token),
+            this.objects.list(
+              apiVersion,
+              k,
+              opts.namespace,
+              undefined,
+              undefined,
+              undefined,
+              opts.fieldSelector,
+              labelSelector,
+              pageSize,
+              token,
+            ),
           );
           calls++;
           items.push(...(page.items as T[]));
@@ -355,7 +364,8 @@ export class KubeClient {
         const state = rolloutState(kind, obj);
         if (state.done) return state;
         last = state.message;
-        if (state.failed) throw new KubeTimeoutError(state.message, { reason: "ProgressDeadlineExceeded", operation: `rollout ${describeRef(ref)}` });
+        if (state.failed)
+          throw new KubeTimeoutError(state.message, { reason: "ProgressDeadlineExceeded", operation: `rollout ${describeRef(ref)}` });
       } catch (err) {
         // A brief outage while waiting is not a failed rollout: keep waiting until the deadline.
         if (!(err instanceof KubeError && err.transient)) throw err;
@@ -447,7 +457,14 @@ export class KubeClient {
       spec: { template: { metadata: { annotations: { [ANNOTATIONS.restartedAt]: at.toISOString() } } } },
     };
     await this.call("patch", kind, `restart ${kind} ${namespace}/${name}`, () =>
-      this.objects.patch(body as KubernetesObject, undefined, undefined, `${this.fieldManager}-restart`, undefined, PatchStrategy.StrategicMergePatch),
+      this.objects.patch(
+        body as KubernetesObject,
+        undefined,
+        undefined,
+        `${this.fieldManager}-restart`,
+        undefined,
+        PatchStrategy.StrategicMergePatch,
+      ),
     );
   }
 
@@ -489,7 +506,7 @@ export class KubeClient {
    */
   async ensureTenant(manifests: readonly KubeObject[]): Promise<KubernetesObject[]> {
     const [ns, ...rest] = manifests;
-    if (!ns || ns.kind !== "Namespace") throw new Error("ensureTenant expects the Namespace as the first manifest");
+    if (ns?.kind !== "Namespace") throw new Error("ensureTenant expects the Namespace as the first manifest");
     const applied = await this.apply<V1Namespace>(ns);
     if (applied.status?.phase === "Terminating" || applied.metadata?.deletionTimestamp) {
       throw new KubeConflictError(`namespace ${ns.metadata?.name} is terminating`, { reason: "NamespaceTerminating", statusCode: 409 });

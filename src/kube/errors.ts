@@ -84,7 +84,10 @@ export class KubeTimeoutError extends KubeError {
 /** An object we were about to apply failed our own validation; nothing was sent to the cluster. */
 export class InvalidManifestError extends Error {
   readonly causes: KubeCause[];
-  constructor(readonly objectRef: string, causes: KubeCause[]) {
+  constructor(
+    readonly objectRef: string,
+    causes: KubeCause[],
+  ) {
     super(`invalid manifest ${objectRef}: ${causes.map((c) => (c.field ? `${c.field}: ${c.message}` : c.message)).join("; ")}`);
     this.name = "InvalidManifestError";
     this.causes = causes;
@@ -93,7 +96,10 @@ export class InvalidManifestError extends Error {
 
 /** A name given to a template cannot become valid Kubernetes object names. */
 export class InvalidNameError extends Error {
-  constructor(readonly value: string, readonly rule: string) {
+  constructor(
+    readonly value: string,
+    readonly rule: string,
+  ) {
     super(`invalid Kubernetes name "${value}": ${rule}`);
     this.name = "InvalidNameError";
   }
@@ -112,11 +118,7 @@ interface StatusBody {
 
 /** `ApiException` (duck-typed, so a second copy of client-node in node_modules cannot slip through). */
 function isApiException(err: unknown): err is { code: number; body: unknown; headers?: Record<string, string>; message: string } {
-  return (
-    err instanceof Error &&
-    typeof (err as { code?: unknown }).code === "number" &&
-    "body" in err
-  );
+  return err instanceof Error && typeof (err as { code?: unknown }).code === "number" && "body" in err;
 }
 
 /** The body of an ApiException is the raw response text (usually a `Status` JSON); parse it once here. */

@@ -70,9 +70,7 @@ function loadKubeConfig(opts: KubeConfigOptions, env: NodeJS.ProcessEnv): KubeCo
   } else if (env.KUBERNETES_SERVICE_HOST) {
     kc.loadFromCluster();
   } else {
-    throw new Error(
-      "no Kubernetes configuration: set KUBECONFIG_PATH, provide ~/.kube/config or $KUBECONFIG, or run in-cluster",
-    );
+    throw new Error("no Kubernetes configuration: set KUBECONFIG_PATH, provide ~/.kube/config or $KUBECONFIG, or run in-cluster");
   }
   return finalize(kc, opts);
 }

@@ -72,9 +72,7 @@ export function toClientModel<T>(value: T, typeName: string): T {
   if (array) return (Array.isArray(value) ? value.map((v) => toClientModel(v, array[1]!)) : value) as T;
   const map = MAP.exec(typeName);
   if (map) {
-    return (
-      isPlainObject(value) ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toClientModel(v, map[1]!)])) : value
-    ) as T;
+    return (isPlainObject(value) ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toClientModel(v, map[1]!)])) : value) as T;
   }
   const attrs = attributes(typeName);
   if (!attrs || !isPlainObject(value)) return value;

@@ -30,13 +30,25 @@ export function deploymentRolloutState(d: V1Deployment): RolloutState {
   const replicas = st.replicas ?? 0;
   const available = st.availableReplicas ?? 0;
   if (updated < want) {
-    return { done: false, failed: false, message: `waiting for deployment "${name}" rollout: ${updated} of ${want} updated replicas are available` };
+    return {
+      done: false,
+      failed: false,
+      message: `waiting for deployment "${name}" rollout: ${updated} of ${want} updated replicas are available`,
+    };
   }
   if (replicas > updated) {
-    return { done: false, failed: false, message: `waiting for deployment "${name}" rollout: ${replicas - updated} old replicas are pending termination` };
+    return {
+      done: false,
+      failed: false,
+      message: `waiting for deployment "${name}" rollout: ${replicas - updated} old replicas are pending termination`,
+    };
   }
   if (available < updated) {
-    return { done: false, failed: false, message: `waiting for deployment "${name}" rollout: ${available} of ${updated} updated replicas are available` };
+    return {
+      done: false,
+      failed: false,
+      message: `waiting for deployment "${name}" rollout: ${available} of ${updated} updated replicas are available`,
+    };
   }
   return { done: true, failed: false, message: `deployment "${name}" successfully rolled out` };
 }
@@ -62,7 +74,11 @@ export function statefulSetRolloutState(s: V1StatefulSet): RolloutState {
       message: `waiting for statefulset "${name}" rolling update to complete: ${st.updatedReplicas ?? 0} pods at revision ${st.updateRevision ?? "?"}`,
     };
   }
-  return { done: true, failed: false, message: `statefulset "${name}" rolling update complete ${st.currentReplicas ?? ready} pods at revision ${st.currentRevision ?? "?"}` };
+  return {
+    done: true,
+    failed: false,
+    message: `statefulset "${name}" rolling update complete ${st.currentReplicas ?? ready} pods at revision ${st.currentRevision ?? "?"}`,
+  };
 }
 
 export function rolloutState(kind: WorkloadKind, obj: V1Deployment | V1StatefulSet): RolloutState {

@@ -120,7 +120,11 @@ function nameCauses(o: KubeObject): KubeCause[] {
     causes.push({ field: "metadata.name", reason: "FieldValueInvalid", message: `"${name}" is not a ${rule}` });
   }
   if (meta.namespace !== undefined && (typeof meta.namespace !== "string" || !isDnsLabel(meta.namespace))) {
-    causes.push({ field: "metadata.namespace", reason: "FieldValueInvalid", message: `"${String(meta.namespace)}" is not a DNS-1123 label` });
+    causes.push({
+      field: "metadata.namespace",
+      reason: "FieldValueInvalid",
+      message: `"${String(meta.namespace)}" is not a DNS-1123 label`,
+    });
   }
   causes.push(...labelCauses(meta.labels, "metadata.labels"), ...annotationCauses(meta.annotations, "metadata.annotations"));
   return causes;
@@ -175,23 +179,32 @@ function podStructureCauses(path: string, spec: Json, template: Json | undefined
   const volumes = new Set<string>();
   arr(spec.volumes).forEach((v, i) => {
     const name = String(v.name ?? "");
-    if (!isDnsLabel(name)) causes.push({ field: `${path}.volumes[${i}].name`, reason: "FieldValueInvalid", message: `"${name}" is not a DNS-1123 label` });
-    if (volumes.has(name)) causes.push({ field: `${path}.volumes[${i}].name`, reason: "FieldValueDuplicate", message: `duplicate volume "${name}"` });
+    if (!isDnsLabel(name))
+      causes.push({ field: `${path}.volumes[${i}].name`, reason: "FieldValueInvalid", message: `"${name}" is not a DNS-1123 label` });
+    if (volumes.has(name))
+      causes.push({ field: `${path}.volumes[${i}].name`, reason: "FieldValueDuplicate", message: `duplicate volume "${name}"` });
     volumes.add(name);
   });
   for (const { field, c } of allContainers(spec)) {
     const at = `${path}.${field}`;
-    if (!isDnsLabel(String(c.name ?? ""))) causes.push({ field: `${at}.name`, reason: "FieldValueInvalid", message: "container name is not a DNS-1123 label" });
+    if (!isDnsLabel(String(c.name ?? "")))
+      causes.push({ field: `${at}.name`, reason: "FieldValueInvalid", message: "container name is not a DNS-1123 label" });
     arr(c.ports).forEach((p, i) => {
       if (p.name !== undefined && (String(p.name).length > 15 || !IANA_SVC_NAME.test(String(p.name)))) {
-        causes.push({ field: `${at}.ports[${i}].name`, reason: "FieldValueInvalid", message: "port name must be an IANA service name (<= 15 chars)" });
+        causes.push({
+          field: `${at}.ports[${i}].name`,
+          reason: "FieldValueInvalid",
+          message: "port name must be an IANA service name (<= 15 chars)",
+        });
       }
     });
     arr(c.env).forEach((e, i) => {
-      if (!ENV_NAME.test(String(e.name ?? ""))) causes.push({ field: `${at}.env[${i}].name`, reason: "FieldValueInvalid", message: "invalid environment variable name" });
+      if (!ENV_NAME.test(String(e.name ?? "")))
+        causes.push({ field: `${at}.env[${i}].name`, reason: "FieldValueInvalid", message: "invalid environment variable name" });
     });
     arr(c.volumeMounts).forEach((m, i) => {
-      if (!volumes.has(String(m.name))) causes.push({ field: `${at}.volumeMounts[${i}].name`, reason: "FieldValueNotFound", message: `no volume "${String(m.name)}"` });
+      if (!volumes.has(String(m.name)))
+        causes.push({ field: `${at}.volumeMounts[${i}].name`, reason: "FieldValueNotFound", message: `no volume "${String(m.name)}"` });
     });
   }
   if (template) {
@@ -201,7 +214,12 @@ function podStructureCauses(path: string, spec: Json, template: Json | undefined
     const selector = obj(obj((o as KubeObject & Json).spec).selector);
     const podLabels = obj(obj(template.metadata).labels);
     for (const [k, v] of Object.entries(obj(selector.matchLabels))) {
-      if (podLabels[k] !== v) causes.push({ field: "spec.selector.matchLabels", reason: "FieldValueInvalid", message: `selector ${k}=${String(v)} does not match the pod template labels` });
+      if (podLabels[k] !== v)
+        causes.push({
+          field: "spec.selector.matchLabels",
+          reason: "FieldValueInvalid",
+          message: `selector ${k}=${String(v)} does not match the pod template labels`,
+        });
     }
   }
   return causes;
@@ -213,29 +231,39 @@ function kindSpecificCauses(manifest: KubeObject): KubeCause[] {
   const spec = obj(o.spec);
   if (o.kind === "ConfigMap" || o.kind === "Secret") {
     for (const key of [...Object.keys(obj(o.data)), ...Object.keys(obj(o.stringData)), ...Object.keys(obj(o.binaryData))]) {
-      if (key.length > 253 || !CONFIG_KEY.test(key)) causes.push({ field: `data[${key}]`, reason: "FieldValueInvalid", message: "invalid key" });
+      if (key.length > 253 || !CONFIG_KEY.test(key))
+        causes.push({ field: `data[${key}]`, reason: "FieldValueInvalid", message: "invalid key" });
     }
   }
   if (o.kind === "Service") {
     arr(spec.ports).forEach((p, i) => {
-      if (p.name !== undefined && !isDnsLabel(String(p.name))) causes.push({ field: `spec.ports[${i}].name`, reason: "FieldValueInvalid", message: "port name is not a DNS-1123 label" });
+      if (p.name !== undefined && !isDnsLabel(String(p.name)))
+        causes.push({ field: `spec.ports[${i}].name`, reason: "FieldValueInvalid", message: "port name is not a DNS-1123 label" });
     });
     causes.push(...labelCauses(spec.selector, "spec.selector"));
   }
   if (o.kind === "Ingress") {
     const hostOk = (h: unknown) => typeof h === "string" && isDnsSubdomain(h.startsWith("*.") ? h.slice(2) : h);
     arr(spec.rules).forEach((r, i) => {
-      if (r.host !== undefined && !hostOk(r.host)) causes.push({ field: `spec.rules[${i}].host`, reason: "FieldValueInvalid", message: `"${String(r.host)}" is not a DNS name` });
+      if (r.host !== undefined && !hostOk(r.host))
+        causes.push({ field: `spec.rules[${i}].host`, reason: "FieldValueInvalid", message: `"${String(r.host)}" is not a DNS name` });
       arr(obj(r.http).paths).forEach((p, j) => {
         const svc = obj(obj(p.backend).service);
-        if (svc.name !== undefined && !isDnsLabel(String(svc.name))) causes.push({ field: `spec.rules[${i}].http.paths[${j}].backend.service.name`, reason: "FieldValueInvalid", message: "not a DNS-1123 label" });
+        if (svc.name !== undefined && !isDnsLabel(String(svc.name)))
+          causes.push({
+            field: `spec.rules[${i}].http.paths[${j}].backend.service.name`,
+            reason: "FieldValueInvalid",
+            message: "not a DNS-1123 label",
+          });
       });
     });
     arr(spec.tls).forEach((t, i) => {
       arr(t.hosts).forEach((h, j) => {
-        if (!hostOk(h)) causes.push({ field: `spec.tls[${i}].hosts[${j}]`, reason: "FieldValueInvalid", message: `"${String(h)}" is not a DNS name` });
+        if (!hostOk(h))
+          causes.push({ field: `spec.tls[${i}].hosts[${j}]`, reason: "FieldValueInvalid", message: `"${String(h)}" is not a DNS name` });
       });
-      if (t.secretName !== undefined && !isDnsSubdomain(String(t.secretName))) causes.push({ field: `spec.tls[${i}].secretName`, reason: "FieldValueInvalid", message: "not a DNS-1123 subdomain" });
+      if (t.secretName !== undefined && !isDnsSubdomain(String(t.secretName)))
+        causes.push({ field: `spec.tls[${i}].secretName`, reason: "FieldValueInvalid", message: "not a DNS-1123 subdomain" });
     });
   }
   for (const { path, spec: podSpec, template } of podSpecs(o)) {
@@ -247,7 +275,16 @@ function kindSpecificCauses(manifest: KubeObject): KubeCause[] {
 // ---------------------------------------------------------------------------------------------
 // 3. Pod Security Standards, `restricted` (https://kubernetes.io/docs/concepts/security/pod-security-standards/)
 
-const RESTRICTED_VOLUME_TYPES = new Set(["configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret"]);
+const RESTRICTED_VOLUME_TYPES = new Set([
+  "configMap",
+  "csi",
+  "downwardAPI",
+  "emptyDir",
+  "ephemeral",
+  "persistentVolumeClaim",
+  "projected",
+  "secret",
+]);
 const SAFE_SYSCTLS = new Set([
   "kernel.shm_rmid_forced",
   "net.ipv4.ip_local_port_range",
@@ -298,10 +335,12 @@ export function podSecurityViolations(spec: Json, path = "spec"): KubeCause[] {
     if (runAsNonRoot !== true) bad(`${at}.runAsNonRoot`, "must be true (on the pod or the container)");
     if (sc.runAsUser === 0) bad(`${at}.runAsUser`, "runAsUser 0 (root) is forbidden");
     const seccomp = obj(sc.seccompProfile).type ?? podSeccomp;
-    if (seccomp !== "RuntimeDefault" && seccomp !== "Localhost") bad(`${at}.seccompProfile.type`, "must be RuntimeDefault or Localhost (on the pod or the container)");
+    if (seccomp !== "RuntimeDefault" && seccomp !== "Localhost")
+      bad(`${at}.seccompProfile.type`, "must be RuntimeDefault or Localhost (on the pod or the container)");
     const caps = obj(sc.capabilities);
     if (!arr(caps.drop).some((d) => (d as unknown) === "ALL")) bad(`${at}.capabilities.drop`, 'must include "ALL"');
-    for (const add of arr(caps.add) as unknown[]) if (add !== "NET_BIND_SERVICE") bad(`${at}.capabilities.add`, `capability ${String(add)} is forbidden`);
+    for (const add of arr(caps.add) as unknown[])
+      if (add !== "NET_BIND_SERVICE") bad(`${at}.capabilities.add`, `capability ${String(add)} is forbidden`);
     if (sc.procMount !== undefined && sc.procMount !== "Default") bad(`${at}.procMount`, "procMount must be Default");
     if (obj(sc.appArmorProfile).type === "Unconfined") bad(`${at}.appArmorProfile`, "Unconfined AppArmor is forbidden");
     seLinux(sc, at);

@@ -88,13 +88,18 @@ export class HealthLoop {
     if (!(await leases.tryAcquire(HEALTH_LEASE, this.holder, this.leaseTtlMs))) return { skipped: "lease-held", pruned: 0 };
     try {
       const since = new Date(clock.now().getTime() - this.o.intervalMs / 2);
-      const recent = await prisma.healthSweep.findFirst({ where: { trigger: "scheduled", startedAt: { gt: since } }, select: { id: true } });
+      const recent = await prisma.healthSweep.findFirst({
+        where: { trigger: "scheduled", startedAt: { gt: since } },
+        select: { id: true },
+      });
       if (recent) return { skipped: "recently-swept", pruned: 0 };
       const result = await this.o.sweeper.sweep({ trigger: "scheduled", stillOwner: this.stillOwner });
       const pruned = await this.prune();
       return { result, pruned };
     } finally {
-      await leases.release(HEALTH_LEASE, this.holder).catch((err: unknown) => this.o.logger.warn({ err }, "could not release the health lease"));
+      await leases
+        .release(HEALTH_LEASE, this.holder)
+        .catch((err: unknown) => this.o.logger.warn({ err }, "could not release the health lease"));
     }
   }
 
@@ -119,14 +124,18 @@ export class HealthLoop {
     const deadline = Date.now() + (this.o.manualWaitMs ?? 30_000);
     while (!(await leases.tryAcquire(HEALTH_LEASE, this.holder, this.leaseTtlMs))) {
       if (Date.now() >= deadline) {
-        throw new ConflictError(`another replica is sweeping (lease held by ${(await leases.holderOf(HEALTH_LEASE)) ?? "someone"}); try again shortly`);
+        throw new ConflictError(
+          `another replica is sweeping (lease held by ${(await leases.holderOf(HEALTH_LEASE)) ?? "someone"}); try again shortly`,
+        );
       }
       await new Promise((r) => setTimeout(r, 100));
     }
     try {
       return await this.o.sweeper.sweep({ trigger: "manual", instanceIds, stillOwner: this.stillOwner });
     } finally {
-      await leases.release(HEALTH_LEASE, this.holder).catch((err: unknown) => this.o.logger.warn({ err }, "could not release the health lease"));
+      await leases
+        .release(HEALTH_LEASE, this.holder)
+        .catch((err: unknown) => this.o.logger.warn({ err }, "could not release the health lease"));
     }
   }
 

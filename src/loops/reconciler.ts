@@ -84,7 +84,6 @@ export class Reconciler implements InstanceSignal {
   private pumping = false;
   private kicked = false;
   private readonly inFlight = new Map<string, Promise<ReconcileOutcome>>();
-  private stopWaiters: Array<() => void> = [];
 
   constructor(opts: ReconcilerOptions) {
     this.owner = opts.owner ?? `reconciler-${randomBytes(6).toString("hex")}`;
@@ -374,7 +373,12 @@ export class Reconciler implements InstanceSignal {
           where: { instanceId: inst.id, type: key, createdAt: { gte: inst.transitionStartedAt ?? now } },
         });
         if (!already) {
-          await this.event(inst.id, key, stuck ? `Pod ${stuck.reason}: ${stuck.message ?? ""}`.trim() : "Waiting for the rollout", stuck ? "WARN" : "INFO");
+          await this.event(
+            inst.id,
+            key,
+            stuck ? `Pod ${stuck.reason}: ${stuck.message ?? ""}`.trim() : "Waiting for the rollout",
+            stuck ? "WARN" : "INFO",
+          );
         }
       }
       await this.release(inst.id, {
@@ -407,9 +411,15 @@ export class Reconciler implements InstanceSignal {
     if (firstRun) this.o.metrics.provisioned(tookMs, inst.service.slug);
     const verb =
       final === "SUSPENDED" ? "Suspended (scaled to 0)" : firstRun ? "Running" : status === "RESTARTING" ? "Restarted" : "Updated";
-    await this.event(inst.id, final === "SUSPENDED" ? "SUSPENDED" : firstRun ? "RUNNING" : `${status}_COMPLETE`, `${verb} in ${tookMs} ms`, "INFO", {
-      durationMs: tookMs,
-    });
+    await this.event(
+      inst.id,
+      final === "SUSPENDED" ? "SUSPENDED" : firstRun ? "RUNNING" : `${status}_COMPLETE`,
+      `${verb} in ${tookMs} ms`,
+      "INFO",
+      {
+        durationMs: tookMs,
+      },
+    );
     // A newer generation may have arrived meanwhile: the guarded update above left it due.
     await this.release(inst.id);
     return { instanceId: inst.id, status: final, result: "done" };
@@ -475,7 +485,8 @@ export class Reconciler implements InstanceSignal {
   }
 
   private async handleError(inst: Loaded, err: unknown, log: Logger): Promise<ReconcileOutcome> {
-    const permanent = err instanceof PermanentReconcileError || (err instanceof KubeError && !isTransientKubeError(err)) || isInvalidManifest(err);
+    const permanent =
+      err instanceof PermanentReconcileError || (err instanceof KubeError && !isTransientKubeError(err)) || isInvalidManifest(err);
     const message = err instanceof Error ? err.message : String(err);
     if (permanent && !(err instanceof KubeNotFoundError && inst.desiredState === "TERMINATED")) {
       this.o.metrics.reconcileError("permanent");

@@ -41,7 +41,9 @@ export function idempotencyKeyFrom(header: string | string[] | undefined, requir
   const r = IdempotencyKeySchema.safeParse(value);
   if (!r.success) {
     throw new ValidationError(`Invalid ${IDEMPOTENCY_HEADER} header`, {
-      details: [{ path: `headers.${IDEMPOTENCY_HEADER.toLowerCase()}`, message: r.error.issues[0]?.message ?? "invalid", code: "invalid_format" }],
+      details: [
+        { path: `headers.${IDEMPOTENCY_HEADER.toLowerCase()}`, message: r.error.issues[0]?.message ?? "invalid", code: "invalid_format" },
+      ],
     });
   }
   return r.data;

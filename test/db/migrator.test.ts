@@ -43,7 +43,10 @@ describe("migrator", () => {
       writeFileSync(path.join(dir, f.name, "migration.sql"), f.sql);
     }
     mkdirSync(path.join(dir, "29990101000000_broken"));
-    writeFileSync(path.join(dir, "29990101000000_broken", "migration.sql"), `CREATE TABLE "half_done" (id int);\nSELECT * FROM "no_such_table";`);
+    writeFileSync(
+      path.join(dir, "29990101000000_broken", "migration.sql"),
+      `CREATE TABLE "half_done" (id int);\nSELECT * FROM "no_such_table";`,
+    );
     await expect(migrate(t.db, dir)).rejects.toThrow(/29990101000000_broken failed/);
     const tables = await t.db.query(`SELECT 1 FROM information_schema.tables WHERE table_name = 'half_done'`);
     expect(tables).toEqual([]);
@@ -57,6 +60,8 @@ describe("migrator", () => {
     const entry = await p.creditTransaction.create({ data: { userId: user.id, type: "TOPUP", amount: 10, balanceAfter: 10 } });
     await expect(p.creditTransaction.update({ where: { id: entry.id }, data: { amount: 20 } })).rejects.toThrow(/append-only/);
     await expect(p.creditTransaction.delete({ where: { id: entry.id } })).rejects.toThrow(/append-only/);
-    await expect(p.user.update({ where: { id: user.id }, data: { creditBalance: -1 } })).rejects.toThrow(/users_credit_balance_nonnegative/);
+    await expect(p.user.update({ where: { id: user.id }, data: { creditBalance: -1 } })).rejects.toThrow(
+      /users_credit_balance_nonnegative/,
+    );
   });
 });

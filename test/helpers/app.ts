@@ -104,7 +104,14 @@ export async function buildUser(ctx: TestContext, overrides: { email?: string; p
   const email = overrides.email ?? uniqueEmail();
   const password = overrides.password ?? "correct horse battery";
   const r = await ctx.container.services.auth.register({ email, password, name: overrides.name ?? "Test User" });
-  return { id: r.user.id, email, password, token: r.accessToken, refreshToken: r.refreshToken, auth: { Authorization: `Bearer ${r.accessToken}` } };
+  return {
+    id: r.user.id,
+    email,
+    password,
+    token: r.accessToken,
+    refreshToken: r.refreshToken,
+    auth: { Authorization: `Bearer ${r.accessToken}` },
+  };
 }
 
 export async function buildAdmin(ctx: TestContext): Promise<TestUser> {
@@ -123,4 +130,3 @@ export async function buildAdmin(ctx: TestContext): Promise<TestUser> {
 export function errorShape(code: string, extra: Record<string, unknown> = {}) {
   return { error: { code, message: expect.any(String), requestId: expect.any(String), ...extra } };
 }
-

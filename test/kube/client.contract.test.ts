@@ -43,7 +43,11 @@ const calls: { verb: KubeVerb; resource: string; result: KubeCallResult }[] = []
 
 function kubeConfig(overrideYaml?: string) {
   if (overrideYaml) return createKubeConfig({ mode: "emulated", kubeconfigYaml: overrideYaml });
-  if (REAL) return createKubeConfig({ mode: "cluster", ...(process.env.KUBE_CONTRACT_KUBECONFIG ? { kubeconfigPath: process.env.KUBE_CONTRACT_KUBECONFIG } : {}) });
+  if (REAL)
+    return createKubeConfig({
+      mode: "cluster",
+      ...(process.env.KUBE_CONTRACT_KUBECONFIG ? { kubeconfigPath: process.env.KUBE_CONTRACT_KUBECONFIG } : {}),
+    });
   return createKubeConfig({ mode: "emulated", kubeconfigYaml: emulator!.kubeconfigYaml() });
 }
 
@@ -75,7 +79,10 @@ async function eventually<T>(fn: () => Promise<T | undefined | false>, timeoutMs
 }
 
 /** A small restricted-compliant Deployment that runs anywhere (busybox printing a line every 200 ms). */
-function workload(name: string, opts: { image?: string; script?: string; replicas?: number; annotations?: Record<string, string> } = {}): IDeployment {
+function workload(
+  name: string,
+  opts: { image?: string; script?: string; replicas?: number; annotations?: Record<string, string> } = {},
+): IDeployment {
   const labels = { "app.kubernetes.io/managed-by": "minispod", "minispod.io/instance-id": `${RUN}-${name}`, "contract-run": RUN };
   return {
     apiVersion: "apps/v1",
@@ -111,7 +118,12 @@ function workload(name: string, opts: { image?: string; script?: string; replica
   };
 }
 
-const configMap = (name: string, data: Record<string, string> = { k: "v" }, ns = NS, labels: Record<string, string> = {}): KubeObject & { data: Record<string, string> } => ({
+const configMap = (
+  name: string,
+  data: Record<string, string> = { k: "v" },
+  ns = NS,
+  labels: Record<string, string> = {},
+): KubeObject & { data: Record<string, string> } => ({
   apiVersion: "v1",
   kind: "ConfigMap",
   metadata: { name, namespace: ns, labels: { "contract-run": RUN, "app.kubernetes.io/managed-by": "minispod", ...labels } },
@@ -119,12 +131,24 @@ const configMap = (name: string, data: Record<string, string> = { k: "v" }, ns =
 });
 
 const tenant = (ns: string, user: string) =>
-  renderTenant({ userId: user, namespace: ns, quota: { maxInstances: 10, cpuMilli: 8000, memoryMb: 16384, storageGb: 50 }, ingressControllerNamespace: "ingress-nginx" });
+  renderTenant({
+    userId: user,
+    namespace: ns,
+    quota: { maxInstances: 10, cpuMilli: 8000, memoryMb: 16384, storageGb: 50 },
+    ingressControllerNamespace: "ingress-nginx",
+  });
 
 const selectorOf = (name: string) => `minispod.io/instance-id=${RUN}-${name}`;
 
 beforeAll(async () => {
-  if (!REAL) emulator = await KubeEmulator.start({ port: 0, podReadyDelayMs: 30, crashLoopIntervalMs: 60, logIntervalMs: 20, namespaceDeletionDelayMs: 300 });
+  if (!REAL)
+    emulator = await KubeEmulator.start({
+      port: 0,
+      podReadyDelayMs: 30,
+      crashLoopIntervalMs: 60,
+      logIntervalMs: 20,
+      namespaceDeletionDelayMs: 300,
+    });
   client = newClient();
   await client.ensureTenant(tenant(NS, USER));
 });
@@ -177,7 +201,9 @@ describe("tenant", () => {
     await client.apply(configMap("inside", { a: "b" }, ns));
     expect(await client.deleteNamespace(ns, { waitMs: WAIT })).toBe(true);
     await expect(client.get({ apiVersion: "v1", kind: "Namespace", name: ns })).rejects.toBeInstanceOf(KubeNotFoundError);
-    await expect(client.get({ apiVersion: "v1", kind: "ConfigMap", name: "inside", namespace: ns })).rejects.toBeInstanceOf(KubeNotFoundError);
+    await expect(client.get({ apiVersion: "v1", kind: "ConfigMap", name: "inside", namespace: ns })).rejects.toBeInstanceOf(
+      KubeNotFoundError,
+    );
     expect(await client.deleteNamespace(ns)).toBe(false);
   });
 
@@ -216,7 +242,12 @@ describe("apply, get, delete", () => {
         userId: USER,
         namespace: NS,
         name: `svc-${template}`,
-        service: { template, image: template === "postgresql" ? "postgres" : template === "n8n" ? "n8nio/n8n" : "ghost", version: "latest", port: template === "n8n" ? 5678 : template === "ghost" ? 2368 : 5432 },
+        service: {
+          template,
+          image: template === "postgresql" ? "postgres" : template === "n8n" ? "n8nio/n8n" : "ghost",
+          version: "latest",
+          port: template === "n8n" ? 5678 : template === "ghost" ? 2368 : 5432,
+        },
         plan: { cpuMilli: 100, memoryMb: 128, storageGb: 1 },
         host: `svc-${template}.${RUN}.example.com`,
         replicas: REAL ? 0 : 1,
@@ -225,12 +256,17 @@ describe("apply, get, delete", () => {
       });
       const first = await client.applyAll(objs);
       const second = await client.applyAll(objs);
-      second.forEach((o, i) => expect(o.metadata?.generation ?? 0, `${o.kind}`).toBe(first[i]!.metadata?.generation ?? 0));
+      for (const [i, o] of second.entries()) expect(o.metadata?.generation ?? 0, `${o.kind}`).toBe(first[i]?.metadata?.generation ?? 0);
       // Objects without controllers writing status keep their exact version.
       for (const [i, o] of second.entries()) {
-        if (["ConfigMap", "Secret", "Service"].includes(o.kind ?? "")) expect(o.metadata?.resourceVersion).toBe(first[i]!.metadata?.resourceVersion);
+        if (["ConfigMap", "Secret", "Service"].includes(o.kind ?? ""))
+          expect(o.metadata?.resourceVersion).toBe(first[i]!.metadata?.resourceVersion);
       }
-      if (!REAL) await client.waitForRollout(NS, `svc-${template}`, template === "postgresql" ? "StatefulSet" : "Deployment", { timeoutMs: WAIT, pollMs: 20 });
+      if (!REAL)
+        await client.waitForRollout(NS, `svc-${template}`, template === "postgresql" ? "StatefulSet" : "Deployment", {
+          timeoutMs: WAIT,
+          pollMs: 20,
+        });
     }
   });
 
@@ -288,7 +324,9 @@ describe("rollouts and pods", () => {
 
   it("times out waiting for a rollout that cannot finish (bad image) and shows ImagePullBackOff", async () => {
     await client.apply(workload("badimage", { image: BAD_IMAGE }));
-    const err = await client.waitForRollout(NS, "badimage", "Deployment", { timeoutMs: REAL ? 20_000 : 300, pollMs: REAL ? 1000 : 20 }).catch((e: unknown) => e);
+    const err = await client
+      .waitForRollout(NS, "badimage", "Deployment", { timeoutMs: REAL ? 20_000 : 300, pollMs: REAL ? 1000 : 20 })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(KubeTimeoutError);
     expect((err as Error).message).toMatch(/did not complete within/);
     const summary = await eventually(async () => {
@@ -468,7 +506,12 @@ describe("error mapping", () => {
     expect(invalid.causes.length).toBeGreaterThan(0);
     expect(invalid.causes[0]!.field).toMatch(/^spec/);
     expect(invalid.causes[0]!.message).toBeTruthy();
-    const still = await client.get<V1PersistentVolumeClaim>({ apiVersion: "v1", kind: "PersistentVolumeClaim", name: "shrink", namespace: NS });
+    const still = await client.get<V1PersistentVolumeClaim>({
+      apiVersion: "v1",
+      kind: "PersistentVolumeClaim",
+      name: "shrink",
+      namespace: NS,
+    });
     expect(still.spec?.resources?.requests?.storage).toBe("2Gi");
   });
 
@@ -484,7 +527,9 @@ describe("error mapping", () => {
 
   it.skipIf(REAL)("401/403: a wrong token is KubeForbiddenError", async () => {
     const yaml = emulator!.kubeconfigYaml().replace(emulator!.token, "wrong-token");
-    const err = await newClient({ yaml }).ping().catch((e: unknown) => e);
+    const err = await newClient({ yaml })
+      .ping()
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(KubeForbiddenError);
     expect((err as KubeForbiddenError).statusCode).toBe(401);
   });
@@ -517,7 +562,9 @@ describe("error mapping", () => {
 
   it.skipIf(REAL)("a 404 is never retried", async () => {
     emulator!.recorder.reset();
-    await expect(client.get({ apiVersion: "v1", kind: "ConfigMap", name: "nope", namespace: NS })).rejects.toBeInstanceOf(KubeNotFoundError);
+    await expect(client.get({ apiVersion: "v1", kind: "ConfigMap", name: "nope", namespace: NS })).rejects.toBeInstanceOf(
+      KubeNotFoundError,
+    );
     expect(emulator!.recorder.count({ path: `/namespaces/${NS}/configmaps/nope` })).toBe(1);
   });
 
@@ -540,7 +587,9 @@ describe("error mapping", () => {
   it.skipIf(REAL)("a reset connection is transient", async () => {
     emulator!.faults.resetConnections(`/namespaces/${NS}/configmaps/reset-once`, 1);
     await client.apply(configMap("reset-once"));
-    expect((await client.get({ apiVersion: "v1", kind: "ConfigMap", name: "reset-once", namespace: NS })).metadata?.name).toBe("reset-once");
+    expect((await client.get({ apiVersion: "v1", kind: "ConfigMap", name: "reset-once", namespace: NS })).metadata?.name).toBe(
+      "reset-once",
+    );
   });
 
   it.skipIf(REAL)("a total outage (connection refused) is KubeUnavailableError until it clears", async () => {

@@ -17,8 +17,17 @@ import { backoffDelayMs, withRetry } from "../../src/kube/retry.js";
 import { deploymentRolloutState, statefulSetRolloutState, summarizePods, summarizePodsBy } from "../../src/kube/status.js";
 
 const status = (code: number, reason: string, message: string, causes?: object[]) =>
-  JSON.stringify({ kind: "Status", apiVersion: "v1", status: "Failure", code, reason, message, ...(causes ? { details: { causes } } : {}) });
-const apiError = (code: number, body: string, headers: Record<string, string> = {}) => new ApiException(code, "Unsuccessful HTTP Request", body, headers);
+  JSON.stringify({
+    kind: "Status",
+    apiVersion: "v1",
+    status: "Failure",
+    code,
+    reason,
+    message,
+    ...(causes ? { details: { causes } } : {}),
+  });
+const apiError = (code: number, body: string, headers: Record<string, string> = {}) =>
+  new ApiException(code, "Unsuccessful HTTP Request", body, headers);
 
 describe("error mapping", () => {
   it.each([
@@ -133,11 +142,15 @@ describe("rollout status", () => {
   it("follows kubectl rollout status for Deployments", () => {
     expect(deploymentRolloutState(dep(1, { observedGeneration: 1 })).done).toBe(false);
     expect(deploymentRolloutState(dep(1, { observedGeneration: 2, replicas: 1, updatedReplicas: 0 })).message).toMatch(/0 of 1 updated/);
-    expect(deploymentRolloutState(dep(1, { observedGeneration: 2, replicas: 2, updatedReplicas: 1, availableReplicas: 1 })).message).toMatch(
-      /1 old replicas are pending termination/,
+    expect(
+      deploymentRolloutState(dep(1, { observedGeneration: 2, replicas: 2, updatedReplicas: 1, availableReplicas: 1 })).message,
+    ).toMatch(/1 old replicas are pending termination/);
+    expect(deploymentRolloutState(dep(1, { observedGeneration: 2, replicas: 1, updatedReplicas: 1, availableReplicas: 0 })).done).toBe(
+      false,
     );
-    expect(deploymentRolloutState(dep(1, { observedGeneration: 2, replicas: 1, updatedReplicas: 1, availableReplicas: 0 })).done).toBe(false);
-    expect(deploymentRolloutState(dep(1, { observedGeneration: 2, replicas: 1, updatedReplicas: 1, availableReplicas: 1 })).done).toBe(true);
+    expect(deploymentRolloutState(dep(1, { observedGeneration: 2, replicas: 1, updatedReplicas: 1, availableReplicas: 1 })).done).toBe(
+      true,
+    );
     expect(deploymentRolloutState(dep(0, { observedGeneration: 2 })).done).toBe(true);
     const stuck = deploymentRolloutState(
       dep(1, { observedGeneration: 2, conditions: [{ type: "Progressing", status: "False", reason: "ProgressDeadlineExceeded" }] }),
@@ -153,14 +166,26 @@ describe("rollout status", () => {
     });
     expect(statefulSetRolloutState(sts({ replicas: 1, observedGeneration: 2 })).done).toBe(false);
     expect(statefulSetRolloutState(sts({ replicas: 1, observedGeneration: 3, readyReplicas: 0 })).done).toBe(false);
-    expect(statefulSetRolloutState(sts({ replicas: 1, observedGeneration: 3, readyReplicas: 1, currentRevision: "a", updateRevision: "b" })).done).toBe(false);
-    expect(statefulSetRolloutState(sts({ replicas: 1, observedGeneration: 3, readyReplicas: 1, currentRevision: "b", updateRevision: "b" })).done).toBe(true);
+    expect(
+      statefulSetRolloutState(sts({ replicas: 1, observedGeneration: 3, readyReplicas: 1, currentRevision: "a", updateRevision: "b" }))
+        .done,
+    ).toBe(false);
+    expect(
+      statefulSetRolloutState(sts({ replicas: 1, observedGeneration: 3, readyReplicas: 1, currentRevision: "b", updateRevision: "b" }))
+        .done,
+    ).toBe(true);
   });
 });
 
 describe("pod summaries", () => {
   const pod = (name: string, created: string, status: V1Pod["status"], labels: Record<string, string> = {}, deleting = false): V1Pod => ({
-    metadata: { name, namespace: "ns", creationTimestamp: new Date(created), labels, ...(deleting ? { deletionTimestamp: new Date(created) } : {}) },
+    metadata: {
+      name,
+      namespace: "ns",
+      creationTimestamp: new Date(created),
+      labels,
+      ...(deleting ? { deletionTimestamp: new Date(created) } : {}),
+    },
     status,
   });
 
@@ -170,7 +195,15 @@ describe("pod summaries", () => {
       pod("new", "2025-01-01T00:01:00Z", {
         phase: "Pending",
         containerStatuses: [
-          { name: "c", image: "i", imageID: "", ready: false, restartCount: 4, state: { waiting: { reason: "CrashLoopBackOff" } }, lastState: { terminated: { exitCode: 1, reason: "Error" } } },
+          {
+            name: "c",
+            image: "i",
+            imageID: "",
+            ready: false,
+            restartCount: 4,
+            state: { waiting: { reason: "CrashLoopBackOff" } },
+            lastState: { terminated: { exitCode: 1, reason: "Error" } },
+          },
         ],
       }),
     ]);
@@ -187,7 +220,11 @@ describe("pod summaries", () => {
   it("groups a fleet-wide list by instance id", () => {
     const ready = { phase: "Running", conditions: [{ type: "Ready", status: "True" }] };
     const groups = summarizePodsBy(
-      [pod("a", "2025-01-01T00:00:00Z", ready, { "minispod.io/instance-id": "i1" }), pod("b", "2025-01-01T00:00:00Z", { phase: "Pending" }, { "minispod.io/instance-id": "i2" }), pod("c", "2025-01-01T00:00:00Z", ready)],
+      [
+        pod("a", "2025-01-01T00:00:00Z", ready, { "minispod.io/instance-id": "i1" }),
+        pod("b", "2025-01-01T00:00:00Z", { phase: "Pending" }, { "minispod.io/instance-id": "i2" }),
+        pod("c", "2025-01-01T00:00:00Z", ready),
+      ],
       "minispod.io/instance-id",
     );
     expect([...groups.keys()]).toEqual(["i1", "i2"]);

@@ -1,6 +1,16 @@
 import type { IDeployment, IStatefulSet } from "kubernetes-models/apps/v1";
 import type { IIngress, INetworkPolicy } from "kubernetes-models/networking.k8s.io/v1";
-import type { IConfigMap, IContainer, INamespace, IPersistentVolumeClaim, IPodSpec, IResourceQuota, ISecret, IService, IServiceAccount } from "kubernetes-models/v1";
+import type {
+  IConfigMap,
+  IContainer,
+  INamespace,
+  IPersistentVolumeClaim,
+  IPodSpec,
+  IResourceQuota,
+  ISecret,
+  IService,
+  IServiceAccount,
+} from "kubernetes-models/v1";
 import { describe, expect, it } from "vitest";
 import { InvalidManifestError, InvalidNameError } from "../../src/kube/errors.js";
 import {
@@ -99,7 +109,14 @@ describe("every rendered manifest validates", () => {
 
 describe("instance objects", () => {
   it("renders in apply order with the derived names", () => {
-    expect(kinds(renderInstance(spec("n8n")))).toEqual(["ConfigMap", "Secret", "PersistentVolumeClaim", "Service", "Deployment", "Ingress"]);
+    expect(kinds(renderInstance(spec("n8n")))).toEqual([
+      "ConfigMap",
+      "Secret",
+      "PersistentVolumeClaim",
+      "Service",
+      "Deployment",
+      "Ingress",
+    ]);
     expect(kinds(renderInstance(spec("postgresql")))).toEqual(["ConfigMap", "Secret", "PersistentVolumeClaim", "Service", "StatefulSet"]);
     expect(renderInstance(spec("ghost")).map((o) => o.metadata?.name)).toEqual([
       "my-ghost-config",
@@ -146,7 +163,10 @@ describe("instance objects", () => {
       const w = objs.find((o) => o.kind === "Deployment" || o.kind === "StatefulSet") as IDeployment;
       expect(w.spec!.template.metadata!.labels!["minispod.io/instance-id"]).toBe("cm0inst00001");
       expect(w.spec!.template.metadata!.labels!["minispod.io/user-id"]).toBe("cm0user00001");
-      expect(w.spec!.selector.matchLabels).toEqual({ "minispod.io/instance-id": "cm0inst00001", "app.kubernetes.io/instance": `my-${template}` });
+      expect(w.spec!.selector.matchLabels).toEqual({
+        "minispod.io/instance-id": "cm0inst00001",
+        "app.kubernetes.io/instance": `my-${template}`,
+      });
       expect(find<IService>(objs, "Service").spec!.selector).toEqual(w.spec!.selector.matchLabels);
     }
   });
@@ -156,7 +176,8 @@ describe("instance objects", () => {
     const c = container(objs);
     expect(c.image).toBe("n8nio/n8n:1.64.0");
     expect(c.ports).toEqual([{ name: "http", containerPort: 5678, protocol: "TCP" }]);
-    for (const probe of [c.readinessProbe, c.livenessProbe, c.startupProbe]) expect(probe!.httpGet).toEqual({ path: "/healthz", port: "http" });
+    for (const probe of [c.readinessProbe, c.livenessProbe, c.startupProbe])
+      expect(probe!.httpGet).toEqual({ path: "/healthz", port: "http" });
     expect(find<IDeployment>(objs, "Deployment").spec!.strategy).toEqual({ type: "Recreate" });
     expect(c.volumeMounts).toContainEqual({ name: "data", mountPath: "/home/node/.n8n" });
     expect(podSpec(objs).volumes).toContainEqual({ name: "data", persistentVolumeClaim: { claimName: "my-n8n-pvc" } });
@@ -367,7 +388,17 @@ describe("tenant baseline", () => {
   const objs = renderTenant(tenant);
 
   it("renders the namespace first, with Pod Security and ownership labels", () => {
-    expect(kinds(objs)).toEqual(["Namespace", "ServiceAccount", "ResourceQuota", "LimitRange", "NetworkPolicy", "NetworkPolicy", "NetworkPolicy", "NetworkPolicy", "NetworkPolicy"]);
+    expect(kinds(objs)).toEqual([
+      "Namespace",
+      "ServiceAccount",
+      "ResourceQuota",
+      "LimitRange",
+      "NetworkPolicy",
+      "NetworkPolicy",
+      "NetworkPolicy",
+      "NetworkPolicy",
+      "NetworkPolicy",
+    ]);
     const ns = find<INamespace>(objs, "Namespace");
     expect(ns.metadata!.name).toBe("user-cm0user00001");
     expect(ns.metadata!.labels).toMatchObject({
@@ -411,7 +442,9 @@ describe("tenant baseline", () => {
     ]);
     expect(policies["allow-internet-egress"]!.podSelector).toEqual({ matchLabels: { "minispod.io/egress-internet": "true" } });
     // Which pods carry those labels: n8n and ghost get internet egress and ingress, postgresql neither.
-    const podLabels = (t: ServiceTemplate) => (renderInstance(spec(t)).find((o) => o.kind === "Deployment" || o.kind === "StatefulSet") as IDeployment).spec!.template.metadata!.labels!;
+    const podLabels = (t: ServiceTemplate) =>
+      (renderInstance(spec(t)).find((o) => o.kind === "Deployment" || o.kind === "StatefulSet") as IDeployment).spec!.template.metadata!
+        .labels!;
     expect(podLabels("n8n")).toMatchObject({ "minispod.io/egress-internet": "true", "minispod.io/expose-http": "true" });
     expect(podLabels("ghost")).toMatchObject({ "minispod.io/egress-internet": "true", "minispod.io/expose-http": "true" });
     expect(podLabels("postgresql")["minispod.io/egress-internet"]).toBeUndefined();
@@ -525,7 +558,10 @@ describe("snapshots", () => {
   it("postgresql exposed, without storage", () =>
     expect(
       renderInstance(
-        spec("postgresql", { plan: { cpuMilli: 250, memoryMb: 256, storageGb: 0 }, options: { ...spec("postgresql").options, postgresServiceType: "LoadBalancer" } }),
+        spec("postgresql", {
+          plan: { cpuMilli: 250, memoryMb: 256, storageGb: 0 },
+          options: { ...spec("postgresql").options, postgresServiceType: "LoadBalancer" },
+        }),
       ),
     ).toMatchSnapshot());
   it("tenant", () => expect(renderTenant(tenant)).toMatchSnapshot());

@@ -135,7 +135,9 @@ describe("cluster faults", () => {
     expect(row.status).toBe("FAILED");
     expect(row.statusMessage).toMatch(/^Rollout did not complete within 0s: 0 of 1 updated replicas are available$/);
     expect((await prisma().user.findUniqueOrThrow({ where: { id: u.id } })).creditBalance).toBe(1000);
-    expect(await ctx.container.kube.client.find({ ...KINDS.Deployment, name: inst.resourceName, namespace: inst.namespace })).toBeUndefined();
+    expect(
+      await ctx.container.kube.client.find({ ...KINDS.Deployment, name: inst.resourceName, namespace: inst.namespace }),
+    ).toBeUndefined();
   });
 });
 
@@ -271,7 +273,9 @@ describe("tenant baseline sync", () => {
     expect(put.status).toBe(200);
 
     expect(await r.syncTenants()).toEqual([u.id]);
-    const rq = emulator().getObject("v1", "ResourceQuota", inst.namespace, "tenant-quota") as { spec: { hard: Record<string, string> } };
+    const rq = emulator().getObject("v1", "ResourceQuota", inst.namespace, "tenant-quota") as unknown as {
+      spec: { hard: Record<string, string> };
+    };
     expect(rq.spec.hard).toMatchObject({ "requests.cpu": "1500m", "limits.memory": "3072Mi", "requests.storage": "20Gi", pods: "6" });
     expect(await r.syncTenants()).toEqual([]);
     const after = await prisma().instance.findUniqueOrThrow({ where: { id: inst.id } });

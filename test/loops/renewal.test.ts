@@ -57,7 +57,11 @@ describe("renewal", () => {
     expect(report.renewed).toBeGreaterThanOrEqual(1);
     const s = await state(u.id, subscriptionId, instanceId);
     expect(s.balance).toBe(200);
-    expect(s.sub).toMatchObject({ status: "ACTIVE", currentPeriodStart: new Date("2026-02-01T00:00:00.000Z"), currentPeriodEnd: new Date("2026-03-01T00:00:00.000Z") });
+    expect(s.sub).toMatchObject({
+      status: "ACTIVE",
+      currentPeriodStart: new Date("2026-02-01T00:00:00.000Z"),
+      currentPeriodEnd: new Date("2026-03-01T00:00:00.000Z"),
+    });
     expect(s.entries.at(-1)).toMatchObject({
       type: "RENEWAL_CHARGE",
       amount: -500,
@@ -92,7 +96,11 @@ describe("renewal", () => {
     const report = await ctx.container.loops.renewal.runOnce();
     expect(report.pastDue).toBeGreaterThanOrEqual(1);
     let s = await state(u.id, subscriptionId, instanceId);
-    expect(s.sub).toMatchObject({ status: "PAST_DUE", pastDueSince: new Date("2026-02-01T06:00:00.000Z"), currentPeriodEnd: new Date("2026-02-01T00:00:00.000Z") });
+    expect(s.sub).toMatchObject({
+      status: "PAST_DUE",
+      pastDueSince: new Date("2026-02-01T06:00:00.000Z"),
+      currentPeriodEnd: new Date("2026-02-01T00:00:00.000Z"),
+    });
     expect(s.instance).toMatchObject({ desiredState: "SUSPENDED", generation: 2 });
     expect(s.events).toEqual(["CREATED", "SUSPENDED"]);
     expect(s.balance).toBe(200);
@@ -107,12 +115,20 @@ describe("renewal", () => {
     expect((await state(u.id, subscriptionId, instanceId)).sub.status).toBe("PAST_DUE");
 
     // A top-up too small to pay keeps it past due.
-    const small = await ctx.api.post(`/api/admin/users/${u.id}/credits`).set(admin.auth).set("Idempotency-Key", `small-${u.id}`).send({ amount: 100, reason: "partial" });
+    const small = await ctx.api
+      .post(`/api/admin/users/${u.id}/credits`)
+      .set(admin.auth)
+      .set("Idempotency-Key", `small-${u.id}`)
+      .send({ amount: 100, reason: "partial" });
     expect(small.status).toBe(201);
     expect((await state(u.id, subscriptionId, instanceId)).sub.status).toBe("PAST_DUE");
 
     clock.set("2026-02-06T12:00:00.000Z");
-    const topUp = await ctx.api.post(`/api/admin/users/${u.id}/credits`).set(admin.auth).set("Idempotency-Key", `topup-${u.id}`).send({ amount: 1000, reason: "top-up" });
+    const topUp = await ctx.api
+      .post(`/api/admin/users/${u.id}/credits`)
+      .set(admin.auth)
+      .set("Idempotency-Key", `topup-${u.id}`)
+      .send({ amount: 1000, reason: "top-up" });
     expect(topUp.status).toBe(201);
     expect(topUp.body.transaction).toMatchObject({ type: "TOPUP", amount: 1000, balanceAfter: 1300 });
     s = await state(u.id, subscriptionId, instanceId);
@@ -123,14 +139,23 @@ describe("renewal", () => {
       currentPeriodEnd: new Date("2026-03-06T12:00:00.000Z"),
     });
     expect(s.balance).toBe(800);
-    expect(s.entries.at(-1)).toMatchObject({ type: "RENEWAL_CHARGE", amount: -500, balanceAfter: 800, idempotencyKey: `renewal:${subscriptionId}:2026-02-06T12:00:00.000Z` });
+    expect(s.entries.at(-1)).toMatchObject({
+      type: "RENEWAL_CHARGE",
+      amount: -500,
+      balanceAfter: 800,
+      idempotencyKey: `renewal:${subscriptionId}:2026-02-06T12:00:00.000Z`,
+    });
     expect(s.instance).toMatchObject({ desiredState: "RUNNING", generation: 3 });
     expect(s.events).toEqual(["CREATED", "SUSPENDED", "RESUMED"]);
     expect(signal().changed.filter((id) => id === instanceId)).toHaveLength(3);
     // The ledger still sums to the balance.
     expect(s.entries.reduce((a, e) => a + e.amount, 0)).toBe(s.balance);
     // Replaying the top-up request neither credits nor renews again.
-    const replay = await ctx.api.post(`/api/admin/users/${u.id}/credits`).set(admin.auth).set("Idempotency-Key", `topup-${u.id}`).send({ amount: 1000, reason: "top-up" });
+    const replay = await ctx.api
+      .post(`/api/admin/users/${u.id}/credits`)
+      .set(admin.auth)
+      .set("Idempotency-Key", `topup-${u.id}`)
+      .send({ amount: 1000, reason: "top-up" });
     expect(replay.body).toEqual(topUp.body);
     expect((await state(u.id, subscriptionId, instanceId)).balance).toBe(800);
   });
@@ -148,12 +173,21 @@ describe("renewal", () => {
     const report = await ctx.container.loops.renewal.runOnce();
     expect(report.cancelled).toBeGreaterThanOrEqual(1);
     const s = await state(u.id, subscriptionId, instanceId);
-    expect(s.sub).toMatchObject({ status: "CANCELLED", cancelledAt: new Date("2026-02-08T00:00:00.000Z"), cancelReason: "Payment overdue for longer than the grace period" });
+    expect(s.sub).toMatchObject({
+      status: "CANCELLED",
+      cancelledAt: new Date("2026-02-08T00:00:00.000Z"),
+      cancelReason: "Payment overdue for longer than the grace period",
+    });
     expect(s.instance).toMatchObject({ desiredState: "TERMINATED", generation: 3 });
     expect(s.events).toEqual(["CREATED", "SUSPENDED", "TERMINATION_REQUESTED"]);
     expect(s.entries.map((e) => e.type)).toEqual(["TOPUP", "SUBSCRIPTION_CHARGE"]);
     // A later top-up does not revive a cancelled subscription.
-    await ctx.api.post(`/api/admin/users/${u.id}/credits`).set(admin.auth).set("Idempotency-Key", `late-${u.id}`).send({ amount: 1000, reason: "late" }).expect(201);
+    await ctx.api
+      .post(`/api/admin/users/${u.id}/credits`)
+      .set(admin.auth)
+      .set("Idempotency-Key", `late-${u.id}`)
+      .send({ amount: 1000, reason: "late" })
+      .expect(201);
     expect((await state(u.id, subscriptionId, instanceId)).sub.status).toBe("CANCELLED");
     expect((await state(u.id, subscriptionId, instanceId)).balance).toBe(1000);
   });
@@ -171,10 +205,20 @@ describe("renewal", () => {
   });
 
   it("start() schedules with node-cron and stop() stops it; an invalid expression is refused", async () => {
-    const loop = new RenewalLoop({ billing: ctx.container.services.billing, leases: new LeaseManager({ prisma: prisma(), clock }), logger: ctx.container.logger, cron: "*/10 * * * *" });
+    const loop = new RenewalLoop({
+      billing: ctx.container.services.billing,
+      leases: new LeaseManager({ prisma: prisma(), clock }),
+      logger: ctx.container.logger,
+      cron: "*/10 * * * *",
+    });
     loop.start();
     await loop.stop();
-    const bad = new RenewalLoop({ billing: ctx.container.services.billing, leases: new LeaseManager({ prisma: prisma(), clock }), logger: ctx.container.logger, cron: "every tuesday" });
+    const bad = new RenewalLoop({
+      billing: ctx.container.services.billing,
+      leases: new LeaseManager({ prisma: prisma(), clock }),
+      logger: ctx.container.logger,
+      cron: "every tuesday",
+    });
     expect(() => bad.start()).toThrow(/RENEWAL_CRON/);
   });
 });
@@ -191,12 +235,23 @@ describe.skipIf(!usingPostgres)("several replicas on real PostgreSQL (replicas n
     expect(reports.reduce((n, r) => n + r.renewed, 0)).toBe(5);
     // Without the lease (as if it had expired mid-pass): the ledger key and row locks still hold.
     clock.set("2027-03-01T00:00:00.000Z");
-    const direct = await Promise.all([a.services.billing.runDue(), b.services.billing.runDue(), a.services.billing.runDue(), b.services.billing.runDue()]);
+    const direct = await Promise.all([
+      a.services.billing.runDue(),
+      b.services.billing.runDue(),
+      a.services.billing.runDue(),
+      b.services.billing.runDue(),
+    ]);
     expect(direct.reduce((n, r) => n + r.renewed, 0)).toBe(5);
     expect(direct.reduce((n, r) => n + r.failed, 0)).toBe(0);
     for (const { u, subscriptionId } of subs) {
-      const charges = await prisma().creditTransaction.findMany({ where: { userId: u.id, type: "RENEWAL_CHARGE" }, orderBy: { createdAt: "asc" } });
-      expect(charges.map((c) => c.idempotencyKey)).toEqual([`renewal:${subscriptionId}:2027-02-01T00:00:00.000Z`, `renewal:${subscriptionId}:2027-03-01T00:00:00.000Z`]);
+      const charges = await prisma().creditTransaction.findMany({
+        where: { userId: u.id, type: "RENEWAL_CHARGE" },
+        orderBy: { createdAt: "asc" },
+      });
+      expect(charges.map((c) => c.idempotencyKey)).toEqual([
+        `renewal:${subscriptionId}:2027-02-01T00:00:00.000Z`,
+        `renewal:${subscriptionId}:2027-03-01T00:00:00.000Z`,
+      ]);
       const user = await prisma().user.findUniqueOrThrow({ where: { id: u.id } });
       expect(user.creditBalance).toBe(5000 - 3 * 500);
     }

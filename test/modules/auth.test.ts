@@ -24,7 +24,11 @@ describe("POST /api/auth/register", () => {
     const email = uniqueEmail("Reg");
     const res = await ctx.api.post("/api/auth/register").send({ email, password: "0123456789", name: "Reg" });
     expect(res.status).toBe(201);
-    expect(res.body).toEqual({ user: userShape(email.toLowerCase(), "Reg"), accessToken: expect.any(String), refreshToken: expect.any(String) });
+    expect(res.body).toEqual({
+      user: userShape(email.toLowerCase(), "Reg"),
+      accessToken: expect.any(String),
+      refreshToken: expect.any(String),
+    });
     expect(JSON.stringify(res.body)).not.toContain("passwordHash");
     const claims = jwt.verify(res.body.accessToken, TEST_JWT_SECRET, { algorithms: ["HS256"] }) as jwt.JwtPayload;
     expect(claims).toMatchObject({ sub: res.body.user.id, role: "USER", iss: "minispod", aud: "minispod-api" });
@@ -92,7 +96,12 @@ describe("login, me, refresh rotation, logout", () => {
     const u = await buildUser(ctx);
     const none = jwt.sign({ role: "ADMIN" }, "", { algorithm: "none", subject: u.id, issuer: "minispod", audience: "minispod-api" });
     expect((await ctx.api.get("/api/auth/me").set("Authorization", `Bearer ${none}`)).status).toBe(401);
-    const wrongAud = jwt.sign({ role: "USER" }, TEST_JWT_SECRET, { algorithm: "HS256", subject: u.id, issuer: "minispod", audience: "other" });
+    const wrongAud = jwt.sign({ role: "USER" }, TEST_JWT_SECRET, {
+      algorithm: "HS256",
+      subject: u.id,
+      issuer: "minispod",
+      audience: "other",
+    });
     expect((await ctx.api.get("/api/auth/me").set("Authorization", `Bearer ${wrongAud}`)).status).toBe(401);
   });
 

@@ -108,7 +108,9 @@ describe("ledger service", () => {
     expect(again).toEqual({ entry: first.entry, replayed: true });
     expect((await ledgerState(u.id)).balance).toBe(70);
     // The same key naming another movement is a bug in the caller, not a silent replay.
-    await expect(ledger.post(prisma, { userId: u.id, type: "REFUND", amount: 71, reason: "r", idempotencyKey: key })).rejects.toMatchObject({ code: "CONFLICT" });
+    await expect(ledger.post(prisma, { userId: u.id, type: "REFUND", amount: 71, reason: "r", idempotencyKey: key })).rejects.toMatchObject(
+      { code: "CONFLICT" },
+    );
   });
 
   it("joins the caller's transaction: a rollback takes the entry and the balance with it", async () => {
@@ -126,14 +128,21 @@ describe("ledger service", () => {
 
   it("rejects a zero amount", async () => {
     const u = await buildUser(ctx);
-    await expect(ctx.container.services.ledger.post(ctx.container.db.prisma, { userId: u.id, type: "TOPUP", amount: 0, reason: "" })).rejects.toMatchObject({
+    await expect(
+      ctx.container.services.ledger.post(ctx.container.db.prisma, { userId: u.id, type: "TOPUP", amount: 0, reason: "" }),
+    ).rejects.toMatchObject({
       code: "VALIDATION_ERROR",
     });
   });
 
   it("the database refuses to update or delete ledger rows", async () => {
     const u = await buildUser(ctx);
-    const { entry } = await ctx.container.services.ledger.post(ctx.container.db.prisma, { userId: u.id, type: "TOPUP", amount: 5, reason: "t" });
+    const { entry } = await ctx.container.services.ledger.post(ctx.container.db.prisma, {
+      userId: u.id,
+      type: "TOPUP",
+      amount: 5,
+      reason: "t",
+    });
     await expect(ctx.container.db.prisma.creditTransaction.update({ where: { id: entry.id }, data: { amount: 500 } })).rejects.toThrow();
     await expect(ctx.container.db.prisma.creditTransaction.delete({ where: { id: entry.id } })).rejects.toThrow();
   });
@@ -142,7 +151,11 @@ describe("ledger service", () => {
 describe("POST /api/admin/users/:id/credits", () => {
   it("grants credits: 201 {transaction}, balance and ledger updated", async () => {
     const u = await buildUser(ctx);
-    const res = await ctx.api.post(`/api/admin/users/${u.id}/credits`).set(admin.auth).set("Idempotency-Key", `grant-${u.id}`).send({ amount: 1500, reason: "Welcome bonus" });
+    const res = await ctx.api
+      .post(`/api/admin/users/${u.id}/credits`)
+      .set(admin.auth)
+      .set("Idempotency-Key", `grant-${u.id}`)
+      .send({ amount: 1500, reason: "Welcome bonus" });
     expect(res.status).toBe(201);
     expect(res.body).toEqual({
       transaction: {
@@ -179,7 +192,11 @@ describe("POST /api/admin/users/:id/credits", () => {
     expect(s.entries).toHaveLength(1);
     // The same key for another user is another request too.
     const other = await buildUser(ctx);
-    const cross = await ctx.api.post(`/api/admin/users/${other.id}/credits`).set(admin.auth).set("Idempotency-Key", key).send({ amount: 300, reason: "top-up" });
+    const cross = await ctx.api
+      .post(`/api/admin/users/${other.id}/credits`)
+      .set(admin.auth)
+      .set("Idempotency-Key", key)
+      .send({ amount: 300, reason: "top-up" });
     expect(cross.status).toBe(409);
     expect((await ledgerState(other.id)).balance).toBe(0);
   });
@@ -196,8 +213,17 @@ describe("POST /api/admin/users/:id/credits", () => {
 
   it("validates the body: zero, fractions and unknown keys are 400", async () => {
     const u = await buildUser(ctx);
-    for (const body of [{ amount: 0, reason: "x" }, { amount: 1.5, reason: "x" }, { amount: 5, reason: "" }, { amount: 5, reason: "x", type: "REFUND" }]) {
-      const res = await ctx.api.post(`/api/admin/users/${u.id}/credits`).set(admin.auth).set("Idempotency-Key", `v-${JSON.stringify(body)}`).send(body);
+    for (const body of [
+      { amount: 0, reason: "x" },
+      { amount: 1.5, reason: "x" },
+      { amount: 5, reason: "" },
+      { amount: 5, reason: "x", type: "REFUND" },
+    ]) {
+      const res = await ctx.api
+        .post(`/api/admin/users/${u.id}/credits`)
+        .set(admin.auth)
+        .set("Idempotency-Key", `v-${JSON.stringify(body)}`)
+        .send(body);
       expect(res.status, JSON.stringify(body)).toBe(400);
       expect(res.body.error.code).toBe("VALIDATION_ERROR");
     }
@@ -206,22 +232,43 @@ describe("POST /api/admin/users/:id/credits", () => {
 
   it("a negative amount is an ADJUSTMENT that cannot overdraw (402)", async () => {
     const u = await buildUser(ctx);
-    await ctx.api.post(`/api/admin/users/${u.id}/credits`).set(admin.auth).set("Idempotency-Key", `a1-${u.id}`).send({ amount: 100, reason: "t" }).expect(201);
-    const ok = await ctx.api.post(`/api/admin/users/${u.id}/credits`).set(admin.auth).set("Idempotency-Key", `a2-${u.id}`).send({ amount: -40, reason: "correction" });
+    await ctx.api
+      .post(`/api/admin/users/${u.id}/credits`)
+      .set(admin.auth)
+      .set("Idempotency-Key", `a1-${u.id}`)
+      .send({ amount: 100, reason: "t" })
+      .expect(201);
+    const ok = await ctx.api
+      .post(`/api/admin/users/${u.id}/credits`)
+      .set(admin.auth)
+      .set("Idempotency-Key", `a2-${u.id}`)
+      .send({ amount: -40, reason: "correction" });
     expect(ok.status).toBe(201);
     expect(ok.body.transaction).toMatchObject({ type: "ADJUSTMENT", amount: -40, balanceAfter: 60 });
-    const over = await ctx.api.post(`/api/admin/users/${u.id}/credits`).set(admin.auth).set("Idempotency-Key", `a3-${u.id}`).send({ amount: -61, reason: "too much" });
+    const over = await ctx.api
+      .post(`/api/admin/users/${u.id}/credits`)
+      .set(admin.auth)
+      .set("Idempotency-Key", `a3-${u.id}`)
+      .send({ amount: -61, reason: "too much" });
     expect(over.status).toBe(402);
     expect(over.body).toEqual(errorShape("INSUFFICIENT_CREDITS", { details: { balance: 60, price: 61 } }));
     expect((await ledgerState(u.id)).balance).toBe(60);
   });
 
   it("404 for an unknown user, 403 for a non-admin", async () => {
-    const res = await ctx.api.post("/api/admin/users/nope/credits").set(admin.auth).set("Idempotency-Key", "nope-1").send({ amount: 5, reason: "x" });
+    const res = await ctx.api
+      .post("/api/admin/users/nope/credits")
+      .set(admin.auth)
+      .set("Idempotency-Key", "nope-1")
+      .send({ amount: 5, reason: "x" });
     expect(res.status).toBe(404);
     expect(res.body).toEqual(errorShape("NOT_FOUND", { message: "User not found" }));
     const u = await buildUser(ctx);
-    const forbidden = await ctx.api.post(`/api/admin/users/${u.id}/credits`).set(u.auth).set("Idempotency-Key", "self-grant").send({ amount: 5, reason: "x" });
+    const forbidden = await ctx.api
+      .post(`/api/admin/users/${u.id}/credits`)
+      .set(u.auth)
+      .set("Idempotency-Key", "self-grant")
+      .send({ amount: 5, reason: "x" });
     expect(forbidden.status).toBe(403);
     expect((await ledgerState(u.id)).entries).toHaveLength(0);
   });
@@ -239,7 +286,11 @@ describe("admin users", () => {
     });
     const one = await ctx.api.get(`/api/admin/users/${u.id}`).set(admin.auth);
     expect(one.status).toBe(200);
-    expect(one.body.user).toMatchObject({ id: u.id, creditBalance: 42, quota: { limits: ctx.config.quotaDefaults, usage: { instances: 0, cpuMilli: 0, memoryMb: 0, storageGb: 0 } } });
+    expect(one.body.user).toMatchObject({
+      id: u.id,
+      creditBalance: 42,
+      quota: { limits: ctx.config.quotaDefaults, usage: { instances: 0, cpuMilli: 0, memoryMb: 0, storageGb: 0 } },
+    });
     expect((await ctx.api.get("/api/admin/users/nope").set(admin.auth)).status).toBe(404);
     expect((await ctx.api.get("/api/admin/users").set(u.auth)).status).toBe(403);
   });
@@ -254,7 +305,9 @@ describe.skipIf(!usingPostgres)("concurrency on real PostgreSQL (PGlite is singl
     const start = 1000; // floor(1000 / 70) = 14
     await ledger.post(prisma, { userId: u.id, type: "TOPUP", amount: start, reason: "t" });
     const results = await Promise.allSettled(
-      Array.from({ length: 60 }, (_, i) => ledger.post(prisma, { userId: u.id, type: "SUBSCRIPTION_CHARGE", amount: -price, reason: `charge ${i}` })),
+      Array.from({ length: 60 }, (_, i) =>
+        ledger.post(prisma, { userId: u.id, type: "SUBSCRIPTION_CHARGE", amount: -price, reason: `charge ${i}` }),
+      ),
     );
     const ok = results.filter((r) => r.status === "fulfilled");
     const rejected = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
@@ -274,7 +327,9 @@ describe.skipIf(!usingPostgres)("concurrency on real PostgreSQL (PGlite is singl
     const u = await buildUser(ctx);
     const key = `race-${u.id}`;
     const responses = await Promise.all(
-      Array.from({ length: 10 }, () => ctx.api.post(`/api/admin/users/${u.id}/credits`).set(admin.auth).set("Idempotency-Key", key).send({ amount: 250, reason: "race" })),
+      Array.from({ length: 10 }, () =>
+        ctx.api.post(`/api/admin/users/${u.id}/credits`).set(admin.auth).set("Idempotency-Key", key).send({ amount: 250, reason: "race" }),
+      ),
     );
     expect(responses.map((r) => r.status)).toEqual(Array(10).fill(201));
     for (const r of responses) expect(r.body).toEqual(responses[0]?.body);

@@ -38,7 +38,10 @@ async function subscribe(u: TestUser, plan: string, instanceName: string) {
 }
 
 async function eventTypes(id: string): Promise<string[]> {
-  const rows = await ctx.container.db.prisma.instanceEvent.findMany({ where: { instanceId: id }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] });
+  const rows = await ctx.container.db.prisma.instanceEvent.findMany({
+    where: { instanceId: id },
+    orderBy: [{ createdAt: "asc" }, { id: "asc" }],
+  });
   return rows.map((r) => r.type);
 }
 
@@ -200,7 +203,10 @@ describe("n8n instance lifecycle: subscribe -> RUNNING -> logs -> restart -> upd
     const shrink = await ctx.api.put(`/api/instances/${id}/update`).set(u.auth).send({ planId: plans["n8n/starter"]!.id });
     expect(shrink.status).toBe(409);
     expect(shrink.body).toEqual(
-      errorShape("CONFLICT", { message: "Storage can only grow: 10 GB -> 5 GB is a shrink", details: { currentStorageGb: 10, requestedStorageGb: 5 } }),
+      errorShape("CONFLICT", {
+        message: "Storage can only grow: 10 GB -> 5 GB is a shrink",
+        details: { currentStorageGb: 10, requestedStorageGb: 5 },
+      }),
     );
     const other = await ctx.api.put(`/api/instances/${id}/update`).set(u.auth).send({ planId: plans["ghost/pro"]!.id });
     expect(other.status).toBe(409);
@@ -249,7 +255,12 @@ describe("PostgreSQL instances", () => {
     const creds = await ctx.api.get(`/api/instances/${instance.id}/credentials`).set(u.auth);
     expect(creds.status).toBe(200);
     const c = creds.body.credentials;
-    expect(c).toMatchObject({ host: `orders-db-svc.${instance.namespace}.svc.cluster.local`, port: 5432, username: "app", database: "app" });
+    expect(c).toMatchObject({
+      host: `orders-db-svc.${instance.namespace}.svc.cluster.local`,
+      port: 5432,
+      username: "app",
+      database: "app",
+    });
     expect(c.password).toMatch(/^[A-Za-z0-9_-]{40,}$/);
     expect(c.connectionString).toBe(`postgresql://app:${c.password}@${c.host}:5432/app`);
     // Never in lists.
@@ -383,7 +394,9 @@ describe("live streams", () => {
     while (!until.test(text) && Date.now() < deadline) {
       const { value, done } = await Promise.race([
         reader.read(),
-        new Promise<{ value: undefined; done: true }>((r) => setTimeout(() => r({ value: undefined, done: true }), Math.max(1, deadline - Date.now()))),
+        new Promise<{ value: undefined; done: true }>((r) =>
+          setTimeout(() => r({ value: undefined, done: true }), Math.max(1, deadline - Date.now())),
+        ),
       ]);
       if (done) break;
       text += decoder.decode(value, { stream: true });

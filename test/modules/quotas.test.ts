@@ -29,7 +29,12 @@ describe("GET /api/quotas", () => {
     const n8n = plans.find((p) => p.service.slug === "n8n" && p.slug === "starter");
     const pg = plans.find((p) => p.service.slug === "postgresql" && p.slug === "small");
     const ids: string[] = [];
-    for (const [plan, name] of [[n8n, "a"], [pg, "b"], [pg, "c"], [pg, "d"]] as const) {
+    for (const [plan, name] of [
+      [n8n, "a"],
+      [pg, "b"],
+      [pg, "c"],
+      [pg, "d"],
+    ] as const) {
       const r = await ctx.api.post("/api/subscriptions").set(u.auth).send({ planId: plan?.id, instanceName: name });
       expect(r.status).toBe(201);
       ids.push(r.body.instance.id);
@@ -50,17 +55,25 @@ describe("PUT /api/admin/users/:id/quota", () => {
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ quota: { userId: u.id, limits, usage: zero } });
     expect((await ctx.api.get("/api/quotas").set(u.auth)).body).toEqual({ limits, usage: zero });
-    expect((await ctx.api.get(`/api/admin/users/${u.id}/quota`).set(admin.auth)).body).toEqual({ quota: { userId: u.id, limits, usage: zero } });
+    expect((await ctx.api.get(`/api/admin/users/${u.id}/quota`).set(admin.auth)).body).toEqual({
+      quota: { userId: u.id, limits, usage: zero },
+    });
 
     const plan = await ctx.container.db.prisma.plan.findFirstOrThrow({ where: { slug: "small" } });
     await ctx.container.services.ledger.post(ctx.container.db.prisma, { userId: u.id, type: "TOPUP", amount: 1000, reason: "t" });
     const sub = await ctx.api.post("/api/subscriptions").set(u.auth).send({ planId: plan.id, instanceName: "x" });
     expect(sub.status).toBe(422);
     expect(sub.body).toEqual(
-      errorShape("QUOTA_EXCEEDED", { message: "Quota exceeded: maxInstances is 0, 0 in use, 1 requested", details: { limit: "maxInstances", max: 0, current: 0, requested: 1 } }),
+      errorShape("QUOTA_EXCEEDED", {
+        message: "Quota exceeded: maxInstances is 0, 0 in use, 1 requested",
+        details: { limit: "maxInstances", max: 0, current: 0, requested: 1 },
+      }),
     );
     // Updating again replaces, not merges.
-    const again = await ctx.api.put(`/api/admin/users/${u.id}/quota`).set(admin.auth).send({ ...limits, maxInstances: 2 });
+    const again = await ctx.api
+      .put(`/api/admin/users/${u.id}/quota`)
+      .set(admin.auth)
+      .send({ ...limits, maxInstances: 2 });
     expect(again.body.quota.limits).toEqual({ ...limits, maxInstances: 2 });
     expect((await ctx.api.post("/api/subscriptions").set(u.auth).send({ planId: plan.id, instanceName: "x" })).status).toBe(201);
   });

@@ -144,7 +144,16 @@ describe("POST /api/subscriptions", () => {
       data: { slug: `svc-${Date.now()}`, name: "Svc", template: "n8n", image: "img", version: "1", port: 1 },
     });
     const inactivePlan = await prisma.plan.create({
-      data: { serviceId: service.id, slug: "off", name: "Off", cpuMilli: 100, memoryMb: 128, storageGb: 0, monthlyPriceCredits: 10, isActive: false },
+      data: {
+        serviceId: service.id,
+        slug: "off",
+        name: "Off",
+        cpuMilli: 100,
+        memoryMb: 128,
+        storageGb: 0,
+        monthlyPriceCredits: 10,
+        isActive: false,
+      },
     });
     const activePlan = await prisma.plan.create({
       data: { serviceId: service.id, slug: "on", name: "On", cpuMilli: 100, memoryMb: 128, storageGb: 0, monthlyPriceCredits: 10 },
@@ -154,11 +163,15 @@ describe("POST /api/subscriptions", () => {
     const before = await snapshot(u.id);
     const res = await subscribe(u, { planId: inactivePlan.id, instanceName: "x" });
     expect(res.status).toBe(409);
-    expect(res.body).toEqual(errorShape("PLAN_UNAVAILABLE", { details: { planId: inactivePlan.id, planActive: false, serviceActive: true } }));
+    expect(res.body).toEqual(
+      errorShape("PLAN_UNAVAILABLE", { details: { planId: inactivePlan.id, planActive: false, serviceActive: true } }),
+    );
     await prisma.service.update({ where: { id: service.id }, data: { isActive: false } });
     const res2 = await subscribe(u, { planId: activePlan.id, instanceName: "x" });
     expect(res2.status).toBe(409);
-    expect(res2.body).toEqual(errorShape("PLAN_UNAVAILABLE", { details: { planId: activePlan.id, planActive: true, serviceActive: false } }));
+    expect(res2.body).toEqual(
+      errorShape("PLAN_UNAVAILABLE", { details: { planId: activePlan.id, planActive: true, serviceActive: false } }),
+    );
     expect(await snapshot(u.id)).toEqual(before);
   });
 
@@ -220,7 +233,10 @@ describe("POST /api/subscriptions", () => {
       expect(res.body.error.code).toBe("VALIDATION_ERROR");
     }
     // 63 characters of any script are fine.
-    expect((await subscribe(u, { planId: n8nStarter.id, instanceName: "日".repeat(63) })).body.instance).toMatchObject({ name: "日".repeat(63), resourceName: "app" });
+    expect((await subscribe(u, { planId: n8nStarter.id, instanceName: "日".repeat(63) })).body.instance).toMatchObject({
+      name: "日".repeat(63),
+      resourceName: "app",
+    });
     expect((await snapshot(u.id)).subscriptions).toBe(before.subscriptions + 1);
   });
 
@@ -305,7 +321,10 @@ describe("POST /api/subscriptions/:id/cancel", () => {
       },
     });
     const prisma = ctx.container.db.prisma;
-    const instance = await prisma.instance.findUniqueOrThrow({ where: { id: created.body.instance.id }, include: { events: { orderBy: { createdAt: "asc" } } } });
+    const instance = await prisma.instance.findUniqueOrThrow({
+      where: { id: created.body.instance.id },
+      include: { events: { orderBy: { createdAt: "asc" } } },
+    });
     expect(instance.desiredState).toBe("TERMINATED");
     expect(instance.generation).toBe(2);
     expect(instance.events.map((e) => e.type)).toEqual(["CREATED", "TERMINATION_REQUESTED"]);
@@ -313,7 +332,9 @@ describe("POST /api/subscriptions/:id/cancel", () => {
     // Cancelling twice is a state error and refunds nothing more.
     const twice = await ctx.api.post(`/api/subscriptions/${created.body.subscription.id}/cancel`).set(u.auth);
     expect(twice.status).toBe(409);
-    expect(twice.body).toEqual(errorShape("INVALID_STATE", { message: "The subscription is already cancelled", details: { status: "CANCELLED" } }));
+    expect(twice.body).toEqual(
+      errorShape("INVALID_STATE", { message: "The subscription is already cancelled", details: { status: "CANCELLED" } }),
+    );
     expect((await ctx.api.get("/api/credits").set(u.auth)).body).toEqual({ balance: 322 });
     // A cancelled instance no longer counts against the quota.
     expect((await ctx.api.get("/api/quotas").set(u.auth)).body.usage).toEqual({ instances: 0, cpuMilli: 0, memoryMb: 0, storageGb: 0 });
@@ -341,12 +362,22 @@ describe.skipIf(!usingPostgres)("concurrency on real PostgreSQL (PGlite is singl
     const prisma = ctx.container.db.prisma;
     const service = await prisma.service.findFirstOrThrow({ where: { slug: "postgresql" } });
     const cheap = await prisma.plan.create({
-      data: { serviceId: service.id, slug: `cheap-${Date.now()}`, name: "Cheap", cpuMilli: 1, memoryMb: 1, storageGb: 0, monthlyPriceCredits: 30 },
+      data: {
+        serviceId: service.id,
+        slug: `cheap-${Date.now()}`,
+        name: "Cheap",
+        cpuMilli: 1,
+        memoryMb: 1,
+        storageGb: 0,
+        monthlyPriceCredits: 30,
+      },
     });
     const u = await buildUser(ctx);
     await prisma.quota.create({ data: { userId: u.id, maxInstances: 1000, cpuMilli: 100_000, memoryMb: 100_000, storageGb: 1000 } });
     await fund(u, 1000); // floor(1000 / 30) = 33
-    const responses = await Promise.all(Array.from({ length: 55 }, (_, i) => subscribe(u, { planId: cheap.id, instanceName: "same name" }, `c-${i}`)));
+    const responses = await Promise.all(
+      Array.from({ length: 55 }, (_, i) => subscribe(u, { planId: cheap.id, instanceName: "same name" }, `c-${i}`)),
+    );
     const statuses = responses.map((r) => r.status);
     expect(statuses.filter((s) => s === 201)).toHaveLength(33);
     expect(statuses.filter((s) => s === 402)).toHaveLength(22);
@@ -362,7 +393,9 @@ describe.skipIf(!usingPostgres)("concurrency on real PostgreSQL (PGlite is singl
 
   it("concurrent subscriptions cannot both pass the quota check", async () => {
     const u = await buildUser(ctx);
-    await ctx.container.db.prisma.quota.create({ data: { userId: u.id, maxInstances: 3, cpuMilli: 100_000, memoryMb: 100_000, storageGb: 1000 } });
+    await ctx.container.db.prisma.quota.create({
+      data: { userId: u.id, maxInstances: 3, cpuMilli: 100_000, memoryMb: 100_000, storageGb: 1000 },
+    });
     await fund(u, 10_000);
     const responses = await Promise.all(Array.from({ length: 12 }, (_, i) => subscribe(u, { planId: pgSmall.id, instanceName: `q${i}` })));
     const statuses = responses.map((r) => r.status);

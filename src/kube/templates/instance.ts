@@ -38,7 +38,10 @@ export function imageRef(image: string, version: string): string {
 }
 
 function scratchVolumeName(path: string): string {
-  return path.replace(/^\/+/, "").replace(/[^a-z0-9]+/g, "-").replace(/-+$/, "");
+  return path
+    .replace(/^\/+/, "")
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/-+$/, "");
 }
 
 /** Short, stable digest of the settings; a change rolls the pods because envFrom is read at start only. */
@@ -131,10 +134,7 @@ function podTemplate(ctx: Ctx): IPodTemplateSpec {
     ? { name: DATA_VOLUME, persistentVolumeClaim: { claimName: n.pvc } }
     : { name: DATA_VOLUME, emptyDir: {} };
   const scratch = profile.writableDirs.map((path) => ({ path, name: scratchVolumeName(path) }));
-  const volumes: IVolume[] = [
-    dataVolume,
-    ...scratch.map((s) => ({ name: s.name, emptyDir: { sizeLimit: SCRATCH_SIZE_LIMIT } })),
-  ];
+  const volumes: IVolume[] = [dataVolume, ...scratch.map((s) => ({ name: s.name, emptyDir: { sizeLimit: SCRATCH_SIZE_LIMIT } }))];
   const volumeMounts: IVolumeMount[] = [
     { name: DATA_VOLUME, mountPath: profile.dataMountPath },
     ...scratch.map((s) => ({ name: s.name, mountPath: s.path })),
@@ -209,9 +209,7 @@ function deployment(ctx: Ctx): IDeployment {
       selector: { matchLabels: selectorLabels(ctx.spec) },
       // A ReadWriteOnce volume cannot be attached to the old and the new pod at once (and two n8n or
       // Ghost processes must never share one SQLite file): stop the old pod first.
-      strategy: ctx.hasPvc
-        ? { type: "Recreate" }
-        : { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
+      strategy: ctx.hasPvc ? { type: "Recreate" } : { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
       template: podTemplate(ctx),
     },
   };
@@ -263,9 +261,7 @@ function ingress(ctx: Ctx): IIngress {
         {
           host: spec.host,
           http: {
-            paths: [
-              { path: "/", pathType: "Prefix", backend: { service: { name: n.service, port: { name: profile.portName } } } },
-            ],
+            paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: n.service, port: { name: profile.portName } } } }],
           },
         },
       ],

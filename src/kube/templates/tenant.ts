@@ -155,10 +155,7 @@ export function renderTenant(spec: TenantSpec): Manifest[] {
       policyTypes: ["Egress"],
       egress: [
         {
-          to: [
-            { ipBlock: { cidr: "0.0.0.0/0", except: PRIVATE_V4 } },
-            { ipBlock: { cidr: "::/0", except: PRIVATE_V6 } },
-          ],
+          to: [{ ipBlock: { cidr: "0.0.0.0/0", except: PRIVATE_V4 } }, { ipBlock: { cidr: "::/0", except: PRIVATE_V6 } }],
         },
       ],
     }),

@@ -26,13 +26,46 @@ export function authRoutes(deps: { auth: AuthService; authenticate: RequestHandl
   const perIp = limiter(deps.loginRateLimitPerMinute * 3, (req) => `ip:${ipKeyGenerator(req.ip ?? "unknown")}`, "address");
   const perEmail = limiter(
     deps.loginRateLimitPerMinute,
-    (req) => `email:${String((req.body as { email?: unknown } | undefined)?.email ?? "").trim().toLowerCase()}`,
+    (req) =>
+      `email:${String((req.body as { email?: unknown } | undefined)?.email ?? "")
+        .trim()
+        .toLowerCase()}`,
     "account",
   );
-  r.post("/register", doc({ summary: "Create an account", tags: ["auth"], status: 201, response: { description: "{user, accessToken, refreshToken}" }, errors: [409, 429] }), perIp, validate({ body: AuthRegisterSchema }), c.register);
-  r.post("/login", doc({ summary: "Log in", tags: ["auth"], response: { description: "{user, accessToken, refreshToken}" }, errors: [429] }), perIp, perEmail, validate({ body: AuthLoginSchema }), c.login);
-  r.post("/refresh", doc({ summary: "Rotate a refresh token", tags: ["auth"], response: { description: "{accessToken, refreshToken}" }, errors: [429] }), perIp, validate({ body: AuthRefreshSchema }), c.refresh);
-  r.post("/logout", doc({ summary: "Revoke a refresh token", tags: ["auth"], status: 204, response: { description: "Logged out" } }), validate({ body: AuthLogoutSchema }), c.logout);
+  r.post(
+    "/register",
+    doc({
+      summary: "Create an account",
+      tags: ["auth"],
+      status: 201,
+      response: { description: "{user, accessToken, refreshToken}" },
+      errors: [409, 429],
+    }),
+    perIp,
+    validate({ body: AuthRegisterSchema }),
+    c.register,
+  );
+  r.post(
+    "/login",
+    doc({ summary: "Log in", tags: ["auth"], response: { description: "{user, accessToken, refreshToken}" }, errors: [429] }),
+    perIp,
+    perEmail,
+    validate({ body: AuthLoginSchema }),
+    c.login,
+  );
+  r.post(
+    "/refresh",
+    doc({ summary: "Rotate a refresh token", tags: ["auth"], response: { description: "{accessToken, refreshToken}" }, errors: [429] }),
+    perIp,
+    validate({ body: AuthRefreshSchema }),
+    c.refresh,
+  );
+  r.post(
+    "/logout",
+    doc({ summary: "Revoke a refresh token", tags: ["auth"], status: 204, response: { description: "Logged out" } }),
+    validate({ body: AuthLogoutSchema }),
+    c.logout,
+  );
   r.get("/me", doc({ summary: "The signed-in user", tags: ["auth"], response: { description: "{user}" } }), deps.authenticate, c.me);
   return r;
 }

@@ -7,10 +7,7 @@ export const EmailSchema = z
   .email("must be a valid email address")
   .transform((e) => e.toLowerCase());
 
-export const PasswordSchema = z
-  .string()
-  .min(10, "must be at least 10 characters")
-  .max(256, "must be at most 256 characters");
+export const PasswordSchema = z.string().min(10, "must be at least 10 characters").max(256, "must be at most 256 characters");
 
 export const AuthRegisterSchema = z.strictObject({
   email: EmailSchema,

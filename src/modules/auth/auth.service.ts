@@ -138,12 +138,10 @@ export class AuthService {
       return false;
     }
     const passwordHash = await hashPassword(password);
-    await this.opts.prisma.user
-      .create({ data: { email, passwordHash, name: "Administrator", role: "ADMIN" } })
-      .catch((err: unknown) => {
-        // Another replica created it at the same moment.
-        if (!(err instanceof Prisma.PrismaClientKnownRequestError && err.code === "P2002")) throw err;
-      });
+    await this.opts.prisma.user.create({ data: { email, passwordHash, name: "Administrator", role: "ADMIN" } }).catch((err: unknown) => {
+      // Another replica created it at the same moment.
+      if (!(err instanceof Prisma.PrismaClientKnownRequestError && err.code === "P2002")) throw err;
+    });
     return true;
   }
 

@@ -16,8 +16,17 @@ import type { CatalogService } from "./catalog.service.js";
 export function catalogRoutes(deps: { catalog: CatalogService }): Router {
   const c = new CatalogController(deps.catalog);
   const r = Router();
-  r.get("/", doc({ summary: "Active services with their active plans", tags: ["catalog"], response: { description: "{data: [service]}" } }), c.list);
-  r.get("/:slug", doc({ summary: "One active service by slug", tags: ["catalog"], response: { description: "{service}" } }), validate({ params: ServiceSlugParamsSchema }), c.get);
+  r.get(
+    "/",
+    doc({ summary: "Active services with their active plans", tags: ["catalog"], response: { description: "{data: [service]}" } }),
+    c.list,
+  );
+  r.get(
+    "/:slug",
+    doc({ summary: "One active service by slug", tags: ["catalog"], response: { description: "{service}" } }),
+    validate({ params: ServiceSlugParamsSchema }),
+    c.get,
+  );
   return r;
 }
 
@@ -25,10 +34,34 @@ export function catalogRoutes(deps: { catalog: CatalogService }): Router {
 export function adminCatalogRoutes(deps: { catalog: CatalogService }): Router {
   const c = new CatalogController(deps.catalog);
   const r = Router();
-  r.get("/services", doc({ summary: "All services and plans, inactive included", tags: ["admin: catalog"], response: { description: "{data: [service]}" } }), c.adminList);
-  r.post("/services", doc({ summary: "Create a service", tags: ["admin: catalog"], status: 201, response: { description: "{service}" }, errors: [409] }), validate({ body: ServiceCreateSchema }), c.createService);
-  r.patch("/services/:id", doc({ summary: "Update a service", tags: ["admin: catalog"], response: { description: "{service}" }, errors: [409] }), validate({ params: IdParamsSchema, body: ServiceUpdateSchema }), c.updateService);
-  r.post("/services/:id/plans", doc({ summary: "Add a plan to a service", tags: ["admin: catalog"], status: 201, response: { description: "{plan}" }, errors: [409] }), validate({ params: IdParamsSchema, body: PlanCreateSchema }), c.createPlan);
-  r.patch("/plans/:id", doc({ summary: "Update a plan", tags: ["admin: catalog"], response: { description: "{plan}" }, errors: [409] }), validate({ params: IdParamsSchema, body: PlanUpdateSchema }), c.updatePlan);
+  r.get(
+    "/services",
+    doc({ summary: "All services and plans, inactive included", tags: ["admin: catalog"], response: { description: "{data: [service]}" } }),
+    c.adminList,
+  );
+  r.post(
+    "/services",
+    doc({ summary: "Create a service", tags: ["admin: catalog"], status: 201, response: { description: "{service}" }, errors: [409] }),
+    validate({ body: ServiceCreateSchema }),
+    c.createService,
+  );
+  r.patch(
+    "/services/:id",
+    doc({ summary: "Update a service", tags: ["admin: catalog"], response: { description: "{service}" }, errors: [409] }),
+    validate({ params: IdParamsSchema, body: ServiceUpdateSchema }),
+    c.updateService,
+  );
+  r.post(
+    "/services/:id/plans",
+    doc({ summary: "Add a plan to a service", tags: ["admin: catalog"], status: 201, response: { description: "{plan}" }, errors: [409] }),
+    validate({ params: IdParamsSchema, body: PlanCreateSchema }),
+    c.createPlan,
+  );
+  r.patch(
+    "/plans/:id",
+    doc({ summary: "Update a plan", tags: ["admin: catalog"], response: { description: "{plan}" }, errors: [409] }),
+    validate({ params: IdParamsSchema, body: PlanUpdateSchema }),
+    c.updatePlan,
+  );
   return r;
 }

@@ -16,8 +16,16 @@ export const IdParamsSchema = z.strictObject({ id: z.string().min(1).max(64) });
 const serviceFields = {
   name: z.string().trim().min(1).max(100),
   description: z.string().max(2000),
-  image: z.string().min(1).max(255).regex(/^[a-z0-9./_:@-]+$/i, "must be a container image reference"),
-  version: z.string().min(1).max(128).regex(/^[A-Za-z0-9._-]+$/, "must be an image tag"),
+  image: z
+    .string()
+    .min(1)
+    .max(255)
+    .regex(/^[a-z0-9./_:@-]+$/i, "must be a container image reference"),
+  version: z
+    .string()
+    .min(1)
+    .max(128)
+    .regex(/^[A-Za-z0-9._-]+$/, "must be an image tag"),
   port: z.number().int().min(1).max(65535),
   isActive: z.boolean(),
 };

@@ -10,7 +10,12 @@ export function creditsRoutes(deps: { credits: CreditsService }): Router {
   const c = new CreditsController(deps.credits);
   const r = Router();
   r.get("/", doc({ summary: "The caller's credit balance", tags: ["credits"], response: { description: "{balance}" } }), c.balance);
-  r.get("/transactions", doc({ summary: "The caller's ledger, newest first", tags: ["credits"], response: { description: "{data: [transaction], page}" } }), validate({ query: CreditsTransactionsQuerySchema }), c.transactions);
+  r.get(
+    "/transactions",
+    doc({ summary: "The caller's ledger, newest first", tags: ["credits"], response: { description: "{data: [transaction], page}" } }),
+    validate({ query: CreditsTransactionsQuerySchema }),
+    c.transactions,
+  );
   return r;
 }
 
@@ -28,7 +33,14 @@ export function adminCreditsRoutes(deps: { credits: CreditsService }): Router {
       errors: [402, 409],
       headers: [{ name: "Idempotency-Key", required: true, description: "Replays return the stored response; a different body is 409" }],
     }),
-    validate({ params: UserIdParamsSchema, body: CreditsGrantSchema }), c.grant);
-  r.get("/users/:id/credits/transactions", doc({ summary: "A user's ledger", tags: ["admin: credits"], response: { description: "{data: [transaction], page}" } }), validate({ params: UserIdParamsSchema, query: CreditsTransactionsQuerySchema }), c.adminTransactions);
+    validate({ params: UserIdParamsSchema, body: CreditsGrantSchema }),
+    c.grant,
+  );
+  r.get(
+    "/users/:id/credits/transactions",
+    doc({ summary: "A user's ledger", tags: ["admin: credits"], response: { description: "{data: [transaction], page}" } }),
+    validate({ params: UserIdParamsSchema, query: CreditsTransactionsQuerySchema }),
+    c.adminTransactions,
+  );
   return r;
 }

@@ -47,7 +47,12 @@ export class CreditsService {
    * entry's own key is `admin-grant:<adminId>:<key>`. A positive grant also settles the user's PAST_DUE
    * subscriptions in the same transaction; their instances are signalled after commit.
    */
-  async grant(adminId: string, userId: string, body: CreditsGrantReq, idempotencyKey: string): Promise<IdempotentResponse<CreditsGrantResponse>> {
+  async grant(
+    adminId: string,
+    userId: string,
+    body: CreditsGrantReq,
+    idempotencyKey: string,
+  ): Promise<IdempotentResponse<CreditsGrantResponse>> {
     const wake: string[] = [];
     const res = await this.opts.idempotency.execute<CreditsGrantResponse>(
       { userId: adminId, scope: "admin.credits.grant", key: idempotencyKey, request: { userId, body } },

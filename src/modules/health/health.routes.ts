@@ -13,7 +13,11 @@ export function adminHealthRoutes(deps: { health: HealthService }): Router {
   const r = Router();
   r.get(
     "/health/summary",
-    doc({ summary: "Fleet health: instances by status and health, the last sweep, cluster reachability", tags, response: { description: "{summary}" } }),
+    doc({
+      summary: "Fleet health: instances by status and health, the last sweep, cluster reachability",
+      tags,
+      response: { description: "{summary}" },
+    }),
     c.summary,
   );
   r.post(

@@ -12,7 +12,13 @@ export type HealthStatus = (typeof HEALTH_STATUSES)[number];
 export const USAGE_DEGRADED_RATIO = 0.9;
 
 /** Waiting reasons that mean a pod cannot start on its own. */
-export const FATAL_WAITING_REASONS = ["CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "InvalidImageName", "CreateContainerConfigError"];
+export const FATAL_WAITING_REASONS = [
+  "CrashLoopBackOff",
+  "ImagePullBackOff",
+  "ErrImagePull",
+  "InvalidImageName",
+  "CreateContainerConfigError",
+];
 
 export interface WorkloadObservation {
   kind: "Deployment" | "StatefulSet";
@@ -82,7 +88,17 @@ export function observe(input: ObservationInput): Observation {
     missing: [] as string[],
   };
   if (!input.clusterReadable) {
-    return { ...base, podPhase: null, readyReplicas: 0, desiredReplicas: 0, restartCount: 0, cpuMilli: null, memoryMb: null, status: "UNKNOWN", reason: `cluster could not be read${input.clusterError ? `: ${input.clusterError}` : ""}` };
+    return {
+      ...base,
+      podPhase: null,
+      readyReplicas: 0,
+      desiredReplicas: 0,
+      restartCount: 0,
+      cpuMilli: null,
+      memoryMb: null,
+      status: "UNKNOWN",
+      reason: `cluster could not be read${input.clusterError ? `: ${input.clusterError}` : ""}`,
+    };
   }
   const missing = [
     ...(input.workload ? [] : [`${input.expectedWorkload.kind}/${input.expectedWorkload.name}`]),
@@ -97,7 +113,11 @@ export function observe(input: ObservationInput): Observation {
   if (desired === 0) return { ...base, status: "UNHEALTHY", reason: "workload is scaled to 0 replicas" };
   if (!input.pods || input.pods.total === 0) return { ...base, status: "UNHEALTHY", reason: `not ready: no pods (0/${desired} ready)` };
   if (base.readyReplicas < desired) {
-    return { ...base, status: "UNHEALTHY", reason: `not ready: ${base.readyReplicas}/${desired} ready (pod phase ${base.podPhase ?? "unknown"})` };
+    return {
+      ...base,
+      status: "UNHEALTHY",
+      reason: `not ready: ${base.readyReplicas}/${desired} ready (pod phase ${base.podPhase ?? "unknown"})`,
+    };
   }
 
   const degraded: string[] = [];

@@ -255,9 +255,15 @@ export class HealthService {
       unhealthy,
       unknown: sum((r) => r.unknown),
       uptimePercent: uptime(healthy + degraded, healthy + degraded + unhealthy),
-      avgCpuMilli: avg(sum((r) => r.cpu_sum ?? 0), sum((r) => r.cpu_n)),
+      avgCpuMilli: avg(
+        sum((r) => r.cpu_sum ?? 0),
+        sum((r) => r.cpu_n),
+      ),
       peakCpuMilli: maxOf((r) => r.cpu_peak),
-      avgMemoryMb: avg(sum((r) => r.mem_sum ?? 0), sum((r) => r.mem_n)),
+      avgMemoryMb: avg(
+        sum((r) => r.mem_sum ?? 0),
+        sum((r) => r.mem_n),
+      ),
       peakMemoryMb: maxOf((r) => r.mem_peak),
       incidents: sum((r) => r.incidents),
     };

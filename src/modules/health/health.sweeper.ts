@@ -209,7 +209,8 @@ export class HealthSweeper {
 
     const repaired = await this.o.prisma.$transaction(
       async (tx) => {
-        if (req.stillOwner && !(await req.stillOwner(tx))) throw new SweepAbandonedError("the health sweeper lease was lost; sweep abandoned");
+        if (req.stillOwner && !(await req.stillOwner(tx)))
+          throw new SweepAbandonedError("the health sweeper lease was lost; sweep abandoned");
         if (results.length) {
           await this.insertChecks(tx, sweepId, checkedAt, results);
           await this.updateInstances(tx, checkedAt, results, lastRestart);
@@ -247,7 +248,10 @@ export class HealthSweeper {
     };
     for (const id of repaired) this.o.signal.instanceChanged(id);
     if (repaired.length) this.o.logger.warn({ instances: repaired }, "health sweep found missing objects; reconciler asked to re-apply");
-    this.o.logger.debug({ sweepId, durationMs: sweep.durationMs, phasesMs: this.lastPhasesMs, instances: results.length, calls: fleet.calls }, "health sweep");
+    this.o.logger.debug(
+      { sweepId, durationMs: sweep.durationMs, phasesMs: this.lastPhasesMs, instances: results.length, calls: fleet.calls },
+      "health sweep",
+    );
     return { sweep, results, repaired };
   }
 
@@ -271,7 +275,15 @@ export class HealthSweeper {
   private async readFleet(): Promise<FleetView> {
     const { kube } = this.o;
     const opts = { pageSize: this.o.pageSize ?? 500 };
-    const empty: FleetView = { readable: false, calls: 0, metricsAvailable: null, workloads: new Map(), services: new Map(), pods: new Map(), usage: new Map() };
+    const empty: FleetView = {
+      readable: false,
+      calls: 0,
+      metricsAvailable: null,
+      workloads: new Map(),
+      services: new Map(),
+      pods: new Map(),
+      usage: new Map(),
+    };
     const metricsP = kube.podMetrics(undefined, INSTANCE_OBJECTS_SELECTOR, opts).catch((err: unknown) => ({
       available: false as const,
       reason: `metrics could not be read: ${(err as Error).message}`,
@@ -425,12 +437,7 @@ export class HealthSweeper {
   }
 
   /** Bumps the generation of instances with missing objects (still RUNNING, unchanged) and records why. */
-  private async requestRepairs(
-    tx: Tx,
-    at: Date,
-    toRepair: InstanceHealthResult[],
-    generations: Map<string, number>,
-  ): Promise<string[]> {
+  private async requestRepairs(tx: Tx, at: Date, toRepair: InstanceHealthResult[], generations: Map<string, number>): Promise<string[]> {
     const rows = await tx.$queryRawUnsafe<Array<{ id: string }>>(
       `UPDATE "instances" i
           SET "generation" = i."generation" + 1, "next_attempt_at" = $1, "attempts" = 0

@@ -32,7 +32,13 @@ export interface InstanceCluster {
   /** The decoded data of an existing Secret, or undefined when there is none yet. */
   readCredentials(namespace: string, secretName: string): Promise<Record<string, string> | undefined>;
   /** `kubectl rollout status` of the workload, plus what its pods are stuck on, if anything. */
-  rolloutState(namespace: string, name: string, kind: "Deployment" | "StatefulSet", replicas: 0 | 1, instanceId: string): Promise<RolloutState>;
+  rolloutState(
+    namespace: string,
+    name: string,
+    kind: "Deployment" | "StatefulSet",
+    replicas: 0 | 1,
+    instanceId: string,
+  ): Promise<RolloutState>;
   /** The newest pod of the instance that is running (logs come from it), or undefined. */
   runningPod(namespace: string, instanceId: string): Promise<{ name: string; container: string } | undefined>;
   /** Log lines of a pod's container. */

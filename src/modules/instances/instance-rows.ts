@@ -25,7 +25,14 @@ function shortId(length = 6): string {
  */
 export async function createInstanceRow(
   tx: Tx,
-  input: { userId: string; subscriptionId: string; plan: Plan & { service: Service }; name: string; baseDomain: string; eventMessage: string },
+  input: {
+    userId: string;
+    subscriptionId: string;
+    plan: Plan & { service: Service };
+    name: string;
+    baseDomain: string;
+    eventMessage: string;
+  },
 ) {
   const namespace = tenantNamespaceFor(input.userId);
   const k8sName = await allocateK8sName(tx, namespace, input.name);

@@ -93,7 +93,9 @@ export class InstancesController {
       return;
     }
     const initial = await this.instances.assertVisible(who, params.id);
-    res.status(200).set({ "Content-Type": "text/event-stream", "Cache-Control": "no-store", Connection: "keep-alive", "X-Accel-Buffering": "no" });
+    res
+      .status(200)
+      .set({ "Content-Type": "text/event-stream", "Cache-Control": "no-store", Connection: "keep-alive", "X-Accel-Buffering": "no" });
     res.flushHeaders();
     let cursor: { createdAt: Date; id: string } | undefined;
     let closed = false;

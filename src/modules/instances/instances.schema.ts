@@ -27,7 +27,12 @@ const boolString = z.enum(["true", "false", "1", "0"]).transform((v) => v === "t
 
 export const InstanceLogsQuerySchema = z.strictObject({
   tailLines: z.coerce.number().int().min(1).max(5000).default(100),
-  sinceSeconds: z.coerce.number().int().min(1).max(30 * 86_400).optional(),
+  sinceSeconds: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(30 * 86_400)
+    .optional(),
   follow: boolString.default(false),
 });
 export type InstanceLogsQuery = z.infer<typeof InstanceLogsQuerySchema>;

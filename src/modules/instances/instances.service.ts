@@ -32,7 +32,14 @@ export interface InstanceEventView {
   createdAt: string;
 }
 
-export function toEventView(e: { id: string; type: string; level: string; message: string; data: unknown; createdAt: Date }): InstanceEventView {
+export function toEventView(e: {
+  id: string;
+  type: string;
+  level: string;
+  message: string;
+  data: unknown;
+  createdAt: Date;
+}): InstanceEventView {
   return { id: e.id, type: e.type, level: e.level, message: e.message, data: e.data ?? null, createdAt: e.createdAt.toISOString() };
 }
 
@@ -85,7 +92,12 @@ export class InstancesService {
       ...(q.service ? { service: { slug: q.service } } : {}),
     };
     const [rows, total] = await Promise.all([
-      this.o.prisma.instance.findMany({ where, include: instanceViewInclude, orderBy: [{ createdAt: "desc" }, { id: "desc" }], ...skipTake(q) }),
+      this.o.prisma.instance.findMany({
+        where,
+        include: instanceViewInclude,
+        orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+        ...skipTake(q),
+      }),
       this.o.prisma.instance.count({ where }),
     ]);
     return paginated(rows.map(toInstanceView), total, q);
@@ -147,7 +159,9 @@ export class InstancesService {
       });
       if (!inst) throw new NotFoundError("Instance not found");
       if (inst.status !== "RUNNING" || inst.desiredState !== "RUNNING") {
-        throw new InvalidStateError(`Instance is ${inst.status}; only a RUNNING instance can change plan`, { details: { status: inst.status } });
+        throw new InvalidStateError(`Instance is ${inst.status}; only a RUNNING instance can change plan`, {
+          details: { status: inst.status },
+        });
       }
       const plan = await tx.plan.findUnique({ where: { id: body.planId }, include: { service: true } });
       if (!plan) throw new NotFoundError("Plan not found");
@@ -169,7 +183,13 @@ export class InstancesService {
       });
       const sub = inst.subscription;
       const now = this.o.clock.now();
-      const amount = planChangeAmount(inst.plan.monthlyPriceCredits, plan.monthlyPriceCredits, now, sub.currentPeriodStart, sub.currentPeriodEnd);
+      const amount = planChangeAmount(
+        inst.plan.monthlyPriceCredits,
+        plan.monthlyPriceCredits,
+        now,
+        sub.currentPeriodStart,
+        sub.currentPeriodEnd,
+      );
       let entry = null;
       if (amount !== 0) {
         const posted = await this.o.ledger.post(tx, {
@@ -215,7 +235,9 @@ export class InstancesService {
   async restart(caller: AuthIdentity, id: string): Promise<InstanceView> {
     const inst = await this.load(caller, id, { ownerOnly: true });
     if (inst.status !== "RUNNING" || inst.desiredState !== "RUNNING") {
-      throw new InvalidStateError(`Instance is ${inst.status}; only a RUNNING instance can be restarted`, { details: { status: inst.status } });
+      throw new InvalidStateError(`Instance is ${inst.status}; only a RUNNING instance can be restarted`, {
+        details: { status: inst.status },
+      });
     }
     const now = this.o.clock.now();
     const res = await this.o.prisma.instance.updateMany({
@@ -337,4 +359,3 @@ export class InstancesService {
     return { ...base, secrets: secret };
   }
 }
-

@@ -43,7 +43,13 @@ export class KubeInstanceCluster implements InstanceCluster {
     return out;
   }
 
-  async rolloutState(namespace: string, name: string, kind: "Deployment" | "StatefulSet", _replicas: 0 | 1, instanceId: string): Promise<RolloutState> {
+  async rolloutState(
+    namespace: string,
+    name: string,
+    kind: "Deployment" | "StatefulSet",
+    _replicas: 0 | 1,
+    instanceId: string,
+  ): Promise<RolloutState> {
     const workload = await this.client.get<V1Deployment | V1StatefulSet>({ ...KINDS[kind], name, namespace });
     const state = rolloutState(kind, workload);
     if (state.done) return { done: true, message: state.message };
@@ -60,7 +66,13 @@ export class KubeInstanceCluster implements InstanceCluster {
 
   async runningPod(namespace: string, instanceId: string): Promise<{ name: string; container: string } | undefined> {
     const pods = await this.client.listAll("Pod", instanceSelector(instanceId), { namespace });
-    const running = (pods.items as Array<{ metadata?: { name?: string; creationTimestamp?: Date | string; deletionTimestamp?: unknown }; status?: { phase?: string }; spec?: { containers?: Array<{ name: string }> } }>)
+    const running = (
+      pods.items as Array<{
+        metadata?: { name?: string; creationTimestamp?: Date | string; deletionTimestamp?: unknown };
+        status?: { phase?: string };
+        spec?: { containers?: Array<{ name: string }> };
+      }>
+    )
       .filter((p) => p.status?.phase === "Running" && !p.metadata?.deletionTimestamp)
       .sort((a, b) => String(b.metadata?.creationTimestamp ?? "").localeCompare(String(a.metadata?.creationTimestamp ?? "")));
     const pod = running[0];

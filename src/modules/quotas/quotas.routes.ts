@@ -9,7 +9,11 @@ import type { QuotaService } from "./quotas.service.js";
 export function quotasRoutes(deps: { quotas: QuotaService }): Router {
   const c = new QuotasController(deps.quotas);
   const r = Router();
-  r.get("/", doc({ summary: "The caller's quota limits and usage", tags: ["quotas"], response: { description: "{limits, usage}" } }), c.mine);
+  r.get(
+    "/",
+    doc({ summary: "The caller's quota limits and usage", tags: ["quotas"], response: { description: "{limits, usage}" } }),
+    c.mine,
+  );
   return r;
 }
 
@@ -17,7 +21,17 @@ export function quotasRoutes(deps: { quotas: QuotaService }): Router {
 export function adminQuotasRoutes(deps: { quotas: QuotaService }): Router {
   const c = new QuotasController(deps.quotas);
   const r = Router();
-  r.get("/users/:id/quota", doc({ summary: "A user's quota limits and usage", tags: ["admin: quotas"], response: { description: "{limits, usage}" } }), validate({ params: QuotaUserParamsSchema }), c.adminGet);
-  r.put("/users/:id/quota", doc({ summary: "Set a user's quota", tags: ["admin: quotas"], response: { description: "{limits, usage}" } }), validate({ params: QuotaUserParamsSchema, body: QuotaPutSchema }), c.adminPut);
+  r.get(
+    "/users/:id/quota",
+    doc({ summary: "A user's quota limits and usage", tags: ["admin: quotas"], response: { description: "{limits, usage}" } }),
+    validate({ params: QuotaUserParamsSchema }),
+    c.adminGet,
+  );
+  r.put(
+    "/users/:id/quota",
+    doc({ summary: "Set a user's quota", tags: ["admin: quotas"], response: { description: "{limits, usage}" } }),
+    validate({ params: QuotaUserParamsSchema, body: QuotaPutSchema }),
+    c.adminPut,
+  );
   return r;
 }

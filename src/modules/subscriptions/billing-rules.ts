@@ -27,7 +27,12 @@ export function addCalendarMonth(from: Date): Date {
  * remainingWholeDays = floor((periodEnd - now) / 1 day); daysInPeriod = the period's length in days
  * (28-31). Cancelling within the first day of a 30-day period at price 3000 refunds 2900.
  */
-export function unusedDaysRefund(price: number, now: Date, periodStart: Date, periodEnd: Date): { amount: number; remainingWholeDays: number; daysInPeriod: number } {
+export function unusedDaysRefund(
+  price: number,
+  now: Date,
+  periodStart: Date,
+  periodEnd: Date,
+): { amount: number; remainingWholeDays: number; daysInPeriod: number } {
   const daysInPeriod = Math.max(1, Math.round((periodEnd.getTime() - periodStart.getTime()) / DAY_MS));
   const remainingWholeDays = Math.min(daysInPeriod, Math.max(0, Math.floor((periodEnd.getTime() - now.getTime()) / DAY_MS)));
   const amount = Math.floor((price * remainingWholeDays) / daysInPeriod);

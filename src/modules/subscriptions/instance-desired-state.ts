@@ -9,7 +9,14 @@ import type { Tx } from "../../platform/db/index.js";
 export async function setSubscriptionInstancesDesiredState(
   tx: Tx,
   subscriptionId: string,
-  change: { from: DesiredState[]; to: DesiredState; eventType: string; level?: "INFO" | "WARN"; message: string; data?: PrismaNs.InputJsonValue },
+  change: {
+    from: DesiredState[];
+    to: DesiredState;
+    eventType: string;
+    level?: "INFO" | "WARN";
+    message: string;
+    data?: PrismaNs.InputJsonValue;
+  },
 ): Promise<string[]> {
   const instances = await tx.instance.findMany({
     where: { subscriptionId, status: { not: "TERMINATED" }, desiredState: { in: change.from } },
@@ -18,7 +25,13 @@ export async function setSubscriptionInstancesDesiredState(
   for (const { id } of instances) {
     await tx.instance.update({ where: { id }, data: { desiredState: change.to, generation: { increment: 1 } } });
     await tx.instanceEvent.create({
-      data: { instanceId: id, type: change.eventType, level: change.level ?? "INFO", message: change.message, data: change.data ?? { subscriptionId } },
+      data: {
+        instanceId: id,
+        type: change.eventType,
+        level: change.level ?? "INFO",
+        message: change.message,
+        data: change.data ?? { subscriptionId },
+      },
     });
   }
   return instances.map((i) => i.id);

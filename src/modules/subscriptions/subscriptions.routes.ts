@@ -19,9 +19,31 @@ export function subscriptionsRoutes(deps: { subscriptions: SubscriptionsService 
       errors: [402, 404, 409, 422],
       headers: [{ name: "Idempotency-Key", description: "Optional; replays return the stored response" }],
     }),
-    validate({ body: SubscriptionCreateSchema }), c.create);
-  r.get("/", doc({ summary: "The caller's subscriptions", tags: ["subscriptions"], response: { description: "{data: [subscription], page}" } }), validate({ query: SubscriptionListQuerySchema }), c.list);
-  r.get("/:id", doc({ summary: "One subscription", tags: ["subscriptions"], response: { description: "{subscription}" } }), validate({ params: SubscriptionIdParamsSchema }), c.get);
-  r.post("/:id/cancel", doc({ summary: "Cancel (refunds unused whole days) and terminate its instance", tags: ["subscriptions"], response: { description: "{subscription}" }, errors: [409] }), validate({ params: SubscriptionIdParamsSchema }), c.cancel);
+    validate({ body: SubscriptionCreateSchema }),
+    c.create,
+  );
+  r.get(
+    "/",
+    doc({ summary: "The caller's subscriptions", tags: ["subscriptions"], response: { description: "{data: [subscription], page}" } }),
+    validate({ query: SubscriptionListQuerySchema }),
+    c.list,
+  );
+  r.get(
+    "/:id",
+    doc({ summary: "One subscription", tags: ["subscriptions"], response: { description: "{subscription}" } }),
+    validate({ params: SubscriptionIdParamsSchema }),
+    c.get,
+  );
+  r.post(
+    "/:id/cancel",
+    doc({
+      summary: "Cancel (refunds unused whole days) and terminate its instance",
+      tags: ["subscriptions"],
+      response: { description: "{subscription}" },
+      errors: [409],
+    }),
+    validate({ params: SubscriptionIdParamsSchema }),
+    c.cancel,
+  );
   return r;
 }

@@ -56,7 +56,11 @@ export class SubscriptionsService {
    * month) and its instance (PENDING, desired RUNNING) are created with a CREATED event. After commit
    * the reconciler is signalled. With an idempotency key, a retry returns the first response.
    */
-  async create(userId: string, body: SubscriptionCreateReq, idempotencyKey?: string): Promise<IdempotentResponse<SubscriptionCreateResponse>> {
+  async create(
+    userId: string,
+    body: SubscriptionCreateReq,
+    idempotencyKey?: string,
+  ): Promise<IdempotentResponse<SubscriptionCreateResponse>> {
     for (let attempt = 1; ; attempt++) {
       try {
         const res = await this.opts.idempotency.execute<SubscriptionCreateResponse>(
@@ -145,9 +149,13 @@ export class SubscriptionsService {
   async cancel(userId: string, id: string): Promise<SubscriptionCancelResponse> {
     const { body, wake } = await this.opts.prisma.$transaction(async (tx) => {
       await lockUser(tx, userId);
-      const sub = await tx.subscription.findFirst({ where: { id, userId }, include: { plan: { include: { service: true } }, instances: { select: { id: true } } } });
+      const sub = await tx.subscription.findFirst({
+        where: { id, userId },
+        include: { plan: { include: { service: true } }, instances: { select: { id: true } } },
+      });
       if (!sub) throw new NotFoundError("Subscription not found");
-      if (sub.status === "CANCELLED") throw new InvalidStateError("The subscription is already cancelled", { details: { status: sub.status } });
+      if (sub.status === "CANCELLED")
+        throw new InvalidStateError("The subscription is already cancelled", { details: { status: sub.status } });
       const now = this.opts.clock.now();
       let refund: CreditTransactionView | null = null;
       if (sub.status === "ACTIVE") {
@@ -168,7 +176,10 @@ export class SubscriptionsService {
           refund = toCreditTransactionView(entry);
         }
       }
-      await tx.subscription.update({ where: { id: sub.id }, data: { status: "CANCELLED", cancelledAt: now, cancelReason: "Cancelled by the user" } });
+      await tx.subscription.update({
+        where: { id: sub.id },
+        data: { status: "CANCELLED", cancelledAt: now, cancelReason: "Cancelled by the user" },
+      });
       const wake = await setSubscriptionInstancesDesiredState(tx, sub.id, {
         from: ["RUNNING", "SUSPENDED"],
         to: "TERMINATED",

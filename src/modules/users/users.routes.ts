@@ -20,7 +20,17 @@ class UsersController {
 export function adminUsersRoutes(deps: { users: UsersService }): Router {
   const c = new UsersController(deps.users);
   const r = Router();
-  r.get("/users", doc({ summary: "All users", tags: ["admin: users"], response: { description: "{data: [user], page}" } }), validate({ query: AdminUsersListQuerySchema }), c.list);
-  r.get("/users/:id", doc({ summary: "One user", tags: ["admin: users"], response: { description: "{user}" } }), validate({ params: AdminUserParamsSchema }), c.get);
+  r.get(
+    "/users",
+    doc({ summary: "All users", tags: ["admin: users"], response: { description: "{data: [user], page}" } }),
+    validate({ query: AdminUsersListQuerySchema }),
+    c.list,
+  );
+  r.get(
+    "/users/:id",
+    doc({ summary: "One user", tags: ["admin: users"], response: { description: "{user}" } }),
+    validate({ params: AdminUserParamsSchema }),
+    c.get,
+  );
   return r;
 }

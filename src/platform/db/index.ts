@@ -37,10 +37,7 @@ export interface Database {
   close(): Promise<void>;
 }
 
-export type DatabaseOptions =
-  | { url: string; poolSize?: number }
-  | { pgliteDir: string }
-  | { pgliteMemory: true };
+export type DatabaseOptions = { url: string; poolSize?: number } | { pgliteDir: string } | { pgliteMemory: true };
 
 function redactUrl(url: string): string {
   try {

@@ -71,13 +71,15 @@ export async function migrate(db: Database, dir?: string): Promise<string[]> {
       const id = randomUUID();
       // One transaction per migration: it applies whole or not at all.
       const escaped = m.name.replace(/'/g, "''");
-      await db.execScript(
-        `BEGIN;\n${m.sql}\n;INSERT INTO "_prisma_migrations" (id, checksum, finished_at, migration_name, applied_steps_count) ` +
-          `VALUES ('${id}', '${m.checksum}', now(), '${escaped}', 1);\nCOMMIT;`,
-      ).catch(async (err: unknown) => {
-        await db.execScript("ROLLBACK").catch(() => {});
-        throw new MigrationError(`migration ${m.name} failed: ${(err as Error).message}`, { cause: err });
-      });
+      await db
+        .execScript(
+          `BEGIN;\n${m.sql}\n;INSERT INTO "_prisma_migrations" (id, checksum, finished_at, migration_name, applied_steps_count) ` +
+            `VALUES ('${id}', '${m.checksum}', now(), '${escaped}', 1);\nCOMMIT;`,
+        )
+        .catch(async (err: unknown) => {
+          await db.execScript("ROLLBACK").catch(() => {});
+          throw new MigrationError(`migration ${m.name} failed: ${(err as Error).message}`, { cause: err });
+        });
       done.push(m.name);
     }
     return done;

@@ -66,22 +66,28 @@ export function verifyAccessToken(token: string, opts: AccessTokenOptions): Auth
 }
 
 export function authenticate(opts: AccessTokenOptions): RequestHandler {
-  return withRouteMeta((req, res, next) => {
-    const header = req.headers.authorization;
-    const m = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
-    if (!m?.[1]) throw new UnauthorizedError("Missing bearer token");
-    res.locals.auth = verifyAccessToken(m[1], opts);
-    next();
-  }, { auth: true });
+  return withRouteMeta(
+    (req, res, next) => {
+      const header = req.headers.authorization;
+      const m = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
+      if (!m?.[1]) throw new UnauthorizedError("Missing bearer token");
+      res.locals.auth = verifyAccessToken(m[1], opts);
+      next();
+    },
+    { auth: true },
+  );
 }
 
 export function requireRole(...roles: Role[]): RequestHandler {
-  return withRouteMeta((_req, res, next) => {
-    const auth = res.locals.auth as AuthIdentity | undefined;
-    if (!auth) throw new UnauthorizedError("Not authenticated");
-    if (!roles.includes(auth.role)) throw new ForbiddenError(`Requires role ${roles.join(" or ")}`);
-    next();
-  }, { roles });
+  return withRouteMeta(
+    (_req, res, next) => {
+      const auth = res.locals.auth as AuthIdentity | undefined;
+      if (!auth) throw new UnauthorizedError("Not authenticated");
+      if (!roles.includes(auth.role)) throw new ForbiddenError(`Requires role ${roles.join(" or ")}`);
+      next();
+    },
+    { roles },
+  );
 }
 
 /** The caller's identity; only valid behind `authenticate`. */

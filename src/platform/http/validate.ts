@@ -23,21 +23,24 @@ export function zodDetails(error: z.ZodError, where: string): ErrorDetail[] {
 
 /** Validates the request; the schemas also document the route (see route-meta.ts, openapi.ts). */
 export function validate(schemas: RequestSchemas): RequestHandler {
-  return withRouteMeta((req, res, next) => {
-    const details: ErrorDetail[] = [];
-    const input: Record<string, unknown> = {};
-    for (const where of ["params", "query", "body"] as const) {
-      const schema = schemas[where];
-      if (!schema) continue;
-      const raw = where === "body" ? (req.body ?? {}) : req[where];
-      const r = schema.safeParse(raw);
-      if (r.success) input[where] = r.data;
-      else details.push(...zodDetails(r.error, where));
-    }
-    if (details.length) throw new ValidationError("Request validation failed", { details });
-    res.locals.input = { ...(res.locals.input ?? {}), ...input };
-    next();
-  }, { schemas });
+  return withRouteMeta(
+    (req, res, next) => {
+      const details: ErrorDetail[] = [];
+      const input: Record<string, unknown> = {};
+      for (const where of ["params", "query", "body"] as const) {
+        const schema = schemas[where];
+        if (!schema) continue;
+        const raw = where === "body" ? (req.body ?? {}) : req[where];
+        const r = schema.safeParse(raw);
+        if (r.success) input[where] = r.data;
+        else details.push(...zodDetails(r.error, where));
+      }
+      if (details.length) throw new ValidationError("Request validation failed", { details });
+      res.locals.input = { ...(res.locals.input ?? {}), ...input };
+      next();
+    },
+    { schemas },
+  );
 }
 
 /** The validated input of a request, typed by the schemas the route declared. */

@@ -65,7 +65,14 @@ function podOf(inst: Inst) {
 async function health(id: string) {
   return prisma().instance.findUniqueOrThrow({
     where: { id },
-    select: { healthStatus: true, healthCandidate: true, healthCandidateCount: true, healthReason: true, lastRestartCount: true, generation: true },
+    select: {
+      healthStatus: true,
+      healthCandidate: true,
+      healthCandidateCount: true,
+      healthReason: true,
+      lastRestartCount: true,
+      generation: true,
+    },
   });
 }
 
@@ -100,7 +107,14 @@ describe("the rules, through the emulator's fault modes", () => {
     expect(r.sweep).toMatchObject({ trigger: "manual", instanceCount: 1, clusterReachable: true, metricsAvailable: true, error: null });
     const records = await prisma().healthCheck.findMany({ where: { sweepId: r.sweep.id } });
     expect(records).toHaveLength(1);
-    expect(records[0]).toMatchObject({ instanceId: a.id, status: "HEALTHY", podPhase: "Running", readyReplicas: 1, restartCount: 0, cpuMilli: res.cpuMilli });
+    expect(records[0]).toMatchObject({
+      instanceId: a.id,
+      status: "HEALTHY",
+      podPhase: "Running",
+      readyReplicas: 1,
+      restartCount: 0,
+      cpuMilli: res.cpuMilli,
+    });
     expect(await health(a.id)).toMatchObject({ healthStatus: "HEALTHY", healthCandidate: null, healthCandidateCount: 0 });
   });
 
@@ -124,9 +138,19 @@ describe("the rules, through the emulator's fault modes", () => {
     } finally {
       emulator().setPodUsage(a.namespace, pod.metadata.name, undefined);
     }
-    expect(resultFor(await sweep([a.id]), a.id)).toMatchObject({ observed: "HEALTHY", healthStatus: "DEGRADED", candidate: "HEALTHY", candidateCount: 1 });
+    expect(resultFor(await sweep([a.id]), a.id)).toMatchObject({
+      observed: "HEALTHY",
+      healthStatus: "DEGRADED",
+      candidate: "HEALTHY",
+      candidateCount: 1,
+    });
     emulator().setPodUsage(a.namespace, pod.metadata.name, { cpuMilli: plan.cpuMilli, memoryMb: 10 });
-    expect(resultFor(await sweep([a.id]), a.id)).toMatchObject({ observed: "DEGRADED", healthStatus: "DEGRADED", candidate: null, candidateCount: 0 });
+    expect(resultFor(await sweep([a.id]), a.id)).toMatchObject({
+      observed: "DEGRADED",
+      healthStatus: "DEGRADED",
+      candidate: null,
+      candidateCount: 0,
+    });
     emulator().setPodUsage(a.namespace, pod.metadata.name, undefined);
     await sweep([a.id]);
     expect(resultFor(await sweep([a.id]), a.id)).toMatchObject({ observed: "HEALTHY", healthStatus: "HEALTHY" });
@@ -140,7 +164,12 @@ describe("the rules, through the emulator's fault modes", () => {
     const restarts = Number((podOf(a).status as { containerStatuses: Array<{ restartCount: number }> }).containerStatuses[0]?.restartCount);
     expect(restarts).toBeGreaterThan(0);
     const r1 = resultFor(await sweep([a.id]), a.id);
-    expect(r1).toMatchObject({ observed: "DEGRADED", reason: `restarts rising (0 -> ${restarts})`, restartCount: restarts, readyReplicas: 1 });
+    expect(r1).toMatchObject({
+      observed: "DEGRADED",
+      reason: `restarts rising (0 -> ${restarts})`,
+      restartCount: restarts,
+      readyReplicas: 1,
+    });
     expect((await health(a.id)).lastRestartCount).toBe(restarts);
     // Same count next time: not rising any more.
     expect(resultFor(await sweep([a.id]), a.id)).toMatchObject({ observed: "HEALTHY", healthStatus: "HEALTHY" });
@@ -151,7 +180,13 @@ describe("the rules, through the emulator's fault modes", () => {
     try {
       await emulator().settle();
       const r1 = resultFor(await sweep([a.id]), a.id);
-      expect(r1).toMatchObject({ observed: "UNHEALTHY", reason: "pod waiting in CrashLoopBackOff", readyReplicas: 0, healthStatus: "HEALTHY", candidateCount: 1 });
+      expect(r1).toMatchObject({
+        observed: "UNHEALTHY",
+        reason: "pod waiting in CrashLoopBackOff",
+        readyReplicas: 0,
+        healthStatus: "HEALTHY",
+        candidateCount: 1,
+      });
       const r2 = resultFor(await sweep([a.id]), a.id);
       expect(r2).toMatchObject({ observed: "UNHEALTHY", healthStatus: "UNHEALTHY" });
     } finally {
@@ -173,7 +208,13 @@ describe("the rules, through the emulator's fault modes", () => {
       await emulator().settle();
       await emulator().fastForward();
       const r = resultFor(await sweep([a.id]), a.id);
-      expect(r).toMatchObject({ observed: "UNHEALTHY", reason: "pod waiting in ImagePullBackOff", podPhase: "Pending", readyReplicas: 0, cpuMilli: null });
+      expect(r).toMatchObject({
+        observed: "UNHEALTHY",
+        reason: "pod waiting in ImagePullBackOff",
+        podPhase: "Pending",
+        readyReplicas: 0,
+        cpuMilli: null,
+      });
     } finally {
       emulator().markImageGood(image);
       await emulator().settle();
@@ -199,7 +240,13 @@ describe("the rules, through the emulator's fault modes", () => {
     await emulator().faults.outage("unavailable");
     const r1 = await sweep([a.id]);
     expect(r1.sweep).toMatchObject({ clusterReachable: false, metricsAvailable: null, error: expect.any(String) });
-    expect(resultFor(r1, a.id)).toMatchObject({ observed: "UNKNOWN", healthStatus: "HEALTHY", candidate: "UNKNOWN", candidateCount: 1, missing: [] });
+    expect(resultFor(r1, a.id)).toMatchObject({
+      observed: "UNKNOWN",
+      healthStatus: "HEALTHY",
+      candidate: "UNKNOWN",
+      candidateCount: 1,
+      missing: [],
+    });
 
     expect(r1.repaired).toEqual([]);
     const r2 = await sweep([a.id]);
@@ -262,7 +309,11 @@ describe("missing objects", () => {
     const r = await sweep();
     expect(r.results.find((x) => x.instanceId === c.id)).toBeUndefined();
     expect(await prisma().healthCheck.count({ where: { sweepId: r.sweep.id, instanceId: c.id } })).toBe(0);
-    expect(await health(c.id)).toMatchObject({ healthStatus: "UNKNOWN", healthReason: "not judged: instance is SUSPENDED", healthCandidate: null });
+    expect(await health(c.id)).toMatchObject({
+      healthStatus: "UNKNOWN",
+      healthReason: "not judged: instance is SUSPENDED",
+      healthCandidate: null,
+    });
   });
 });
 
@@ -278,7 +329,11 @@ describe("the loop", () => {
     const inst = await prisma().instance.findFirstOrThrow({ where: { status: "RUNNING" } });
     const old = new Date(Date.now() - 31 * 86_400_000);
     await prisma().healthCheck.createMany({
-      data: Array.from({ length: 7 }, (_, i) => ({ instanceId: inst.id, status: "HEALTHY" as const, checkedAt: new Date(old.getTime() - i * 1000) })),
+      data: Array.from({ length: 7 }, (_, i) => ({
+        instanceId: inst.id,
+        status: "HEALTHY" as const,
+        checkedAt: new Date(old.getTime() - i * 1000),
+      })),
     });
     const kept = await prisma().healthCheck.count({ where: { checkedAt: { gte: new Date(Date.now() - 30 * 86_400_000) } } });
     expect(await loop.prune()).toBe(7);

@@ -74,7 +74,19 @@ describe("access", () => {
   });
 });
 
-const empty = { checks: 0, healthy: 0, degraded: 0, unhealthy: 0, unknown: 0, uptimePercent: null, avgCpuMilli: null, peakCpuMilli: null, avgMemoryMb: null, peakMemoryMb: null, incidents: 0 };
+const empty = {
+  checks: 0,
+  healthy: 0,
+  degraded: 0,
+  unhealthy: 0,
+  unknown: 0,
+  uptimePercent: null,
+  avgCpuMilli: null,
+  peakCpuMilli: null,
+  avgMemoryMb: null,
+  peakMemoryMb: null,
+  incidents: 0,
+};
 
 describe("GET /api/admin/health/stats", () => {
   it("range=1h: 12 five-minute buckets with exact counts, uptime, usage and incidents", async () => {
@@ -118,7 +130,17 @@ describe("GET /api/admin/health/stats", () => {
     });
     expect(stats.buckets[1]).toEqual({ ...b(1), ...empty, checks: 3, unhealthy: 2, unknown: 1, uptimePercent: 0 });
     expect(stats.buckets[2]).toEqual({ ...b(2), ...empty });
-    expect(stats.buckets[4]).toEqual({ ...b(4), ...empty, checks: 1, degraded: 1, uptimePercent: 100, avgCpuMilli: 300, peakCpuMilli: 300, avgMemoryMb: 400, peakMemoryMb: 400 });
+    expect(stats.buckets[4]).toEqual({
+      ...b(4),
+      ...empty,
+      checks: 1,
+      degraded: 1,
+      uptimePercent: 100,
+      avgCpuMilli: 300,
+      peakCpuMilli: 300,
+      avgMemoryMb: 400,
+      peakMemoryMb: 400,
+    });
     expect(stats.buckets[11]).toEqual({ ...b(11), ...empty, checks: 1, unhealthy: 1, uptimePercent: 0, incidents: 1 });
   });
 
@@ -131,7 +153,12 @@ describe("GET /api/admin/health/stats", () => {
   });
 
   it("24h, 7d and 30d have 24, 28 and 30 buckets; no range means 24h", async () => {
-    for (const [q, n, w] of [["?range=24h", 24, 3600], ["?range=7d", 28, 21_600], ["?range=30d", 30, 86_400], ["", 24, 3600]] as const) {
+    for (const [q, n, w] of [
+      ["?range=24h", 24, 3600],
+      ["?range=7d", 28, 21_600],
+      ["?range=30d", 30, 86_400],
+      ["", 24, 3600],
+    ] as const) {
       const res = await ctx.api.get(`/api/admin/health/stats${q}`).set(admin.auth);
       expect(res.status, q).toBe(200);
       expect(res.body.stats.buckets, q).toHaveLength(n);
@@ -187,7 +214,17 @@ describe("GET /api/admin/health/instances/:id", () => {
         latest: degraded,
         history: [
           degraded,
-          { ...degraded, id: expect.stringMatching(/^\d+$/), status: "UNHEALTHY", readyReplicas: 0, restartCount: 0, cpuMilli: null, memoryMb: null, reason: "seeded UNHEALTHY", checkedAt: "2026-03-01T11:09:00.000Z" },
+          {
+            ...degraded,
+            id: expect.stringMatching(/^\d+$/),
+            status: "UNHEALTHY",
+            readyReplicas: 0,
+            restartCount: 0,
+            cpuMilli: null,
+            memoryMb: null,
+            reason: "seeded UNHEALTHY",
+            checkedAt: "2026-03-01T11:09:00.000Z",
+          },
         ],
       },
     });
@@ -205,11 +242,18 @@ describe("POST /api/admin/health/check and GET /api/admin/health/summary", () =>
   it("summary before any sweep: no last sweep, reachability unknown", async () => {
     const res = await ctx.api.get("/api/admin/health/summary").set(admin.auth);
     expect(res.status).toBe(200);
-    expect(res.body.summary).toMatchObject({ lastSweep: null, clusterReachable: null, health: { HEALTHY: 0, DEGRADED: 0, UNHEALTHY: 0, UNKNOWN: 2 } });
+    expect(res.body.summary).toMatchObject({
+      lastSweep: null,
+      clusterReachable: null,
+      health: { HEALTHY: 0, DEGRADED: 0, UNHEALTHY: 0, UNKNOWN: 2 },
+    });
   });
 
   it("checks the given instances now and returns that sweep's results", async () => {
-    const res = await ctx.api.post("/api/admin/health/check").set(admin.auth).send({ instanceIds: [x] });
+    const res = await ctx.api
+      .post("/api/admin/health/check")
+      .set(admin.auth)
+      .send({ instanceIds: [x] });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
       sweep: {
@@ -254,7 +298,17 @@ describe("POST /api/admin/health/check and GET /api/admin/health/summary", () =>
       summary: {
         instances: {
           total: 2,
-          byStatus: { PENDING: 0, PROVISIONING: 0, RUNNING: 2, UPDATING: 0, RESTARTING: 0, SUSPENDED: 0, FAILED: 0, TERMINATING: 0, TERMINATED: 0 },
+          byStatus: {
+            PENDING: 0,
+            PROVISIONING: 0,
+            RUNNING: 2,
+            UPDATING: 0,
+            RESTARTING: 0,
+            SUSPENDED: 0,
+            FAILED: 0,
+            TERMINATING: 0,
+            TERMINATED: 0,
+          },
         },
         health: { HEALTHY: 1, DEGRADED: 0, UNHEALTHY: 0, UNKNOWN: 1 },
         lastSweep: res.body.sweep,
@@ -265,13 +319,19 @@ describe("POST /api/admin/health/check and GET /api/admin/health/summary", () =>
 
   it("instances that are not RUNNING are skipped; unknown ids are 404; bad bodies are 400 and change nothing", async () => {
     await ctx.container.db.prisma.instance.update({ where: { id: y }, data: { status: "SUSPENDED", desiredState: "SUSPENDED" } });
-    const res = await ctx.api.post("/api/admin/health/check").set(admin.auth).send({ instanceIds: [y] });
+    const res = await ctx.api
+      .post("/api/admin/health/check")
+      .set(admin.auth)
+      .send({ instanceIds: [y] });
     expect(res.status).toBe(200);
     expect(res.body.results).toEqual([]);
     expect(res.body.skipped).toEqual([{ instanceId: y, status: "SUSPENDED", reason: "only RUNNING instances are judged" }]);
 
     const sweeps = await ctx.container.db.prisma.healthSweep.count();
-    const missing = await ctx.api.post("/api/admin/health/check").set(admin.auth).send({ instanceIds: [x, "nope"] });
+    const missing = await ctx.api
+      .post("/api/admin/health/check")
+      .set(admin.auth)
+      .send({ instanceIds: [x, "nope"] });
     expect(missing.status).toBe(404);
     expect(missing.body).toEqual(errorShape("NOT_FOUND", { message: "instances not found: nope", details: { instanceIds: ["nope"] } }));
     for (const body of [{ instanceIds: [] }, { instanceIds: [x, x] }, { instanceIds: "x" }, { all: true }]) {

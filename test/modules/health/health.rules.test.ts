@@ -59,7 +59,9 @@ describe("observe", () => {
   it("UNHEALTHY when not ready, without pods, or scaled to 0", () => {
     expect(observe(input({ pods: pods({ readyCount: 0, phase: "Pending" }) })).reason).toBe("not ready: 0/1 ready (pod phase Pending)");
     expect(observe(input({ pods: undefined })).reason).toBe("not ready: no pods (0/1 ready)");
-    expect(observe(input({ workload: { kind: "Deployment", name: "blog", desiredReplicas: 0 } })).reason).toBe("workload is scaled to 0 replicas");
+    expect(observe(input({ workload: { kind: "Deployment", name: "blog", desiredReplicas: 0 } })).reason).toBe(
+      "workload is scaled to 0 replicas",
+    );
   });
 
   it("DEGRADED when ready but restarts rose since the previous sweep", () => {
@@ -75,8 +77,14 @@ describe("observe", () => {
 
   it("DEGRADED above 90% of the plan's CPU or memory limit (90% itself is fine)", () => {
     expect(observe(input({ usage: { cpuMilli: 450, memoryMb: 460.8 } })).status).toBe("HEALTHY");
-    expect(observe(input({ usage: { cpuMilli: 451, memoryMb: 10 } }))).toMatchObject({ status: "DEGRADED", reason: "CPU 451m of 500m limit (90%)" });
-    expect(observe(input({ usage: { cpuMilli: 10, memoryMb: 500 } }))).toMatchObject({ status: "DEGRADED", reason: "memory 500Mi of 512Mi limit (98%)" });
+    expect(observe(input({ usage: { cpuMilli: 451, memoryMb: 10 } }))).toMatchObject({
+      status: "DEGRADED",
+      reason: "CPU 451m of 500m limit (90%)",
+    });
+    expect(observe(input({ usage: { cpuMilli: 10, memoryMb: 500 } }))).toMatchObject({
+      status: "DEGRADED",
+      reason: "memory 500Mi of 512Mi limit (98%)",
+    });
     expect(observe(input({ usage: { cpuMilli: 499, memoryMb: 500 }, pods: pods({ restarts: 1 }) })).reason).toBe(
       "restarts rising (0 -> 1); CPU 499m of 500m limit (100%); memory 500Mi of 512Mi limit (98%)",
     );
