@@ -15,7 +15,7 @@ import { TX_OPTIONS } from "../../platform/transaction.js";
 import type { TopUpListener } from "../credits/credits.service.js";
 import { type LedgerService, lockUser } from "../credits/ledger.service.js";
 import { addCalendarMonth } from "./billing-rules.js";
-import { setSubscriptionInstancesDesiredState } from "./instance-desired-state.js";
+import { cancelSubscriptionAndTerminate, setSubscriptionInstancesDesiredState } from "./instance-desired-state.js";
 
 /** At most this many missed periods are charged in one renewal (a long outage), then the next pass continues. */
 const MAX_PERIODS_PER_RENEWAL = 24;
@@ -143,17 +143,12 @@ export class BillingService implements TopUpListener {
       if (!sub || sub.status !== "PAST_DUE" || !sub.pastDueSince || sub.pastDueSince.getTime() + this.opts.gracePeriodMs > now.getTime()) {
         return { outcome: "skipped" as const, wake: [] };
       }
-      await tx.subscription.update({
-        where: { id: sub.id },
-        data: { status: "CANCELLED", cancelledAt: now, cancelReason: "Payment overdue for longer than the grace period" },
-      });
-      const wake = await setSubscriptionInstancesDesiredState(tx, sub.id, {
-        from: ["RUNNING", "SUSPENDED"],
-        to: "TERMINATED",
-        eventType: "TERMINATION_REQUESTED",
+      const wake = await cancelSubscriptionAndTerminate(tx, sub.id, {
+        now,
+        cancelReason: "Payment overdue for longer than the grace period",
+        reasonCode: "GRACE_PERIOD_EXPIRED",
         level: "WARN",
         message: "Terminating: the subscription was cancelled because payment was overdue beyond the grace period",
-        data: { subscriptionId: sub.id, reason: "GRACE_PERIOD_EXPIRED" },
       });
       return { outcome: "cancelled" as const, wake };
     }, TX_OPTIONS);

@@ -36,3 +36,27 @@ export async function setSubscriptionInstancesDesiredState(
   }
   return instances.map((i) => i.id);
 }
+
+/**
+ * Cancels a subscription and asks its live instances to terminate, inside the caller's transaction.
+ * One rule for every way a subscription ends (the user cancels, the grace period runs out).
+ * Returns the instance ids to signal after commit.
+ */
+export async function cancelSubscriptionAndTerminate(
+  tx: Tx,
+  subscriptionId: string,
+  change: { now: Date; cancelReason: string; reasonCode: string; message: string; level?: "INFO" | "WARN" },
+): Promise<string[]> {
+  await tx.subscription.update({
+    where: { id: subscriptionId },
+    data: { status: "CANCELLED", cancelledAt: change.now, cancelReason: change.cancelReason },
+  });
+  return setSubscriptionInstancesDesiredState(tx, subscriptionId, {
+    from: ["RUNNING", "SUSPENDED"],
+    to: "TERMINATED",
+    eventType: "TERMINATION_REQUESTED",
+    level: change.level,
+    message: change.message,
+    data: { subscriptionId, reason: change.reasonCode },
+  });
+}

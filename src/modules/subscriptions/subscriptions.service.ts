@@ -14,7 +14,7 @@ import { createInstanceRow } from "../instances/instance-rows.js";
 import { type InstanceView, toInstanceView } from "../instances/instances.view.js";
 import type { QuotaService } from "../quotas/quotas.service.js";
 import { addCalendarMonth, unusedDaysRefund } from "./billing-rules.js";
-import { setSubscriptionInstancesDesiredState } from "./instance-desired-state.js";
+import { cancelSubscriptionAndTerminate } from "./instance-desired-state.js";
 import type { SubscriptionCreateReq, SubscriptionListQuery } from "./subscriptions.schema.js";
 import { type SubscriptionView, subscriptionViewInclude, toSubscriptionView } from "./subscriptions.view.js";
 
@@ -176,16 +176,11 @@ export class SubscriptionsService {
           refund = toCreditTransactionView(entry);
         }
       }
-      await tx.subscription.update({
-        where: { id: sub.id },
-        data: { status: "CANCELLED", cancelledAt: now, cancelReason: "Cancelled by the user" },
-      });
-      const wake = await setSubscriptionInstancesDesiredState(tx, sub.id, {
-        from: ["RUNNING", "SUSPENDED"],
-        to: "TERMINATED",
-        eventType: "TERMINATION_REQUESTED",
+      const wake = await cancelSubscriptionAndTerminate(tx, sub.id, {
+        now,
+        cancelReason: "Cancelled by the user",
+        reasonCode: "CANCELLED",
         message: "Terminating: the subscription was cancelled",
-        data: { subscriptionId: sub.id, reason: "CANCELLED" },
       });
       const full = await tx.subscription.findUniqueOrThrow({ where: { id: sub.id }, include: subscriptionViewInclude });
       return { body: { subscription: toSubscriptionView(full), refund }, wake };
