@@ -467,9 +467,8 @@ describe("metrics", () => {
 });
 
 describe("error mapping", () => {
-  // A real API server treats metadata.resourceVersion in an apply as a precondition; the emulator
-  // does not check it on apply (yet), so there the 409 comes from fault injection below.
-  it.skipIf(!REAL)("409: an apply with a stale resourceVersion", async () => {
+  // A real API server (and the emulator) treats metadata.resourceVersion in an apply as a precondition.
+  it("409: an apply with a stale resourceVersion", async () => {
     const cm = await client.apply<V1ConfigMap>(configMap("stale", { v: "1" }));
     await client.apply(configMap("stale", { v: "2" }));
     const stale = configMap("stale", { v: "3" });

@@ -347,6 +347,11 @@ export class Cluster {
         };
       }
       if (!live) this.checkNamespace(info, namespace, name);
+      // As on a real server, a resourceVersion in the applied configuration is a precondition.
+      const wantRv = (config.metadata as { resourceVersion?: unknown }).resourceVersion;
+      if (typeof wantRv === "string" && wantRv !== "" && wantRv !== live?.metadata.resourceVersion) {
+        throw live ? errors.conflict(info, name) : errors.notFound(info, name);
+      }
       const merged = serverSideApply({
         live,
         config,
