@@ -1,8 +1,8 @@
 /**
  * The Express app factory (no listen): used by src/index.ts and by the tests.
  */
-import { randomUUID } from "node:crypto";
-import express, { Router, type Express } from "express";
+import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
+import express, { type Express, type RequestHandler, Router } from "express";
 import helmet from "helmet";
 import { pinoHttp } from "pino-http";
 import type { Container } from "./container.js";
@@ -14,6 +14,7 @@ import { instancesRoutes } from "./modules/instances/instances.routes.js";
 import { subscriptionsRoutes } from "./modules/subscriptions/subscriptions.routes.js";
 import { adminUsersRoutes } from "./modules/users/users.routes.js";
 import { adminHealthRoutes } from "./modules/health/health.routes.js";
+import { UnauthorizedError } from "./platform/errors.js";
 import { authenticate, requireRole } from "./platform/http/auth.js";
 import { docsRoutes } from "./platform/http/docs.js";
 import { errorBody, errorHandler, notFoundHandler } from "./platform/http/errors.js";
@@ -23,6 +24,18 @@ import { listAppRoutes, routePatternMatcher } from "./platform/http/routes.js";
 import { httpMetricsMiddleware } from "./platform/metrics.js";
 
 const API_VERSION = "0.1.0";
+/** With a METRICS_TOKEN configured, the scrape must present it (constant-time comparison). */
+function metricsAuth(token: string | undefined): RequestHandler {
+  const expected = token ? createHash("sha256").update(`Bearer ${token}`).digest() : undefined;
+  return (req, _res, next) => {
+    if (expected) {
+      const given = createHash("sha256").update(req.headers.authorization ?? "").digest();
+      if (!timingSafeEqual(given, expected)) throw new UnauthorizedError("Metrics require the configured bearer token");
+    }
+    next();
+  };
+}
+
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
 export function createApp(c: Container): Express {
@@ -81,7 +94,12 @@ export function createApp(c: Container): Express {
   );
   app.get(
     "/metrics",
-    ops({ summary: "Prometheus metrics", response: { description: "Prometheus text format", contentType: "text/plain" } }),
+    ops({
+      summary: "Prometheus metrics (bearer METRICS_TOKEN when configured)",
+      response: { description: "Prometheus text format", contentType: "text/plain" },
+      errors: [401],
+    }),
+    metricsAuth(c.config.metrics.token),
     async (_req, res) => {
       res.type(c.metrics.contentType()).send(await c.metrics.text());
     },

@@ -75,6 +75,7 @@ const EnvSchema = z.object({
   LOGIN_RATE_LIMIT_PER_MINUTE: int(1).default(10),
   BODY_LIMIT: z.string().default("100kb"),
   BACKGROUND_LOOPS: bool.default(true),
+  METRICS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
 });
 
 export type RawEnv = z.input<typeof EnvSchema>;
@@ -120,6 +121,8 @@ export interface Config {
   quotaDefaults: { maxInstances: number; cpuMilli: number; memoryMb: number; storageGb: number };
   /** Run the reconciler, health and renewal loops in this process. */
   backgroundLoops: boolean;
+  /** When set, GET /metrics requires `Authorization: Bearer <token>`. */
+  metrics: { token: string | undefined };
 }
 
 export class ConfigError extends Error {
@@ -129,7 +132,7 @@ export class ConfigError extends Error {
   }
 }
 
-const FILE_SECRETS = ["DATABASE_URL", "JWT_SECRET", "ADMIN_PASSWORD"] as const;
+const FILE_SECRETS = ["DATABASE_URL", "JWT_SECRET", "ADMIN_PASSWORD", "METRICS_TOKEN"] as const;
 
 /** Parses the environment once. Throws ConfigError listing every problem. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -216,5 +219,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       storageGb: e.DEFAULT_QUOTA_STORAGE_GB,
     },
     backgroundLoops: e.BACKGROUND_LOOPS,
+    metrics: { token: e.METRICS_TOKEN },
   };
 }

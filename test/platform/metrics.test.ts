@@ -147,3 +147,22 @@ describe("Metrics", () => {
     });
   });
 });
+
+describe("METRICS_TOKEN", () => {
+  it("when configured, a scrape without the bearer token gets 401 and one with it gets the metrics", async () => {
+    const guarded = await createTestContext({ env: { METRICS_TOKEN: "scrape-token-0123456789" } });
+    try {
+      const none = await guarded.api.get("/metrics");
+      expect(none.status).toBe(401);
+      expect(none.body).toEqual({
+        error: { code: "UNAUTHORIZED", message: "Metrics require the configured bearer token", requestId: expect.any(String) },
+      });
+      expect((await guarded.api.get("/metrics").set("Authorization", "Bearer wrong-token-0123456789")).status).toBe(401);
+      const ok = await guarded.api.get("/metrics").set("Authorization", "Bearer scrape-token-0123456789");
+      expect(ok.status).toBe(200);
+      expect(ok.text).toContain("minispod_http_request_duration_seconds");
+    } finally {
+      await guarded.close();
+    }
+  });
+});

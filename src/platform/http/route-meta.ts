@@ -12,7 +12,7 @@ import type { RequestSchemas } from "./validate.js";
 const ROUTE_META = Symbol.for("minispod.routeMeta");
 
 /** Error statuses a handler can answer with beyond those derived from its middleware. */
-export type DeclaredErrorStatus = 402 | 404 | 409 | 413 | 422 | 429 | 503;
+export type DeclaredErrorStatus = 401 | 402 | 404 | 409 | 413 | 422 | 429 | 503;
 
 export interface RouteDoc {
   summary: string;
