@@ -214,6 +214,7 @@ export class HealthSweeper {
         if (results.length) {
           await this.insertChecks(tx, sweepId, checkedAt, results);
           await this.updateInstances(tx, checkedAt, results, lastRestart);
+          await this.recordHealthChanges(tx, checkedAt, results);
         }
         if (!req.instanceIds) await this.resetNotRunning(tx);
         const repairedIds = toRepair.length ? await this.requestRepairs(tx, checkedAt, toRepair, generations) : [];
@@ -418,6 +419,30 @@ export class HealthSweeper {
       results.map((r) => r.candidate),
       results.map((r) => r.candidateCount),
       lastRestart,
+    );
+  }
+
+  /**
+   * One instance event per judged change of health (after hysteresis), so the instance's timeline shows
+   * when it became UNHEALTHY and when it recovered. One INSERT for the whole sweep; the first judgement
+   * of a new instance (UNKNOWN -> HEALTHY) is not news and is left out.
+   */
+  private async recordHealthChanges(tx: Tx, at: Date, results: InstanceHealthResult[]): Promise<void> {
+    const changed = results.filter(
+      (r) => r.healthStatus !== r.previousHealthStatus && !(r.previousHealthStatus === "UNKNOWN" && r.healthStatus === "HEALTHY"),
+    );
+    if (!changed.length) return;
+    await tx.$executeRawUnsafe(
+      `INSERT INTO "instance_events" ("id","instance_id","type","level","message","data","created_at")
+       SELECT v.eid, v.id, 'HEALTH_CHANGED', v.level, v.message, v.data::jsonb, $1
+         FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS v(eid, id, level, message, data)
+         JOIN "instances" i ON i."id" = v.id AND i."status" = 'RUNNING'`,
+      at,
+      changed.map(() => randomUUID()),
+      changed.map((r) => r.instanceId),
+      changed.map((r) => (r.healthStatus === "UNHEALTHY" || r.healthStatus === "DEGRADED" ? "WARN" : "INFO")),
+      changed.map((r) => `Health ${r.previousHealthStatus} -> ${r.healthStatus}: ${r.reason}`),
+      changed.map((r) => JSON.stringify({ from: r.previousHealthStatus, to: r.healthStatus, reason: r.reason })),
     );
   }
 

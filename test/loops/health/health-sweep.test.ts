@@ -197,6 +197,16 @@ describe("the rules, through the emulator's fault modes", () => {
     await sweep([a.id]);
     await sweep([a.id]);
     expect((await health(a.id)).healthStatus).toBe("HEALTHY");
+    // The timeline records both judged changes, not every observation.
+    const changes = await ctx.container.db.prisma.instanceEvent.findMany({
+      where: { instanceId: a.id, type: "HEALTH_CHANGED" },
+      orderBy: [{ createdAt: "asc" }, { id: "asc" }],
+    });
+    expect(changes.map((e) => [e.level, (e.data as { from: string; to: string }).from, (e.data as { to: string }).to]).slice(-2)).toEqual([
+      ["WARN", "HEALTHY", "UNHEALTHY"],
+      ["INFO", "UNHEALTHY", "HEALTHY"],
+    ]);
+    expect(changes.at(-2)?.message).toBe("Health HEALTHY -> UNHEALTHY: pod waiting in CrashLoopBackOff");
   });
 
   it("ImagePullBackOff (bad image on a replaced pod): UNHEALTHY", async () => {
