@@ -232,7 +232,15 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
     retentionMs: config.health.retentionMs,
   });
   const health = new HealthService({ prisma, clock, runner: healthLoop });
-  const renewal = new RenewalLoop({ billing, leases: new LeaseManager({ prisma, clock }), logger, cron: config.billing.renewalCron });
+  const renewal = new RenewalLoop({
+    billing,
+    leases: new LeaseManager({ prisma, clock }),
+    logger,
+    cron: config.billing.renewalCron,
+    housekeeping: async () => {
+      await idempotency.pruneOlderThan(new Date(clock.now().getTime() - config.billing.idempotencyRetentionMs));
+    },
+  });
 
   await seedCatalog(prisma);
   if (adminPassword) {

@@ -68,6 +68,7 @@ const EnvSchema = z.object({
   RECONCILE_CONCURRENCY: int(1, 256).default(8),
   RENEWAL_CRON: z.string().default("*/10 * * * *"),
   BILLING_GRACE_PERIOD: duration.default(7 * 86_400_000),
+  IDEMPOTENCY_RETENTION: duration.default(7 * 86_400_000),
   DEFAULT_QUOTA_MAX_INSTANCES: int(0).default(5),
   DEFAULT_QUOTA_CPU_MILLI: int(0).default(4000),
   DEFAULT_QUOTA_MEMORY_MB: int(0).default(8192),
@@ -117,7 +118,7 @@ export interface Config {
   };
   health: { intervalMs: number; consecutiveObservations: number; retentionMs: number };
   reconciler: { resyncIntervalMs: number; rolloutTimeoutMs: number; stuckPodGraceMs: number; concurrency: number };
-  billing: { renewalCron: string; gracePeriodMs: number };
+  billing: { renewalCron: string; gracePeriodMs: number; idempotencyRetentionMs: number };
   quotaDefaults: { maxInstances: number; cpuMilli: number; memoryMb: number; storageGb: number };
   /** Run the reconciler, health and renewal loops in this process. */
   backgroundLoops: boolean;
@@ -211,7 +212,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       stuckPodGraceMs: e.STUCK_POD_GRACE,
       concurrency: e.RECONCILE_CONCURRENCY,
     },
-    billing: { renewalCron: e.RENEWAL_CRON, gracePeriodMs: e.BILLING_GRACE_PERIOD },
+    billing: { renewalCron: e.RENEWAL_CRON, gracePeriodMs: e.BILLING_GRACE_PERIOD, idempotencyRetentionMs: e.IDEMPOTENCY_RETENTION },
     quotaDefaults: {
       maxInstances: e.DEFAULT_QUOTA_MAX_INSTANCES,
       cpuMilli: e.DEFAULT_QUOTA_CPU_MILLI,

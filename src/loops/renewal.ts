@@ -33,6 +33,8 @@ export class RenewalLoop {
       cron: string;
       /** How long a pass may hold the lease before another replica may take over. */
       leaseTtlMs?: number;
+      /** Singleton housekeeping run after each pass under the same lease (e.g. pruning idempotency records). */
+      housekeeping?: () => Promise<void>;
       holder?: string;
     },
   ) {
@@ -55,6 +57,7 @@ export class RenewalLoop {
     try {
       const report = await billing.runDue();
       if (report.renewed || report.pastDue || report.cancelled || report.failed) logger.info({ ...report }, "renewal pass");
+      await this.opts.housekeeping?.().catch((err: unknown) => logger.warn({ err }, "housekeeping after the renewal pass failed"));
       return { skipped: false, ...report };
     } finally {
       await leases.release(RENEWAL_LEASE, this.holder);

@@ -85,6 +85,22 @@ export class IdempotencyService {
   constructor(private readonly opts: { prisma: PrismaClient }) {}
 
   /**
+   * Forgets stored responses older than `cutoff` (in batches), so the table does not grow forever.
+   * A key used again after that runs as a new request; money stays safe regardless, because every
+   * ledger movement has its own permanent idempotency key.
+   */
+  async pruneOlderThan(cutoff: Date, batchSize = 5000): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const n = await this.opts.prisma.$executeRaw`
+        DELETE FROM "idempotency_records" WHERE ctid IN (
+          SELECT ctid FROM "idempotency_records" WHERE "created_at" < ${cutoff} LIMIT ${batchSize})`;
+      total += n;
+      if (n < batchSize) return total;
+    }
+  }
+
+  /**
    * Runs `work` in one transaction and stores its response under the key in that same transaction.
    * `work` returns the HTTP status and a JSON-serialisable body (it is round-tripped through JSON so
    * that a first response and its replays are identical).

@@ -204,7 +204,27 @@ describe("renewal", () => {
     expect(await leases.holderOf("renewal")).toBeUndefined(); // released after the pass
   });
 
-  it("start() schedules with node-cron and stop() stops it; an invalid expression is refused", async () => {
+  it("after the pass, forgets idempotency records older than IDEMPOTENCY_RETENTION (7 days)", async () => {
+    clock.set("2026-07-01T00:00:00.000Z");
+    const u = await buildUser(ctx);
+    const record = (key: string, createdAt: string) => ({
+      userId: u.id,
+      scope: "subscriptions.create",
+      key,
+      requestHash: "x",
+      responseStatus: 201,
+      responseBody: {},
+      createdAt: new Date(createdAt),
+    });
+    await prisma().idempotencyRecord.createMany({
+      data: [record("old", "2026-06-23T23:59:59.000Z"), record("recent", "2026-06-24T00:00:01.000Z")],
+    });
+    expect((await ctx.container.loops.renewal.runOnce()).skipped).toBe(false);
+    const left = await prisma().idempotencyRecord.findMany({ where: { userId: u.id }, select: { key: true } });
+    expect(left).toEqual([{ key: "recent" }]);
+  });
+
+    it("start() schedules with node-cron and stop() stops it; an invalid expression is refused", async () => {
     const loop = new RenewalLoop({
       billing: ctx.container.services.billing,
       leases: new LeaseManager({ prisma: prisma(), clock }),
