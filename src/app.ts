@@ -29,7 +29,9 @@ function metricsAuth(token: string | undefined): RequestHandler {
   const expected = token ? createHash("sha256").update(`Bearer ${token}`).digest() : undefined;
   return (req, _res, next) => {
     if (expected) {
-      const given = createHash("sha256").update(req.headers.authorization ?? "").digest();
+      const given = createHash("sha256")
+        .update(req.headers.authorization ?? "")
+        .digest();
       if (!timingSafeEqual(given, expected)) throw new UnauthorizedError("Metrics require the configured bearer token");
     }
     next();

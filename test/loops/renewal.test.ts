@@ -224,7 +224,7 @@ describe("renewal", () => {
     expect(left).toEqual([{ key: "recent" }]);
   });
 
-    it("start() schedules with node-cron and stop() stops it; an invalid expression is refused", async () => {
+  it("start() schedules with node-cron and stop() stops it; an invalid expression is refused", async () => {
     const loop = new RenewalLoop({
       billing: ctx.container.services.billing,
       leases: new LeaseManager({ prisma: prisma(), clock }),
