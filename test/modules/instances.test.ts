@@ -76,6 +76,7 @@ describe("n8n instance lifecycle: subscribe -> RUNNING -> logs -> restart -> upd
       namespace: ns,
       service: { slug: "n8n" },
       plan: { slug: "starter", cpuMilli: 500, memoryMb: 512, storageGb: 5 },
+      resources: { cpuMilli: 500, memoryMb: 512, storageGb: 5 },
     });
     expect(res.body.instance.provisionedAt).toMatch(/Z$/);
     expect(await eventTypes(id)).toEqual(["CREATED", "PROVISIONING_STARTED", "TENANT_READY", "OBJECTS_APPLIED", "RUNNING"]);

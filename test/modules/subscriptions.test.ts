@@ -82,6 +82,7 @@ describe("POST /api/subscriptions", () => {
         namespace: `user-${u.id}`,
         service: { id: expect.any(String), slug: "n8n", name: "n8n" },
         plan: { id: n8nStarter.id, slug: "starter", name: "Starter", cpuMilli: 500, memoryMb: 512, storageGb: 5, monthlyPriceCredits: 500 },
+        resources: { cpuMilli: 500, memoryMb: 512, storageGb: 5 },
         health: { status: "UNKNOWN", reason: null, checkedAt: null },
         subscriptionId: res.body.subscription.id,
         provisionedAt: null,

@@ -18,6 +18,8 @@ export interface InstanceView {
   namespace: string;
   service: { id: string; slug: string; name: string };
   plan: { id: string; slug: string; name: string; cpuMilli: number; memoryMb: number; storageGb: number; monthlyPriceCredits: number };
+  /** What the workload is given: requests = limits from the plan, and the volume size. */
+  resources: { cpuMilli: number; memoryMb: number; storageGb: number };
   health: { status: HealthStatus; reason: string | null; checkedAt: string | null };
   subscriptionId: string;
   provisionedAt: string | null;
@@ -54,6 +56,7 @@ export function toInstanceView(i: InstanceWithRefs): InstanceView {
       storageGb: i.plan.storageGb,
       monthlyPriceCredits: i.plan.monthlyPriceCredits,
     },
+    resources: { cpuMilli: i.plan.cpuMilli, memoryMb: i.plan.memoryMb, storageGb: i.plan.storageGb },
     health: { status: i.healthStatus, reason: i.healthReason, checkedAt: iso(i.healthCheckedAt) },
     subscriptionId: i.subscriptionId,
     provisionedAt: iso(i.provisionedAt),
