@@ -447,3 +447,36 @@ describe("live streams", () => {
     expect(text.split("\n").filter(Boolean).length).toBeGreaterThanOrEqual(1);
   });
 });
+
+describe("recovering a FAILED instance that had run", () => {
+  it("keeps counting against the quota, blocks a second instance, and comes back with a restart", async () => {
+    const u = await fundedUser();
+    const { instance, subscription } = await subscribe(u, "ghost/starter", "phoenix");
+    await settle();
+    // As after a failed plan change: the instance had run, its objects and data stay.
+    await ctx.container.db.prisma.instance.update({
+      where: { id: instance.id },
+      data: { status: "FAILED", statusMessage: "Rollout did not complete within 600s" },
+    });
+    const quotas = await ctx.api.get("/api/quotas").set(u.auth);
+    expect(quotas.body.usage).toEqual({ instances: 1, cpuMilli: 250, memoryMb: 512, storageGb: 5 });
+
+    const second = await ctx.api.post("/api/instances").set(u.auth).send({ subscriptionId: subscription.id });
+    expect(second.status).toBe(409);
+    expect(second.body).toEqual(
+      errorShape("CONFLICT", {
+        message: "The subscription already has instance 'phoenix' (FAILED); restart or delete it first",
+        details: { instanceId: instance.id, status: "FAILED" },
+      }),
+    );
+
+    const restart = await ctx.api.post(`/api/instances/${instance.id}/restart`).set(u.auth);
+    expect(restart.status).toBe(202);
+    expect(restart.body.instance).toMatchObject({ status: "RESTARTING", statusMessage: null });
+    await settle();
+    expect((await ctx.api.get(`/api/instances/${instance.id}`).set(u.auth)).body.instance).toMatchObject({
+      status: "RUNNING",
+      statusMessage: null,
+    });
+  });
+});

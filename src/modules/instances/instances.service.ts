@@ -121,9 +121,11 @@ export class InstancesService {
           details: { status: sub.status },
         });
       }
-      const live = sub.instances.find((i) => i.status !== "TERMINATED" && i.status !== "FAILED");
+      // A FAILED instance that had run still owns its objects and data: restart or delete it first.
+      const live = sub.instances.find((i) => i.status !== "TERMINATED" && !(i.status === "FAILED" && !i.provisionedAt));
       if (live) {
-        throw new ConflictError(`The subscription already has instance '${live.name}' (${live.status})`, {
+        const hint = live.status === "FAILED" ? "; restart or delete it first" : "";
+        throw new ConflictError(`The subscription already has instance '${live.name}' (${live.status})${hint}`, {
           details: { instanceId: live.id, status: live.status },
         });
       }
@@ -234,16 +236,19 @@ export class InstancesService {
 
   async restart(caller: AuthIdentity, id: string): Promise<InstanceView> {
     const inst = await this.load(caller, id, { ownerOnly: true });
-    if (inst.status !== "RUNNING" || inst.desiredState !== "RUNNING") {
-      throw new InvalidStateError(`Instance is ${inst.status}; only a RUNNING instance can be restarted`, {
+    // A FAILED instance that had run (e.g. a failed plan change) can be restarted to recover it.
+    const recoverable = inst.status === "FAILED" && inst.provisionedAt !== null;
+    if ((inst.status !== "RUNNING" && !recoverable) || inst.desiredState !== "RUNNING") {
+      throw new InvalidStateError(`Instance is ${inst.status}; only a RUNNING instance (or a FAILED one that had run) can be restarted`, {
         details: { status: inst.status },
       });
     }
     const now = this.o.clock.now();
     const res = await this.o.prisma.instance.updateMany({
-      where: { id, status: "RUNNING", generation: inst.generation },
+      where: { id, status: inst.status, generation: inst.generation },
       data: {
         status: "RESTARTING",
+        statusMessage: null,
         restartRequestedAt: now,
         generation: { increment: 1 },
         nextAttemptAt: now,

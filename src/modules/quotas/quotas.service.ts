@@ -49,13 +49,18 @@ export class QuotaService {
     return { maxInstances: q.maxInstances, cpuMilli: q.cpuMilli, memoryMb: q.memoryMb, storageGb: q.storageGb };
   }
 
-  /** Resources held by the user's live instances, optionally ignoring some (e.g. the one being resized). */
+  /**
+   * Resources held by the user's live instances (a FAILED instance that had run still holds its volume
+   * and objects), optionally ignoring some (e.g. the one being resized).
+   */
   async usage(db: Db, userId: string, opts: { excludeInstanceIds?: string[] } = {}): Promise<QuotaUsage> {
     const rows = await db.instance.findMany({
       where: {
         userId,
-        status: { notIn: ["TERMINATED", "FAILED"] },
+        status: { not: "TERMINATED" },
         desiredState: { not: "TERMINATED" },
+        // A FAILED instance that never ran was rolled back; one that had run keeps its objects and data.
+        NOT: { status: "FAILED", provisionedAt: null },
         ...(opts.excludeInstanceIds?.length ? { id: { notIn: opts.excludeInstanceIds } } : {}),
       },
       select: { plan: { select: { cpuMilli: true, memoryMb: true, storageGb: true } } },
