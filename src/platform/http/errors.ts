@@ -45,6 +45,10 @@ export function translateDbError(err: unknown): AppError | undefined {
     if (err.code === "P2002") return new ConflictError("A conflicting object already exists", { cause: err });
     if (err.code === "P2025") return new NotFoundError("Not found", { cause: err });
     if (err.code === "P2003") return new ConflictError("A related object is missing or still in use", { cause: err });
+    // Can't reach the server, timed out, connection closed, pool exhausted: the dependency is down, not the request.
+    if (["P1001", "P1002", "P1008", "P1017", "P2024"].includes(err.code)) {
+      return new DependencyUnavailableError("The database is unavailable", { cause: err });
+    }
   }
   if (err instanceof Prisma.PrismaClientInitializationError) {
     return new DependencyUnavailableError("The database is unavailable", { cause: err });
