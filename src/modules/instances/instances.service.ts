@@ -8,7 +8,8 @@ import type { Readable } from "node:stream";
 import type { Instance, Plan, Prisma as PrismaNs, Service } from "../../generated/prisma/client.js";
 import type { Clock } from "../../platform/clock.js";
 import type { PrismaClient } from "../../platform/db/index.js";
-import { ConflictError, InvalidStateError, NotFoundError } from "../../platform/errors.js";
+import { KubeError, KubeNotFoundError } from "../../kube/errors.js";
+import { ConflictError, DependencyUnavailableError, InvalidStateError, NotFoundError } from "../../platform/errors.js";
 import type { AuthIdentity } from "../../platform/http/auth.js";
 import { type Paginated, paginated, skipTake } from "../../platform/http/pagination.js";
 import type { InstanceSignal } from "../../platform/signals.js";
@@ -54,6 +55,21 @@ export function planChangeAmount(oldPrice: number, newPrice: number, now: Date, 
   const diff = newPrice - oldPrice;
   const prorated = Math.trunc((Math.abs(diff) * remaining) / daysInPeriod);
   return diff >= 0 ? prorated : -prorated;
+}
+
+/**
+ * A read from the cluster on behalf of a request: an unreachable cluster is a 503, and a pod that
+ * vanished between listing and reading (a restart) is a 409 like "no running pod".
+ */
+async function clusterRead<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (err) {
+    if (err instanceof KubeError && err.transient)
+      throw new DependencyUnavailableError("The cluster is unavailable; try again", { cause: err });
+    if (err instanceof KubeNotFoundError) throw new InvalidStateError("The instance's pod went away; try again", { cause: err });
+    throw err;
+  }
 }
 
 export interface InstancesServiceOptions {
@@ -320,7 +336,7 @@ export class InstancesService {
     if (inst.status === "TERMINATED" || inst.status === "TERMINATING") {
       throw new InvalidStateError(`Instance is ${inst.status}; it has no logs`, { details: { status: inst.status } });
     }
-    const pod = await this.o.cluster.runningPod(inst.namespace, inst.id);
+    const pod = await clusterRead(() => this.o.cluster.runningPod(inst.namespace, inst.id));
     if (!pod) throw new InvalidStateError("The instance has no running pod", { details: { status: inst.status } });
     return pod;
   }
@@ -328,13 +344,17 @@ export class InstancesService {
   async logs(caller: AuthIdentity, id: string, q: InstanceLogsQuery): Promise<string[]> {
     const inst = await this.load(caller, id);
     const pod = await this.podFor(inst);
-    return this.o.cluster.logs(inst.namespace, pod.name, pod.container, { tailLines: q.tailLines, sinceSeconds: q.sinceSeconds });
+    return clusterRead(() =>
+      this.o.cluster.logs(inst.namespace, pod.name, pod.container, { tailLines: q.tailLines, sinceSeconds: q.sinceSeconds }),
+    );
   }
 
   async followLogs(caller: AuthIdentity, id: string, q: InstanceLogsQuery): Promise<Readable> {
     const inst = await this.load(caller, id);
     const pod = await this.podFor(inst);
-    return this.o.cluster.followLogs(inst.namespace, pod.name, pod.container, { tailLines: q.tailLines, sinceSeconds: q.sinceSeconds });
+    return clusterRead(() =>
+      this.o.cluster.followLogs(inst.namespace, pod.name, pod.container, { tailLines: q.tailLines, sinceSeconds: q.sinceSeconds }),
+    );
   }
 
   /** Connection details, read from the instance's Secret. Owner only: an admin gets a 404 too. */
@@ -343,7 +363,7 @@ export class InstancesService {
     if (inst.status === "TERMINATED" || inst.status === "PENDING") {
       throw new InvalidStateError(`Instance is ${inst.status}; it has no credentials`, { details: { status: inst.status } });
     }
-    const secret = await this.o.cluster.readCredentials(inst.namespace, this.o.manifests.names(inst).secret);
+    const secret = await clusterRead(() => this.o.cluster.readCredentials(inst.namespace, this.o.manifests.names(inst).secret));
     if (!secret) throw new InvalidStateError("The instance's credentials are not created yet", { details: { status: inst.status } });
     const base = { instanceId: inst.id, service: inst.service.slug, url: this.o.manifests.url(inst) };
     if (inst.service.template === "postgresql") {
