@@ -87,6 +87,16 @@ function omitZero(status: Obj): Obj {
   return out;
 }
 
+/** A container that has not started: not ready, no restarts, waiting for `waiting.reason`. */
+function waitingContainer(c: Obj, waiting: Obj): Obj {
+  return { name: c.name, image: c.image, imageID: "", ready: false, restartCount: 0, started: false, state: { waiting } };
+}
+
+/** The image digest a kubelet would report, stable per image. */
+function imageIdOf(image: unknown): string {
+  return `docker.io/library/${String(image)}@sha256:${safeHash(String(image), 16)}`;
+}
+
 export class Controllers {
   private readonly queue = new Set<string>();
   private scheduled = false;
@@ -308,15 +318,7 @@ export class Controllers {
       hostIPs: [{ ip: "10.0.0.10" }],
       startTime: k8sTime(now),
       qosClass: qosClass(containers),
-      containerStatuses: containers.map((c) => ({
-        name: c.name,
-        image: c.image,
-        imageID: "",
-        ready: false,
-        restartCount: 0,
-        started: false,
-        state: { waiting: { reason: "ContainerCreating" } },
-      })),
+      containerStatuses: containers.map((c) => waitingContainer(c, { reason: "ContainerCreating" })),
     };
     const spec = {
       ...rec(pod.spec),
@@ -363,34 +365,22 @@ export class Controllers {
       });
     let conditions = setCond(arr(status.conditions), "PodReadyToStartContainers", !badImage);
     const unready = `containers with unready status: [${containers.map((c) => c.name).join(" ")}]`;
+    const notReady = (conds: Obj[]) =>
+      setCond(setCond(conds, "Ready", false, "ContainersNotReady", unready), "ContainersReady", false, "ContainersNotReady", unready);
     let next: Obj;
     if (badImage) {
       next = {
         ...status,
         phase: "Pending",
-        conditions: setCond(
-          setCond(conditions, "Ready", false, "ContainersNotReady", unready),
-          "ContainersReady",
-          false,
-          "ContainersNotReady",
-          unready,
+        conditions: notReady(conditions),
+        containerStatuses: containers.map((c) =>
+          waitingContainer(
+            c,
+            this.imageIsBad(String(c.image))
+              ? { reason: "ImagePullBackOff", message: `Back-off pulling image "${String(c.image)}"` }
+              : { reason: "PodInitializing" },
+          ),
         ),
-        containerStatuses: containers.map((c) => ({
-          name: c.name,
-          image: c.image,
-          imageID: "",
-          ready: false,
-          restartCount: 0,
-          started: false,
-          state: this.imageIsBad(String(c.image))
-            ? {
-                waiting: {
-                  reason: "ImagePullBackOff",
-                  message: `Back-off pulling image "${String(c.image)}"`,
-                },
-              }
-            : { waiting: { reason: "PodInitializing" } },
-        })),
       };
       // The kubelet keeps retrying the pull; if the image is fixed (markImageGood) the pod starts.
       this.scheduler.schedule(this.podTaskKey(pod), now + this.opts.crashLoopIntervalMs, retry);
@@ -399,20 +389,14 @@ export class Controllers {
         ...status,
         phase: "Running",
         podIP: status.podIP ?? this.podIp(pod),
-        conditions: setCond(
-          setCond(conditions, "Ready", false, "ContainersNotReady", unready),
-          "ContainersReady",
-          false,
-          "ContainersNotReady",
-          unready,
-        ),
+        conditions: notReady(conditions),
         containerStatuses: containers.map((c) => {
           const prev = previous.get(c.name);
           const restarts = (typeof prev?.restartCount === "number" ? prev.restartCount : 0) + 1;
           return {
             name: c.name,
             image: c.image,
-            imageID: `docker.io/library/${String(c.image)}@sha256:${safeHash(String(c.image), 16)}`,
+            imageID: imageIdOf(c.image),
             containerID: `containerd://${safeHash(`${uid}/${c.name}/${restarts}`, 32)}`,
             ready: false,
             restartCount: restarts,
@@ -448,7 +432,7 @@ export class Controllers {
           const out: Obj = {
             name: c.name,
             image: c.image,
-            imageID: `docker.io/library/${String(c.image)}@sha256:${safeHash(String(c.image), 16)}`,
+            imageID: imageIdOf(c.image),
             containerID: `containerd://${safeHash(`${uid}/${c.name}`, 32)}`,
             ready: true,
             restartCount: typeof prev?.restartCount === "number" ? prev.restartCount : 0,
