@@ -253,18 +253,21 @@ export class Reconciler implements InstanceSignal {
   async syncTenants(): Promise<string[]> {
     const users = await this.o.prisma.user.findMany({
       where: { instances: { some: { status: { in: ["PROVISIONING", "RUNNING", "UPDATING", "RESTARTING", "SUSPENDED"] } } } },
-      select: { id: true, tenantAppliedHash: true },
+      select: { id: true, tenantAppliedHash: true, quota: true },
     });
     const applied: string[] = [];
     for (const u of users) {
-      const tenant = this.o.manifests.tenant(u.id, await this.o.quotas.limits(this.o.prisma, u.id));
+      // Quotas come with the users: one query for the whole pass, not one per user.
+      const tenant = this.o.manifests.tenant(u.id, this.o.quotas.limitsOf(u.quota));
       const hash = hashManifests(tenant);
       if (hash === u.tenantAppliedHash) continue;
       try {
         await this.o.cluster.applyAll(tenant);
       } catch (err) {
-        // Next sync tries again; one broken namespace does not stop the others.
+        // Next sync tries again. One broken namespace does not stop the others, but an unreachable
+        // cluster ends the pass (it would fail the same way for every user, delaying instance work).
         this.o.logger.warn({ err: (err as Error).message, userId: u.id }, "tenant baseline sync failed");
+        if (err instanceof KubeError && err.transient) break;
         continue;
       }
       await this.o.prisma.user.update({ where: { id: u.id }, data: { tenantAppliedHash: hash } });

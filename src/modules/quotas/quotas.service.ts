@@ -44,7 +44,11 @@ export class QuotaService {
   constructor(private readonly opts: { prisma: PrismaClient; defaults: QuotaLimits }) {}
 
   async limits(db: Db, userId: string): Promise<QuotaLimits> {
-    const q = await db.quota.findUnique({ where: { userId } });
+    return this.limitsOf(await db.quota.findUnique({ where: { userId } }));
+  }
+
+  /** A user's limits from their quota row (already loaded), or the defaults when they have none. */
+  limitsOf(q: QuotaLimits | null | undefined): QuotaLimits {
     if (!q) return { ...this.opts.defaults };
     return { maxInstances: q.maxInstances, cpuMilli: q.cpuMilli, memoryMb: q.memoryMb, storageGb: q.storageGb };
   }
