@@ -6,6 +6,19 @@ import type { WorkloadKind } from "./types.js";
  * sweep (the whole fleet from one LIST, grouped by instance id).
  */
 
+/**
+ * Container waiting reasons that time alone rarely cures: the reconciler fails a transition stuck in
+ * one, and the health sweep judges such an instance UNHEALTHY.
+ */
+export const STUCK_WAITING_REASONS: ReadonlySet<string> = new Set([
+  "CrashLoopBackOff",
+  "ImagePullBackOff",
+  "ErrImagePull",
+  "InvalidImageName",
+  "CreateContainerConfigError",
+  "CreateContainerError",
+]);
+
 export interface RolloutState {
   done: boolean;
   /** Set when the rollout can no longer succeed by waiting (progress deadline exceeded). */

@@ -3,22 +3,13 @@
  * instance, and how consecutive observations change the instance's current health (hysteresis).
  * The sweep (health.sweeper.ts) feeds them the fleet's LIST results grouped by instance id.
  */
-import type { PodStatusSummary } from "../../kube/status.js";
+import { type PodStatusSummary, STUCK_WAITING_REASONS } from "../../kube/status.js";
 
 export const HEALTH_STATUSES = ["HEALTHY", "DEGRADED", "UNHEALTHY", "UNKNOWN"] as const;
 export type HealthStatus = (typeof HEALTH_STATUSES)[number];
 
 /** CPU or memory use above this share of the plan's limit makes a ready instance DEGRADED. */
 export const USAGE_DEGRADED_RATIO = 0.9;
-
-/** Waiting reasons that mean a pod cannot start on its own. */
-export const FATAL_WAITING_REASONS = [
-  "CrashLoopBackOff",
-  "ImagePullBackOff",
-  "ErrImagePull",
-  "InvalidImageName",
-  "CreateContainerConfigError",
-];
 
 export interface WorkloadObservation {
   kind: "Deployment" | "StatefulSet";
@@ -106,7 +97,7 @@ export function observe(input: ObservationInput): Observation {
   ];
   if (missing.length) return { ...base, missing, status: "UNHEALTHY", reason: `objects missing: ${missing.join(", ")}` };
 
-  const fatal = (input.pods?.waitingReasons ?? []).filter((r) => FATAL_WAITING_REASONS.includes(r));
+  const fatal = (input.pods?.waitingReasons ?? []).filter((r) => STUCK_WAITING_REASONS.has(r));
   if (fatal.length) return { ...base, status: "UNHEALTHY", reason: `pod waiting in ${fatal.join(", ")}` };
 
   const desired = base.desiredReplicas;
