@@ -109,6 +109,4 @@ export async function allocateK8sName(db: Db, namespace: string, displayName: st
 }
 
 /** The tenant namespace of a user: `user-<id>`; the kube layer owns the rule. */
-export function tenantNamespaceFor(userId: string): string {
-  return tenantNamespace(userId);
-}
+export { tenantNamespace as tenantNamespaceFor };

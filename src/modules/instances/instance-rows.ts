@@ -6,7 +6,8 @@
 import { randomInt } from "node:crypto";
 import type { Plan, Service } from "../../generated/prisma/client.js";
 import type { Tx } from "../../platform/db/index.js";
-import { allocateK8sName, tenantNamespaceFor } from "./instance-names.js";
+import { tenantNamespace } from "../../kube/templates/names.js";
+import { allocateK8sName } from "./instance-names.js";
 import { instanceViewInclude } from "./instances.view.js";
 
 /** Templates served over HTTP(S) get an Ingress and so a URL; PostgreSQL does not. */
@@ -34,7 +35,7 @@ export async function createInstanceRow(
     eventMessage: string;
   },
 ) {
-  const namespace = tenantNamespaceFor(input.userId);
+  const namespace = tenantNamespace(input.userId);
   const k8sName = await allocateK8sName(tx, namespace, input.name);
   const subdomain = `${k8sName}-${shortId()}.${input.baseDomain}`;
   const instance = await tx.instance.create({

@@ -92,7 +92,7 @@ export class InstancesController {
       res.json(await this.instances.events(who, params.id, query));
       return;
     }
-    const initial = await this.instances.assertVisible(who, params.id);
+    const initial = await this.instances.get(who, params.id);
     res
       .status(200)
       .set({ "Content-Type": "text/event-stream", "Cache-Control": "no-store", Connection: "keep-alive", "X-Accel-Buffering": "no" });

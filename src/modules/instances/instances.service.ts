@@ -16,7 +16,7 @@ import type { InstanceSignal } from "../../platform/signals.js";
 import { TX_OPTIONS } from "../../platform/transaction.js";
 import { lockUser, type LedgerService, toCreditTransactionView } from "../credits/ledger.service.js";
 import type { QuotaService } from "../quotas/quotas.service.js";
-import { DAY_MS } from "../subscriptions/billing-rules.js";
+import { planChangeAmount } from "../subscriptions/billing-rules.js";
 import type { SubscriptionsService } from "../subscriptions/subscriptions.service.js";
 import type { InstanceCluster } from "./instance-cluster.js";
 import type { InstanceManifests } from "./instance-manifests.js";
@@ -42,19 +42,6 @@ export function toEventView(e: {
   createdAt: Date;
 }): InstanceEventView {
   return { id: e.id, type: e.type, level: e.level, message: e.message, data: e.data ?? null, createdAt: e.createdAt.toISOString() };
-}
-
-/**
- * Plan change price: the monthly price difference, pro rata over the WHOLE days left in the current
- * period, rounded toward zero (in the user's favour both ways): an upgrade with 15 of 30 days left
- * costs floor(diff * 15 / 30); a downgrade credits floor(|diff| * 15 / 30).
- */
-export function planChangeAmount(oldPrice: number, newPrice: number, now: Date, periodStart: Date, periodEnd: Date): number {
-  const daysInPeriod = Math.max(1, Math.round((periodEnd.getTime() - periodStart.getTime()) / DAY_MS));
-  const remaining = Math.min(daysInPeriod, Math.max(0, Math.floor((periodEnd.getTime() - now.getTime()) / DAY_MS)));
-  const diff = newPrice - oldPrice;
-  const prorated = Math.trunc((Math.abs(diff) * remaining) / daysInPeriod);
-  return diff >= 0 ? prorated : -prorated;
 }
 
 /**
@@ -326,10 +313,6 @@ export class InstancesService {
       take: 500,
     });
     return rows.map(toEventView);
-  }
-
-  async assertVisible(caller: AuthIdentity, id: string): Promise<InstanceView> {
-    return this.get(caller, id);
   }
 
   private async podFor(inst: Owned): Promise<{ name: string; container: string }> {

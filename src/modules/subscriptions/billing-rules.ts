@@ -38,3 +38,15 @@ export function unusedDaysRefund(
   const amount = Math.floor((price * remainingWholeDays) / daysInPeriod);
   return { amount, remainingWholeDays, daysInPeriod };
 }
+
+/**
+ * Plan change price: the monthly price difference, pro rata over the WHOLE days left in the current
+ * period (the same day count as a cancellation refund), rounded toward zero — in the user's favour
+ * both ways: an upgrade with 15 of 30 days left costs floor(diff * 15 / 30); a downgrade credits
+ * floor(|diff| * 15 / 30). Positive: the user pays; negative: the user is credited.
+ */
+export function planChangeAmount(oldPrice: number, newPrice: number, now: Date, periodStart: Date, periodEnd: Date): number {
+  const diff = newPrice - oldPrice;
+  const { amount } = unusedDaysRefund(Math.abs(diff), now, periodStart, periodEnd);
+  return diff >= 0 ? amount : -amount;
+}
