@@ -46,6 +46,8 @@ describe("k8s/ manifests", () => {
         "Secret/minispod-secrets",
         "Service/minispod-control-plane",
         "ServiceAccount/minispod-control-plane",
+        "ValidatingAdmissionPolicy/minispod-control-plane-fence",
+        "ValidatingAdmissionPolicyBinding/minispod-control-plane-fence",
       ].sort(),
     );
   });
@@ -70,7 +72,10 @@ describe("k8s/ manifests", () => {
 
   it("everything namespaced lives in minispod-system", () => {
     for (const { o } of all) {
-      if (["Namespace", "ClusterRole", "ClusterRoleBinding"].includes(o.kind)) expect(o.metadata?.namespace).toBeUndefined();
+      if (
+        ["Namespace", "ClusterRole", "ClusterRoleBinding", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"].includes(o.kind)
+      )
+        expect(o.metadata?.namespace).toBeUndefined();
       else expect(o.metadata?.namespace, `${o.kind}/${o.metadata?.name}`).toBe("minispod-system");
     }
   });
