@@ -5,8 +5,14 @@ export interface RetryOptions {
   maxAttempts: number;
   /** Delay before the first retry; doubles each time. */
   baseDelayMs: number;
-  /** Upper bound of a single delay (default 10 s). */
+  /** Upper bound of a single backoff delay (default 10 s). */
   maxDelayMs?: number;
+  /**
+   * Upper bound of a wait the server asked for with `Retry-After` (default 30 s). A server that says
+   * how long to wait is obeyed up to this bound, even past `maxDelayMs`: retrying sooner only earns
+   * another 429.
+   */
+  maxRetryAfterMs?: number;
 }
 
 export const DEFAULT_RETRY: RetryOptions = { maxAttempts: 4, baseDelayMs: 200, maxDelayMs: 5_000 };
@@ -21,6 +27,13 @@ export function backoffDelayMs(attempt: number, opts: RetryOptions, random: () =
   const cap = opts.maxDelayMs ?? 10_000;
   const exp = Math.min(cap, opts.baseDelayMs * 2 ** (attempt - 1));
   return Math.round(exp / 2 + random() * (exp / 2));
+}
+
+/** The wait before retry number `attempt`: the backoff, or longer when the server's `Retry-After` says so. */
+export function retryDelayMs(attempt: number, opts: RetryOptions, err: KubeError, random: () => number = Math.random): number {
+  const backoff = backoffDelayMs(attempt, opts, random);
+  const asked = retryAfterMs(err);
+  return asked === undefined ? backoff : Math.max(backoff, Math.min(asked, opts.maxRetryAfterMs ?? 30_000));
 }
 
 /**
@@ -43,7 +56,7 @@ export async function withRetry<T>(
         err.attempts = attempt;
         throw err;
       }
-      const delay = Math.min(opts.maxDelayMs ?? 10_000, Math.max(backoffDelayMs(attempt, opts), retryAfterMs(err) ?? 0));
+      const delay = retryDelayMs(attempt, opts, err);
       onRetry?.(err, attempt, delay);
       await sleep(delay);
     }

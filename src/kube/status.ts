@@ -175,3 +175,20 @@ export function summarizePodsBy(pods: V1Pod[], labelKey: string): Map<string, Po
   }
   return new Map([...groups].map(([k, v]) => [k, summarizePods(v)]));
 }
+
+/** Milliseconds since the epoch of a timestamp as the client returns it (a Date) or as JSON has it. */
+const timeOf = (t: Date | string | undefined): number => (t === undefined ? Number.NEGATIVE_INFINITY : new Date(t).getTime());
+
+/**
+ * The pod to read logs from: the newest pod that is Running and not being deleted (during a
+ * rollout the old and the new pod both run for a while). Ordered by creation time, not by the
+ * text of the timestamp: the client hands back Dates, whose string form starts with the weekday.
+ */
+export function newestRunningPod(pods: V1Pod[]): V1Pod | undefined {
+  return pods
+    .filter((p) => p.status?.phase === "Running" && !p.metadata?.deletionTimestamp)
+    .reduce<V1Pod | undefined>(
+      (best, p) => (!best || timeOf(p.metadata?.creationTimestamp) > timeOf(best.metadata?.creationTimestamp) ? p : best),
+      undefined,
+    );
+}

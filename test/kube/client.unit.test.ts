@@ -6,6 +6,7 @@ import { describe, expect, it, vi } from "vitest";
 import { createKubeConfig } from "../../src/kube/client.js";
 import {
   KubeConflictError,
+  type KubeError,
   KubeForbiddenError,
   KubeInvalidError,
   KubeNotFoundError,
@@ -13,8 +14,14 @@ import {
   toKubeError,
 } from "../../src/kube/errors.js";
 import { cpuMilli, memoryMb, parseQuantity } from "../../src/kube/quantity.js";
-import { backoffDelayMs, withRetry } from "../../src/kube/retry.js";
-import { deploymentRolloutState, statefulSetRolloutState, summarizePods, summarizePodsBy } from "../../src/kube/status.js";
+import { backoffDelayMs, retryDelayMs, withRetry } from "../../src/kube/retry.js";
+import {
+  deploymentRolloutState,
+  newestRunningPod,
+  statefulSetRolloutState,
+  summarizePods,
+  summarizePodsBy,
+} from "../../src/kube/status.js";
 
 const status = (code: number, reason: string, message: string, causes?: object[]) =>
   JSON.stringify({
@@ -129,6 +136,18 @@ describe("retry", () => {
     expect(backoffDelayMs(3, o, () => 1)).toBe(400);
     expect(backoffDelayMs(3, o, () => 0)).toBe(200);
     expect(backoffDelayMs(10, o, () => 1)).toBe(1000);
+  });
+
+  it("waits as long as the server's Retry-After asks, past the backoff cap, up to 30 s", () => {
+    const o = { maxAttempts: 10, baseDelayMs: 100, maxDelayMs: 5_000 };
+    const throttled = (retryAfter?: string) =>
+      toKubeError(apiError(429, status(429, "TooManyRequests", "slow down"), retryAfter ? { "retry-after": retryAfter } : {})) as KubeError;
+    expect(retryDelayMs(1, o, throttled("20"), () => 1)).toBe(20_000);
+    expect(retryDelayMs(1, o, throttled("120"), () => 1)).toBe(30_000);
+    expect(retryDelayMs(1, { ...o, maxRetryAfterMs: 60_000 }, throttled("120"), () => 1)).toBe(60_000);
+    // A Retry-After shorter than the backoff does not shorten it; none at all leaves the backoff.
+    expect(retryDelayMs(3, o, throttled("0"), () => 1)).toBe(400);
+    expect(retryDelayMs(3, o, throttled(), () => 1)).toBe(400);
   });
 });
 
@@ -291,5 +310,29 @@ current-context: one
     writeFileSync(path, yaml("https://env:6443"));
     expect(createKubeConfig({ mode: "cluster" }, { KUBECONFIG: path, HOME: dir }).getCurrentCluster()?.server).toBe("https://env:6443");
     expect(() => createKubeConfig({ mode: "cluster" }, { HOME: dir })).toThrow(/no Kubernetes configuration/);
+  });
+});
+
+describe("newestRunningPod", () => {
+  const pod = (name: string, created: Date, phase = "Running", deleting = false): V1Pod => ({
+    metadata: { name, creationTimestamp: created, ...(deleting ? { deletionTimestamp: new Date("2026-11-30T12:00:00Z") } : {}) },
+    status: { phase },
+  });
+
+  it("picks the newest Running pod by time, not by the text of its Date", () => {
+    // String(Date) starts with the weekday: "Mon ..." sorts after "Fri ..." although this Monday is earlier.
+    const monday = pod("monday", new Date("2026-11-23T10:00:00Z"));
+    const friday = pod("friday", new Date("2026-11-27T10:00:00Z"));
+    expect(String(monday.metadata?.creationTimestamp) > String(friday.metadata?.creationTimestamp)).toBe(true);
+    expect(newestRunningPod([friday, monday])?.metadata?.name).toBe("friday");
+    expect(newestRunningPod([monday, friday])?.metadata?.name).toBe("friday");
+  });
+
+  it("skips pods that are not Running or are being deleted", () => {
+    const old = pod("old", new Date("2026-11-27T10:00:00Z"));
+    const pending = pod("pending", new Date("2026-11-30T10:00:00Z"), "Pending");
+    const leaving = pod("leaving", new Date("2026-11-30T11:00:00Z"), "Running", true);
+    expect(newestRunningPod([old, pending, leaving])?.metadata?.name).toBe("old");
+    expect(newestRunningPod([pending])).toBeUndefined();
   });
 });

@@ -2,9 +2,9 @@
  * InstanceCluster over the one cluster client.
  */
 import type { Readable } from "node:stream";
-import type { V1Deployment, V1Secret, V1StatefulSet } from "@kubernetes/client-node";
+import type { V1Deployment, V1Pod, V1Secret, V1StatefulSet } from "@kubernetes/client-node";
 import { KINDS, type KubeClient } from "../../kube/client.js";
-import { rolloutState, STUCK_WAITING_REASONS, summarizePods } from "../../kube/status.js";
+import { newestRunningPod, rolloutState, STUCK_WAITING_REASONS, summarizePods } from "../../kube/status.js";
 import { instanceSelector } from "../../kube/templates/index.js";
 import type { Manifest, ObjectRef } from "../../kube/types.js";
 import type { InstanceCluster, LogOptions, PodProblem, RolloutState } from "./instance-cluster.js";
@@ -56,16 +56,7 @@ export class KubeInstanceCluster implements InstanceCluster {
 
   async runningPod(namespace: string, instanceId: string): Promise<{ name: string; container: string } | undefined> {
     const pods = await this.client.listAll("Pod", instanceSelector(instanceId), { namespace });
-    const running = (
-      pods.items as Array<{
-        metadata?: { name?: string; creationTimestamp?: Date | string; deletionTimestamp?: unknown };
-        status?: { phase?: string };
-        spec?: { containers?: Array<{ name: string }> };
-      }>
-    )
-      .filter((p) => p.status?.phase === "Running" && !p.metadata?.deletionTimestamp)
-      .sort((a, b) => String(b.metadata?.creationTimestamp ?? "").localeCompare(String(a.metadata?.creationTimestamp ?? "")));
-    const pod = running[0];
+    const pod = newestRunningPod(pods.items as V1Pod[]);
     const container = pod?.spec?.containers?.[0]?.name;
     if (!pod?.metadata?.name || !container) return undefined;
     return { name: pod.metadata.name, container };
