@@ -182,6 +182,7 @@ describe("tenant", () => {
     });
     const policies = await client.listAll("NetworkPolicy", userSelector(USER), { namespace: NS });
     expect(policies.items.map((p) => p.metadata?.name).sort()).toEqual([
+      "allow-acme-http01-solver",
       "allow-dns",
       "allow-ingress-controller",
       "allow-internet-egress",

@@ -117,7 +117,7 @@ describe("instance objects", () => {
       "Deployment",
       "Ingress",
     ]);
-    expect(kinds(renderInstance(spec("postgresql")))).toEqual(["ConfigMap", "Secret", "PersistentVolumeClaim", "Service", "StatefulSet"]);
+    expect(kinds(renderInstance(spec("postgresql")))).toEqual(["ConfigMap", "Secret", "PersistentVolumeClaim", "Service", "Service", "StatefulSet"]);
     expect(renderInstance(spec("ghost")).map((o) => o.metadata?.name)).toEqual([
       "my-ghost-config",
       "my-ghost-secret",
@@ -132,6 +132,7 @@ describe("instance objects", () => {
       pvc: "blog-pvc",
       workload: "blog",
       service: "blog-svc",
+      headless: "blog-hl",
       ingress: "blog-ingress",
       tls: "blog-tls",
       networkPolicy: "blog-netpol",
@@ -224,6 +225,47 @@ describe("instance objects", () => {
     expect(c.volumeMounts!.map((m) => m.mountPath)).toEqual(expect.arrayContaining(["/tmp", "/var/run/postgresql"]));
     expect(podSpec(objs).securityContext).toMatchObject({ runAsUser: 999, runAsGroup: 999, fsGroup: 999 });
     expect(find<IService>(objs, "Service").spec!.type).toBe("ClusterIP");
+  });
+
+  it("postgresql runs as the image's own postgres user: 999 on Debian variants, 70 on Alpine variants", () => {
+    // The official image's Dockerfiles: Debian `useradd -r -g postgres --uid=999`, Alpine `adduser -u 70`.
+    const documented: Array<[string, string, number]> = [
+      ["postgres", "16.4", 999],
+      ["postgres", "16.9-bookworm", 999],
+      ["postgres", "16.9-alpine", 70],
+      ["postgres", "17-alpine3.21", 70],
+      ["postgres", "alpine", 70],
+      ["postgres:16-alpine", "ignored", 70],
+    ];
+    for (const [image, version, id] of documented) {
+      const objs = renderInstance(spec("postgresql", { service: { template: "postgresql", image, version, port: 5432 } }));
+      expect(podSpec(objs).securityContext, `${image} ${version}`).toMatchObject({ runAsUser: id, runAsGroup: id, fsGroup: id });
+      expect(container(objs).securityContext, `${image} ${version}`).toMatchObject({ runAsUser: id, runAsGroup: id });
+    }
+  });
+
+  it("postgresql gets a memory-backed /dev/shm sized from the plan (64 MiB to 1 GiB)", () => {
+    for (const [memoryMb, shm] of [
+      [128, "64Mi"],
+      [1024, "256Mi"],
+      [8192, "1024Mi"],
+    ] as const) {
+      const objs = renderInstance(spec("postgresql", { plan: { cpuMilli: 500, memoryMb, storageGb: 5 } }));
+      expect(podSpec(objs).volumes).toContainEqual({ name: "dshm", emptyDir: { medium: "Memory", sizeLimit: shm } });
+      expect(container(objs).volumeMounts).toContainEqual({ name: "dshm", mountPath: "/dev/shm" });
+    }
+    expect(podSpec(renderInstance(spec("n8n"))).volumes!.map((v) => v.name)).not.toContain("dshm");
+  });
+
+  it("postgresql's StatefulSet names a headless governing Service; clients keep the normal one", () => {
+    const objs = renderInstance(spec("postgresql"));
+    const services = objs.filter((o): o is IService => o.kind === "Service");
+    expect(services.map((s) => [s.metadata!.name, s.spec!.clusterIP ?? null, s.spec!.type ?? null])).toEqual([
+      ["my-postgresql-svc", null, "ClusterIP"],
+      ["my-postgresql-hl", "None", null],
+    ]);
+    expect(services[1]!.spec!.selector).toEqual(services[0]!.spec!.selector);
+    expect(find<IStatefulSet>(objs, "StatefulSet").spec!.serviceName).toBe("my-postgresql-hl");
   });
 
   it("postgresql service type is configurable, and exposure opens its port in a NetworkPolicy", () => {
@@ -398,6 +440,7 @@ describe("tenant baseline", () => {
       "NetworkPolicy",
       "NetworkPolicy",
       "NetworkPolicy",
+      "NetworkPolicy",
     ]);
     const ns = find<INamespace>(objs, "Namespace");
     expect(ns.metadata!.name).toBe("user-cm0user00001");
@@ -414,16 +457,29 @@ describe("tenant baseline", () => {
     expect(sa.automountServiceAccountToken).toBe(false);
   });
 
-  it("quota comes from the user's limits", () => {
+  it("quota comes from the user's limits, with room for one ACME solver and per instance a second pod and Service", () => {
     expect(find<IResourceQuota>(objs, "ResourceQuota").spec!.hard).toEqual({
-      "requests.cpu": "2000m",
-      "limits.cpu": "2000m",
-      "requests.memory": "4096Mi",
-      "limits.memory": "4096Mi",
+      "requests.cpu": "2100m",
+      "limits.cpu": "2100m",
+      "requests.memory": "4160Mi",
+      "limits.memory": "4160Mi",
       "requests.storage": "20Gi",
       persistentvolumeclaims: "3",
-      pods: "6",
-      services: "3",
+      pods: "9",
+      services: "6",
+    });
+    const none = renderTenant({ ...tenant, quota: { maxInstances: 0, cpuMilli: 0, memoryMb: 0, storageGb: 0 } });
+    expect(find<IResourceQuota>(none, "ResourceQuota").spec!.hard).toMatchObject({ "requests.cpu": "0m", "limits.memory": "0Mi", pods: "0", services: "0" });
+  });
+
+  it("admits the ingress controller to cert-manager's HTTP-01 solver pods on their port only", () => {
+    const solver = objs.find((o) => o.kind === "NetworkPolicy" && o.metadata?.name === "allow-acme-http01-solver") as INetworkPolicy;
+    expect(solver.spec).toEqual({
+      podSelector: { matchLabels: { "acme.cert-manager.io/http01-solver": "true" } },
+      policyTypes: ["Ingress"],
+      ingress: [
+        { from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "ingress-nginx" } } }], ports: [{ protocol: "TCP", port: 8089 }] },
+      ],
     });
   });
 

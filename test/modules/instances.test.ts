@@ -254,7 +254,9 @@ describe("PostgreSQL instances", () => {
     expect(got.status).toBe("RUNNING");
     expect(got.url).toBe(`postgresql://orders-db-svc.${instance.namespace}.svc.cluster.local:5432`);
     const sts = await kube().get<V1StatefulSet>({ ...KINDS.StatefulSet, name: "orders-db", namespace: instance.namespace });
-    expect(sts.spec?.template.spec?.securityContext?.runAsUser).toBe(999);
+    // The seeded image is postgres:16.9-alpine, whose postgres user is uid/gid 70 (999 is Debian's).
+    expect(sts.spec?.template.spec?.securityContext).toMatchObject({ runAsUser: 70, runAsGroup: 70, fsGroup: 70 });
+    expect(sts.spec?.serviceName).toBe("orders-db-hl");
     expect(await kube().find({ ...KINDS.Ingress, name: "orders-db-ingress", namespace: instance.namespace })).toBeUndefined();
     const creds = await ctx.api.get(`/api/instances/${instance.id}/credentials`).set(u.auth);
     expect(creds.status).toBe(200);

@@ -13,8 +13,7 @@ export const ghostProfile: ServiceProfile = {
   // Sends mail, fetches themes/integrations and oEmbed previews.
   internetEgress: true,
   portName: "http",
-  uid: 1000,
-  gid: 1000,
+  ids: () => ({ uid: 1000, gid: 1000 }),
   dataMountPath: CONTENT,
   // Ghost writes only to content/ and /tmp, but its bundled sharp/sqlite3 natives are located at
   // runtime under the install dir; keep the root writable to be safe, /tmp on an emptyDir.

@@ -28,6 +28,7 @@ export const PROFILES: Record<ServiceTemplate, ServiceProfile> = {
 };
 
 const DATA_VOLUME = "data";
+const SHM_VOLUME = "dshm";
 /** Bound on each scratch emptyDir, so a runaway /tmp cannot fill the node's disk. */
 const SCRATCH_SIZE_LIMIT = "256Mi";
 
@@ -139,6 +140,12 @@ function podTemplate(ctx: Ctx): IPodTemplateSpec {
     { name: DATA_VOLUME, mountPath: profile.dataMountPath },
     ...scratch.map((s) => ({ name: s.name, mountPath: s.path })),
   ];
+  const shmMb = profile.sharedMemoryMb?.(spec);
+  if (shmMb !== undefined) {
+    volumes.push({ name: SHM_VOLUME, emptyDir: { medium: "Memory", sizeLimit: `${shmMb}Mi` } });
+    volumeMounts.push({ name: SHM_VOLUME, mountPath: "/dev/shm" });
+  }
+  const { uid, gid } = profile.ids(spec.service);
 
   const container: IContainer = {
     name: spec.service.template,
@@ -153,8 +160,8 @@ function podTemplate(ctx: Ctx): IPodTemplateSpec {
     livenessProbe: probes.liveness,
     securityContext: {
       runAsNonRoot: true,
-      runAsUser: profile.uid,
-      runAsGroup: profile.gid,
+      runAsUser: uid,
+      runAsGroup: gid,
       allowPrivilegeEscalation: false,
       privileged: false,
       readOnlyRootFilesystem: profile.readOnlyRootFilesystem,
@@ -185,9 +192,9 @@ function podTemplate(ctx: Ctx): IPodTemplateSpec {
       terminationGracePeriodSeconds: profile.terminationGracePeriodSeconds,
       securityContext: {
         runAsNonRoot: true,
-        runAsUser: profile.uid,
-        runAsGroup: profile.gid,
-        fsGroup: profile.gid,
+        runAsUser: uid,
+        runAsGroup: gid,
+        fsGroup: gid,
         // Skip the recursive chown of a large volume on every start when ownership is already right.
         fsGroupChangePolicy: "OnRootMismatch",
         seccompProfile: { type: "RuntimeDefault" },
@@ -225,7 +232,7 @@ function statefulSet(ctx: Ctx): IStatefulSet {
     spec: {
       replicas: ctx.spec.replicas,
       revisionHistoryLimit: 3,
-      serviceName: ctx.n.service,
+      serviceName: ctx.n.headless,
       podManagementPolicy: "OrderedReady",
       updateStrategy: { type: "RollingUpdate" },
       selector: { matchLabels: selectorLabels(ctx.spec) },
@@ -242,6 +249,23 @@ function service(ctx: Ctx): IService {
     metadata: meta(ctx, ctx.n.service),
     spec: {
       type,
+      selector: selectorLabels(ctx.spec),
+      ports: [{ name: ctx.profile.portName, port: ctx.spec.service.port, targetPort: ctx.profile.portName, protocol: "TCP" }],
+    },
+  };
+}
+
+/**
+ * The governing Service a StatefulSet names in `serviceName`: headless (no cluster IP), so each pod
+ * gets its stable DNS name. Clients keep using the normal Service.
+ */
+function headlessService(ctx: Ctx): IService {
+  return {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: meta(ctx, ctx.n.headless),
+    spec: {
+      clusterIP: "None",
       selector: selectorLabels(ctx.spec),
       ports: [{ name: ctx.profile.portName, port: ctx.spec.service.port, targetPort: ctx.profile.portName, protocol: "TCP" }],
     },
@@ -301,7 +325,8 @@ export function renderInstance(spec: InstanceSpec): Manifest[] {
   if (ctx.hasPvc) objects.push(pvc(ctx));
   if (!profile.http && spec.options.postgresServiceType !== "ClusterIP") objects.push(externalAccessPolicy(ctx));
   objects.push(service(ctx));
-  objects.push(profile.workloadKind === "StatefulSet" ? statefulSet(ctx) : deployment(ctx));
+  if (profile.workloadKind === "StatefulSet") objects.push(headlessService(ctx), statefulSet(ctx));
+  else objects.push(deployment(ctx));
   if (profile.http) objects.push(ingress(ctx));
   return objects;
 }

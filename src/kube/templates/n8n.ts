@@ -7,8 +7,7 @@ export const n8nProfile: ServiceProfile = {
   // Workflows call external APIs and receive webhooks: n8n is useless without outbound traffic.
   internetEgress: true,
   portName: "http",
-  uid: 1000,
-  gid: 1000,
+  ids: () => ({ uid: 1000, gid: 1000 }),
   dataMountPath: "/home/node/.n8n",
   // n8n writes caches under the home directory and node-gyp/npm paths for community nodes;
   // a read-only root breaks those, so we keep it writable and give /tmp its own emptyDir.

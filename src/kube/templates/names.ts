@@ -14,6 +14,8 @@ const SUFFIXES = {
   pvc: "-pvc",
   workload: "",
   service: "-svc",
+  /** The headless Service a StatefulSet's `serviceName` names (stable pod DNS). */
+  headless: "-hl",
   ingress: "-ingress",
   tls: "-tls",
   networkPolicy: "-netpol",

@@ -3,8 +3,19 @@ import type { ServiceProfile } from "./profile.js";
 const VOLUME = "/var/lib/postgresql/data";
 
 /**
- * PostgreSQL (official image `postgres`): listens on 5432, runs as postgres (999). The entrypoint
- * supports a non-root uid as long as PGDATA is a directory it can create itself, hence the
+ * The official image's `postgres` user: uid/gid 999 in the Debian variants, 70 (Alpine's standard
+ * id for postgres) in the `-alpine` variants — see the image's Dockerfiles (`useradd --uid=999`,
+ * `adduser -u 70`). Running as the other id would leave the data directory unreadable after an image
+ * variant change and breaks `initdb`'s ownership checks.
+ */
+export function postgresIds(image: { image: string; version: string }): { uid: number; gid: number } {
+  const alpine = /(^|[-:])alpine/.test(image.version) || /:[^/]*alpine/.test(image.image);
+  return alpine ? { uid: 70, gid: 70 } : { uid: 999, gid: 999 };
+}
+
+/**
+ * PostgreSQL (official image `postgres`): listens on 5432, runs as postgres (see `postgresIds`). The
+ * entrypoint supports a non-root uid as long as PGDATA is a directory it can create itself, hence the
  * subdirectory of the volume (a fresh volume root is owned by root and may hold lost+found).
  */
 export const postgresqlProfile: ServiceProfile = {
@@ -13,8 +24,11 @@ export const postgresqlProfile: ServiceProfile = {
   // A database has no business calling out; clients come in through its Service.
   internetEgress: false,
   portName: "postgres",
-  uid: 999,
-  gid: 999,
+  ids: postgresIds,
+  // Parallel query and large sorts use POSIX shared memory; containerd's default /dev/shm is 64 MiB,
+  // which fails them with "could not resize shared memory segment". A memory-backed volume counts
+  // against the container's memory limit, so it is a quarter of the plan's memory (64 MiB to 1 GiB).
+  sharedMemoryMb: (spec) => Math.min(1024, Math.max(64, Math.floor(spec.plan.memoryMb / 4))),
   dataMountPath: VOLUME,
   // Postgres writes only to PGDATA, its socket directory and /tmp.
   readOnlyRootFilesystem: true,

@@ -13,9 +13,13 @@ export interface ServiceProfile {
   internetEgress: boolean;
   /** Name of the container port (<= 15 chars, IANA service name). */
   portName: string;
-  /** Numeric ids the image runs as; Pod Security `restricted` needs numeric non-root ids. */
-  uid: number;
-  gid: number;
+  /**
+   * Numeric ids the image runs as (Pod Security `restricted` needs numeric non-root ids). A function
+   * of the image, because variants of one image can differ (postgres: 999 on Debian, 70 on Alpine).
+   */
+  ids(image: { image: string; version: string }): { uid: number; gid: number };
+  /** Size of a memory-backed /dev/shm, for images that need more than the runtime's 64 MiB default. */
+  sharedMemoryMb?(spec: InstanceSpec): number;
   /** Where the data volume (PVC, or emptyDir without storage) is mounted. */
   dataMountPath: string;
   /** Whether the image works with a read-only root filesystem (given `writableDirs` as emptyDirs). */

@@ -14,6 +14,20 @@ export const TENANT_OBJECT_NAMES = {
   allowIngressController: "allow-ingress-controller",
   allowDns: "allow-dns",
   allowInternetEgress: "allow-internet-egress",
+  allowAcmeSolver: "allow-acme-http01-solver",
+} as const;
+
+/**
+ * cert-manager's HTTP-01 solver: while a certificate is issued it runs a pod (this label, port 8089)
+ * with a Service and an Ingress in the tenant namespace, and the ACME server reaches it through the
+ * ingress controller. The tenant's policies and quota must leave room for it, or issuance stalls.
+ */
+export const ACME_HTTP01_SOLVER = {
+  labelKey: "acme.cert-manager.io/http01-solver",
+  port: 8089,
+  /** cert-manager's default solver pod resources (limits; requests are lower). */
+  cpuMilli: 100,
+  memoryMb: 64,
 } as const;
 
 /**
@@ -52,6 +66,9 @@ export function renderTenant(spec: TenantSpec): Manifest[] {
   const namespace = spec.namespace;
   const meta = (name: string) => ({ name, namespace, labels: { ...labels } });
   const { quota } = spec;
+  // No instances, no certificates: a tenant whose limit is 0 gets no solver headroom either.
+  const solverCpu = quota.maxInstances > 0 ? ACME_HTTP01_SOLVER.cpuMilli : 0;
+  const solverMemory = quota.maxInstances > 0 ? ACME_HTTP01_SOLVER.memoryMb : 0;
 
   const ns: INamespace = {
     apiVersion: "v1",
@@ -82,16 +99,21 @@ export function renderTenant(spec: TenantSpec): Manifest[] {
     kind: "ResourceQuota",
     metadata: meta(TENANT_OBJECT_NAMES.quota),
     spec: {
+      // The user's own limits are enforced by the API (422 QUOTA_EXCEEDED) before anything is
+      // created; this quota backs them up in the cluster and leaves room for what the cluster runs
+      // on an instance's behalf: one ACME solver pod at a time (so a user at their CPU and memory
+      // limit still gets certificates), a second pod during a rolling update, and per instance a
+      // second Service (the solver's for HTTP services, the headless one for PostgreSQL).
       hard: {
-        "requests.cpu": `${quota.cpuMilli}m`,
-        "limits.cpu": `${quota.cpuMilli}m`,
-        "requests.memory": `${quota.memoryMb}Mi`,
-        "limits.memory": `${quota.memoryMb}Mi`,
+        "requests.cpu": `${quota.cpuMilli + solverCpu}m`,
+        "limits.cpu": `${quota.cpuMilli + solverCpu}m`,
+        "requests.memory": `${quota.memoryMb + solverMemory}Mi`,
+        "limits.memory": `${quota.memoryMb + solverMemory}Mi`,
         "requests.storage": `${quota.storageGb}Gi`,
         persistentvolumeclaims: String(quota.maxInstances),
-        // Two per instance: a rolling update (instances without a volume) briefly runs a second pod.
-        pods: String(quota.maxInstances * 2),
-        services: String(quota.maxInstances),
+        // Per instance: its pod, a surge pod during a rolling update, its certificate's solver pod.
+        pods: String(quota.maxInstances * 3),
+        services: String(quota.maxInstances * 2),
       },
     },
   };
@@ -131,6 +153,17 @@ export function renderTenant(spec: TenantSpec): Manifest[] {
       podSelector: { matchLabels: { [LABELS.exposeHttp]: "true" } },
       policyTypes: ["Ingress"],
       ingress: [{ from: [{ namespaceSelector: nsSelector(spec.ingressControllerNamespace) }] }],
+    }),
+    // The ACME server reaches the solver through the ingress controller, like any HTTP traffic.
+    policy(TENANT_OBJECT_NAMES.allowAcmeSolver, {
+      podSelector: { matchLabels: { [ACME_HTTP01_SOLVER.labelKey]: "true" } },
+      policyTypes: ["Ingress"],
+      ingress: [
+        {
+          from: [{ namespaceSelector: nsSelector(spec.ingressControllerNamespace) }],
+          ports: [{ protocol: "TCP", port: ACME_HTTP01_SOLVER.port }],
+        },
+      ],
     }),
     policy(TENANT_OBJECT_NAMES.allowDns, {
       podSelector: {},
