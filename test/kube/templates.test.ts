@@ -117,7 +117,14 @@ describe("instance objects", () => {
       "Deployment",
       "Ingress",
     ]);
-    expect(kinds(renderInstance(spec("postgresql")))).toEqual(["ConfigMap", "Secret", "PersistentVolumeClaim", "Service", "Service", "StatefulSet"]);
+    expect(kinds(renderInstance(spec("postgresql")))).toEqual([
+      "ConfigMap",
+      "Secret",
+      "PersistentVolumeClaim",
+      "Service",
+      "Service",
+      "StatefulSet",
+    ]);
     expect(renderInstance(spec("ghost")).map((o) => o.metadata?.name)).toEqual([
       "my-ghost-config",
       "my-ghost-secret",
@@ -469,7 +476,12 @@ describe("tenant baseline", () => {
       services: "6",
     });
     const none = renderTenant({ ...tenant, quota: { maxInstances: 0, cpuMilli: 0, memoryMb: 0, storageGb: 0 } });
-    expect(find<IResourceQuota>(none, "ResourceQuota").spec!.hard).toMatchObject({ "requests.cpu": "0m", "limits.memory": "0Mi", pods: "0", services: "0" });
+    expect(find<IResourceQuota>(none, "ResourceQuota").spec!.hard).toMatchObject({
+      "requests.cpu": "0m",
+      "limits.memory": "0Mi",
+      pods: "0",
+      services: "0",
+    });
   });
 
   it("admits the ingress controller to cert-manager's HTTP-01 solver pods on their port only", () => {
@@ -478,7 +490,10 @@ describe("tenant baseline", () => {
       podSelector: { matchLabels: { "acme.cert-manager.io/http01-solver": "true" } },
       policyTypes: ["Ingress"],
       ingress: [
-        { from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "ingress-nginx" } } }], ports: [{ protocol: "TCP", port: 8089 }] },
+        {
+          from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "ingress-nginx" } } }],
+          ports: [{ protocol: "TCP", port: 8089 }],
+        },
       ],
     });
   });
