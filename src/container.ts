@@ -26,7 +26,7 @@ import type { InstanceSignal } from "./platform/signals.js";
 import path from "node:path";
 import { KubeClient } from "./kube/client.js";
 import { createKubeConfig } from "./kube/kubeconfig.js";
-import type { KubeEmulator } from "./kube/emulator/index.js";
+import type { KubeEmulator } from "@minispod/kube-emulator";
 import { Reconciler } from "./loops/reconciler.js";
 import { InstanceManifests } from "./modules/instances/instance-manifests.js";
 import { InstancesService } from "./modules/instances/instances.service.js";
@@ -99,7 +99,7 @@ export interface ContainerOverrides {
 async function buildKube(config: Config, logger: Logger, metrics: Metrics): Promise<{ client: KubeClient; emulator?: KubeEmulator }> {
   const clientOptions = { logger, requestTimeoutMs: config.kube.requestTimeoutMs, onCall: metrics.kubeCall };
   if (config.kube.mode === "emulated") {
-    const { KubeEmulator } = await import("./kube/emulator/index.js");
+    const { KubeEmulator } = await import("@minispod/kube-emulator");
     const emulator = await KubeEmulator.start({ port: config.kube.emulatorPort, podReadyDelayMs: config.kube.emulatorPodReadyDelayMs });
     const kubeconfigPath = path.join(config.db.dataDir, "kubeconfig");
     await emulator.writeKubeconfig(kubeconfigPath);

@@ -5,7 +5,7 @@
  * Ten instances per namespace.
  */
 import { randomUUID } from "node:crypto";
-import type { KubeEmulator } from "../../src/kube/emulator/index.js";
+import type { KubeEmulator } from "@minispod/kube-emulator";
 import { LABELS, MANAGED_BY } from "../../src/kube/templates/labels.js";
 import type { PrismaClient } from "../../src/platform/db/index.js";
 

@@ -13,7 +13,7 @@ import type { IDeployment } from "kubernetes-models/apps/v1";
 import type { IPersistentVolumeClaim } from "kubernetes-models/v1";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type KubeCallResult, KubeClient, type KubeVerb, createKubeConfig } from "../../src/kube/client.js";
-import { KubeEmulator } from "../../src/kube/emulator/index.js";
+import { KubeEmulator } from "@minispod/kube-emulator";
 import {
   InvalidManifestError,
   KubeConflictError,

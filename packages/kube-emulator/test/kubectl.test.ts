@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { KubeEmulator } from "../../src/kube/emulator/index.js";
+import { KubeEmulator } from "../src/index.js";
 
 const run = promisify(execFile);
 

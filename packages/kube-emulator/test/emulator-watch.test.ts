@@ -2,7 +2,7 @@
 // the call recorder, and bulk seeding for benchmarks.
 import { ApiException, CoreV1Api, KubeConfig, setHeaderOptions, Watch } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { KubeEmulator } from "../../src/kube/emulator/index.js";
+import { KubeEmulator } from "../src/index.js";
 
 let kube: KubeEmulator;
 let kc: KubeConfig;

@@ -20,7 +20,7 @@ import type { AddressInfo } from "node:net";
 import { dirname } from "node:path";
 import { stringify as toYaml } from "yaml";
 import { Cluster, type ListQuery } from "./cluster.js";
-import { Controllers, CRASH_ANNOTATION } from "./controllers.js";
+import { Controllers, CRASH_ANNOTATION } from "./controllers/index.js";
 import { Faults, Recorder } from "./faults.js";
 import { listPodMetrics, type UsageOverride } from "./metrics.js";
 import { findByKind, NAMESPACES, type ResourceInfo, resourceKey } from "./resources.js";

@@ -7,7 +7,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { parse as parseYaml } from "yaml";
 import type { Cluster } from "./cluster.js";
-import type { Controllers } from "./controllers.js";
+import type { Controllers } from "./controllers/index.js";
 import { apiGroup, apiGroupList, apiResourceList, apiVersions, versionInfo } from "./discovery.js";
 import { ApiError, errors, type Status, statusForCode } from "./errors.js";
 import type { Faults, Recorder, Verb } from "./faults.js";

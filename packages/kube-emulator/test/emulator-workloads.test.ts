@@ -15,7 +15,7 @@ import {
   type V1Pod,
 } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { KubeEmulator } from "../../src/kube/emulator/index.js";
+import { KubeEmulator } from "../src/index.js";
 
 let kube: KubeEmulator;
 let kc: KubeConfig;

@@ -1,0 +1,77 @@
+/**
+ * What every simulated controller shares: the context the controller manager gives it, and small
+ * helpers for reading untyped objects, owner references and status fields.
+ * TEST/DEMO FIXTURE — see ../index.ts.
+ */
+import type { Cluster } from "../cluster.js";
+import { mustFindByKind, type ResourceInfo } from "../resources.js";
+import type { Scheduler } from "../scheduler.js";
+import { isRecord, type KubeObject, type OwnerReference } from "../types.js";
+
+export const CRASH_ANNOTATION = "emulator.minispod.io/crash";
+export const RESOURCEQUOTAS = mustFindByKind("v1", "ResourceQuota");
+export const SERVICES = mustFindByKind("v1", "Service");
+export const INGRESSES = mustFindByKind("networking.k8s.io/v1", "Ingress");
+export const CERTIFICATES = mustFindByKind("cert-manager.io/v1", "Certificate");
+
+export interface ControllerOptions {
+  podReadyDelayMs: number;
+  /** Interval between simulated container restarts in CrashLoopBackOff (and image pull retries). */
+  crashLoopIntervalMs: number;
+  badImages: Set<string>;
+  logger: { warn(obj: unknown, msg?: string): void };
+}
+
+/** What a controller may use: the cluster, the shared timers, and the manager's queue and status writes. */
+export interface ControllerContext {
+  readonly cluster: Cluster;
+  readonly opts: ControllerOptions;
+  readonly scheduler: Scheduler;
+  /** Workloads (`<namespace>/<name>`) whose containers crash, set from tests. */
+  readonly crashingWorkloads: Set<string>;
+  enqueue(kind: string, namespace: string, name: string): void;
+  /** The Deployment or StatefulSet that (transitively) controls a pod. */
+  workloadOf(pod: KubeObject): { kind: string; name: string } | undefined;
+  /** Writes `status` unless it is unchanged; returns the stored object. */
+  writeStatus(info: ResourceInfo, obj: KubeObject, status: Obj): KubeObject;
+}
+
+export type Obj = Record<string, unknown>;
+export const rec = (v: unknown): Obj => (isRecord(v) ? v : {});
+export const arr = (v: unknown): Obj[] => (Array.isArray(v) ? v.filter(isRecord) : []);
+
+export function isPodReady(pod: KubeObject): boolean {
+  return arr(rec(pod.status).conditions).some((c) => c.type === "Ready" && c.status === "True");
+}
+
+export function controllerOf(obj: KubeObject): OwnerReference | undefined {
+  return obj.metadata.ownerReferences?.find((r) => r.controller);
+}
+
+export function ownerRef(owner: KubeObject): OwnerReference {
+  return {
+    apiVersion: owner.apiVersion,
+    kind: owner.kind,
+    name: owner.metadata.name,
+    uid: owner.metadata.uid,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+}
+
+/** "25%" of n (rounded down, as maxUnavailable is), or an absolute number. */
+export function intOrPercent(v: unknown, n: number, roundUp: boolean): number {
+  if (typeof v === "number") return v;
+  if (typeof v === "string" && v.endsWith("%")) {
+    const x = (Number(v.slice(0, -1)) / 100) * n;
+    return roundUp ? Math.ceil(x) : Math.floor(x);
+  }
+  return 0;
+}
+
+/** Drops zero/empty status fields, as the real JSON encoding (omitempty) does. */
+export function omitZero(status: Obj): Obj {
+  const out: Obj = {};
+  for (const [k, v] of Object.entries(status)) if (v !== 0 && v !== undefined && v !== "") out[k] = v;
+  return out;
+}
