@@ -12,6 +12,8 @@ import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { afterAll, describe, expect, it } from "vitest";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
+// Each test starts npm, tsx and the emulator: on a loaded machine that alone can take tens of seconds.
+const PROCESS_TEST_TIMEOUT_MS = 120_000;
 const children: ChildProcess[] = [];
 afterAll(() => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
@@ -88,7 +90,7 @@ describe("npm run emulator", () => {
     expect(lines.slice(1).map((l) => l.msg)).toEqual(["stopping", "stopped"]);
     expect(lines[1]?.signal).toBe("SIGTERM");
     await expect(fetch(`${started.url}/api/v1/namespaces`)).rejects.toThrow();
-  });
+  }, PROCESS_TEST_TIMEOUT_MS);
 
   it("refuses a bad argument with exit code 2 and the usage, writing no kubeconfig", async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "kube-emulator-cli-"));
@@ -101,5 +103,5 @@ describe("npm run emulator", () => {
     );
     expect(output().stdout).toBe("");
     expect(existsSync(kubeconfigPath)).toBe(false);
-  });
+  }, PROCESS_TEST_TIMEOUT_MS);
 });
