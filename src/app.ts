@@ -60,7 +60,8 @@ export function createApp(c: Container): Express {
         req: (req: { id: unknown; method: string; url: string; remoteAddress?: string }) => ({
           id: req.id,
           method: req.method,
-          url: req.url,
+          // A stream ticket is single-use and short-lived; still, keep it out of the logs.
+          url: req.url.replace(/([?&]ticket=)[^&]*/g, "$1[redacted]"),
           remoteAddress: req.remoteAddress,
         }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
@@ -120,7 +121,16 @@ export function createApp(c: Container): Express {
   api.use("/credits", authn, creditsRoutes({ credits: c.services.credits }));
   api.use("/quotas", authn, quotasRoutes({ quotas: c.services.quotas }));
   api.use("/subscriptions", authn, subscriptionsRoutes({ subscriptions: c.services.subscriptions }));
-  api.use("/instances", authn, instancesRoutes({ instances: c.services.instances, shutdownSignal: c.shutdownSignal }));
+  api.use(
+    "/instances",
+    instancesRoutes({
+      instances: c.services.instances,
+      authenticate: authn,
+      ...c.streams,
+      heartbeatMs: c.config.streams.heartbeatMs,
+      shutdownSignal: c.shutdownSignal,
+    }),
+  );
 
   const admin = Router();
   admin.use(authn, requireRole("ADMIN"));

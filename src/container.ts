@@ -23,6 +23,7 @@ import { UsersService } from "./modules/users/users.service.js";
 import { IdempotencyService } from "./platform/idempotency.js";
 import { LeaseManager } from "./platform/lease.js";
 import type { InstanceSignal } from "./platform/signals.js";
+import { setMaxListeners } from "node:events";
 import path from "node:path";
 import { KubeClient } from "./kube/client.js";
 import { createKubeConfig } from "./kube/kubeconfig.js";
@@ -34,6 +35,9 @@ import { KubeInstanceCluster } from "./modules/instances/kube-instance-cluster.j
 import { HealthLoop } from "./loops/health-sweep.js";
 import { HealthService } from "./modules/health/health.service.js";
 import { HealthSweeper } from "./modules/health/health.sweeper.js";
+import { InstanceEventHub } from "./modules/instances/instance-event-hub.js";
+import { StreamLimits } from "./modules/instances/stream-limits.js";
+import { StreamTickets } from "./modules/instances/stream-tickets.js";
 
 export interface ReadinessCheck {
   ok: boolean;
@@ -66,6 +70,8 @@ export interface Container {
   /** How services tell the reconciler an instance's desired state changed. */
   signal: InstanceSignal;
   loops: { renewal: RenewalLoop; reconciler: Reconciler; health: HealthLoop };
+  /** Live responses: the one shared event poller, per-user caps, and EventSource tickets. */
+  streams: { hub: InstanceEventHub; limits: StreamLimits; tickets: StreamTickets };
   /**
    * Prometheus metrics on this container's own registry (`GET /metrics`). Producers use its hooks:
    * the reconciler (`ReconcilerMetrics`), the cluster client (`kubeCall`), and the health sweep
@@ -232,6 +238,11 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
     retentionMs: config.health.retentionMs,
   });
   const health = new HealthService({ prisma, clock, runner: healthLoop });
+  const streams = {
+    hub: new InstanceEventHub({ prisma, logger: logger.child({ component: "event-hub" }), pollMs: config.streams.pollMs }),
+    limits: new StreamLimits({ events: config.streams.maxEventStreamsPerUser, logs: config.streams.maxLogFollowsPerUser }),
+    tickets: new StreamTickets({ prisma, clock, ttlMs: config.streams.ticketTtlMs }),
+  };
   const renewal = new RenewalLoop({
     billing,
     leases: new LeaseManager({ prisma, clock }),
@@ -239,6 +250,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
     cron: config.billing.renewalCron,
     housekeeping: async () => {
       await idempotency.pruneOlderThan(new Date(clock.now().getTime() - config.billing.idempotencyRetentionMs));
+      await streams.tickets.pruneExpired();
     },
   });
 
@@ -250,6 +262,8 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
 
   let closed = false;
   const shutdown = new AbortController();
+  // Every open event stream and log follow listens for shutdown: no listener-count warning.
+  setMaxListeners(0, shutdown.signal);
   return {
     shutdownSignal: shutdown.signal,
     beginShutdown() {
@@ -265,6 +279,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
     signal,
     metrics,
     loops: { renewal, reconciler, health: healthLoop },
+    streams,
     async readiness() {
       const checks: Record<string, ReadinessCheck> = {};
       try {
@@ -291,6 +306,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
       if (closed) return;
       closed = true;
       shutdown.abort();
+      streams.hub.close();
       await renewal.stop();
       await healthLoop.stop();
       await reconciler.stop();

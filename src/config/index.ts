@@ -77,6 +77,11 @@ const EnvSchema = z.object({
   BODY_LIMIT: z.string().default("100kb"),
   BACKGROUND_LOOPS: bool.default(true),
   METRICS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
+  STREAM_TICKET_TTL: duration.default(60_000),
+  SSE_HEARTBEAT_INTERVAL: duration.default(15_000),
+  EVENT_STREAM_POLL_INTERVAL: duration.default(500),
+  MAX_EVENT_STREAMS_PER_USER: int(1, 1000).default(5),
+  MAX_LOG_FOLLOWS_PER_USER: int(1, 1000).default(3),
 });
 
 export type RawEnv = z.input<typeof EnvSchema>;
@@ -124,6 +129,18 @@ export interface Config {
   backgroundLoops: boolean;
   /** When set, GET /metrics requires `Authorization: Bearer <token>`. */
   metrics: { token: string | undefined };
+  /** Live responses: instance event streams (SSE) and log follows. */
+  streams: {
+    /** Lifetime of a `?ticket=` from POST /api/instances/:id/stream-ticket. */
+    ticketTtlMs: number;
+    /** A `: heartbeat` comment this often on an idle event stream. */
+    heartbeatMs: number;
+    /** How often this process's one shared event poller reads new events for all its open streams. */
+    pollMs: number;
+    /** Concurrent event streams / log follows one user may hold open on one replica (429 beyond). */
+    maxEventStreamsPerUser: number;
+    maxLogFollowsPerUser: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -221,5 +238,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     backgroundLoops: e.BACKGROUND_LOOPS,
     metrics: { token: e.METRICS_TOKEN },
+    streams: {
+      ticketTtlMs: e.STREAM_TICKET_TTL,
+      heartbeatMs: e.SSE_HEARTBEAT_INTERVAL,
+      pollMs: e.EVENT_STREAM_POLL_INTERVAL,
+      maxEventStreamsPerUser: e.MAX_EVENT_STREAMS_PER_USER,
+      maxLogFollowsPerUser: e.MAX_LOG_FOLLOWS_PER_USER,
+    },
   };
 }

@@ -1,6 +1,10 @@
 import type { Request, Response } from "express";
 import { caller } from "../../platform/http/auth.js";
+import { ValidationError } from "../../platform/errors.js";
 import { input } from "../../platform/http/validate.js";
+import { IDEMPOTENCY_HEADER, idempotencyKeyFrom } from "../../platform/idempotency.js";
+import type { InstanceEventHub, InstanceStatusView } from "./instance-event-hub.js";
+import { SseWriter } from "./instance-stream.js";
 import type {
   InstanceCreateReq,
   InstanceEventsQuery,
@@ -9,26 +13,29 @@ import type {
   InstanceUpdateReq,
 } from "./instances.schema.js";
 import type { InstanceEventView, InstancesService } from "./instances.service.js";
+import type { StreamLimits } from "./stream-limits.js";
+import type { StreamTickets } from "./stream-tickets.js";
+
+type Cursor = { createdAt: Date; id: string };
+const isAfter = (e: InstanceEventView, c: Cursor) => {
+  const t = Date.parse(e.createdAt);
+  return t > c.createdAt.getTime() || (t === c.createdAt.getTime() && e.id > c.id);
+};
+
+export interface InstanceStreamDeps {
+  hub: InstanceEventHub;
+  limits: StreamLimits;
+  tickets: StreamTickets;
+  heartbeatMs: number;
+  shutdownSignal: AbortSignal;
+}
 
 type IdParams = { id: string };
-
-/** Waits ms, or less when the signal aborts; leaves no listener behind. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
-}
 
 export class InstancesController {
   constructor(
     private readonly instances: InstancesService,
-    private readonly opts: { eventPollMs: number; heartbeatMs: number; shutdownSignal: AbortSignal },
+    private readonly opts: InstanceStreamDeps,
   ) {}
 
   list = async (_req: Request, res: Response) => {
@@ -39,8 +46,25 @@ export class InstancesController {
     res.json({ instance: await this.instances.get(caller(res), input<unknown, unknown, IdParams>(res).params.id) });
   };
 
-  create = async (_req: Request, res: Response) => {
-    res.status(202).json({ instance: await this.instances.create(caller(res), input<InstanceCreateReq>(res).body) });
+  /** `{planId, name}` buys and provisions (201, as POST /api/subscriptions); `{subscriptionId}` re-provisions (202). */
+  create = async (req: Request, res: Response) => {
+    const body = input<InstanceCreateReq>(res).body;
+    if ("planId" in body) {
+      const key = idempotencyKeyFrom(req.headers[IDEMPOTENCY_HEADER.toLowerCase()], false);
+      const r = await this.instances.buy(caller(res), body, key);
+      if (r.replayed) res.setHeader("Idempotent-Replayed", "true");
+      res.status(r.status).json(r.body);
+      return;
+    }
+    res.status(202).json({ instance: await this.instances.create(caller(res), body) });
+  };
+
+  streamTicket = async (_req: Request, res: Response) => {
+    const { params } = input<unknown, unknown, IdParams>(res);
+    const who = caller(res);
+    await this.instances.get(who, params.id);
+    res.set("Cache-Control", "no-store");
+    res.status(201).json(await this.opts.tickets.issue(who, params.id));
   };
 
   update = async (_req: Request, res: Response) => {
@@ -67,7 +91,16 @@ export class InstancesController {
       res.json({ lines: await this.instances.logs(caller(res), params.id, query) });
       return;
     }
-    const stream = await this.instances.followLogs(caller(res), params.id, query);
+    const who = caller(res);
+    const release = this.opts.limits.acquire(who.userId, "logs");
+    let stream: Awaited<ReturnType<InstancesService["followLogs"]>>;
+    try {
+      stream = await this.instances.followLogs(who, params.id, query);
+    } catch (err) {
+      release();
+      throw err;
+    }
+    res.on("close", release);
     res.status(200).set({ "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store", "X-Accel-Buffering": "no" });
     res.flushHeaders();
     const stop = () => stream.destroy();
@@ -84,7 +117,7 @@ export class InstancesController {
     stream.pipe(res);
   };
 
-  /** JSON timeline, or a live `text/event-stream` when the client asks for one. */
+  /** JSON timeline, or a live `text/event-stream` when the client asks for one (see instance-stream.ts). */
   events = async (req: Request, res: Response) => {
     const { params, query } = input<unknown, InstanceEventsQuery, IdParams>(res);
     const who = caller(res);
@@ -93,45 +126,91 @@ export class InstancesController {
       return;
     }
     const initial = await this.instances.get(who, params.id);
-    res
-      .status(200)
-      .set({ "Content-Type": "text/event-stream", "Cache-Control": "no-store", Connection: "keep-alive", "X-Accel-Buffering": "no" });
-    res.flushHeaders();
-    let cursor: { createdAt: Date; id: string } | undefined;
-    let closed = false;
-    let lastStatus = initial.status;
-    req.on("close", () => {
-      closed = true;
-    });
-    const send = (event: string, data: unknown, id?: string) => {
-      res.write(`${id ? `id: ${id}\n` : ""}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    const resumeId = req.get("last-event-id") || query.lastEventId;
+    if (resumeId !== undefined && resumeId.length > 64) throw new ValidationError("Last-Event-ID is too long");
+    const resume = resumeId ? await this.instances.eventCursor(params.id, resumeId) : undefined;
+    const release = this.opts.limits.acquire(who.userId, "events");
+
+    const sse = new SseWriter(res);
+    const sent = new Set<string>();
+    let lastId = resume?.id;
+    let lastStatus: string | undefined;
+    let buffered: { events: InstanceEventView[]; status?: InstanceStatusView } | undefined = { events: [] };
+    let finished = false;
+
+    const sendEvents = (events: InstanceEventView[]) => {
+      for (const e of events) {
+        if (sent.has(e.id) || (resume && !isAfter(e, resume))) continue;
+        sent.add(e.id);
+        lastId = e.id;
+        sse.message(e.id, { type: "event", event: e });
+      }
     };
-    let lastBeat = Date.now();
-    // Polling the database (not an in-process bus) so every replica's writes reach every stream.
-    while (!closed) {
-      if (this.opts.shutdownSignal.aborted) {
-        send("end", { reason: "server shutting down; reconnect" });
-        break;
+    const finish = (reason: "terminated" | "shutdown") => {
+      if (finished) return;
+      finished = true;
+      sse.message(lastId, { type: "end", reason });
+      sse.end();
+    };
+    const sendStatus = (s: InstanceStatusView) => {
+      const key = `${s.status}\u0000${s.statusMessage ?? ""}`;
+      if (key !== lastStatus) {
+        lastStatus = key;
+        sse.message(lastId, { type: "status", status: s.status, statusMessage: s.statusMessage });
       }
-      const batch: InstanceEventView[] = await this.instances.eventsSince(params.id, cursor);
-      for (const e of batch) send("instance-event", e, e.id);
-      const last = batch.at(-1);
-      if (last) cursor = { createdAt: new Date(last.createdAt), id: last.id };
-      const now = await this.instances.get(who, params.id);
-      if (now.status !== lastStatus || batch.length) {
-        send("status", { status: now.status, statusMessage: now.statusMessage });
-        lastStatus = now.status;
-      }
-      if (now.status === "TERMINATED" && batch.length === 0) {
-        send("end", { status: now.status });
-        break;
-      }
-      if (Date.now() - lastBeat > this.opts.heartbeatMs) {
-        res.write(": keep-alive\n\n");
-        lastBeat = Date.now();
-      }
-      await sleep(this.opts.eventPollMs, this.opts.shutdownSignal);
+      if (s.status === "TERMINATED") finish("terminated");
+    };
+
+    // Subscribe before reading the backlog, so nothing written in between is missed (duplicates are skipped).
+    let unsubscribe: () => void;
+    try {
+      unsubscribe = await this.opts.hub.subscribe({
+        instanceId: params.id,
+        onEvents: (events) => (buffered ? buffered.events.push(...events) : sendEvents(events)),
+        onStatus: (status) => {
+          if (buffered) buffered.status = status;
+          else sendStatus(status);
+        },
+      });
+    } catch (err) {
+      release();
+      throw err;
     }
-    res.end();
+    let heartbeat: NodeJS.Timeout | undefined;
+    const onShutdown = () => finish("shutdown");
+    let cleaned = false;
+    const cleanup = () => {
+      if (cleaned) return;
+      cleaned = true;
+      unsubscribe();
+      release();
+      clearInterval(heartbeat);
+      this.opts.shutdownSignal.removeEventListener("abort", onShutdown);
+    };
+    res.on("close", cleanup);
+    let backlog: InstanceEventView[];
+    try {
+      backlog = await this.instances.allEventsSince(params.id, resume);
+    } catch (err) {
+      cleanup();
+      throw err;
+    }
+    // A resumed stream of a TERMINATED instance with nothing new: 204 tells EventSource to stop reconnecting.
+    if (resume && backlog.length === 0 && buffered.events.length === 0 && initial.status === "TERMINATED") {
+      cleanup();
+      res.status(204).end();
+      return;
+    }
+    if (!sse.open) return cleanup();
+    sse.start();
+    const early = buffered;
+    buffered = undefined;
+    sendEvents(backlog);
+    sendEvents(early.events);
+    sendStatus(early.status ?? initial);
+    if (finished) return;
+    heartbeat = setInterval(() => sse.heartbeat(), this.opts.heartbeatMs);
+    if (this.opts.shutdownSignal.aborted) onShutdown();
+    else this.opts.shutdownSignal.addEventListener("abort", onShutdown, { once: true });
   };
 }

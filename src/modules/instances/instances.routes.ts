@@ -1,7 +1,10 @@
-import { Router } from "express";
-import { doc } from "../../platform/http/route-meta.js";
+import { type RequestHandler, Router } from "express";
+import { z } from "zod";
+import { UnauthorizedError } from "../../platform/errors.js";
+import { doc, withRouteMeta } from "../../platform/http/route-meta.js";
 import { validate } from "../../platform/http/validate.js";
-import { InstancesController } from "./instances.controller.js";
+import { EVENT_STREAM_DESCRIPTION } from "./instance-stream.js";
+import { type InstanceStreamDeps, InstancesController } from "./instances.controller.js";
 import {
   InstanceCreateSchema,
   InstanceEventsQuerySchema,
@@ -12,29 +15,88 @@ import {
 } from "./instances.schema.js";
 import type { InstancesService } from "./instances.service.js";
 
-/** Mounted at /api/instances behind `authenticate`. */
-export function instancesRoutes(deps: { instances: InstancesService; shutdownSignal: AbortSignal; eventPollMs?: number }): Router {
-  const c = new InstancesController(deps.instances, {
-    eventPollMs: deps.eventPollMs ?? 500,
-    heartbeatMs: 15_000,
-    shutdownSignal: deps.shutdownSignal,
-  });
+/**
+ * The stream routes' guard: the bearer header as everywhere, or — for a browser's EventSource, which
+ * cannot send headers — a single-use `?ticket=` for this instance (used up here, before validation).
+ */
+function bearerOrStreamTicket(authenticate: RequestHandler, tickets: InstanceStreamDeps["tickets"]): RequestHandler {
+  return withRouteMeta(
+    async (req, res, next) => {
+      const ticket = req.query.ticket;
+      if (ticket === undefined || req.headers.authorization) return authenticate(req, res, next);
+      if (typeof ticket !== "string" || ticket.length > 128) throw new UnauthorizedError("Invalid stream ticket");
+      res.locals.auth = await tickets.redeem(ticket, String(req.params.id));
+      next();
+    },
+    { auth: true },
+  );
+}
+
+const StreamTicketResponseSchema = z.object({
+  ticket: z.string().describe("Use once as ?ticket= on GET /api/instances/{id}/events or /logs?follow=true"),
+  instanceId: z.string(),
+  expiresAt: z.string().describe("ISO-8601; STREAM_TICKET_TTL after issue"),
+});
+
+/**
+ * Mounted at /api/instances. Everything needs `authenticate`; the two stream routes also accept a
+ * stream ticket instead, so they are declared before the router-wide guard.
+ */
+export function instancesRoutes(deps: { instances: InstancesService; authenticate: RequestHandler } & InstanceStreamDeps): Router {
+  const c = new InstancesController(deps.instances, deps);
   const r = Router();
   const id = { params: InstanceIdParamsSchema };
+  const streamAuth = bearerOrStreamTicket(deps.authenticate, deps.tickets);
+  r.get(
+    "/:id/logs",
+    streamAuth,
+    doc({
+      summary: "Pod logs ({lines}; follow=true streams text/plain)",
+      description: "follow=true keeps the response open (text/plain); 429 beyond MAX_LOG_FOLLOWS_PER_USER open follows.",
+      tags: ["instances"],
+      response: { description: "{lines: [string]}" },
+      errors: [409, 429, 503],
+    }),
+    validate({ ...id, query: InstanceLogsQuerySchema }),
+    c.logs,
+  );
+  r.get(
+    "/:id/events",
+    streamAuth,
+    doc({
+      summary: "Timeline (Accept: text/event-stream for live updates)",
+      description: EVENT_STREAM_DESCRIPTION,
+      tags: ["instances"],
+      response: { description: "{data: [event], page}" },
+      errors: [429],
+    }),
+    validate({ ...id, query: InstanceEventsQuerySchema }),
+    c.events,
+  );
+  r.use(deps.authenticate);
   r.get(
     "/",
-    doc({ summary: "The caller's instances (admins: all)", tags: ["instances"], response: { description: "{data: [instance], page}" } }),
+    doc({
+      summary: "The caller's instances (admins: all); TERMINATED ones only with status=TERMINATED or includeTerminated=true",
+      tags: ["instances"],
+      response: { description: "{data: [instance], page}" },
+    }),
     validate({ query: InstanceListQuerySchema }),
     c.list,
   );
   r.post(
     "/",
     doc({
-      summary: "Provision an instance for a subscription that has none",
+      summary: "Buy and provision an instance ({planId, name}: 201) or re-provision a subscription's ({subscriptionId}: 202)",
+      description:
+        "`{planId, name}` subscribes to the plan and provisions its instance in one call: the same charge, quota check and " +
+        "Idempotency-Key handling as POST /api/subscriptions (same idempotency scope), answering 201 {subscription, instance}. " +
+        "`{subscriptionId, name?}` provisions a new instance for an ACTIVE subscription whose instance is gone, answering 202 {instance}.",
       tags: ["instances"],
-      status: 202,
-      response: { description: "{instance}" },
-      errors: [404, 409, 422],
+      status: 201,
+      response: { description: "{subscription, instance} (with {subscriptionId}: 202 {instance})" },
+      errors: [402, 404, 409, 422],
+      headers: [{ name: "Idempotency-Key", description: "Optional, with {planId, name}; replays return the stored response" }],
     }),
     validate({ body: InstanceCreateSchema }),
     c.create,
@@ -76,26 +138,18 @@ export function instancesRoutes(deps: { instances: InstancesService; shutdownSig
     validate(id),
     c.restart,
   );
-  r.get(
-    "/:id/logs",
+  r.post(
+    "/:id/stream-ticket",
     doc({
-      summary: "Pod logs ({lines}; follow=true streams text/plain)",
+      summary: "A single-use ticket for opening this instance's event stream or log follow from a browser",
+      description:
+        "EventSource cannot send an Authorization header: pass the ticket as ?ticket= instead. Valid once, for STREAM_TICKET_TTL.",
       tags: ["instances"],
-      response: { description: "{lines: [string]}" },
-      errors: [409, 503],
+      status: 201,
+      response: { description: "{ticket, instanceId, expiresAt}", schema: StreamTicketResponseSchema, contentType: "application/json" },
     }),
-    validate({ ...id, query: InstanceLogsQuerySchema }),
-    c.logs,
-  );
-  r.get(
-    "/:id/events",
-    doc({
-      summary: "Timeline (Accept: text/event-stream for live updates)",
-      tags: ["instances"],
-      response: { description: "{data: [event], page}" },
-    }),
-    validate({ ...id, query: InstanceEventsQuerySchema }),
-    c.events,
+    validate(id),
+    c.streamTicket,
   );
   r.get(
     "/:id/credentials",

@@ -9,7 +9,7 @@ import type { Instance, Plan, Prisma as PrismaNs, Service } from "../../generate
 import type { Clock } from "../../platform/clock.js";
 import type { PrismaClient } from "../../platform/db/index.js";
 import { KubeError, KubeNotFoundError } from "../../kube/errors.js";
-import { ConflictError, DependencyUnavailableError, InvalidStateError, NotFoundError } from "../../platform/errors.js";
+import { ConflictError, DependencyUnavailableError, InvalidStateError, NotFoundError, ValidationError } from "../../platform/errors.js";
 import type { AuthIdentity } from "../../platform/http/auth.js";
 import { type Paginated, paginated, skipTake } from "../../platform/http/pagination.js";
 import type { InstanceSignal } from "../../platform/signals.js";
@@ -17,7 +17,8 @@ import { TX_OPTIONS } from "../../platform/transaction.js";
 import { lockUser, type LedgerService, toCreditTransactionView } from "../credits/ledger.service.js";
 import type { QuotaService } from "../quotas/quotas.service.js";
 import { planChangeAmount } from "../subscriptions/billing-rules.js";
-import type { SubscriptionsService } from "../subscriptions/subscriptions.service.js";
+import type { SubscriptionCreateResponse, SubscriptionsService } from "../subscriptions/subscriptions.service.js";
+import type { IdempotentResponse } from "../../platform/idempotency.js";
 import type { InstanceCluster } from "./instance-cluster.js";
 import type { InstanceManifests } from "./instance-manifests.js";
 import { createInstanceRow } from "./instance-rows.js";
@@ -73,6 +74,8 @@ export interface InstancesServiceOptions {
 
 type Owned = Instance & { plan: Plan; service: Service };
 
+const EVENTS_PAGE = 500;
+
 export class InstancesService {
   constructor(private readonly o: InstancesServiceOptions) {}
 
@@ -91,7 +94,8 @@ export class InstancesService {
   async list(caller: AuthIdentity, q: InstanceListQuery): Promise<Paginated<InstanceView>> {
     const where: PrismaNs.InstanceWhereInput = {
       ...this.scope(caller),
-      ...(q.status ? { status: q.status } : {}),
+      // TERMINATED instances are history: listed only when asked for.
+      ...(q.status ? { status: q.status } : q.includeTerminated ? {} : { status: { not: "TERMINATED" as const } }),
       ...(q.service ? { service: { slug: q.service } } : {}),
     };
     const [rows, total] = await Promise.all([
@@ -108,6 +112,18 @@ export class InstancesService {
 
   async get(caller: AuthIdentity, id: string): Promise<InstanceView> {
     return toInstanceView(await this.load(caller, id));
+  }
+
+  /**
+   * Buys a plan and provisions its instance in one call: exactly POST /api/subscriptions (the same
+   * charge, quota check, idempotency scope and reconciler signal), with the instance's name as `name`.
+   */
+  async buy(
+    caller: AuthIdentity,
+    body: { planId: string; name: string },
+    idempotencyKey?: string,
+  ): Promise<IdempotentResponse<SubscriptionCreateResponse>> {
+    return this.o.subscriptions.create(caller.userId, { planId: body.planId, instanceName: body.name }, idempotencyKey);
   }
 
   /** A new instance for a paid-up subscription that has no live instance (e.g. after its instance FAILED). */
@@ -302,6 +318,33 @@ export class InstancesService {
     return paginated(rows.map(toEventView), total, q);
   }
 
+  /** The position of one of the instance's events, for resuming a stream (`Last-Event-ID`); 400 if unknown. */
+  async eventCursor(id: string, eventId: string): Promise<{ createdAt: Date; id: string }> {
+    const e = await this.o.prisma.instanceEvent.findFirst({
+      where: { id: eventId, instanceId: id },
+      select: { id: true, createdAt: true },
+    });
+    if (!e) {
+      throw new ValidationError("Last-Event-ID is not an event of this instance", {
+        details: [{ path: "Last-Event-ID", message: "unknown event id" }],
+      });
+    }
+    return e;
+  }
+
+  /** Every event after a cursor (all of them without one), oldest first, for a stream's backlog. */
+  async allEventsSince(id: string, after: { createdAt: Date; id: string } | undefined): Promise<InstanceEventView[]> {
+    const out: InstanceEventView[] = [];
+    let cursor = after;
+    for (;;) {
+      const batch = await this.eventsSince(id, cursor);
+      out.push(...batch);
+      const last = batch.at(-1);
+      if (batch.length < EVENTS_PAGE || !last) return out;
+      cursor = { createdAt: new Date(last.createdAt), id: last.id };
+    }
+  }
+
   /** Events newer than a cursor, for the live stream (read-only, already authorised by the caller). */
   async eventsSince(id: string, after: { createdAt: Date; id: string } | undefined): Promise<InstanceEventView[]> {
     const rows = await this.o.prisma.instanceEvent.findMany({
@@ -310,7 +353,7 @@ export class InstancesService {
         ...(after ? { OR: [{ createdAt: { gt: after.createdAt } }, { createdAt: after.createdAt, id: { gt: after.id } }] } : {}),
       },
       orderBy: [{ createdAt: "asc" }, { id: "asc" }],
-      take: 500,
+      take: EVENTS_PAGE,
     });
     return rows.map(toEventView);
   }
