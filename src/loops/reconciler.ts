@@ -28,6 +28,7 @@ import type { ReconcilerMetrics } from "../platform/metrics.js";
 import type { InstanceSignal } from "../platform/signals.js";
 import { inTransaction } from "../platform/transaction.js";
 import type { InstanceCluster, RolloutState } from "../modules/instances/instance-cluster.js";
+import { recordRolloutHealth } from "../modules/health/rollout-health.js";
 
 export interface ReconcilerOptions {
   prisma: PrismaClient;
@@ -410,6 +411,7 @@ export class Reconciler implements InstanceSignal {
         leaseExpiresAt: null,
       },
     });
+    if (final === "RUNNING") await recordRolloutHealth(this.o.prisma, inst.id, doneAt);
     const tookMs = doneAt.getTime() - (inst.transitionStartedAt ?? doneAt).getTime();
     if (firstRun) this.o.metrics.provisioned(tookMs, inst.service.slug);
     const verb =

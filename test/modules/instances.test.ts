@@ -77,6 +77,8 @@ describe("n8n instance lifecycle: subscribe -> RUNNING -> logs -> restart -> upd
       service: { slug: "n8n" },
       plan: { slug: "starter", cpuMilli: 500, memoryMb: 512, storageGb: 5 },
       resources: { cpuMilli: 500, memoryMb: 512, storageGb: 5 },
+      // No sweep has run: the first health observation comes from the rollout the reconciler watched.
+      health: { status: "HEALTHY", reason: "rollout complete: all replicas ready", checkedAt: expect.stringMatching(/Z$/) },
     });
     expect(res.body.instance.provisionedAt).toMatch(/Z$/);
     expect(await eventTypes(id)).toEqual(["CREATED", "PROVISIONING_STARTED", "TENANT_READY", "OBJECTS_APPLIED", "RUNNING"]);

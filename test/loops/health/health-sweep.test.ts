@@ -89,6 +89,13 @@ describe("the rules, through the emulator's fault modes", () => {
   });
 
   it("a ready instance is HEALTHY at once (leaving UNKNOWN needs no second look); one record per instance per sweep", async () => {
+    // The rollout the reconciler watched gave the instance its first observation already...
+    expect(await prisma().instance.findUniqueOrThrow({ where: { id: a.id }, select: { healthStatus: true, healthReason: true } })).toEqual({
+      healthStatus: "HEALTHY",
+      healthReason: "rollout complete: all replicas ready",
+    });
+    // ...so make it unjudged again (as after a suspension) to see the sweep leave UNKNOWN in one look.
+    await prisma().instance.update({ where: { id: a.id }, data: { healthStatus: "UNKNOWN", healthReason: null } });
     const r = await sweep([a.id]);
     const res = resultFor(r, a.id);
     expect(res).toMatchObject({
