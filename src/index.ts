@@ -1,10 +1,42 @@
 /**
  * Process entry: config -> composition root -> listen -> graceful shutdown.
  */
+import { existsSync, readFileSync } from "node:fs";
 import type { Server } from "node:http";
+import path from "node:path";
 import { createApp } from "./app.js";
 import { type Config, ConfigError, loadConfig } from "./config/index.js";
 import { buildContainer } from "./container.js";
+import { localSecretsPath } from "./platform/local-secrets.js";
+
+/**
+ * Local mode's welcome: where the API and docs are, how to log in, how to look at the emulated
+ * cluster. The generated admin password is shown on the first start only (it stays in DATA_DIR).
+ */
+function localModeBanner(config: Config, port: number, generatedPassword: string | undefined): string {
+  const url = `http://localhost:${port}`;
+  // Paths under the working directory read better relative (`data/kubeconfig`).
+  const shown = (p: string) => {
+    const rel = path.relative(process.cwd(), p);
+    return rel && !rel.startsWith("..") ? rel : p;
+  };
+  const password =
+    generatedPassword ??
+    (config.admin.password ? "(ADMIN_PASSWORD)" : `(generated on the first start; see ${shown(localSecretsPath(config.db.dataDir))})`);
+  const lines = [
+    "",
+    "  MinisPod control plane — local mode",
+    `  API:      ${url}/api`,
+    `  Docs:     ${url}/docs   (OpenAPI: ${url}/openapi.json)`,
+    `  Admin:    ${config.admin.email}`,
+    `  Password: ${password}`,
+    ...(config.kube.mode === "emulated"
+      ? [`  Cluster:  kubectl --kubeconfig ${shown(path.join(config.db.dataDir, "kubeconfig"))} get pods -A`]
+      : []),
+    "",
+  ];
+  return `${lines.join("\n")}\n`;
+}
 
 async function main(): Promise<void> {
   let config: Config;
@@ -17,6 +49,9 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  const localMode = !config.isProduction;
+  // The first local start generates the admin password (unless ADMIN_PASSWORD is set): show it once.
+  const firstStart = localMode && !config.admin.password && !existsSync(localSecretsPath(config.db.dataDir));
   const container = await buildContainer(config);
   const { logger } = container;
   const app = createApp(container);
@@ -26,6 +61,12 @@ async function main(): Promise<void> {
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : config.http.port;
   logger.info({ port }, `MinisPod API listening on http://localhost:${port} (docs: http://localhost:${port}/docs)`);
+  if (localMode) {
+    const generated = firstStart
+      ? (JSON.parse(readFileSync(localSecretsPath(config.db.dataDir), "utf8")) as { adminPassword: string }).adminPassword
+      : undefined;
+    process.stdout.write(localModeBanner(config, port, generated));
+  }
   await container.startLoops();
 
   let shuttingDown = false;

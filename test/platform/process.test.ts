@@ -35,6 +35,10 @@ describe("process lifecycle", () => {
     const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "info" };
     for (const k of ["DATABASE_URL", "TEST_DATABASE_URL", "JWT_SECRET", "ADMIN_PASSWORD", "K8S_MODE", "NODE_ENV"]) delete env[k];
     child = spawn(process.execPath, ["--import", "tsx", "src/index.ts"], { env, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout?.on("data", (d: Buffer) => {
+      output += d.toString();
+    });
     const listening = await waitForLine(child, /MinisPod API listening/, 60_000);
     const port = Number(JSON.parse(listening).port);
 
@@ -43,6 +47,14 @@ describe("process lifecycle", () => {
     expect(secrets.adminPassword).toMatch(/^[A-Za-z0-9_-]{16}$/);
     expect(existsSync(path.join(dataDir, "kubeconfig"))).toBe(true);
     expect(existsSync(path.join(dataDir, "pglite"))).toBe(true);
+
+    // The first start prints a short human-readable block: URL, docs, admin login, kubectl.
+    while (!output.includes("get pods -A\n")) await new Promise((r) => setTimeout(r, 20));
+    expect(output).toMatch(/ {2}Cluster: {2}kubectl --kubeconfig \S*kubeconfig get pods -A\n/);
+    expect(output).toContain(`  API:      http://localhost:${port}/api\n`);
+    expect(output).toContain(`  Docs:     http://localhost:${port}/docs`);
+    expect(output).toContain("  Admin:    admin@minispod.local\n");
+    expect(output).toContain(`  Password: ${secrets.adminPassword}\n`);
 
     const base = `http://127.0.0.1:${port}`;
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
@@ -79,7 +91,7 @@ describe("process lifecycle", () => {
     child.kill("SIGTERM");
     const res = await inFlight;
     expect(res.status).toBe(200);
-    expect(await streamText).toContain("event: end");
+    expect(await streamText).toContain('data: {"type":"end","reason":"shutdown"}');
     expect(await exited).toBe(0);
     child = undefined;
   }, 90_000);
