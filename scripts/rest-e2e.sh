@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Runs rest/end-to-end-test.rest (httpyac, with assertions) against a freshly started local-mode server:
 # embedded PGlite in a new DATA_DIR, the built-in Kubernetes API emulator, a free port. Any failed
-# assertion (or request) fails the script. Usage: bash scripts/rest-e2e.sh   (npm run test:rest)
+# assertion (or request) fails the script. Then runs the REST Client-syntax files (auth, credits,
+# subscriptions, instance, admin/health) unchanged through httpyac (.httpyac.config.cjs resolves
+# REST Client's request variables) and fails unless every request answered as the file says
+# (scripts/rest-client-check.mjs). Usage: bash scripts/rest-e2e.sh   (npm run test:rest)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,4 +48,32 @@ echo "==> ready; running rest/end-to-end-test.rest"
 node_modules/.bin/httpyac send rest/end-to-end-test.rest --all --bail \
   --var baseUrl="$BASE_URL" --var adminEmail="$ADMIN_EMAIL" --var adminPassword="$ADMIN_PASSWORD" \
   --output short --output-failed exchange
+
+# The developer files, as VS Code's REST Client would send them top to bottom. `host` and
+# `adminPassword` are what a REST Client environment provides (README: "Developer requests").
+rest_client() {
+  local file=$1; shift
+  echo "==> $file (REST Client syntax)"
+  node_modules/.bin/httpyac send "$file" --all --json \
+    --var host="$BASE_URL" --var adminPassword="$ADMIN_PASSWORD" 2>/dev/null \
+    | node scripts/rest-client-check.mjs "$file" "$@"
+}
+rest_client rest/auth.rest
+rest_client rest/credits.rest
+rest_client rest/subscriptions.rest
+# instance.rest works on the user's newest live instance: buy one and wait until it is RUNNING.
+TOKEN=$(curl -fsS "$BASE_URL/api/auth/login" -H 'Content-Type: application/json' \
+  -d '{"email":"dev@example.com","password":"dev-password-123"}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).accessToken')
+PLAN=$(curl -fsS "$BASE_URL/api/services/ghost" | node -pe 'JSON.parse(require("fs").readFileSync(0)).service.plans[0].id')
+INSTANCE=$(curl -fsS "$BASE_URL/api/instances" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+  -d "{\"planId\":\"$PLAN\",\"name\":\"rest client\"}" | node -pe 'JSON.parse(require("fs").readFileSync(0)).instance.id')
+for i in $(seq 1 120); do
+  STATUS=$(curl -fsS "$BASE_URL/api/instances/$INSTANCE" -H "Authorization: Bearer $TOKEN" | node -pe 'JSON.parse(require("fs").readFileSync(0)).instance.status')
+  [[ $STATUS == RUNNING ]] && break
+  if [[ $i -eq 120 ]]; then echo "instance not RUNNING after 60 s (last: $STATUS)"; exit 1; fi
+  sleep 0.5
+done
+# `restart` follows the plan change at once, while the instance is UPDATING: 409 INVALID_STATE.
+rest_client rest/instance.rest restart=409
+rest_client rest/admin/health.rest
 echo "==> rest e2e passed"
