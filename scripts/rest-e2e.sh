@@ -37,10 +37,10 @@ NODE_ENV=development PORT=$PORT HOST=127.0.0.1 DATA_DIR="$DATA_DIR" \
   node node_modules/tsx/dist/cli.mjs src/index.ts >"$LOG" 2>&1 &
 SERVER_PID=$!
 
-for i in $(seq 1 120); do
+for i in $(seq 1 240); do
   if curl -fsS "$BASE_URL/readyz" >/dev/null 2>&1; then break; fi
   if ! kill -0 "$SERVER_PID" 2>/dev/null; then echo "server exited before it was ready"; exit 1; fi
-  if [[ $i -eq 120 ]]; then echo "server not ready after 60 s"; exit 1; fi
+  if [[ $i -eq 240 ]]; then echo "server not ready after 120 s"; exit 1; fi
   sleep 0.5
 done
 echo "==> ready; running rest/end-to-end-test.rest"
