@@ -106,7 +106,12 @@ describe("event streams from a browser (EventSource)", () => {
     const first = new EventSource(`${base}/api/instances/${id}/events?ticket=${issued.body.ticket}`);
     const a = collect(first);
     await settle();
-    await a.until((ms) => ms.some((m) => m.data.type === "status" && m.data.status === "RUNNING"));
+    // The status and the RUNNING event are separate writes: wait for both.
+    await a.until(
+      (ms) =>
+        ms.some((m) => m.data.type === "status" && m.data.status === "RUNNING") &&
+        ms.some((m) => m.data.type === "event" && m.data.event?.type === "RUNNING"),
+    );
     first.close();
 
     // Every message came to onmessage (no named events) and carries an id.
@@ -121,8 +126,17 @@ describe("event streams from a browser (EventSource)", () => {
       orderBy: [{ createdAt: "asc" }, { id: "asc" }],
     });
     expect(seen).toEqual(db.map((e) => e.id));
-    // The id of every message is the newest event sent so far: the status after RUNNING carries RUNNING's id.
-    expect(a.messages.at(-1)).toEqual({ id: seen.at(-1), data: { type: "status", status: "RUNNING", statusMessage: null } });
+    // The id of every message is the newest event sent so far.
+    let newest = "";
+    for (const m of a.messages) {
+      if (m.data.type === "event") newest = m.data.event!.id;
+      expect(m.id).toBe(newest);
+    }
+    expect(a.messages.filter((m) => m.data.type === "status").at(-1)?.data).toEqual({
+      type: "status",
+      status: "RUNNING",
+      statusMessage: null,
+    });
 
     // The ticket was used up.
     const reused = await fetch(`${base}/api/instances/${id}/events?ticket=${issued.body.ticket}`, {
@@ -285,6 +299,29 @@ describe("event streams from a browser (EventSource)", () => {
     await res.body?.cancel();
     const again = await fetch(`${base}/api/instances/${id}/logs?follow=true&tailLines=1&ticket=${t}`);
     expect(again.status).toBe(401);
+  });
+
+  it("documents the stream: the ticket route, the event-stream messages, 204 and 429", async () => {
+    const doc = (await ctx.api.get("/openapi.json")).body;
+    const events = doc.paths["/api/instances/{id}/events"].get;
+    expect(Object.keys(events.responses)).toEqual(expect.arrayContaining(["200", "204", "401", "404", "429"]));
+    expect(events.responses["204"]).toEqual({ description: expect.stringContaining("TERMINATED") });
+    const sse = events.responses["200"].content["text/event-stream"].schema;
+    expect(sse.type).toBe("string");
+    expect(sse["x-data-schema"].oneOf.map((m: { properties: { type: { const: string } } }) => m.properties.type.const)).toEqual([
+      "event",
+      "status",
+      "end",
+    ]);
+    expect(events.parameters.map((p: { name: string }) => p.name)).toEqual(expect.arrayContaining(["ticket", "lastEventId"]));
+    const logs = doc.paths["/api/instances/{id}/logs"].get;
+    expect(Object.keys(logs.responses["200"].content)).toEqual(["application/json", "text/plain"]);
+    const ticketOp = doc.paths["/api/instances/{id}/stream-ticket"].post;
+    expect(ticketOp.security).toEqual([{ bearerAuth: [] }]);
+    expect(ticketOp.responses["201"].content["application/json"].schema).toMatchObject({
+      type: "object",
+      required: ["ticket", "instanceId", "expiresAt"],
+    });
   });
 
   it("lets exactly one of two concurrent requests use a ticket, on any replica", async (t) => {

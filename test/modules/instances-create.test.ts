@@ -152,6 +152,27 @@ describe("POST /api/instances {planId, name}", () => {
   });
 });
 
+describe("the OpenAPI document", () => {
+  it("lists both request shapes of POST /api/instances and both success answers", async () => {
+    const doc = (await ctx.api.get("/openapi.json")).body;
+    const op = doc.paths["/api/instances"].post;
+    expect(op.requestBody.content["application/json"].schema.anyOf.map((s: { required: string[] }) => s.required)).toEqual([
+      ["planId", "name"],
+      ["subscriptionId"],
+    ]);
+    expect(Object.keys(op.responses).filter((s) => s.startsWith("2"))).toEqual(["201", "202"]);
+    expect(op.responses["202"]).toEqual({
+      description: "{instance}: with {subscriptionId, name?}, a new instance for the subscription",
+      content: { "application/json": { schema: { type: "object" } } },
+    });
+    expect(op.parameters).toEqual(expect.arrayContaining([expect.objectContaining({ name: "Idempotency-Key", in: "header" })]));
+    const list = doc.paths["/api/instances"].get;
+    expect(list.parameters).toEqual(
+      expect.arrayContaining([expect.objectContaining({ name: "includeTerminated", in: "query", required: false })]),
+    );
+  });
+});
+
 describe("GET /api/instances leaves TERMINATED instances out unless asked", () => {
   it("lists live ones by default; status=TERMINATED or includeTerminated=true shows the rest", async () => {
     const u = await buildUser(ctx);

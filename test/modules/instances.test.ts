@@ -423,7 +423,8 @@ describe("live streams", () => {
     });
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/^text\/event-stream/);
-    const reading = readUntil(res, /"status":"RUNNING"/);
+    // The RUNNING status and the RUNNING event are separate writes: wait for both.
+    const reading = readUntil(res, /^(?=[\s\S]*"status":"RUNNING")(?=[\s\S]*"type":"RUNNING")/);
     await settle();
     const text = await reading;
     controller.abort();

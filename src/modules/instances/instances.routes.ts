@@ -3,7 +3,7 @@ import { z } from "zod";
 import { UnauthorizedError } from "../../platform/errors.js";
 import { doc, withRouteMeta } from "../../platform/http/route-meta.js";
 import { validate } from "../../platform/http/validate.js";
-import { EVENT_STREAM_DESCRIPTION } from "./instance-stream.js";
+import { EVENT_STREAM_DESCRIPTION, InstanceStreamMessageSchema } from "./instance-stream.js";
 import { type InstanceStreamDeps, InstancesController } from "./instances.controller.js";
 import {
   InstanceCreateSchema,
@@ -55,6 +55,7 @@ export function instancesRoutes(deps: { instances: InstancesService; authenticat
       description: "follow=true keeps the response open (text/plain); 429 beyond MAX_LOG_FOLLOWS_PER_USER open follows.",
       tags: ["instances"],
       response: { description: "{lines: [string]}" },
+      alsoResponds: [{ status: 200, contentType: "text/plain", description: "with follow=true, the log as a live text stream" }],
       errors: [409, 429, 503],
     }),
     validate({ ...id, query: InstanceLogsQuerySchema }),
@@ -68,6 +69,15 @@ export function instancesRoutes(deps: { instances: InstancesService; authenticat
       description: EVENT_STREAM_DESCRIPTION,
       tags: ["instances"],
       response: { description: "{data: [event], page}" },
+      alsoResponds: [
+        {
+          status: 200,
+          contentType: "text/event-stream",
+          description: "with Accept: text/event-stream, a live stream of unnamed events; each data: is one of these",
+          schema: InstanceStreamMessageSchema,
+        },
+        { status: 204, description: "A resume (Last-Event-ID) of a TERMINATED instance with nothing new: stop reconnecting" },
+      ],
       errors: [429],
     }),
     validate({ ...id, query: InstanceEventsQuerySchema }),
@@ -95,6 +105,7 @@ export function instancesRoutes(deps: { instances: InstancesService; authenticat
       tags: ["instances"],
       status: 201,
       response: { description: "{subscription, instance} (with {subscriptionId}: 202 {instance})" },
+      alsoResponds: [{ status: 202, description: "{instance}: with {subscriptionId, name?}, a new instance for the subscription" }],
       errors: [402, 404, 409, 422],
       headers: [{ name: "Idempotency-Key", description: "Optional, with {planId, name}; replays return the stored response" }],
     }),

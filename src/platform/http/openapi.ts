@@ -115,6 +115,20 @@ function operation(route: AppRoute): JsonSchema {
   const responses: Record<string, JsonSchema> = {
     [String(status)]: { description: d?.response?.description ?? "OK", ...(successContent ? { content: successContent } : {}) },
   };
+  for (const alt of d?.alsoResponds ?? []) {
+    const type = alt.contentType ?? "application/json";
+    const schema = alt.schema ? jsonSchemaOf(alt.schema) : { type: "object" };
+    // A text stream is a string; the schema of each message's data rides along as x-data-schema.
+    const media =
+      type === "application/json" ? { schema } : { schema: { type: "string", ...(alt.schema ? { "x-data-schema": schema } : {}) } };
+    const existing = responses[String(alt.status)] as { description: string; content?: Record<string, unknown> } | undefined;
+    if (existing) {
+      existing.description = `${existing.description}; ${type}: ${alt.description}`;
+      existing.content = { ...existing.content, [type]: media };
+    } else {
+      responses[String(alt.status)] = { description: alt.description, ...(alt.status === 204 ? {} : { content: { [type]: media } }) };
+    }
+  }
   for (const e of errorStatusesOf(route)) responses[String(e)] = { $ref: `#/components/responses/E${e}` };
   const body = route.meta.schemas.body;
   const tags = d?.tags ?? [route.path.split("/").filter(Boolean)[route.path.startsWith("/api/admin") ? 2 : 1] ?? "operations"];

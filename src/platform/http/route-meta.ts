@@ -21,6 +21,12 @@ export interface RouteDoc {
   /** Success status (default 200) and what it returns. */
   status?: number;
   response?: { description: string; schema?: z.ZodType; contentType?: string };
+  /**
+   * Other successful answers: another status (e.g. 202 for another request shape) or, for the same
+   * status, another content type (e.g. `text/event-stream` when asked for; `schema` then describes
+   * each message's data).
+   */
+  alsoResponds?: Array<{ status: number; description: string; contentType?: string; schema?: z.ZodType }>;
   /** Errors beyond the derived ones (400 validated, 401 authenticated, 403 role, 404 path params). */
   errors?: DeclaredErrorStatus[];
   /** Request headers the route reads (e.g. Idempotency-Key). */
