@@ -7,7 +7,9 @@
  */
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
+import { Writable } from "node:stream";
 import { EventSource } from "eventsource";
+import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../src/app.js";
 import { buildContainer, type Container } from "../../src/container.js";
@@ -435,5 +437,32 @@ describe("one shared source of new events per process", () => {
     const idle = total();
     await new Promise((r) => setTimeout(r, 100));
     expect(total()).toBe(idle);
+  });
+});
+
+describe("stream tickets in the request log", () => {
+  it("are redacted from the logged URL", async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
+    const ctx = await createTestContext({ overrides: { logger: pino({ level: "info" }, sink) } });
+    try {
+      const u = await buildUser(ctx);
+      await ctx.container.services.ledger.post(ctx.container.db.prisma, { userId: u.id, type: "TOPUP", amount: 1000, reason: "t" });
+      const plan = await ctx.container.db.prisma.plan.findFirstOrThrow({ where: { slug: "starter", service: { slug: "ghost" } } });
+      const id = (await ctx.api.post("/api/instances").set(u.auth).send({ planId: plan.id, name: "logged" })).body.instance.id;
+      const { ticket } = (await ctx.api.post(`/api/instances/${id}/stream-ticket`).set(u.auth)).body;
+      const res = await ctx.api.get(`/api/instances/${id}/events?ticket=${ticket}&pageSize=5`);
+      expect(res.status).toBe(200);
+      const logged = lines.join("");
+      expect(logged).toContain(`/api/instances/${id}/events?ticket=[redacted]&pageSize=5`);
+      expect(logged).not.toContain(ticket);
+    } finally {
+      await ctx.close();
+    }
   });
 });
