@@ -237,6 +237,11 @@ describe("event streams from a browser (EventSource)", () => {
     );
     const noAuth = await fetch(`${base}/api/instances/${id}/events`, { headers: { Accept: "text/event-stream" } });
     expect(noAuth.status).toBe(401);
+    const stale = await ticket(u, id);
+    await ctx.container.db.prisma.streamTicket.updateMany({ where: { userId: u.id }, data: { expiresAt: new Date(Date.now() - 1000) } });
+    const expired = await fetch(`${base}/api/instances/${id}/events?ticket=${stale}`, { headers: { Accept: "text/event-stream" } });
+    expect(expired.status).toBe(401);
+    expect(await expired.json()).toEqual(errorShape("UNAUTHORIZED", { message: "Stream ticket expired" }));
   });
 
   it("caps concurrent event streams and log follows per user with a 429 in the error shape", async () => {
@@ -289,6 +294,25 @@ describe("event streams from a browser (EventSource)", () => {
     s2.controller.abort();
     s4.controller.abort();
     while (limits.count(u.id, "events") + limits.count(u.id, "logs") > 0) await new Promise((r) => setTimeout(r, 10));
+  });
+
+  it("caps the unused tickets a user may hold (429), counting only unexpired ones", async () => {
+    const { u, id } = await userWithInstance("ticketed");
+    const tickets = ctx.container.streams.tickets;
+    for (let i = 0; i < 20; i++) await tickets.issue({ userId: u.id, role: "USER" }, id);
+    const over = await ctx.api.post(`/api/instances/${id}/stream-ticket`).set(u.auth);
+    expect(over.status).toBe(429);
+    expect(over.body).toEqual(
+      errorShape("RATE_LIMITED", {
+        message: "Too many unused stream tickets: at most 20; use or let one expire first",
+        details: { limit: 20 },
+      }),
+    );
+    expect(await ctx.container.db.prisma.streamTicket.count({ where: { userId: u.id } })).toBe(20);
+    // Expired tickets do not count (and are removed).
+    await ctx.container.db.prisma.streamTicket.updateMany({ where: { userId: u.id }, data: { expiresAt: new Date(0) } });
+    expect((await ctx.api.post(`/api/instances/${id}/stream-ticket`).set(u.auth)).status).toBe(201);
+    expect(await ctx.container.db.prisma.streamTicket.count({ where: { userId: u.id } })).toBe(1);
   });
 
   it("accepts a ticket on a log follow, once", async () => {

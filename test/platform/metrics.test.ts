@@ -74,11 +74,12 @@ describe("GET /metrics", () => {
       '{status="TERMINATING"}': 0,
       '{status="TERMINATED"}': 0,
     });
+    // No sweep has run: the RUNNING instance's first observation came from its rollout.
     expect(series(text, "minispod_instances_by_health")).toEqual({
-      '{health="HEALTHY"}': 0,
+      '{health="HEALTHY"}': 1,
       '{health="DEGRADED"}': 0,
       '{health="UNHEALTHY"}': 0,
-      '{health="UNKNOWN"}': 1,
+      '{health="UNKNOWN"}': 0,
     });
   });
 

@@ -158,6 +158,7 @@ export function instancesRoutes(deps: { instances: InstancesService; authenticat
       tags: ["instances"],
       status: 201,
       response: { description: "{ticket, instanceId, expiresAt}", schema: StreamTicketResponseSchema, contentType: "application/json" },
+      errors: [429],
     }),
     validate(id),
     c.streamTicket,

@@ -8,7 +8,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { Clock } from "../../platform/clock.js";
 import type { PrismaClient } from "../../platform/db/index.js";
-import { UnauthorizedError } from "../../platform/errors.js";
+import { RateLimitedError, UnauthorizedError } from "../../platform/errors.js";
 import type { AuthIdentity } from "../../platform/http/auth.js";
 
 export interface StreamTicketView {
@@ -19,6 +19,9 @@ export interface StreamTicketView {
 
 const hash = (ticket: string) => createHash("sha256").update(ticket).digest("hex");
 
+/** Unused, unexpired tickets one user may hold: enough for a busy dashboard, not a table to fill. */
+export const MAX_OPEN_TICKETS_PER_USER = 20;
+
 export class StreamTickets {
   constructor(private readonly o: { prisma: PrismaClient; clock: Clock; ttlMs: number }) {}
 
@@ -26,6 +29,13 @@ export class StreamTickets {
   async issue(caller: AuthIdentity, instanceId: string): Promise<StreamTicketView> {
     const ticket = randomBytes(32).toString("base64url");
     const now = this.o.clock.now();
+    await this.o.prisma.streamTicket.deleteMany({ where: { userId: caller.userId, expiresAt: { lte: now } } });
+    const open = await this.o.prisma.streamTicket.count({ where: { userId: caller.userId } });
+    if (open >= MAX_OPEN_TICKETS_PER_USER) {
+      throw new RateLimitedError(`Too many unused stream tickets: at most ${MAX_OPEN_TICKETS_PER_USER}; use or let one expire first`, {
+        details: { limit: MAX_OPEN_TICKETS_PER_USER },
+      });
+    }
     const expiresAt = new Date(now.getTime() + this.o.ttlMs);
     await this.o.prisma.streamTicket.create({ data: { tokenHash: hash(ticket), userId: caller.userId, instanceId, expiresAt } });
     return { ticket, instanceId, expiresAt: expiresAt.toISOString() };
