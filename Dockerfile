@@ -3,7 +3,7 @@
 # Runs `node dist/index.js` as the non-root user 1000 (the image's `node` user), port 3000 —
 # the same user, port and entry as k8s/deployment.yaml (test/k8s/manifests.test.ts checks).
 
-FROM node:24-bookworm-slim AS build
+FROM node:20-bookworm-slim AS build
 WORKDIR /app
 ENV NODE_ENV=development
 # Dependencies first (cached while package*.json and the Prisma schema are unchanged);
@@ -16,7 +16,7 @@ COPY src ./src
 # The generated Prisma client (src/generated) is compiled into dist/ with the rest.
 RUN npm run build && npm prune --omit=dev
 
-FROM node:24-bookworm-slim AS runtime
+FROM node:20-bookworm-slim AS runtime
 WORKDIR /app
 ENV NODE_ENV=production \
     PORT=3000 \

@@ -1,15 +1,16 @@
 /**
  * Applies pending database migrations and exits (`npm run migrate`, or `node dist/migrate.js` in the
- * image's migration Job). Uses the same configuration (DATABASE_URL / DATABASE_URL_FILE, else the
- * local PGlite database under DATA_DIR) and the same migrator the API runs at start.
+ * image's migration Job). Reads only the database settings (DATABASE_URL / DATABASE_URL_FILE, else the
+ * local PGlite database under DATA_DIR; LOG_LEVEL), which is all k8s/migrate-job.yaml gives it, and
+ * runs the same migrator the API runs at start.
  */
-import { ConfigError, loadConfig } from "./config/index.js";
+import { ConfigError, loadMigrateConfig } from "./config/index.js";
 import { createDatabase } from "./platform/db/index.js";
 import { migrate } from "./platform/db/migrator.js";
 import { createLogger } from "./platform/logger.js";
 
 async function main(): Promise<void> {
-  const config = loadConfig();
+  const config = loadMigrateConfig();
   const logger = createLogger({ level: config.log.level });
   const db = await createDatabase(config.db.url ? { url: config.db.url } : { pgliteDir: `${config.db.dataDir}/pglite` });
   try {

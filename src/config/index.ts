@@ -152,12 +152,11 @@ export class ConfigError extends Error {
 
 const FILE_SECRETS = ["DATABASE_URL", "JWT_SECRET", "ADMIN_PASSWORD", "METRICS_TOKEN"] as const;
 
-/** Parses the environment once. Throws ConfigError listing every problem. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const problems: string[] = [];
+/** The non-empty variables, with each `<NAME>_FILE` secret read into `<NAME>` (unreadable files are problems). */
+function readEnv(env: NodeJS.ProcessEnv, secrets: readonly string[], problems: string[]): Record<string, string | undefined> {
   const source: Record<string, string | undefined> = {};
   for (const [k, v] of Object.entries(env)) if (v !== undefined && v !== "") source[k] = v;
-  for (const name of FILE_SECRETS) {
+  for (const name of secrets) {
     const file = source[`${name}_FILE`];
     if (file && source[name] === undefined) {
       try {
@@ -167,6 +166,41 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       }
     }
   }
+  return source;
+}
+
+/** What the migration entry (`dist/migrate.js`, the k8s migration Job) needs: the database and nothing else. */
+export interface MigrateConfig {
+  isProduction: boolean;
+  log: { level: string };
+  db: Config["db"];
+}
+
+const MigrateEnvSchema = EnvSchema.pick({ NODE_ENV: true, LOG_LEVEL: true, DATABASE_URL: true, DATA_DIR: true });
+
+/**
+ * Parses only the migration's settings (`DATABASE_URL` / `DATABASE_URL_FILE`, `LOG_LEVEL`, `NODE_ENV`,
+ * `DATA_DIR`), so the migration Job needs no JWT secret, admin password or cluster. Throws ConfigError.
+ */
+export function loadMigrateConfig(env: NodeJS.ProcessEnv = process.env): MigrateConfig {
+  const problems: string[] = [];
+  const source = readEnv(env, ["DATABASE_URL"], problems);
+  const parsed = MigrateEnvSchema.safeParse(source);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push(`${issue.path.join(".")}: ${issue.message}`);
+    throw new ConfigError(problems);
+  }
+  const e = parsed.data;
+  const isProduction = e.NODE_ENV === "production";
+  if (isProduction && !e.DATABASE_URL) problems.push("DATABASE_URL: required when NODE_ENV=production (no embedded database)");
+  if (problems.length) throw new ConfigError(problems);
+  return { isProduction, log: { level: e.LOG_LEVEL }, db: { url: e.DATABASE_URL, dataDir: path.resolve(e.DATA_DIR) } };
+}
+
+/** Parses the environment once. Throws ConfigError listing every problem. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: string[] = [];
+  const source = readEnv(env, FILE_SECRETS, problems);
   const parsed = EnvSchema.safeParse(source);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) problems.push(`${issue.path.join(".")}: ${issue.message}`);

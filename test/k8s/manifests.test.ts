@@ -142,11 +142,17 @@ describe("k8s/ manifests", () => {
     expect(config.http.port).toBe(find("Deployment").spec.template.spec.containers[0].ports[0].containerPort);
   });
 
-  it("the Dockerfile matches: multi-stage, Node LTS, non-root numeric user of the manifests, port, entry", () => {
+  it("the Dockerfile matches: multi-stage, the one supported Node.js major, non-root numeric user of the manifests, port, entry", () => {
     const df = readFileSync(path.join(ROOT, "Dockerfile"), "utf8");
     const froms = [...df.matchAll(/^FROM\s+(\S+)/gm)].map((m) => m[1] as string);
     expect(froms.length).toBeGreaterThanOrEqual(2);
-    for (const f of froms) expect(f).toMatch(/^node:24[.-]/);
+    // One supported Node.js: the image's major is the one package.json's engines allow (and CI runs).
+    const engines = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")).engines.node as string;
+    const major = /^\^(\d+)\.\d+\.\d+$/.exec(engines)?.[1];
+    expect(major, `engines.node "${engines}" names one major`).toBeDefined();
+    for (const f of froms) expect(f).toMatch(new RegExp(`^node:${major}[.-]`));
+    const readme = readFileSync(path.join(ROOT, "README.md"), "utf8");
+    expect(readme).toContain(`Node.js ${major} (>= ${engines.slice(1).replace(/\.0$/, "")}`);
     const user = [...df.matchAll(/^USER\s+(\S+)/gm)].map((m) => m[1]).at(-1);
     const pod = find("Deployment").spec.template.spec;
     expect(user).toBe(`${pod.securityContext.runAsUser}:${pod.securityContext.runAsGroup}`);
