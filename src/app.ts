@@ -14,14 +14,15 @@ import { instancesRoutes } from "./modules/instances/instances.routes.js";
 import { subscriptionsRoutes } from "./modules/subscriptions/subscriptions.routes.js";
 import { adminUsersRoutes } from "./modules/users/users.routes.js";
 import { adminHealthRoutes } from "./modules/health/health.routes.js";
-import { UnauthorizedError } from "./platform/errors.js";
+import { DependencyUnavailableError, UnauthorizedError } from "./platform/errors.js";
 import { authenticate, requireRole } from "./platform/http/auth.js";
 import { docsRoutes } from "./platform/http/docs.js";
-import { errorBody, errorHandler, notFoundHandler } from "./platform/http/errors.js";
+import { errorHandler, notFoundHandler } from "./platform/http/errors.js";
 import { openApiFor } from "./platform/http/openapi.js";
 import { doc, type RouteDoc } from "./platform/http/route-meta.js";
 import { listAppRoutes, routePatternMatcher } from "./platform/http/routes.js";
 import { httpMetricsMiddleware } from "./platform/metrics.js";
+import { ReadinessSchema } from "./platform/readiness.js";
 
 const API_VERSION = "0.1.0";
 /** With a METRICS_TOKEN configured, the scrape must present it (constant-time comparison). */
@@ -87,12 +88,19 @@ export function createApp(c: Container): Express {
   });
   app.get(
     "/readyz",
-    ops({ summary: "Readiness: database and cluster", response: { description: "{status: ready, checks}" }, errors: [503] }),
-    async (req, res) => {
-      const checks = await c.readiness();
-      const ok = Object.values(checks).every((v) => v.ok);
-      if (ok) res.json({ status: "ready", checks });
-      else res.status(503).json({ ...errorBody(String(req.id), "DEPENDENCY_UNAVAILABLE", "Not ready"), checks });
+    ops({
+      summary: "Readiness: this replica can serve",
+      description:
+        "Ready when the database answers within about a second (one try). The cluster's reachability is reported " +
+        "from the last Kubernetes call the loops made, and never makes the replica unready. No addresses or error " +
+        "texts: the 503 carries the same `checks` in `error.details`.",
+      response: { description: "Ready", schema: ReadinessSchema },
+      errors: [503],
+    }),
+    async (_req, res) => {
+      const { ready, checks } = await c.readiness();
+      if (!ready) throw new DependencyUnavailableError("Not ready: the database did not answer", { details: { checks } });
+      res.json({ status: "ready", checks });
     },
   );
   app.get(

@@ -25,7 +25,7 @@ import { LeaseManager } from "./platform/lease.js";
 import type { InstanceSignal } from "./platform/signals.js";
 import { setMaxListeners } from "node:events";
 import path from "node:path";
-import { KubeClient } from "./kube/client.js";
+import { KubeClient, type KubeClientOptions } from "./kube/client.js";
 import { createKubeConfig } from "./kube/kubeconfig.js";
 import type { KubeEmulator } from "@minispod/kube-emulator";
 import { Reconciler } from "./loops/reconciler.js";
@@ -38,10 +38,12 @@ import { HealthSweeper } from "./modules/health/health.sweeper.js";
 import { InstanceEventHub } from "./modules/instances/instance-event-hub.js";
 import { StreamLimits } from "./modules/instances/stream-limits.js";
 import { StreamTickets } from "./modules/instances/stream-tickets.js";
+import { ClusterContact, pingWithin, READY_DB_TIMEOUT_MS, type ReadinessChecks } from "./platform/readiness.js";
 
-export interface ReadinessCheck {
-  ok: boolean;
-  message?: string;
+export interface Readiness {
+  /** The database answered: this replica can serve. The cluster is reported only (platform/readiness.ts). */
+  ready: boolean;
+  checks: ReadinessChecks;
 }
 
 export interface Container {
@@ -78,7 +80,7 @@ export interface Container {
    * (`metrics.observeSweep(durationMs, ok)`, once per sweep).
    */
   metrics: Metrics;
-  readiness(): Promise<Record<string, ReadinessCheck>>;
+  readiness(): Promise<Readiness>;
   /** Starts the background loops (reconciler, health, renewal) when enabled. */
   startLoops(): Promise<void>;
   /** Stops loops, then closes the cluster and database connections. */
@@ -102,8 +104,12 @@ export interface ContainerOverrides {
 }
 
 /** The cluster: the configured one, or (emulated mode) a fresh emulator whose kubeconfig is written to DATA_DIR. */
-async function buildKube(config: Config, logger: Logger, metrics: Metrics): Promise<{ client: KubeClient; emulator?: KubeEmulator }> {
-  const clientOptions = { logger, requestTimeoutMs: config.kube.requestTimeoutMs, onCall: metrics.kubeCall };
+async function buildKube(
+  config: Config,
+  logger: Logger,
+  onCall: KubeClientOptions["onCall"],
+): Promise<{ client: KubeClient; emulator?: KubeEmulator }> {
+  const clientOptions = { logger, requestTimeoutMs: config.kube.requestTimeoutMs, onCall };
   if (config.kube.mode === "emulated") {
     const { KubeEmulator } = await import("@minispod/kube-emulator");
     const emulator = await KubeEmulator.start({ port: config.kube.emulatorPort, podReadyDelayMs: config.kube.emulatorPodReadyDelayMs });
@@ -176,7 +182,14 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
         count: r._count._all,
       })),
   });
-  const kube = overrides.kube ?? (await buildKube(config, logger, metrics));
+  // Every Kubernetes call is counted (metrics) and tells readiness whether the API server answered.
+  const clusterContact = new ClusterContact(clock);
+  const kube =
+    overrides.kube ??
+    (await buildKube(config, logger, (verb, resource, result) => {
+      metrics.kubeCall(verb, resource, result);
+      clusterContact.record(result);
+    }));
   const cluster = new KubeInstanceCluster(kube.client);
   const manifests = new InstanceManifests({
     render: {
@@ -281,20 +294,9 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
     loops: { renewal, reconciler, health: healthLoop },
     streams,
     async readiness() {
-      const checks: Record<string, ReadinessCheck> = {};
-      try {
-        await db.ping();
-        checks.database = { ok: true };
-      } catch (err) {
-        checks.database = { ok: false, message: (err as Error).message };
-      }
-      try {
-        await kube.client.ping();
-        checks.cluster = { ok: true };
-      } catch (err) {
-        checks.cluster = { ok: false, message: (err as Error).message };
-      }
-      return checks;
+      const database = await pingWithin(() => db.ping(), READY_DB_TIMEOUT_MS);
+      if (!database.ok) logger.warn({ err: database.error }, "readiness: the database did not answer");
+      return { ready: database.ok, checks: { database: { ok: database.ok }, cluster: clusterContact.state() } };
     },
     async startLoops() {
       if (!config.backgroundLoops) return;

@@ -9,6 +9,7 @@ import { parseAllDocuments } from "yaml";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config/index.js";
 import { manifestProblems } from "../../src/kube/validate.js";
+import { READY_DB_TIMEOUT_MS } from "../../src/platform/readiness.js";
 import type { KubeObject } from "../../src/kube/types.js";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -88,6 +89,9 @@ describe("k8s/ manifests", () => {
     const c = pod.containers[0];
     expect(c.livenessProbe.httpGet).toEqual({ path: "/healthz", port: "http" });
     expect(c.readinessProbe.httpGet).toEqual({ path: "/readyz", port: "http" });
+    // The probe outlasts /readyz's one bounded database try (1 s) by one second, and fits in its period.
+    expect(c.readinessProbe.timeoutSeconds).toBe(Math.ceil(READY_DB_TIMEOUT_MS / 1000) + 1);
+    expect(c.readinessProbe.timeoutSeconds).toBeLessThan(c.readinessProbe.periodSeconds);
     expect(c.ports).toEqual([{ name: "http", containerPort: 3000, protocol: "TCP" }]);
     expect(c.securityContext).toMatchObject({
       runAsNonRoot: true,
