@@ -8,11 +8,16 @@ WORKDIR /app
 ENV NODE_ENV=development
 # Dependencies first (cached while package*.json and the Prisma schema are unchanged);
 # `npm ci` runs postinstall = prisma generate into src/generated.
+# The workspace's package.json too: npm ci links the workspace package (a devDependency).
 COPY package.json package-lock.json prisma.config.ts ./
+COPY packages/kube-emulator/package.json ./packages/kube-emulator/
 COPY prisma ./prisma
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+# The emulator's source gives tsc the types of local mode's dynamic import; dist/ gets none of it, and
+# the prune drops the devDependency's link, so the runtime stage (which copies no packages/) has no emulator.
+COPY packages ./packages
 # The generated Prisma client (src/generated) is compiled into dist/ with the rest.
 RUN npm run build && npm prune --omit=dev
 

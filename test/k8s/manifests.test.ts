@@ -151,7 +151,11 @@ describe("k8s/ manifests", () => {
     const froms = [...df.matchAll(/^FROM\s+(\S+)/gm)].map((m) => m[1] as string);
     expect(froms.length).toBeGreaterThanOrEqual(2);
     // One supported Node.js: the image's major is the one package.json's engines allow (and CI runs).
-    const engines = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")).engines.node as string;
+    const pkg = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8"));
+    const engines = pkg.engines.node as string;
+    for (const w of readdirSync(path.join(ROOT, "packages"))) {
+      expect(JSON.parse(readFileSync(path.join(ROOT, "packages", w, "package.json"), "utf8")).engines.node, w).toBe(engines);
+    }
     const major = /^\^(\d+)\.\d+\.\d+$/.exec(engines)?.[1];
     expect(major, `engines.node "${engines}" names one major`).toBeDefined();
     for (const f of froms) expect(f).toMatch(new RegExp(`^node:${major}[.-]`));
