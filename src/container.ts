@@ -126,6 +126,7 @@ async function buildKube(
     mode: "cluster",
     kubeconfigPath: config.kube.kubeconfigPath,
     skipTlsVerify: config.kube.dangerouslySkipTlsVerify,
+    requireVerifiedTls: config.isProduction,
   });
   logger.info({ server: kubeConfig.getCurrentCluster()?.server }, "using Kubernetes cluster");
   return { client: new KubeClient({ ...clientOptions, kubeConfig }) };

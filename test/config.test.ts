@@ -47,6 +47,14 @@ describe("config", () => {
       JWT_SECRET: "x".repeat(32),
     });
     expect(ok.kube.mode).toBe("cluster");
+    expect(() =>
+      loadConfig({
+        NODE_ENV: "production",
+        DATABASE_URL: "postgresql://u:p@db:5432/m",
+        JWT_SECRET: "x".repeat(32),
+        K8S_SKIP_TLS_VERIFY: "true",
+      }),
+    ).toThrow("K8S_SKIP_TLS_VERIFY: never in production (the API server's certificate must be verified)");
   });
 
   it("reads secrets from <NAME>_FILE", () => {

@@ -24,6 +24,7 @@ import {
   statSync,
   writeFileSync,
 } from "node:fs";
+import { get as httpsGet } from "node:https";
 import { createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -67,6 +68,17 @@ async function waitFor<T>(what: string, timeoutMs: number, fn: () => Promise<T |
     if (Date.now() > deadline) fail(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
     await sleep(250);
   }
+}
+
+/** GET over https, verifying the server against `ca` only. */
+function httpsStatus(url: string, ca: string): Promise<number | undefined> {
+  return new Promise((resolve, reject) => {
+    const req = httpsGet(url, { ca }, (res) => {
+      res.resume();
+      resolve(res.statusCode);
+    });
+    req.on("error", reject);
+  });
 }
 
 function freePort(): Promise<number> {
@@ -196,7 +208,9 @@ async function buildWithoutEngine(stages: Stage[], tmp: string): Promise<Artifac
     mkdirSync(dir, { recursive: true });
     let workdir = "/";
     let env: Record<string, string> = {};
-    const local = (p: string) => path.join(dir, path.posix.relative(workdir, path.posix.resolve(workdir, p)));
+    // A destination under WORKDIR; a trailing slash (a directory destination) is kept.
+    const local = (p: string) =>
+      path.join(dir, path.posix.relative(workdir, path.posix.resolve(workdir, p))) + (p.endsWith("/") ? "/" : "");
     for (const step of stage.steps) {
       if (step.op === "WORKDIR") workdir = step.dir;
       else if (step.op === "ENV") env = { ...env, ...step.vars };
@@ -232,16 +246,22 @@ async function buildWithoutEngine(stages: Stage[], tmp: string): Promise<Artifac
 async function buildImage(tmp: string): Promise<Artifact> {
   const tag = `minispod-smoke:${Date.now()}`;
   await runToEnd(["docker", "build", "-t", tag, ROOT], { cwd: ROOT, env: process.env, logFile: path.join(tmp, "docker-build.log") });
-  const containerArgs = (env: Record<string, string>, mounts: Array<[string, string]>) => [
-    "--rm",
-    "--network=host",
-    "--read-only",
-    "--tmpfs=/tmp",
-    "--cap-drop=ALL",
-    "--security-opt=no-new-privileges",
-    ...mounts.flatMap(([host, inContainer]) => ["-v", `${host}:${inContainer}:ro`]),
-    ...Object.entries(env).flatMap(([k, v]) => ["-e", `${k}=${v}`]),
-  ];
+  const names: string[] = [];
+  const containerArgs = (env: Record<string, string>, mounts: Array<[string, string]>) => {
+    const name = `minispod-smoke-${process.pid}-${names.length + 1}`;
+    names.push(name);
+    return [
+      "--rm",
+      `--name=${name}`,
+      "--network=host",
+      "--read-only",
+      "--tmpfs=/tmp",
+      "--cap-drop=ALL",
+      "--security-opt=no-new-privileges",
+      ...mounts.flatMap(([host, inContainer]) => ["-v", `${host}:${inContainer}:ro`]),
+      ...Object.entries(env).flatMap(([k, v]) => ["-e", `${k}=${v}`]),
+    ];
+  };
   return {
     describe: `the image ${tag} (docker build)`,
     placement: () => ({}),
@@ -268,6 +288,11 @@ async function buildImage(tmp: string): Promise<Artifact> {
       console.log(`  ${tail(logFile).trim().split("\n").at(-1)}`);
     },
     async cleanup() {
+      // A container whose `docker run` client was killed keeps running: remove them by name.
+      for (const name of names)
+        await runToEnd(["docker", "rm", "-f", name], { cwd: ROOT, env: process.env, logFile: path.join(tmp, "docker-rm.log") }).catch(
+          () => {},
+        );
       await runToEnd(["docker", "rmi", "-f", tag], { cwd: ROOT, env: process.env, logFile: path.join(tmp, "docker-rmi.log") }).catch(
         () => {},
       );
@@ -395,13 +420,36 @@ async function main(): Promise<void> {
 
     // 3. The "real cluster": the standalone emulator, run from this checkout (it is not in the artifact).
     const kubeconfig = path.join(tmp, "kubeconfig");
-    const emulator = await phase("start the standalone Kubernetes API emulator", async () => {
+    const emulator = await phase("start the standalone Kubernetes API emulator over HTTPS (a throwaway CA)", async () => {
+      // Production refuses plain http and insecure-skip-tls-verify, as it should: the emulator serves
+      // TLS with a certificate made here, and its kubeconfig carries that certificate as the CA.
+      const cert = path.join(tmp, "emulator-cert.pem");
+      const key = path.join(tmp, "emulator-key.pem");
+      await runToEnd(
+        // biome-ignore format: one openssl invocation
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+          "-subj", "/CN=minispod-smoke-emulator", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
+        { cwd: tmp, env: process.env, logFile: path.join(tmp, "openssl.log") },
+      );
       const port = await freePort();
-      const p = start(["npm", "run", "--silent", "emulator", "--", "--port", String(port), "--kubeconfig", kubeconfig], {
-        cwd: ROOT,
-        env: process.env,
-        logFile: path.join(tmp, "emulator.log"),
-      });
+      const p = start(
+        [
+          "npm",
+          "run",
+          "--silent",
+          "emulator",
+          "--",
+          "--port",
+          String(port),
+          "--kubeconfig",
+          kubeconfig,
+          "--tls-cert",
+          cert,
+          "--tls-key",
+          key,
+        ],
+        { cwd: ROOT, env: process.env, logFile: path.join(tmp, "emulator.log") },
+      );
       procs.push(p);
       const alive = () => {
         if (p.child.exitCode !== null) fail(`the emulator exited ${p.child.exitCode}:\n${tail(p.logFile)}`);
@@ -410,14 +458,21 @@ async function main(): Promise<void> {
         "the emulator's kubeconfig",
         60_000,
         async () => {
-          const kc = parse(readFileSync(kubeconfig, "utf8"));
-          const server = kc?.clusters?.[0]?.cluster?.server as string | undefined;
-          if (!server) return undefined;
-          const r = await fetch(`${server}/version`);
-          return r.ok ? server : undefined;
+          const cluster = parse(readFileSync(kubeconfig, "utf8"))?.clusters?.[0]?.cluster;
+          if (!cluster?.server) return undefined;
+          if (
+            !String(cluster.server).startsWith("https://") ||
+            cluster["insecure-skip-tls-verify"] ||
+            !cluster["certificate-authority-data"]
+          )
+            fail(`the emulator's kubeconfig is not https with a CA: ${JSON.stringify(cluster)}`);
+          const ca = Buffer.from(cluster["certificate-authority-data"], "base64").toString();
+          return (await httpsStatus(`${cluster.server}/version`, ca)) === 200 ? true : undefined;
         },
         alive,
       );
+      // The image runs as uid 1000: let it read the kubeconfig (the emulator writes it 0600).
+      chmodSync(kubeconfig, 0o644);
       return p;
     });
 

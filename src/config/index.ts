@@ -216,6 +216,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (!e.JWT_SECRET || Buffer.byteLength(e.JWT_SECRET) < 32)
       problems.push("JWT_SECRET: required when NODE_ENV=production, at least 32 bytes");
     if (kubeMode === "emulated") problems.push("K8S_MODE: the emulator is a test fixture; production needs a real cluster");
+    if (e.K8S_SKIP_TLS_VERIFY) problems.push("K8S_SKIP_TLS_VERIFY: never in production (the API server's certificate must be verified)");
   }
   if (e.JWT_SECRET && Buffer.byteLength(e.JWT_SECRET) < 32) {
     if (!isProduction) problems.push("JWT_SECRET: must be at least 32 bytes");

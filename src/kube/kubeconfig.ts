@@ -14,6 +14,11 @@ export interface KubeConfigOptions {
   context?: string;
   /** Disable TLS verification of the API server (K8S_SKIP_TLS_VERIFY). Unsafe outside development. */
   skipTlsVerify?: boolean;
+  /**
+   * Production: the API server must be `https://` with its certificate verified — a kubeconfig whose
+   * cluster says `insecure-skip-tls-verify` (or a plain-http server) is refused, as is `skipTlsVerify`.
+   */
+  requireVerifiedTls?: boolean;
 }
 
 /**
@@ -26,7 +31,18 @@ export interface KubeConfigOptions {
  * shared instance (concurrent callers would otherwise talk to each other's cluster).
  */
 export function createKubeConfig(opts: KubeConfigOptions, env: NodeJS.ProcessEnv = process.env): KubeConfig {
-  return withKeepAlive(loadKubeConfig(opts, env));
+  const kc = loadKubeConfig(opts, env);
+  if (opts.requireVerifiedTls) {
+    const cluster = kc.getCurrentCluster();
+    if (opts.skipTlsVerify) throw new Error("TLS verification of the Kubernetes API server cannot be skipped here (K8S_SKIP_TLS_VERIFY)");
+    if (!cluster?.server.startsWith("https://"))
+      throw new Error(`the Kubernetes API server must be https:// with a verified certificate (kubeconfig cluster "${cluster?.name}")`);
+    if (cluster.skipTLSVerify)
+      throw new Error(
+        `kubeconfig cluster "${cluster.name}" skips TLS verification (insecure-skip-tls-verify); give it the API server's CA instead`,
+      );
+  }
+  return withKeepAlive(kc);
 }
 
 /**

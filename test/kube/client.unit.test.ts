@@ -304,6 +304,32 @@ current-context: one
     expect(() => createKubeConfig({ mode: "cluster", kubeconfigPath: join(dir, "missing") })).toThrow(/not found/);
   });
 
+  it("requireVerifiedTls (production) refuses plain http, insecure-skip-tls-verify and skipTlsVerify", () => {
+    const dir = mkdtempSync(join(tmpdir(), "kc-"));
+    const file = (name: string, content: string) => {
+      writeFileSync(join(dir, name), content);
+      return join(dir, name);
+    };
+    const https = file("https", yaml("https://one:6443"));
+    expect(createKubeConfig({ mode: "cluster", kubeconfigPath: https, requireVerifiedTls: true }).getCurrentCluster()?.server).toBe(
+      "https://one:6443",
+    );
+    expect(() =>
+      createKubeConfig({ mode: "cluster", kubeconfigPath: file("http", yaml("http://127.0.0.1:1234")), requireVerifiedTls: true }),
+    ).toThrow('the Kubernetes API server must be https:// with a verified certificate (kubeconfig cluster "c1")');
+    const insecure = file(
+      "insecure",
+      yaml("https://one:6443").replace('{server: "https://one:6443"}', '{server: "https://one:6443", insecure-skip-tls-verify: true}'),
+    );
+    expect(() => createKubeConfig({ mode: "cluster", kubeconfigPath: insecure, requireVerifiedTls: true })).toThrow(
+      'kubeconfig cluster "c1" skips TLS verification (insecure-skip-tls-verify); give it the API server\'s CA instead',
+    );
+    expect(createKubeConfig({ mode: "cluster", kubeconfigPath: insecure }).getCurrentCluster()?.skipTLSVerify).toBe(true);
+    expect(() => createKubeConfig({ mode: "cluster", kubeconfigPath: https, skipTlsVerify: true, requireVerifiedTls: true })).toThrow(
+      "TLS verification of the Kubernetes API server cannot be skipped here (K8S_SKIP_TLS_VERIFY)",
+    );
+  });
+
   it("falls back to $KUBECONFIG, then fails clearly instead of defaulting to localhost:8080", () => {
     const dir = mkdtempSync(join(tmpdir(), "kc-"));
     const path = join(dir, "config");

@@ -1,18 +1,21 @@
 /**
  * The emulator as its own process (a test/demo fixture, not a cluster):
  *
- *   npm run emulator -- --port <p> --kubeconfig <file> [--pod-ready-delay <ms>]
+ *   npm run emulator -- --port <p> --kubeconfig <file> [--pod-ready-delay <ms>] [--tls-cert <pem> --tls-key <pem>]
  *
  * Starts the emulator on 127.0.0.1:<p> (0 or no --port: a free port), writes its kubeconfig to
  * <file>, logs one JSON line per event on stdout (the first one carries `url` and `kubeconfig`),
  * serves until SIGTERM or SIGINT, then stops and exits 0. Bad arguments: a message on stderr, exit 2.
+ * With --tls-cert/--tls-key it serves HTTPS and the kubeconfig carries the (self-signed) certificate as
+ * the cluster's CA, for clients that refuse to skip verification.
  */
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { KubeEmulator } from "./index.js";
 import type { Logger } from "./types.js";
 
-const USAGE = "usage: npm run emulator -- --port <port> --kubeconfig <file> [--pod-ready-delay <ms>]";
+const USAGE = "usage: npm run emulator -- --port <port> --kubeconfig <file> [--pod-ready-delay <ms>] [--tls-cert <pem> --tls-key <pem>]";
 
 function fail(message: string): never {
   process.stderr.write(`kube-emulator: ${message}\n${USAGE}\n`);
@@ -35,13 +38,15 @@ function jsonLogger(): Logger {
 }
 
 async function main(): Promise<void> {
-  let values: { port?: string; kubeconfig?: string; "pod-ready-delay"?: string; help?: boolean };
+  let values: { port?: string; kubeconfig?: string; "pod-ready-delay"?: string; "tls-cert"?: string; "tls-key"?: string; help?: boolean };
   try {
     ({ values } = parseArgs({
       options: {
         port: { type: "string" },
         kubeconfig: { type: "string" },
         "pod-ready-delay": { type: "string" },
+        "tls-cert": { type: "string" },
+        "tls-key": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -60,9 +65,12 @@ async function main(): Promise<void> {
   const podReadyDelayMs = intOption("pod-ready-delay", values["pod-ready-delay"], 1500);
   // npm runs scripts from the package root; a relative path means the caller's directory.
   const kubeconfig = path.resolve(process.env.INIT_CWD ?? process.cwd(), values.kubeconfig);
+  if (Boolean(values["tls-cert"]) !== Boolean(values["tls-key"])) fail("--tls-cert and --tls-key go together");
+  const read = (file: string) => readFileSync(path.resolve(process.env.INIT_CWD ?? process.cwd(), file), "utf8");
+  const tls = values["tls-cert"] && values["tls-key"] ? { cert: read(values["tls-cert"]), key: read(values["tls-key"]) } : undefined;
 
   const logger = jsonLogger();
-  const emulator = await KubeEmulator.start({ port, podReadyDelayMs });
+  const emulator = await KubeEmulator.start({ port, podReadyDelayMs, ...(tls ? { tls } : {}) });
   await emulator.writeKubeconfig(kubeconfig);
   logger.info(
     { url: emulator.url, kubeconfig },

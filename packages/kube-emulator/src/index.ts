@@ -16,6 +16,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { dirname } from "node:path";
 import { stringify as toYaml } from "yaml";
@@ -66,6 +67,12 @@ export interface KubeEmulatorOptions {
   clock?: () => number;
   /** Namespaces present at start. Default: default, kube-system, kube-public, kube-node-lease. */
   namespaces?: string[];
+  /**
+   * Serve HTTPS with this certificate and key (PEM) instead of plain HTTP; the kubeconfig then names the
+   * certificate as the cluster's CA (so it must be self-signed, or `ca` given) instead of skipping
+   * verification — what a client that insists on verified TLS (MinisPod in production) needs.
+   */
+  tls?: { cert: string; key: string; ca?: string };
 }
 
 /** Fault injection, plus the whole-server outage that needs the listener. */
@@ -128,6 +135,7 @@ export class KubeEmulator {
   private readonly logger: Logger;
   private host: string;
   private port = 0;
+  private readonly tls: KubeEmulatorOptions["tls"];
   private stopped = false;
 
   private constructor(readonly opts: KubeEmulatorOptions) {
@@ -166,9 +174,11 @@ export class KubeEmulator {
       metricsEnabled: () => this.metricsOn,
       serverAddress: () => `${this.host}:${this.port}`,
     });
-    this.server = createServer((req, res) => {
+    this.tls = opts.tls;
+    const handle = (req: Parameters<Router["handle"]>[0], res: Parameters<Router["handle"]>[1]) => {
       void this.router.handle(req, res);
-    });
+    };
+    this.server = opts.tls ? createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key }, handle) : createServer(handle);
     this.server.keepAliveTimeout = 5000;
   }
 
@@ -209,10 +219,10 @@ export class KubeEmulator {
   }
 
   get url(): string {
-    return `http://${this.host}:${this.port}`;
+    return `${this.tls ? "https" : "http"}://${this.host}:${this.port}`;
   }
 
-  /** A kubeconfig for this emulator (plain HTTP, so TLS verification is skipped). */
+  /** A kubeconfig for this emulator: with `tls`, its CA; plain HTTP otherwise (TLS verification skipped). */
   kubeconfig(): Record<string, unknown> {
     return {
       apiVersion: "v1",
@@ -221,7 +231,9 @@ export class KubeEmulator {
       clusters: [
         {
           name: "minispod-emulator",
-          cluster: { server: this.url, "insecure-skip-tls-verify": true },
+          cluster: this.tls
+            ? { server: this.url, "certificate-authority-data": Buffer.from(this.tls.ca ?? this.tls.cert).toString("base64") }
+            : { server: this.url, "insecure-skip-tls-verify": true },
         },
       ],
       users: [{ name: "minispod-emulator", user: { token: this.token } }],
