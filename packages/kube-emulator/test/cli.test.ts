@@ -110,7 +110,7 @@ describe("npm run emulator", () => {
       expect(await exitOf(child)).toEqual({ code: 2, signal: null });
       expect(output().stderr).toBe(
         'kube-emulator: --port must be a non-negative integer, got "abc"\n' +
-          "usage: npm run emulator -- --port <port> --kubeconfig <file> [--pod-ready-delay <ms>]\n",
+          "usage: npm run emulator -- --port <port> --kubeconfig <file> [--pod-ready-delay <ms>] [--tls-cert <pem> --tls-key <pem>]\n",
       );
       expect(output().stdout).toBe("");
       expect(existsSync(kubeconfigPath)).toBe(false);
