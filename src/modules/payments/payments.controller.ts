@@ -8,6 +8,17 @@ import type { CreditPackagesService } from "./packages.service.js";
 import type { CheckoutCreateReq, CreditPackageCreateReq, CreditPackageUpdateReq, PurchasesQuery } from "./payments.schema.js";
 import { PaymentsNotConfiguredError, type PaymentsService } from "./payments.service.js";
 
+/**
+ * The development page's own CSP: no scripts, inline styles, forms to this origin only, and no
+ * `upgrade-insecure-requests` (helmet's default), which would send the form from http://localhost to https.
+ */
+const DEV_PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+function sendPage(res: Response, html: string): void {
+  res.setHeader("Content-Security-Policy", DEV_PAGE_CSP);
+  res.type("html").send(html);
+}
+
 const onePage = <T>(data: T[]) => ({ data, page: { page: 1, pageSize: data.length, total: data.length, totalPages: 1 } });
 
 export class PaymentsController {
@@ -58,7 +69,7 @@ export class PaymentsController {
 
   devPage = async (_req: Request, res: Response) => {
     const { sessionId } = input<unknown, unknown, { sessionId: string }>(res).params;
-    res.type("html").send(renderDevCheckoutPage(await this.deps.payments.devCheckout(sessionId)));
+    sendPage(res, renderDevCheckoutPage(await this.deps.payments.devCheckout(sessionId)));
   };
 
   devComplete = async (req: Request, res: Response) => {
@@ -74,6 +85,6 @@ export class PaymentsController {
     await this.deps.payments.devSettle(sessionId, result);
     // The page again, now showing the outcome (the receipt) and the way back to the app. Settling is
     // idempotent, so a resubmitted form changes nothing.
-    res.type("html").send(renderDevCheckoutPage(await this.deps.payments.devCheckout(sessionId)));
+    sendPage(res, renderDevCheckoutPage(await this.deps.payments.devCheckout(sessionId)));
   }
 }
