@@ -87,7 +87,12 @@ export class StripeCheckoutProvider implements CheckoutProvider {
   async receiptUrl(purchase: { paymentIntentId: string | null }): Promise<string | null> {
     if (!purchase.paymentIntentId) return null;
     try {
-      const pi = await this.stripe.paymentIntents.retrieve(purchase.paymentIntentId, { expand: ["latest_charge"] });
+      // Read while Stripe waits for the webhook's answer: short, one retry at most.
+      const pi = await this.stripe.paymentIntents.retrieve(
+        purchase.paymentIntentId,
+        { expand: ["latest_charge"] },
+        { timeout: 5_000, maxNetworkRetries: 1 },
+      );
       const charge = pi.latest_charge;
       return charge && typeof charge === "object" ? (charge.receipt_url ?? null) : null;
     } catch (err) {
