@@ -14,6 +14,8 @@ import { instancesRoutes } from "./modules/instances/instances.routes.js";
 import { subscriptionsRoutes } from "./modules/subscriptions/subscriptions.routes.js";
 import { adminUsersRoutes } from "./modules/users/users.routes.js";
 import { adminHealthRoutes } from "./modules/health/health.routes.js";
+import { DEV_CHECKOUT_PATH } from "./modules/payments/dev.provider.js";
+import { adminPaymentsRoutes, devCheckoutRoutes, paymentsRoutes, webhookRoutes } from "./modules/payments/payments.routes.js";
 import { DependencyUnavailableError, UnauthorizedError } from "./platform/errors.js";
 import { authenticate, requireRole } from "./platform/http/auth.js";
 import { docsRoutes } from "./platform/http/docs.js";
@@ -79,6 +81,12 @@ export function createApp(c: Container): Express {
   };
   app.use(httpMetricsMiddleware(c.metrics, routeLabel));
   app.use(helmet());
+  // Payments: Stripe's webhook needs the raw body for its signature, so it is mounted before the JSON parser.
+  const payments = { payments: c.services.payments, packages: c.services.creditPackages };
+  app.use(
+    "/api/webhooks",
+    webhookRoutes({ ...payments, verifier: c.paymentsWebhookVerifier, rateLimitPerMinute: c.config.payments.webhookRateLimitPerMinute }),
+  );
   app.use(express.json({ limit: c.config.http.bodyLimit, strict: true }));
 
   // Operations.
@@ -126,7 +134,12 @@ export function createApp(c: Container): Express {
   );
   api.use("/services", catalogRoutes({ catalog: c.services.catalog }));
   // Feature routers for signed-in users are mounted here, each behind `authn`.
-  api.use("/credits", authn, creditsRoutes({ credits: c.services.credits }));
+  api.use(
+    "/credits",
+    authn,
+    creditsRoutes({ credits: c.services.credits }),
+    paymentsRoutes({ ...payments, checkoutRateLimitPerMinute: c.config.payments.checkoutRateLimitPerMinute }),
+  );
   api.use("/quotas", authn, quotasRoutes({ quotas: c.services.quotas }));
   api.use("/subscriptions", authn, subscriptionsRoutes({ subscriptions: c.services.subscriptions }));
   api.use(
@@ -147,8 +160,11 @@ export function createApp(c: Container): Express {
   admin.use(adminCreditsRoutes({ credits: c.services.credits }));
   admin.use(adminQuotasRoutes({ quotas: c.services.quotas }));
   admin.use(adminHealthRoutes({ health: c.services.health }));
+  admin.use(adminPaymentsRoutes(payments));
   api.use("/admin", admin);
 
+  // The development payment provider's page (local mode only: no STRIPE_SECRET_KEY outside production).
+  if (c.services.payments.providerName === "development") app.use(DEV_CHECKOUT_PATH, devCheckoutRoutes(payments));
   app.use("/api", api);
   app.use(notFoundHandler);
   app.use(errorHandler({ logger: c.logger, exposeStack: !c.config.isProduction }));

@@ -39,6 +39,11 @@ import { InstanceEventHub } from "./modules/instances/instance-event-hub.js";
 import { StreamLimits } from "./modules/instances/stream-limits.js";
 import { StreamTickets } from "./modules/instances/stream-tickets.js";
 import { ClusterContact, pingWithin, READY_DB_TIMEOUT_MS, type ReadinessChecks } from "./platform/readiness.js";
+import type { CheckoutProvider, WebhookVerifier } from "./modules/payments/checkout-provider.js";
+import { DevelopmentCheckoutProvider } from "./modules/payments/dev.provider.js";
+import { CreditPackagesService } from "./modules/payments/packages.service.js";
+import { PaymentsService } from "./modules/payments/payments.service.js";
+import { createStripeClient, StripeCheckoutProvider, StripeWebhookVerifier } from "./modules/payments/stripe.provider.js";
 
 export interface Readiness {
   /** The database answered: this replica can serve. The cluster is reported only (platform/readiness.ts). */
@@ -63,7 +68,11 @@ export interface Container {
     users: UsersService;
     instances: InstancesService;
     health: HealthService;
+    payments: PaymentsService;
+    creditPackages: CreditPackagesService;
   };
+  /** Stripe's webhook verifier, present when Stripe is configured (payments). */
+  paymentsWebhookVerifier?: WebhookVerifier;
   kube: {
     client: KubeClient;
     /** Present in emulated mode: the in-process Kubernetes API emulator (a test/demo fixture). */
@@ -101,6 +110,27 @@ export interface ContainerOverrides {
   kube?: { client: KubeClient; emulator?: KubeEmulator };
   /** Reconciler tuning for tests (e.g. short leases). */
   reconciler?: Partial<ConstructorParameters<typeof Reconciler>[0]>;
+}
+
+/** The payment provider: Stripe with STRIPE_SECRET_KEY, the development page in local mode, else none. */
+function buildPayments(config: Config, logger: Logger): { provider?: CheckoutProvider; verifier?: WebhookVerifier } {
+  const p = config.payments;
+  if (p.provider === "stripe" && p.stripeWebhookSecret) {
+    const stripe = createStripeClient(p);
+    logger.info(
+      { stripeApi: p.stripeApi ? `${p.stripeApi.protocol}://${p.stripeApi.host}:${p.stripeApi.port}` : "api.stripe.com" },
+      "payments: Stripe Checkout (webhook at POST /api/webhooks/stripe)",
+    );
+    return { provider: new StripeCheckoutProvider(stripe), verifier: new StripeWebhookVerifier(stripe, p.stripeWebhookSecret) };
+  }
+  if (p.provider === "development") {
+    logger.warn("payments: DEVELOPMENT provider (no STRIPE_SECRET_KEY, local mode): checkouts complete on a local page and no money moves");
+    return { provider: new DevelopmentCheckoutProvider() };
+  }
+  logger.warn(
+    "payments are NOT configured (STRIPE_SECRET_KEY unset in production): POST /api/credits/checkout answers 503 PAYMENTS_NOT_CONFIGURED",
+  );
+  return {};
 }
 
 /** The cluster: the configured one, or (emulated mode) a fresh emulator whose kubeconfig is written to DATA_DIR. */
@@ -257,6 +287,18 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
     limits: new StreamLimits({ events: config.streams.maxEventStreamsPerUser, logs: config.streams.maxLogFollowsPerUser }),
     tickets: new StreamTickets({ prisma, clock, ttlMs: config.streams.ticketTtlMs }),
   };
+  const paymentsEdge = buildPayments(config, logger);
+  const creditPackages = new CreditPackagesService({ prisma });
+  const payments = new PaymentsService({
+    prisma,
+    ledger,
+    clock,
+    logger,
+    signal,
+    provider: paymentsEdge.provider,
+    topUpListener: billing,
+    appUrl: config.payments.appUrl,
+  });
   const renewal = new RenewalLoop({
     billing,
     leases: new LeaseManager({ prisma, clock }),
@@ -269,6 +311,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
   });
 
   await seedCatalog(prisma);
+  await creditPackages.seed();
   if (adminPassword) {
     const created = await auth.ensureAdmin(config.admin.email, adminPassword);
     if (created) logger.info({ email: config.admin.email }, "created the first admin account");
@@ -288,7 +331,8 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
     clock,
     db,
     accessTokenOptions,
-    services: { auth, catalog, ledger, credits, quotas, billing, subscriptions, users, instances, health },
+    services: { auth, catalog, ledger, credits, quotas, billing, subscriptions, users, instances, health, payments, creditPackages },
+    paymentsWebhookVerifier: paymentsEdge.verifier,
     kube,
     signal,
     metrics,

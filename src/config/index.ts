@@ -82,6 +82,18 @@ const EnvSchema = z.object({
   EVENT_STREAM_POLL_INTERVAL: duration.default(500),
   MAX_EVENT_STREAMS_PER_USER: int(1, 1000).default(5),
   MAX_LOG_FOLLOWS_PER_USER: int(1, 1000).default(3),
+  STRIPE_SECRET_KEY: z
+    .string()
+    .regex(/^(sk|rk)_[A-Za-z0-9_]+$/, "must be a Stripe secret or restricted key (sk_... or rk_...)")
+    .optional(),
+  STRIPE_WEBHOOK_SECRET: z
+    .string()
+    .regex(/^whsec_[A-Za-z0-9_+/=]+$/, "must be a webhook signing secret (whsec_...)")
+    .optional(),
+  STRIPE_API_URL: z.string().url().optional(),
+  APP_URL: z.string().url().optional(),
+  STRIPE_WEBHOOK_RATE_LIMIT_PER_MINUTE: int(1).default(600),
+  CHECKOUT_RATE_LIMIT_PER_MINUTE: int(1).default(10),
 });
 
 export type RawEnv = z.input<typeof EnvSchema>;
@@ -141,6 +153,23 @@ export interface Config {
     maxEventStreamsPerUser: number;
     maxLogFollowsPerUser: number;
   };
+  payments: PaymentsConfig;
+}
+
+export interface PaymentsConfig {
+  /**
+   * `stripe` with STRIPE_SECRET_KEY; `development` (local page, no money moves) without it outside
+   * production; `none` in production without it (checkout answers 503 PAYMENTS_NOT_CONFIGURED).
+   */
+  provider: "stripe" | "development" | "none";
+  stripeSecretKey: string | undefined;
+  stripeWebhookSecret: string | undefined;
+  /** Where the Stripe library sends API calls (a stand-in in tests/staging); undefined: Stripe's own. */
+  stripeApi: { host: string; port: number; protocol: "http" | "https" } | undefined;
+  /** The web app users return to after a checkout (success and cancel URLs), without a trailing slash. */
+  appUrl: string;
+  webhookRateLimitPerMinute: number;
+  checkoutRateLimitPerMinute: number;
 }
 
 export class ConfigError extends Error {
@@ -150,7 +179,14 @@ export class ConfigError extends Error {
   }
 }
 
-const FILE_SECRETS = ["DATABASE_URL", "JWT_SECRET", "ADMIN_PASSWORD", "METRICS_TOKEN"] as const;
+const FILE_SECRETS = [
+  "DATABASE_URL",
+  "JWT_SECRET",
+  "ADMIN_PASSWORD",
+  "METRICS_TOKEN",
+  "STRIPE_SECRET_KEY",
+  "STRIPE_WEBHOOK_SECRET",
+] as const;
 
 /** The non-empty variables, with each `<NAME>_FILE` secret read into `<NAME>` (unreadable files are problems). */
 function readEnv(env: NodeJS.ProcessEnv, secrets: readonly string[], problems: string[]): Record<string, string | undefined> {
@@ -222,7 +258,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (!isProduction) problems.push("JWT_SECRET: must be at least 32 bytes");
   }
   if (e.ADMIN_PASSWORD !== undefined && e.ADMIN_PASSWORD.length < 10) problems.push("ADMIN_PASSWORD: must be at least 10 characters");
+  if (e.STRIPE_SECRET_KEY && !e.STRIPE_WEBHOOK_SECRET) {
+    problems.push("STRIPE_WEBHOOK_SECRET: required with STRIPE_SECRET_KEY (without it no payment is ever credited)");
+  }
+  if (e.STRIPE_SECRET_KEY && isProduction && !e.APP_URL) problems.push("APP_URL: required with STRIPE_SECRET_KEY in production");
+  if (e.STRIPE_API_URL && !/^https?:$/.test(new URL(e.STRIPE_API_URL).protocol)) problems.push("STRIPE_API_URL: must be an http(s) URL");
   if (problems.length) throw new ConfigError(problems);
+  const stripeApiUrl = e.STRIPE_API_URL ? new URL(e.STRIPE_API_URL) : undefined;
 
   return {
     env: e.NODE_ENV,
@@ -279,6 +321,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       pollMs: e.EVENT_STREAM_POLL_INTERVAL,
       maxEventStreamsPerUser: e.MAX_EVENT_STREAMS_PER_USER,
       maxLogFollowsPerUser: e.MAX_LOG_FOLLOWS_PER_USER,
+    },
+    payments: {
+      provider: e.STRIPE_SECRET_KEY ? "stripe" : isProduction ? "none" : "development",
+      stripeSecretKey: e.STRIPE_SECRET_KEY,
+      stripeWebhookSecret: e.STRIPE_WEBHOOK_SECRET,
+      stripeApi: stripeApiUrl
+        ? {
+            host: stripeApiUrl.hostname,
+            port: Number(stripeApiUrl.port || (stripeApiUrl.protocol === "http:" ? 80 : 443)),
+            protocol: stripeApiUrl.protocol === "http:" ? "http" : "https",
+          }
+        : undefined,
+      appUrl: (e.APP_URL ?? `http://localhost:${e.PORT || 3000}`).replace(/\/+$/, ""),
+      webhookRateLimitPerMinute: e.STRIPE_WEBHOOK_RATE_LIMIT_PER_MINUTE,
+      checkoutRateLimitPerMinute: e.CHECKOUT_RATE_LIMIT_PER_MINUTE,
     },
   };
 }

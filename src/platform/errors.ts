@@ -51,7 +51,7 @@ export class RateLimitedError extends AppError {
   readonly code = "RATE_LIMITED";
 }
 export class DependencyUnavailableError extends AppError {
-  readonly code = "DEPENDENCY_UNAVAILABLE";
+  readonly code: string = "DEPENDENCY_UNAVAILABLE";
 }
 
 /** Throws NotFoundError unless the value exists, and narrows its type. */

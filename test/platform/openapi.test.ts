@@ -85,6 +85,9 @@ describe("GET /openapi.json", () => {
       if (
         route.path.startsWith("/api/") &&
         !route.path.startsWith("/api/auth/") &&
+        // Payments: Stripe's webhook (signature-authenticated) and the local-mode development checkout page.
+        !route.path.startsWith("/api/webhooks/") &&
+        !route.path.startsWith("/api/payments/dev/") &&
         route.path !== "/api/services" &&
         route.path !== "/api/services/:slug"
       )

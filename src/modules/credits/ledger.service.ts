@@ -18,6 +18,14 @@
  *   - `refund:cancel:<subscriptionId>`                   the pro-rata refund when a subscription is cancelled
  *   - `refund:first-period:<instanceId>`                 (provisioning) full refund of an instance that never ran
  *   - `plan-change:<instanceId>:<generation>`            (instances) price difference of a plan change
+ *   - `purchase:<checkoutSessionId>`                     (payments) the credits of a paid checkout (PURCHASE)
+ *   - `debt-repayment:<checkoutSessionId>`               (payments) the part of that purchase paying a debt
+ *   - `purchase-refund:<checkoutSessionId>:<refunded>`   (payments) credits taken back by a refund; `refunded`
+ *                                                        is the charge's cumulative amount_refunded
+ *
+ * Debt: a refund takes back what it can (`reclaim`); what the balance no longer holds is added to
+ * `users.credit_debt` (CHECK >= 0) instead of making the balance negative, and `repayDebt` takes it
+ * from the next credits that arrive. Both run under the same user-row lock as `post`.
  */
 import type { CreditTransaction, CreditTransactionType } from "../../generated/prisma/client.js";
 import type { Db, Tx } from "../../platform/db/index.js";
@@ -137,6 +145,55 @@ export class LedgerService {
       });
       return { entry, replayed: false };
     });
+  }
+
+  /**
+   * Takes back up to `amount` (> 0) credits: as many as the balance holds are debited with one entry
+   * (of `input.type`, under `input.idempotencyKey`); the rest is added to the user's debt. Nothing goes
+   * negative. The caller records that the reclaim happened (an owed-only reclaim writes no entry, so the
+   * ledger key alone cannot make it idempotent).
+   */
+  async reclaim(db: Db, input: LedgerPostInput): Promise<{ entry: CreditTransaction | null; taken: number; owed: number }> {
+    if (!Number.isSafeInteger(input.amount) || input.amount <= 0) {
+      throw new ValidationError("A reclaimed amount must be a positive integer");
+    }
+    return inTransaction(db, async (tx) => {
+      const user = await lockUser(tx, input.userId);
+      const taken = Math.min(input.amount, user.creditBalance);
+      const owed = input.amount - taken;
+      const entry = taken > 0 ? (await this.post(tx, { ...input, amount: -taken })).entry : null;
+      if (owed > 0) {
+        await tx.$executeRaw`
+          UPDATE "users" SET "credit_debt" = "credit_debt" + ${owed}, "updated_at" = now() WHERE "id" = ${input.userId}`;
+      }
+      return { entry, taken, owed };
+    });
+  }
+
+  /**
+   * Pays the user's debt from at most `input.amount` (> 0) credits that just arrived: one negative
+   * entry (of `input.type`) for min(debt, amount, balance), and the debt shrinks by as much.
+   */
+  async repayDebt(db: Db, input: LedgerPostInput): Promise<{ entry: CreditTransaction | null; repaid: number }> {
+    return inTransaction(db, async (tx) => {
+      const user = await lockUser(tx, input.userId);
+      const debt = await this.debt(tx, input.userId);
+      const repaid = Math.min(debt, input.amount, user.creditBalance);
+      if (repaid <= 0) return { entry: null, repaid: 0 };
+      const { entry, replayed } = await this.post(tx, { ...input, amount: -repaid });
+      if (!replayed) {
+        await tx.$executeRaw`
+          UPDATE "users" SET "credit_debt" = "credit_debt" - ${repaid}, "updated_at" = now() WHERE "id" = ${input.userId}`;
+      }
+      return { entry, repaid: replayed ? 0 : repaid };
+    });
+  }
+
+  /** Credits the user owes (refunds that found the balance spent). */
+  async debt(db: Db, userId: string): Promise<number> {
+    const user = await db.user.findUnique({ where: { id: userId }, select: { creditDebt: true } });
+    if (!user) throw new NotFoundError("User not found");
+    return user.creditDebt;
   }
 
   /** The cached balance (equal to the newest entry's balanceAfter). */
