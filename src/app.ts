@@ -18,6 +18,7 @@ import { UnauthorizedError } from "./platform/errors.js";
 import { authenticate, requireRole } from "./platform/http/auth.js";
 import { docsRoutes } from "./platform/http/docs.js";
 import { errorBody, errorHandler, notFoundHandler } from "./platform/http/errors.js";
+import { rejectNulCharacters } from "./platform/http/hostile-input.js";
 import { openApiFor } from "./platform/http/openapi.js";
 import { doc, type RouteDoc } from "./platform/http/route-meta.js";
 import { listAppRoutes, routePatternMatcher } from "./platform/http/routes.js";
@@ -79,6 +80,7 @@ export function createApp(c: Container): Express {
   app.use(httpMetricsMiddleware(c.metrics, routeLabel));
   app.use(helmet());
   app.use(express.json({ limit: c.config.http.bodyLimit, strict: true }));
+  app.use(rejectNulCharacters);
 
   // Operations.
   const ops = (d: RouteDoc) => doc({ ...d, tags: ["operations"], operational: true });

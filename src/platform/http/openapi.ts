@@ -17,8 +17,9 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   402: "Insufficient credits (`INSUFFICIENT_CREDITS`, details: {balance, price})",
   403: "The caller's role may not do this (`FORBIDDEN`)",
   404: "Not found — also another tenant's objects (`NOT_FOUND`)",
-  409: "Conflict: duplicate, wrong state or idempotency key reused (`CONFLICT`, `INVALID_STATE`, `IDEMPOTENCY_KEY_REUSED`, ...)",
+  409: "Conflict: duplicate, wrong state or idempotency key reused (`CONFLICT`, `INVALID_STATE`, `IDEMPOTENCY_KEY_REUSED`, `IDEMPOTENCY_KEY_IN_PROGRESS` with Retry-After, ...)",
   413: "Request body too large (`PAYLOAD_TOO_LARGE`)",
+  415: "Unsupported Content-Encoding of the request body (`UNSUPPORTED_MEDIA_TYPE`)",
   422: "Quota exceeded (`QUOTA_EXCEEDED`, details: {limit, max, current, requested})",
   429: "Rate limited (`RATE_LIMITED`)",
   500: "Unexpected error (`INTERNAL_ERROR`)",
@@ -57,7 +58,7 @@ export function errorStatusesOf(route: AppRoute): number[] {
   if (route.meta.auth) s.add(401);
   if (route.meta.roles) s.add(403);
   if (/:[A-Za-z0-9_]+/.test(route.path)) s.add(404);
-  if (hasBody) s.add(413);
+  if (hasBody) s.add(413).add(415);
   for (const e of route.meta.doc?.errors ?? []) s.add(e);
   s.add(500);
   return [...s].sort((a, b) => a - b);
@@ -89,7 +90,7 @@ function parameters(route: AppRoute): JsonSchema[] {
       in: "header",
       required: h.required ?? false,
       description: h.description,
-      schema: { type: "string", minLength: 1, maxLength: 200 },
+      schema: h.schema ? jsonSchemaOf(h.schema) : { type: "string" },
     });
   }
   return out;
