@@ -39,6 +39,7 @@ function metricsAuth(token: string | undefined): RequestHandler {
   };
 }
 
+const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
 export function createApp(c: Container): Express {
@@ -79,7 +80,10 @@ export function createApp(c: Container): Express {
   };
   app.use(httpMetricsMiddleware(c.metrics, routeLabel));
   app.use(helmet());
-  app.use(express.json({ limit: c.config.http.bodyLimit, strict: true }));
+  // Only methods that carry a body have one parsed: a GET or DELETE body means nothing here, so it
+  // cannot fail a request (bad JSON, bad compression, too large) either.
+  const json = express.json({ limit: c.config.http.bodyLimit, strict: true });
+  app.use((req, res, next) => (BODY_METHODS.has(req.method) ? json(req, res, next) : next()));
   app.use(rejectNulCharacters);
 
   // Operations.

@@ -47,7 +47,7 @@ export function authRoutes(deps: { auth: AuthService; authenticate: RequestHandl
   );
   r.post(
     "/login",
-    doc({ summary: "Log in", tags: ["auth"], response: { description: "{user, accessToken, refreshToken}" }, errors: [429] }),
+    doc({ summary: "Log in", tags: ["auth"], response: { description: "{user, accessToken, refreshToken}" }, errors: [401, 429] }),
     perIp,
     perEmail,
     validate({ body: AuthLoginSchema }),
@@ -55,7 +55,12 @@ export function authRoutes(deps: { auth: AuthService; authenticate: RequestHandl
   );
   r.post(
     "/refresh",
-    doc({ summary: "Rotate a refresh token", tags: ["auth"], response: { description: "{accessToken, refreshToken}" }, errors: [429] }),
+    doc({
+      summary: "Rotate a refresh token",
+      tags: ["auth"],
+      response: { description: "{accessToken, refreshToken}" },
+      errors: [401, 429],
+    }),
     perIp,
     validate({ body: AuthRefreshSchema }),
     c.refresh,

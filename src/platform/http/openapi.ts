@@ -1,7 +1,7 @@
 /**
  * The OpenAPI 3.1 document, built from the routes the app actually serves (routes.ts) and the same
  * zod schemas that validate their requests (z.toJSONSchema, input side: what a client sends).
- * Error responses are derived from each route's middleware — 400 when it validates or takes a body,
+ * Error responses are derived from each route's middleware — 400 always (any URL can be malformed),
  * 401 behind `authenticate`, 403 behind `requireRole`, 404 when the path has parameters — plus the
  * ones its `doc()` declares (402, 409, 422, 429, ...). All errors share the one error shape.
  */
@@ -12,7 +12,7 @@ import { type AppRoute, listAppRoutes, toOpenApiPath } from "./routes.js";
 type JsonSchema = Record<string, unknown>;
 
 const ERROR_DESCRIPTIONS: Record<number, string> = {
-  400: "Validation failed or malformed JSON (`VALIDATION_ERROR`)",
+  400: "Validation failed, malformed JSON or URL, NUL characters, a body that does not match its Content-Encoding (`VALIDATION_ERROR`)",
   401: "Missing, invalid or expired bearer token (`UNAUTHORIZED`)",
   402: "Insufficient credits (`INSUFFICIENT_CREDITS`, details: {balance, price})",
   403: "The caller's role may not do this (`FORBIDDEN`)",
@@ -54,7 +54,8 @@ function jsonSchemaOf(schema: z.ZodType): JsonSchema {
 export function errorStatusesOf(route: AppRoute): number[] {
   const s = new Set<number>();
   const hasBody = ["POST", "PUT", "PATCH"].includes(route.method);
-  if (Object.keys(route.meta.schemas).length || hasBody) s.add(400);
+  // Any request can be malformed (a NUL or bad percent-encoding in the URL, a bad body): 400 everywhere.
+  s.add(400);
   if (route.meta.auth) s.add(401);
   if (route.meta.roles) s.add(403);
   if (/:[A-Za-z0-9_]+/.test(route.path)) s.add(404);
