@@ -14,6 +14,7 @@ import { instancesRoutes } from "./modules/instances/instances.routes.js";
 import { subscriptionsRoutes } from "./modules/subscriptions/subscriptions.routes.js";
 import { adminUsersRoutes } from "./modules/users/users.routes.js";
 import { adminHealthRoutes } from "./modules/health/health.routes.js";
+import { adminAuditRoutes } from "./modules/audit/audit.routes.js";
 import { UnauthorizedError } from "./platform/errors.js";
 import { authenticate, requireRole } from "./platform/http/auth.js";
 import { docsRoutes } from "./platform/http/docs.js";
@@ -23,6 +24,7 @@ import { openApiFor } from "./platform/http/openapi.js";
 import { doc, type RouteDoc } from "./platform/http/route-meta.js";
 import { listAppRoutes, routePatternMatcher } from "./platform/http/routes.js";
 import { httpMetricsMiddleware } from "./platform/metrics.js";
+import { runWithRequestContext } from "./platform/request-context.js";
 
 const API_VERSION = "0.1.0";
 /** With a METRICS_TOKEN configured, the scrape must present it (constant-time comparison). */
@@ -85,6 +87,8 @@ export function createApp(c: Container): Express {
   const json = express.json({ limit: c.config.http.bodyLimit, strict: true });
   app.use((req, res, next) => (BODY_METHODS.has(req.method) ? json(req, res, next) : next()));
   app.use(rejectNulCharacters);
+  // After body parsing (its stream callbacks would lose the context): who is asking, for the audit log.
+  app.use((req, _res, next) => runWithRequestContext({ requestId: String(req.id), ip: req.ip }, next));
 
   // Operations.
   const ops = (d: RouteDoc) => doc({ ...d, tags: ["operations"], operational: true });
@@ -120,7 +124,12 @@ export function createApp(c: Container): Express {
   const api = Router();
   api.use(
     "/auth",
-    authRoutes({ auth: c.services.auth, authenticate: authn, loginRateLimitPerMinute: c.config.auth.loginRateLimitPerMinute }),
+    authRoutes({
+      auth: c.services.auth,
+      authenticate: authn,
+      loginRateLimitPerMinute: c.config.auth.loginRateLimitPerMinute,
+      registerRateLimitPerHour: c.config.auth.registerRateLimitPerHour,
+    }),
   );
   api.use("/services", catalogRoutes({ catalog: c.services.catalog }));
   // Feature routers for signed-in users are mounted here, each behind `authn`.
@@ -145,6 +154,7 @@ export function createApp(c: Container): Express {
   admin.use(adminCreditsRoutes({ credits: c.services.credits }));
   admin.use(adminQuotasRoutes({ quotas: c.services.quotas }));
   admin.use(adminHealthRoutes({ health: c.services.health }));
+  admin.use(adminAuditRoutes({ audit: c.services.audit }));
   api.use("/admin", admin);
 
   app.use("/api", api);

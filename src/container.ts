@@ -38,6 +38,8 @@ import { HealthSweeper } from "./modules/health/health.sweeper.js";
 import { InstanceEventHub } from "./modules/instances/instance-event-hub.js";
 import { StreamLimits } from "./modules/instances/stream-limits.js";
 import { StreamTickets } from "./modules/instances/stream-tickets.js";
+import { AuditService } from "./modules/audit/audit.service.js";
+import { SessionRevocations } from "./modules/auth/session-revocations.js";
 
 export interface ReadinessCheck {
   ok: boolean;
@@ -61,6 +63,9 @@ export interface Container {
     users: UsersService;
     instances: InstancesService;
     health: HealthService;
+    audit: AuditService;
+    /** Revoked login sessions, in memory on every replica (kept current by a short poll). */
+    revocations: SessionRevocations;
   };
   kube: {
     client: KubeClient;
@@ -149,24 +154,36 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
   const applied = await migrate(db);
   if (applied.length) logger.info({ migrations: applied }, "applied database migrations");
 
+  const prisma = db.prisma;
+  const revocations = new SessionRevocations({
+    prisma,
+    clock,
+    logger,
+    accessTokenTtlMs: config.auth.accessTokenTtlMs,
+    pollIntervalMs: config.auth.revocationPollIntervalMs,
+  });
+  await revocations.start();
   const accessTokenOptions: AccessTokenOptions = {
     secret: jwtSecret,
     issuer: config.auth.jwtIssuer,
     audience: config.auth.jwtAudience,
     ttlMs: config.auth.accessTokenTtlMs,
+    isRevoked: revocations.isRevoked,
   };
-  const prisma = db.prisma;
+  const audit = new AuditService({ prisma, logger });
   const auth = new AuthService({
     prisma,
     clock,
     logger,
     accessToken: accessTokenOptions,
     refreshTokenTtlMs: config.auth.refreshTokenTtlMs,
+    revocations,
+    audit,
   });
-  const catalog = new CatalogService({ prisma });
+  const catalog = new CatalogService({ prisma, audit });
   const ledger = new LedgerService();
   const idempotency = new IdempotencyService({ prisma });
-  const quotas = new QuotaService({ prisma, defaults: config.quotaDefaults });
+  const quotas = new QuotaService({ prisma, defaults: config.quotaDefaults, audit });
   const metrics = new Metrics({
     // One GROUP BY per scrape for both instance gauges.
     countInstances: async () =>
@@ -205,9 +222,18 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
   const baseSignal = overrides.signal ?? reconciler;
   const signal = overrides.wrapSignal ? overrides.wrapSignal(baseSignal) : baseSignal;
   const billing = new BillingService({ prisma, ledger, clock, signal, logger, gracePeriodMs: config.billing.gracePeriodMs });
-  const credits = new CreditsService({ prisma, ledger, idempotency, signal, topUpListener: billing });
-  const subscriptions = new SubscriptionsService({ prisma, ledger, quotas, idempotency, signal, clock, baseDomain: config.baseDomain });
-  const users = new UsersService({ prisma, quotas });
+  const credits = new CreditsService({ prisma, ledger, idempotency, signal, topUpListener: billing, audit });
+  const subscriptions = new SubscriptionsService({
+    prisma,
+    ledger,
+    quotas,
+    idempotency,
+    signal,
+    clock,
+    baseDomain: config.baseDomain,
+    audit,
+  });
+  const users = new UsersService({ prisma, quotas, revocations, audit, clock });
   const instances = new InstancesService({
     prisma,
     clock,
@@ -218,6 +244,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
     cluster,
     manifests,
     baseDomain: config.baseDomain,
+    audit,
   });
   const healthSweeper = new HealthSweeper({
     prisma,
@@ -251,6 +278,8 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
     housekeeping: async () => {
       await idempotency.pruneOlderThan(new Date(clock.now().getTime() - config.billing.idempotencyRetentionMs));
       await streams.tickets.pruneExpired();
+      await revocations.prune();
+      await audit.pruneOlderThan(new Date(clock.now().getTime() - config.audit.retentionMs));
     },
   });
 
@@ -274,7 +303,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
     clock,
     db,
     accessTokenOptions,
-    services: { auth, catalog, ledger, credits, quotas, billing, subscriptions, users, instances, health },
+    services: { auth, catalog, ledger, credits, quotas, billing, subscriptions, users, instances, health, audit, revocations },
     kube,
     signal,
     metrics,
@@ -310,6 +339,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
       await renewal.stop();
       await healthLoop.stop();
       await reconciler.stop();
+      await revocations.stop();
       if (!overrides.kube) await kube.emulator?.stop();
       if (!overrides.db) await db.close();
     },
