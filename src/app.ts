@@ -16,15 +16,18 @@ import { adminUsersRoutes } from "./modules/users/users.routes.js";
 import { adminHealthRoutes } from "./modules/health/health.routes.js";
 import { DEV_CHECKOUT_PATH } from "./modules/payments/dev.provider.js";
 import { adminPaymentsRoutes, devCheckoutRoutes, paymentsRoutes, webhookRoutes } from "./modules/payments/payments.routes.js";
+import { adminAuditRoutes } from "./modules/audit/audit.routes.js";
 import { DependencyUnavailableError, UnauthorizedError } from "./platform/errors.js";
 import { authenticate, requireRole } from "./platform/http/auth.js";
 import { docsRoutes } from "./platform/http/docs.js";
 import { errorHandler, notFoundHandler } from "./platform/http/errors.js";
+import { rejectNulCharacters } from "./platform/http/hostile-input.js";
 import { openApiFor } from "./platform/http/openapi.js";
 import { doc, type RouteDoc } from "./platform/http/route-meta.js";
 import { listAppRoutes, routePatternMatcher } from "./platform/http/routes.js";
 import { httpMetricsMiddleware } from "./platform/metrics.js";
 import { ReadinessSchema } from "./platform/readiness.js";
+import { runWithRequestContext } from "./platform/request-context.js";
 
 const API_VERSION = "0.1.0";
 /** With a METRICS_TOKEN configured, the scrape must present it (constant-time comparison). */
@@ -41,6 +44,7 @@ function metricsAuth(token: string | undefined): RequestHandler {
   };
 }
 
+const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
 export function createApp(c: Container): Express {
@@ -87,7 +91,13 @@ export function createApp(c: Container): Express {
     "/api/webhooks",
     webhookRoutes({ ...payments, verifier: c.paymentsWebhookVerifier, rateLimitPerMinute: c.config.payments.webhookRateLimitPerMinute }),
   );
-  app.use(express.json({ limit: c.config.http.bodyLimit, strict: true }));
+  // Only methods that carry a body have one parsed: a GET or DELETE body means nothing here, so it
+  // cannot fail a request (bad JSON, bad compression, too large) either.
+  const json = express.json({ limit: c.config.http.bodyLimit, strict: true });
+  app.use((req, res, next) => (BODY_METHODS.has(req.method) ? json(req, res, next) : next()));
+  app.use(rejectNulCharacters);
+  // After body parsing (its stream callbacks would lose the context): who is asking, for the audit log.
+  app.use((req, _res, next) => runWithRequestContext({ requestId: String(req.id), ip: req.ip }, next));
 
   // Operations.
   const ops = (d: RouteDoc) => doc({ ...d, tags: ["operations"], operational: true });
@@ -130,7 +140,12 @@ export function createApp(c: Container): Express {
   const api = Router();
   api.use(
     "/auth",
-    authRoutes({ auth: c.services.auth, authenticate: authn, loginRateLimitPerMinute: c.config.auth.loginRateLimitPerMinute }),
+    authRoutes({
+      auth: c.services.auth,
+      authenticate: authn,
+      loginRateLimitPerMinute: c.config.auth.loginRateLimitPerMinute,
+      registerRateLimitPerHour: c.config.auth.registerRateLimitPerHour,
+    }),
   );
   api.use("/services", catalogRoutes({ catalog: c.services.catalog }));
   // Feature routers for signed-in users are mounted here, each behind `authn`.
@@ -161,6 +176,7 @@ export function createApp(c: Container): Express {
   admin.use(adminQuotasRoutes({ quotas: c.services.quotas }));
   admin.use(adminHealthRoutes({ health: c.services.health }));
   admin.use(adminPaymentsRoutes(payments));
+  admin.use(adminAuditRoutes({ audit: c.services.audit }));
   api.use("/admin", admin);
 
   // The development payment provider's page (local mode only: no STRIPE_SECRET_KEY outside production).

@@ -44,6 +44,8 @@ import { DevelopmentCheckoutProvider } from "./modules/payments/dev.provider.js"
 import { CreditPackagesService } from "./modules/payments/packages.service.js";
 import { PaymentsService } from "./modules/payments/payments.service.js";
 import { createStripeClient, StripeCheckoutProvider, StripeWebhookVerifier } from "./modules/payments/stripe.provider.js";
+import { AuditService } from "./modules/audit/audit.service.js";
+import { SessionRevocations } from "./modules/auth/session-revocations.js";
 
 export interface Readiness {
   /** The database answered: this replica can serve. The cluster is reported only (platform/readiness.ts). */
@@ -70,6 +72,9 @@ export interface Container {
     health: HealthService;
     payments: PaymentsService;
     creditPackages: CreditPackagesService;
+    audit: AuditService;
+    /** Revoked login sessions, in memory on every replica (kept current by a short poll). */
+    revocations: SessionRevocations;
   };
   /** Stripe's webhook verifier, present when Stripe is configured (payments). */
   paymentsWebhookVerifier?: WebhookVerifier;
@@ -186,24 +191,36 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
   const applied = await migrate(db);
   if (applied.length) logger.info({ migrations: applied }, "applied database migrations");
 
+  const prisma = db.prisma;
+  const revocations = new SessionRevocations({
+    prisma,
+    clock,
+    logger,
+    accessTokenTtlMs: config.auth.accessTokenTtlMs,
+    pollIntervalMs: config.auth.revocationPollIntervalMs,
+  });
+  await revocations.start();
   const accessTokenOptions: AccessTokenOptions = {
     secret: jwtSecret,
     issuer: config.auth.jwtIssuer,
     audience: config.auth.jwtAudience,
     ttlMs: config.auth.accessTokenTtlMs,
+    isRevoked: revocations.isRevoked,
   };
-  const prisma = db.prisma;
+  const audit = new AuditService({ prisma, logger });
   const auth = new AuthService({
     prisma,
     clock,
     logger,
     accessToken: accessTokenOptions,
     refreshTokenTtlMs: config.auth.refreshTokenTtlMs,
+    revocations,
+    audit,
   });
-  const catalog = new CatalogService({ prisma });
+  const catalog = new CatalogService({ prisma, audit });
   const ledger = new LedgerService();
   const idempotency = new IdempotencyService({ prisma });
-  const quotas = new QuotaService({ prisma, defaults: config.quotaDefaults });
+  const quotas = new QuotaService({ prisma, defaults: config.quotaDefaults, audit });
   const metrics = new Metrics({
     // One GROUP BY per scrape for both instance gauges.
     countInstances: async () =>
@@ -249,9 +266,18 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
   const baseSignal = overrides.signal ?? reconciler;
   const signal = overrides.wrapSignal ? overrides.wrapSignal(baseSignal) : baseSignal;
   const billing = new BillingService({ prisma, ledger, clock, signal, logger, gracePeriodMs: config.billing.gracePeriodMs });
-  const credits = new CreditsService({ prisma, ledger, idempotency, signal, topUpListener: billing });
-  const subscriptions = new SubscriptionsService({ prisma, ledger, quotas, idempotency, signal, clock, baseDomain: config.baseDomain });
-  const users = new UsersService({ prisma, quotas });
+  const credits = new CreditsService({ prisma, ledger, idempotency, signal, topUpListener: billing, audit });
+  const subscriptions = new SubscriptionsService({
+    prisma,
+    ledger,
+    quotas,
+    idempotency,
+    signal,
+    clock,
+    baseDomain: config.baseDomain,
+    audit,
+  });
+  const users = new UsersService({ prisma, quotas, revocations, audit, clock });
   const instances = new InstancesService({
     prisma,
     clock,
@@ -262,6 +288,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
     cluster,
     manifests,
     baseDomain: config.baseDomain,
+    audit,
   });
   const healthSweeper = new HealthSweeper({
     prisma,
@@ -307,6 +334,8 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
     housekeeping: async () => {
       await idempotency.pruneOlderThan(new Date(clock.now().getTime() - config.billing.idempotencyRetentionMs));
       await streams.tickets.pruneExpired();
+      await revocations.prune();
+      await audit.pruneOlderThan(new Date(clock.now().getTime() - config.audit.retentionMs));
     },
   });
 
@@ -331,7 +360,22 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
     clock,
     db,
     accessTokenOptions,
-    services: { auth, catalog, ledger, credits, quotas, billing, subscriptions, users, instances, health, payments, creditPackages },
+    services: {
+      auth,
+      catalog,
+      ledger,
+      credits,
+      quotas,
+      billing,
+      subscriptions,
+      users,
+      instances,
+      health,
+      payments,
+      creditPackages,
+      audit,
+      revocations,
+    },
     paymentsWebhookVerifier: paymentsEdge.verifier,
     kube,
     signal,
@@ -357,6 +401,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
       await renewal.stop();
       await healthLoop.stop();
       await reconciler.stop();
+      await revocations.stop();
       if (!overrides.kube) await kube.emulator?.stop();
       if (!overrides.db) await db.close();
     },

@@ -74,6 +74,9 @@ const EnvSchema = z.object({
   DEFAULT_QUOTA_MEMORY_MB: int(0).default(8192),
   DEFAULT_QUOTA_STORAGE_GB: int(0).default(50),
   LOGIN_RATE_LIMIT_PER_MINUTE: int(1).default(10),
+  REGISTER_RATE_LIMIT_PER_HOUR: int(1).default(20),
+  TOKEN_REVOCATION_POLL_INTERVAL: durationFrom(50).default(500),
+  AUDIT_RETENTION: durationFrom(86_400_000).default(365 * 86_400_000),
   BODY_LIMIT: z.string().default("100kb"),
   BACKGROUND_LOOPS: bool.default(true),
   METRICS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
@@ -116,7 +119,13 @@ export interface Config {
     accessTokenTtlMs: number;
     refreshTokenTtlMs: number;
     loginRateLimitPerMinute: number;
+    /** Registrations per client IP per hour. */
+    registerRateLimitPerHour: number;
+    /** How often each replica reads sessions revoked on other replicas. */
+    revocationPollIntervalMs: number;
   };
+  /** How long audit events are kept (at least a day). */
+  audit: { retentionMs: number };
   admin: { email: string; password: string | undefined };
   baseDomain: string;
   kube: {
@@ -279,7 +288,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       accessTokenTtlMs: e.ACCESS_TOKEN_TTL,
       refreshTokenTtlMs: e.REFRESH_TOKEN_TTL,
       loginRateLimitPerMinute: e.LOGIN_RATE_LIMIT_PER_MINUTE,
+      registerRateLimitPerHour: e.REGISTER_RATE_LIMIT_PER_HOUR,
+      revocationPollIntervalMs: e.TOKEN_REVOCATION_POLL_INTERVAL,
     },
+    audit: { retentionMs: e.AUDIT_RETENTION },
     admin: { email: e.ADMIN_EMAIL.toLowerCase(), password: e.ADMIN_PASSWORD },
     baseDomain: e.BASE_DOMAIN,
     kube: {

@@ -7,8 +7,13 @@
  *   - first request: the work runs, its response is stored, both commit together;
  *   - same key, same request: the stored status and body are returned (nothing runs again);
  *   - same key, different request: 409 IDEMPOTENCY_KEY_REUSED;
- *   - two concurrent requests with one key: the second's insert of the record waits for the first and
- *     fails on the primary key, which rolls its work back; it then replays the first's response.
+ *   - a request whose key is in flight (another request with the same key is running, on any
+ *     replica): it never runs its own work beside the first — that could answer differently (e.g. 402
+ *     once the first has spent the credits). Each transaction first takes a transaction-scoped
+ *     advisory lock on (user, scope, key) with `pg_try_advisory_xact_lock`; a request that cannot
+ *     take it rolls back, waits briefly (without holding a connection) and tries again, so it
+ *     replays the first's response once that commits, or runs itself if the first failed and stored
+ *     nothing. After `inFlightWaitMs` it gets 409 IDEMPOTENCY_KEY_IN_PROGRESS with `Retry-After`.
  * Only successful responses are stored: a request that failed (402, 422, ...) changed nothing and may
  * be retried with the same key.
  */
@@ -16,8 +21,22 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import type { Prisma as PrismaNs } from "../generated/prisma/client.js";
 import type { PrismaClient, Tx } from "./db/index.js";
-import { IdempotencyKeyReusedError, ValidationError } from "./errors.js";
+import { ConflictError, IdempotencyKeyReusedError, ValidationError } from "./errors.js";
 import { isUniqueViolation, TX_OPTIONS } from "./transaction.js";
+
+/** Another request with the same key is still running; the client should retry after `retryAfterSeconds`. */
+export class IdempotencyKeyInProgressError extends ConflictError {
+  override readonly code = "IDEMPOTENCY_KEY_IN_PROGRESS";
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message, { details: { retryAfterSeconds } });
+  }
+}
+
+/** Internal: the key's advisory lock is held by another transaction right now. */
+class KeyBusy extends Error {}
 
 /** The header clients send; 1-255 printable ASCII characters (a UUID is the usual choice). */
 export const IDEMPOTENCY_HEADER = "Idempotency-Key";
@@ -81,8 +100,21 @@ export interface IdempotentCall {
   request: unknown;
 }
 
+/** A signed 64-bit advisory-lock key for (user, scope, key). */
+export function idempotencyLockKey(userId: string, scope: string, key: string): bigint {
+  return createHash("sha256").update(`idempotency\u0000${userId}\u0000${scope}\u0000${key}`).digest().readBigInt64BE(0);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 export class IdempotencyService {
-  constructor(private readonly opts: { prisma: PrismaClient }) {}
+  private readonly inFlightWaitMs: number;
+  private readonly pollMs: number;
+
+  constructor(private readonly opts: { prisma: PrismaClient; inFlightWaitMs?: number; pollMs?: number }) {
+    this.inFlightWaitMs = opts.inFlightWaitMs ?? 10_000;
+    this.pollMs = opts.pollMs ?? 50;
+  }
 
   /**
    * Forgets stored responses older than `cutoff` (in batches), so the table does not grow forever.
@@ -114,8 +146,38 @@ export class IdempotencyService {
     const key = call.key;
     const hash = requestHash(call.request);
     const id = { userId_scope_key: { userId: call.userId, scope: call.scope, key } };
+    const lockKey = idempotencyLockKey(call.userId, call.scope, key);
+    const deadline = Date.now() + this.inFlightWaitMs;
+    for (;;) {
+      try {
+        return await this.attempt<B>(call, key, hash, id, lockKey, work);
+      } catch (err) {
+        if (!(err instanceof KeyBusy)) throw err;
+        if (Date.now() >= deadline) {
+          const retryAfterSeconds = 1;
+          throw new IdempotencyKeyInProgressError(
+            `A request with this ${IDEMPOTENCY_HEADER} is still in progress; retry after ${retryAfterSeconds} s`,
+            retryAfterSeconds,
+          );
+        }
+        await sleep(this.pollMs);
+      }
+    }
+  }
+
+  private async attempt<B>(
+    call: IdempotentCall,
+    key: string,
+    hash: string,
+    id: { userId_scope_key: { userId: string; scope: string; key: string } },
+    lockKey: bigint,
+    work: (tx: Tx) => Promise<{ status: number; body: B }>,
+  ): Promise<IdempotentResponse<B>> {
+    const { prisma } = this.opts;
     try {
       return await prisma.$transaction(async (tx) => {
+        const [lock] = await tx.$queryRaw<Array<{ locked: boolean }>>`SELECT pg_try_advisory_xact_lock(${lockKey}) AS locked`;
+        if (!lock?.locked) throw new KeyBusy();
         const existing = await tx.idempotencyRecord.findUnique({ where: id });
         if (existing) return this.replay<B>(existing, hash);
         const r = await work(tx);

@@ -32,6 +32,7 @@ export function testConfig(env: Record<string, string> = {}): Config {
     K8S_EMULATOR_POD_READY_DELAY: "0",
     BACKGROUND_LOOPS: "false",
     LOGIN_RATE_LIMIT_PER_MINUTE: "1000",
+    REGISTER_RATE_LIMIT_PER_HOUR: "100000",
     ...env,
   });
 }

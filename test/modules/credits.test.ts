@@ -281,7 +281,9 @@ describe("admin users", () => {
     const list = await ctx.api.get(`/api/admin/users?email=${encodeURIComponent(u.email)}`).set(admin.auth);
     expect(list.status).toBe(200);
     expect(list.body).toEqual({
-      data: [{ id: u.id, email: u.email, name: "Listed", role: "USER", creditBalance: 42, createdAt: ISO, updatedAt: ISO }],
+      data: [
+        { id: u.id, email: u.email, name: "Listed", role: "USER", creditBalance: 42, disabledAt: null, createdAt: ISO, updatedAt: ISO },
+      ],
       page: { page: 1, pageSize: 20, total: 1, totalPages: 1 },
     });
     const one = await ctx.api.get(`/api/admin/users/${u.id}`).set(admin.auth);

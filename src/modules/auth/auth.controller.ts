@@ -1,7 +1,7 @@
 import type { Request, Response } from "express";
 import { caller } from "../../platform/http/auth.js";
 import { input } from "../../platform/http/validate.js";
-import type { AuthLoginReq, AuthRefreshReq, AuthRegisterReq } from "./auth.schema.js";
+import type { AuthLoginReq, AuthPasswordChangeReq, AuthRefreshReq, AuthRegisterReq } from "./auth.schema.js";
 import type { AuthService } from "./auth.service.js";
 
 export class AuthController {
@@ -22,6 +22,10 @@ export class AuthController {
   logout = async (_req: Request, res: Response) => {
     await this.auth.logout(input<AuthRefreshReq>(res).body.refreshToken);
     res.status(204).end();
+  };
+
+  changePassword = async (_req: Request, res: Response) => {
+    res.status(200).json(await this.auth.changePassword(caller(res).userId, input<AuthPasswordChangeReq>(res).body));
   };
 
   me = async (_req: Request, res: Response) => {

@@ -4,25 +4,54 @@ import { errorBody } from "../../platform/http/errors.js";
 import { doc } from "../../platform/http/route-meta.js";
 import { validate } from "../../platform/http/validate.js";
 import { AuthController } from "./auth.controller.js";
-import { AuthLoginSchema, AuthLogoutSchema, AuthRefreshSchema, AuthRegisterSchema } from "./auth.schema.js";
+import { noStore } from "../../platform/http/no-store.js";
+import {
+  AuthLoginSchema,
+  AuthLogoutSchema,
+  AuthPasswordChangeSchema,
+  AuthRefreshSchema,
+  AuthRegisterSchema,
+  AuthSessionResponseSchema,
+} from "./auth.schema.js";
 import type { AuthService } from "./auth.service.js";
 
-function limiter(perMinute: number, keyOf: (req: Parameters<RequestHandler>[0]) => string, what: string): RequestHandler {
+function limiter(
+  perMinute: number,
+  keyOf: (req: Parameters<RequestHandler>[0]) => string,
+  what: string,
+  windowMs = 60_000,
+  attempts = "login attempts",
+): RequestHandler {
   return rateLimit({
-    windowMs: 60_000,
+    windowMs,
     limit: perMinute,
     standardHeaders: "draft-8",
     legacyHeaders: false,
     keyGenerator: keyOf,
     handler: (req, res) => {
-      res.status(429).json(errorBody(String(req.id ?? ""), "RATE_LIMITED", `Too many login attempts for this ${what}; try again later`));
+      res.status(429).json(errorBody(String(req.id ?? ""), "RATE_LIMITED", `Too many ${attempts} for this ${what}; try again later`));
     },
   });
 }
 
-export function authRoutes(deps: { auth: AuthService; authenticate: RequestHandler; loginRateLimitPerMinute: number }): Router {
+export function authRoutes(deps: {
+  auth: AuthService;
+  authenticate: RequestHandler;
+  loginRateLimitPerMinute: number;
+  /** Registrations per IP per hour (default 20): bounds probing which emails have accounts. */
+  registerRateLimitPerHour?: number;
+}): Router {
   const c = new AuthController(deps.auth);
   const r = Router();
+  // Every response here may carry a token: never cached.
+  r.use(noStore);
+  const registrations = limiter(
+    deps.registerRateLimitPerHour ?? 20,
+    (req) => `register:${ipKeyGenerator(req.ip ?? "unknown")}`,
+    "address",
+    3_600_000,
+    "registrations",
+  );
   const perIp = limiter(deps.loginRateLimitPerMinute * 3, (req) => `ip:${ipKeyGenerator(req.ip ?? "unknown")}`, "address");
   const perEmail = limiter(
     deps.loginRateLimitPerMinute,
@@ -41,13 +70,14 @@ export function authRoutes(deps: { auth: AuthService; authenticate: RequestHandl
       response: { description: "{user, accessToken, refreshToken}" },
       errors: [409, 429],
     }),
+    registrations,
     perIp,
     validate({ body: AuthRegisterSchema }),
     c.register,
   );
   r.post(
     "/login",
-    doc({ summary: "Log in", tags: ["auth"], response: { description: "{user, accessToken, refreshToken}" }, errors: [429] }),
+    doc({ summary: "Log in", tags: ["auth"], response: { description: "{user, accessToken, refreshToken}" }, errors: [401, 429] }),
     perIp,
     perEmail,
     validate({ body: AuthLoginSchema }),
@@ -55,16 +85,39 @@ export function authRoutes(deps: { auth: AuthService; authenticate: RequestHandl
   );
   r.post(
     "/refresh",
-    doc({ summary: "Rotate a refresh token", tags: ["auth"], response: { description: "{accessToken, refreshToken}" }, errors: [429] }),
+    doc({
+      summary: "Rotate a refresh token",
+      tags: ["auth"],
+      response: { description: "{accessToken, refreshToken}" },
+      errors: [401, 429],
+    }),
     perIp,
     validate({ body: AuthRefreshSchema }),
     c.refresh,
   );
   r.post(
     "/logout",
-    doc({ summary: "Revoke a refresh token", tags: ["auth"], status: 204, response: { description: "Logged out" } }),
+    doc({
+      summary: "Log out: the refresh token's session ends, its access tokens included",
+      tags: ["auth"],
+      status: 204,
+      response: { description: "Logged out" },
+    }),
     validate({ body: AuthLogoutSchema }),
     c.logout,
+  );
+  r.post(
+    "/password",
+    doc({
+      summary: "Change the caller's password: every session is revoked and a new one returned",
+      tags: ["auth"],
+      response: { description: "{user, accessToken, refreshToken}", schema: AuthSessionResponseSchema },
+      errors: [429],
+    }),
+    deps.authenticate,
+    perIp,
+    validate({ body: AuthPasswordChangeSchema }),
+    c.changePassword,
   );
   r.get("/me", doc({ summary: "The signed-in user", tags: ["auth"], response: { description: "{user}" } }), deps.authenticate, c.me);
   return r;

@@ -26,3 +26,24 @@ export const AuthRefreshSchema = z.strictObject({ refreshToken: z.string().min(1
 export type AuthRefreshReq = z.infer<typeof AuthRefreshSchema>;
 
 export const AuthLogoutSchema = AuthRefreshSchema;
+
+export const AuthPasswordChangeSchema = z.strictObject({
+  currentPassword: z.string().min(1).max(256),
+  newPassword: PasswordSchema,
+});
+export type AuthPasswordChangeReq = z.infer<typeof AuthPasswordChangeSchema>;
+
+export const PublicUserSchema = z.object({
+  id: z.string(),
+  email: z.string(),
+  name: z.string(),
+  role: z.enum(["USER", "ADMIN"]),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+
+export const AuthSessionResponseSchema = z.object({
+  user: PublicUserSchema,
+  accessToken: z.string().describe("JWT carrying the new session; the old sessions' tokens are refused"),
+  refreshToken: z.string(),
+});

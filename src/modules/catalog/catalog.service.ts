@@ -1,3 +1,4 @@
+import type { AuditService } from "../audit/audit.service.js";
 import type { Plan, Service } from "../../generated/prisma/client.js";
 import { Prisma, type PrismaClient } from "../../platform/db/index.js";
 import { ConflictError, NotFoundError, found } from "../../platform/errors.js";
@@ -72,7 +73,7 @@ function isUniqueViolation(err: unknown): boolean {
 }
 
 export class CatalogService {
-  constructor(private readonly opts: { prisma: PrismaClient }) {}
+  constructor(private readonly opts: { prisma: PrismaClient; audit?: AuditService }) {}
 
   /** Active services with their active plans (the public catalog). */
   async listActive(): Promise<ServiceView[]> {
@@ -101,6 +102,12 @@ export class CatalogService {
   async createService(input: ServiceCreateReq): Promise<ServiceView> {
     try {
       const row = await this.opts.prisma.service.create({ data: input, include: { plans: true } });
+      await this.opts.audit?.record(this.opts.prisma, {
+        action: "admin.catalog.service.create",
+        objectType: "service",
+        objectId: row.id,
+        details: { ...input },
+      });
       return toServiceView(row);
     } catch (err) {
       if (isUniqueViolation(err)) throw new ConflictError(`A service with slug '${input.slug}' already exists`, { cause: err });
@@ -111,13 +118,26 @@ export class CatalogService {
   async updateService(id: string, input: ServiceUpdateReq): Promise<ServiceView> {
     found(await this.opts.prisma.service.findUnique({ where: { id } }), "Service");
     const row = await this.opts.prisma.service.update({ where: { id }, data: input, include: { plans: { orderBy: planOrder } } });
+    await this.opts.audit?.record(this.opts.prisma, {
+      action: "admin.catalog.service.update",
+      objectType: "service",
+      objectId: id,
+      details: { ...input },
+    });
     return toServiceView(row);
   }
 
   async createPlan(serviceId: string, input: PlanCreateReq): Promise<PlanView> {
     found(await this.opts.prisma.service.findUnique({ where: { id: serviceId } }), "Service");
     try {
-      return toPlanView(await this.opts.prisma.plan.create({ data: { ...input, serviceId } }));
+      const plan = await this.opts.prisma.plan.create({ data: { ...input, serviceId } });
+      await this.opts.audit?.record(this.opts.prisma, {
+        action: "admin.catalog.plan.create",
+        objectType: "plan",
+        objectId: plan.id,
+        details: { serviceId, ...input },
+      });
+      return toPlanView(plan);
     } catch (err) {
       if (isUniqueViolation(err)) throw new ConflictError(`This service already has a plan with slug '${input.slug}'`, { cause: err });
       throw err;
@@ -127,6 +147,13 @@ export class CatalogService {
   async updatePlan(id: string, input: PlanUpdateReq): Promise<PlanView> {
     const existing = await this.opts.prisma.plan.findUnique({ where: { id } });
     if (!existing) throw new NotFoundError("Plan not found");
-    return toPlanView(await this.opts.prisma.plan.update({ where: { id }, data: input }));
+    const plan = await this.opts.prisma.plan.update({ where: { id }, data: input });
+    await this.opts.audit?.record(this.opts.prisma, {
+      action: "admin.catalog.plan.update",
+      objectType: "plan",
+      objectId: id,
+      details: { ...input },
+    });
+    return toPlanView(plan);
   }
 }

@@ -1,5 +1,6 @@
 import { Router } from "express";
 import { doc } from "../../platform/http/route-meta.js";
+import { IdempotencyKeySchema } from "../../platform/idempotency.js";
 import { validate } from "../../platform/http/validate.js";
 import { CreditsController } from "./credits.controller.js";
 import { CreditsGrantSchema, CreditsTransactionsQuerySchema, UserIdParamsSchema } from "./credits.schema.js";
@@ -31,7 +32,14 @@ export function adminCreditsRoutes(deps: { credits: CreditsService }): Router {
       status: 201,
       response: { description: "{transaction, balance}" },
       errors: [402, 409],
-      headers: [{ name: "Idempotency-Key", required: true, description: "Replays return the stored response; a different body is 409" }],
+      headers: [
+        {
+          name: "Idempotency-Key",
+          required: true,
+          description: "Replays return the stored response; a different body is 409",
+          schema: IdempotencyKeySchema,
+        },
+      ],
     }),
     validate({ params: UserIdParamsSchema, body: CreditsGrantSchema }),
     c.grant,

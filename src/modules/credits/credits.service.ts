@@ -1,3 +1,4 @@
+import type { AuditService } from "../audit/audit.service.js";
 import type { Db, PrismaClient, Tx } from "../../platform/db/index.js";
 import { type PageQuery, type Paginated, paginated, skipTake } from "../../platform/http/pagination.js";
 import type { IdempotencyService, IdempotentResponse } from "../../platform/idempotency.js";
@@ -25,6 +26,7 @@ export class CreditsService {
       idempotency: IdempotencyService;
       signal: InstanceSignal;
       topUpListener?: TopUpListener;
+      audit?: AuditService;
     },
   ) {}
 
@@ -67,6 +69,12 @@ export class CreditsService {
           referenceId: adminId,
           idempotencyKey: `admin-grant:${adminId}:${idempotencyKey}`,
           createdById: adminId,
+        });
+        await this.opts.audit?.record(tx, {
+          action: "admin.credits.grant",
+          objectType: "user",
+          objectId: userId,
+          details: { amount: body.amount, reason: body.reason, transactionId: entry.id },
         });
         if (body.amount > 0 && this.opts.topUpListener) {
           const { instanceIds } = await this.opts.topUpListener.afterTopUp(tx, userId);

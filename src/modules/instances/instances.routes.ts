@@ -2,6 +2,7 @@ import { type RequestHandler, Router } from "express";
 import { z } from "zod";
 import { UnauthorizedError } from "../../platform/errors.js";
 import { doc, withRouteMeta } from "../../platform/http/route-meta.js";
+import { noStore } from "../../platform/http/no-store.js";
 import { validate } from "../../platform/http/validate.js";
 import { EVENT_STREAM_DESCRIPTION, InstanceStreamMessageSchema } from "./instance-stream.js";
 import { type InstanceStreamDeps, InstancesController } from "./instances.controller.js";
@@ -171,6 +172,7 @@ export function instancesRoutes(deps: { instances: InstancesService; authenticat
       response: { description: "{credentials}" },
       errors: [409, 503],
     }),
+    noStore,
     validate(id),
     c.credentials,
   );

@@ -4,6 +4,7 @@
  * database and signal the reconciler, which converges the cluster; they never call the cluster
  * themselves, except reads (logs, credentials).
  */
+import type { AuditService } from "../audit/audit.service.js";
 import type { Readable } from "node:stream";
 import type { Instance, Plan, Prisma as PrismaNs, Service } from "../../generated/prisma/client.js";
 import type { Clock } from "../../platform/clock.js";
@@ -70,6 +71,7 @@ export interface InstancesServiceOptions {
   cluster: InstanceCluster;
   manifests: InstanceManifests;
   baseDomain: string;
+  audit?: AuditService;
 }
 
 type Owned = Instance & { plan: Plan; service: Service };
@@ -164,6 +166,12 @@ export class InstancesService {
         baseDomain: this.o.baseDomain,
         eventMessage: `Instance requested for subscription to ${plan.service.name} ${plan.name}`,
       });
+      await this.o.audit?.record(tx, {
+        action: "instance.create",
+        objectType: "instance",
+        objectId: inst.id,
+        details: { subscriptionId: sub.id, planId: plan.id, name },
+      });
       return toInstanceView(inst);
     }, TX_OPTIONS);
     this.o.signal.instanceChanged(view.id);
@@ -247,6 +255,12 @@ export class InstancesService {
           data: { fromPlanId: inst.planId, toPlanId: plan.id, credits: entry ? entry.amount : 0 },
         },
       });
+      await this.o.audit?.record(tx, {
+        action: "instance.update",
+        objectType: "instance",
+        objectId: inst.id,
+        details: { fromPlanId: inst.planId, toPlanId: plan.id },
+      });
       return toInstanceView(updated);
     }, TX_OPTIONS);
     this.o.signal.instanceChanged(id);
@@ -278,6 +292,12 @@ export class InstancesService {
     });
     if (res.count !== 1) throw new InvalidStateError("Instance changed state meanwhile; try again");
     await this.o.prisma.instanceEvent.create({ data: { instanceId: id, type: "RESTART_REQUESTED", message: "Restart requested" } });
+    await this.o.audit?.record(this.o.prisma, {
+      action: "instance.restart",
+      objectType: "instance",
+      objectId: id,
+      details: { fromStatus: inst.status },
+    });
     this.o.signal.instanceChanged(id);
     return this.get(caller, id);
   }
@@ -303,6 +323,12 @@ export class InstancesService {
     await this.o.prisma.instance.updateMany({
       where: { id, status: { notIn: ["TERMINATED"] } },
       data: { status: "TERMINATING", nextAttemptAt: this.o.clock.now() },
+    });
+    await this.o.audit?.record(this.o.prisma, {
+      action: "instance.delete",
+      objectType: "instance",
+      objectId: id,
+      details: { subscriptionId: inst.subscriptionId },
     });
     this.o.signal.instanceChanged(id);
     return this.get(caller, id);

@@ -4,6 +4,7 @@
  * or FAILED, and not already asked to terminate (desiredState TERMINATED) — a cancelled instance frees
  * its share at once, even while the cluster is still removing it.
  */
+import type { AuditService } from "../audit/audit.service.js";
 import type { Db, PrismaClient, Tx } from "../../platform/db/index.js";
 import { NotFoundError, QuotaExceededError } from "../../platform/errors.js";
 import type { QuotaPutReq } from "./quotas.schema.js";
@@ -41,7 +42,7 @@ const USAGE_KEY: Record<QuotaLimitName, keyof QuotaUsage> = {
 };
 
 export class QuotaService {
-  constructor(private readonly opts: { prisma: PrismaClient; defaults: QuotaLimits }) {}
+  constructor(private readonly opts: { prisma: PrismaClient; defaults: QuotaLimits; audit?: AuditService }) {}
 
   async limits(db: Db, userId: string): Promise<QuotaLimits> {
     return this.limitsOf(await db.quota.findUnique({ where: { userId } }));
@@ -112,6 +113,12 @@ export class QuotaService {
     const user = await this.opts.prisma.user.findUnique({ where: { id: userId }, select: { id: true } });
     if (!user) throw new NotFoundError("User not found");
     await this.opts.prisma.quota.upsert({ where: { userId }, create: { userId, ...limits }, update: limits });
+    await this.opts.audit?.record(this.opts.prisma, {
+      action: "admin.quota.set",
+      objectType: "user",
+      objectId: userId,
+      details: { ...limits },
+    });
     return { userId, ...(await this.view(userId)) };
   }
 

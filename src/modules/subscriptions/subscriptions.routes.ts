@@ -1,5 +1,6 @@
 import { Router } from "express";
 import { doc } from "../../platform/http/route-meta.js";
+import { IdempotencyKeySchema } from "../../platform/idempotency.js";
 import { validate } from "../../platform/http/validate.js";
 import { SubscriptionsController } from "./subscriptions.controller.js";
 import { SubscriptionCreateSchema, SubscriptionIdParamsSchema, SubscriptionListQuerySchema } from "./subscriptions.schema.js";
@@ -17,7 +18,7 @@ export function subscriptionsRoutes(deps: { subscriptions: SubscriptionsService 
       status: 201,
       response: { description: "{subscription, instance}" },
       errors: [402, 404, 409, 422],
-      headers: [{ name: "Idempotency-Key", description: "Optional; replays return the stored response" }],
+      headers: [{ name: "Idempotency-Key", description: "Optional; replays return the stored response", schema: IdempotencyKeySchema }],
     }),
     validate({ body: SubscriptionCreateSchema }),
     c.create,

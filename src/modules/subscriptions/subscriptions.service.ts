@@ -2,6 +2,7 @@
  * Subscriptions: buying a plan (charge the first period, create the instance row, signal the
  * reconciler), reading them, and cancelling (pro-rata refund, instance terminated).
  */
+import type { AuditService } from "../audit/audit.service.js";
 import type { Clock } from "../../platform/clock.js";
 import type { PrismaClient, Tx } from "../../platform/db/index.js";
 import { ConflictError, InvalidStateError, NotFoundError } from "../../platform/errors.js";
@@ -46,6 +47,7 @@ export class SubscriptionsService {
       signal: InstanceSignal;
       clock: Clock;
       baseDomain: string;
+      audit?: AuditService;
     },
   ) {}
 
@@ -115,6 +117,12 @@ export class SubscriptionsService {
       baseDomain: this.opts.baseDomain,
       eventMessage: `Instance requested by subscription to ${plan.service.name} ${plan.name}`,
     });
+    await this.opts.audit?.record(tx, {
+      action: "instance.create",
+      objectType: "instance",
+      objectId: instance.id,
+      details: { subscriptionId: subscription.id, planId: plan.id, name: instance.name },
+    });
     const full = await tx.subscription.findUniqueOrThrow({ where: { id: subscription.id }, include: subscriptionViewInclude });
     return { subscription: toSubscriptionView(full), instance: toInstanceView(instance) };
   }
@@ -181,6 +189,12 @@ export class SubscriptionsService {
         cancelReason: "Cancelled by the user",
         reasonCode: "CANCELLED",
         message: "Terminating: the subscription was cancelled",
+      });
+      await this.opts.audit?.record(tx, {
+        action: "subscription.cancel",
+        objectType: "subscription",
+        objectId: sub.id,
+        details: { instanceIds: wake, refund: refund?.amount ?? 0 },
       });
       const full = await tx.subscription.findUniqueOrThrow({ where: { id: sub.id }, include: subscriptionViewInclude });
       return { body: { subscription: toSubscriptionView(full), refund }, wake };

@@ -1,7 +1,15 @@
 import { type Request, type Response, Router } from "express";
 import { doc } from "../../platform/http/route-meta.js";
 import { input, validate } from "../../platform/http/validate.js";
-import { AdminUserParamsSchema, type AdminUsersListQuery, AdminUsersListQuerySchema } from "./users.schema.js";
+import { caller } from "../../platform/http/auth.js";
+import {
+  AdminUserParamsSchema,
+  AdminUserResponseSchema,
+  type AdminUsersListQuery,
+  AdminUsersListQuerySchema,
+  type AdminUserUpdateReq,
+  AdminUserUpdateSchema,
+} from "./users.schema.js";
 import type { UsersService } from "./users.service.js";
 
 class UsersController {
@@ -13,6 +21,11 @@ class UsersController {
 
   get = async (_req: Request, res: Response) => {
     res.json({ user: await this.users.get(input<unknown, unknown, { id: string }>(res).params.id) });
+  };
+
+  update = async (_req: Request, res: Response) => {
+    const { body, params } = input<AdminUserUpdateReq, unknown, { id: string }>(res);
+    res.json({ user: await this.users.update(caller(res).userId, params.id, body) });
   };
 }
 
@@ -31,6 +44,17 @@ export function adminUsersRoutes(deps: { users: UsersService }): Router {
     doc({ summary: "One user", tags: ["admin: users"], response: { description: "{user}" } }),
     validate({ params: AdminUserParamsSchema }),
     c.get,
+  );
+  r.patch(
+    "/users/:id",
+    doc({
+      summary: "Disable or enable an account, or change its role (both revoke the user's sessions)",
+      tags: ["admin: users"],
+      response: { description: "{user}", schema: AdminUserResponseSchema },
+      errors: [409],
+    }),
+    validate({ params: AdminUserParamsSchema, body: AdminUserUpdateSchema }),
+    c.update,
   );
   return r;
 }

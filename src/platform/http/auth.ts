@@ -1,11 +1,14 @@
 /**
  * Authentication guards. Access tokens are HS256 JWTs with the algorithm pinned and issuer and
- * audience checked; the verified identity is kept on res.locals.auth.
+ * audience checked; the verified identity is kept on res.locals.auth. Each token carries its login
+ * session (`sid`, the refresh-token family); a revoked session's tokens are refused from an
+ * in-memory set (modules/auth/session-revocations.ts), so no request queries the database for it.
  */
 import type { RequestHandler, Response } from "express";
 import { createSecretKey, type KeyObject } from "node:crypto";
 import jwt from "jsonwebtoken";
 import { ForbiddenError, UnauthorizedError } from "../errors.js";
+import { currentRequestContext } from "../request-context.js";
 import { withRouteMeta } from "./route-meta.js";
 
 export type Role = "USER" | "ADMIN";
@@ -13,6 +16,8 @@ export type Role = "USER" | "ADMIN";
 export interface AuthIdentity {
   userId: string;
   role: Role;
+  /** The login session (refresh-token family) the token belongs to. */
+  sessionId?: string;
 }
 
 export interface AccessTokenOptions {
@@ -20,6 +25,8 @@ export interface AccessTokenOptions {
   issuer: string;
   audience: string;
   ttlMs: number;
+  /** Whether a session was revoked (logout, password change, disabled account, ...). */
+  isRevoked?: (sessionId: string) => boolean;
 }
 
 /**
@@ -38,7 +45,7 @@ function hmacKey(secret: string): KeyObject {
 }
 
 export function signAccessToken(identity: AuthIdentity, opts: AccessTokenOptions): string {
-  return jwt.sign({ role: identity.role }, hmacKey(opts.secret), {
+  return jwt.sign({ role: identity.role, ...(identity.sessionId ? { sid: identity.sessionId } : {}) }, hmacKey(opts.secret), {
     algorithm: "HS256",
     subject: identity.userId,
     issuer: opts.issuer,
@@ -59,10 +66,16 @@ export function verifyAccessToken(token: string, opts: AccessTokenOptions): Auth
     const expired = err instanceof jwt.TokenExpiredError;
     throw new UnauthorizedError(expired ? "Access token expired" : "Invalid access token", { cause: err });
   }
-  if (typeof payload === "string" || typeof payload.sub !== "string" || (payload.role !== "USER" && payload.role !== "ADMIN")) {
+  if (
+    typeof payload === "string" ||
+    typeof payload.sub !== "string" ||
+    typeof payload.sid !== "string" ||
+    (payload.role !== "USER" && payload.role !== "ADMIN")
+  ) {
     throw new UnauthorizedError("Invalid access token");
   }
-  return { userId: payload.sub, role: payload.role };
+  if (opts.isRevoked?.(payload.sid)) throw new UnauthorizedError("Access token revoked; please log in again");
+  return { userId: payload.sub, role: payload.role, sessionId: payload.sid };
 }
 
 export function authenticate(opts: AccessTokenOptions): RequestHandler {
@@ -71,7 +84,10 @@ export function authenticate(opts: AccessTokenOptions): RequestHandler {
       const header = req.headers.authorization;
       const m = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
       if (!m?.[1]) throw new UnauthorizedError("Missing bearer token");
-      res.locals.auth = verifyAccessToken(m[1], opts);
+      const identity = verifyAccessToken(m[1], opts);
+      res.locals.auth = identity;
+      const ctx = currentRequestContext();
+      if (ctx) ctx.actor = { userId: identity.userId, role: identity.role };
       next();
     },
     { auth: true },

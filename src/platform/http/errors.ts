@@ -39,8 +39,35 @@ export function statusOf(err: AppError): number {
   return 500;
 }
 
+/**
+ * The PostgreSQL SQLSTATE behind a Prisma error raised by the driver adapter (`P2010` for raw
+ * queries, or the adapter's own error), if there is one.
+ */
+function sqlStateOf(err: unknown): string | undefined {
+  const e = err as { meta?: { driverAdapterError?: { cause?: { originalCode?: unknown } } }; cause?: { originalCode?: unknown } };
+  const code = e?.meta?.driverAdapterError?.cause?.originalCode ?? e?.cause?.originalCode;
+  return typeof code === "string" ? code : undefined;
+}
+
+/**
+ * Data the database refuses to store (a NUL byte, a number out of range, a string too long) came
+ * from the client: it is a 400, not a 500. Inputs are validated before they reach the database
+ * (hostile-input.ts, the zod schemas); this is the net under that.
+ */
+const CLIENT_DATA_SQLSTATES: Record<string, string> = {
+  "22021": "The request contains a character that cannot be stored (e.g. NUL)",
+  "22P05": "The request contains a character that cannot be stored",
+  "22003": "A number in the request is out of range",
+  "22001": "A value in the request is too long",
+  "22P02": "A value in the request has the wrong format",
+  "22007": "A date in the request has the wrong format",
+  "22008": "A date in the request is out of range",
+};
+
 /** Database errors are translated by their code, never by message text. */
 export function translateDbError(err: unknown): AppError | undefined {
+  const state = sqlStateOf(err);
+  if (state && CLIENT_DATA_SQLSTATES[state]) return new ValidationError(CLIENT_DATA_SQLSTATES[state], { cause: err });
   if (err instanceof Prisma.PrismaClientKnownRequestError) {
     if (err.code === "P2002") return new ConflictError("A conflicting object already exists", { cause: err });
     if (err.code === "P2025") return new NotFoundError("Not found", { cause: err });
@@ -69,14 +96,25 @@ export function errorHandler(opts: { logger: Logger; exposeStack: boolean }): Er
   return (err, req, res, _next) => {
     const requestId = String(req.id ?? "");
     let appErr: AppError | undefined = err instanceof AppError ? err : translateDbError(err);
-    // body-parser: malformed JSON, too large, wrong charset.
-    const bodyErr = err as { type?: string; status?: number; expose?: boolean; message?: string };
-    if (!appErr && typeof bodyErr?.type === "string" && typeof bodyErr.status === "number" && bodyErr.status < 500) {
-      if (bodyErr.type === "entity.parse.failed") appErr = new ValidationError("Malformed JSON body");
-      else if (bodyErr.type === "entity.too.large") {
+    // The router cannot decode a path parameter (`%`, `%FF`, `%E0%A4%A`): Express 5 throws a URIError.
+    if (!appErr && err instanceof URIError) appErr = new ValidationError("Malformed percent-encoding in the URL path");
+    // body-parser (malformed JSON, too large, wrong charset, bad gzip/deflate bytes, unknown encoding):
+    // http-errors with a 4xx status. Nothing the client sends is a 5xx.
+    const bodyErr = err as { type?: string; status?: number; message?: string; code?: unknown };
+    if (!appErr && typeof bodyErr?.status === "number" && bodyErr.status >= 400 && bodyErr.status < 500) {
+      if (bodyErr.status === 413) {
         res.status(413).json(errorBody(requestId, "PAYLOAD_TOO_LARGE", "Request body is too large"));
         return;
-      } else appErr = new ValidationError(bodyErr.message ?? "Bad request body");
+      }
+      if (bodyErr.status === 415) {
+        res.status(415).json(errorBody(requestId, "UNSUPPORTED_MEDIA_TYPE", bodyErr.message ?? "Unsupported content encoding"));
+        return;
+      }
+      if (bodyErr.type === "entity.parse.failed") appErr = new ValidationError("Malformed JSON body");
+      else if (typeof bodyErr.type === "string") appErr = new ValidationError(bodyErr.message ?? "Bad request body");
+      else if (typeof bodyErr.code === "string" && bodyErr.code.startsWith("Z_")) {
+        appErr = new ValidationError("Malformed request body: it does not match its Content-Encoding");
+      } else appErr = new ValidationError("Bad request");
     }
     if (!appErr) {
       opts.logger.error({ err, requestId }, "unhandled error");
@@ -91,6 +129,8 @@ export function errorHandler(opts: { logger: Logger; exposeStack: boolean }): Er
       res.end();
       return;
     }
+    const retryAfter = (appErr as { retryAfterSeconds?: unknown }).retryAfterSeconds;
+    if (typeof retryAfter === "number") res.setHeader("Retry-After", String(retryAfter));
     res.status(status).json(errorBody(requestId, appErr.code, appErr.message, appErr.details));
   };
 }

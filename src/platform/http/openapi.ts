@@ -1,7 +1,7 @@
 /**
  * The OpenAPI 3.1 document, built from the routes the app actually serves (routes.ts) and the same
  * zod schemas that validate their requests (z.toJSONSchema, input side: what a client sends).
- * Error responses are derived from each route's middleware — 400 when it validates or takes a body,
+ * Error responses are derived from each route's middleware — 400 always (any URL can be malformed),
  * 401 behind `authenticate`, 403 behind `requireRole`, 404 when the path has parameters — plus the
  * ones its `doc()` declares (402, 409, 422, 429, ...). All errors share the one error shape.
  */
@@ -12,13 +12,14 @@ import { type AppRoute, listAppRoutes, toOpenApiPath } from "./routes.js";
 type JsonSchema = Record<string, unknown>;
 
 const ERROR_DESCRIPTIONS: Record<number, string> = {
-  400: "Validation failed or malformed JSON (`VALIDATION_ERROR`)",
+  400: "Validation failed, malformed JSON or URL, NUL characters, a body that does not match its Content-Encoding (`VALIDATION_ERROR`)",
   401: "Missing, invalid or expired bearer token (`UNAUTHORIZED`)",
   402: "Insufficient credits (`INSUFFICIENT_CREDITS`, details: {balance, price})",
   403: "The caller's role may not do this (`FORBIDDEN`)",
   404: "Not found — also another tenant's objects (`NOT_FOUND`)",
-  409: "Conflict: duplicate, wrong state or idempotency key reused (`CONFLICT`, `INVALID_STATE`, `IDEMPOTENCY_KEY_REUSED`, ...)",
+  409: "Conflict: duplicate, wrong state or idempotency key reused (`CONFLICT`, `INVALID_STATE`, `IDEMPOTENCY_KEY_REUSED`, `IDEMPOTENCY_KEY_IN_PROGRESS` with Retry-After, ...)",
   413: "Request body too large (`PAYLOAD_TOO_LARGE`)",
+  415: "Unsupported Content-Encoding of the request body (`UNSUPPORTED_MEDIA_TYPE`)",
   422: "Quota exceeded (`QUOTA_EXCEEDED`, details: {limit, max, current, requested})",
   429: "Rate limited (`RATE_LIMITED`)",
   500: "Unexpected error (`INTERNAL_ERROR`)",
@@ -53,11 +54,12 @@ function jsonSchemaOf(schema: z.ZodType): JsonSchema {
 export function errorStatusesOf(route: AppRoute): number[] {
   const s = new Set<number>();
   const hasBody = ["POST", "PUT", "PATCH"].includes(route.method);
-  if (Object.keys(route.meta.schemas).length || hasBody) s.add(400);
+  // Any request can be malformed (a NUL or bad percent-encoding in the URL, a bad body): 400 everywhere.
+  s.add(400);
   if (route.meta.auth) s.add(401);
   if (route.meta.roles) s.add(403);
   if (/:[A-Za-z0-9_]+/.test(route.path)) s.add(404);
-  if (hasBody) s.add(413);
+  if (hasBody) s.add(413).add(415);
   for (const e of route.meta.doc?.errors ?? []) s.add(e);
   s.add(500);
   return [...s].sort((a, b) => a - b);
@@ -89,7 +91,7 @@ function parameters(route: AppRoute): JsonSchema[] {
       in: "header",
       required: h.required ?? false,
       description: h.description,
-      schema: { type: "string", minLength: 1, maxLength: 200 },
+      schema: h.schema ? jsonSchemaOf(h.schema) : { type: "string" },
     });
   }
   return out;

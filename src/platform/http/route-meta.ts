@@ -30,7 +30,7 @@ export interface RouteDoc {
   /** Errors beyond the derived ones (400 validated, 401 authenticated, 403 role, 404 path params). */
   errors?: DeclaredErrorStatus[];
   /** Request headers the route reads (e.g. Idempotency-Key). */
-  headers?: Array<{ name: string; required?: boolean; description: string }>;
+  headers?: Array<{ name: string; required?: boolean; description: string; schema?: z.ZodType }>;
   /** Not under /api: no bearer auth, no JSON error envelope guarantees beyond 500. */
   operational?: boolean;
 }
