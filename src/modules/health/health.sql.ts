@@ -20,30 +20,30 @@ export interface HealthStatsRow {
   incidents: number;
 }
 
-/** One row per bucket [from + k*bucketSeconds, ...) up to `to`, empty buckets included. */
+/**
+ * One row per bucket [from + k*bucketSeconds, ...) up to `to`, empty buckets included. Reads the
+ * per-sweep rollup (`health_check_rollups`, one row per distinct checked_at, kept exact by triggers on
+ * `health_checks`): every statistic is a sum or a max of per-timestamp values, so the answer equals
+ * aggregating the records themselves (test/modules/health/health-rollups.test.ts checks that).
+ */
 export function healthStatsSql(from: Date, to: Date, bucketSeconds: number): Prisma.Sql {
   return Prisma.sql`WITH b AS (
          SELECT gs AS "start"
            FROM generate_series(${from}::timestamptz, ${to}::timestamptz - interval '1 millisecond', make_interval(secs => ${bucketSeconds}::int)) AS gs
        ), c AS (
-         SELECT date_bin(make_interval(secs => ${bucketSeconds}::int), h."checked_at", ${from}::timestamptz) AS "bucket",
-                h."status", h."cpu_milli", h."memory_mb",
-                (h."status" = 'UNHEALTHY' AND (
-                   SELECT p."status" FROM "health_checks" p
-                    WHERE p."instance_id" = h."instance_id" AND p."checked_at" < h."checked_at" AND p."status" <> 'UNKNOWN'
-                    ORDER BY p."checked_at" DESC LIMIT 1) IS DISTINCT FROM 'UNHEALTHY') AS "incident"
-           FROM "health_checks" h
-          WHERE h."checked_at" >= ${from}::timestamptz AND h."checked_at" < ${to}::timestamptz
+         SELECT date_bin(make_interval(secs => ${bucketSeconds}::int), r."checked_at", ${from}::timestamptz) AS "bucket", r.*
+           FROM "health_check_rollups" r
+          WHERE r."checked_at" >= ${from}::timestamptz AND r."checked_at" < ${to}::timestamptz
        )
        SELECT b."start",
-              count(c."status")::int AS "checks",
-              count(*) FILTER (WHERE c."status" = 'HEALTHY')::int AS "healthy",
-              count(*) FILTER (WHERE c."status" = 'DEGRADED')::int AS "degraded",
-              count(*) FILTER (WHERE c."status" = 'UNHEALTHY')::int AS "unhealthy",
-              count(*) FILTER (WHERE c."status" = 'UNKNOWN')::int AS "unknown",
-              sum(c."cpu_milli")::float8 AS "cpu_sum", count(c."cpu_milli")::int AS "cpu_n", max(c."cpu_milli") AS "cpu_peak",
-              sum(c."memory_mb")::float8 AS "mem_sum", count(c."memory_mb")::int AS "mem_n", max(c."memory_mb") AS "mem_peak",
-              count(*) FILTER (WHERE c."incident")::int AS "incidents"
+              coalesce(sum(c."checks"), 0)::int AS "checks",
+              coalesce(sum(c."healthy"), 0)::int AS "healthy",
+              coalesce(sum(c."degraded"), 0)::int AS "degraded",
+              coalesce(sum(c."unhealthy"), 0)::int AS "unhealthy",
+              coalesce(sum(c."unknown"), 0)::int AS "unknown",
+              sum(c."cpu_sum")::float8 AS "cpu_sum", coalesce(sum(c."cpu_n"), 0)::int AS "cpu_n", max(c."cpu_peak") AS "cpu_peak",
+              sum(c."mem_sum")::float8 AS "mem_sum", coalesce(sum(c."mem_n"), 0)::int AS "mem_n", max(c."mem_peak") AS "mem_peak",
+              coalesce(sum(c."incidents"), 0)::int AS "incidents"
          FROM b LEFT JOIN c ON c."bucket" = b."start"
         GROUP BY b."start" ORDER BY b."start"`;
 }
