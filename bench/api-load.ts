@@ -76,16 +76,62 @@ function rssMb(pid: number): number {
   }
 }
 
+/** CPU time (user + system) of a process so far, in ms, from /proc (clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return 0; // a backend that exited
+  }
+}
+
+/**
+ * CPU per request, the number that survives a loaded machine: throughput falls with the share of the
+ * cores a process gets, but the CPU a request costs does not. The API process's, and the database's
+ * (every backend connected to the bench database).
+ */
+interface CpuMeter {
+  start(): Promise<void>;
+  stop(): Promise<{ apiMs: number; dbMs: number }>;
+}
+
+function cpuMeter(serverPid: number, pool: pg.Pool): CpuMeter {
+  let backends: number[] = [];
+  let api0 = 0;
+  let db0 = 0;
+  const dbPids = async () =>
+    (await pool.query<{ pid: number }>(`SELECT "pid" FROM pg_stat_activity WHERE "datname" = current_database()`)).rows.map((r) => r.pid);
+  return {
+    async start() {
+      backends = await dbPids();
+      api0 = cpuMs(serverPid);
+      db0 = backends.reduce((n, p) => n + cpuMs(p), 0);
+    },
+    async stop() {
+      const apiMs = cpuMs(serverPid) - api0;
+      // Backends that appeared during the phase started from zero.
+      const now = await dbPids();
+      const dbMs = now.reduce((n, p) => n + cpuMs(p), 0) - db0;
+      return { apiMs, dbMs };
+    },
+  };
+}
+
 interface PhaseResult {
   n: number;
   rps: number;
   p50: number;
   p99: number;
   errors: number;
+  /** CPU ms per request: the API process's and the database's. */
+  apiCpu: number;
+  dbCpu: number;
 }
 
 /** `workers` loops calling `op` back to back for SECONDS; op resolves to true when the answer is right. */
-async function phase(workers: number, op: (i: number) => Promise<boolean>): Promise<PhaseResult> {
+async function phase(workers: number, op: (i: number) => Promise<boolean>, meter: CpuMeter): Promise<PhaseResult> {
+  await meter.start();
   const latencies: number[] = [];
   let errors = 0;
   const end = Date.now() + SECONDS * 1000;
@@ -102,8 +148,18 @@ async function phase(workers: number, op: (i: number) => Promise<boolean>): Prom
     }),
   );
   const elapsed = (performance.now() - t0) / 1000;
+  const cpu = await meter.stop();
   latencies.sort((a, b) => a - b);
-  return { n: latencies.length, rps: latencies.length / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors };
+  const n = latencies.length;
+  return {
+    n,
+    rps: n / elapsed,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    errors,
+    apiCpu: cpu.apiMs / n,
+    dbCpu: cpu.dbMs / n,
+  };
 }
 
 const median = (xs: number[]) => {
@@ -325,6 +381,7 @@ async function main(): Promise<void> {
       peakRss = Math.max(peakRss, rssMb(server.pid as number));
     }, 100);
     const loads: string[] = [];
+    const meter = cpuMeter(server.pid as number, raw);
     for (let r = 0; r < ROUNDS; r++) {
       progress(`round ${r + 1} of ${ROUNDS}`);
       loads.push(
@@ -336,8 +393,8 @@ async function main(): Promise<void> {
       for (const sc of scenarios) {
         const entry = results.get(sc.name) ?? { api: [], raw: [] };
         results.set(sc.name, entry);
-        entry.api.push(await phase(sc.workers, sc.api));
-        if (sc.raw) entry.raw.push(await phase(sc.workers, sc.raw.op));
+        entry.api.push(await phase(sc.workers, sc.api, meter));
+        if (sc.raw) entry.raw.push(await phase(sc.workers, sc.raw.op, meter));
       }
     }
     clearInterval(sampler);
@@ -350,7 +407,11 @@ async function main(): Promise<void> {
       const rawRps = e.raw.length ? m(e.raw, "rps") : Number.NaN;
       const ratios = e.raw.map((x, k) => x.rps / (e.api[k] as PhaseResult).rps);
       const errs = e.api.reduce((n, x) => n + x.errors, 0) + e.raw.reduce((n, x) => n + x.errors, 0);
-      return `| ${sc.name} | ${sc.workers} | ${apiRps.toFixed(0)} | ${f1(m(e.api, "p50"))} | ${f1(m(e.api, "p99"))} | ${e.raw.length ? rawRps.toFixed(0) : "-"} | ${e.raw.length ? f1(m(e.raw, "p50")) : "-"} | ${e.raw.length ? f1(m(e.raw, "p99")) : "-"} | ${ratios.length ? `${median(ratios).toFixed(2)}x` : "-"} | ${errs} |`;
+      const f2 = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : "-");
+      const cpuApi = m(e.api, "apiCpu");
+      const cpuApiDb = m(e.api, "dbCpu");
+      const cpuRaw = e.raw.length ? m(e.raw, "dbCpu") : Number.NaN;
+      return `| ${sc.name} | ${sc.workers} | ${apiRps.toFixed(0)} | ${f1(m(e.api, "p50"))} | ${f1(m(e.api, "p99"))} | ${e.raw.length ? rawRps.toFixed(0) : "-"} | ${e.raw.length ? f1(m(e.raw, "p50")) : "-"} | ${e.raw.length ? f1(m(e.raw, "p99")) : "-"} | ${ratios.length ? `${median(ratios).toFixed(2)}x` : "-"} | ${f2(cpuApi)} | ${f2(cpuApiDb)} | ${f2(cpuRaw)} | ${errs} |`;
     });
     const cmd =
       SERVER === "dist"
@@ -366,9 +427,10 @@ async function main(): Promise<void> {
         `- fixture: one user with ${INSTANCES} RUNNING instances (provisioned through the API); a fleet of ${FLEET} more instances and ${HISTORY_DAYS} days of health history (${seeded.sweeps} sweeps, ${seeded.checks} checks) seeded by SQL in ${(seeded.ms / 1000).toFixed(1)} s`,
         `- the API in its own process (PostgreSQL, pool of ${API_POOL_SIZE}, emulator, log level ${process.env.BENCH_LOG_LEVEL ?? "info"} to /dev/null); raw = \`pg.Pool\` of ${API_POOL_SIZE} in the load generator, same workers; ratio = raw req/s / API req/s`,
         `- API server peak RSS while the loops ran: ${peakRss.toFixed(0)} MB`,
+        "- CPU ms/req: CPU time (user + system, /proc) of the API process, and of the PostgreSQL backends of the bench database, per request in the phase — the cost of a request, which a busy machine does not change the way it changes req/s",
         "",
-        "| request | workers | API req/s | API p50 ms | API p99 ms | raw q/s | raw p50 ms | raw p99 ms | raw/API | errors |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| request | workers | API req/s | API p50 ms | API p99 ms | raw q/s | raw p50 ms | raw p99 ms | raw/API | API CPU ms/req | its DB CPU ms/req | raw DB CPU ms/q | errors |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         ...rows,
         "",
         ...scenarios.filter((s) => s.raw).map((s) => `- raw for ${s.name}: ${s.raw?.label}`),

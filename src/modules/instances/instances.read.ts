@@ -43,6 +43,8 @@ export interface InstanceReadFilter {
   /** Only this user's instances (undefined: every user's, for admins). */
   userId?: string;
   status?: string;
+  /** Leave these statuses out (e.g. TERMINATED unless asked for). */
+  statusNotIn?: string[];
   /** Service slug. */
   service?: string;
 }
@@ -52,6 +54,7 @@ function conditions(f: InstanceReadFilter): Prisma.Sql {
   const c: Prisma.Sql[] = [];
   if (f.userId !== undefined) c.push(Prisma.sql`i."user_id" = ${f.userId}`);
   if (f.status !== undefined) c.push(Prisma.sql`i."status" = ${f.status}::"InstanceStatus"`);
+  if (f.statusNotIn?.length) c.push(Prisma.sql`i."status"::text <> ALL (${f.statusNotIn}::text[])`);
   if (f.service !== undefined) c.push(Prisma.sql`s."slug" = ${f.service}`);
   return c.length ? Prisma.join(c, " AND ") : Prisma.sql`TRUE`;
 }
