@@ -97,22 +97,20 @@ interface CpuMeter {
 }
 
 function cpuMeter(serverPid: number, pool: pg.Pool): CpuMeter {
-  let backends: number[] = [];
+  let db0 = new Map<number, number>();
   let api0 = 0;
-  let db0 = 0;
   const dbPids = async () =>
     (await pool.query<{ pid: number }>(`SELECT "pid" FROM pg_stat_activity WHERE "datname" = current_database()`)).rows.map((r) => r.pid);
   return {
     async start() {
-      backends = await dbPids();
+      db0 = new Map((await dbPids()).map((p) => [p, cpuMs(p)]));
       api0 = cpuMs(serverPid);
-      db0 = backends.reduce((n, p) => n + cpuMs(p), 0);
     },
     async stop() {
       const apiMs = cpuMs(serverPid) - api0;
-      // Backends that appeared during the phase started from zero.
+      // Backends that appeared during the phase started from zero; those that exited are not counted.
       const now = await dbPids();
-      const dbMs = now.reduce((n, p) => n + cpuMs(p), 0) - db0;
+      const dbMs = now.reduce((n, p) => n + cpuMs(p) - (db0.get(p) ?? 0), 0);
       return { apiMs, dbMs };
     },
   };
