@@ -109,7 +109,8 @@ async function referenceList(userId: string | undefined, q: { page: number; page
   const prisma = ctx.container.db.prisma;
   const where: Prisma.InstanceWhereInput = {
     ...(userId ? { userId } : {}),
-    ...(q.status ? { status: q.status } : {}),
+    // TERMINATED instances are listed only when asked for.
+    ...(q.status ? { status: q.status } : { status: { not: "TERMINATED" as const } }),
     ...(q.service ? { service: { slug: q.service } } : {}),
   };
   const rows = await prisma.instance.findMany({
@@ -170,6 +171,6 @@ describe("instance bodies built by PostgreSQL equal toInstanceView's, byte for b
     expect(JSON.stringify(live)).toBe(JSON.stringify({ rows: liveRows.map(toInstanceView), total: 3 }));
     // The admin sees everyone's, newest first with the id breaking ties.
     const all = (await ctx.api.get("/api/instances").set(admin.auth)).body;
-    expect(all.page).toEqual({ page: 1, pageSize: 20, total: 7, totalPages: 1 });
+    expect(all.page).toEqual({ page: 1, pageSize: 20, total: 6, totalPages: 1 });
   });
 });
