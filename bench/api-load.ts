@@ -1,23 +1,53 @@
 /**
- * API latency and throughput under concurrent load. The API runs as its own process (`src/index.ts`,
- * PostgreSQL, emulator); this process is the load generator, on loopback, bounded in time.
+ * API latency and throughput under concurrent load, side by side with a raw `pg` query of the same
+ * rows at the same concurrency. The API runs as its own process (PostgreSQL, emulator); this process
+ * is the load generator, on loopback, bounded in time.
  *
- *   DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres npm run bench:api
+ *   DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres npm run bench:api                    # the API under tsx (npm start)
+ *   npm run build && DATABASE_URL=... BENCH_SERVER=dist npm run bench:api                             # the compiled server (node dist/index.js)
  *
- * BENCH_CONCURRENCY (default 50) workers each send requests back to back for BENCH_SECONDS (default
- * 10) per scenario, over keep-alive connections. Results are printed as Markdown for bench/RESULTS.md.
+ * Each scenario runs an API phase and then a raw phase (a `pg.Pool` as large as the API's, the same
+ * number of concurrent workers, a plain query of the same rows: the instances joined to their service
+ * and plan, the user's balance, the summary's GROUP BY, the stats' own SQL) and prints the ratio
+ * raw req/s : API req/s. Rounds are interleaved (API, raw, next scenario, ..., then the next round)
+ * so load from other processes hits both sides alike; every number printed is the median of the rounds.
+ *
+ * Settings (environment):
+ *   BENCH_SERVER        tsx (default: `node --import tsx src/index.ts`, what `npm start` runs) or dist
+ *   BENCH_CONCURRENCY   workers for the user endpoints (default 50)
+ *   BENCH_ADMIN_CONCURRENCY workers for the admin health endpoints (default 10)
+ *   BENCH_SECONDS       seconds per phase (default 2)      BENCH_ROUNDS  rounds (default 3: median of three)
+ *   BENCH_INSTANCES     the user's instances, provisioned through the API (default 20)
+ *   BENCH_FLEET         other instances for the admin health endpoints, seeded by SQL (default 10000)
+ *   BENCH_HISTORY_DAYS / BENCH_SWEEPS_PER_DAY  health history of that fleet: one sweep (a health check of
+ *                       every fleet instance, one INSERT like the sweeper's) every 24/N hours (default 30 / 4)
+ *   BENCH_ONLY          comma-separated scenario names to run (default all)
+ * The server's RSS (VmRSS from /proc) is sampled every 100 ms while the loops run; the peak is printed.
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
+import pg from "pg";
 import { ADMIN_DATABASE_URL, createBenchDatabase, machineLine, percentile, runMain } from "./lib/common.js";
+import { healthStatsSql } from "../src/modules/health/health.sql.js";
 
+const SERVER = process.env.BENCH_SERVER ?? "tsx";
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 50);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
-const adminUrl = ADMIN_DATABASE_URL;
+const ADMIN_CONCURRENCY = Number(process.env.BENCH_ADMIN_CONCURRENCY ?? 10);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const INSTANCES = Number(process.env.BENCH_INSTANCES ?? 20);
+const FLEET = Number(process.env.BENCH_FLEET ?? 10_000);
+const HISTORY_DAYS = Number(process.env.BENCH_HISTORY_DAYS ?? 30);
+const SWEEPS_PER_DAY = Number(process.env.BENCH_SWEEPS_PER_DAY ?? 4);
+const ONLY = process.env.BENCH_ONLY?.split(",").map((s) => s.trim());
+/** The API's own pool size (src/platform/db/index.ts): the raw side gets the same number of connections. */
+const API_POOL_SIZE = 10;
 const ADMIN = { email: "bench-admin@example.com", password: "bench-admin-password" };
+
+const progress = (msg: string) => process.stderr.write(`[bench:api ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -30,15 +60,162 @@ function freePort(): Promise<number> {
   });
 }
 
-function pct(sorted: number[], p: number): string {
-  return sorted.length ? percentile(sorted, p).toFixed(1) : "-";
-}
-
 // biome-ignore lint/suspicious/noExplicitAny: benchmark fixtures read a few known fields of API answers
 async function json(res: Response): Promise<any> {
   const text = await res.text();
   if (!res.ok) throw new Error(`${res.status} ${text}`);
   return text ? JSON.parse(text) : undefined;
+}
+
+function rssMb(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) / 1024 : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** CPU time (user + system) of a process so far, in ms, from /proc (clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return 0; // a backend that exited
+  }
+}
+
+/**
+ * CPU per request, the number that survives a loaded machine: throughput falls with the share of the
+ * cores a process gets, but the CPU a request costs does not. The API process's, and the database's
+ * (every backend connected to the bench database).
+ */
+interface CpuMeter {
+  start(): Promise<void>;
+  stop(): Promise<{ apiMs: number; dbMs: number }>;
+}
+
+function cpuMeter(serverPid: number, pool: pg.Pool): CpuMeter {
+  let db0 = new Map<number, number>();
+  let api0 = 0;
+  const dbPids = async () =>
+    (await pool.query<{ pid: number }>(`SELECT "pid" FROM pg_stat_activity WHERE "datname" = current_database()`)).rows.map((r) => r.pid);
+  return {
+    async start() {
+      db0 = new Map((await dbPids()).map((p) => [p, cpuMs(p)]));
+      api0 = cpuMs(serverPid);
+    },
+    async stop() {
+      const apiMs = cpuMs(serverPid) - api0;
+      // Backends that appeared during the phase started from zero; those that exited are not counted.
+      const now = await dbPids();
+      const dbMs = now.reduce((n, p) => n + cpuMs(p) - (db0.get(p) ?? 0), 0);
+      return { apiMs, dbMs };
+    },
+  };
+}
+
+interface PhaseResult {
+  n: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  /** CPU ms per request: the API process's and the database's. */
+  apiCpu: number;
+  dbCpu: number;
+}
+
+/** `workers` loops calling `op` back to back for SECONDS; op resolves to true when the answer is right. */
+async function phase(workers: number, op: (i: number) => Promise<boolean>, meter: CpuMeter): Promise<PhaseResult> {
+  await meter.start();
+  const latencies: number[] = [];
+  let errors = 0;
+  const end = Date.now() + SECONDS * 1000;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: workers }, async (_, w) => {
+      let i = w;
+      while (Date.now() < end) {
+        const s = performance.now();
+        const ok = await op(i++);
+        latencies.push(performance.now() - s);
+        if (!ok) errors++;
+      }
+    }),
+  );
+  const elapsed = (performance.now() - t0) / 1000;
+  const cpu = await meter.stop();
+  latencies.sort((a, b) => a - b);
+  const n = latencies.length;
+  return {
+    n,
+    rps: n / elapsed,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    errors,
+    apiCpu: cpu.apiMs / n,
+    dbCpu: cpu.dbMs / n,
+  };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor((s.length - 1) / 2)] as number;
+};
+
+/** Seeds FLEET instances of another user and HISTORY_DAYS of health history, one INSERT per sweep. */
+async function seedFleet(pool: pg.Pool): Promise<{ ms: number; checks: number; sweeps: number }> {
+  const t0 = performance.now();
+  const plan = (
+    await pool.query<{ id: string; service_id: string }>(
+      `SELECT p."id", p."service_id" FROM "plans" p JOIN "services" s ON s."id" = p."service_id" WHERE s."slug" = 'ghost' ORDER BY p."cpu_milli" LIMIT 1`,
+    )
+  ).rows[0];
+  if (!plan) throw new Error("no ghost plan");
+  await pool.query(
+    `INSERT INTO "users" ("id","email","password_hash","name","updated_at") VALUES ('bench-fleet','fleet@bench.invalid','x','fleet',now())`,
+  );
+  await pool.query(
+    `INSERT INTO "subscriptions" ("id","user_id","plan_id","current_period_start","current_period_end","updated_at")
+     SELECT 'fsub-' || g, 'bench-fleet', $1, now(), now() + interval '30 days', now() FROM generate_series(1, $2::int) g`,
+    [plan.id, FLEET],
+  );
+  // Mostly RUNNING and HEALTHY, a few of every other status and health.
+  await pool.query(
+    `INSERT INTO "instances" ("id","user_id","subscription_id","service_id","plan_id","name","k8s_name","namespace","subdomain",
+                              "status","desired_state","health_status","health_checked_at","provisioned_at","created_at","updated_at")
+     SELECT 'fleet-' || g, 'bench-fleet', 'fsub-' || g, $1, $2, 'app ' || g, 'app-' || g, 'user-fleet-' || (g / 10), 'app-' || g || '.bench.invalid',
+            (CASE WHEN g % 50 = 0 THEN 'TERMINATED' WHEN g % 97 = 0 THEN 'FAILED' WHEN g % 89 = 0 THEN 'PROVISIONING' ELSE 'RUNNING' END)::"InstanceStatus",
+            'RUNNING',
+            (CASE WHEN g % 41 = 0 THEN 'UNHEALTHY' WHEN g % 37 = 0 THEN 'DEGRADED' WHEN g % 31 = 0 THEN 'UNKNOWN' ELSE 'HEALTHY' END)::"HealthStatus",
+            now(), now() - interval '40 days', now() - interval '40 days', now()
+       FROM generate_series(1, $3::int) g`,
+    [plan.service_id, plan.id, FLEET],
+  );
+  const sweeps = Math.floor(HISTORY_DAYS * SWEEPS_PER_DAY);
+  const stepMs = 86_400_000 / SWEEPS_PER_DAY;
+  const start = Date.now() - HISTORY_DAYS * 86_400_000;
+  for (let k = 0; k < sweeps; k++) {
+    const at = new Date(start + k * stepMs);
+    const id = `bench-sweep-${k}`;
+    await pool.query(
+      `INSERT INTO "health_sweeps" ("id","trigger","started_at","finished_at","duration_ms","instance_count","api_calls","metrics_available")
+       VALUES ($1, 'scheduled', $2, $2, 1500, $3, 62, true)`,
+      [id, at, FLEET],
+    );
+    // Instance g is UNHEALTHY for a few sweeps now and then (incidents), else mostly HEALTHY.
+    await pool.query(
+      `INSERT INTO "health_checks" ("instance_id","sweep_id","status","pod_phase","ready_replicas","desired_replicas","restart_count","cpu_milli","memory_mb","reason","checked_at")
+       SELECT 'fleet-' || g, $1,
+              (CASE WHEN (g + $3 / 3) % 173 = 0 THEN 'UNHEALTHY' WHEN (g + $3) % 59 = 0 THEN 'DEGRADED' WHEN (g * 7 + $3) % 211 = 0 THEN 'UNKNOWN' ELSE 'HEALTHY' END)::"HealthStatus",
+              'Running', 1, 1, 0, 50 + (g * 13 + $3) % 400, 100 + (g * 17 + $3) % 900, NULL, $2
+         FROM generate_series(1, $4::int) g`,
+      [id, at, k, FLEET],
+    );
+  }
+  return { ms: performance.now() - t0, checks: sweeps * FLEET, sweeps };
 }
 
 async function main(): Promise<void> {
@@ -48,11 +225,12 @@ async function main(): Promise<void> {
 
   // BENCH_SERVER_NODE_ARGS: extra node flags for the API process, e.g. "--cpu-prof --cpu-prof-dir=prof".
   const extraArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean);
-  const server = spawn(process.execPath, [...extraArgs, "--import", "tsx", "src/index.ts"], {
+  const entry = SERVER === "dist" ? ["dist/index.js"] : ["--import", "tsx", "src/index.ts"];
+  const server = spawn(process.execPath, [...extraArgs, ...entry], {
     env: {
       ...process.env,
       NODE_ENV: "development",
-      LOG_LEVEL: "warn",
+      LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "info",
       PORT: String(port),
       HOST: "127.0.0.1",
       DATABASE_URL: benchDb.url,
@@ -63,11 +241,15 @@ async function main(): Promise<void> {
       K8S_MODE: "emulated",
       K8S_EMULATOR_POD_READY_DELAY: "0",
       LOGIN_RATE_LIMIT_PER_MINUTE: "100000",
+      // No scheduled sweep of the seeded fleet (it has no cluster objects) while the loops run.
+      HEALTH_INTERVAL: "24h",
     },
-    stdio: ["ignore", "inherit", "inherit"],
+    // The access log goes to /dev/null: the server still formats and writes every line.
+    stdio: ["ignore", "ignore", "inherit"],
   });
+  const raw = new pg.Pool({ connectionString: benchDb.url, max: API_POOL_SIZE });
   try {
-    const deadline = Date.now() + 60_000;
+    const deadline = Date.now() + 180_000;
     for (;;) {
       try {
         if ((await fetch(`${base}/readyz`)).ok) break;
@@ -78,82 +260,183 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 200));
     }
 
-    // Fixture: a user with credits and three running instances.
-    const post = (p: string, body: unknown, token?: string, headers: Record<string, string> = {}) =>
+    progress("server ready; provisioning the user's instances");
+    // Fixture: a user with credits, a quota for INSTANCES instances, and INSTANCES RUNNING instances.
+    const send = (method: string, p: string, body: unknown, token?: string, headers: Record<string, string> = {}) =>
       fetch(`${base}${p}`, {
-        method: "POST",
+        method,
         headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
         body: JSON.stringify(body),
       });
-    const adminToken = (await json(await post("/api/auth/login", ADMIN))).accessToken as string;
+    const adminToken = (await json(await send("POST", "/api/auth/login", ADMIN))).accessToken as string;
     const user = await json(
-      await post("/api/auth/register", { email: "bench-user@example.com", password: "bench-password-1", name: "Bench" }),
+      await send("POST", "/api/auth/register", { email: "bench-user@example.com", password: "bench-password-1", name: "Bench" }),
     );
     const token = user.accessToken as string;
+    const userId = user.user.id as string;
     await json(
-      await post(`/api/admin/users/${user.user.id}/credits`, { amount: 100_000, reason: "bench" }, adminToken, {
+      await send("POST", `/api/admin/users/${userId}/credits`, { amount: 1_000_000, reason: "bench" }, adminToken, {
         "Idempotency-Key": "bench-1",
       }),
+    );
+    await json(
+      await send(
+        "PUT",
+        `/api/admin/users/${userId}/quota`,
+        { maxInstances: INSTANCES, cpuMilli: 1_000_000, memoryMb: 10_000_000, storageGb: 1_000_000 },
+        adminToken,
+      ),
     );
     const services = await json(await fetch(`${base}/api/services`));
     const planId = services.data.find((s: { slug: string }) => s.slug === "ghost").plans[0].id as string;
     const ids: string[] = [];
-    for (const name of ["one", "two", "three"]) {
-      ids.push((await json(await post("/api/subscriptions", { planId, instanceName: name }, token))).instance.id);
+    for (let k = 0; k < INSTANCES; k++) {
+      ids.push((await json(await send("POST", "/api/subscriptions", { planId, instanceName: `bench ${k}` }, token))).instance.id);
     }
     for (;;) {
       const list = await json(await fetch(`${base}/api/instances?status=RUNNING`, { headers: { authorization: `Bearer ${token}` } }));
-      if (list.page.total === 3) break;
+      if (list.page.total === INSTANCES) break;
       await new Promise((r) => setTimeout(r, 100));
     }
+    progress(`${INSTANCES} instances RUNNING; seeding the fleet`);
+    const seeded = await seedFleet(raw);
+    progress(`fleet seeded in ${(seeded.ms / 1000).toFixed(1)} s; measuring`);
+    await raw.query("ANALYZE");
 
     const auth = { authorization: `Bearer ${token}` };
-    const scenarios: Array<{ name: string; request: (i: number) => Promise<Response> }> = [
-      { name: "GET /healthz", request: () => fetch(`${base}/healthz`) },
-      { name: "GET /api/services", request: () => fetch(`${base}/api/services`) },
-      { name: "GET /api/credits", request: () => fetch(`${base}/api/credits`, { headers: auth }) },
-      { name: "GET /api/instances", request: () => fetch(`${base}/api/instances`, { headers: auth }) },
-      { name: "GET /api/instances/:id", request: (i) => fetch(`${base}/api/instances/${ids[i % ids.length]}`, { headers: auth }) },
+    const adminAuth = { authorization: `Bearer ${adminToken}` };
+    const get = async (p: string, headers?: Record<string, string>) => {
+      const res = await fetch(`${base}${p}`, { headers });
+      await res.arrayBuffer();
+      return res.status === 200;
+    };
+    const q = async (text: string, values: unknown[], expectRows = 1) => (await raw.query(text, values)).rows.length >= expectRows;
+    const rowsSql = (where: string) =>
+      `SELECT i.*, s."id" AS "s_id", s."slug" AS "s_slug", s."name" AS "s_name", p."id" AS "p_id", p."slug" AS "p_slug", p."name" AS "p_name",
+              p."cpu_milli", p."memory_mb", p."storage_gb", p."monthly_price_credits"
+         FROM "instances" i JOIN "services" s ON s."id" = i."service_id" JOIN "plans" p ON p."id" = i."plan_id"
+        WHERE ${where} ORDER BY i."created_at" DESC, i."id" DESC LIMIT 20`;
+    const stats = healthStatsSql(new Date(Date.now() - 30 * 86_400_000), new Date(), 86_400);
+    type Scenario = {
+      name: string;
+      workers: number;
+      api: (i: number) => Promise<boolean>;
+      raw?: { label: string; op: (i: number) => Promise<boolean> };
+    };
+    const all: Scenario[] = [
+      { name: "GET /healthz", workers: CONCURRENCY, api: () => get("/healthz") },
+      {
+        name: `GET /api/instances (${INSTANCES} rows)`,
+        workers: CONCURRENCY,
+        api: () => get("/api/instances", auth),
+        raw: { label: "the rows joined to service and plan", op: () => q(rowsSql(`i."user_id" = $1`), [userId], Math.min(INSTANCES, 20)) },
+      },
+      {
+        name: "GET /api/instances/:id",
+        workers: CONCURRENCY,
+        api: (i) => get(`/api/instances/${ids[i % ids.length]}`, auth),
+        raw: {
+          label: "the row joined to service and plan",
+          op: (i) => q(rowsSql(`i."id" = $1 AND i."user_id" = $2`), [ids[i % ids.length], userId]),
+        },
+      },
+      {
+        name: "GET /api/credits",
+        workers: CONCURRENCY,
+        api: () => get("/api/credits", auth),
+        raw: { label: "the user's balance", op: () => q(`SELECT "credit_balance" FROM "users" WHERE "id" = $1`, [userId]) },
+      },
+      {
+        name: `GET /api/admin/health/summary (${FLEET + INSTANCES} instances)`,
+        workers: ADMIN_CONCURRENCY,
+        api: () => get("/api/admin/health/summary", adminAuth),
+        raw: {
+          label: "GROUP BY status, health + the last sweep",
+          op: () =>
+            q(
+              `SELECT "status", "health_status", count(*)::int AS "n",
+                      (SELECT "started_at" FROM "health_sweeps" ORDER BY "started_at" DESC LIMIT 1) AS "last"
+                 FROM "instances" GROUP BY 1, 2`,
+              [],
+            ),
+        },
+      },
+      {
+        name: `GET /api/admin/health/stats?range=30d (${seeded.checks} checks)`,
+        workers: ADMIN_CONCURRENCY,
+        api: () => get("/api/admin/health/stats?range=30d", adminAuth),
+        raw: { label: "the endpoint's own SQL", op: () => q(stats.text, stats.values, 30) },
+      },
     ];
-    const rows: string[] = [];
-    for (const sc of scenarios) {
-      const latencies: number[] = [];
-      let errors = 0;
-      const end = Date.now() + SECONDS * 1000;
-      const t0 = performance.now();
-      await Promise.all(
-        Array.from({ length: CONCURRENCY }, async (_, w) => {
-          let i = w;
-          while (Date.now() < end) {
-            const s = performance.now();
-            const res = await sc.request(i++);
-            await res.arrayBuffer();
-            latencies.push(performance.now() - s);
-            if (res.status !== 200) errors++;
-          }
-        }),
+    const scenarios = all.filter((s) => !ONLY || ONLY.some((o) => s.name.includes(o)));
+
+    // Sanity: the API answers 200 for every scenario before timing anything.
+    for (const sc of scenarios) if (!(await sc.api(0))) throw new Error(`${sc.name} did not answer 200`);
+
+    const results = new Map<string, { api: PhaseResult[]; raw: PhaseResult[] }>();
+    let peakRss = 0;
+    const sampler = setInterval(() => {
+      peakRss = Math.max(peakRss, rssMb(server.pid as number));
+    }, 100);
+    const loads: string[] = [];
+    const meter = cpuMeter(server.pid as number, raw);
+    for (let r = 0; r < ROUNDS; r++) {
+      progress(`round ${r + 1} of ${ROUNDS}`);
+      loads.push(
+        os
+          .loadavg()
+          .map((l) => l.toFixed(2))
+          .join(" "),
       );
-      const elapsed = (performance.now() - t0) / 1000;
-      latencies.sort((a, b) => a - b);
-      rows.push(
-        `| ${sc.name} | ${latencies.length} | ${(latencies.length / elapsed).toFixed(0)} | ${pct(latencies, 50)} | ${pct(latencies, 95)} | ${pct(latencies, 99)} | ${errors} |`,
-      );
+      for (const sc of scenarios) {
+        const entry = results.get(sc.name) ?? { api: [], raw: [] };
+        results.set(sc.name, entry);
+        entry.api.push(await phase(sc.workers, sc.api, meter));
+        if (sc.raw) entry.raw.push(await phase(sc.workers, sc.raw.op, meter));
+      }
     }
+    clearInterval(sampler);
+
+    const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : "-");
+    const rows = scenarios.map((sc) => {
+      const e = results.get(sc.name) as { api: PhaseResult[]; raw: PhaseResult[] };
+      const m = (xs: PhaseResult[], k: keyof PhaseResult) => median(xs.map((x) => x[k]));
+      const apiRps = m(e.api, "rps");
+      const rawRps = e.raw.length ? m(e.raw, "rps") : Number.NaN;
+      const ratios = e.raw.map((x, k) => x.rps / (e.api[k] as PhaseResult).rps);
+      const errs = e.api.reduce((n, x) => n + x.errors, 0) + e.raw.reduce((n, x) => n + x.errors, 0);
+      const f2 = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : "-");
+      const cpuApi = m(e.api, "apiCpu");
+      const cpuApiDb = m(e.api, "dbCpu");
+      const cpuRaw = e.raw.length ? m(e.raw, "dbCpu") : Number.NaN;
+      return `| ${sc.name} | ${sc.workers} | ${apiRps.toFixed(0)} | ${f1(m(e.api, "p50"))} | ${f1(m(e.api, "p99"))} | ${e.raw.length ? rawRps.toFixed(0) : "-"} | ${e.raw.length ? f1(m(e.raw, "p50")) : "-"} | ${e.raw.length ? f1(m(e.raw, "p99")) : "-"} | ${ratios.length ? `${median(ratios).toFixed(2)}x` : "-"} | ${f2(cpuApi)} | ${f2(cpuApiDb)} | ${f2(cpuRaw)} | ${errs} |`;
+    });
+    const cmd =
+      SERVER === "dist"
+        ? `npm run build && DATABASE_URL=${ADMIN_DATABASE_URL} BENCH_SERVER=dist npm run bench:api`
+        : `DATABASE_URL=${ADMIN_DATABASE_URL} npm run bench:api`;
     process.stdout.write(
       [
-        "## API latency and throughput under concurrent load",
+        `## API vs raw query, side by side (${SERVER === "dist" ? "node dist/index.js" : "tsx src/index.ts, as npm start"})`,
         "",
         machineLine(),
-        `- command: \`DATABASE_URL=${adminUrl} npm run bench:api\` (BENCH_CONCURRENCY=${CONCURRENCY}, BENCH_SECONDS=${SECONDS})`,
-        "- the API in its own process (tsx, PostgreSQL, emulator, log level warn); this load generator in another, on loopback, keep-alive",
+        `- load average (1, 5, 15 min) at the start of each round: ${loads.join(" | ")}`,
+        `- command: \`${cmd}\` (BENCH_SECONDS=${SECONDS} per phase, BENCH_ROUNDS=${ROUNDS}: medians of ${ROUNDS})`,
+        `- fixture: one user with ${INSTANCES} RUNNING instances (provisioned through the API); a fleet of ${FLEET} more instances and ${HISTORY_DAYS} days of health history (${seeded.sweeps} sweeps, ${seeded.checks} checks) seeded by SQL in ${(seeded.ms / 1000).toFixed(1)} s`,
+        `- the API in its own process (PostgreSQL, pool of ${API_POOL_SIZE}, emulator, log level ${process.env.BENCH_LOG_LEVEL ?? "info"} to /dev/null); raw = \`pg.Pool\` of ${API_POOL_SIZE} in the load generator, same workers; ratio = raw req/s / API req/s`,
+        `- API server peak RSS while the loops ran: ${peakRss.toFixed(0)} MB`,
+        "- CPU ms/req: CPU time (user + system, /proc) of the API process, and of the PostgreSQL backends of the bench database, per request in the phase — the cost of a request, which a busy machine does not change the way it changes req/s",
         "",
-        "| request | requests | req/s | p50 ms | p95 ms | p99 ms | non-200 |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| request | workers | API req/s | API p50 ms | API p99 ms | raw q/s | raw p50 ms | raw p99 ms | raw/API | API CPU ms/req | its DB CPU ms/req | raw DB CPU ms/q | errors |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         ...rows,
+        "",
+        ...scenarios.filter((s) => s.raw).map((s) => `- raw for ${s.name}: ${s.raw?.label}`),
         "",
       ].join("\n"),
     );
   } finally {
+    await raw.end();
     server.kill("SIGTERM");
     await new Promise((r) => server.once("exit", r));
     await benchDb.drop();

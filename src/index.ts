@@ -7,6 +7,7 @@ import path from "node:path";
 import { createApp } from "./app.js";
 import { type Config, ConfigError, loadConfig } from "./config/index.js";
 import { buildContainer } from "./container.js";
+import { createLogger, flushLogger, flushLoggerSync } from "./platform/logger.js";
 import { localSecretsPath } from "./platform/local-secrets.js";
 
 /**
@@ -52,8 +53,10 @@ async function main(): Promise<void> {
   const localMode = !config.isProduction;
   // The first local start generates the admin password (unless ADMIN_PASSWORD is set): show it once.
   const firstStart = localMode && !config.admin.password && !existsSync(localSecretsPath(config.db.dataDir));
-  const container = await buildContainer(config);
-  const { logger } = container;
+  // Asynchronous log writes (see createLogger): flushed on graceful shutdown, and on any exit.
+  const logger = createLogger({ level: config.log.level, sync: false });
+  process.on("exit", () => flushLoggerSync(logger));
+  const container = await buildContainer(config, { logger });
   const app = createApp(container);
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(config.http.port, config.http.host, () => resolve(s));
@@ -89,6 +92,7 @@ async function main(): Promise<void> {
     clearInterval(idleSweep);
     await container.close();
     logger.info("shutdown complete");
+    await flushLogger(logger);
     process.exit(0);
   };
   process.on("SIGTERM", () => void shutdown("SIGTERM"));

@@ -49,9 +49,9 @@ export interface TestContext {
 }
 
 export async function createTestContext(
-  opts: { env?: Record<string, string>; clock?: Clock; overrides?: ContainerOverrides } = {},
+  opts: { env?: Record<string, string>; clock?: Clock; overrides?: ContainerOverrides; onStatement?: (sql: string) => void } = {},
 ): Promise<TestContext> {
-  const testDb = await createTestDatabase();
+  const testDb = await createTestDatabase({ onStatement: opts.onStatement });
   const config = testConfig(opts.env);
   const container = await buildContainer(config, {
     db: testDb.db,

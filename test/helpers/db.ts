@@ -20,7 +20,9 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-export async function createTestDatabase(opts: { migrate?: boolean; poolSize?: number } = {}): Promise<TestDatabase> {
+export async function createTestDatabase(
+  opts: { migrate?: boolean; poolSize?: number; onStatement?: (sql: string) => void } = {},
+): Promise<TestDatabase> {
   const adminUrl = adminDatabaseUrl();
   let db: Database;
   let url: string | undefined;
@@ -34,7 +36,7 @@ export async function createTestDatabase(opts: { migrate?: boolean; poolSize?: n
     const u = new URL(adminUrl);
     u.pathname = `/${name}`;
     url = u.toString();
-    db = await createDatabase({ url, poolSize: opts.poolSize ?? 20 });
+    db = await createDatabase({ url, poolSize: opts.poolSize ?? 20, onStatement: opts.onStatement });
     dropDb = async () => {
       const a = new pg.Client({ connectionString: adminUrl });
       await a.connect();
@@ -42,7 +44,7 @@ export async function createTestDatabase(opts: { migrate?: boolean; poolSize?: n
       await a.end();
     };
   } else {
-    db = await createDatabase({ pgliteMemory: true });
+    db = await createDatabase({ pgliteMemory: true, onStatement: opts.onStatement });
   }
   if (opts.migrate !== false) await migrate(db);
   return {

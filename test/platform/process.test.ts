@@ -87,12 +87,31 @@ describe("process lifecycle", () => {
     const streamText = stream.text();
 
     const exited = new Promise<number | null>((resolve) => child?.once("exit", (code) => resolve(code)));
-    const inFlight = fetch(`${base}/api/services`);
+    const inFlight = fetch(`${base}/api/services`, { headers: { "x-request-id": "last-request" } });
     child.kill("SIGTERM");
     const res = await inFlight;
     expect(res.status).toBe(200);
     expect(await streamText).toContain('data: {"type":"end","reason":"shutdown"}');
     expect(await exited).toBe(0);
     child = undefined;
+
+    // The access log is written asynchronously; everything buffered was flushed before the exit:
+    // the last request's line (method, url, status, duration, request id) and the last message.
+    const lines = output
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map(
+        (l) =>
+          JSON.parse(l) as {
+            msg: string;
+            req?: { id: string; method: string; url: string };
+            res?: { statusCode: number };
+            responseTime?: number;
+          },
+      );
+    const last = lines.find((l) => l.req?.id === "last-request");
+    expect(last).toMatchObject({ msg: "request completed", req: { method: "GET", url: "/api/services" }, res: { statusCode: 200 } });
+    expect(last?.responseTime).toEqual(expect.any(Number));
+    expect(lines.at(-1)?.msg).toBe("shutdown complete");
   }, 90_000);
 });

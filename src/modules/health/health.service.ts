@@ -9,6 +9,7 @@ import type { HealthCheck, HealthSweep } from "../../generated/prisma/client.js"
 import { INSTANCE_STATUSES } from "../instances/instances.schema.js";
 import { HEALTH_STATUSES, type HealthMeasurements, type HealthStatus } from "./health.rules.js";
 import { MAX_STATS_SPAN_MS, RANGE_BUCKET_SECONDS, STATS_RANGES, type HealthStatsQuery } from "./health.schema.js";
+import { type HealthStatsRow, healthStatsSql } from "./health.sql.js";
 import type { SweepResult, SweepView } from "./health.sweeper.js";
 
 /** What runs a sweep now (the health loop, which holds the sweeper lease). */
@@ -82,11 +83,22 @@ const uptime = (up: number, known: number) => (known > 0 ? round2((up / known) *
 export class HealthService {
   constructor(private readonly o: { prisma: PrismaClient; clock: Clock; runner: SweepRunner }) {}
 
+  /** One statement: the counts by (status, health) and the last sweep. */
   async summary() {
     const { prisma } = this.o;
-    const rows = await prisma.$queryRaw<Array<{ status: string; health: HealthStatus; n: number }>>`
-      SELECT "status"::text AS "status", "health_status"::text AS "health", count(*)::int AS "n"
-        FROM "instances" GROUP BY 1, 2`;
+    const [row] = await prisma.$queryRaw<
+      Array<{ counts: Array<{ status: string; health: HealthStatus; n: number }> } & Partial<HealthSweep>>
+    >`
+      SELECT (SELECT coalesce(json_agg(g), '[]'::json)
+                FROM (SELECT "status"::text AS "status", "health_status"::text AS "health", count(*)::int AS "n"
+                        FROM "instances" GROUP BY 1, 2) g) AS "counts",
+             l."id", l."trigger", l."started_at" AS "startedAt", l."finished_at" AS "finishedAt", l."duration_ms" AS "durationMs",
+             l."instance_count" AS "instanceCount", l."cluster_reachable" AS "clusterReachable", l."api_calls" AS "apiCalls",
+             l."metrics_available" AS "metricsAvailable", l."error"
+        FROM (SELECT 1) AS one
+        LEFT JOIN LATERAL (SELECT * FROM "health_sweeps" ORDER BY "started_at" DESC LIMIT 1) l ON TRUE`;
+    const rows = row?.counts ?? [];
+    const last = row?.id ? (row as HealthSweep) : null;
     const byStatus = Object.fromEntries(INSTANCE_STATUSES.map((s) => [s, 0])) as Record<string, number>;
     const health = Object.fromEntries(HEALTH_STATUSES.map((s) => [s, 0])) as Record<HealthStatus, number>;
     let total = 0;
@@ -95,7 +107,6 @@ export class HealthService {
       total += r.n;
       if (r.status === "RUNNING") health[r.health] += r.n;
     }
-    const last = await prisma.healthSweep.findFirst({ orderBy: { startedAt: "desc" } });
     return {
       instances: { total, byStatus },
       /** Health of the instances that are judged (RUNNING). */
@@ -177,51 +188,7 @@ export class HealthService {
       from = new Date(to.getTime() - STATS_RANGES[range]);
       bucketSeconds = RANGE_BUCKET_SECONDS[range];
     }
-    const rows = await this.o.prisma.$queryRawUnsafe<
-      Array<{
-        start: Date;
-        checks: number;
-        healthy: number;
-        degraded: number;
-        unhealthy: number;
-        unknown: number;
-        cpu_sum: number | null;
-        cpu_n: number;
-        cpu_peak: number | null;
-        mem_sum: number | null;
-        mem_n: number;
-        mem_peak: number | null;
-        incidents: number;
-      }>
-    >(
-      `WITH b AS (
-         SELECT gs AS "start"
-           FROM generate_series($1::timestamptz, $2::timestamptz - interval '1 millisecond', make_interval(secs => $3::int)) AS gs
-       ), c AS (
-         SELECT date_bin(make_interval(secs => $3::int), h."checked_at", $1::timestamptz) AS "bucket",
-                h."status", h."cpu_milli", h."memory_mb",
-                (h."status" = 'UNHEALTHY' AND (
-                   SELECT p."status" FROM "health_checks" p
-                    WHERE p."instance_id" = h."instance_id" AND p."checked_at" < h."checked_at" AND p."status" <> 'UNKNOWN'
-                    ORDER BY p."checked_at" DESC LIMIT 1) IS DISTINCT FROM 'UNHEALTHY') AS "incident"
-           FROM "health_checks" h
-          WHERE h."checked_at" >= $1::timestamptz AND h."checked_at" < $2::timestamptz
-       )
-       SELECT b."start",
-              count(c."status")::int AS "checks",
-              count(*) FILTER (WHERE c."status" = 'HEALTHY')::int AS "healthy",
-              count(*) FILTER (WHERE c."status" = 'DEGRADED')::int AS "degraded",
-              count(*) FILTER (WHERE c."status" = 'UNHEALTHY')::int AS "unhealthy",
-              count(*) FILTER (WHERE c."status" = 'UNKNOWN')::int AS "unknown",
-              sum(c."cpu_milli")::float8 AS "cpu_sum", count(c."cpu_milli")::int AS "cpu_n", max(c."cpu_milli") AS "cpu_peak",
-              sum(c."memory_mb")::float8 AS "mem_sum", count(c."memory_mb")::int AS "mem_n", max(c."memory_mb") AS "mem_peak",
-              count(*) FILTER (WHERE c."incident")::int AS "incidents"
-         FROM b LEFT JOIN c ON c."bucket" = b."start"
-        GROUP BY b."start" ORDER BY b."start"`,
-      from,
-      to,
-      bucketSeconds,
-    );
+    const rows = await this.o.prisma.$queryRaw<HealthStatsRow[]>(healthStatsSql(from, to, bucketSeconds));
     const avg = (sum: number | null, n: number) => (n > 0 && sum !== null ? round2(sum / n) : null);
     const buckets: StatsBucket[] = rows.map((r) => {
       const start = new Date(r.start);

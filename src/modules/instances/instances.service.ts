@@ -23,6 +23,7 @@ import type { IdempotentResponse } from "../../platform/idempotency.js";
 import type { InstanceCluster } from "./instance-cluster.js";
 import type { InstanceManifests } from "./instance-manifests.js";
 import { createInstanceRow } from "./instance-rows.js";
+import { readInstance, readInstancePage } from "./instances.read.js";
 import type { InstanceEventsQuery, InstanceListQuery, InstanceLogsQuery } from "./instances.schema.js";
 import { type InstanceView, instanceViewInclude, toInstanceView } from "./instances.view.js";
 
@@ -93,27 +94,27 @@ export class InstancesService {
     return inst;
   }
 
+  /** One SQL statement: the page's JSON built by PostgreSQL, and the total (see instances.read.ts). */
   async list(caller: AuthIdentity, q: InstanceListQuery): Promise<Paginated<InstanceView>> {
-    const where: PrismaNs.InstanceWhereInput = {
-      ...this.scope(caller),
-      // TERMINATED instances are history: listed only when asked for.
-      ...(q.status ? { status: q.status } : q.includeTerminated ? {} : { status: { not: "TERMINATED" as const } }),
-      ...(q.service ? { service: { slug: q.service } } : {}),
-    };
-    const [rows, total] = await Promise.all([
-      this.o.prisma.instance.findMany({
-        where,
-        include: instanceViewInclude,
-        orderBy: [{ createdAt: "desc" }, { id: "desc" }],
-        ...skipTake(q),
-      }),
-      this.o.prisma.instance.count({ where }),
-    ]);
-    return paginated(rows.map(toInstanceView), total, q);
+    const { rows, total } = await readInstancePage(
+      this.o.prisma,
+      {
+        userId: caller.role === "ADMIN" ? undefined : caller.userId,
+        status: q.status,
+        // TERMINATED instances are history: listed only when asked for.
+        statusNotIn: q.status || q.includeTerminated ? undefined : ["TERMINATED"],
+        service: q.service,
+      },
+      skipTake(q),
+    );
+    return paginated(rows, total, q);
   }
 
+  /** One SQL statement; 404 for an instance the caller may not see. */
   async get(caller: AuthIdentity, id: string): Promise<InstanceView> {
-    return toInstanceView(await this.load(caller, id));
+    const view = await readInstance(this.o.prisma, id, caller.role === "ADMIN" ? undefined : caller.userId);
+    if (!view) throw new NotFoundError("Instance not found");
+    return view;
   }
 
   /**

@@ -37,7 +37,17 @@ export interface Database {
   close(): Promise<void>;
 }
 
-export type DatabaseOptions = { url: string; poolSize?: number } | { pgliteDir: string } | { pgliteMemory: true };
+/**
+ * Called with the text of every SQL statement sent to the database (Prisma's and the migrator's).
+ * For tests that count statements per request; production passes none.
+ */
+export type StatementListener = (sql: string) => void;
+
+export type DatabaseOptions = ({ url: string; poolSize?: number } | { pgliteDir: string } | { pgliteMemory: true }) & {
+  onStatement?: StatementListener;
+};
+
+const statementText = (q: unknown): string => (typeof q === "string" ? q : String((q as { text?: unknown })?.text ?? ""));
 
 function redactUrl(url: string): string {
   try {
@@ -50,18 +60,28 @@ function redactUrl(url: string): string {
 }
 
 export async function createDatabase(opts: DatabaseOptions): Promise<Database> {
-  if ("url" in opts) return createPostgres(opts.url, opts.poolSize ?? 10);
+  if ("url" in opts) return createPostgres(opts.url, opts.poolSize ?? 10, opts.onStatement);
   if ("pgliteDir" in opts) {
     mkdirSync(opts.pgliteDir, { recursive: true });
-    return createPglite(new PGlite(opts.pgliteDir), path.resolve(opts.pgliteDir));
+    return createPglite(new PGlite(opts.pgliteDir), path.resolve(opts.pgliteDir), opts.onStatement);
   }
-  return createPglite(new PGlite(), "memory");
+  return createPglite(new PGlite(), "memory", opts.onStatement);
 }
 
-function createPostgres(url: string, poolSize: number): Database {
+function createPostgres(url: string, poolSize: number, onStatement?: StatementListener): Database {
   const pool = new pg.Pool({ connectionString: url, max: poolSize });
   // An idle client's error (e.g. the server restarting) must not crash the process.
   pool.on("error", () => {});
+  if (onStatement) {
+    // Every statement, pooled or in a transaction, goes through a client's query().
+    pool.on("connect", (client) => {
+      const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+      (client as { query: unknown }).query = (...args: unknown[]) => {
+        onStatement(statementText(args[0]));
+        return query(...args);
+      };
+    });
+  }
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   return {
     kind: "postgres",
@@ -107,8 +127,21 @@ function createPostgres(url: string, poolSize: number): Database {
   };
 }
 
-async function createPglite(db: PGlite, location: string): Promise<Database> {
+async function createPglite(db: PGlite, location: string, onStatement?: StatementListener): Promise<Database> {
   await db.waitReady;
+  if (onStatement) {
+    // Statements outside transactions (reads); statements inside PGlite transactions are not seen.
+    const query = db.query.bind(db);
+    const exec = db.exec.bind(db);
+    db.query = ((sql: string, ...rest: unknown[]) => {
+      onStatement(sql);
+      return (query as (...a: unknown[]) => unknown)(sql, ...rest);
+    }) as typeof db.query;
+    db.exec = ((sql: string, ...rest: unknown[]) => {
+      onStatement(sql);
+      return (exec as (...a: unknown[]) => unknown)(sql, ...rest);
+    }) as typeof db.exec;
+  }
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(db) });
   return {
     kind: "pglite",
