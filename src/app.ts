@@ -16,6 +16,8 @@ import { adminUsersRoutes } from "./modules/users/users.routes.js";
 import { adminHealthRoutes } from "./modules/health/health.routes.js";
 import { UnauthorizedError } from "./platform/errors.js";
 import { authenticate, requireRole } from "./platform/http/auth.js";
+import { apiDescription } from "./platform/http/api-description.js";
+import { corsMiddleware } from "./platform/http/cors.js";
 import { docsRoutes } from "./platform/http/docs.js";
 import { errorBody, errorHandler, notFoundHandler } from "./platform/http/errors.js";
 import { openApiFor } from "./platform/http/openapi.js";
@@ -78,6 +80,7 @@ export function createApp(c: Container): Express {
   };
   app.use(httpMetricsMiddleware(c.metrics, routeLabel));
   app.use(helmet());
+  app.use(corsMiddleware(c.config.http.corsOrigins));
   app.use(express.json({ limit: c.config.http.bodyLimit, strict: true }));
 
   // Operations.
@@ -107,7 +110,9 @@ export function createApp(c: Container): Express {
       res.type(c.metrics.contentType()).send(await c.metrics.text());
     },
   );
-  app.use(docsRoutes(openApiFor(app, { title: "MinisPod control plane API", version: API_VERSION })));
+  app.use(
+    docsRoutes(openApiFor(app, { title: "MinisPod control plane API", version: API_VERSION, description: apiDescription(c.config) })),
+  );
 
   const accessToken = c.accessTokenOptions;
   const authn = authenticate(accessToken);

@@ -4,7 +4,15 @@ import { errorBody } from "../../platform/http/errors.js";
 import { doc } from "../../platform/http/route-meta.js";
 import { validate } from "../../platform/http/validate.js";
 import { AuthController } from "./auth.controller.js";
-import { AuthLoginSchema, AuthLogoutSchema, AuthRefreshSchema, AuthRegisterSchema } from "./auth.schema.js";
+import {
+  AuthLoginSchema,
+  AuthLogoutSchema,
+  AuthMeResponseSchema,
+  AuthRefreshSchema,
+  AuthRegisterSchema,
+  AuthSessionResponseSchema,
+  TokenPairSchema,
+} from "./auth.schema.js";
 import type { AuthService } from "./auth.service.js";
 
 function limiter(perMinute: number, keyOf: (req: Parameters<RequestHandler>[0]) => string, what: string): RequestHandler {
@@ -38,7 +46,7 @@ export function authRoutes(deps: { auth: AuthService; authenticate: RequestHandl
       summary: "Create an account",
       tags: ["auth"],
       status: 201,
-      response: { description: "{user, accessToken, refreshToken}" },
+      response: { description: "The new account and its first token pair", schema: AuthSessionResponseSchema },
       errors: [409, 429],
     }),
     perIp,
@@ -47,7 +55,13 @@ export function authRoutes(deps: { auth: AuthService; authenticate: RequestHandl
   );
   r.post(
     "/login",
-    doc({ summary: "Log in", tags: ["auth"], response: { description: "{user, accessToken, refreshToken}" }, errors: [429] }),
+    doc({
+      summary: "Log in",
+      tags: ["auth"],
+      response: { description: "The user and a new token pair", schema: AuthSessionResponseSchema },
+      errors: [401, 429],
+      errorDescriptions: { 401: "Wrong email or password (`UNAUTHORIZED`)" },
+    }),
     perIp,
     perEmail,
     validate({ body: AuthLoginSchema }),
@@ -55,7 +69,15 @@ export function authRoutes(deps: { auth: AuthService; authenticate: RequestHandl
   );
   r.post(
     "/refresh",
-    doc({ summary: "Rotate a refresh token", tags: ["auth"], response: { description: "{accessToken, refreshToken}" }, errors: [429] }),
+    doc({
+      summary: "Rotate a refresh token",
+      tags: ["auth"],
+      response: { description: "A new token pair; the one presented is used up", schema: TokenPairSchema },
+      errors: [401, 429],
+      errorDescriptions: {
+        401: "Unknown, expired or already-used refresh token (`UNAUTHORIZED`); reusing a rotated one also revokes every token of that login",
+      },
+    }),
     perIp,
     validate({ body: AuthRefreshSchema }),
     c.refresh,
@@ -66,6 +88,11 @@ export function authRoutes(deps: { auth: AuthService; authenticate: RequestHandl
     validate({ body: AuthLogoutSchema }),
     c.logout,
   );
-  r.get("/me", doc({ summary: "The signed-in user", tags: ["auth"], response: { description: "{user}" } }), deps.authenticate, c.me);
+  r.get(
+    "/me",
+    doc({ summary: "The signed-in user", tags: ["auth"], response: { description: "{user}", schema: AuthMeResponseSchema } }),
+    deps.authenticate,
+    c.me,
+  );
   return r;
 }

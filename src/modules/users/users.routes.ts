@@ -1,7 +1,13 @@
 import { type Request, type Response, Router } from "express";
 import { doc } from "../../platform/http/route-meta.js";
 import { input, validate } from "../../platform/http/validate.js";
-import { AdminUserParamsSchema, type AdminUsersListQuery, AdminUsersListQuerySchema } from "./users.schema.js";
+import {
+  AdminUserParamsSchema,
+  AdminUserResponseSchema,
+  type AdminUsersListQuery,
+  AdminUsersListQuerySchema,
+  AdminUsersListResponseSchema,
+} from "./users.schema.js";
 import type { UsersService } from "./users.service.js";
 
 class UsersController {
@@ -22,13 +28,21 @@ export function adminUsersRoutes(deps: { users: UsersService }): Router {
   const r = Router();
   r.get(
     "/users",
-    doc({ summary: "All users", tags: ["admin: users"], response: { description: "{data: [user], page}" } }),
+    doc({
+      summary: "All users",
+      tags: ["admin: users"],
+      response: { description: "{data: [user], page}", schema: AdminUsersListResponseSchema },
+    }),
     validate({ query: AdminUsersListQuerySchema }),
     c.list,
   );
   r.get(
     "/users/:id",
-    doc({ summary: "One user", tags: ["admin: users"], response: { description: "{user}" } }),
+    doc({
+      summary: "One user",
+      tags: ["admin: users"],
+      response: { description: "{user} with its balance and quota", schema: AdminUserResponseSchema },
+    }),
     validate({ params: AdminUserParamsSchema }),
     c.get,
   );

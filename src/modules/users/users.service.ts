@@ -1,20 +1,12 @@
 /** Admin view of accounts: who they are, their balance and quota. */
-import type { Role, User } from "../../generated/prisma/client.js";
+import type { User } from "../../generated/prisma/client.js";
 import type { PrismaClient } from "../../platform/db/index.js";
 import { found } from "../../platform/errors.js";
 import { type Paginated, paginated, skipTake } from "../../platform/http/pagination.js";
-import type { QuotaService, QuotaView } from "../quotas/quotas.service.js";
-import type { AdminUsersListQuery } from "./users.schema.js";
+import type { QuotaService } from "../quotas/quotas.service.js";
+import type { AdminUserDetail, AdminUsersListQuery, AdminUserView } from "./users.schema.js";
 
-export interface AdminUserView {
-  id: string;
-  email: string;
-  name: string;
-  role: Role;
-  creditBalance: number;
-  createdAt: string;
-  updatedAt: string;
-}
+export type { AdminUserView };
 
 export function toAdminUserView(u: User): AdminUserView {
   return {
@@ -40,7 +32,7 @@ export class UsersService {
     return paginated(rows.map(toAdminUserView), total, q);
   }
 
-  async get(id: string): Promise<AdminUserView & { quota: QuotaView }> {
+  async get(id: string): Promise<AdminUserDetail> {
     const user = found(await this.opts.prisma.user.findUnique({ where: { id } }), "User");
     return { ...toAdminUserView(user), quota: await this.opts.quotas.view(id) };
   }
