@@ -4,6 +4,7 @@
 import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import express, { type Express, type RequestHandler, Router } from "express";
 import helmet from "helmet";
+import { z } from "zod";
 import { pinoHttp } from "pino-http";
 import type { Container } from "./container.js";
 import { authRoutes } from "./modules/auth/auth.routes.js";
@@ -39,6 +40,12 @@ function metricsAuth(token: string | undefined): RequestHandler {
     next();
   };
 }
+
+const LivenessSchema = z.object({ status: z.literal("ok") });
+const ReadinessSchema = z.object({
+  status: z.literal("ready"),
+  checks: z.record(z.string(), z.object({ ok: z.boolean(), message: z.string().optional() })),
+});
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
@@ -85,12 +92,16 @@ export function createApp(c: Container): Express {
 
   // Operations.
   const ops = (d: RouteDoc) => doc({ ...d, tags: ["operations"], operational: true });
-  app.get("/healthz", ops({ summary: "Liveness", response: { description: "{status: ok}" } }), (_req, res) => {
+  app.get("/healthz", ops({ summary: "Liveness", response: { description: "{status: ok}", schema: LivenessSchema } }), (_req, res) => {
     res.json({ status: "ok" });
   });
   app.get(
     "/readyz",
-    ops({ summary: "Readiness: database and cluster", response: { description: "{status: ready, checks}" }, errors: [503] }),
+    ops({
+      summary: "Readiness: database and cluster",
+      response: { description: "{status: ready, checks}", schema: ReadinessSchema },
+      errors: [503],
+    }),
     async (req, res) => {
       const checks = await c.readiness();
       const ok = Object.values(checks).every((v) => v.ok);
