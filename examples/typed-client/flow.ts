@@ -92,5 +92,7 @@ const credentials: Credentials = ok(
   await me.GET("/api/instances/{id}/credentials", { params: { path: { id: instance.id } } }),
 ).credentials;
 if (!("connectionString" in credentials)) throw new Error("expected PostgreSQL connection details");
-console.log(`    ${credentials.username}@${credentials.host}:${credentials.port}/${credentials.database} (password: ${credentials.password.length} characters)`);
+console.log(
+  `    ${credentials.username}@${credentials.host}:${credentials.port}/${credentials.database} (password: ${credentials.password.length} characters)`,
+);
 console.log("typed client flow passed");

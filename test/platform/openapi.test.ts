@@ -148,9 +148,9 @@ describe("GET /openapi.json", () => {
   });
 
   it("describes what the known-wrong descriptions got wrong: grant {transaction}, admin quota {quota}", () => {
+    type Resp = { content?: Record<string, { schema: { required: string[] } }> };
     const jsonSchema = (m: string, p: string, s: string) =>
-      (doc.paths[p]?.[m]?.responses[s] as { content: Record<string, { schema: { required: string[] } }> }).content["application/json"]
-        ?.schema;
+      (doc.paths[p]?.[m]?.responses[s] as Resp | undefined)?.content?.["application/json"]?.schema;
     expect(jsonSchema("post", "/api/admin/users/{id}/credits", "201")?.required).toEqual(["transaction"]);
     expect(jsonSchema("get", "/api/admin/users/{id}/quota", "200")?.required).toEqual(["quota"]);
     expect(jsonSchema("put", "/api/admin/users/{id}/quota", "200")?.required).toEqual(["quota"]);

@@ -33,7 +33,7 @@ import type { PrismaClient, Tx } from "../../platform/db/index.js";
 import type { Logger } from "../../platform/logger.js";
 import type { SweepMetrics } from "../../platform/metrics.js";
 import type { InstanceSignal } from "../../platform/signals.js";
-import { type HealthMeasurements, type HealthStatus, nextHealth, type Observation, observe } from "./health.rules.js";
+import { type HealthStatus, nextHealth, type Observation, observe } from "./health.rules.js";
 import type { InstanceHealthResult, SweepView } from "./health.schema.js";
 
 /** Every object of every instance: managed by us and carrying an instance id. */

@@ -11,7 +11,7 @@ import type { InstanceSignal } from "../../platform/signals.js";
 import { isUniqueViolation, TX_OPTIONS } from "../../platform/transaction.js";
 import { type CreditTransactionView, type LedgerService, lockUser, toCreditTransactionView } from "../credits/ledger.service.js";
 import { createInstanceRow } from "../instances/instance-rows.js";
-import { type InstanceView, toInstanceView } from "../instances/instances.view.js";
+import { toInstanceView } from "../instances/instances.view.js";
 import type { QuotaService } from "../quotas/quotas.service.js";
 import { addCalendarMonth, unusedDaysRefund } from "./billing-rules.js";
 import { cancelSubscriptionAndTerminate } from "./instance-desired-state.js";
