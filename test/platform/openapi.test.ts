@@ -5,6 +5,8 @@
  */
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../../src/config/index.js";
+import { apiDescription } from "../../src/platform/http/api-description.js";
 import { errorStatusesOf } from "../../src/platform/http/openapi.js";
 import { listAppRoutes } from "../../src/platform/http/routes.js";
 import { createTestContext, type TestContext } from "../helpers/app.js";
@@ -175,6 +177,25 @@ describe("GET /openapi.json", () => {
     expect(description).toContain("`POST /api/admin/users/{id}/credits` `{amount, reason}` with an `Idempotency-Key` header");
     expect(description).toContain(`The first admin is **${ctx.config.admin.email}**; its password is the configured \`ADMIN_PASSWORD\``);
     expect(description).not.toContain(ctx.config.admin.password as string);
+  });
+
+  it("names no admin login in production, and never a password", () => {
+    const prod = apiDescription(
+      loadConfig({
+        NODE_ENV: "production",
+        DATABASE_URL: "postgresql://x@127.0.0.1/db",
+        JWT_SECRET: "x".repeat(40),
+        K8S_MODE: "cluster",
+        ADMIN_PASSWORD: "production-admin-password",
+      }),
+    );
+    expect(prod).toContain("## Getting a token");
+    expect(prod).not.toContain("Local mode");
+    expect(prod).not.toContain("production-admin-password");
+    const generated = apiDescription(loadConfig({ NODE_ENV: "development", ADMIN_EMAIL: "Boss@Example.com" }));
+    expect(generated).toContain(
+      "The first admin is **boss@example.com**; its password is generated at the first start and kept as `adminPassword` in `local-secrets.json` inside `DATA_DIR` (default `./data`).",
+    );
   });
 
   it("describes request bodies from the validating zod schemas, rejecting unknown keys", () => {

@@ -1,6 +1,8 @@
 /**
  * The OpenAPI 3.1 document, built from the routes the app actually serves (routes.ts) and the same
- * zod schemas that validate their requests (z.toJSONSchema, input side: what a client sends).
+ * zod schemas that validate their requests (z.toJSONSchema, input side: what a client sends) and type
+ * their responses (`doc({ response: { schema } })`, output side: what a client receives; objects are
+ * closed, so a field the schema does not name is a mismatch in test/helpers/contract.ts).
  * Error responses are derived from each route's middleware — 400 when it validates or takes a body,
  * 401 behind `authenticate`, 403 behind `requireRole`, 404 when the path has parameters — plus the
  * ones its `doc()` declares (402, 409, 422, 429, ...). All errors share the one error shape.
