@@ -4,8 +4,8 @@
  * their responses (`doc({ response: { schema } })`, output side: what a client receives; objects are
  * closed, so a field the schema does not name is a mismatch in test/helpers/contract.ts).
  * Error responses are derived from each route's middleware — 400 when it validates or takes a body,
- * 401 behind `authenticate`, 403 behind `requireRole`, 404 when the path has parameters — plus the
- * ones its `doc()` declares (402, 409, 422, 429, ...). All errors share the one error shape.
+ * 401 behind `authenticate`, 403 behind `requireRole`, 404 when the path has parameters, 503 on every
+ * API route (a database outage) — plus the ones its `doc()` declares (402, 409, 422, 429, ...). All errors share the one error shape.
  */
 import type { Express } from "express";
 import { z } from "zod";
@@ -77,6 +77,8 @@ export function errorStatusesOf(route: AppRoute): number[] {
   if (/:[A-Za-z0-9_]+/.test(route.path)) s.add(404);
   if (hasBody) s.add(413);
   for (const e of route.meta.doc?.errors ?? []) s.add(e);
+  // Any API call can meet a database outage (translateDbError: 503 DEPENDENCY_UNAVAILABLE).
+  if (!route.meta.doc?.operational) s.add(503);
   s.add(500);
   return [...s].sort((a, b) => a - b);
 }
