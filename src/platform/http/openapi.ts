@@ -158,7 +158,11 @@ function operation(route: AppRoute): JsonSchema {
       existing.description = `${existing.description}; ${type}: ${alt.description}`;
       existing.content = { ...existing.content, [type]: media };
     } else {
-      responses[String(alt.status)] = { description: alt.description, ...(alt.status === 204 ? {} : { content: { [type]: media } }) };
+      responses[String(alt.status)] = {
+        description: alt.description,
+        headers: REQUEST_ID_HEADER,
+        ...(alt.status === 204 ? {} : { content: { [type]: media } }),
+      };
     }
   }
   for (const e of errorStatusesOf(route)) {
