@@ -6,6 +6,8 @@ export default defineConfig({
     include: ["test/**/*.test.ts", "packages/*/test/**/*.test.ts"],
     environment: "node",
     globalSetup: ["test/global-setup.ts"],
+    // Every response a test app sends is checked against its OpenAPI document (test/helpers/contract.ts).
+    setupFiles: ["test/setup/contract.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Each file gets its own database schema (test/helpers/db.ts), so files may run in parallel.

@@ -4,6 +4,7 @@
 import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import express, { type Express, type RequestHandler, Router } from "express";
 import helmet from "helmet";
+import { z } from "zod";
 import { pinoHttp } from "pino-http";
 import type { Container } from "./container.js";
 import { authRoutes } from "./modules/auth/auth.routes.js";
@@ -19,6 +20,8 @@ import { adminPaymentsRoutes, devCheckoutRoutes, paymentsRoutes, webhookRoutes }
 import { adminAuditRoutes } from "./modules/audit/audit.routes.js";
 import { DependencyUnavailableError, UnauthorizedError } from "./platform/errors.js";
 import { authenticate, requireRole } from "./platform/http/auth.js";
+import { apiDescription } from "./platform/http/api-description.js";
+import { corsMiddleware } from "./platform/http/cors.js";
 import { docsRoutes } from "./platform/http/docs.js";
 import { errorHandler, notFoundHandler } from "./platform/http/errors.js";
 import { rejectNulCharacters } from "./platform/http/hostile-input.js";
@@ -45,6 +48,8 @@ function metricsAuth(token: string | undefined): RequestHandler {
 }
 
 const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
+const LivenessSchema = z.object({ status: z.literal("ok") });
+
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
 export function createApp(c: Container): Express {
@@ -85,6 +90,7 @@ export function createApp(c: Container): Express {
   };
   app.use(httpMetricsMiddleware(c.metrics, routeLabel));
   app.use(helmet());
+  app.use(corsMiddleware(c.config.http.corsOrigins));
   // Payments: Stripe's webhook needs the raw body for its signature, so it is mounted before the JSON parser.
   const payments = { payments: c.services.payments, packages: c.services.creditPackages };
   app.use(
@@ -101,7 +107,7 @@ export function createApp(c: Container): Express {
 
   // Operations.
   const ops = (d: RouteDoc) => doc({ ...d, tags: ["operations"], operational: true });
-  app.get("/healthz", ops({ summary: "Liveness", response: { description: "{status: ok}" } }), (_req, res) => {
+  app.get("/healthz", ops({ summary: "Liveness", response: { description: "{status: ok}", schema: LivenessSchema } }), (_req, res) => {
     res.json({ status: "ok" });
   });
   app.get(
@@ -133,7 +139,9 @@ export function createApp(c: Container): Express {
       res.type(c.metrics.contentType()).send(await c.metrics.text());
     },
   );
-  app.use(docsRoutes(openApiFor(app, { title: "MinisPod control plane API", version: API_VERSION })));
+  app.use(
+    docsRoutes(openApiFor(app, { title: "MinisPod control plane API", version: API_VERSION, description: apiDescription(c.config) })),
+  );
 
   const accessToken = c.accessTokenOptions;
   const authn = authenticate(accessToken);

@@ -78,6 +78,7 @@ const EnvSchema = z.object({
   TOKEN_REVOCATION_POLL_INTERVAL: durationFrom(50).default(500),
   AUDIT_RETENTION: durationFrom(86_400_000).default(365 * 86_400_000),
   BODY_LIMIT: z.string().default("100kb"),
+  CORS_ORIGINS: z.string().optional(),
   BACKGROUND_LOOPS: bool.default(true),
   METRICS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
   STREAM_TICKET_TTL: duration.default(60_000),
@@ -104,7 +105,14 @@ export type RawEnv = z.input<typeof EnvSchema>;
 export interface Config {
   env: "development" | "test" | "production";
   isProduction: boolean;
-  http: { port: number; host: string; bodyLimit: string; trustProxy: string };
+  http: {
+    port: number;
+    host: string;
+    bodyLimit: string;
+    trustProxy: string;
+    /** Browser origins allowed to call the API (CORS): a list of `scheme://host[:port]`, or "*" for any. */
+    corsOrigins: string[] | "*";
+  };
   log: { level: string };
   db: {
     /** Unset: embedded PGlite under dataDir. */
@@ -196,6 +204,35 @@ const FILE_SECRETS = [
   "STRIPE_SECRET_KEY",
   "STRIPE_WEBHOOK_SECRET",
 ] as const;
+/** Where dashboards are usually served during development (Next/CRA, Vite, Angular, Vue CLI), on localhost and 127.0.0.1. */
+export const LOCAL_DEV_ORIGINS = [3000, 3001, 4200, 5173, 8080].flatMap((port) => [`http://localhost:${port}`, `http://127.0.0.1:${port}`]);
+
+/**
+ * CORS_ORIGINS: comma-separated origins (`https://dash.example.com,http://localhost:5173`), `*` for any,
+ * or `none`. Unset: none in production, LOCAL_DEV_ORIGINS otherwise.
+ */
+function parseCorsOrigins(value: string | undefined, isProduction: boolean, problems: string[]): string[] | "*" {
+  if (value === undefined) return isProduction ? [] : [...LOCAL_DEV_ORIGINS];
+  const items = value
+    .split(",")
+    .map((o) => o.trim())
+    .filter(Boolean);
+  if (items.length === 1 && items[0] === "*") return "*";
+  if (items.length === 1 && items[0] === "none") return [];
+  const origins: string[] = [];
+  for (const item of items) {
+    let origin: string | undefined;
+    try {
+      const u = new URL(item);
+      if ((u.protocol === "http:" || u.protocol === "https:") && u.origin === item.replace(/\/$/, "")) origin = u.origin;
+    } catch {
+      // reported below
+    }
+    if (origin) origins.push(origin);
+    else problems.push(`CORS_ORIGINS: "${item}" is not an origin (scheme://host[:port], no path), "*" or "none"`);
+  }
+  return origins;
+}
 
 /** The non-empty variables, with each `<NAME>_FILE` secret read into `<NAME>` (unreadable files are problems). */
 function readEnv(env: NodeJS.ProcessEnv, secrets: readonly string[], problems: string[]): Record<string, string | undefined> {
@@ -272,13 +309,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   if (e.STRIPE_SECRET_KEY && isProduction && !e.APP_URL) problems.push("APP_URL: required with STRIPE_SECRET_KEY in production");
   if (e.STRIPE_API_URL && !/^https?:$/.test(new URL(e.STRIPE_API_URL).protocol)) problems.push("STRIPE_API_URL: must be an http(s) URL");
+  const corsOrigins = parseCorsOrigins(e.CORS_ORIGINS, isProduction, problems);
   if (problems.length) throw new ConfigError(problems);
   const stripeApiUrl = e.STRIPE_API_URL ? new URL(e.STRIPE_API_URL) : undefined;
 
   return {
     env: e.NODE_ENV,
     isProduction,
-    http: { port: e.PORT, host: e.HOST, bodyLimit: e.BODY_LIMIT, trustProxy: e.TRUST_PROXY },
+    http: { port: e.PORT, host: e.HOST, bodyLimit: e.BODY_LIMIT, trustProxy: e.TRUST_PROXY, corsOrigins },
     log: { level: e.LOG_LEVEL },
     db: { url: e.DATABASE_URL, dataDir: path.resolve(e.DATA_DIR) },
     auth: {

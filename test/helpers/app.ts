@@ -14,6 +14,7 @@ import { buildContainer, type Container, type ContainerOverrides } from "../../s
 import type { Clock } from "../../src/platform/clock.js";
 import { createDatabase, type Database } from "../../src/platform/db/index.js";
 import { RecordingInstanceSignal } from "../../src/platform/signals.js";
+import { recordContract } from "./contract.js";
 import { createTestDatabase, type TestDatabase } from "./db.js";
 
 export const TEST_ADMIN = { email: "admin@test.minispod", password: "admin-password-123" };
@@ -60,6 +61,7 @@ export async function createTestContext(
     ...opts.overrides,
   });
   const app = createApp(container);
+  recordContract(app);
   const replicas: Container[] = [];
   const extraDbs: Database[] = [];
   return {

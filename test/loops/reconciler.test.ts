@@ -276,7 +276,8 @@ describe("tenant baseline sync", () => {
     const rq = emulator().getObject("v1", "ResourceQuota", inst.namespace, "tenant-quota") as unknown as {
       spec: { hard: Record<string, string> };
     };
-    expect(rq.spec.hard).toMatchObject({ "requests.cpu": "1500m", "limits.memory": "3072Mi", "requests.storage": "20Gi", pods: "6" });
+    // The user's limits plus one ACME solver's headroom (100m, 64Mi); three pods per instance.
+    expect(rq.spec.hard).toMatchObject({ "requests.cpu": "1600m", "limits.memory": "3136Mi", "requests.storage": "20Gi", pods: "9" });
     expect(await r.syncTenants()).toEqual([]);
     const after = await prisma().instance.findUniqueOrThrow({ where: { id: inst.id } });
     expect(after).toMatchObject({ status: "RUNNING", generation });

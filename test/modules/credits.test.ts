@@ -274,6 +274,36 @@ describe("POST /api/admin/users/:id/credits", () => {
   });
 });
 
+describe("GET /api/admin/users/:id/credits/transactions", () => {
+  it("lists a user's ledger for an admin; an unknown user is a 404, not an empty page", async () => {
+    const u = await buildUser(ctx);
+    await ctx.container.services.ledger.post(ctx.container.db.prisma, { userId: u.id, type: "TOPUP", amount: 7, reason: "seed" });
+    const res = await ctx.api.get(`/api/admin/users/${u.id}/credits/transactions`).set(admin.auth);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({
+      data: [
+        {
+          id: expect.any(String),
+          userId: u.id,
+          type: "TOPUP",
+          amount: 7,
+          balanceAfter: 7,
+          reason: "seed",
+          referenceType: null,
+          referenceId: null,
+          createdById: null,
+          createdAt: ISO,
+        },
+      ],
+      page: { page: 1, pageSize: 20, total: 1, totalPages: 1 },
+    });
+    const unknown = await ctx.api.get("/api/admin/users/no-such-user/credits/transactions").set(admin.auth);
+    expect(unknown.status).toBe(404);
+    expect(unknown.body).toEqual(errorShape("NOT_FOUND", { message: "User not found" }));
+    expect((await ctx.api.get(`/api/admin/users/${u.id}/credits/transactions`).set(u.auth)).status).toBe(403);
+  });
+});
+
 describe("admin users", () => {
   it("lists users with their balance and shows one with its quota", async () => {
     const u = await buildUser(ctx, { name: "Listed" });

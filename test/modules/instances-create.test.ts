@@ -161,10 +161,12 @@ describe("the OpenAPI document", () => {
       ["subscriptionId"],
     ]);
     expect(Object.keys(op.responses).filter((s) => s.startsWith("2"))).toEqual(["201", "202"]);
-    expect(op.responses["202"]).toEqual({
+    expect(op.responses["202"]).toMatchObject({
       description: "{instance}: with {subscriptionId, name?}, a new instance for the subscription",
-      content: { "application/json": { schema: { type: "object" } } },
+      headers: { "X-Request-Id": { $ref: "#/components/headers/XRequestId" } },
+      content: { "application/json": { schema: { type: "object", required: ["instance"], additionalProperties: false } } },
     });
+    expect(op.responses["201"].content["application/json"].schema.required).toEqual(["subscription", "instance"]);
     expect(op.parameters).toEqual(expect.arrayContaining([expect.objectContaining({ name: "Idempotency-Key", in: "header" })]));
     const list = doc.paths["/api/instances"].get;
     expect(list.parameters).toEqual(

@@ -5,6 +5,8 @@
  */
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../../src/config/index.js";
+import { apiDescription } from "../../src/platform/http/api-description.js";
 import { errorStatusesOf } from "../../src/platform/http/openapi.js";
 import { listAppRoutes } from "../../src/platform/http/routes.js";
 import { createTestContext, type TestContext } from "../helpers/app.js";
@@ -109,12 +111,94 @@ describe("GET /openapi.json", () => {
     const responses = (m: string, p: string) => Object.keys(doc.paths[p]?.[m]?.responses ?? {});
     expect(responses("post", "/api/subscriptions")).toEqual(expect.arrayContaining(["201", "402", "409", "422"]));
     expect(responses("put", "/api/instances/{id}/update")).toEqual(expect.arrayContaining(["202", "402", "409", "422"]));
-    expect(responses("post", "/api/auth/login")).toEqual(expect.arrayContaining(["200", "400", "429"]));
+    expect(responses("post", "/api/auth/login")).toEqual(expect.arrayContaining(["200", "400", "401", "429"]));
+    expect(responses("post", "/api/auth/refresh")).toEqual(expect.arrayContaining(["200", "400", "401", "429"]));
     expect(responses("get", "/api/auth/me")).toEqual(expect.arrayContaining(["401"]));
     expect(responses("post", "/api/admin/users/{id}/credits")).toEqual(expect.arrayContaining(["201", "400", "401", "403", "404", "409"]));
     expect(responses("get", "/readyz")).toEqual(["200", "400", "500", "503"]);
     expect(doc.paths["/api/instances/{id}"]?.get?.security).toEqual([{ bearerAuth: [] }]);
     expect(doc.paths["/api/services"]?.get?.security).toEqual([]);
+  });
+
+  it("gives every JSON success response a real schema (no bare objects), closed to undocumented fields", () => {
+    const bare: string[] = [];
+    for (const [p, ops] of Object.entries(doc.paths)) {
+      for (const [m, op] of Object.entries(ops)) {
+        for (const [status, resp] of Object.entries(
+          op.responses as Record<string, { content?: Record<string, { schema: Record<string, unknown> }> }>,
+        )) {
+          const schema = resp.content?.["application/json"]?.schema;
+          if (!schema || !status.startsWith("2")) continue;
+          if (!schema.properties && !schema.anyOf && !schema.oneOf) bare.push(`${m.toUpperCase()} ${p} ${status}`);
+        }
+      }
+    }
+    // A route whose doc() has no response schema: add `response: { schema }` next to it.
+    expect(bare).toEqual([]);
+    const instance = doc.paths["/api/instances/{id}"]?.get?.responses["200"] as {
+      content: Record<string, { schema: Record<string, unknown> }>;
+    };
+    const schema = instance.content["application/json"]?.schema as {
+      required: string[];
+      additionalProperties: boolean;
+      properties: Record<string, Record<string, unknown>>;
+    };
+    expect(schema.required).toEqual(["instance"]);
+    expect(schema.additionalProperties).toBe(false);
+    expect(schema.properties.instance).toMatchObject({
+      type: "object",
+      additionalProperties: false,
+      properties: { status: { type: "string", enum: expect.arrayContaining(["PENDING", "RUNNING", "TERMINATED"]) } },
+    });
+  });
+
+  it("describes what the known-wrong descriptions got wrong: grant {transaction}, admin quota {quota}", () => {
+    type Resp = { content?: Record<string, { schema: { required: string[] } }> };
+    const jsonSchema = (m: string, p: string, s: string) =>
+      (doc.paths[p]?.[m]?.responses[s] as Resp | undefined)?.content?.["application/json"]?.schema;
+    expect(jsonSchema("post", "/api/admin/users/{id}/credits", "201")?.required).toEqual(["transaction"]);
+    expect(jsonSchema("get", "/api/admin/users/{id}/quota", "200")?.required).toEqual(["quota"]);
+    expect(jsonSchema("put", "/api/admin/users/{id}/quota", "200")?.required).toEqual(["quota"]);
+    expect(jsonSchema("get", "/api/quotas", "200")?.required).toEqual(["limits", "usage"]);
+  });
+
+  it("documents 401 on a wrong login and a reused refresh token, and the streaming media types", () => {
+    const resp = (m: string, p: string, s: string) =>
+      doc.paths[p]?.[m]?.responses[s] as { description: string; content: Record<string, unknown> };
+    expect(resp("post", "/api/auth/login", "401").description).toBe("Wrong email or password (`UNAUTHORIZED`)");
+    expect(resp("post", "/api/auth/refresh", "401").description).toMatch(/already-used refresh token/);
+    expect(Object.keys(resp("get", "/api/instances/{id}/events", "200").content)).toEqual(["application/json", "text/event-stream"]);
+    expect(Object.keys(resp("get", "/api/instances/{id}/logs", "200").content)).toEqual(["application/json", "text/plain"]);
+    expect(Object.keys(resp("get", "/metrics", "200").content)).toEqual(["text/plain"]);
+    expect(resp("post", "/api/auth/logout", "204").content).toBeUndefined();
+  });
+
+  it("tells a newcomer in info.description how to get a token, credits and the local admin login", () => {
+    const description = (doc as unknown as { info: { description: string } }).info.description;
+    expect(description).toContain("`POST /api/auth/register` `{email, password, name}`");
+    expect(description).toContain("`Authorization: Bearer <accessToken>`");
+    expect(description).toContain("`POST /api/admin/users/{id}/credits` `{amount, reason}` with an `Idempotency-Key` header");
+    expect(description).toContain(`The first admin is **${ctx.config.admin.email}**; its password is the configured \`ADMIN_PASSWORD\``);
+    expect(description).not.toContain(ctx.config.admin.password as string);
+  });
+
+  it("names no admin login in production, and never a password", () => {
+    const prod = apiDescription(
+      loadConfig({
+        NODE_ENV: "production",
+        DATABASE_URL: "postgresql://x@127.0.0.1/db",
+        JWT_SECRET: "x".repeat(40),
+        K8S_MODE: "cluster",
+        ADMIN_PASSWORD: "production-admin-password",
+      }),
+    );
+    expect(prod).toContain("## Getting a token");
+    expect(prod).not.toContain("Local mode");
+    expect(prod).not.toContain("production-admin-password");
+    const generated = apiDescription(loadConfig({ NODE_ENV: "development", ADMIN_EMAIL: "Boss@Example.com" }));
+    expect(generated).toContain(
+      "The first admin is **boss@example.com**; its password is generated at the first start and kept as `adminPassword` in `local-secrets.json` inside `DATA_DIR` (default `./data`).",
+    );
   });
 
   it("describes request bodies from the validating zod schemas, rejecting unknown keys", () => {

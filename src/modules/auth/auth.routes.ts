@@ -8,10 +8,12 @@ import { noStore } from "../../platform/http/no-store.js";
 import {
   AuthLoginSchema,
   AuthLogoutSchema,
+  AuthMeResponseSchema,
   AuthPasswordChangeSchema,
   AuthRefreshSchema,
   AuthRegisterSchema,
   AuthSessionResponseSchema,
+  TokenPairSchema,
 } from "./auth.schema.js";
 import type { AuthService } from "./auth.service.js";
 
@@ -67,7 +69,7 @@ export function authRoutes(deps: {
       summary: "Create an account",
       tags: ["auth"],
       status: 201,
-      response: { description: "{user, accessToken, refreshToken}" },
+      response: { description: "The new account and its first token pair", schema: AuthSessionResponseSchema },
       errors: [409, 429],
     }),
     registrations,
@@ -77,7 +79,13 @@ export function authRoutes(deps: {
   );
   r.post(
     "/login",
-    doc({ summary: "Log in", tags: ["auth"], response: { description: "{user, accessToken, refreshToken}" }, errors: [401, 429] }),
+    doc({
+      summary: "Log in",
+      tags: ["auth"],
+      response: { description: "The user and a new token pair", schema: AuthSessionResponseSchema },
+      errors: [401, 429],
+      errorDescriptions: { 401: "Wrong email or password (`UNAUTHORIZED`)" },
+    }),
     perIp,
     perEmail,
     validate({ body: AuthLoginSchema }),
@@ -88,8 +96,11 @@ export function authRoutes(deps: {
     doc({
       summary: "Rotate a refresh token",
       tags: ["auth"],
-      response: { description: "{accessToken, refreshToken}" },
+      response: { description: "A new token pair; the one presented is used up", schema: TokenPairSchema },
       errors: [401, 429],
+      errorDescriptions: {
+        401: "Unknown, expired or already-used refresh token (`UNAUTHORIZED`); reusing a rotated one also revokes every token of that login",
+      },
     }),
     perIp,
     validate({ body: AuthRefreshSchema }),
@@ -111,7 +122,7 @@ export function authRoutes(deps: {
     doc({
       summary: "Change the caller's password: every session is revoked and a new one returned",
       tags: ["auth"],
-      response: { description: "{user, accessToken, refreshToken}", schema: AuthSessionResponseSchema },
+      response: { description: "The user and the new session's token pair", schema: AuthSessionResponseSchema },
       errors: [429],
     }),
     deps.authenticate,
@@ -119,6 +130,11 @@ export function authRoutes(deps: {
     validate({ body: AuthPasswordChangeSchema }),
     c.changePassword,
   );
-  r.get("/me", doc({ summary: "The signed-in user", tags: ["auth"], response: { description: "{user}" } }), deps.authenticate, c.me);
+  r.get(
+    "/me",
+    doc({ summary: "The signed-in user", tags: ["auth"], response: { description: "{user}", schema: AuthMeResponseSchema } }),
+    deps.authenticate,
+    c.me,
+  );
   return r;
 }

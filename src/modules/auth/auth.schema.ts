@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { Role } from "../../generated/prisma/enums.js";
+import { IsoDateTime } from "../../platform/http/schemas.js";
 
 export const EmailSchema = z
   .string()
@@ -33,17 +35,26 @@ export const AuthPasswordChangeSchema = z.strictObject({
 });
 export type AuthPasswordChangeReq = z.infer<typeof AuthPasswordChangeSchema>;
 
+// Responses.
+
 export const PublicUserSchema = z.object({
   id: z.string(),
   email: z.string(),
   name: z.string(),
-  role: z.enum(["USER", "ADMIN"]),
-  createdAt: z.string(),
-  updatedAt: z.string(),
+  role: z.enum(Role),
+  createdAt: IsoDateTime,
+  updatedAt: IsoDateTime,
 });
+export type PublicUser = z.infer<typeof PublicUserSchema>;
 
-export const AuthSessionResponseSchema = z.object({
-  user: PublicUserSchema,
-  accessToken: z.string().describe("JWT carrying the new session; the old sessions' tokens are refused"),
-  refreshToken: z.string(),
+export const TokenPairSchema = z.object({
+  accessToken: z.string().describe("Bearer token for `Authorization: Bearer ...` (short-lived JWT)"),
+  refreshToken: z.string().describe("Opaque; trade it at POST /api/auth/refresh for a new pair (single use)"),
 });
+export type TokenPair = z.infer<typeof TokenPairSchema>;
+
+/** register, login: the user and a fresh token pair. */
+export const AuthSessionResponseSchema = z.object({ user: PublicUserSchema, ...TokenPairSchema.shape });
+export type AuthSessionResponse = z.infer<typeof AuthSessionResponseSchema>;
+
+export const AuthMeResponseSchema = z.object({ user: PublicUserSchema });

@@ -9,20 +9,14 @@ import type { Clock } from "../../platform/clock.js";
 import type { PrismaClient } from "../../platform/db/index.js";
 import { ConflictError, UnauthorizedError, ValidationError } from "../../platform/errors.js";
 import { type AccessTokenOptions, type Role, signAccessToken } from "../../platform/http/auth.js";
+import type { AuthSessionResponse, PublicUser, TokenPair } from "./auth.schema.js";
 import type { Logger } from "../../platform/logger.js";
 import type { User } from "../../generated/prisma/client.js";
 import { Prisma } from "../../platform/db/index.js";
 import type { AuditService } from "../audit/audit.service.js";
 import type { SessionRevocations } from "./session-revocations.js";
 
-export interface PublicUser {
-  id: string;
-  email: string;
-  name: string;
-  role: Role;
-  createdAt: string;
-  updatedAt: string;
-}
+export type { PublicUser, TokenPair };
 
 export function toPublicUser(u: User): PublicUser {
   return {
@@ -33,11 +27,6 @@ export function toPublicUser(u: User): PublicUser {
     createdAt: u.createdAt.toISOString(),
     updatedAt: u.updatedAt.toISOString(),
   };
-}
-
-export interface TokenPair {
-  accessToken: string;
-  refreshToken: string;
 }
 
 // Algorithm.Argon2id is an ambient const enum (2); isolatedModules forbids reading it.
@@ -68,7 +57,7 @@ export class AuthService {
 
   constructor(private readonly opts: AuthServiceOptions) {}
 
-  async register(input: { email: string; password: string; name: string }): Promise<{ user: PublicUser } & TokenPair> {
+  async register(input: { email: string; password: string; name: string }): Promise<AuthSessionResponse> {
     const passwordHash = await hashPassword(input.password);
     let user: User;
     try {
@@ -90,7 +79,7 @@ export class AuthService {
     return { user: toPublicUser(user), ...(await this.issueTokens(user, undefined)) };
   }
 
-  async login(input: { email: string; password: string }): Promise<{ user: PublicUser } & TokenPair> {
+  async login(input: { email: string; password: string }): Promise<AuthSessionResponse> {
     const user = await this.opts.prisma.user.findUnique({ where: { email: input.email } });
     if (!user) {
       this.dummyHash ??= hashPassword(randomBytes(16).toString("hex"));

@@ -5,8 +5,11 @@ import { CatalogController } from "./catalog.controller.js";
 import {
   IdParamsSchema,
   PlanCreateSchema,
+  PlanResponseSchema,
   PlanUpdateSchema,
   ServiceCreateSchema,
+  ServiceListResponseSchema,
+  ServiceResponseSchema,
   ServiceSlugParamsSchema,
   ServiceUpdateSchema,
 } from "./catalog.schema.js";
@@ -18,12 +21,20 @@ export function catalogRoutes(deps: { catalog: CatalogService }): Router {
   const r = Router();
   r.get(
     "/",
-    doc({ summary: "Active services with their active plans", tags: ["catalog"], response: { description: "{data: [service]}" } }),
+    doc({
+      summary: "Active services with their active plans",
+      tags: ["catalog"],
+      response: { description: "{data: [service], page} (one page holds them all)", schema: ServiceListResponseSchema },
+    }),
     c.list,
   );
   r.get(
     "/:slug",
-    doc({ summary: "One active service by slug", tags: ["catalog"], response: { description: "{service}" } }),
+    doc({
+      summary: "One active service by slug",
+      tags: ["catalog"],
+      response: { description: "{service}", schema: ServiceResponseSchema },
+    }),
     validate({ params: ServiceSlugParamsSchema }),
     c.get,
   );
@@ -36,30 +47,56 @@ export function adminCatalogRoutes(deps: { catalog: CatalogService }): Router {
   const r = Router();
   r.get(
     "/services",
-    doc({ summary: "All services and plans, inactive included", tags: ["admin: catalog"], response: { description: "{data: [service]}" } }),
+    doc({
+      summary: "All services and plans, inactive included",
+      tags: ["admin: catalog"],
+      response: { description: "{data: [service], page} (one page holds them all)", schema: ServiceListResponseSchema },
+    }),
     c.adminList,
   );
   r.post(
     "/services",
-    doc({ summary: "Create a service", tags: ["admin: catalog"], status: 201, response: { description: "{service}" }, errors: [409] }),
+    doc({
+      summary: "Create a service",
+      tags: ["admin: catalog"],
+      status: 201,
+      response: { description: "{service}", schema: ServiceResponseSchema },
+      errors: [409],
+    }),
     validate({ body: ServiceCreateSchema }),
     c.createService,
   );
   r.patch(
     "/services/:id",
-    doc({ summary: "Update a service", tags: ["admin: catalog"], response: { description: "{service}" }, errors: [409] }),
+    doc({
+      summary: "Update a service",
+      tags: ["admin: catalog"],
+      response: { description: "{service}", schema: ServiceResponseSchema },
+      errors: [409],
+    }),
     validate({ params: IdParamsSchema, body: ServiceUpdateSchema }),
     c.updateService,
   );
   r.post(
     "/services/:id/plans",
-    doc({ summary: "Add a plan to a service", tags: ["admin: catalog"], status: 201, response: { description: "{plan}" }, errors: [409] }),
+    doc({
+      summary: "Add a plan to a service",
+      tags: ["admin: catalog"],
+      status: 201,
+      response: { description: "{plan}", schema: PlanResponseSchema },
+      errors: [409],
+    }),
     validate({ params: IdParamsSchema, body: PlanCreateSchema }),
     c.createPlan,
   );
   r.patch(
     "/plans/:id",
-    doc({ summary: "Update a plan", tags: ["admin: catalog"], response: { description: "{plan}" }, errors: [409] }),
+    doc({
+      summary: "Update a plan",
+      tags: ["admin: catalog"],
+      response: { description: "{plan}", schema: PlanResponseSchema },
+      errors: [409],
+    }),
     validate({ params: IdParamsSchema, body: PlanUpdateSchema }),
     c.updatePlan,
   );

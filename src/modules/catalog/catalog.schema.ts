@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { IsoDateTime, pageOf } from "../../platform/http/schemas.js";
 
 export const SERVICE_TEMPLATES = ["n8n", "ghost", "postgresql"] as const;
 export type ServiceTemplate = (typeof SERVICE_TEMPLATES)[number];
@@ -62,3 +63,40 @@ export const PlanUpdateSchema = z
   .partial()
   .refine((v) => Object.keys(v).length > 0, "at least one field is required");
 export type PlanUpdateReq = z.infer<typeof PlanUpdateSchema>;
+
+// Responses.
+
+export const PlanViewSchema = z.object({
+  id: z.string(),
+  serviceId: z.string(),
+  slug: z.string(),
+  name: z.string(),
+  cpuMilli: z.number().int(),
+  memoryMb: z.number().int(),
+  storageGb: z.number().int(),
+  monthlyPriceCredits: z.number().int(),
+  isActive: z.boolean(),
+  createdAt: IsoDateTime,
+  updatedAt: IsoDateTime,
+});
+export type PlanView = z.infer<typeof PlanViewSchema>;
+
+export const ServiceViewSchema = z.object({
+  id: z.string(),
+  slug: z.string(),
+  name: z.string(),
+  description: z.string(),
+  template: z.enum(SERVICE_TEMPLATES),
+  image: z.string(),
+  version: z.string(),
+  port: z.number().int(),
+  isActive: z.boolean(),
+  plans: z.array(PlanViewSchema),
+  createdAt: IsoDateTime,
+  updatedAt: IsoDateTime,
+});
+export type ServiceView = z.infer<typeof ServiceViewSchema>;
+
+export const ServiceListResponseSchema = pageOf(ServiceViewSchema);
+export const ServiceResponseSchema = z.object({ service: ServiceViewSchema });
+export const PlanResponseSchema = z.object({ plan: PlanViewSchema });

@@ -2,36 +2,17 @@ import type { AuditService } from "../audit/audit.service.js";
 import type { Plan, Service } from "../../generated/prisma/client.js";
 import { Prisma, type PrismaClient } from "../../platform/db/index.js";
 import { ConflictError, NotFoundError, found } from "../../platform/errors.js";
-import type { PlanCreateReq, PlanUpdateReq, ServiceCreateReq, ServiceTemplate, ServiceUpdateReq } from "./catalog.schema.js";
+import type {
+  PlanCreateReq,
+  PlanUpdateReq,
+  PlanView,
+  ServiceCreateReq,
+  ServiceTemplate,
+  ServiceUpdateReq,
+  ServiceView,
+} from "./catalog.schema.js";
 
-export interface PlanView {
-  id: string;
-  serviceId: string;
-  slug: string;
-  name: string;
-  cpuMilli: number;
-  memoryMb: number;
-  storageGb: number;
-  monthlyPriceCredits: number;
-  isActive: boolean;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface ServiceView {
-  id: string;
-  slug: string;
-  name: string;
-  description: string;
-  template: ServiceTemplate;
-  image: string;
-  version: string;
-  port: number;
-  isActive: boolean;
-  plans: PlanView[];
-  createdAt: string;
-  updatedAt: string;
-}
+export type { PlanView, ServiceView };
 
 export function toPlanView(p: Plan): PlanView {
   return {

@@ -19,7 +19,7 @@ export class CreditsController {
 
   adminTransactions = async (_req: Request, res: Response) => {
     const { query, params } = input<unknown, PageQuery, { id: string }>(res);
-    res.json(await this.credits.transactions(params.id, query));
+    res.json(await this.credits.userTransactions(params.id, query));
   };
 
   grant = async (req: Request, res: Response) => {

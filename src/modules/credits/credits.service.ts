@@ -1,10 +1,11 @@
 import type { AuditService } from "../audit/audit.service.js";
 import type { Db, PrismaClient, Tx } from "../../platform/db/index.js";
+import { NotFoundError } from "../../platform/errors.js";
 import { type PageQuery, type Paginated, paginated, skipTake } from "../../platform/http/pagination.js";
 import type { IdempotencyService, IdempotentResponse } from "../../platform/idempotency.js";
 import type { InstanceSignal } from "../../platform/signals.js";
-import type { CreditsGrantReq } from "./credits.schema.js";
-import { type CreditTransactionView, type LedgerService, lockUser, toCreditTransactionView } from "./ledger.service.js";
+import type { CreditsGrantReq, CreditsGrantResponse, CreditTransactionView } from "./credits.schema.js";
+import { type LedgerService, lockUser, toCreditTransactionView } from "./ledger.service.js";
 
 /**
  * Called inside the grant's transaction (user row locked) after credits arrived: renews the user's
@@ -14,9 +15,7 @@ export interface TopUpListener {
   afterTopUp(tx: Tx, userId: string): Promise<{ instanceIds: string[] }>;
 }
 
-export interface CreditsGrantResponse {
-  transaction: CreditTransactionView;
-}
+export type { CreditsGrantResponse };
 
 export class CreditsService {
   constructor(
@@ -42,6 +41,13 @@ export class CreditsService {
       db.creditTransaction.count({ where }),
     ]);
     return paginated(rows.map(toCreditTransactionView), total, q);
+  }
+
+  /** Admin: a user's ledger; an unknown user is a 404 (not an empty page). */
+  async userTransactions(userId: string, q: PageQuery): Promise<Paginated<CreditTransactionView>> {
+    const user = await this.opts.prisma.user.findUnique({ where: { id: userId }, select: { id: true } });
+    if (!user) throw new NotFoundError("User not found");
+    return this.transactions(userId, q);
   }
 
   /**

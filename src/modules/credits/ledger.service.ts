@@ -31,6 +31,7 @@ import type { CreditTransaction, CreditTransactionType } from "../../generated/p
 import type { Db, Tx } from "../../platform/db/index.js";
 import { ConflictError, InsufficientCreditsError, NotFoundError, ValidationError } from "../../platform/errors.js";
 import { inTransaction } from "../../platform/transaction.js";
+import type { CreditTransactionView } from "./credits.schema.js";
 
 export type { CreditTransactionType };
 
@@ -55,18 +56,7 @@ export interface LedgerPostResult {
   replayed: boolean;
 }
 
-export interface CreditTransactionView {
-  id: string;
-  userId: string;
-  type: CreditTransactionType;
-  amount: number;
-  balanceAfter: number;
-  reason: string;
-  referenceType: string | null;
-  referenceId: string | null;
-  createdById: string | null;
-  createdAt: string;
-}
+export type { CreditTransactionView };
 
 export function toCreditTransactionView(t: CreditTransaction): CreditTransactionView {
   return {

@@ -2,7 +2,16 @@ import { Router } from "express";
 import { doc } from "../../platform/http/route-meta.js";
 import { validate } from "../../platform/http/validate.js";
 import { HealthController } from "./health.controller.js";
-import { HealthCheckSchema, HealthInstanceParamsSchema, HealthInstanceQuerySchema, HealthStatsQuerySchema } from "./health.schema.js";
+import {
+  HealthCheckResponseSchema,
+  HealthCheckSchema,
+  HealthInstanceParamsSchema,
+  HealthInstanceQuerySchema,
+  HealthInstanceResponseSchema,
+  HealthStatsQuerySchema,
+  HealthStatsResponseSchema,
+  HealthSummaryResponseSchema,
+} from "./health.schema.js";
 import type { HealthService } from "./health.service.js";
 
 const tags = ["admin: health"];
@@ -16,7 +25,7 @@ export function adminHealthRoutes(deps: { health: HealthService }): Router {
     doc({
       summary: "Fleet health: instances by status and health, the last sweep, cluster reachability",
       tags,
-      response: { description: "{summary}" },
+      response: { description: "{summary}", schema: HealthSummaryResponseSchema },
     }),
     c.summary,
   );
@@ -25,7 +34,7 @@ export function adminHealthRoutes(deps: { health: HealthService }): Router {
     doc({
       summary: "Run a health sweep now (all RUNNING instances, or the given ones) and return its results",
       tags,
-      response: { description: "{sweep, results, repaired, skipped}" },
+      response: { description: "{sweep, results, repaired, skipped}", schema: HealthCheckResponseSchema },
       errors: [404, 409],
     }),
     validate({ body: HealthCheckSchema }),
@@ -33,7 +42,11 @@ export function adminHealthRoutes(deps: { health: HealthService }): Router {
   );
   r.get(
     "/health/instances/:id",
-    doc({ summary: "An instance's current health and its recent health records", tags, response: { description: "{health}" } }),
+    doc({
+      summary: "An instance's current health and its recent health records",
+      tags,
+      response: { description: "{health}", schema: HealthInstanceResponseSchema },
+    }),
     validate({ params: HealthInstanceParamsSchema, query: HealthInstanceQuerySchema }),
     c.instance,
   );
@@ -42,7 +55,7 @@ export function adminHealthRoutes(deps: { health: HealthService }): Router {
     doc({
       summary: "Time-bucketed uptime %, check counts, average/peak CPU and memory, and incidents",
       tags,
-      response: { description: "{stats}" },
+      response: { description: "{stats}", schema: HealthStatsResponseSchema },
     }),
     validate({ query: HealthStatsQuerySchema }),
     c.stats,

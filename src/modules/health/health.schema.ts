@@ -1,4 +1,7 @@
 import { z } from "zod";
+import { InstanceStatus } from "../../generated/prisma/enums.js";
+import { IsoDateTime } from "../../platform/http/schemas.js";
+import { HEALTH_STATUSES } from "./health.rules.js";
 
 export const STATS_RANGES = { "1h": 3_600_000, "24h": 86_400_000, "7d": 7 * 86_400_000, "30d": 30 * 86_400_000 } as const;
 export type StatsRange = keyof typeof STATS_RANGES;
@@ -47,3 +50,116 @@ export const HealthStatsQuerySchema = z
     }
   });
 export type HealthStatsQuery = z.infer<typeof HealthStatsQuerySchema>;
+
+// Responses.
+
+const Health = z.enum(HEALTH_STATUSES);
+const count = z.number().int().min(0);
+
+const measurements = {
+  podPhase: z.string().nullable(),
+  readyReplicas: count,
+  desiredReplicas: count,
+  restartCount: count,
+  cpuMilli: z.number().nullable().describe("null: no usage data (no metrics-server)"),
+  memoryMb: z.number().nullable(),
+};
+
+export const SweepViewSchema = z.object({
+  id: z.string(),
+  trigger: z.string(),
+  startedAt: IsoDateTime,
+  finishedAt: IsoDateTime,
+  durationMs: count,
+  instanceCount: count,
+  clusterReachable: z.boolean(),
+  metricsAvailable: z.boolean().nullable(),
+  apiCalls: count,
+  error: z.string().nullable(),
+});
+export type SweepView = z.infer<typeof SweepViewSchema>;
+
+export const InstanceHealthResultSchema = z.object({
+  instanceId: z.string(),
+  name: z.string(),
+  namespace: z.string(),
+  ...measurements,
+  observed: Health.describe("This sweep's observation"),
+  healthStatus: Health.describe("The instance's health after hysteresis"),
+  previousHealthStatus: Health,
+  candidate: Health.nullable().describe("A pending change (null when none)"),
+  candidateCount: count,
+  reason: z.string(),
+  missing: z.array(z.string()).describe("Objects found missing (the reconciler was asked to re-apply them)"),
+});
+export type InstanceHealthResult = z.infer<typeof InstanceHealthResultSchema>;
+
+export const HealthSummaryResponseSchema = z.object({
+  summary: z.object({
+    instances: z.object({ total: count, byStatus: z.record(z.enum(InstanceStatus), count) }),
+    health: z.record(Health, count).describe("Health of the RUNNING instances"),
+    lastSweep: SweepViewSchema.nullable(),
+    clusterReachable: z.boolean().nullable(),
+  }),
+});
+export type HealthSummaryView = z.infer<typeof HealthSummaryResponseSchema>["summary"];
+
+export const HealthCheckResponseSchema = z.object({
+  sweep: SweepViewSchema,
+  results: z.array(InstanceHealthResultSchema),
+  repaired: z.array(z.string()).describe("Instances sent to the reconciler because objects were missing"),
+  skipped: z.array(z.object({ instanceId: z.string(), status: z.string(), reason: z.string() })),
+});
+
+export const HealthRecordViewSchema = z.object({
+  id: z.string(),
+  sweepId: z.string().nullable(),
+  status: Health,
+  ...measurements,
+  reason: z.string().nullable(),
+  checkedAt: IsoDateTime,
+});
+export type HealthRecordView = z.infer<typeof HealthRecordViewSchema>;
+
+export const HealthInstanceResponseSchema = z.object({
+  health: z.object({
+    instanceId: z.string(),
+    name: z.string(),
+    namespace: z.string(),
+    status: z.enum(InstanceStatus),
+    healthStatus: Health,
+    healthReason: z.string().nullable(),
+    healthCheckedAt: IsoDateTime.nullable(),
+    candidate: Health.nullable(),
+    candidateCount: count,
+    latest: HealthRecordViewSchema.nullable(),
+    history: z.array(HealthRecordViewSchema).describe("Newest first"),
+  }),
+});
+export type HealthInstanceView = z.infer<typeof HealthInstanceResponseSchema>["health"];
+
+const statsCounts = {
+  checks: count,
+  healthy: count,
+  degraded: count,
+  unhealthy: count,
+  unknown: count,
+  uptimePercent: z.number().nullable().describe("(HEALTHY + DEGRADED) / known checks, in %; null without known checks"),
+  avgCpuMilli: z.number().nullable(),
+  peakCpuMilli: z.number().nullable(),
+  avgMemoryMb: z.number().nullable(),
+  peakMemoryMb: z.number().nullable(),
+  incidents: count.describe("Transitions into UNHEALTHY"),
+};
+export const StatsBucketSchema = z.object({ start: IsoDateTime, end: IsoDateTime, ...statsCounts });
+export type StatsBucket = z.infer<typeof StatsBucketSchema>;
+
+export const HealthStatsViewSchema = z.object({
+  from: IsoDateTime,
+  to: IsoDateTime,
+  bucketSeconds: z.number().int().min(1),
+  totals: z.object(statsCounts),
+  buckets: z.array(StatsBucketSchema),
+});
+export type HealthStatsView = z.infer<typeof HealthStatsViewSchema>;
+export const HealthStatsResponseSchema = z.object({ stats: HealthStatsViewSchema });

@@ -8,7 +8,17 @@ import { NotFoundError, found } from "../../platform/errors.js";
 import type { HealthCheck, HealthSweep } from "../../generated/prisma/client.js";
 import { INSTANCE_STATUSES } from "../instances/instances.schema.js";
 import { HEALTH_STATUSES, type HealthMeasurements, type HealthStatus } from "./health.rules.js";
-import { MAX_STATS_SPAN_MS, RANGE_BUCKET_SECONDS, STATS_RANGES, type HealthStatsQuery } from "./health.schema.js";
+import {
+  type HealthInstanceView,
+  type HealthRecordView,
+  type HealthStatsQuery,
+  type HealthStatsView,
+  type HealthSummaryView,
+  MAX_STATS_SPAN_MS,
+  RANGE_BUCKET_SECONDS,
+  STATS_RANGES,
+  type StatsBucket,
+} from "./health.schema.js";
 import { type HealthStatsRow, healthStatsSql } from "./health.sql.js";
 import type { SweepResult, SweepView } from "./health.sweeper.js";
 
@@ -17,31 +27,7 @@ export interface SweepRunner {
   runNow(instanceIds?: string[]): Promise<SweepResult>;
 }
 
-export interface HealthRecordView extends HealthMeasurements {
-  id: string;
-  sweepId: string | null;
-  status: HealthStatus;
-  reason: string | null;
-  checkedAt: string;
-}
-
-export interface StatsBucket {
-  start: string;
-  end: string;
-  checks: number;
-  healthy: number;
-  degraded: number;
-  unhealthy: number;
-  unknown: number;
-  /** (HEALTHY + DEGRADED) / (checks that are not UNKNOWN), in %, 2 decimals; null without known checks. */
-  uptimePercent: number | null;
-  avgCpuMilli: number | null;
-  peakCpuMilli: number | null;
-  avgMemoryMb: number | null;
-  peakMemoryMb: number | null;
-  /** Transitions into UNHEALTHY: UNHEALTHY checks whose previous known check of the instance was not. */
-  incidents: number;
-}
+export type { HealthRecordView, StatsBucket };
 
 const BUCKET_CHOICES = [60, 300, 900, 3600, 21_600, 86_400];
 const MAX_BUCKETS = 100;
@@ -84,7 +70,7 @@ export class HealthService {
   constructor(private readonly o: { prisma: PrismaClient; clock: Clock; runner: SweepRunner }) {}
 
   /** One statement: the counts by (status, health) and the last sweep. */
-  async summary() {
+  async summary(): Promise<HealthSummaryView> {
     const { prisma } = this.o;
     const [row] = await prisma.$queryRaw<
       Array<{ counts: Array<{ status: string; health: HealthStatus; n: number }> } & Partial<HealthSweep>>
@@ -99,11 +85,11 @@ export class HealthService {
         LEFT JOIN LATERAL (SELECT * FROM "health_sweeps" ORDER BY "started_at" DESC LIMIT 1) l ON TRUE`;
     const rows = row?.counts ?? [];
     const last = row?.id ? (row as HealthSweep) : null;
-    const byStatus = Object.fromEntries(INSTANCE_STATUSES.map((s) => [s, 0])) as Record<string, number>;
+    const byStatus = Object.fromEntries(INSTANCE_STATUSES.map((s) => [s, 0])) as HealthSummaryView["instances"]["byStatus"];
     const health = Object.fromEntries(HEALTH_STATUSES.map((s) => [s, 0])) as Record<HealthStatus, number>;
     let total = 0;
     for (const r of rows) {
-      byStatus[r.status] = (byStatus[r.status] ?? 0) + r.n;
+      byStatus[r.status as keyof typeof byStatus] += r.n;
       total += r.n;
       if (r.status === "RUNNING") health[r.health] += r.n;
     }
@@ -134,7 +120,7 @@ export class HealthService {
     return { ...result, skipped };
   }
 
-  async instance(id: string, limit: number) {
+  async instance(id: string, limit: number): Promise<HealthInstanceView> {
     const inst = found(
       await this.o.prisma.instance.findUnique({
         where: { id },
@@ -173,7 +159,7 @@ export class HealthService {
     };
   }
 
-  async stats(q: HealthStatsQuery) {
+  async stats(q: HealthStatsQuery): Promise<HealthStatsView> {
     let from: Date;
     let to: Date;
     let bucketSeconds: number;

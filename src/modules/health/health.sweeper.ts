@@ -33,7 +33,8 @@ import type { PrismaClient, Tx } from "../../platform/db/index.js";
 import type { Logger } from "../../platform/logger.js";
 import type { SweepMetrics } from "../../platform/metrics.js";
 import type { InstanceSignal } from "../../platform/signals.js";
-import { type HealthMeasurements, type HealthStatus, nextHealth, type Observation, observe } from "./health.rules.js";
+import { type HealthStatus, nextHealth, type Observation, observe } from "./health.rules.js";
+import type { InstanceHealthResult, SweepView } from "./health.schema.js";
 
 /** Every object of every instance: managed by us and carrying an instance id. */
 export const INSTANCE_OBJECTS_SELECTOR = `${FLEET_SELECTOR},${LABELS.instanceId}`;
@@ -51,35 +52,7 @@ export interface SweepRequest {
   stillOwner?: (tx: Tx) => Promise<boolean>;
 }
 
-export interface SweepView {
-  id: string;
-  trigger: string;
-  startedAt: string;
-  finishedAt: string;
-  durationMs: number;
-  instanceCount: number;
-  clusterReachable: boolean;
-  metricsAvailable: boolean | null;
-  apiCalls: number;
-  error: string | null;
-}
-
-export interface InstanceHealthResult extends HealthMeasurements {
-  instanceId: string;
-  name: string;
-  namespace: string;
-  /** This sweep's observation. */
-  observed: HealthStatus;
-  /** The instance's health after hysteresis. */
-  healthStatus: HealthStatus;
-  previousHealthStatus: HealthStatus;
-  /** A pending change and how many consecutive observations it has (null/0 when none). */
-  candidate: HealthStatus | null;
-  candidateCount: number;
-  reason: string;
-  /** Objects found missing (the reconciler was asked to re-apply them). */
-  missing: string[];
-}
+export type { InstanceHealthResult, SweepView };
 
 export interface SweepResult {
   sweep: SweepView;

@@ -8,12 +8,18 @@ import { EVENT_STREAM_DESCRIPTION, InstanceStreamMessageSchema } from "./instanc
 import { type InstanceStreamDeps, InstancesController } from "./instances.controller.js";
 import {
   InstanceCreateSchema,
+  InstanceCredentialsResponseSchema,
   InstanceEventsQuerySchema,
+  InstanceEventsResponseSchema,
   InstanceIdParamsSchema,
   InstanceListQuerySchema,
+  InstanceListResponseSchema,
   InstanceLogsQuerySchema,
+  InstanceLogsResponseSchema,
+  InstanceResponseSchema,
   InstanceUpdateSchema,
 } from "./instances.schema.js";
+import { SubscriptionCreateResponseSchema } from "../subscriptions/subscriptions.schema.js";
 import type { InstancesService } from "./instances.service.js";
 
 /**
@@ -55,7 +61,7 @@ export function instancesRoutes(deps: { instances: InstancesService; authenticat
       summary: "Pod logs ({lines}; follow=true streams text/plain)",
       description: "follow=true keeps the response open (text/plain); 429 beyond MAX_LOG_FOLLOWS_PER_USER open follows.",
       tags: ["instances"],
-      response: { description: "{lines: [string]}" },
+      response: { description: "{lines: [string]}", schema: InstanceLogsResponseSchema },
       alsoResponds: [{ status: 200, contentType: "text/plain", description: "with follow=true, the log as a live text stream" }],
       errors: [409, 429, 503],
     }),
@@ -69,7 +75,7 @@ export function instancesRoutes(deps: { instances: InstancesService; authenticat
       summary: "Timeline (Accept: text/event-stream for live updates)",
       description: EVENT_STREAM_DESCRIPTION,
       tags: ["instances"],
-      response: { description: "{data: [event], page}" },
+      response: { description: "{data: [event], page}", schema: InstanceEventsResponseSchema },
       alsoResponds: [
         {
           status: 200,
@@ -90,7 +96,7 @@ export function instancesRoutes(deps: { instances: InstancesService; authenticat
     doc({
       summary: "The caller's instances (admins: all); TERMINATED ones only with status=TERMINATED or includeTerminated=true",
       tags: ["instances"],
-      response: { description: "{data: [instance], page}" },
+      response: { description: "{data: [instance], page}", schema: InstanceListResponseSchema },
     }),
     validate({ query: InstanceListQuerySchema }),
     c.list,
@@ -105,22 +111,36 @@ export function instancesRoutes(deps: { instances: InstancesService; authenticat
         "`{subscriptionId, name?}` provisions a new instance for an ACTIVE subscription whose instance is gone, answering 202 {instance}.",
       tags: ["instances"],
       status: 201,
-      response: { description: "{subscription, instance} (with {subscriptionId}: 202 {instance})" },
-      alsoResponds: [{ status: 202, description: "{instance}: with {subscriptionId, name?}, a new instance for the subscription" }],
+      response: {
+        description: "{subscription, instance} (with {subscriptionId}: 202 {instance})",
+        schema: SubscriptionCreateResponseSchema,
+      },
+      alsoResponds: [
+        {
+          status: 202,
+          description: "{instance}: with {subscriptionId, name?}, a new instance for the subscription",
+          schema: InstanceResponseSchema,
+        },
+      ],
       errors: [402, 404, 409, 422],
       headers: [{ name: "Idempotency-Key", description: "Optional, with {planId, name}; replays return the stored response" }],
     }),
     validate({ body: InstanceCreateSchema }),
     c.create,
   );
-  r.get("/:id", doc({ summary: "Instance details", tags: ["instances"], response: { description: "{instance}" } }), validate(id), c.get);
+  r.get(
+    "/:id",
+    doc({ summary: "Instance details", tags: ["instances"], response: { description: "{instance}", schema: InstanceResponseSchema } }),
+    validate(id),
+    c.get,
+  );
   r.put(
     "/:id/update",
     doc({
       summary: "Change plan (price difference charged or credited)",
       tags: ["instances"],
       status: 202,
-      response: { description: "{instance}" },
+      response: { description: "{instance}", schema: InstanceResponseSchema },
       errors: [402, 409, 422],
     }),
     validate({ ...id, body: InstanceUpdateSchema }),
@@ -132,7 +152,7 @@ export function instancesRoutes(deps: { instances: InstancesService; authenticat
       summary: "Terminate: TERMINATING then TERMINATED",
       tags: ["instances"],
       status: 202,
-      response: { description: "{instance}" },
+      response: { description: "{instance}", schema: InstanceResponseSchema },
       errors: [409],
     }),
     validate(id),
@@ -144,7 +164,7 @@ export function instancesRoutes(deps: { instances: InstancesService; authenticat
       summary: "Restart: RESTARTING then RUNNING",
       tags: ["instances"],
       status: 202,
-      response: { description: "{instance}" },
+      response: { description: "{instance}", schema: InstanceResponseSchema },
       errors: [409],
     }),
     validate(id),
@@ -169,7 +189,7 @@ export function instancesRoutes(deps: { instances: InstancesService; authenticat
     doc({
       summary: "Generated connection details (owner only)",
       tags: ["instances"],
-      response: { description: "{credentials}" },
+      response: { description: "{credentials}", schema: InstanceCredentialsResponseSchema },
       errors: [409, 503],
     }),
     noStore,

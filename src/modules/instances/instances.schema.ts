@@ -1,6 +1,7 @@
 import { z } from "zod";
-import { InstanceStatus } from "../../generated/prisma/enums.js";
+import { DesiredState, HealthStatus, InstanceStatus } from "../../generated/prisma/enums.js";
 import { PageQuerySchema } from "../../platform/http/pagination.js";
+import { IsoDateTime, pageOf } from "../../platform/http/schemas.js";
 import { DisplayNameSchema } from "./instance-names.js";
 
 /** The statuses, from the Prisma schema's enum (the one source). */
@@ -73,3 +74,81 @@ export const InstanceEventsQuerySchema = PageQuerySchema.extend({
   lastEventId: z.string().min(1).max(64).optional().describe("Event stream: resume after this event id (like the Last-Event-ID header)"),
 }).strict();
 export type InstanceEventsQuery = z.infer<typeof InstanceEventsQuerySchema>;
+
+// Responses.
+
+const PlanSummarySchema = z.object({
+  id: z.string(),
+  slug: z.string(),
+  name: z.string(),
+  cpuMilli: z.number().int(),
+  memoryMb: z.number().int(),
+  storageGb: z.number().int(),
+  monthlyPriceCredits: z.number().int(),
+});
+const ServiceSummarySchema = z.object({ id: z.string(), slug: z.string(), name: z.string() });
+export { PlanSummarySchema, ServiceSummarySchema };
+
+/**
+ * The public shape of an instance. Never carries credentials (those have their own owner-only
+ * endpoint) nor the reconciler's bookkeeping (leases, attempts, generations).
+ */
+export const InstanceViewSchema = z.object({
+  id: z.string(),
+  name: z.string().describe("The display name the user chose"),
+  resourceName: z.string().describe("The Kubernetes name derived from it (DNS-1035 label)"),
+  status: z.enum(InstanceStatus),
+  statusMessage: z.string().nullable(),
+  desiredState: z.enum(DesiredState),
+  url: z.string().nullable(),
+  subdomain: z.string(),
+  namespace: z.string(),
+  service: ServiceSummarySchema,
+  plan: PlanSummarySchema,
+  resources: z
+    .object({ cpuMilli: z.number().int(), memoryMb: z.number().int(), storageGb: z.number().int() })
+    .describe("What the workload is given: requests = limits from the plan, and the volume size"),
+  health: z.object({ status: z.enum(HealthStatus), reason: z.string().nullable(), checkedAt: IsoDateTime.nullable() }),
+  subscriptionId: z.string(),
+  provisionedAt: IsoDateTime.nullable(),
+  terminatedAt: IsoDateTime.nullable(),
+  createdAt: IsoDateTime,
+  updatedAt: IsoDateTime,
+});
+export type InstanceView = z.infer<typeof InstanceViewSchema>;
+
+export const InstanceResponseSchema = z.object({ instance: InstanceViewSchema });
+export const InstanceListResponseSchema = pageOf(InstanceViewSchema);
+
+export const InstanceEventViewSchema = z.object({
+  id: z.string(),
+  type: z.string().describe("CREATED, PROVISIONING_STEP, RUNNING, FAILED, RESTART_REQUESTED, ..."),
+  level: z.string(),
+  message: z.string(),
+  data: z.unknown().describe("Structured details of the event, or null"),
+  createdAt: IsoDateTime,
+});
+export type InstanceEventView = z.infer<typeof InstanceEventViewSchema>;
+export const InstanceEventsResponseSchema = pageOf(InstanceEventViewSchema);
+
+export const InstanceLogsResponseSchema = z.object({ lines: z.array(z.string()) });
+
+const credentialsBase = { instanceId: z.string(), service: z.string(), url: z.string() };
+export const InstanceCredentialsSchema = z.union([
+  z
+    .object({
+      ...credentialsBase,
+      host: z.string(),
+      port: z.number().int(),
+      username: z.string(),
+      password: z.string(),
+      database: z.string(),
+      connectionString: z.string(),
+    })
+    .describe("PostgreSQL: connection details"),
+  z
+    .object({ ...credentialsBase, secrets: z.record(z.string(), z.string()).describe("The instance Secret's keys and values") })
+    .describe("n8n, Ghost: the generated secrets"),
+]);
+export type InstanceCredentials = z.infer<typeof InstanceCredentialsSchema>;
+export const InstanceCredentialsResponseSchema = z.object({ credentials: InstanceCredentialsSchema });

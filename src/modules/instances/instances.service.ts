@@ -24,17 +24,16 @@ import type { InstanceCluster } from "./instance-cluster.js";
 import type { InstanceManifests } from "./instance-manifests.js";
 import { createInstanceRow } from "./instance-rows.js";
 import { readInstance, readInstancePage } from "./instances.read.js";
-import type { InstanceEventsQuery, InstanceListQuery, InstanceLogsQuery } from "./instances.schema.js";
+import type {
+  InstanceCredentials,
+  InstanceEventsQuery,
+  InstanceEventView,
+  InstanceListQuery,
+  InstanceLogsQuery,
+} from "./instances.schema.js";
 import { type InstanceView, instanceViewInclude, toInstanceView } from "./instances.view.js";
 
-export interface InstanceEventView {
-  id: string;
-  type: string;
-  level: string;
-  message: string;
-  data: unknown;
-  createdAt: string;
-}
+export type { InstanceEventView };
 
 export function toEventView(e: {
   id: string;
@@ -411,7 +410,7 @@ export class InstancesService {
   }
 
   /** Connection details, read from the instance's Secret. Owner only: an admin gets a 404 too. */
-  async credentials(caller: AuthIdentity, id: string): Promise<Record<string, unknown>> {
+  async credentials(caller: AuthIdentity, id: string): Promise<InstanceCredentials> {
     const inst = await this.load(caller, id, { ownerOnly: true });
     if (inst.status === "TERMINATED" || inst.status === "PENDING") {
       throw new InvalidStateError(`Instance is ${inst.status}; it has no credentials`, { details: { status: inst.status } });

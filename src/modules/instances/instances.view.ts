@@ -1,32 +1,11 @@
 /**
- * The public shape of an instance. Never carries credentials (those have their own owner-only
- * endpoint) nor the reconciler's bookkeeping (leases, attempts, generations).
+ * Maps an instance row to its public shape, `InstanceView` (the response schema's type in
+ * instances.schema.ts: the mapper cannot return what the document does not describe).
  */
-import type { DesiredState, HealthStatus, Instance, InstanceStatus, Plan, Service } from "../../generated/prisma/client.js";
+import type { Instance, Plan, Service } from "../../generated/prisma/client.js";
+import type { InstanceView } from "./instances.schema.js";
 
-export interface InstanceView {
-  id: string;
-  /** The display name the user chose. */
-  name: string;
-  /** The Kubernetes name derived from it (DNS-1035 label, unique among the namespace's live instances). */
-  resourceName: string;
-  status: InstanceStatus;
-  statusMessage: string | null;
-  desiredState: DesiredState;
-  url: string | null;
-  subdomain: string;
-  namespace: string;
-  service: { id: string; slug: string; name: string };
-  plan: { id: string; slug: string; name: string; cpuMilli: number; memoryMb: number; storageGb: number; monthlyPriceCredits: number };
-  /** What the workload is given: requests = limits from the plan, and the volume size. */
-  resources: { cpuMilli: number; memoryMb: number; storageGb: number };
-  health: { status: HealthStatus; reason: string | null; checkedAt: string | null };
-  subscriptionId: string;
-  provisionedAt: string | null;
-  terminatedAt: string | null;
-  createdAt: string;
-  updatedAt: string;
-}
+export type { InstanceView };
 
 export type InstanceWithRefs = Instance & { service: Service; plan: Plan };
 

@@ -2,7 +2,7 @@ import { Router } from "express";
 import { doc } from "../../platform/http/route-meta.js";
 import { validate } from "../../platform/http/validate.js";
 import { QuotasController } from "./quotas.controller.js";
-import { QuotaPutSchema, QuotaUserParamsSchema } from "./quotas.schema.js";
+import { AdminQuotaResponseSchema, QuotaPutSchema, QuotaUserParamsSchema, QuotaViewSchema } from "./quotas.schema.js";
 import type { QuotaService } from "./quotas.service.js";
 
 /** The caller's quota: mounted at /api/quotas behind authenticate. */
@@ -11,7 +11,11 @@ export function quotasRoutes(deps: { quotas: QuotaService }): Router {
   const r = Router();
   r.get(
     "/",
-    doc({ summary: "The caller's quota limits and usage", tags: ["quotas"], response: { description: "{limits, usage}" } }),
+    doc({
+      summary: "The caller's quota limits and usage",
+      tags: ["quotas"],
+      response: { description: "{limits, usage}", schema: QuotaViewSchema },
+    }),
     c.mine,
   );
   return r;
@@ -23,13 +27,21 @@ export function adminQuotasRoutes(deps: { quotas: QuotaService }): Router {
   const r = Router();
   r.get(
     "/users/:id/quota",
-    doc({ summary: "A user's quota limits and usage", tags: ["admin: quotas"], response: { description: "{limits, usage}" } }),
+    doc({
+      summary: "A user's quota limits and usage",
+      tags: ["admin: quotas"],
+      response: { description: "{quota: {userId, limits, usage}}", schema: AdminQuotaResponseSchema },
+    }),
     validate({ params: QuotaUserParamsSchema }),
     c.adminGet,
   );
   r.put(
     "/users/:id/quota",
-    doc({ summary: "Set a user's quota", tags: ["admin: quotas"], response: { description: "{limits, usage}" } }),
+    doc({
+      summary: "Set a user's quota (all four limits)",
+      tags: ["admin: quotas"],
+      response: { description: "{quota: {userId, limits, usage}}", schema: AdminQuotaResponseSchema },
+    }),
     validate({ params: QuotaUserParamsSchema, body: QuotaPutSchema }),
     c.adminPut,
   );

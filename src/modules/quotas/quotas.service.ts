@@ -7,32 +7,15 @@
 import type { AuditService } from "../audit/audit.service.js";
 import type { Db, PrismaClient, Tx } from "../../platform/db/index.js";
 import { NotFoundError, QuotaExceededError } from "../../platform/errors.js";
-import type { QuotaPutReq } from "./quotas.schema.js";
+import type { AdminQuotaView, QuotaLimits, QuotaPutReq, QuotaUsage, QuotaView } from "./quotas.schema.js";
+
+export type { QuotaLimits, QuotaUsage, QuotaView };
 
 export const QUOTA_LIMITS = ["maxInstances", "cpuMilli", "memoryMb", "storageGb"] as const;
 export type QuotaLimitName = (typeof QUOTA_LIMITS)[number];
 
-export interface QuotaLimits {
-  maxInstances: number;
-  cpuMilli: number;
-  memoryMb: number;
-  storageGb: number;
-}
-
-export interface QuotaUsage {
-  instances: number;
-  cpuMilli: number;
-  memoryMb: number;
-  storageGb: number;
-}
-
 /** What an operation adds (or, negative, frees): a new instance is {instances: 1, ...plan}; a plan change is the difference. */
 export type ResourceDelta = QuotaUsage;
-
-export interface QuotaView {
-  limits: QuotaLimits;
-  usage: QuotaUsage;
-}
 
 const USAGE_KEY: Record<QuotaLimitName, keyof QuotaUsage> = {
   maxInstances: "instances",
@@ -109,7 +92,7 @@ export class QuotaService {
   }
 
   /** Admin: replaces the user's limits. */
-  async setLimits(userId: string, limits: QuotaPutReq): Promise<QuotaView & { userId: string }> {
+  async setLimits(userId: string, limits: QuotaPutReq): Promise<AdminQuotaView> {
     const user = await this.opts.prisma.user.findUnique({ where: { id: userId }, select: { id: true } });
     if (!user) throw new NotFoundError("User not found");
     await this.opts.prisma.quota.upsert({ where: { userId }, create: { userId, ...limits }, update: limits });
@@ -122,7 +105,7 @@ export class QuotaService {
     return { userId, ...(await this.view(userId)) };
   }
 
-  async adminView(userId: string): Promise<QuotaView & { userId: string }> {
+  async adminView(userId: string): Promise<AdminQuotaView> {
     const user = await this.opts.prisma.user.findUnique({ where: { id: userId }, select: { id: true } });
     if (!user) throw new NotFoundError("User not found");
     return { userId, ...(await this.view(userId)) };

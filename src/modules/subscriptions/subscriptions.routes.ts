@@ -3,7 +3,15 @@ import { doc } from "../../platform/http/route-meta.js";
 import { IdempotencyKeySchema } from "../../platform/idempotency.js";
 import { validate } from "../../platform/http/validate.js";
 import { SubscriptionsController } from "./subscriptions.controller.js";
-import { SubscriptionCreateSchema, SubscriptionIdParamsSchema, SubscriptionListQuerySchema } from "./subscriptions.schema.js";
+import {
+  SubscriptionCancelResponseSchema,
+  SubscriptionCreateResponseSchema,
+  SubscriptionCreateSchema,
+  SubscriptionIdParamsSchema,
+  SubscriptionListQuerySchema,
+  SubscriptionListResponseSchema,
+  SubscriptionResponseSchema,
+} from "./subscriptions.schema.js";
 import type { SubscriptionsService } from "./subscriptions.service.js";
 
 /** Mounted at /api/subscriptions behind authenticate. */
@@ -16,7 +24,7 @@ export function subscriptionsRoutes(deps: { subscriptions: SubscriptionsService 
       summary: "Subscribe to a plan: charges the first period and provisions an instance",
       tags: ["subscriptions"],
       status: 201,
-      response: { description: "{subscription, instance}" },
+      response: { description: "{subscription, instance}", schema: SubscriptionCreateResponseSchema },
       errors: [402, 404, 409, 422],
       headers: [{ name: "Idempotency-Key", description: "Optional; replays return the stored response", schema: IdempotencyKeySchema }],
     }),
@@ -25,13 +33,21 @@ export function subscriptionsRoutes(deps: { subscriptions: SubscriptionsService 
   );
   r.get(
     "/",
-    doc({ summary: "The caller's subscriptions", tags: ["subscriptions"], response: { description: "{data: [subscription], page}" } }),
+    doc({
+      summary: "The caller's subscriptions",
+      tags: ["subscriptions"],
+      response: { description: "{data: [subscription], page}", schema: SubscriptionListResponseSchema },
+    }),
     validate({ query: SubscriptionListQuerySchema }),
     c.list,
   );
   r.get(
     "/:id",
-    doc({ summary: "One subscription", tags: ["subscriptions"], response: { description: "{subscription}" } }),
+    doc({
+      summary: "One subscription",
+      tags: ["subscriptions"],
+      response: { description: "{subscription}", schema: SubscriptionResponseSchema },
+    }),
     validate({ params: SubscriptionIdParamsSchema }),
     c.get,
   );
@@ -40,7 +56,10 @@ export function subscriptionsRoutes(deps: { subscriptions: SubscriptionsService 
     doc({
       summary: "Cancel (refunds unused whole days) and terminate its instance",
       tags: ["subscriptions"],
-      response: { description: "{subscription}" },
+      response: {
+        description: "{subscription, refund}: refund is the REFUND ledger entry or null",
+        schema: SubscriptionCancelResponseSchema,
+      },
       errors: [409],
     }),
     validate({ params: SubscriptionIdParamsSchema }),

@@ -12,11 +12,16 @@ import type { InstanceSignal } from "../../platform/signals.js";
 import { isUniqueViolation, TX_OPTIONS } from "../../platform/transaction.js";
 import { type CreditTransactionView, type LedgerService, lockUser, toCreditTransactionView } from "../credits/ledger.service.js";
 import { createInstanceRow } from "../instances/instance-rows.js";
-import { type InstanceView, toInstanceView } from "../instances/instances.view.js";
+import { toInstanceView } from "../instances/instances.view.js";
 import type { QuotaService } from "../quotas/quotas.service.js";
 import { addCalendarMonth, unusedDaysRefund } from "./billing-rules.js";
 import { cancelSubscriptionAndTerminate } from "./instance-desired-state.js";
-import type { SubscriptionCreateReq, SubscriptionListQuery } from "./subscriptions.schema.js";
+import type {
+  SubscriptionCancelResponse,
+  SubscriptionCreateReq,
+  SubscriptionCreateResponse,
+  SubscriptionListQuery,
+} from "./subscriptions.schema.js";
 import { type SubscriptionView, subscriptionViewInclude, toSubscriptionView } from "./subscriptions.view.js";
 
 /** The plan (or its service) exists but is not for sale. */
@@ -24,16 +29,7 @@ export class PlanUnavailableError extends ConflictError {
   override readonly code = "PLAN_UNAVAILABLE";
 }
 
-export interface SubscriptionCreateResponse {
-  subscription: SubscriptionView;
-  instance: InstanceView;
-}
-
-export interface SubscriptionCancelResponse {
-  subscription: SubscriptionView;
-  /** The REFUND entry, or null when nothing was refunded (past due, last day, free plan). */
-  refund: CreditTransactionView | null;
-}
+export type { SubscriptionCancelResponse, SubscriptionCreateResponse };
 
 const CREATE_ATTEMPTS = 3;
 

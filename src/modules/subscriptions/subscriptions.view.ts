@@ -1,21 +1,7 @@
-import type { Plan, Prisma as PrismaNs, Service, Subscription, SubscriptionStatus } from "../../generated/prisma/client.js";
+import type { Plan, Prisma as PrismaNs, Service, Subscription } from "../../generated/prisma/client.js";
+import type { SubscriptionView } from "./subscriptions.schema.js";
 
-export interface SubscriptionView {
-  id: string;
-  status: SubscriptionStatus;
-  planId: string;
-  plan: { id: string; slug: string; name: string; cpuMilli: number; memoryMb: number; storageGb: number; monthlyPriceCredits: number };
-  service: { id: string; slug: string; name: string };
-  /** The subscription's newest instance, if any. */
-  instanceId: string | null;
-  currentPeriodStart: string;
-  currentPeriodEnd: string;
-  pastDueSince: string | null;
-  cancelledAt: string | null;
-  cancelReason: string | null;
-  createdAt: string;
-  updatedAt: string;
-}
+export type { SubscriptionView };
 
 export type SubscriptionWithRefs = Subscription & { plan: Plan & { service: Service }; instances: Array<{ id: string }> };
 

@@ -7,6 +7,8 @@ import {
   AdminUserResponseSchema,
   type AdminUsersListQuery,
   AdminUsersListQuerySchema,
+  AdminUsersListResponseSchema,
+  AdminUserUpdateResponseSchema,
   type AdminUserUpdateReq,
   AdminUserUpdateSchema,
 } from "./users.schema.js";
@@ -35,13 +37,21 @@ export function adminUsersRoutes(deps: { users: UsersService }): Router {
   const r = Router();
   r.get(
     "/users",
-    doc({ summary: "All users", tags: ["admin: users"], response: { description: "{data: [user], page}" } }),
+    doc({
+      summary: "All users",
+      tags: ["admin: users"],
+      response: { description: "{data: [user], page}", schema: AdminUsersListResponseSchema },
+    }),
     validate({ query: AdminUsersListQuerySchema }),
     c.list,
   );
   r.get(
     "/users/:id",
-    doc({ summary: "One user", tags: ["admin: users"], response: { description: "{user}" } }),
+    doc({
+      summary: "One user",
+      tags: ["admin: users"],
+      response: { description: "{user} with its balance and quota", schema: AdminUserResponseSchema },
+    }),
     validate({ params: AdminUserParamsSchema }),
     c.get,
   );
@@ -50,7 +60,7 @@ export function adminUsersRoutes(deps: { users: UsersService }): Router {
     doc({
       summary: "Disable or enable an account, or change its role (both revoke the user's sessions)",
       tags: ["admin: users"],
-      response: { description: "{user}", schema: AdminUserResponseSchema },
+      response: { description: "{user}", schema: AdminUserUpdateResponseSchema },
       errors: [409],
     }),
     validate({ params: AdminUserParamsSchema, body: AdminUserUpdateSchema }),

@@ -1,5 +1,8 @@
 import { z } from "zod";
+import { Role } from "../../generated/prisma/enums.js";
 import { PageQuerySchema } from "../../platform/http/pagination.js";
+import { IsoDateTime, pageOf } from "../../platform/http/schemas.js";
+import { QuotaViewSchema } from "../quotas/quotas.schema.js";
 
 export const AdminUsersListQuerySchema = PageQuerySchema.extend({
   /** Substring of the (lowercased) email. */
@@ -20,15 +23,23 @@ export const AdminUserUpdateSchema = z
   .refine((b) => b.disabled !== undefined || b.role !== undefined, { message: "give disabled and/or role" });
 export type AdminUserUpdateReq = z.infer<typeof AdminUserUpdateSchema>;
 
-export const AdminUserResponseSchema = z.object({
-  user: z.object({
-    id: z.string(),
-    email: z.string(),
-    name: z.string(),
-    role: z.enum(["USER", "ADMIN"]),
-    creditBalance: z.number().int(),
-    disabledAt: z.string().nullable().describe("When an admin disabled the account; null when active"),
-    createdAt: z.string(),
-    updatedAt: z.string(),
-  }),
+// Responses.
+
+export const AdminUserViewSchema = z.object({
+  id: z.string(),
+  email: z.string(),
+  name: z.string(),
+  role: z.enum(Role),
+  creditBalance: z.number().int().min(0),
+  disabledAt: IsoDateTime.nullable().describe("When an admin disabled the account; null when active"),
+  createdAt: IsoDateTime,
+  updatedAt: IsoDateTime,
 });
+export type AdminUserView = z.infer<typeof AdminUserViewSchema>;
+
+export const AdminUserDetailSchema = z.object({ ...AdminUserViewSchema.shape, quota: QuotaViewSchema });
+export type AdminUserDetail = z.infer<typeof AdminUserDetailSchema>;
+
+export const AdminUsersListResponseSchema = pageOf(AdminUserViewSchema);
+export const AdminUserResponseSchema = z.object({ user: AdminUserDetailSchema });
+export const AdminUserUpdateResponseSchema = z.object({ user: AdminUserViewSchema });

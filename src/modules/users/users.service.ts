@@ -1,24 +1,15 @@
 /** Admin view of accounts: who they are, their balance and quota. */
-import type { Role, User } from "../../generated/prisma/client.js";
+import type { User } from "../../generated/prisma/client.js";
 import type { Clock } from "../../platform/clock.js";
 import type { PrismaClient } from "../../platform/db/index.js";
 import { ConflictError, found } from "../../platform/errors.js";
 import { type Paginated, paginated, skipTake } from "../../platform/http/pagination.js";
-import type { QuotaService, QuotaView } from "../quotas/quotas.service.js";
+import type { QuotaService } from "../quotas/quotas.service.js";
 import type { AuditService } from "../audit/audit.service.js";
 import type { SessionRevocations } from "../auth/session-revocations.js";
-import type { AdminUsersListQuery, AdminUserUpdateReq } from "./users.schema.js";
+import type { AdminUserDetail, AdminUsersListQuery, AdminUserUpdateReq, AdminUserView } from "./users.schema.js";
 
-export interface AdminUserView {
-  id: string;
-  email: string;
-  name: string;
-  role: Role;
-  creditBalance: number;
-  disabledAt: string | null;
-  createdAt: string;
-  updatedAt: string;
-}
+export type { AdminUserView };
 
 export function toAdminUserView(u: User): AdminUserView {
   return {
@@ -53,7 +44,7 @@ export class UsersService {
     return paginated(rows.map(toAdminUserView), total, q);
   }
 
-  async get(id: string): Promise<AdminUserView & { quota: QuotaView }> {
+  async get(id: string): Promise<AdminUserDetail> {
     const user = found(await this.opts.prisma.user.findUnique({ where: { id } }), "User");
     return { ...toAdminUserView(user), quota: await this.opts.quotas.view(id) };
   }

@@ -76,6 +76,19 @@ export function docsRoutes(document: () => unknown): Router {
       res.type("text/javascript").send(INIT);
     },
   );
-  r.use("/docs/assets", express.static(swaggerUiDir, { index: false, fallthrough: true, maxAge: "1h" }));
+  const assets = express.static(swaggerUiDir, { index: false, fallthrough: true, maxAge: "1h" });
+  r.get(
+    "/docs/assets/:file",
+    doc({
+      summary: "Swagger UI's files (from swagger-ui-dist)",
+      tags: ["operations"],
+      operational: true,
+      response: { description: "The file", contentType: "*/*" },
+    }),
+    (req, res, next) => {
+      req.url = `/${encodeURIComponent(String(req.params.file))}`;
+      assets(req, res, next);
+    },
+  );
   return r;
 }

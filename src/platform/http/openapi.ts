@@ -1,9 +1,11 @@
 /**
  * The OpenAPI 3.1 document, built from the routes the app actually serves (routes.ts) and the same
- * zod schemas that validate their requests (z.toJSONSchema, input side: what a client sends).
+ * zod schemas that validate their requests (z.toJSONSchema, input side: what a client sends) and type
+ * their responses (`doc({ response: { schema } })`, output side: what a client receives; objects are
+ * closed, so a field the schema does not name is a mismatch in test/helpers/contract.ts).
  * Error responses are derived from each route's middleware — 400 always (any URL can be malformed),
- * 401 behind `authenticate`, 403 behind `requireRole`, 404 when the path has parameters — plus the
- * ones its `doc()` declares (402, 409, 422, 429, ...). All errors share the one error shape.
+ * 401 behind `authenticate`, 403 behind `requireRole`, 404 when the path has parameters, 503 on every
+ * API route (a database outage) — plus the ones its `doc()` declares (402, 409, 422, 429, ...). All errors share the one error shape.
  */
 import type { Express } from "express";
 import { z } from "zod";
@@ -44,11 +46,27 @@ const ERROR_SCHEMA: JsonSchema = {
   },
 };
 
-function jsonSchemaOf(schema: z.ZodType): JsonSchema {
-  const s = z.toJSONSchema(schema, { io: "input", unrepresentable: "any", target: "draft-2020-12" }) as JsonSchema;
+/** Requests are described on their input side (what a client sends), responses on their output side. */
+/** Response headers a client (and a browser dashboard, through CORS) may read. */
+const RESPONSE_HEADERS: Record<string, JsonSchema> = {
+  XRequestId: {
+    description: "The request's id (the caller's own X-Request-Id when it sent a valid one); also in error bodies",
+    schema: { type: "string" },
+  },
+  IdempotentReplayed: {
+    description: "`true` when this is the stored response of an earlier request with the same Idempotency-Key",
+    schema: { type: "string", enum: ["true"] },
+  },
+  RetryAfter: { description: "Seconds to wait before trying again", schema: { type: "string" } },
+};
+
+function jsonSchemaOf(schema: z.ZodType, io: "input" | "output" = "input"): JsonSchema {
+  const s = z.toJSONSchema(schema, { io, unrepresentable: "any", target: "draft-2020-12" }) as JsonSchema;
   delete s.$schema;
   return s;
 }
+
+const REQUEST_ID_HEADER = { "X-Request-Id": { $ref: "#/components/headers/XRequestId" } };
 
 /** The error statuses a route can answer with. */
 export function errorStatusesOf(route: AppRoute): number[] {
@@ -61,6 +79,8 @@ export function errorStatusesOf(route: AppRoute): number[] {
   if (/:[A-Za-z0-9_]+/.test(route.path)) s.add(404);
   if (hasBody) s.add(413).add(415);
   for (const e of route.meta.doc?.errors ?? []) s.add(e);
+  // Any API call can meet a database outage (translateDbError: 503 DEPENDENCY_UNAVAILABLE).
+  if (!route.meta.doc?.operational) s.add(503);
   s.add(500);
   return [...s].sort((a, b) => a - b);
 }
@@ -108,18 +128,30 @@ function operationId(route: AppRoute): string {
 function operation(route: AppRoute): JsonSchema {
   const d = route.meta.doc;
   const status = d?.status ?? 200;
-  const successContent =
-    status === 204
-      ? undefined
-      : d?.response?.contentType && d.response.contentType !== "application/json"
-        ? { [d.response.contentType]: { schema: { type: "string" } } }
-        : { "application/json": { schema: d?.response?.schema ? jsonSchemaOf(d.response.schema) : { type: "object" } } };
+  const r = d?.response;
+  let successContent: Record<string, JsonSchema> | undefined;
+  if (status !== 204) {
+    successContent =
+      r?.contentType && r.contentType !== "application/json"
+        ? { [r.contentType]: { schema: { type: "string" } } }
+        : // A JSON response without a schema is documented as a bare object: test/platform/openapi.test.ts fails on it.
+          { "application/json": { schema: r?.schema ? jsonSchemaOf(r.schema, "output") : { type: "object" } } };
+    for (const alt of r?.alsoAs ?? []) successContent[alt.contentType] = { schema: { type: "string", description: alt.description } };
+  }
+  const idempotent = (d?.headers ?? []).some((h) => h.name.toLowerCase() === "idempotency-key");
   const responses: Record<string, JsonSchema> = {
-    [String(status)]: { description: d?.response?.description ?? "OK", ...(successContent ? { content: successContent } : {}) },
+    [String(status)]: {
+      description: r?.description ?? "OK",
+      headers: {
+        ...REQUEST_ID_HEADER,
+        ...(idempotent ? { "Idempotent-Replayed": { $ref: "#/components/headers/IdempotentReplayed" } } : {}),
+      },
+      ...(successContent ? { content: successContent } : {}),
+    },
   };
   for (const alt of d?.alsoResponds ?? []) {
     const type = alt.contentType ?? "application/json";
-    const schema = alt.schema ? jsonSchemaOf(alt.schema) : { type: "object" };
+    const schema = alt.schema ? jsonSchemaOf(alt.schema, "output") : { type: "object" };
     // A text stream is a string; the schema of each message's data rides along as x-data-schema.
     const media =
       type === "application/json" ? { schema } : { schema: { type: "string", ...(alt.schema ? { "x-data-schema": schema } : {}) } };
@@ -128,10 +160,23 @@ function operation(route: AppRoute): JsonSchema {
       existing.description = `${existing.description}; ${type}: ${alt.description}`;
       existing.content = { ...existing.content, [type]: media };
     } else {
-      responses[String(alt.status)] = { description: alt.description, ...(alt.status === 204 ? {} : { content: { [type]: media } }) };
+      responses[String(alt.status)] = {
+        description: alt.description,
+        headers: REQUEST_ID_HEADER,
+        ...(alt.status === 204 ? {} : { content: { [type]: media } }),
+      };
     }
   }
-  for (const e of errorStatusesOf(route)) responses[String(e)] = { $ref: `#/components/responses/E${e}` };
+  for (const e of errorStatusesOf(route)) {
+    const special = d?.errorDescriptions?.[e];
+    responses[String(e)] = special
+      ? {
+          description: special,
+          headers: REQUEST_ID_HEADER,
+          content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
+        }
+      : { $ref: `#/components/responses/E${e}` };
+  }
   const body = route.meta.schemas.body;
   const tags = d?.tags ?? [route.path.split("/").filter(Boolean)[route.path.startsWith("/api/admin") ? 2 : 1] ?? "operations"];
   return {
@@ -162,7 +207,11 @@ export function buildOpenApiDocument(routes: AppRoute[], info: OpenApiInfo): Jso
   }
   const responses: Record<string, JsonSchema> = {};
   for (const [status, description] of Object.entries(ERROR_DESCRIPTIONS)) {
-    responses[`E${status}`] = { description, content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } };
+    responses[`E${status}`] = {
+      description,
+      headers: { ...REQUEST_ID_HEADER, ...(status === "429" ? { "Retry-After": { $ref: "#/components/headers/RetryAfter" } } : {}) },
+      content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
+    };
   }
   return {
     openapi: "3.1.0",
@@ -173,6 +222,7 @@ export function buildOpenApiDocument(routes: AppRoute[], info: OpenApiInfo): Jso
       securitySchemes: { bearerAuth: { type: "http", scheme: "bearer", bearerFormat: "JWT" } },
       schemas: { Error: ERROR_SCHEMA },
       responses,
+      headers: RESPONSE_HEADERS,
     },
   };
 }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { PageInfoSchema } from "./schemas.js";
 
 export const PageQuerySchema = z.object({
   page: z.coerce.number().int().min(1).default(1),
@@ -6,12 +7,7 @@ export const PageQuerySchema = z.object({
 });
 export type PageQuery = z.infer<typeof PageQuerySchema>;
 
-export interface PageInfo {
-  page: number;
-  pageSize: number;
-  total: number;
-  totalPages: number;
-}
+export type PageInfo = z.infer<typeof PageInfoSchema>;
 
 export interface Paginated<T> {
   data: T[];

@@ -20,7 +20,15 @@ export interface RouteDoc {
   tags?: string[];
   /** Success status (default 200) and what it returns. */
   status?: number;
-  response?: { description: string; schema?: z.ZodType; contentType?: string };
+  response?: {
+    description: string;
+    /** The JSON body (output side: what the client receives). Every JSON response needs one. */
+    schema?: z.ZodType;
+    /** A non-JSON success body (e.g. `text/plain`), documented as a string. */
+    contentType?: string;
+    /** Other media types the same status can carry (chosen by `Accept` or a query flag), as text. */
+    alsoAs?: Array<{ contentType: string; description: string }>;
+  };
   /**
    * Other successful answers: another status (e.g. 202 for another request shape) or, for the same
    * status, another content type (e.g. `text/event-stream` when asked for; `schema` then describes
@@ -29,6 +37,8 @@ export interface RouteDoc {
   alsoResponds?: Array<{ status: number; description: string; contentType?: string; schema?: z.ZodType }>;
   /** Errors beyond the derived ones (400 validated, 401 authenticated, 403 role, 404 path params). */
   errors?: DeclaredErrorStatus[];
+  /** What an error status means on this route, where the generic description is not enough. */
+  errorDescriptions?: Partial<Record<number, string>>;
   /** Request headers the route reads (e.g. Idempotency-Key). */
   headers?: Array<{ name: string; required?: boolean; description: string; schema?: z.ZodType }>;
   /** Not under /api: no bearer auth, no JSON error envelope guarantees beyond 500. */
