@@ -187,24 +187,36 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
     },
     ingressControllerNamespace: config.kube.ingressControllerNamespace,
   });
+  // The reconciler and billing need each other: billing signals the reconciler, and the reconciler's
+  // refunds go through billing. The signal is resolved at call time, once both exist.
+  let signal: InstanceSignal | undefined;
+  const lateSignal: InstanceSignal = { instanceChanged: (id) => signal?.instanceChanged(id) };
+  const billing = new BillingService({
+    prisma,
+    ledger,
+    clock,
+    signal: lateSignal,
+    logger,
+    gracePeriodMs: config.billing.gracePeriodMs,
+  });
   const reconciler = new Reconciler({
     prisma,
     cluster,
     manifests,
-    ledger,
+    billing,
     quotas,
     clock,
     logger: logger.child({ loop: "reconciler" }),
     metrics,
     concurrency: config.reconciler.concurrency,
+    leaseMs: config.reconciler.leaseMs,
     resyncIntervalMs: config.reconciler.resyncIntervalMs,
     rolloutTimeoutMs: config.reconciler.rolloutTimeoutMs,
     stuckPodGraceMs: config.reconciler.stuckPodGraceMs,
     ...overrides.reconciler,
   });
   const baseSignal = overrides.signal ?? reconciler;
-  const signal = overrides.wrapSignal ? overrides.wrapSignal(baseSignal) : baseSignal;
-  const billing = new BillingService({ prisma, ledger, clock, signal, logger, gracePeriodMs: config.billing.gracePeriodMs });
+  signal = overrides.wrapSignal ? overrides.wrapSignal(baseSignal) : baseSignal;
   const credits = new CreditsService({ prisma, ledger, idempotency, signal, topUpListener: billing });
   const subscriptions = new SubscriptionsService({ prisma, ledger, quotas, idempotency, signal, clock, baseDomain: config.baseDomain });
   const users = new UsersService({ prisma, quotas });

@@ -66,6 +66,7 @@ const EnvSchema = z.object({
   ROLLOUT_TIMEOUT: duration.default(10 * 60_000),
   STUCK_POD_GRACE: duration.default(2 * 60_000),
   RECONCILE_CONCURRENCY: int(1, 256).default(8),
+  RECONCILE_LEASE: durationFrom(1000).default(60_000),
   RENEWAL_CRON: z.string().default("*/10 * * * *"),
   BILLING_GRACE_PERIOD: duration.default(7 * 86_400_000),
   IDEMPOTENCY_RETENTION: duration.default(7 * 86_400_000),
@@ -122,7 +123,7 @@ export interface Config {
     postgresServiceType: "ClusterIP" | "NodePort" | "LoadBalancer";
   };
   health: { intervalMs: number; consecutiveObservations: number; retentionMs: number };
-  reconciler: { resyncIntervalMs: number; rolloutTimeoutMs: number; stuckPodGraceMs: number; concurrency: number };
+  reconciler: { resyncIntervalMs: number; rolloutTimeoutMs: number; stuckPodGraceMs: number; concurrency: number; leaseMs: number };
   billing: { renewalCron: string; gracePeriodMs: number; idempotencyRetentionMs: number };
   quotaDefaults: { maxInstances: number; cpuMilli: number; memoryMb: number; storageGb: number };
   /** Run the reconciler, health and renewal loops in this process. */
@@ -228,6 +229,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       rolloutTimeoutMs: e.ROLLOUT_TIMEOUT,
       stuckPodGraceMs: e.STUCK_POD_GRACE,
       concurrency: e.RECONCILE_CONCURRENCY,
+      leaseMs: e.RECONCILE_LEASE,
     },
     billing: { renewalCron: e.RENEWAL_CRON, gracePeriodMs: e.BILLING_GRACE_PERIOD, idempotencyRetentionMs: e.IDEMPOTENCY_RETENTION },
     quotaDefaults: {

@@ -1,6 +1,7 @@
 /**
  * Recurring billing: renewals, past due, grace-period expiry, and settling past-due subscriptions when
- * credits arrive. Every step runs in its own transaction that locks the user row first and re-reads
+ * credits arrive; and what a failed or terminated instance means for its subscription (the
+ * reconciler's money goes through here). Every step runs in its own transaction that locks the user row first and re-reads
  * the subscription under that lock, so concurrent runs (several replicas) see each other's work; the
  * renewal's ledger key `renewal:<subscriptionId>:<periodStart ISO>` makes charging a period twice
  * impossible even if that were not so.
@@ -13,6 +14,7 @@ import type { Logger } from "../../platform/logger.js";
 import type { InstanceSignal } from "../../platform/signals.js";
 import { TX_OPTIONS } from "../../platform/transaction.js";
 import type { TopUpListener } from "../credits/credits.service.js";
+import { ledgerKeys } from "../credits/ledger-keys.js";
 import { type LedgerService, lockUser } from "../credits/ledger.service.js";
 import { addCalendarMonth } from "./billing-rules.js";
 import { cancelSubscriptionAndTerminate, setSubscriptionInstancesDesiredState } from "./instance-desired-state.js";
@@ -106,7 +108,7 @@ export class BillingService implements TopUpListener {
               reason: `Renewal of ${sub.plan.service.name} ${sub.plan.name}, ${end.toISOString()} to ${next.toISOString()}`,
               referenceType: "subscription",
               referenceId: sub.id,
-              idempotencyKey: `renewal:${sub.id}:${end.toISOString()}`,
+              idempotencyKey: ledgerKeys.renewal(sub.id, end),
             });
           } catch (err) {
             if (!(err instanceof InsufficientCreditsError)) throw err;
@@ -181,7 +183,7 @@ export class BillingService implements TopUpListener {
             reason: `Renewal of ${sub.plan.service.name} ${sub.plan.name} after payment, ${now.toISOString()} to ${end.toISOString()}`,
             referenceType: "subscription",
             referenceId: sub.id,
-            idempotencyKey: `renewal:${sub.id}:${now.toISOString()}`,
+            idempotencyKey: ledgerKeys.renewal(sub.id, now),
           });
         } catch (err) {
           if (err instanceof InsufficientCreditsError) continue; // still past due; a cheaper one may fit
@@ -203,6 +205,39 @@ export class BillingService implements TopUpListener {
       );
     }
     return { instanceIds: wake };
+  }
+
+  /**
+   * Inside the caller's transaction: refunds the first-period charge of an instance that never ran,
+   * exactly once (ledger key `refund:first-period:<instanceId>`). Returns the credits refunded by
+   * this call (0 when there was no charge or it was already refunded).
+   */
+  async refundFailedProvisioning(tx: Tx, inst: { id: string; userId: string; name: string; subscriptionId: string }): Promise<number> {
+    const charge = await tx.creditTransaction.findFirst({
+      where: { userId: inst.userId, type: "SUBSCRIPTION_CHARGE", referenceType: "subscription", referenceId: inst.subscriptionId },
+    });
+    if (!charge || charge.amount >= 0) return 0;
+    const { replayed } = await this.opts.ledger.post(tx, {
+      userId: inst.userId,
+      type: "REFUND",
+      amount: -charge.amount,
+      reason: `Refund: instance '${inst.name}' could not be provisioned`,
+      referenceType: "instance",
+      referenceId: inst.id,
+      idempotencyKey: ledgerKeys.firstPeriodRefund(inst.id),
+    });
+    return replayed ? 0 : -charge.amount;
+  }
+
+  /**
+   * Inside the caller's transaction: ends the subscription of an instance that is gone (terminated,
+   * or failed before it ever ran), unless it has ended already. Its instances are not touched.
+   */
+  async endSubscription(tx: Tx, subscriptionId: string, now: Date, reason: string): Promise<void> {
+    await tx.subscription.updateMany({
+      where: { id: subscriptionId, status: { in: ["ACTIVE", "PAST_DUE"] } },
+      data: { status: "CANCELLED", cancelledAt: now, cancelReason: reason },
+    });
   }
 
   /** Locks the owner's user row (the one lock order: user, then its rows) and reads the subscription. */
