@@ -16,6 +16,7 @@ import { KubeError, KubeNotFoundError } from "../../kube/errors.js";
 import type { Manifest } from "../../kube/types.js";
 import type { InstanceCluster, RolloutState } from "../../modules/instances/instance-cluster.js";
 import type { InstanceManifests } from "../../modules/instances/instance-manifests.js";
+import * as state from "../../modules/instances/instance-state.js";
 import type { BillingService } from "../../modules/subscriptions/billing.service.js";
 import type { Clock } from "../../platform/clock.js";
 import type { PrismaClient } from "../../platform/db/index.js";
@@ -75,10 +76,6 @@ export class InstanceLifecycle {
     }
   }
 
-  private async event(instanceId: string, type: string, message: string, level: "INFO" | "WARN" | "ERROR" = "INFO", data?: object) {
-    await this.o.prisma.instanceEvent.create({ data: { instanceId, type, message, level, data: data as never } });
-  }
-
   private async converge(inst: Loaded, log: Logger): Promise<WorkResult> {
     const now = this.o.clock.now();
     const replicas: 0 | 1 = inst.desiredState === "SUSPENDED" ? 0 : 1;
@@ -91,19 +88,18 @@ export class InstanceLifecycle {
       else if (status === "SUSPENDED" && replicas === 1) next = "UPDATING";
       else if (status === "RUNNING" && replicas === 1 && inst.generation > inst.appliedGeneration) next = "UPDATING";
       if (next !== status || !inst.transitionStartedAt) {
-        await this.o.prisma.instance.update({
-          where: { id: inst.id },
-          data: {
-            status: next,
-            transitionStartedAt: inst.transitionStartedAt ?? now,
-            transitionDeadline: inst.transitionDeadline ?? new Date(now.getTime() + this.o.rolloutTimeoutMs),
-          },
-        });
-        if (next === "PROVISIONING") await this.event(inst.id, "PROVISIONING_STARTED", "Provisioning started");
-        if (next === "UPDATING" && status === "SUSPENDED") await this.event(inst.id, "RESUMING", "Resuming: scaling back up");
-        status = next;
         inst.transitionStartedAt ??= now;
         inst.transitionDeadline ??= new Date(now.getTime() + this.o.rolloutTimeoutMs);
+        await state.beginTransition(this.o.prisma, inst.id, {
+          status: next,
+          startedAt: inst.transitionStartedAt,
+          deadline: inst.transitionDeadline,
+        });
+        if (next === "PROVISIONING")
+          await state.recordEvent(this.o.prisma, inst.id, { type: "PROVISIONING_STARTED", message: "Provisioning started" });
+        if (next === "UPDATING" && status === "SUSPENDED")
+          await state.recordEvent(this.o.prisma, inst.id, { type: "RESUMING", message: "Resuming: scaling back up" });
+        status = next;
       }
     }
 
@@ -111,15 +107,21 @@ export class InstanceLifecycle {
     if (inst.appliedGeneration < inst.generation) {
       const tenant = await this.o.tenants.ensure(inst.userId);
       if (inst.appliedGeneration === 0) {
-        await this.event(inst.id, "TENANT_READY", `Namespace ${inst.namespace} and its baseline are in place`, "INFO", {
-          objects: tenant.map(describe),
+        await state.recordEvent(this.o.prisma, inst.id, {
+          type: "TENANT_READY",
+          message: `Namespace ${inst.namespace} and its baseline are in place`,
+          data: { objects: tenant.map(describe) },
         });
       }
       const credentials = await this.o.cluster.readCredentials(inst.namespace, this.o.manifests.names(inst).secret);
       const objects = this.o.manifests.instance(inst, { replicas, credentials });
       await this.o.cluster.applyAll(objects);
-      await this.o.prisma.instance.update({ where: { id: inst.id }, data: { appliedGeneration: inst.generation } });
-      await this.event(inst.id, "OBJECTS_APPLIED", `Applied ${objects.length} objects`, "INFO", { objects: objects.map(describe) });
+      await state.markApplied(this.o.prisma, inst.id, inst.generation);
+      await state.recordEvent(this.o.prisma, inst.id, {
+        type: "OBJECTS_APPLIED",
+        message: `Applied ${objects.length} objects`,
+        data: { objects: objects.map(describe) },
+      });
       log.debug({ generation: inst.generation }, "manifests applied");
     }
 
@@ -137,17 +139,16 @@ export class InstanceLifecycle {
         );
       }
       if (inst.attempts === 0 || stuck) {
-        const key = stuck ? `POD_${stuck.reason.toUpperCase()}` : "ROLLOUT_WAITING";
+        const type = stuck ? state.podProblemEvent(stuck.reason) : "ROLLOUT_WAITING";
         const already = await this.o.prisma.instanceEvent.findFirst({
-          where: { instanceId: inst.id, type: key, createdAt: { gte: inst.transitionStartedAt ?? now } },
+          where: { instanceId: inst.id, type, createdAt: { gte: inst.transitionStartedAt ?? now } },
         });
         if (!already) {
-          await this.event(
-            inst.id,
-            key,
-            stuck ? `Pod ${stuck.reason}: ${stuck.message ?? ""}`.trim() : "Waiting for the rollout",
-            stuck ? "WARN" : "INFO",
-          );
+          await state.recordEvent(this.o.prisma, inst.id, {
+            type,
+            message: stuck ? `Pod ${stuck.reason}: ${stuck.message ?? ""}`.trim() : "Waiting for the rollout",
+            level: stuck ? "WARN" : "INFO",
+          });
         }
       }
       return {
@@ -160,30 +161,16 @@ export class InstanceLifecycle {
     const final = replicas === 0 ? "SUSPENDED" : "RUNNING";
     const firstRun = !inst.provisionedAt && final === "RUNNING";
     const doneAt = this.o.clock.now();
-    await this.o.prisma.instance.updateMany({
-      where: { id: inst.id, leaseOwner: this.o.owner, generation: inst.generation },
-      data: {
-        status: final,
-        statusMessage: null,
-        observedGeneration: inst.generation,
-        url: this.o.manifests.url(inst),
-        provisionedAt: inst.provisionedAt ?? (final === "RUNNING" ? doneAt : null),
-        transitionStartedAt: null,
-        transitionDeadline: null,
-        attempts: 0,
-      },
-    });
+    await state.converged(this.o.prisma, inst, { owner: this.o.owner, status: final, url: this.o.manifests.url(inst), at: doneAt });
     const tookMs = doneAt.getTime() - (inst.transitionStartedAt ?? doneAt).getTime();
     if (firstRun) this.o.metrics.provisioned(tookMs, inst.service.slug);
     const verb =
       final === "SUSPENDED" ? "Suspended (scaled to 0)" : firstRun ? "Running" : status === "RESTARTING" ? "Restarted" : "Updated";
-    await this.event(
-      inst.id,
-      final === "SUSPENDED" ? "SUSPENDED" : firstRun ? "RUNNING" : `${status}_COMPLETE`,
-      `${verb} in ${tookMs} ms`,
-      "INFO",
-      { durationMs: tookMs },
-    );
+    await state.recordEvent(this.o.prisma, inst.id, {
+      type: final === "SUSPENDED" ? "SUSPENDED" : firstRun ? "RUNNING" : `${status}_COMPLETE`,
+      message: `${verb} in ${tookMs} ms`,
+      data: { durationMs: tookMs },
+    });
     return { outcome: { instanceId: inst.id, status: final, result: "done" } };
   }
 
@@ -200,27 +187,13 @@ export class InstanceLifecycle {
 
   private async terminate(inst: Loaded): Promise<WorkResult> {
     if (inst.status !== "TERMINATING") {
-      await this.o.prisma.instance.update({ where: { id: inst.id }, data: { status: "TERMINATING" } });
-      await this.event(inst.id, "TERMINATING", "Deleting the instance's cluster objects");
+      await state.beginTerminating(this.o.prisma, inst.id);
     }
     const removed = await this.removeObjects(inst);
     const now = this.o.clock.now();
     await inTransaction(this.o.prisma, async (tx) => {
-      await tx.instance.update({
-        where: { id: inst.id },
-        data: {
-          status: "TERMINATED",
-          observedGeneration: inst.generation,
-          terminatedAt: now,
-          transitionStartedAt: null,
-          transitionDeadline: null,
-          attempts: 0,
-        },
-      });
+      await state.terminated(tx, inst, now, removed);
       await this.o.billing.endSubscription(tx, inst.subscriptionId, now, "instance terminated");
-      await tx.instanceEvent.create({
-        data: { instanceId: inst.id, type: "TERMINATED", message: "Terminated; cluster objects removed", data: { removed } },
-      });
     });
     return { outcome: { instanceId: inst.id, status: "TERMINATED", result: "done" } };
   }
@@ -256,7 +229,13 @@ export class InstanceLifecycle {
     const jitter = Math.floor(Math.random() * (backoff / 4));
     log.warn({ err: message, attempts }, "reconcile failed; will retry");
     if (attempts === 1 || attempts % 5 === 0) {
-      await this.event(inst.id, "RETRYING", `Cluster error, retrying (attempt ${attempts}): ${message}`, "WARN").catch(() => {});
+      await state
+        .recordEvent(this.o.prisma, inst.id, {
+          type: "RETRYING",
+          message: `Cluster error, retrying (attempt ${attempts}): ${message}`,
+          level: "WARN",
+        })
+        .catch(() => {});
     }
     const current = await this.o.prisma.instance.findUnique({ where: { id: inst.id }, select: { status: true } }).catch(() => null);
     return {
@@ -283,23 +262,11 @@ export class InstanceLifecycle {
     }
     const now = this.o.clock.now();
     await inTransaction(this.o.prisma, async (tx) => {
-      await tx.instance.update({
-        where: { id: inst.id },
-        data: {
-          status: "FAILED",
-          statusMessage: message.slice(0, 1000),
-          observedGeneration: inst.generation,
-          transitionStartedAt: null,
-          transitionDeadline: null,
-        },
-      });
-      await tx.instanceEvent.create({ data: { instanceId: inst.id, type: "FAILED", level: "ERROR", message, data: { removed } } });
+      await state.failed(tx, inst, message, removed);
       if (!neverRan) return;
       const refunded = await this.o.billing.refundFailedProvisioning(tx, inst);
       if (refunded > 0) {
-        await tx.instanceEvent.create({
-          data: { instanceId: inst.id, type: "REFUNDED", message: `Refunded ${refunded} credits for the first period` },
-        });
+        await state.recordEvent(tx, inst.id, { type: "REFUNDED", message: `Refunded ${refunded} credits for the first period` });
       }
       await this.o.billing.endSubscription(tx, inst.subscriptionId, now, "provisioning failed");
     });

@@ -3,6 +3,7 @@ import { type PageQuery, type Paginated, paginated, skipTake } from "../../platf
 import type { IdempotencyService, IdempotentResponse } from "../../platform/idempotency.js";
 import type { InstanceSignal } from "../../platform/signals.js";
 import type { CreditsGrantReq } from "./credits.schema.js";
+import { ledgerKeys } from "./ledger-keys.js";
 import { type CreditTransactionView, type LedgerService, lockUser, toCreditTransactionView } from "./ledger.service.js";
 
 /**
@@ -65,7 +66,7 @@ export class CreditsService {
           reason: body.reason,
           referenceType: "admin",
           referenceId: adminId,
-          idempotencyKey: `admin-grant:${adminId}:${idempotencyKey}`,
+          idempotencyKey: ledgerKeys.adminGrant(adminId, idempotencyKey),
           createdById: adminId,
         });
         if (body.amount > 0 && this.opts.topUpListener) {

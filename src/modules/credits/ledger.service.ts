@@ -11,7 +11,7 @@
  *      tables are the last line of defence;
  *   4. insert the entry with `balanceAfter`.
  *
- * Idempotency keys used by the product (one entry per key, ever):
+ * Idempotency keys used by the product (one entry per key, ever; built by `ledgerKeys`, ledger-keys.ts):
  *   - `admin-grant:<adminId>:<Idempotency-Key header>`  admin top-ups and adjustments
  *   - `subscription:first-period:<subscriptionId>`       the first period of a subscription
  *   - `renewal:<subscriptionId>:<periodStart ISO>`       a renewal, periodStart = start of the period paid for

@@ -33,6 +33,7 @@ import type { PrismaClient, Tx } from "../../platform/db/index.js";
 import type { Logger } from "../../platform/logger.js";
 import type { SweepMetrics } from "../../platform/metrics.js";
 import type { InstanceSignal } from "../../platform/signals.js";
+import { requestRepairs } from "../instances/instance-state.js";
 import { type HealthMeasurements, type HealthStatus, nextHealth, type Observation, observe } from "./health.rules.js";
 
 /** Every object of every instance: managed by us and carrying an instance id. */
@@ -217,7 +218,11 @@ export class HealthSweeper {
           await this.recordHealthChanges(tx, checkedAt, results);
         }
         if (!req.instanceIds) await this.resetNotRunning(tx);
-        const repairedIds = toRepair.length ? await this.requestRepairs(tx, checkedAt, toRepair, generations) : [];
+        const repairedIds = await requestRepairs(
+          tx,
+          checkedAt,
+          toRepair.map((r) => ({ instanceId: r.instanceId, generation: generations.get(r.instanceId) ?? 0, missing: r.missing })),
+        );
         // The sweep row last, so its duration covers reading, judging and (all but the commit of) writing.
         sweep.durationMs = Math.round(performance.now() - started);
         const finishedAt = new Date(startedAt.getTime() + sweep.durationMs);
@@ -459,34 +464,5 @@ export class HealthSweeper {
         WHERE "status" IN ('SUSPENDED','FAILED','TERMINATING','TERMINATED')
           AND ("health_status" <> 'UNKNOWN' OR "health_candidate" IS NOT NULL)`,
     );
-  }
-
-  /** Bumps the generation of instances with missing objects (still RUNNING, unchanged) and records why. */
-  private async requestRepairs(tx: Tx, at: Date, toRepair: InstanceHealthResult[], generations: Map<string, number>): Promise<string[]> {
-    const rows = await tx.$queryRawUnsafe<Array<{ id: string }>>(
-      `UPDATE "instances" i
-          SET "generation" = i."generation" + 1, "next_attempt_at" = $1, "attempts" = 0
-         FROM unnest($2::text[], $3::int[]) AS v(id, gen)
-        WHERE i."id" = v.id AND i."generation" = v.gen AND i."status" = 'RUNNING' AND i."desired_state" = 'RUNNING'
-        RETURNING i."id"`,
-      at,
-      toRepair.map((r) => r.instanceId),
-      toRepair.map((r) => generations.get(r.instanceId) ?? 0),
-    );
-    const done = new Set(rows.map((r) => r.id));
-    const events = toRepair.filter((r) => done.has(r.instanceId));
-    if (events.length) {
-      await tx.$executeRawUnsafe(
-        `INSERT INTO "instance_events" ("id","instance_id","type","level","message","data","created_at")
-         SELECT v.eid, v.id, 'HEALTH_OBJECTS_MISSING', 'WARN', v.message, v.data::jsonb, $1
-           FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS v(eid, id, message, data)`,
-        at,
-        events.map(() => randomUUID()),
-        events.map((r) => r.instanceId),
-        events.map((r) => `Health check found missing objects (${r.missing.join(", ")}); re-applying them`),
-        events.map((r) => JSON.stringify({ missing: r.missing })),
-      );
-    }
-    return [...done];
   }
 }

@@ -13,7 +13,8 @@ import { ConflictError, DependencyUnavailableError, InvalidStateError, NotFoundE
 import type { AuthIdentity } from "../../platform/http/auth.js";
 import { type Paginated, paginated, skipTake } from "../../platform/http/pagination.js";
 import type { InstanceSignal } from "../../platform/signals.js";
-import { TX_OPTIONS } from "../../platform/transaction.js";
+import { inTransaction, TX_OPTIONS } from "../../platform/transaction.js";
+import { ledgerKeys } from "../credits/ledger-keys.js";
 import { lockUser, type LedgerService, toCreditTransactionView } from "../credits/ledger.service.js";
 import type { QuotaService } from "../quotas/quotas.service.js";
 import { planChangeAmount } from "../subscriptions/billing-rules.js";
@@ -22,6 +23,7 @@ import type { IdempotentResponse } from "../../platform/idempotency.js";
 import type { InstanceCluster } from "./instance-cluster.js";
 import type { InstanceManifests } from "./instance-manifests.js";
 import { createInstanceRow } from "./instance-rows.js";
+import * as state from "./instance-state.js";
 import type { InstanceEventsQuery, InstanceListQuery, InstanceLogsQuery } from "./instances.schema.js";
 import { type InstanceView, instanceViewInclude, toInstanceView } from "./instances.view.js";
 
@@ -220,32 +222,17 @@ export class InstancesService {
           reason: `Plan change ${inst.plan.slug} -> ${plan.slug} for '${inst.name}' (pro rata)`,
           referenceType: "instance",
           referenceId: inst.id,
-          idempotencyKey: `plan-change:${inst.id}:${inst.generation}`,
+          idempotencyKey: ledgerKeys.planChange(inst.id, inst.generation),
         });
         entry = toCreditTransactionView(posted.entry);
       }
       await tx.subscription.update({ where: { id: sub.id }, data: { planId: plan.id } });
-      const updated = await tx.instance.update({
-        where: { id: inst.id },
-        data: {
-          planId: plan.id,
-          status: "UPDATING",
-          statusMessage: null,
-          generation: { increment: 1 },
-          nextAttemptAt: now,
-          attempts: 0,
-          transitionStartedAt: null,
-          transitionDeadline: null,
-        },
+      const updated = await state.requestPlanChange(tx, inst, {
+        planId: plan.id,
+        now,
         include: instanceViewInclude,
-      });
-      await tx.instanceEvent.create({
-        data: {
-          instanceId: inst.id,
-          type: "UPDATE_REQUESTED",
-          message: `Plan change ${inst.plan.slug} -> ${plan.slug} requested`,
-          data: { fromPlanId: inst.planId, toPlanId: plan.id, credits: entry ? entry.amount : 0 },
-        },
+        message: `Plan change ${inst.plan.slug} -> ${plan.slug} requested`,
+        data: { fromPlanId: inst.planId, toPlanId: plan.id, credits: entry ? entry.amount : 0 },
       });
       return toInstanceView(updated);
     }, TX_OPTIONS);
@@ -262,22 +249,9 @@ export class InstancesService {
         details: { status: inst.status },
       });
     }
-    const now = this.o.clock.now();
-    const res = await this.o.prisma.instance.updateMany({
-      where: { id, status: inst.status, generation: inst.generation },
-      data: {
-        status: "RESTARTING",
-        statusMessage: null,
-        restartRequestedAt: now,
-        generation: { increment: 1 },
-        nextAttemptAt: now,
-        attempts: 0,
-        transitionStartedAt: null,
-        transitionDeadline: null,
-      },
-    });
-    if (res.count !== 1) throw new InvalidStateError("Instance changed state meanwhile; try again");
-    await this.o.prisma.instanceEvent.create({ data: { instanceId: id, type: "RESTART_REQUESTED", message: "Restart requested" } });
+    if (!(await state.requestRestart(this.o.prisma, inst, this.o.clock.now()))) {
+      throw new InvalidStateError("Instance changed state meanwhile; try again");
+    }
     this.o.signal.instanceChanged(id);
     return this.get(caller, id);
   }
@@ -295,15 +269,9 @@ export class InstancesService {
       // Cancelling marks the subscription's instances for termination and signals the reconciler.
       await this.o.subscriptions.cancel(caller.userId, sub.id);
     } else {
-      await this.o.prisma.$transaction(async (tx) => {
-        await tx.instance.update({ where: { id }, data: { desiredState: "TERMINATED", generation: { increment: 1 } } });
-        await tx.instanceEvent.create({ data: { instanceId: id, type: "TERMINATION_REQUESTED", message: "Termination requested" } });
-      });
+      await inTransaction(this.o.prisma, (tx) => state.requestTermination(tx, id));
     }
-    await this.o.prisma.instance.updateMany({
-      where: { id, status: { notIn: ["TERMINATED"] } },
-      data: { status: "TERMINATING", nextAttemptAt: this.o.clock.now() },
-    });
+    await state.showTerminating(this.o.prisma, id, this.o.clock.now());
     this.o.signal.instanceChanged(id);
     return this.get(caller, id);
   }

@@ -17,7 +17,8 @@ import type { TopUpListener } from "../credits/credits.service.js";
 import { ledgerKeys } from "../credits/ledger-keys.js";
 import { type LedgerService, lockUser } from "../credits/ledger.service.js";
 import { addCalendarMonth } from "./billing-rules.js";
-import { cancelSubscriptionAndTerminate, setSubscriptionInstancesDesiredState } from "./instance-desired-state.js";
+import { setDesiredStateOfSubscription } from "../instances/instance-state.js";
+import { cancelSubscriptionAndTerminate } from "./subscription-cancel.js";
 
 /** At most this many missed periods are charged in one renewal (a long outage), then the next pass continues. */
 const MAX_PERIODS_PER_RENEWAL = 24;
@@ -116,7 +117,7 @@ export class BillingService implements TopUpListener {
               where: { id: sub.id },
               data: { currentPeriodStart: start, currentPeriodEnd: end, status: "PAST_DUE", pastDueSince: now },
             });
-            const wake = await setSubscriptionInstancesDesiredState(tx, sub.id, {
+            const wake = await setDesiredStateOfSubscription(tx, sub.id, {
               from: ["RUNNING"],
               to: "SUSPENDED",
               eventType: "SUSPENDED",
@@ -195,7 +196,7 @@ export class BillingService implements TopUpListener {
         data: { status: "ACTIVE", currentPeriodStart: now, currentPeriodEnd: end, pastDueSince: null },
       });
       wake.push(
-        ...(await setSubscriptionInstancesDesiredState(tx, sub.id, {
+        ...(await setDesiredStateOfSubscription(tx, sub.id, {
           from: ["SUSPENDED"],
           to: "RUNNING",
           eventType: "RESUMED",

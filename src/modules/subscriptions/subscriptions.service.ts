@@ -9,12 +9,13 @@ import { type Paginated, paginated, skipTake } from "../../platform/http/paginat
 import type { IdempotencyService, IdempotentResponse } from "../../platform/idempotency.js";
 import type { InstanceSignal } from "../../platform/signals.js";
 import { isUniqueViolation, TX_OPTIONS } from "../../platform/transaction.js";
+import { ledgerKeys } from "../credits/ledger-keys.js";
 import { type CreditTransactionView, type LedgerService, lockUser, toCreditTransactionView } from "../credits/ledger.service.js";
 import { createInstanceRow } from "../instances/instance-rows.js";
 import { type InstanceView, toInstanceView } from "../instances/instances.view.js";
 import type { QuotaService } from "../quotas/quotas.service.js";
 import { addCalendarMonth, unusedDaysRefund } from "./billing-rules.js";
-import { cancelSubscriptionAndTerminate } from "./instance-desired-state.js";
+import { cancelSubscriptionAndTerminate } from "./subscription-cancel.js";
 import type { SubscriptionCreateReq, SubscriptionListQuery } from "./subscriptions.schema.js";
 import { type SubscriptionView, subscriptionViewInclude, toSubscriptionView } from "./subscriptions.view.js";
 
@@ -104,7 +105,7 @@ export class SubscriptionsService {
         reason: `First period of ${plan.service.name} ${plan.name}`,
         referenceType: "subscription",
         referenceId: subscription.id,
-        idempotencyKey: `subscription:first-period:${subscription.id}`,
+        idempotencyKey: ledgerKeys.firstPeriod(subscription.id),
       });
     }
     const instance = await createInstanceRow(tx, {
@@ -161,7 +162,7 @@ export class SubscriptionsService {
       if (sub.status === "ACTIVE") {
         const r = unusedDaysRefund(sub.plan.monthlyPriceCredits, now, sub.currentPeriodStart, sub.currentPeriodEnd);
         const alreadyRefunded = await tx.creditTransaction.count({
-          where: { type: "REFUND", idempotencyKey: { in: sub.instances.map((i) => `refund:first-period:${i.id}`) } },
+          where: { type: "REFUND", idempotencyKey: { in: sub.instances.map((i) => ledgerKeys.firstPeriodRefund(i.id)) } },
         });
         if (r.amount > 0 && alreadyRefunded === 0) {
           const { entry } = await this.opts.ledger.post(tx, {
@@ -171,7 +172,7 @@ export class SubscriptionsService {
             reason: `Refund of ${r.remainingWholeDays} unused of ${r.daysInPeriod} days of ${sub.plan.service.name} ${sub.plan.name}`,
             referenceType: "subscription",
             referenceId: sub.id,
-            idempotencyKey: `refund:cancel:${sub.id}`,
+            idempotencyKey: ledgerKeys.cancelRefund(sub.id),
           });
           refund = toCreditTransactionView(entry);
         }
