@@ -34,10 +34,12 @@ import { InstancesService } from "./modules/instances/instances.service.js";
 import { KubeInstanceCluster } from "./modules/instances/kube-instance-cluster.js";
 import { HealthLoop } from "./loops/health-sweep.js";
 import { HealthService } from "./modules/health/health.service.js";
+import { HealthRepository } from "./modules/health/health.repository.js";
 import { HealthSweeper } from "./modules/health/health.sweeper.js";
 import { InstanceEventHub } from "./modules/instances/instance-event-hub.js";
 import { StreamLimits } from "./modules/instances/stream-limits.js";
 import { StreamTickets } from "./modules/instances/stream-tickets.js";
+import { KubeFleetReader } from "./modules/health/kube-fleet-reader.js";
 
 export interface ReadinessCheck {
   ok: boolean;
@@ -231,9 +233,12 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
     manifests,
     baseDomain: config.baseDomain,
   });
+  const healthRepository = new HealthRepository(prisma);
   const healthSweeper = new HealthSweeper({
     prisma,
-    kube: kube.client,
+    fleet: new KubeFleetReader(kube.client, { logger: logger.child({ loop: "health" }) }),
+    manifests,
+    repository: healthRepository,
     clock,
     logger: logger.child({ loop: "health" }),
     signal,
@@ -241,7 +246,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
     metrics,
   });
   const healthLoop = new HealthLoop({
-    prisma,
+    repository: healthRepository,
     sweeper: healthSweeper,
     leases: new LeaseManager({ prisma, clock }),
     clock,

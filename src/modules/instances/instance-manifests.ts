@@ -25,7 +25,7 @@ export interface InstanceManifestsOptions {
   ingressControllerNamespace: string;
 }
 
-export function templateOf(service: Service): ServiceTemplate {
+export function templateOf(service: Pick<Service, "template" | "slug">): ServiceTemplate {
   const t = service.template as ServiceTemplate;
   if (!SERVICE_TEMPLATES.includes(t)) throw new Error(`service ${service.slug} has unknown template '${service.template}'`);
   return t;
@@ -38,7 +38,7 @@ export class InstanceManifests {
     return names(inst.k8sName);
   }
 
-  workloadKind(inst: InstanceWithPlan): "Deployment" | "StatefulSet" {
+  workloadKind(inst: { service: Pick<Service, "template" | "slug"> }): "Deployment" | "StatefulSet" {
     return workloadKind(templateOf(inst.service));
   }
 
