@@ -226,7 +226,6 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
     prisma,
     clock,
     signal,
-    ledger,
     quotas,
     subscriptions,
     cluster,

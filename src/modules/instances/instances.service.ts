@@ -14,16 +14,14 @@ import type { AuthIdentity } from "../../platform/http/auth.js";
 import { type Paginated, paginated, skipTake } from "../../platform/http/pagination.js";
 import type { InstanceSignal } from "../../platform/signals.js";
 import { inTransaction, TX_OPTIONS } from "../../platform/transaction.js";
-import { ledgerKeys } from "../credits/ledger-keys.js";
-import { lockUser, type LedgerService, toCreditTransactionView } from "../credits/ledger.service.js";
+import { lockUser } from "../credits/ledger.service.js";
 import type { QuotaService } from "../quotas/quotas.service.js";
-import { planChangeAmount } from "../subscriptions/billing-rules.js";
-import type { SubscriptionCreateResponse, SubscriptionsService } from "../subscriptions/subscriptions.service.js";
 import type { IdempotentResponse } from "../../platform/idempotency.js";
 import type { InstanceCluster } from "./instance-cluster.js";
 import type { InstanceManifests } from "./instance-manifests.js";
 import { createInstanceRow } from "./instance-rows.js";
 import * as state from "./instance-state.js";
+import type { InstanceSubscriptions, Purchase } from "./instance-subscriptions.js";
 import type { InstanceEventsQuery, InstanceListQuery, InstanceLogsQuery } from "./instances.schema.js";
 import { type InstanceView, instanceViewInclude, toInstanceView } from "./instances.view.js";
 
@@ -66,9 +64,9 @@ export interface InstancesServiceOptions {
   prisma: PrismaClient;
   clock: Clock;
   signal: InstanceSignal;
-  ledger: LedgerService;
   quotas: QuotaService;
-  subscriptions: SubscriptionsService;
+  /** The instance's subscription: plan changes are paid there, and deleting an instance cancels it. */
+  subscriptions: InstanceSubscriptions;
   cluster: InstanceCluster;
   manifests: InstanceManifests;
   baseDomain: string;
@@ -124,7 +122,7 @@ export class InstancesService {
     caller: AuthIdentity,
     body: { planId: string; name: string },
     idempotencyKey?: string,
-  ): Promise<IdempotentResponse<SubscriptionCreateResponse>> {
+  ): Promise<IdempotentResponse<Purchase>> {
     return this.o.subscriptions.create(caller.userId, { planId: body.planId, instanceName: body.name }, idempotencyKey);
   }
 
@@ -204,35 +202,21 @@ export class InstancesService {
         memoryMb: plan.memoryMb - inst.plan.memoryMb,
         storageGb: plan.storageGb - inst.plan.storageGb,
       });
-      const sub = inst.subscription;
       const now = this.o.clock.now();
-      const amount = planChangeAmount(
-        inst.plan.monthlyPriceCredits,
-        plan.monthlyPriceCredits,
+      const credits = await this.o.subscriptions.changePlan(tx, {
+        userId: caller.userId,
+        subscription: inst.subscription,
+        instance: inst,
+        fromPlan: inst.plan,
+        toPlan: plan,
         now,
-        sub.currentPeriodStart,
-        sub.currentPeriodEnd,
-      );
-      let entry = null;
-      if (amount !== 0) {
-        const posted = await this.o.ledger.post(tx, {
-          userId: caller.userId,
-          type: "PLAN_CHANGE",
-          amount: -amount,
-          reason: `Plan change ${inst.plan.slug} -> ${plan.slug} for '${inst.name}' (pro rata)`,
-          referenceType: "instance",
-          referenceId: inst.id,
-          idempotencyKey: ledgerKeys.planChange(inst.id, inst.generation),
-        });
-        entry = toCreditTransactionView(posted.entry);
-      }
-      await tx.subscription.update({ where: { id: sub.id }, data: { planId: plan.id } });
+      });
       const updated = await state.requestPlanChange(tx, inst, {
         planId: plan.id,
         now,
         include: instanceViewInclude,
         message: `Plan change ${inst.plan.slug} -> ${plan.slug} requested`,
-        data: { fromPlanId: inst.planId, toPlanId: plan.id, credits: entry ? entry.amount : 0 },
+        data: { fromPlanId: inst.planId, toPlanId: plan.id, credits },
       });
       return toInstanceView(updated);
     }, TX_OPTIONS);

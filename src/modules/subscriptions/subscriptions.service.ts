@@ -14,7 +14,8 @@ import { type CreditTransactionView, type LedgerService, lockUser, toCreditTrans
 import { createInstanceRow } from "../instances/instance-rows.js";
 import { type InstanceView, toInstanceView } from "../instances/instances.view.js";
 import type { QuotaService } from "../quotas/quotas.service.js";
-import { addCalendarMonth, unusedDaysRefund } from "./billing-rules.js";
+import type { InstanceSubscriptions, PlanChange } from "../instances/instance-subscriptions.js";
+import { addCalendarMonth, planChangeAmount, unusedDaysRefund } from "./billing-rules.js";
 import { cancelSubscriptionAndTerminate } from "./subscription-cancel.js";
 import type { SubscriptionCreateReq, SubscriptionListQuery } from "./subscriptions.schema.js";
 import { type SubscriptionView, subscriptionViewInclude, toSubscriptionView } from "./subscriptions.view.js";
@@ -37,7 +38,7 @@ export interface SubscriptionCancelResponse {
 
 const CREATE_ATTEMPTS = 3;
 
-export class SubscriptionsService {
+export class SubscriptionsService implements InstanceSubscriptions {
   constructor(
     private readonly opts: {
       prisma: PrismaClient;
@@ -139,6 +140,38 @@ export class SubscriptionsService {
     const row = await this.opts.prisma.subscription.findFirst({ where: { id, userId }, include: subscriptionViewInclude });
     if (!row) throw new NotFoundError("Subscription not found");
     return toSubscriptionView(row);
+  }
+
+  /**
+   * A plan change of the subscription's instance, inside the caller's transaction (user row locked):
+   * the monthly price difference pro rata over the whole days left in the period (billing-rules.ts)
+   * as one PLAN_CHANGE entry (`plan-change:<instanceId>:<generation>`), and the subscription moves to
+   * the new plan. Returns the credits moved (negative: charged).
+   */
+  async changePlan(tx: Tx, c: PlanChange): Promise<number> {
+    const { subscription: sub } = c;
+    const amount = planChangeAmount(
+      c.fromPlan.monthlyPriceCredits,
+      c.toPlan.monthlyPriceCredits,
+      c.now,
+      sub.currentPeriodStart,
+      sub.currentPeriodEnd,
+    );
+    let credits = 0;
+    if (amount !== 0) {
+      const { entry } = await this.opts.ledger.post(tx, {
+        userId: c.userId,
+        type: "PLAN_CHANGE",
+        amount: -amount,
+        reason: `Plan change ${c.fromPlan.slug} -> ${c.toPlan.slug} for '${c.instance.name}' (pro rata)`,
+        referenceType: "instance",
+        referenceId: c.instance.id,
+        idempotencyKey: ledgerKeys.planChange(c.instance.id, c.instance.generation),
+      });
+      credits = entry.amount;
+    }
+    await tx.subscription.update({ where: { id: sub.id }, data: { planId: c.toPlan.id } });
+    return credits;
   }
 
   /**
