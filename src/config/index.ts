@@ -32,6 +32,7 @@ const durationFrom = (minMs: number) =>
   });
 const duration = durationFrom(1);
 
+/** The environment, one setting per variable, with its default. */
 const EnvSchema = z.object({
   NODE_ENV: z.enum(["development", "test", "production"]).default("development"),
   PORT: int(0, 65535).default(3000),
@@ -50,6 +51,8 @@ const EnvSchema = z.object({
   BASE_DOMAIN: z.string().default("minispod.local"),
   K8S_MODE: z.enum(["emulated", "cluster"]).optional(),
   KUBECONFIG_PATH: z.string().optional(),
+  /** Set by Kubernetes inside a pod: the default K8S_MODE there is `cluster`. */
+  KUBERNETES_SERVICE_HOST: z.string().optional(),
   K8S_SKIP_TLS_VERIFY: bool.default(false),
   K8S_REQUEST_TIMEOUT: duration.default(10_000),
   K8S_EMULATOR_PORT: int(0, 65535).default(0),
@@ -87,62 +90,100 @@ const EnvSchema = z.object({
 
 export type RawEnv = z.input<typeof EnvSchema>;
 
-export interface Config {
-  env: "development" | "test" | "production";
-  isProduction: boolean;
-  http: { port: number; host: string; bodyLimit: string; trustProxy: string };
-  log: { level: string };
-  db: {
-    /** Unset: embedded PGlite under dataDir. */
-    url: string | undefined;
-    dataDir: string;
+/**
+ * The configuration object: the environment grouped by concern, with units in the names, and the
+ * rules that span several variables (production requirements). `Config` is inferred from it.
+ */
+const ConfigSchema = EnvSchema.transform((e, ctx) => {
+  const problem = (variable: string, message: string) => ctx.addIssue({ code: "custom", path: [variable], message });
+  const isProduction = e.NODE_ENV === "production";
+  const kubeMode = e.K8S_MODE ?? (isProduction || e.KUBECONFIG_PATH || e.KUBERNETES_SERVICE_HOST ? "cluster" : "emulated");
+  if (isProduction) {
+    if (!e.DATABASE_URL) problem("DATABASE_URL", "required when NODE_ENV=production (no embedded database)");
+    if (!e.JWT_SECRET || Buffer.byteLength(e.JWT_SECRET) < 32)
+      problem("JWT_SECRET", "required when NODE_ENV=production, at least 32 bytes");
+    if (kubeMode === "emulated") problem("K8S_MODE", "the emulator is a test fixture; production needs a real cluster");
+  } else if (e.JWT_SECRET && Buffer.byteLength(e.JWT_SECRET) < 32) {
+    problem("JWT_SECRET", "must be at least 32 bytes");
+  }
+  if (e.ADMIN_PASSWORD !== undefined && e.ADMIN_PASSWORD.length < 10) problem("ADMIN_PASSWORD", "must be at least 10 characters");
+
+  return {
+    env: e.NODE_ENV,
+    isProduction,
+    http: { port: e.PORT, host: e.HOST, bodyLimit: e.BODY_LIMIT, trustProxy: e.TRUST_PROXY },
+    log: { level: e.LOG_LEVEL },
+    db: {
+      /** Unset: embedded PGlite under dataDir. */
+      url: e.DATABASE_URL,
+      dataDir: path.resolve(e.DATA_DIR),
+    },
+    auth: {
+      /** Undefined only in local mode before the secret store fills it (see platform/local-secrets). */
+      jwtSecret: e.JWT_SECRET,
+      jwtIssuer: e.JWT_ISSUER,
+      jwtAudience: e.JWT_AUDIENCE,
+      accessTokenTtlMs: e.ACCESS_TOKEN_TTL,
+      refreshTokenTtlMs: e.REFRESH_TOKEN_TTL,
+      loginRateLimitPerMinute: e.LOGIN_RATE_LIMIT_PER_MINUTE,
+    },
+    admin: { email: e.ADMIN_EMAIL.toLowerCase(), password: e.ADMIN_PASSWORD },
+    baseDomain: e.BASE_DOMAIN,
+    kube: {
+      mode: kubeMode,
+      kubeconfigPath: e.KUBECONFIG_PATH,
+      /** Skips TLS verification of the API server; never for production clusters. */
+      dangerouslySkipTlsVerify: e.K8S_SKIP_TLS_VERIFY,
+      /** Bound on one Kubernetes API request. */
+      requestTimeoutMs: e.K8S_REQUEST_TIMEOUT,
+      emulatorPort: e.K8S_EMULATOR_PORT,
+      emulatorPodReadyDelayMs: e.K8S_EMULATOR_POD_READY_DELAY,
+      ingressClassName: e.INGRESS_CLASS_NAME,
+      ingressControllerNamespace: e.INGRESS_CONTROLLER_NAMESPACE,
+      tlsClusterIssuer: e.TLS_CLUSTER_ISSUER,
+      storageClassName: e.STORAGE_CLASS_NAME,
+      postgresServiceType: e.POSTGRES_SERVICE_TYPE,
+    },
+    health: {
+      intervalMs: e.HEALTH_INTERVAL,
+      consecutiveObservations: e.HEALTH_CONSECUTIVE_OBSERVATIONS,
+      retentionMs: e.HEALTH_RETENTION,
+    },
+    reconciler: {
+      resyncIntervalMs: e.RECONCILE_RESYNC_INTERVAL,
+      rolloutTimeoutMs: e.ROLLOUT_TIMEOUT,
+      stuckPodGraceMs: e.STUCK_POD_GRACE,
+      concurrency: e.RECONCILE_CONCURRENCY,
+      /** How long a claim on an instance lasts before another replica may take it over. */
+      leaseMs: e.RECONCILE_LEASE,
+    },
+    /** Live responses: instance event streams (SSE) and log follows. */
+    streams: {
+      /** Lifetime of a `?ticket=` from POST /api/instances/:id/stream-ticket. */
+      ticketTtlMs: e.STREAM_TICKET_TTL,
+      /** A `: heartbeat` comment this often on an idle event stream. */
+      heartbeatMs: e.SSE_HEARTBEAT_INTERVAL,
+      /** How often this process's one shared event poller reads new events for all its open streams. */
+      pollMs: e.EVENT_STREAM_POLL_INTERVAL,
+      /** Concurrent event streams / log follows one user may hold open on one replica (429 beyond). */
+      maxEventStreamsPerUser: e.MAX_EVENT_STREAMS_PER_USER,
+      maxLogFollowsPerUser: e.MAX_LOG_FOLLOWS_PER_USER,
+    },
+    billing: { renewalCron: e.RENEWAL_CRON, gracePeriodMs: e.BILLING_GRACE_PERIOD, idempotencyRetentionMs: e.IDEMPOTENCY_RETENTION },
+    quotaDefaults: {
+      maxInstances: e.DEFAULT_QUOTA_MAX_INSTANCES,
+      cpuMilli: e.DEFAULT_QUOTA_CPU_MILLI,
+      memoryMb: e.DEFAULT_QUOTA_MEMORY_MB,
+      storageGb: e.DEFAULT_QUOTA_STORAGE_GB,
+    },
+    /** Run the reconciler, health and renewal loops in this process. */
+    backgroundLoops: e.BACKGROUND_LOOPS,
+    /** When set, GET /metrics requires `Authorization: Bearer <token>`. */
+    metrics: { token: e.METRICS_TOKEN },
   };
-  auth: {
-    /** Undefined only in local mode before the secret store fills it (see platform/local-secrets). */
-    jwtSecret: string | undefined;
-    jwtIssuer: string;
-    jwtAudience: string;
-    accessTokenTtlMs: number;
-    refreshTokenTtlMs: number;
-    loginRateLimitPerMinute: number;
-  };
-  admin: { email: string; password: string | undefined };
-  baseDomain: string;
-  kube: {
-    mode: "emulated" | "cluster";
-    kubeconfigPath: string | undefined;
-    /** Skips TLS verification of the API server; never for production clusters. */
-    dangerouslySkipTlsVerify: boolean;
-    requestTimeoutMs: number;
-    emulatorPort: number;
-    emulatorPodReadyDelayMs: number;
-    ingressClassName: string;
-    ingressControllerNamespace: string;
-    tlsClusterIssuer: string;
-    storageClassName: string | undefined;
-    postgresServiceType: "ClusterIP" | "NodePort" | "LoadBalancer";
-  };
-  health: { intervalMs: number; consecutiveObservations: number; retentionMs: number };
-  reconciler: { resyncIntervalMs: number; rolloutTimeoutMs: number; stuckPodGraceMs: number; concurrency: number; leaseMs: number };
-  billing: { renewalCron: string; gracePeriodMs: number; idempotencyRetentionMs: number };
-  quotaDefaults: { maxInstances: number; cpuMilli: number; memoryMb: number; storageGb: number };
-  /** Run the reconciler, health and renewal loops in this process. */
-  backgroundLoops: boolean;
-  /** When set, GET /metrics requires `Authorization: Bearer <token>`. */
-  metrics: { token: string | undefined };
-  /** Live responses: instance event streams (SSE) and log follows. */
-  streams: {
-    /** Lifetime of a `?ticket=` from POST /api/instances/:id/stream-ticket. */
-    ticketTtlMs: number;
-    /** A `: heartbeat` comment this often on an idle event stream. */
-    heartbeatMs: number;
-    /** How often this process's one shared event poller reads new events for all its open streams. */
-    pollMs: number;
-    /** Concurrent event streams / log follows one user may hold open on one replica (429 beyond). */
-    maxEventStreamsPerUser: number;
-    maxLogFollowsPerUser: number;
-  };
-}
+});
+
+export type Config = z.output<typeof ConfigSchema>;
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -168,84 +209,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       }
     }
   }
-  const parsed = EnvSchema.safeParse(source);
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) problems.push(`${issue.path.join(".")}: ${issue.message}`);
-    throw new ConfigError(problems);
-  }
-  const e = parsed.data;
-  const isProduction = e.NODE_ENV === "production";
-  const inCluster = Boolean(env.KUBERNETES_SERVICE_HOST);
-  const kubeMode = e.K8S_MODE ?? (isProduction || e.KUBECONFIG_PATH || inCluster ? "cluster" : "emulated");
-
-  if (isProduction) {
-    if (!e.DATABASE_URL) problems.push("DATABASE_URL: required when NODE_ENV=production (no embedded database)");
-    if (!e.JWT_SECRET || Buffer.byteLength(e.JWT_SECRET) < 32)
-      problems.push("JWT_SECRET: required when NODE_ENV=production, at least 32 bytes");
-    if (kubeMode === "emulated") problems.push("K8S_MODE: the emulator is a test fixture; production needs a real cluster");
-  }
-  if (e.JWT_SECRET && Buffer.byteLength(e.JWT_SECRET) < 32) {
-    if (!isProduction) problems.push("JWT_SECRET: must be at least 32 bytes");
-  }
-  if (e.ADMIN_PASSWORD !== undefined && e.ADMIN_PASSWORD.length < 10) problems.push("ADMIN_PASSWORD: must be at least 10 characters");
-  if (problems.length) throw new ConfigError(problems);
-
-  return {
-    env: e.NODE_ENV,
-    isProduction,
-    http: { port: e.PORT, host: e.HOST, bodyLimit: e.BODY_LIMIT, trustProxy: e.TRUST_PROXY },
-    log: { level: e.LOG_LEVEL },
-    db: { url: e.DATABASE_URL, dataDir: path.resolve(e.DATA_DIR) },
-    auth: {
-      jwtSecret: e.JWT_SECRET,
-      jwtIssuer: e.JWT_ISSUER,
-      jwtAudience: e.JWT_AUDIENCE,
-      accessTokenTtlMs: e.ACCESS_TOKEN_TTL,
-      refreshTokenTtlMs: e.REFRESH_TOKEN_TTL,
-      loginRateLimitPerMinute: e.LOGIN_RATE_LIMIT_PER_MINUTE,
-    },
-    admin: { email: e.ADMIN_EMAIL.toLowerCase(), password: e.ADMIN_PASSWORD },
-    baseDomain: e.BASE_DOMAIN,
-    kube: {
-      mode: kubeMode,
-      kubeconfigPath: e.KUBECONFIG_PATH,
-      dangerouslySkipTlsVerify: e.K8S_SKIP_TLS_VERIFY,
-      requestTimeoutMs: e.K8S_REQUEST_TIMEOUT,
-      emulatorPort: e.K8S_EMULATOR_PORT,
-      emulatorPodReadyDelayMs: e.K8S_EMULATOR_POD_READY_DELAY,
-      ingressClassName: e.INGRESS_CLASS_NAME,
-      ingressControllerNamespace: e.INGRESS_CONTROLLER_NAMESPACE,
-      tlsClusterIssuer: e.TLS_CLUSTER_ISSUER,
-      storageClassName: e.STORAGE_CLASS_NAME,
-      postgresServiceType: e.POSTGRES_SERVICE_TYPE,
-    },
-    health: {
-      intervalMs: e.HEALTH_INTERVAL,
-      consecutiveObservations: e.HEALTH_CONSECUTIVE_OBSERVATIONS,
-      retentionMs: e.HEALTH_RETENTION,
-    },
-    reconciler: {
-      resyncIntervalMs: e.RECONCILE_RESYNC_INTERVAL,
-      rolloutTimeoutMs: e.ROLLOUT_TIMEOUT,
-      stuckPodGraceMs: e.STUCK_POD_GRACE,
-      concurrency: e.RECONCILE_CONCURRENCY,
-      leaseMs: e.RECONCILE_LEASE,
-    },
-    billing: { renewalCron: e.RENEWAL_CRON, gracePeriodMs: e.BILLING_GRACE_PERIOD, idempotencyRetentionMs: e.IDEMPOTENCY_RETENTION },
-    quotaDefaults: {
-      maxInstances: e.DEFAULT_QUOTA_MAX_INSTANCES,
-      cpuMilli: e.DEFAULT_QUOTA_CPU_MILLI,
-      memoryMb: e.DEFAULT_QUOTA_MEMORY_MB,
-      storageGb: e.DEFAULT_QUOTA_STORAGE_GB,
-    },
-    backgroundLoops: e.BACKGROUND_LOOPS,
-    metrics: { token: e.METRICS_TOKEN },
-    streams: {
-      ticketTtlMs: e.STREAM_TICKET_TTL,
-      heartbeatMs: e.SSE_HEARTBEAT_INTERVAL,
-      pollMs: e.EVENT_STREAM_POLL_INTERVAL,
-      maxEventStreamsPerUser: e.MAX_EVENT_STREAMS_PER_USER,
-      maxLogFollowsPerUser: e.MAX_LOG_FOLLOWS_PER_USER,
-    },
-  };
+  const parsed = ConfigSchema.safeParse(source);
+  if (!parsed.success) for (const issue of parsed.error.issues) problems.push(`${issue.path.join(".")}: ${issue.message}`);
+  if (problems.length || !parsed.success) throw new ConfigError(problems);
+  return parsed.data;
 }

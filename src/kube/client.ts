@@ -61,8 +61,8 @@ export interface KubeClientOptions {
   /** Server-side apply field manager (default "minispod"). */
   fieldManager?: string;
   retry?: Partial<RetryOptions>;
-  /** Bound on one HTTP request (default 15 s). Streams (log follow) are bounded only until headers. */
-  requestTimeoutMs?: number;
+  /** Bound on one HTTP request (K8S_REQUEST_TIMEOUT). Streams (log follow) are bounded only until headers. */
+  requestTimeoutMs: number;
   /** Called after every HTTP attempt (retries included), e.g. to count calls in Prometheus. */
   onCall?: (verb: KubeVerb, resource: string, result: KubeCallResult) => void;
 }
@@ -186,7 +186,7 @@ export class KubeClient {
     this.logger = opts.logger;
     this.fieldManager = opts.fieldManager ?? "minispod";
     this.retry = { ...DEFAULT_RETRY, ...opts.retry };
-    this.requestTimeoutMs = opts.requestTimeoutMs ?? 15_000;
+    this.requestTimeoutMs = opts.requestTimeoutMs;
     this.onCall = opts.onCall;
 
     const cluster = this.kc.getCurrentCluster();
