@@ -6,10 +6,10 @@
  *
  * How client methods map to RBAC verbs:
  *  - `apply` (server-side apply = PATCH that creates a missing object): `patch` and `create`;
- *  - `get`/`find`/`waitForRollout`: `get` (the product always names the container for `logs`, so
+ *  - `get`/`find`: `get` (the product always names the container for `logs`, so
  *    the pod itself is never read: `pods` needs only `list`);
- *  - `listAll`/`podStatusSummary`/`podMetrics`: `list` (cluster-wide for the health sweep);
- *  - `delete`/`deleteNamespace`: `delete`; `restart`/`scale`: `patch` on the workload;
+ *  - `listAll`/`podMetrics`: `list` (cluster-wide for the health sweep);
+ *  - `delete`/`deleteNamespace`: `delete`;
  *  - `logs`: `get` on `pods/log`; `ping` (GET /version) and API discovery are non-resource URLs every
  *    authenticated client may read (the built-in `system:discovery` role).
  * Update this table together with the client (and k8s/rbac.yaml) when the code needs a new call.

@@ -17,7 +17,7 @@ import { z } from "zod";
 import type { Prisma as PrismaNs } from "../generated/prisma/client.js";
 import type { PrismaClient, Tx } from "./db/index.js";
 import { IdempotencyKeyReusedError, ValidationError } from "./errors.js";
-import { isUniqueViolation, TX_OPTIONS } from "./transaction.js";
+import { inTransaction, isUniqueViolation } from "./transaction.js";
 
 /** The header clients send; 1-255 printable ASCII characters (a UUID is the usual choice). */
 export const IDEMPOTENCY_HEADER = "Idempotency-Key";
@@ -108,14 +108,14 @@ export class IdempotencyService {
   async execute<B>(call: IdempotentCall, work: (tx: Tx) => Promise<{ status: number; body: B }>): Promise<IdempotentResponse<B>> {
     const { prisma } = this.opts;
     if (call.key === undefined) {
-      const r = await prisma.$transaction(work, TX_OPTIONS);
+      const r = await inTransaction(prisma, work);
       return { status: r.status, body: JSON.parse(JSON.stringify(r.body)) as B, replayed: false };
     }
     const key = call.key;
     const hash = requestHash(call.request);
     const id = { userId_scope_key: { userId: call.userId, scope: call.scope, key } };
     try {
-      return await prisma.$transaction(async (tx) => {
+      return await inTransaction(prisma, async (tx) => {
         const existing = await tx.idempotencyRecord.findUnique({ where: id });
         if (existing) return this.replay<B>(existing, hash);
         const r = await work(tx);
@@ -131,7 +131,7 @@ export class IdempotencyService {
           },
         });
         return { status: r.status, body, replayed: false };
-      }, TX_OPTIONS);
+      });
     } catch (err) {
       // A concurrent request with the same key committed first: answer as its replay.
       if (isUniqueViolation(err)) {

@@ -26,6 +26,7 @@ import type { Clock } from "../../platform/clock.js";
 import type { PrismaClient, Tx } from "../../platform/db/index.js";
 import type { Logger } from "../../platform/logger.js";
 import type { SweepMetrics } from "../../platform/metrics.js";
+import { inTransaction } from "../../platform/transaction.js";
 import type { InstanceSignal } from "../../platform/signals.js";
 import type { InstanceManifests } from "../instances/instance-manifests.js";
 import { requestRepairs } from "../instances/instance-state.js";
@@ -179,7 +180,8 @@ export class HealthSweeper {
     const toRepair = results.filter((r) => r.missing.length > 0);
     const generations = new Map(rows.map((r) => [r.id, r.generation]));
 
-    const repaired = await this.o.prisma.$transaction(
+    const repaired = await inTransaction(
+      this.o.prisma,
       async (tx) => {
         if (req.stillOwner && !(await req.stillOwner(tx)))
           throw new SweepAbandonedError("the health sweeper lease was lost; sweep abandoned");
@@ -202,7 +204,7 @@ export class HealthSweeper {
         await repository.insertSweep(tx, { ...sweep, startedAt, finishedAt });
         return repairedIds;
       },
-      { maxWait: 15_000, timeout: 60_000 },
+      { timeoutMs: 60_000 },
     );
     const tWritten = performance.now();
     this.lastPhasesMs = {

@@ -13,7 +13,7 @@ import { ConflictError, DependencyUnavailableError, InvalidStateError, NotFoundE
 import type { AuthIdentity } from "../../platform/http/auth.js";
 import { type Paginated, paginated, skipTake } from "../../platform/http/pagination.js";
 import type { InstanceSignal } from "../../platform/signals.js";
-import { inTransaction, TX_OPTIONS } from "../../platform/transaction.js";
+import { inTransaction } from "../../platform/transaction.js";
 import { lockUser } from "../credits/ledger.service.js";
 import type { QuotaService } from "../quotas/quotas.service.js";
 import type { IdempotentResponse } from "../../platform/idempotency.js";
@@ -128,7 +128,7 @@ export class InstancesService {
 
   /** A new instance for a paid-up subscription that has no live instance (e.g. after its instance FAILED). */
   async create(caller: AuthIdentity, body: { subscriptionId: string; name?: string }): Promise<InstanceView> {
-    const view = await this.o.prisma.$transaction(async (tx) => {
+    const view = await inTransaction(this.o.prisma, async (tx) => {
       await lockUser(tx, caller.userId);
       const sub = await tx.subscription.findFirst({
         where: { id: body.subscriptionId, userId: caller.userId },
@@ -165,14 +165,14 @@ export class InstancesService {
         eventMessage: `Instance requested for subscription to ${plan.service.name} ${plan.name}`,
       });
       return toInstanceView(inst);
-    }, TX_OPTIONS);
+    });
     this.o.signal.instanceChanged(view.id);
     return view;
   }
 
   /** Resize to another plan of the same service: quota, pro-rata price difference, storage never shrinks. */
   async update(caller: AuthIdentity, id: string, body: { planId: string }): Promise<InstanceView> {
-    const view = await this.o.prisma.$transaction(async (tx) => {
+    const view = await inTransaction(this.o.prisma, async (tx) => {
       await lockUser(tx, caller.userId);
       const inst = await tx.instance.findFirst({
         where: { id, userId: caller.userId },
@@ -219,7 +219,7 @@ export class InstancesService {
         data: { fromPlanId: inst.planId, toPlanId: plan.id, credits },
       });
       return toInstanceView(updated);
-    }, TX_OPTIONS);
+    });
     this.o.signal.instanceChanged(id);
     return view;
   }

@@ -12,7 +12,7 @@ import type { PrismaClient, Tx } from "../../platform/db/index.js";
 import { InsufficientCreditsError } from "../../platform/errors.js";
 import type { Logger } from "../../platform/logger.js";
 import type { InstanceSignal } from "../../platform/signals.js";
-import { TX_OPTIONS } from "../../platform/transaction.js";
+import { inTransaction } from "../../platform/transaction.js";
 import type { TopUpListener } from "../credits/credits.service.js";
 import { ledgerKeys } from "../credits/ledger-keys.js";
 import { type LedgerService, lockUser } from "../credits/ledger.service.js";
@@ -91,7 +91,7 @@ export class BillingService implements TopUpListener {
 
   /** Charges the ended period(s) of one ACTIVE subscription, or makes it PAST_DUE and suspends its instance. */
   async renew(subscriptionId: string): Promise<RenewOutcome> {
-    const { outcome, wake } = await this.opts.prisma.$transaction(async (tx) => {
+    const { outcome, wake } = await inTransaction(this.opts.prisma, async (tx) => {
       const sub = await this.lockAndRead(tx, subscriptionId);
       const now = this.opts.clock.now();
       if (!sub || sub.status !== "ACTIVE" || sub.currentPeriodEnd > now) return { outcome: "skipped" as const, wake: [] };
@@ -133,14 +133,14 @@ export class BillingService implements TopUpListener {
       }
       await tx.subscription.update({ where: { id: sub.id }, data: { currentPeriodStart: start, currentPeriodEnd: end } });
       return { outcome: "renewed" as const, wake: [] };
-    }, TX_OPTIONS);
+    });
     this.wake(wake);
     return outcome;
   }
 
   /** Cancels a PAST_DUE subscription whose grace period is over and terminates its instance. */
   async expire(subscriptionId: string): Promise<ExpireOutcome> {
-    const { outcome, wake } = await this.opts.prisma.$transaction(async (tx) => {
+    const { outcome, wake } = await inTransaction(this.opts.prisma, async (tx) => {
       const sub = await this.lockAndRead(tx, subscriptionId);
       const now = this.opts.clock.now();
       if (!sub || sub.status !== "PAST_DUE" || !sub.pastDueSince || sub.pastDueSince.getTime() + this.opts.gracePeriodMs > now.getTime()) {
@@ -154,7 +154,7 @@ export class BillingService implements TopUpListener {
         message: "Terminating: the subscription was cancelled because payment was overdue beyond the grace period",
       });
       return { outcome: "cancelled" as const, wake };
-    }, TX_OPTIONS);
+    });
     this.wake(wake);
     return outcome;
   }

@@ -8,7 +8,7 @@ import { ConflictError, InvalidStateError, NotFoundError } from "../../platform/
 import { type Paginated, paginated, skipTake } from "../../platform/http/pagination.js";
 import type { IdempotencyService, IdempotentResponse } from "../../platform/idempotency.js";
 import type { InstanceSignal } from "../../platform/signals.js";
-import { isUniqueViolation, TX_OPTIONS } from "../../platform/transaction.js";
+import { inTransaction, isUniqueViolation } from "../../platform/transaction.js";
 import { ledgerKeys } from "../credits/ledger-keys.js";
 import { type CreditTransactionView, type LedgerService, lockUser, toCreditTransactionView } from "../credits/ledger.service.js";
 import { createInstanceRow } from "../instances/instance-rows.js";
@@ -181,7 +181,7 @@ export class SubscriptionsService implements InstanceSubscriptions {
    * first-period refund already returned the money.
    */
   async cancel(userId: string, id: string): Promise<SubscriptionCancelResponse> {
-    const { body, wake } = await this.opts.prisma.$transaction(async (tx) => {
+    const { body, wake } = await inTransaction(this.opts.prisma, async (tx) => {
       await lockUser(tx, userId);
       const sub = await tx.subscription.findFirst({
         where: { id, userId },
@@ -218,7 +218,7 @@ export class SubscriptionsService implements InstanceSubscriptions {
       });
       const full = await tx.subscription.findUniqueOrThrow({ where: { id: sub.id }, include: subscriptionViewInclude });
       return { body: { subscription: toSubscriptionView(full), refund }, wake };
-    }, TX_OPTIONS);
+    });
     for (const instanceId of wake) this.opts.signal.instanceChanged(instanceId);
     return body;
   }
