@@ -13,12 +13,12 @@ import {
   VersionApi,
   type VersionInfo,
 } from "@kubernetes/client-node";
-import { KubeConflictError, KubeError, KubeNotFoundError, KubeUnavailableError, toKubeError } from "./errors.js";
+import { KubeConflictError, KubeError, KubeNotFoundError, KubeUnavailableError, toKubeError } from "./kube-errors.js";
 import { cpuMilli, memoryMb } from "./quantity.js";
 import { DEFAULT_RETRY, type RetryOptions, withRetry } from "./retry.js";
 import { modelTypeName, toClientModel } from "./schema.js";
-import { describeRef, type KubeObject, type ObjectRef, refOf } from "./types.js";
-import { validateManifest } from "./validate.js";
+import { describeRef, type KubeObject, type ObjectRef, refOf } from "./objects.js";
+import { validateManifest } from "./manifest-validation.js";
 
 export { createKubeConfig, type KubeConfigOptions } from "./kubeconfig.js";
 

@@ -1,7 +1,7 @@
 /**
  * The Kubernetes permissions the control plane needs: exactly the API calls `KubeClient` makes for
  * provisioning (reconciler), instance actions (logs, credentials, restart) and the health sweep.
- * `k8s/rbac.yaml`'s ClusterRole grants this table and nothing more (test/k8s/rbac.test.ts checks
+ * `k8s/rbac.yaml`'s ClusterRole grants this table and nothing more (test/deploy/rbac.test.ts checks
  * the manifest against it, and checks it against the calls the code really makes on the emulator).
  *
  * How client methods map to RBAC verbs:

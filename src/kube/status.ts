@@ -1,5 +1,5 @@
 import type { V1Deployment, V1Pod, V1StatefulSet } from "@kubernetes/client-node";
-import type { WorkloadKind } from "./types.js";
+import type { WorkloadKind } from "./objects.js";
 
 /**
  * Pure readers of workload and pod status, shared by the client (one instance) and the health

@@ -17,7 +17,7 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import cron, { type ScheduledTask } from "node-cron";
-import { ConflictError } from "../platform/errors.js";
+import { ConflictError } from "../platform/domain-errors.js";
 import type { Clock } from "../platform/clock.js";
 import type { Tx } from "../platform/db/index.js";
 import type { LeaseManager } from "../platform/lease.js";

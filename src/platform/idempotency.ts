@@ -16,7 +16,7 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import type { Prisma as PrismaNs } from "../generated/prisma/client.js";
 import type { PrismaClient, Tx } from "./db/index.js";
-import { IdempotencyKeyReusedError, ValidationError } from "./errors.js";
+import { IdempotencyKeyReusedError, ValidationError } from "./domain-errors.js";
 import { inTransaction, isUniqueViolation } from "./transaction.js";
 
 /** The header clients send; 1-255 printable ASCII characters (a UUID is the usual choice). */

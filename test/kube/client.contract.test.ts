@@ -23,9 +23,9 @@ import {
   KubeNotFoundError,
   KubeTimeoutError,
   KubeUnavailableError,
-} from "../../src/kube/errors.js";
+} from "../../src/kube/kube-errors.js";
 import { renderInstance, renderTenant, type ServiceTemplate, userSelector } from "../../src/kube/templates/index.js";
-import type { KubeObject } from "../../src/kube/types.js";
+import type { KubeObject } from "../../src/kube/objects.js";
 import {
   deleteNamespaceAndWait,
   ensureTenant,

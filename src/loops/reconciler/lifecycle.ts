@@ -12,8 +12,8 @@
  * queue's: a pass returns when the instance is due again, and the queue gives the claim back.
  */
 import type { Instance, Plan, Service } from "../../generated/prisma/client.js";
-import { KubeError, KubeNotFoundError } from "../../kube/errors.js";
-import type { Manifest } from "../../kube/types.js";
+import { KubeError, KubeNotFoundError } from "../../kube/kube-errors.js";
+import type { Manifest } from "../../kube/objects.js";
 import type { InstanceCluster, RolloutState } from "../../modules/instances/instance-cluster.js";
 import type { InstanceManifests } from "../../modules/instances/instance-manifests.js";
 import * as state from "../../modules/instances/instance-state.js";

@@ -6,8 +6,8 @@
  * without any instance changing. Idempotent; safe to run on several replicas.
  */
 import { createHash } from "node:crypto";
-import { KubeError } from "../../kube/errors.js";
-import type { Manifest } from "../../kube/types.js";
+import { KubeError } from "../../kube/kube-errors.js";
+import type { Manifest } from "../../kube/objects.js";
 import type { InstanceCluster } from "../../modules/instances/instance-cluster.js";
 import type { InstanceManifests } from "../../modules/instances/instance-manifests.js";
 import type { QuotaService } from "../../modules/quotas/quotas.service.js";

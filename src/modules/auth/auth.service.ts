@@ -7,7 +7,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { type Algorithm, hash, verify } from "@node-rs/argon2";
 import type { Clock } from "../../platform/clock.js";
 import type { PrismaClient } from "../../platform/db/index.js";
-import { ConflictError, UnauthorizedError } from "../../platform/errors.js";
+import { ConflictError, UnauthorizedError } from "../../platform/domain-errors.js";
 import { type AccessTokenOptions, type Role, signAccessToken } from "../../platform/http/auth.js";
 import type { Logger } from "../../platform/logger.js";
 import type { User } from "../../generated/prisma/client.js";

@@ -1,6 +1,6 @@
 import type { Plan, Service } from "../../generated/prisma/client.js";
 import { Prisma, type PrismaClient } from "../../platform/db/index.js";
-import { ConflictError, NotFoundError, found } from "../../platform/errors.js";
+import { ConflictError, NotFoundError, found } from "../../platform/domain-errors.js";
 import type { PlanCreateReq, PlanUpdateReq, ServiceCreateReq, ServiceTemplate, ServiceUpdateReq } from "./catalog.schema.js";
 
 export interface PlanView {

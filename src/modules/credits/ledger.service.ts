@@ -21,7 +21,7 @@
  */
 import type { CreditTransaction, CreditTransactionType } from "../../generated/prisma/client.js";
 import type { Db, Tx } from "../../platform/db/index.js";
-import { ConflictError, InsufficientCreditsError, NotFoundError, ValidationError } from "../../platform/errors.js";
+import { ConflictError, InsufficientCreditsError, NotFoundError, ValidationError } from "../../platform/domain-errors.js";
 import { inTransaction } from "../../platform/transaction.js";
 
 export type { CreditTransactionType };

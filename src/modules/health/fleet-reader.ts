@@ -4,7 +4,7 @@
  * cluster client (src/kube/client.ts), the way `InstanceCluster` serves the reconciler.
  */
 import type { PodStatusSummary } from "../../kube/status.js";
-import type { WorkloadKind } from "../../kube/types.js";
+import type { WorkloadKind } from "../../kube/objects.js";
 
 export interface FleetWorkload {
   kind: WorkloadKind;

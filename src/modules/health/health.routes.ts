@@ -1,6 +1,6 @@
 import { Router } from "express";
 import { doc } from "../../platform/http/route-meta.js";
-import { validate } from "../../platform/http/validate.js";
+import { validate } from "../../platform/http/request-validation.js";
 import { HealthController } from "./health.controller.js";
 import { HealthCheckSchema, HealthInstanceParamsSchema, HealthInstanceQuerySchema, HealthStatsQuerySchema } from "./health.schema.js";
 import type { HealthService } from "./health.service.js";

@@ -4,7 +4,7 @@
  */
 import type { Readable } from "node:stream";
 import type { PodProblemReason } from "../../kube/status.js";
-import type { Manifest, ObjectRef } from "../../kube/types.js";
+import type { Manifest, ObjectRef } from "../../kube/objects.js";
 
 export interface PodProblem {
   /** e.g. ImagePullBackOff, ErrImagePull, CrashLoopBackOff. */

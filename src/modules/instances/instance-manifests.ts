@@ -15,7 +15,7 @@ import {
   tenantNamespace,
   workloadKind,
 } from "../../kube/templates/index.js";
-import { type Manifest, type ObjectRef, refOf } from "../../kube/types.js";
+import { type Manifest, type ObjectRef, refOf } from "../../kube/objects.js";
 import type { QuotaLimits } from "../quotas/quotas.service.js";
 
 export type InstanceWithPlan = Instance & { plan: Plan; service: Service };

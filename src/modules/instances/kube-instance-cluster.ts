@@ -6,7 +6,7 @@ import type { V1Deployment, V1Pod, V1Secret, V1StatefulSet } from "@kubernetes/c
 import { KINDS, type KubeClient } from "../../kube/client.js";
 import { isPodProblemReason, newestRunningPod, rolloutState, summarizePods } from "../../kube/status.js";
 import { instanceSelector } from "../../kube/templates/index.js";
-import type { Manifest, ObjectRef } from "../../kube/types.js";
+import type { Manifest, ObjectRef } from "../../kube/objects.js";
 import type { InstanceCluster, LogOptions, PodProblem, RolloutState } from "./instance-cluster.js";
 
 export class KubeInstanceCluster implements InstanceCluster {

@@ -5,7 +5,7 @@
  * its share at once, even while the cluster is still removing it.
  */
 import type { Db, PrismaClient, Tx } from "../../platform/db/index.js";
-import { NotFoundError, QuotaExceededError } from "../../platform/errors.js";
+import { NotFoundError, QuotaExceededError } from "../../platform/domain-errors.js";
 import type { QuotaPutReq } from "./quotas.schema.js";
 
 export const QUOTA_LIMITS = ["maxInstances", "cpuMilli", "memoryMb", "storageGb"] as const;

@@ -9,7 +9,7 @@
 import type { Plan, Prisma as PrismaNs, Service, Subscription } from "../../generated/prisma/client.js";
 import type { Clock } from "../../platform/clock.js";
 import type { PrismaClient, Tx } from "../../platform/db/index.js";
-import { InsufficientCreditsError } from "../../platform/errors.js";
+import { InsufficientCreditsError } from "../../platform/domain-errors.js";
 import type { Logger } from "../../platform/logger.js";
 import type { InstanceSignal } from "../../platform/signals.js";
 import { inTransaction } from "../../platform/transaction.js";

@@ -4,7 +4,7 @@
  */
 import type { Clock } from "../../platform/clock.js";
 import type { PrismaClient, Tx } from "../../platform/db/index.js";
-import { ConflictError, InvalidStateError, NotFoundError } from "../../platform/errors.js";
+import { ConflictError, InvalidStateError, NotFoundError } from "../../platform/domain-errors.js";
 import { type Paginated, paginated, skipTake } from "../../platform/http/pagination.js";
 import type { IdempotencyService, IdempotentResponse } from "../../platform/idempotency.js";
 import type { InstanceSignal } from "../../platform/signals.js";

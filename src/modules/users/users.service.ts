@@ -1,7 +1,7 @@
 /** Admin view of accounts: who they are, their balance and quota. */
 import type { Role, User } from "../../generated/prisma/client.js";
 import type { PrismaClient } from "../../platform/db/index.js";
-import { found } from "../../platform/errors.js";
+import { found } from "../../platform/domain-errors.js";
 import { type Paginated, paginated, skipTake } from "../../platform/http/pagination.js";
 import type { QuotaService, QuotaView } from "../quotas/quotas.service.js";
 import type { AdminUsersListQuery } from "./users.schema.js";

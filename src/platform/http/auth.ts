@@ -5,7 +5,7 @@
 import type { RequestHandler, Response } from "express";
 import { createSecretKey, type KeyObject } from "node:crypto";
 import jwt from "jsonwebtoken";
-import { ForbiddenError, UnauthorizedError } from "../errors.js";
+import { ForbiddenError, UnauthorizedError } from "../domain-errors.js";
 import { withRouteMeta } from "./route-meta.js";
 
 export type Role = "USER" | "ADMIN";

@@ -16,10 +16,10 @@ import {
   type V1StatefulSet,
 } from "@kubernetes/client-node";
 import { KINDS, type KubeClient } from "../../../src/kube/client.js";
-import { KubeConflictError, KubeError, KubeTimeoutError } from "../../../src/kube/errors.js";
+import { KubeConflictError, KubeError, KubeTimeoutError } from "../../../src/kube/kube-errors.js";
 import { type PodStatusSummary, type RolloutState, rolloutState, summarizePods } from "../../../src/kube/status.js";
 import { ANNOTATIONS } from "../../../src/kube/templates/labels.js";
-import { describeRef, type KubeObject, type WorkloadKind } from "../../../src/kube/types.js";
+import { describeRef, type KubeObject, type WorkloadKind } from "../../../src/kube/objects.js";
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 

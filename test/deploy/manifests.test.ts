@@ -12,8 +12,8 @@ import { ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding } from "kub
 import { Job } from "kubernetes-models/batch/v1";
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1";
 import { ClusterRole, ClusterRoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1";
-import { manifestProblems, type ModelRegistry } from "../../src/kube/validate.js";
-import type { KubeObject } from "../../src/kube/types.js";
+import { manifestProblems, type ModelRegistry } from "../../src/kube/manifest-validation.js";
+import type { KubeObject } from "../../src/kube/objects.js";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 

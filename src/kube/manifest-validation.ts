@@ -12,9 +12,9 @@ import {
   Service,
   ServiceAccount,
 } from "kubernetes-models/v1";
-import { InvalidManifestError, type KubeCause } from "./errors.js";
+import { InvalidManifestError, type KubeCause } from "./kube-errors.js";
 import { modelTypeName, unknownFields } from "./schema.js";
-import { describeRef, type KubeObject, refOf } from "./types.js";
+import { describeRef, type KubeObject, refOf } from "./objects.js";
 
 /**
  * Validation of a manifest before it is applied (and in the template tests), in three layers:
