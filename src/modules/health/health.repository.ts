@@ -27,18 +27,22 @@ export interface SweptInstanceRow {
   health_checked_at: Date | null;
 }
 
-/** One instance's judgement in a sweep, as written. */
-export interface HealthRecord extends HealthMeasurements {
+/** One instance's judgement in a sweep. */
+export interface HealthJudgement extends HealthMeasurements {
   instanceId: string;
   /** This sweep's raw observation. */
   observed: HealthStatus;
-  /** After hysteresis. */
+  /** The instance's health after hysteresis. */
   healthStatus: HealthStatus;
   previousHealthStatus: HealthStatus;
+  /** A pending change and how many consecutive observations it has (null/0 when none). */
   candidate: HealthStatus | null;
   candidateCount: number;
   reason: string;
-  /** The restart baseline kept for the next sweep. */
+}
+
+/** A judgement as written, with the restart baseline kept for the next sweep. */
+export interface HealthRecord extends HealthJudgement {
   lastRestartCount: number;
 }
 

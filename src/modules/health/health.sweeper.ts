@@ -31,8 +31,8 @@ import type { InstanceSignal } from "../../platform/signals.js";
 import type { InstanceManifests } from "../instances/instance-manifests.js";
 import { requestRepairs } from "../instances/instance-state.js";
 import type { FleetObservation, FleetReader } from "./fleet-reader.js";
-import type { HealthRecord, HealthRepository, SweptInstanceRow } from "./health.repository.js";
-import { type HealthMeasurements, type HealthStatus, nextHealth, type Observation, observe } from "./health.rules.js";
+import type { HealthJudgement, HealthRecord, HealthRepository, SweptInstanceRow } from "./health.repository.js";
+import { type HealthStatus, nextHealth, type Observation, observe } from "./health.rules.js";
 
 export type SweepTrigger = "scheduled" | "manual";
 
@@ -60,19 +60,10 @@ export interface SweepView {
   error: string | null;
 }
 
-export interface InstanceHealthResult extends HealthMeasurements {
-  instanceId: string;
+/** One instance's judgement (as written: `HealthJudgement`), with what the API shows beside it. */
+export interface InstanceHealthResult extends HealthJudgement {
   name: string;
   namespace: string;
-  /** This sweep's observation. */
-  observed: HealthStatus;
-  /** The instance's health after hysteresis. */
-  healthStatus: HealthStatus;
-  previousHealthStatus: HealthStatus;
-  /** A pending change and how many consecutive observations it has (null/0 when none). */
-  candidate: HealthStatus | null;
-  candidateCount: number;
-  reason: string;
   /** Objects found missing (the reconciler was asked to re-apply them). */
   missing: string[];
 }
