@@ -32,7 +32,7 @@ import type { InstanceManifests } from "../instances/instance-manifests.js";
 import { requestRepairs } from "../instances/instance-state.js";
 import type { FleetObservation, FleetReader } from "./fleet-reader.js";
 import type { HealthJudgement, HealthRecord, HealthRepository, SweptInstanceRow } from "./health.repository.js";
-import { type HealthStatus, nextHealth, type Observation, observe } from "./health.rules.js";
+import { nextHealth, type Observation, observe } from "./health.rules.js";
 
 export type SweepTrigger = "scheduled" | "manual";
 
