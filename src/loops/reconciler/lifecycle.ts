@@ -161,16 +161,19 @@ export class InstanceLifecycle {
     const final = replicas === 0 ? "SUSPENDED" : "RUNNING";
     const firstRun = !inst.provisionedAt && final === "RUNNING";
     const doneAt = this.o.clock.now();
-    await state.converged(this.o.prisma, inst, { owner: this.o.owner, status: final, url: this.o.manifests.url(inst), at: doneAt });
     const tookMs = doneAt.getTime() - (inst.transitionStartedAt ?? doneAt).getTime();
-    if (firstRun) this.o.metrics.provisioned(tookMs, inst.service.slug);
     const verb =
       final === "SUSPENDED" ? "Suspended (scaled to 0)" : firstRun ? "Running" : status === "RESTARTING" ? "Restarted" : "Updated";
-    await state.recordEvent(this.o.prisma, inst.id, {
-      type: final === "SUSPENDED" ? "SUSPENDED" : firstRun ? "RUNNING" : `${status}_COMPLETE`,
-      message: `${verb} in ${tookMs} ms`,
-      data: { durationMs: tookMs },
+    // The status and its event commit together: a reader never sees RUNNING without its event.
+    await inTransaction(this.o.prisma, async (tx) => {
+      await state.converged(tx, inst, { owner: this.o.owner, status: final, url: this.o.manifests.url(inst), at: doneAt });
+      await state.recordEvent(tx, inst.id, {
+        type: final === "SUSPENDED" ? "SUSPENDED" : firstRun ? "RUNNING" : `${status}_COMPLETE`,
+        message: `${verb} in ${tookMs} ms`,
+        data: { durationMs: tookMs },
+      });
     });
+    if (firstRun) this.o.metrics.provisioned(tookMs, inst.service.slug);
     return { outcome: { instanceId: inst.id, status: final, result: "done" } };
   }
 
