@@ -14,6 +14,7 @@
 import type { Instance, Plan, Service } from "../../generated/prisma/client.js";
 import { KubeError, KubeNotFoundError } from "../../kube/kube-errors.js";
 import type { Manifest } from "../../kube/objects.js";
+import { recordRolloutHealth } from "../../modules/health/rollout-health.js";
 import type { InstanceCluster, RolloutState } from "../../modules/instances/instance-cluster.js";
 import type { InstanceManifests } from "../../modules/instances/instance-manifests.js";
 import * as state from "../../modules/instances/instance-state.js";
@@ -173,6 +174,8 @@ export class InstanceLifecycle {
         data: { durationMs: tookMs },
       });
     });
+    // The rollout just watched is the instance's first health observation (the sweep takes over after).
+    if (final === "RUNNING") await recordRolloutHealth(this.o.prisma, inst.id, doneAt);
     if (firstRun) this.o.metrics.provisioned(tookMs, inst.service.slug);
     return { outcome: { instanceId: inst.id, status: final, result: "done" } };
   }

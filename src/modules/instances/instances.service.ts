@@ -9,7 +9,13 @@ import type { Instance, Plan, Prisma as PrismaNs, Service } from "../../generate
 import type { Clock } from "../../platform/clock.js";
 import type { PrismaClient } from "../../platform/db/index.js";
 import { KubeError, KubeNotFoundError } from "../../kube/kube-errors.js";
-import { ConflictError, DependencyUnavailableError, InvalidStateError, NotFoundError, ValidationError } from "../../platform/domain-errors.js";
+import {
+  ConflictError,
+  DependencyUnavailableError,
+  InvalidStateError,
+  NotFoundError,
+  ValidationError,
+} from "../../platform/domain-errors.js";
 import type { AuthIdentity } from "../../platform/http/auth.js";
 import { type Paginated, paginated, skipTake } from "../../platform/http/pagination.js";
 import type { InstanceSignal } from "../../platform/signals.js";
@@ -118,11 +124,7 @@ export class InstancesService {
    * Buys a plan and provisions its instance in one call: exactly POST /api/subscriptions (the same
    * charge, quota check, idempotency scope and reconciler signal), with the instance's name as `name`.
    */
-  async buy(
-    caller: AuthIdentity,
-    body: { planId: string; name: string },
-    idempotencyKey?: string,
-  ): Promise<IdempotentResponse<Purchase>> {
+  async buy(caller: AuthIdentity, body: { planId: string; name: string }, idempotencyKey?: string): Promise<IdempotentResponse<Purchase>> {
     return this.o.subscriptions.create(caller.userId, { planId: body.planId, instanceName: body.name }, idempotencyKey);
   }
 
