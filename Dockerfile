@@ -1,7 +1,7 @@
 # MinisPod control plane. Multi-stage: install (npm ci + prisma generate), compile, drop dev deps.
 # Build: docker build -t <registry>/minispod-control-plane:<tag> .
 # Runs `node dist/index.js` as the non-root user 1000 (the image's `node` user), port 3000 —
-# the same user, port and entry as k8s/deployment.yaml (test/k8s/manifests.test.ts checks).
+# the same user, port and entry as k8s/deployment.yaml (test/deploy/manifests.test.ts checks).
 
 FROM node:20-bookworm-slim AS build
 WORKDIR /app

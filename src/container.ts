@@ -34,6 +34,7 @@ import { InstancesService } from "./modules/instances/instances.service.js";
 import { KubeInstanceCluster } from "./modules/instances/kube-instance-cluster.js";
 import { HealthLoop } from "./loops/health-sweep.js";
 import { HealthService } from "./modules/health/health.service.js";
+import { HealthRepository } from "./modules/health/health.repository.js";
 import { HealthSweeper } from "./modules/health/health.sweeper.js";
 import { InstanceEventHub } from "./modules/instances/instance-event-hub.js";
 import { StreamLimits } from "./modules/instances/stream-limits.js";
@@ -46,6 +47,7 @@ import { PaymentsService } from "./modules/payments/payments.service.js";
 import { createStripeClient, StripeCheckoutProvider, StripeWebhookVerifier } from "./modules/payments/stripe.provider.js";
 import { AuditService } from "./modules/audit/audit.service.js";
 import { SessionRevocations } from "./modules/auth/session-revocations.js";
+import { KubeFleetReader } from "./modules/health/kube-fleet-reader.js";
 
 export interface Readiness {
   /** The database answered: this replica can serve. The cluster is reported only (platform/readiness.ts). */
@@ -248,24 +250,36 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
     },
     ingressControllerNamespace: config.kube.ingressControllerNamespace,
   });
+  // The reconciler and billing need each other: billing signals the reconciler, and the reconciler's
+  // refunds go through billing. The signal is resolved at call time, once both exist.
+  let signal: InstanceSignal | undefined;
+  const lateSignal: InstanceSignal = { instanceChanged: (id) => signal?.instanceChanged(id) };
+  const billing = new BillingService({
+    prisma,
+    ledger,
+    clock,
+    signal: lateSignal,
+    logger,
+    gracePeriodMs: config.billing.gracePeriodMs,
+  });
   const reconciler = new Reconciler({
     prisma,
     cluster,
     manifests,
-    ledger,
+    billing,
     quotas,
     clock,
     logger: logger.child({ loop: "reconciler" }),
     metrics,
     concurrency: config.reconciler.concurrency,
+    leaseMs: config.reconciler.leaseMs,
     resyncIntervalMs: config.reconciler.resyncIntervalMs,
     rolloutTimeoutMs: config.reconciler.rolloutTimeoutMs,
     stuckPodGraceMs: config.reconciler.stuckPodGraceMs,
     ...overrides.reconciler,
   });
   const baseSignal = overrides.signal ?? reconciler;
-  const signal = overrides.wrapSignal ? overrides.wrapSignal(baseSignal) : baseSignal;
-  const billing = new BillingService({ prisma, ledger, clock, signal, logger, gracePeriodMs: config.billing.gracePeriodMs });
+  signal = overrides.wrapSignal ? overrides.wrapSignal(baseSignal) : baseSignal;
   const credits = new CreditsService({ prisma, ledger, idempotency, signal, topUpListener: billing, audit });
   const subscriptions = new SubscriptionsService({
     prisma,
@@ -282,7 +296,6 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
     prisma,
     clock,
     signal,
-    ledger,
     quotas,
     subscriptions,
     cluster,
@@ -290,9 +303,12 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
     baseDomain: config.baseDomain,
     audit,
   });
+  const healthRepository = new HealthRepository(prisma);
   const healthSweeper = new HealthSweeper({
     prisma,
-    kube: kube.client,
+    fleet: new KubeFleetReader(kube.client, { logger: logger.child({ loop: "health" }) }),
+    manifests,
+    repository: healthRepository,
     clock,
     logger: logger.child({ loop: "health" }),
     signal,
@@ -300,7 +316,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
     metrics,
   });
   const healthLoop = new HealthLoop({
-    prisma,
+    repository: healthRepository,
     sweeper: healthSweeper,
     leases: new LeaseManager({ prisma, clock }),
     clock,

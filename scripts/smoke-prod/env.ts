@@ -1,6 +1,6 @@
 /**
  * The environments the production smoke test gives its two processes, declared as key lists, with
- * their values read from k8s/ and the Dockerfile. test/k8s/smoke-env.test.ts compares these lists
+ * their values read from k8s/ and the Dockerfile. test/deploy/smoke-env.test.ts compares these lists
  * with the YAML, and the smoke test refuses to run when they differ, so the two cannot drift apart.
  *
  *  - the migration: the image's ENV + k8s/migrate-job.yaml's container env, nothing more;

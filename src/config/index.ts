@@ -32,6 +32,7 @@ const durationFrom = (minMs: number) =>
   });
 const duration = durationFrom(1);
 
+/** The environment, one setting per variable, with its default. */
 const EnvSchema = z.object({
   NODE_ENV: z.enum(["development", "test", "production"]).default("development"),
   PORT: int(0, 65535).default(3000),
@@ -50,6 +51,8 @@ const EnvSchema = z.object({
   BASE_DOMAIN: z.string().default("minispod.local"),
   K8S_MODE: z.enum(["emulated", "cluster"]).optional(),
   KUBECONFIG_PATH: z.string().optional(),
+  /** Set by Kubernetes inside a pod: the default K8S_MODE there is `cluster`. */
+  KUBERNETES_SERVICE_HOST: z.string().optional(),
   K8S_SKIP_TLS_VERIFY: bool.default(false),
   K8S_REQUEST_TIMEOUT: duration.default(10_000),
   K8S_EMULATOR_PORT: int(0, 65535).default(0),
@@ -66,6 +69,7 @@ const EnvSchema = z.object({
   ROLLOUT_TIMEOUT: duration.default(10 * 60_000),
   STUCK_POD_GRACE: duration.default(2 * 60_000),
   RECONCILE_CONCURRENCY: int(1, 256).default(8),
+  RECONCILE_LEASE: durationFrom(1000).default(60_000),
   RENEWAL_CRON: z.string().default("*/10 * * * *"),
   BILLING_GRACE_PERIOD: duration.default(7 * 86_400_000),
   IDEMPOTENCY_RETENTION: duration.default(7 * 86_400_000),
@@ -102,92 +106,143 @@ const EnvSchema = z.object({
 
 export type RawEnv = z.input<typeof EnvSchema>;
 
-export interface Config {
-  env: "development" | "test" | "production";
-  isProduction: boolean;
-  http: {
-    port: number;
-    host: string;
-    bodyLimit: string;
-    trustProxy: string;
-    /** Browser origins allowed to call the API (CORS): a list of `scheme://host[:port]`, or "*" for any. */
-    corsOrigins: string[] | "*";
-  };
-  log: { level: string };
-  db: {
-    /** Unset: embedded PGlite under dataDir. */
-    url: string | undefined;
-    dataDir: string;
-  };
-  auth: {
-    /** Undefined only in local mode before the secret store fills it (see platform/local-secrets). */
-    jwtSecret: string | undefined;
-    jwtIssuer: string;
-    jwtAudience: string;
-    accessTokenTtlMs: number;
-    refreshTokenTtlMs: number;
-    loginRateLimitPerMinute: number;
-    /** Registrations per client IP per hour. */
-    registerRateLimitPerHour: number;
-    /** How often each replica reads sessions revoked on other replicas. */
-    revocationPollIntervalMs: number;
-  };
-  /** How long audit events are kept (at least a day). */
-  audit: { retentionMs: number };
-  admin: { email: string; password: string | undefined };
-  baseDomain: string;
-  kube: {
-    mode: "emulated" | "cluster";
-    kubeconfigPath: string | undefined;
-    /** Skips TLS verification of the API server; never for production clusters. */
-    dangerouslySkipTlsVerify: boolean;
-    requestTimeoutMs: number;
-    emulatorPort: number;
-    emulatorPodReadyDelayMs: number;
-    ingressClassName: string;
-    ingressControllerNamespace: string;
-    tlsClusterIssuer: string;
-    storageClassName: string | undefined;
-    postgresServiceType: "ClusterIP" | "NodePort" | "LoadBalancer";
-  };
-  health: { intervalMs: number; consecutiveObservations: number; retentionMs: number };
-  reconciler: { resyncIntervalMs: number; rolloutTimeoutMs: number; stuckPodGraceMs: number; concurrency: number };
-  billing: { renewalCron: string; gracePeriodMs: number; idempotencyRetentionMs: number };
-  quotaDefaults: { maxInstances: number; cpuMilli: number; memoryMb: number; storageGb: number };
-  /** Run the reconciler, health and renewal loops in this process. */
-  backgroundLoops: boolean;
-  /** When set, GET /metrics requires `Authorization: Bearer <token>`. */
-  metrics: { token: string | undefined };
-  /** Live responses: instance event streams (SSE) and log follows. */
-  streams: {
-    /** Lifetime of a `?ticket=` from POST /api/instances/:id/stream-ticket. */
-    ticketTtlMs: number;
-    /** A `: heartbeat` comment this often on an idle event stream. */
-    heartbeatMs: number;
-    /** How often this process's one shared event poller reads new events for all its open streams. */
-    pollMs: number;
-    /** Concurrent event streams / log follows one user may hold open on one replica (429 beyond). */
-    maxEventStreamsPerUser: number;
-    maxLogFollowsPerUser: number;
-  };
-  payments: PaymentsConfig;
-}
+/**
+ * The configuration object: the environment grouped by concern, with units in the names, and the
+ * rules that span several variables (production requirements). `Config` is inferred from it.
+ */
+const ConfigSchema = EnvSchema.transform((e, ctx) => {
+  const problem = (variable: string, message: string) => ctx.addIssue({ code: "custom", path: [variable], message });
+  const isProduction = e.NODE_ENV === "production";
+  const kubeMode = e.K8S_MODE ?? (isProduction || e.KUBECONFIG_PATH || e.KUBERNETES_SERVICE_HOST ? "cluster" : "emulated");
+  if (isProduction) {
+    if (!e.DATABASE_URL) problem("DATABASE_URL", "required when NODE_ENV=production (no embedded database)");
+    if (!e.JWT_SECRET || Buffer.byteLength(e.JWT_SECRET) < 32)
+      problem("JWT_SECRET", "required when NODE_ENV=production, at least 32 bytes");
+    if (kubeMode === "emulated") problem("K8S_MODE", "the emulator is a test fixture; production needs a real cluster");
+    if (e.K8S_SKIP_TLS_VERIFY) problem("K8S_SKIP_TLS_VERIFY", "never in production (the API server's certificate must be verified)");
+  } else if (e.JWT_SECRET && Buffer.byteLength(e.JWT_SECRET) < 32) {
+    problem("JWT_SECRET", "must be at least 32 bytes");
+  }
+  if (e.ADMIN_PASSWORD !== undefined && e.ADMIN_PASSWORD.length < 10) problem("ADMIN_PASSWORD", "must be at least 10 characters");
+  if (e.STRIPE_SECRET_KEY && !e.STRIPE_WEBHOOK_SECRET) {
+    problem("STRIPE_WEBHOOK_SECRET", "required with STRIPE_SECRET_KEY (without it no payment is ever credited)");
+  }
+  if (e.STRIPE_SECRET_KEY && isProduction && !e.APP_URL) problem("APP_URL", "required with STRIPE_SECRET_KEY in production");
+  if (e.STRIPE_API_URL && !/^https?:$/.test(new URL(e.STRIPE_API_URL).protocol)) problem("STRIPE_API_URL", "must be an http(s) URL");
+  const corsOrigins = parseCorsOrigins(e.CORS_ORIGINS, isProduction, problem);
+  const stripeApiUrl = e.STRIPE_API_URL ? new URL(e.STRIPE_API_URL) : undefined;
 
-export interface PaymentsConfig {
-  /**
-   * `stripe` with STRIPE_SECRET_KEY; `development` (local page, no money moves) without it outside
-   * production; `none` in production without it (checkout answers 503 PAYMENTS_NOT_CONFIGURED).
-   */
-  provider: "stripe" | "development" | "none";
-  stripeSecretKey: string | undefined;
-  stripeWebhookSecret: string | undefined;
-  /** Where the Stripe library sends API calls (a stand-in in tests/staging); undefined: Stripe's own. */
-  stripeApi: { host: string; port: number; protocol: "http" | "https" } | undefined;
-  /** The web app users return to after a checkout (success and cancel URLs), without a trailing slash. */
-  appUrl: string;
-  webhookRateLimitPerMinute: number;
-  checkoutRateLimitPerMinute: number;
-}
+  return {
+    env: e.NODE_ENV,
+    isProduction,
+    http: {
+      port: e.PORT,
+      host: e.HOST,
+      bodyLimit: e.BODY_LIMIT,
+      trustProxy: e.TRUST_PROXY,
+      /** Browser origins allowed to call the API (CORS): a list of `scheme://host[:port]`, or "*" for any. */
+      corsOrigins,
+    },
+    log: { level: e.LOG_LEVEL },
+    db: {
+      /** Unset: embedded PGlite under dataDir. */
+      url: e.DATABASE_URL,
+      dataDir: path.resolve(e.DATA_DIR),
+    },
+    auth: {
+      /** Undefined only in local mode before the secret store fills it (see platform/local-secrets). */
+      jwtSecret: e.JWT_SECRET,
+      jwtIssuer: e.JWT_ISSUER,
+      jwtAudience: e.JWT_AUDIENCE,
+      accessTokenTtlMs: e.ACCESS_TOKEN_TTL,
+      refreshTokenTtlMs: e.REFRESH_TOKEN_TTL,
+      loginRateLimitPerMinute: e.LOGIN_RATE_LIMIT_PER_MINUTE,
+      /** Registrations per client IP per hour. */
+      registerRateLimitPerHour: e.REGISTER_RATE_LIMIT_PER_HOUR,
+      /** How often each replica reads sessions revoked on other replicas. */
+      revocationPollIntervalMs: e.TOKEN_REVOCATION_POLL_INTERVAL,
+    },
+    /** How long audit events are kept (at least a day). */
+    audit: { retentionMs: e.AUDIT_RETENTION },
+    admin: { email: e.ADMIN_EMAIL.toLowerCase(), password: e.ADMIN_PASSWORD },
+    baseDomain: e.BASE_DOMAIN,
+    kube: {
+      mode: kubeMode,
+      kubeconfigPath: e.KUBECONFIG_PATH,
+      /** Skips TLS verification of the API server; never for production clusters. */
+      dangerouslySkipTlsVerify: e.K8S_SKIP_TLS_VERIFY,
+      /** Bound on one Kubernetes API request. */
+      requestTimeoutMs: e.K8S_REQUEST_TIMEOUT,
+      emulatorPort: e.K8S_EMULATOR_PORT,
+      emulatorPodReadyDelayMs: e.K8S_EMULATOR_POD_READY_DELAY,
+      ingressClassName: e.INGRESS_CLASS_NAME,
+      ingressControllerNamespace: e.INGRESS_CONTROLLER_NAMESPACE,
+      tlsClusterIssuer: e.TLS_CLUSTER_ISSUER,
+      storageClassName: e.STORAGE_CLASS_NAME,
+      postgresServiceType: e.POSTGRES_SERVICE_TYPE,
+    },
+    health: {
+      intervalMs: e.HEALTH_INTERVAL,
+      consecutiveObservations: e.HEALTH_CONSECUTIVE_OBSERVATIONS,
+      retentionMs: e.HEALTH_RETENTION,
+    },
+    reconciler: {
+      resyncIntervalMs: e.RECONCILE_RESYNC_INTERVAL,
+      rolloutTimeoutMs: e.ROLLOUT_TIMEOUT,
+      stuckPodGraceMs: e.STUCK_POD_GRACE,
+      concurrency: e.RECONCILE_CONCURRENCY,
+      /** How long a claim on an instance lasts before another replica may take it over. */
+      leaseMs: e.RECONCILE_LEASE,
+    },
+    /** Live responses: instance event streams (SSE) and log follows. */
+    streams: {
+      /** Lifetime of a `?ticket=` from POST /api/instances/:id/stream-ticket. */
+      ticketTtlMs: e.STREAM_TICKET_TTL,
+      /** A `: heartbeat` comment this often on an idle event stream. */
+      heartbeatMs: e.SSE_HEARTBEAT_INTERVAL,
+      /** How often this process's one shared event poller reads new events for all its open streams. */
+      pollMs: e.EVENT_STREAM_POLL_INTERVAL,
+      /** Concurrent event streams / log follows one user may hold open on one replica (429 beyond). */
+      maxEventStreamsPerUser: e.MAX_EVENT_STREAMS_PER_USER,
+      maxLogFollowsPerUser: e.MAX_LOG_FOLLOWS_PER_USER,
+    },
+    billing: { renewalCron: e.RENEWAL_CRON, gracePeriodMs: e.BILLING_GRACE_PERIOD, idempotencyRetentionMs: e.IDEMPOTENCY_RETENTION },
+    quotaDefaults: {
+      maxInstances: e.DEFAULT_QUOTA_MAX_INSTANCES,
+      cpuMilli: e.DEFAULT_QUOTA_CPU_MILLI,
+      memoryMb: e.DEFAULT_QUOTA_MEMORY_MB,
+      storageGb: e.DEFAULT_QUOTA_STORAGE_GB,
+    },
+    /** Run the reconciler, health and renewal loops in this process. */
+    backgroundLoops: e.BACKGROUND_LOOPS,
+    /** When set, GET /metrics requires `Authorization: Bearer <token>`. */
+    metrics: { token: e.METRICS_TOKEN },
+    payments: {
+      /**
+       * `stripe` with STRIPE_SECRET_KEY; `development` (local page, no money moves) without it outside
+       * production; `none` in production without it (checkout answers 503 PAYMENTS_NOT_CONFIGURED).
+       */
+      provider: (e.STRIPE_SECRET_KEY ? "stripe" : isProduction ? "none" : "development") as "stripe" | "development" | "none",
+      stripeSecretKey: e.STRIPE_SECRET_KEY,
+      stripeWebhookSecret: e.STRIPE_WEBHOOK_SECRET,
+      /** Where the Stripe library sends API calls (a stand-in in tests/staging); undefined: Stripe's own. */
+      stripeApi: stripeApiUrl
+        ? {
+            host: stripeApiUrl.hostname,
+            port: Number(stripeApiUrl.port || (stripeApiUrl.protocol === "http:" ? 80 : 443)),
+            protocol: (stripeApiUrl.protocol === "http:" ? "http" : "https") as "http" | "https",
+          }
+        : undefined,
+      /** The web app users return to after a checkout (success and cancel URLs), without a trailing slash. */
+      appUrl: (e.APP_URL ?? `http://localhost:${e.PORT || 3000}`).replace(/\/+$/, ""),
+      webhookRateLimitPerMinute: e.STRIPE_WEBHOOK_RATE_LIMIT_PER_MINUTE,
+      checkoutRateLimitPerMinute: e.CHECKOUT_RATE_LIMIT_PER_MINUTE,
+    },
+  };
+});
+
+export type Config = z.output<typeof ConfigSchema>;
+export type PaymentsConfig = Config["payments"];
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -211,7 +266,11 @@ export const LOCAL_DEV_ORIGINS = [3000, 3001, 4200, 5173, 8080].flatMap((port) =
  * CORS_ORIGINS: comma-separated origins (`https://dash.example.com,http://localhost:5173`), `*` for any,
  * or `none`. Unset: none in production, LOCAL_DEV_ORIGINS otherwise.
  */
-function parseCorsOrigins(value: string | undefined, isProduction: boolean, problems: string[]): string[] | "*" {
+function parseCorsOrigins(
+  value: string | undefined,
+  isProduction: boolean,
+  problem: (variable: string, message: string) => void,
+): string[] | "*" {
   if (value === undefined) return isProduction ? [] : [...LOCAL_DEV_ORIGINS];
   const items = value
     .split(",")
@@ -229,7 +288,7 @@ function parseCorsOrigins(value: string | undefined, isProduction: boolean, prob
       // reported below
     }
     if (origin) origins.push(origin);
-    else problems.push(`CORS_ORIGINS: "${item}" is not an origin (scheme://host[:port], no path), "*" or "none"`);
+    else problem("CORS_ORIGINS", `"${item}" is not an origin (scheme://host[:port], no path), "*" or "none"`);
   }
   return origins;
 }
@@ -283,109 +342,8 @@ export function loadMigrateConfig(env: NodeJS.ProcessEnv = process.env): Migrate
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const problems: string[] = [];
   const source = readEnv(env, FILE_SECRETS, problems);
-  const parsed = EnvSchema.safeParse(source);
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) problems.push(`${issue.path.join(".")}: ${issue.message}`);
-    throw new ConfigError(problems);
-  }
-  const e = parsed.data;
-  const isProduction = e.NODE_ENV === "production";
-  const inCluster = Boolean(env.KUBERNETES_SERVICE_HOST);
-  const kubeMode = e.K8S_MODE ?? (isProduction || e.KUBECONFIG_PATH || inCluster ? "cluster" : "emulated");
-
-  if (isProduction) {
-    if (!e.DATABASE_URL) problems.push("DATABASE_URL: required when NODE_ENV=production (no embedded database)");
-    if (!e.JWT_SECRET || Buffer.byteLength(e.JWT_SECRET) < 32)
-      problems.push("JWT_SECRET: required when NODE_ENV=production, at least 32 bytes");
-    if (kubeMode === "emulated") problems.push("K8S_MODE: the emulator is a test fixture; production needs a real cluster");
-    if (e.K8S_SKIP_TLS_VERIFY) problems.push("K8S_SKIP_TLS_VERIFY: never in production (the API server's certificate must be verified)");
-  }
-  if (e.JWT_SECRET && Buffer.byteLength(e.JWT_SECRET) < 32) {
-    if (!isProduction) problems.push("JWT_SECRET: must be at least 32 bytes");
-  }
-  if (e.ADMIN_PASSWORD !== undefined && e.ADMIN_PASSWORD.length < 10) problems.push("ADMIN_PASSWORD: must be at least 10 characters");
-  if (e.STRIPE_SECRET_KEY && !e.STRIPE_WEBHOOK_SECRET) {
-    problems.push("STRIPE_WEBHOOK_SECRET: required with STRIPE_SECRET_KEY (without it no payment is ever credited)");
-  }
-  if (e.STRIPE_SECRET_KEY && isProduction && !e.APP_URL) problems.push("APP_URL: required with STRIPE_SECRET_KEY in production");
-  if (e.STRIPE_API_URL && !/^https?:$/.test(new URL(e.STRIPE_API_URL).protocol)) problems.push("STRIPE_API_URL: must be an http(s) URL");
-  const corsOrigins = parseCorsOrigins(e.CORS_ORIGINS, isProduction, problems);
-  if (problems.length) throw new ConfigError(problems);
-  const stripeApiUrl = e.STRIPE_API_URL ? new URL(e.STRIPE_API_URL) : undefined;
-
-  return {
-    env: e.NODE_ENV,
-    isProduction,
-    http: { port: e.PORT, host: e.HOST, bodyLimit: e.BODY_LIMIT, trustProxy: e.TRUST_PROXY, corsOrigins },
-    log: { level: e.LOG_LEVEL },
-    db: { url: e.DATABASE_URL, dataDir: path.resolve(e.DATA_DIR) },
-    auth: {
-      jwtSecret: e.JWT_SECRET,
-      jwtIssuer: e.JWT_ISSUER,
-      jwtAudience: e.JWT_AUDIENCE,
-      accessTokenTtlMs: e.ACCESS_TOKEN_TTL,
-      refreshTokenTtlMs: e.REFRESH_TOKEN_TTL,
-      loginRateLimitPerMinute: e.LOGIN_RATE_LIMIT_PER_MINUTE,
-      registerRateLimitPerHour: e.REGISTER_RATE_LIMIT_PER_HOUR,
-      revocationPollIntervalMs: e.TOKEN_REVOCATION_POLL_INTERVAL,
-    },
-    audit: { retentionMs: e.AUDIT_RETENTION },
-    admin: { email: e.ADMIN_EMAIL.toLowerCase(), password: e.ADMIN_PASSWORD },
-    baseDomain: e.BASE_DOMAIN,
-    kube: {
-      mode: kubeMode,
-      kubeconfigPath: e.KUBECONFIG_PATH,
-      dangerouslySkipTlsVerify: e.K8S_SKIP_TLS_VERIFY,
-      requestTimeoutMs: e.K8S_REQUEST_TIMEOUT,
-      emulatorPort: e.K8S_EMULATOR_PORT,
-      emulatorPodReadyDelayMs: e.K8S_EMULATOR_POD_READY_DELAY,
-      ingressClassName: e.INGRESS_CLASS_NAME,
-      ingressControllerNamespace: e.INGRESS_CONTROLLER_NAMESPACE,
-      tlsClusterIssuer: e.TLS_CLUSTER_ISSUER,
-      storageClassName: e.STORAGE_CLASS_NAME,
-      postgresServiceType: e.POSTGRES_SERVICE_TYPE,
-    },
-    health: {
-      intervalMs: e.HEALTH_INTERVAL,
-      consecutiveObservations: e.HEALTH_CONSECUTIVE_OBSERVATIONS,
-      retentionMs: e.HEALTH_RETENTION,
-    },
-    reconciler: {
-      resyncIntervalMs: e.RECONCILE_RESYNC_INTERVAL,
-      rolloutTimeoutMs: e.ROLLOUT_TIMEOUT,
-      stuckPodGraceMs: e.STUCK_POD_GRACE,
-      concurrency: e.RECONCILE_CONCURRENCY,
-    },
-    billing: { renewalCron: e.RENEWAL_CRON, gracePeriodMs: e.BILLING_GRACE_PERIOD, idempotencyRetentionMs: e.IDEMPOTENCY_RETENTION },
-    quotaDefaults: {
-      maxInstances: e.DEFAULT_QUOTA_MAX_INSTANCES,
-      cpuMilli: e.DEFAULT_QUOTA_CPU_MILLI,
-      memoryMb: e.DEFAULT_QUOTA_MEMORY_MB,
-      storageGb: e.DEFAULT_QUOTA_STORAGE_GB,
-    },
-    backgroundLoops: e.BACKGROUND_LOOPS,
-    metrics: { token: e.METRICS_TOKEN },
-    streams: {
-      ticketTtlMs: e.STREAM_TICKET_TTL,
-      heartbeatMs: e.SSE_HEARTBEAT_INTERVAL,
-      pollMs: e.EVENT_STREAM_POLL_INTERVAL,
-      maxEventStreamsPerUser: e.MAX_EVENT_STREAMS_PER_USER,
-      maxLogFollowsPerUser: e.MAX_LOG_FOLLOWS_PER_USER,
-    },
-    payments: {
-      provider: e.STRIPE_SECRET_KEY ? "stripe" : isProduction ? "none" : "development",
-      stripeSecretKey: e.STRIPE_SECRET_KEY,
-      stripeWebhookSecret: e.STRIPE_WEBHOOK_SECRET,
-      stripeApi: stripeApiUrl
-        ? {
-            host: stripeApiUrl.hostname,
-            port: Number(stripeApiUrl.port || (stripeApiUrl.protocol === "http:" ? 80 : 443)),
-            protocol: stripeApiUrl.protocol === "http:" ? "http" : "https",
-          }
-        : undefined,
-      appUrl: (e.APP_URL ?? `http://localhost:${e.PORT || 3000}`).replace(/\/+$/, ""),
-      webhookRateLimitPerMinute: e.STRIPE_WEBHOOK_RATE_LIMIT_PER_MINUTE,
-      checkoutRateLimitPerMinute: e.CHECKOUT_RATE_LIMIT_PER_MINUTE,
-    },
-  };
+  const parsed = ConfigSchema.safeParse(source);
+  if (!parsed.success) for (const issue of parsed.error.issues) problems.push(`${issue.path.join(".")}: ${issue.message}`);
+  if (problems.length || !parsed.success) throw new ConfigError(problems);
+  return parsed.data;
 }

@@ -9,21 +9,16 @@ import {
   type RequestContext,
   type ResponseContext,
   ServerConfiguration,
-  type V1Deployment,
-  type V1Namespace,
   type V1Pod,
-  type V1StatefulSet,
   VersionApi,
   type VersionInfo,
 } from "@kubernetes/client-node";
-import { KubeConflictError, KubeError, KubeNotFoundError, KubeTimeoutError, KubeUnavailableError, toKubeError } from "./errors.js";
+import { KubeConflictError, KubeError, KubeNotFoundError, KubeUnavailableError, toKubeError } from "./kube-errors.js";
 import { cpuMilli, memoryMb } from "./quantity.js";
 import { DEFAULT_RETRY, type RetryOptions, withRetry } from "./retry.js";
 import { modelTypeName, toClientModel } from "./schema.js";
-import { type PodStatusSummary, type RolloutState, rolloutState, summarizePods } from "./status.js";
-import { ANNOTATIONS } from "./templates/labels.js";
-import { describeRef, type KubeObject, type ObjectRef, refOf, type WorkloadKind } from "./types.js";
-import { validateManifest } from "./validate.js";
+import { describeRef, type KubeObject, type ObjectRef, refOf } from "./objects.js";
+import { validateManifest } from "./manifest-validation.js";
 
 export { createKubeConfig, type KubeConfigOptions } from "./kubeconfig.js";
 
@@ -61,8 +56,8 @@ export interface KubeClientOptions {
   /** Server-side apply field manager (default "minispod"). */
   fieldManager?: string;
   retry?: Partial<RetryOptions>;
-  /** Bound on one HTTP request (default 15 s). Streams (log follow) are bounded only until headers. */
-  requestTimeoutMs?: number;
+  /** Bound on one HTTP request (K8S_REQUEST_TIMEOUT). Streams (log follow) are bounded only until headers. */
+  requestTimeoutMs: number;
   /** Called after every HTTP attempt (retries included), e.g. to count calls in Prometheus. */
   onCall?: (verb: KubeVerb, resource: string, result: KubeCallResult) => void;
 }
@@ -132,8 +127,6 @@ interface RawPodMetrics {
   containers?: { name?: string; usage?: { cpu?: string; memory?: string } }[];
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 function kindRef(kind: KnownKind | KindRef): KindRef {
   return typeof kind === "string" ? KINDS[kind] : kind;
 }
@@ -186,7 +179,7 @@ export class KubeClient {
     this.logger = opts.logger;
     this.fieldManager = opts.fieldManager ?? "minispod";
     this.retry = { ...DEFAULT_RETRY, ...opts.retry };
-    this.requestTimeoutMs = opts.requestTimeoutMs ?? 15_000;
+    this.requestTimeoutMs = opts.requestTimeoutMs;
     this.onCall = opts.onCall;
 
     const cluster = this.kc.getCurrentCluster();
@@ -345,50 +338,6 @@ export class KubeClient {
   }
 
   /**
-   * Wait until a Deployment/StatefulSet has rolled out, with `kubectl rollout status` semantics.
-   * Throws `KubeTimeoutError` when `timeoutMs` passes (or the progress deadline is exceeded).
-   */
-  async waitForRollout(
-    namespace: string,
-    name: string,
-    kind: WorkloadKind,
-    opts: { timeoutMs: number; pollMs?: number },
-  ): Promise<RolloutState> {
-    const pollMs = opts.pollMs ?? 1000;
-    const deadline = Date.now() + opts.timeoutMs;
-    const ref = { ...KINDS[kind], name, namespace };
-    let last = "no status read yet";
-    for (;;) {
-      try {
-        const obj = await this.get<V1Deployment | V1StatefulSet>(ref);
-        const state = rolloutState(kind, obj);
-        if (state.done) return state;
-        last = state.message;
-        if (state.failed)
-          throw new KubeTimeoutError(state.message, { reason: "ProgressDeadlineExceeded", operation: `rollout ${describeRef(ref)}` });
-      } catch (err) {
-        // A brief outage while waiting is not a failed rollout: keep waiting until the deadline.
-        if (!(err instanceof KubeError && err.transient)) throw err;
-        last = err.message;
-      }
-      const remaining = deadline - Date.now();
-      if (remaining <= 0) {
-        throw new KubeTimeoutError(`rollout of ${describeRef(ref)} did not complete within ${opts.timeoutMs} ms: ${last}`, {
-          reason: "RolloutTimeout",
-          operation: `rollout ${describeRef(ref)}`,
-        });
-      }
-      await sleep(Math.min(pollMs, remaining));
-    }
-  }
-
-  /** Phase, readiness, restarts and waiting reasons of the pods matching `selector` in a namespace. */
-  async podStatusSummary(namespace: string, selector: string): Promise<PodStatusSummary> {
-    const { items } = await this.listAll<V1Pod>("Pod", selector, { namespace });
-    return summarizePods(items);
-  }
-
-  /**
    * Pod logs. Without `follow`: the lines (tail/since applied by the server). With `follow`: a
    * Readable of raw log bytes that ends when the container stops; destroy it to stop following.
    */
@@ -445,39 +394,6 @@ export class KubeClient {
   }
 
   /**
-   * Roll the workload's pods like `kubectl rollout restart`: set the pod template annotation
-   * `kubectl.kubernetes.io/restartedAt`. A strategic-merge patch under a separate field manager
-   * touches only that annotation (a partial server-side apply by "minispod" would drop every
-   * other field that manager owns).
-   */
-  async restart(namespace: string, name: string, kind: WorkloadKind, at: Date): Promise<void> {
-    const body = {
-      ...KINDS[kind],
-      metadata: { name, namespace },
-      spec: { template: { metadata: { annotations: { [ANNOTATIONS.restartedAt]: at.toISOString() } } } },
-    };
-    await this.call("patch", kind, `restart ${kind} ${namespace}/${name}`, () =>
-      this.objects.patch(
-        body as KubernetesObject,
-        undefined,
-        undefined,
-        `${this.fieldManager}-restart`,
-        undefined,
-        PatchStrategy.StrategicMergePatch,
-      ),
-    );
-  }
-
-  /** Set the replica count (0 suspends) with a merge patch. */
-  async scale(namespace: string, name: string, kind: WorkloadKind, replicas: number): Promise<void> {
-    if (!Number.isInteger(replicas) || replicas < 0) throw new RangeError(`replicas must be a non-negative integer, got ${replicas}`);
-    const body = { ...KINDS[kind], metadata: { name, namespace }, spec: { replicas } };
-    await this.call("patch", kind, `scale ${kind} ${namespace}/${name} to ${replicas}`, () =>
-      this.objects.patch(body as KubernetesObject, undefined, undefined, `${this.fieldManager}-scale`, undefined, PatchStrategy.MergePatch),
-    );
-  }
-
-  /**
    * CPU (millicores) and memory (MiB) per pod from metrics.k8s.io. A cluster without a metrics
    * server (404) or with one that is down (the API server answers 503) yields
    * `{available: false}` — "no usage data" is not an error. An unreachable API server still throws.
@@ -495,41 +411,9 @@ export class KubeClient {
     }
   }
 
-  /** Create or update a namespace (server-side apply). */
-  async ensureNamespace(name: string, labels: Record<string, string> = {}): Promise<V1Namespace> {
-    return this.apply<V1Namespace>({ apiVersion: "v1", kind: "Namespace", metadata: { name, labels } });
-  }
-
-  /**
-   * Apply a tenant baseline (from `renderTenant`): the Namespace first, then the rest. A namespace
-   * that is still being deleted cannot take new objects: that is a `KubeConflictError`.
-   */
-  async ensureTenant(manifests: readonly KubeObject[]): Promise<KubernetesObject[]> {
-    const [ns, ...rest] = manifests;
-    if (ns?.kind !== "Namespace") throw new Error("ensureTenant expects the Namespace as the first manifest");
-    const applied = await this.apply<V1Namespace>(ns);
-    if (applied.status?.phase === "Terminating" || applied.metadata?.deletionTimestamp) {
-      throw new KubeConflictError(`namespace ${ns.metadata?.name} is terminating`, { reason: "NamespaceTerminating", statusCode: 409 });
-    }
-    return [applied, ...(await this.applyAll(rest))];
-  }
-
-  /**
-   * Delete a namespace and (by the cluster) everything in it. Returns whether it existed. With
-   * `waitMs`, also waits until it is gone (it stays `Terminating` while its objects are removed).
-   */
-  async deleteNamespace(name: string, opts: { waitMs?: number; pollMs?: number } = {}): Promise<boolean> {
-    const existed = await this.delete({ ...KINDS.Namespace, name });
-    if (existed && opts.waitMs !== undefined) {
-      const deadline = Date.now() + opts.waitMs;
-      while (await this.find({ ...KINDS.Namespace, name })) {
-        if (Date.now() >= deadline) {
-          throw new KubeTimeoutError(`namespace ${name} still terminating after ${opts.waitMs} ms`, { reason: "NamespaceTerminating" });
-        }
-        await sleep(opts.pollMs ?? 250);
-      }
-    }
-    return existed;
+  /** Delete a namespace and (by the cluster) everything in it. Returns whether it existed. */
+  async deleteNamespace(name: string): Promise<boolean> {
+    return this.delete({ ...KINDS.Namespace, name });
   }
 
   /** Readiness probe of the cluster connection: GET /version. */

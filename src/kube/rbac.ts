@@ -1,15 +1,15 @@
 /**
  * The Kubernetes permissions the control plane needs: exactly the API calls `KubeClient` makes for
  * provisioning (reconciler), instance actions (logs, credentials, restart) and the health sweep.
- * `k8s/rbac.yaml`'s ClusterRole grants this table and nothing more (test/k8s/rbac.test.ts checks
+ * `k8s/rbac.yaml`'s ClusterRole grants this table and nothing more (test/deploy/rbac.test.ts checks
  * the manifest against it, and checks it against the calls the code really makes on the emulator).
  *
  * How client methods map to RBAC verbs:
  *  - `apply` (server-side apply = PATCH that creates a missing object): `patch` and `create`;
- *  - `get`/`find`/`waitForRollout`: `get` (the product always names the container for `logs`, so
+ *  - `get`/`find`: `get` (the product always names the container for `logs`, so
  *    the pod itself is never read: `pods` needs only `list`);
- *  - `listAll`/`podStatusSummary`/`podMetrics`: `list` (cluster-wide for the health sweep);
- *  - `delete`/`deleteNamespace`: `delete`; `restart`/`scale`: `patch` on the workload;
+ *  - `listAll`/`podMetrics`: `list` (cluster-wide for the health sweep);
+ *  - `delete`/`deleteNamespace`: `delete`;
  *  - `logs`: `get` on `pods/log`; `ping` (GET /version) and API discovery are non-resource URLs every
  *    authenticated client may read (the built-in `system:discovery` role).
  * Update this table together with the client (and k8s/rbac.yaml) when the code needs a new call.

@@ -1,4 +1,4 @@
-import { KubeError, retryAfterMs, toKubeError } from "./errors.js";
+import { KubeError, retryAfterMs, toKubeError } from "./kube-errors.js";
 
 export interface RetryOptions {
   /** Total attempts including the first (>= 1). */

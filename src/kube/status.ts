@@ -1,5 +1,5 @@
 import type { V1Deployment, V1Pod, V1StatefulSet } from "@kubernetes/client-node";
-import type { WorkloadKind } from "./types.js";
+import type { WorkloadKind } from "./objects.js";
 
 /**
  * Pure readers of workload and pod status, shared by the client (one instance) and the health
@@ -10,14 +10,21 @@ import type { WorkloadKind } from "./types.js";
  * Container waiting reasons that time alone rarely cures: the reconciler fails a transition stuck in
  * one, and the health sweep judges such an instance UNHEALTHY.
  */
-export const STUCK_WAITING_REASONS: ReadonlySet<string> = new Set([
+const STUCK_REASONS = [
   "CrashLoopBackOff",
   "ImagePullBackOff",
   "ErrImagePull",
   "InvalidImageName",
   "CreateContainerConfigError",
   "CreateContainerError",
-]);
+] as const;
+export type PodProblemReason = (typeof STUCK_REASONS)[number];
+export const STUCK_WAITING_REASONS: ReadonlySet<string> = new Set(STUCK_REASONS);
+
+/** Whether a container waiting reason is one time alone rarely cures. */
+export function isPodProblemReason(reason: string): reason is PodProblemReason {
+  return STUCK_WAITING_REASONS.has(reason);
+}
 
 export interface RolloutState {
   done: boolean;

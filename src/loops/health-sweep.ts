@@ -17,12 +17,13 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import cron, { type ScheduledTask } from "node-cron";
-import { ConflictError } from "../platform/errors.js";
+import { ConflictError } from "../platform/domain-errors.js";
 import type { Clock } from "../platform/clock.js";
-import type { PrismaClient, Tx } from "../platform/db/index.js";
+import type { Tx } from "../platform/db/index.js";
 import type { LeaseManager } from "../platform/lease.js";
 import type { Logger } from "../platform/logger.js";
 import { intervalToCron } from "../modules/health/health.rules.js";
+import type { HealthRepository } from "../modules/health/health.repository.js";
 import type { HealthSweeper, SweepResult } from "../modules/health/health.sweeper.js";
 
 export const HEALTH_LEASE = "health-sweep";
@@ -35,7 +36,7 @@ export interface HealthRunReport {
 }
 
 export interface HealthLoopOptions {
-  prisma: PrismaClient;
+  repository: HealthRepository;
   sweeper: HealthSweeper;
   leases: LeaseManager;
   clock: Clock;
@@ -68,12 +69,7 @@ export class HealthLoop {
   }
 
   /** The sweep is only written while this replica still holds the lease. */
-  private stillOwner = async (tx: Tx): Promise<boolean> => {
-    const rows = await tx.$queryRaw<Array<{ holder: string }>>`
-      SELECT "holder" FROM "leases" WHERE "name" = ${HEALTH_LEASE} AND "holder" = ${this.holder}
-         AND "expires_at" > ${this.o.clock.now()} FOR UPDATE`;
-    return rows.length === 1;
-  };
+  private stillOwner = (tx: Tx): Promise<boolean> => this.o.leases.stillHeld(tx, HEALTH_LEASE, this.holder);
 
   /** A scheduled run: sweep (if this replica gets the lease and nobody swept just now) and prune. */
   runScheduled(): Promise<HealthRunReport> {
@@ -84,15 +80,11 @@ export class HealthLoop {
   }
 
   private async scheduled(): Promise<HealthRunReport> {
-    const { leases, prisma, clock } = this.o;
+    const { leases, repository, clock } = this.o;
     if (!(await leases.tryAcquire(HEALTH_LEASE, this.holder, this.leaseTtlMs))) return { skipped: "lease-held", pruned: 0 };
     try {
       const since = new Date(clock.now().getTime() - this.o.intervalMs / 2);
-      const recent = await prisma.healthSweep.findFirst({
-        where: { trigger: "scheduled", startedAt: { gt: since } },
-        select: { id: true },
-      });
-      if (recent) return { skipped: "recently-swept", pruned: 0 };
+      if (await repository.scheduledSweepSince(since)) return { skipped: "recently-swept", pruned: 0 };
       const result = await this.o.sweeper.sweep({ trigger: "scheduled", stillOwner: this.stillOwner });
       const pruned = await this.prune();
       return { result, pruned };
@@ -145,13 +137,11 @@ export class HealthLoop {
     const batch = this.o.pruneBatchSize ?? 5000;
     let total = 0;
     for (;;) {
-      const n = await this.o.prisma.$executeRaw`
-        DELETE FROM "health_checks" WHERE "id" IN (
-          SELECT "id" FROM "health_checks" WHERE "checked_at" < ${cutoff} ORDER BY "checked_at" LIMIT ${batch})`;
+      const n = await this.o.repository.pruneChecks(cutoff, batch);
       total += n;
       if (n < batch || this.stopped) break;
     }
-    await this.o.prisma.$executeRaw`DELETE FROM "health_sweeps" WHERE "started_at" < ${cutoff}`;
+    await this.o.repository.pruneSweeps(cutoff);
     if (total) this.o.logger.info({ pruned: total, before: cutoff.toISOString() }, "pruned old health records");
     return total;
   }

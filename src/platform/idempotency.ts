@@ -21,8 +21,8 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import type { Prisma as PrismaNs } from "../generated/prisma/client.js";
 import type { PrismaClient, Tx } from "./db/index.js";
-import { ConflictError, IdempotencyKeyReusedError, ValidationError } from "./errors.js";
-import { isUniqueViolation, TX_OPTIONS } from "./transaction.js";
+import { ConflictError, IdempotencyKeyReusedError, ValidationError } from "./domain-errors.js";
+import { inTransaction, isUniqueViolation } from "./transaction.js";
 
 /** Another request with the same key is still running; the client should retry after `retryAfterSeconds`. */
 export class IdempotencyKeyInProgressError extends ConflictError {
@@ -140,7 +140,7 @@ export class IdempotencyService {
   async execute<B>(call: IdempotentCall, work: (tx: Tx) => Promise<{ status: number; body: B }>): Promise<IdempotentResponse<B>> {
     const { prisma } = this.opts;
     if (call.key === undefined) {
-      const r = await prisma.$transaction(work, TX_OPTIONS);
+      const r = await inTransaction(prisma, work);
       return { status: r.status, body: JSON.parse(JSON.stringify(r.body)) as B, replayed: false };
     }
     const key = call.key;
@@ -175,7 +175,7 @@ export class IdempotencyService {
   ): Promise<IdempotentResponse<B>> {
     const { prisma } = this.opts;
     try {
-      return await prisma.$transaction(async (tx) => {
+      return await inTransaction(prisma, async (tx) => {
         const [lock] = await tx.$queryRaw<Array<{ locked: boolean }>>`SELECT pg_try_advisory_xact_lock(${lockKey}) AS locked`;
         if (!lock?.locked) throw new KeyBusy();
         const existing = await tx.idempotencyRecord.findUnique({ where: id });
@@ -193,7 +193,7 @@ export class IdempotencyService {
           },
         });
         return { status: r.status, body, replayed: false };
-      }, TX_OPTIONS);
+      });
     } catch (err) {
       // A concurrent request with the same key committed first: answer as its replay.
       if (isUniqueViolation(err)) {

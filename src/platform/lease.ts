@@ -5,7 +5,7 @@
  * pass): work done under it must still be safe to do twice (idempotency keys, row locks).
  */
 import type { Clock } from "./clock.js";
-import type { Db } from "./db/index.js";
+import type { Db, Tx } from "./db/index.js";
 
 export class LeaseManager {
   constructor(private readonly opts: { prisma: Db; clock: Clock }) {}
@@ -25,6 +25,17 @@ export class LeaseManager {
   /** Gives the lease up (only if `holder` still has it). */
   async release(name: string, holder: string): Promise<void> {
     await this.opts.prisma.$executeRaw`DELETE FROM "leases" WHERE "name" = ${name} AND "holder" = ${holder}`;
+  }
+
+  /**
+   * Inside a transaction: whether `holder` still holds the lease, locking its row until commit so it
+   * cannot be taken over meanwhile (work written under a lease checks this last).
+   */
+  async stillHeld(tx: Tx, name: string, holder: string): Promise<boolean> {
+    const rows = await tx.$queryRaw<Array<{ holder: string }>>`
+      SELECT "holder" FROM "leases" WHERE "name" = ${name} AND "holder" = ${holder}
+         AND "expires_at" > ${this.opts.clock.now()} FOR UPDATE`;
+    return rows.length === 1;
   }
 
   async holderOf(name: string): Promise<string | undefined> {

@@ -7,16 +7,17 @@ import type { Db, PrismaClient, Tx } from "./db/index.js";
 import { Prisma } from "./db/index.js";
 
 /** Generous limits: under load, a transaction may wait for a pool connection and for a row lock. */
-export const TX_OPTIONS = { maxWait: 15_000, timeout: 30_000 } as const;
+const TX_OPTIONS = { maxWait: 15_000, timeout: 30_000 } as const;
 
 /** A transaction client lacks `$connect` (Prisma denies it inside interactive transactions). */
 export function isTransaction(db: Db): db is Tx {
   return !("$connect" in db);
 }
 
-export async function inTransaction<T>(db: Db, fn: (tx: Tx) => Promise<T>): Promise<T> {
+/** The one way to open a transaction. `timeoutMs` raises the default 30 s bound (a whole health sweep's write). */
+export async function inTransaction<T>(db: Db, fn: (tx: Tx) => Promise<T>, opts: { timeoutMs?: number } = {}): Promise<T> {
   if (isTransaction(db)) return fn(db);
-  return (db as PrismaClient).$transaction(fn, TX_OPTIONS);
+  return (db as PrismaClient).$transaction(fn, { ...TX_OPTIONS, ...(opts.timeoutMs ? { timeout: opts.timeoutMs } : {}) });
 }
 
 /** A unique-constraint violation (Prisma P2002), by code. */

@@ -13,7 +13,7 @@ import { type Config, loadConfig } from "../../src/config/index.js";
 import { buildContainer, type Container, type ContainerOverrides } from "../../src/container.js";
 import type { Clock } from "../../src/platform/clock.js";
 import { createDatabase, type Database } from "../../src/platform/db/index.js";
-import { RecordingInstanceSignal } from "../../src/platform/signals.js";
+import { RecordingInstanceSignal } from "./recording-signal.js";
 import { recordContract } from "./contract.js";
 import { createTestDatabase, type TestDatabase } from "./db.js";
 

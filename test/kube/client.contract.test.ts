@@ -23,9 +23,17 @@ import {
   KubeNotFoundError,
   KubeTimeoutError,
   KubeUnavailableError,
-} from "../../src/kube/errors.js";
+} from "../../src/kube/kube-errors.js";
 import { renderInstance, renderTenant, type ServiceTemplate, userSelector } from "../../src/kube/templates/index.js";
-import type { KubeObject } from "../../src/kube/types.js";
+import type { KubeObject } from "../../src/kube/objects.js";
+import {
+  deleteNamespaceAndWait,
+  ensureTenant,
+  podStatusSummary,
+  restartWorkload,
+  scaleWorkload,
+  waitForRollout,
+} from "./helpers/workload-ops.js";
 
 const REAL = Boolean(process.env.KUBE_CONTRACT_KUBECONFIG) || process.env.KUBE_CONTRACT === "real";
 const RUN = `c${Date.now().toString(36)}${randomBytes(2).toString("hex")}`;
@@ -150,7 +158,7 @@ beforeAll(async () => {
       namespaceDeletionDelayMs: 300,
     });
   client = newClient();
-  await client.ensureTenant(tenant(NS, USER));
+  await ensureTenant(client, tenant(NS, USER));
 });
 
 afterAll(async () => {
@@ -191,16 +199,16 @@ describe("tenant", () => {
     ]);
     const quota = await client.get({ apiVersion: "v1", kind: "ResourceQuota", name: "tenant-quota", namespace: NS });
     const before = quota.metadata?.resourceVersion;
-    await client.ensureTenant(tenant(NS, USER));
+    await ensureTenant(client, tenant(NS, USER));
     const again = await client.get({ apiVersion: "v1", kind: "ResourceQuota", name: "tenant-quota", namespace: NS });
     expect(again.metadata?.resourceVersion).toBe(before);
   });
 
   it("deletes a namespace with everything in it, and tolerates deleting it again", async () => {
     const ns = `${NS}-b`;
-    await client.ensureTenant(tenant(ns, `${USER}b`));
+    await ensureTenant(client, tenant(ns, `${USER}b`));
     await client.apply(configMap("inside", { a: "b" }, ns));
-    expect(await client.deleteNamespace(ns, { waitMs: WAIT })).toBe(true);
+    expect(await deleteNamespaceAndWait(client, ns, { waitMs: WAIT })).toBe(true);
     await expect(client.get({ apiVersion: "v1", kind: "Namespace", name: ns })).rejects.toBeInstanceOf(KubeNotFoundError);
     await expect(client.get({ apiVersion: "v1", kind: "ConfigMap", name: "inside", namespace: ns })).rejects.toBeInstanceOf(
       KubeNotFoundError,
@@ -210,7 +218,7 @@ describe("tenant", () => {
 
   it("refuses new objects in a terminating namespace (403), and ensureTenant reports it", async () => {
     const ns = `${NS}-t`;
-    await client.ensureTenant(tenant(ns, `${USER}t`));
+    await ensureTenant(client, tenant(ns, `${USER}t`));
     await client.apply(configMap("keep", { a: "b" }, ns));
     await client.deleteNamespace(ns);
     const err = await client.apply(configMap("late", { a: "b" }, ns)).catch((e: unknown) => e);
@@ -220,7 +228,7 @@ describe("tenant", () => {
       expect(err).toBeInstanceOf(KubeNamespaceTerminatingError);
       expect((err as KubeNamespaceTerminatingError).statusCode).toBe(403);
       expect((err as KubeNamespaceTerminatingError).transient).toBe(true);
-      await expect(client.ensureTenant(tenant(ns, `${USER}t`))).rejects.toBeInstanceOf(KubeConflictError);
+      await expect(ensureTenant(client, tenant(ns, `${USER}t`))).rejects.toBeInstanceOf(KubeConflictError);
     }
   });
 });
@@ -264,7 +272,7 @@ describe("apply, get, delete", () => {
           expect(o.metadata?.resourceVersion).toBe(first[i]!.metadata?.resourceVersion);
       }
       if (!REAL)
-        await client.waitForRollout(NS, `svc-${template}`, template === "postgresql" ? "StatefulSet" : "Deployment", {
+        await waitForRollout(client, NS, `svc-${template}`, template === "postgresql" ? "StatefulSet" : "Deployment", {
           timeoutMs: WAIT,
           pollMs: 20,
         });
@@ -316,22 +324,23 @@ describe("listAll", () => {
 describe("rollouts and pods", () => {
   it("waits for a rollout to complete", async () => {
     await client.apply(workload("good"));
-    const state = await client.waitForRollout(NS, "good", "Deployment", { timeoutMs: WAIT, pollMs: REAL ? 1000 : 20 });
+    const state = await waitForRollout(client, NS, "good", "Deployment", { timeoutMs: WAIT, pollMs: REAL ? 1000 : 20 });
     expect(state.done).toBe(true);
-    const summary = await client.podStatusSummary(NS, selectorOf("good"));
+    const summary = await podStatusSummary(client, NS, selectorOf("good"));
     expect(summary).toMatchObject({ phase: "Running", ready: true, readyCount: 1, restarts: 0, waitingReasons: [] });
     expect(summary.newest?.name).toMatch(/^good-/);
   });
 
   it("times out waiting for a rollout that cannot finish (bad image) and shows ImagePullBackOff", async () => {
     await client.apply(workload("badimage", { image: BAD_IMAGE }));
-    const err = await client
-      .waitForRollout(NS, "badimage", "Deployment", { timeoutMs: REAL ? 20_000 : 300, pollMs: REAL ? 1000 : 20 })
-      .catch((e: unknown) => e);
+    const err = await waitForRollout(client, NS, "badimage", "Deployment", {
+      timeoutMs: REAL ? 20_000 : 300,
+      pollMs: REAL ? 1000 : 20,
+    }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(KubeTimeoutError);
     expect((err as Error).message).toMatch(/did not complete within/);
     const summary = await eventually(async () => {
-      const s = await client.podStatusSummary(NS, selectorOf("badimage"));
+      const s = await podStatusSummary(client, NS, selectorOf("badimage"));
       return s.waitingReasons.includes("ImagePullBackOff") ? s : undefined;
     });
     expect(summary.ready).toBe(false);
@@ -341,7 +350,7 @@ describe("rollouts and pods", () => {
   it("shows CrashLoopBackOff with a growing restart count", async () => {
     await client.apply(workload("crasher", { script: "echo starting; exit 1", annotations: { [CRASH_ANNOTATION]: "true" } }));
     const summary = await eventually(async () => {
-      const s = await client.podStatusSummary(NS, selectorOf("crasher"));
+      const s = await podStatusSummary(client, NS, selectorOf("crasher"));
       return s.waitingReasons.includes("CrashLoopBackOff") && s.restarts >= 2 ? s : undefined;
     });
     expect(summary.ready).toBe(false);
@@ -349,14 +358,14 @@ describe("rollouts and pods", () => {
   });
 
   it("restart replaces the pod via the restartedAt annotation", async () => {
-    const before = (await client.podStatusSummary(NS, selectorOf("good"))).newest!.name;
+    const before = (await podStatusSummary(client, NS, selectorOf("good"))).newest!.name;
     const at = new Date();
-    await client.restart(NS, "good", "Deployment", at);
+    await restartWorkload(kubeConfig(), NS, "good", "Deployment", at);
     const d = await client.get<V1Deployment>({ apiVersion: "apps/v1", kind: "Deployment", name: "good", namespace: NS });
     expect(d.spec?.template.metadata?.annotations?.["kubectl.kubernetes.io/restartedAt"]).toBe(at.toISOString());
-    await client.waitForRollout(NS, "good", "Deployment", { timeoutMs: WAIT, pollMs: REAL ? 1000 : 20 });
+    await waitForRollout(client, NS, "good", "Deployment", { timeoutMs: WAIT, pollMs: REAL ? 1000 : 20 });
     const after = await eventually(async () => {
-      const s = await client.podStatusSummary(NS, selectorOf("good"));
+      const s = await podStatusSummary(client, NS, selectorOf("good"));
       return s.pods.length === 1 && s.newest && s.newest.name !== before && s.ready ? s : undefined;
     });
     expect(after.newest!.name).not.toBe(before);
@@ -367,12 +376,12 @@ describe("rollouts and pods", () => {
   });
 
   it("scales to zero and back", async () => {
-    await client.scale(NS, "good", "Deployment", 0);
-    await client.waitForRollout(NS, "good", "Deployment", { timeoutMs: WAIT, pollMs: REAL ? 1000 : 20 });
-    await eventually(async () => (await client.podStatusSummary(NS, selectorOf("good"))).total === 0);
-    await client.scale(NS, "good", "Deployment", 1);
-    await client.waitForRollout(NS, "good", "Deployment", { timeoutMs: WAIT, pollMs: REAL ? 1000 : 20 });
-    expect((await client.podStatusSummary(NS, selectorOf("good"))).readyCount).toBe(1);
+    await scaleWorkload(kubeConfig(), NS, "good", "Deployment", 0);
+    await waitForRollout(client, NS, "good", "Deployment", { timeoutMs: WAIT, pollMs: REAL ? 1000 : 20 });
+    await eventually(async () => (await podStatusSummary(client, NS, selectorOf("good"))).total === 0);
+    await scaleWorkload(kubeConfig(), NS, "good", "Deployment", 1);
+    await waitForRollout(client, NS, "good", "Deployment", { timeoutMs: WAIT, pollMs: REAL ? 1000 : 20 });
+    expect((await podStatusSummary(client, NS, selectorOf("good"))).readyCount).toBe(1);
   });
 });
 
@@ -380,8 +389,8 @@ describe("logs", () => {
   let pod: string;
   beforeAll(async () => {
     await client.apply(workload("talker"));
-    await client.waitForRollout(NS, "talker", "Deployment", { timeoutMs: WAIT, pollMs: REAL ? 1000 : 20 });
-    pod = (await client.podStatusSummary(NS, selectorOf("talker"))).newest!.name;
+    await waitForRollout(client, NS, "talker", "Deployment", { timeoutMs: WAIT, pollMs: REAL ? 1000 : 20 });
+    pod = (await podStatusSummary(client, NS, selectorOf("talker"))).newest!.name;
     // Let the container run long enough that "since 1 second" is a strict subset.
     await eventually(async () => (await client.logs(NS, pod)).length >= 10);
     await sleep(1500);
@@ -608,7 +617,7 @@ describe("error mapping", () => {
   it.skipIf(REAL)("a rollout wait survives a brief outage", async () => {
     await client.apply(workload("patient"));
     const id = emulator!.faults.failPath("/deployments/patient", 503, 4);
-    const state = await client.waitForRollout(NS, "patient", "Deployment", { timeoutMs: WAIT, pollMs: 20 });
+    const state = await waitForRollout(client, NS, "patient", "Deployment", { timeoutMs: WAIT, pollMs: 20 });
     expect(state.done).toBe(true);
     emulator!.faults.remove(id);
   });

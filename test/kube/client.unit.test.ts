@@ -12,7 +12,7 @@ import {
   KubeNotFoundError,
   KubeUnavailableError,
   toKubeError,
-} from "../../src/kube/errors.js";
+} from "../../src/kube/kube-errors.js";
 import { cpuMilli, memoryMb, parseQuantity } from "../../src/kube/quantity.js";
 import { backoffDelayMs, retryDelayMs, withRetry } from "../../src/kube/retry.js";
 import {

@@ -5,6 +5,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../../src/config/index.js";
 import { KubeClient } from "../../src/kube/client.js";
 import { createKubeConfig } from "../../src/kube/kubeconfig.js";
 
@@ -38,7 +39,10 @@ contexts: [{name: t, context: {cluster: t, user: t}}]
 
 describe("keep-alive", () => {
   it("serves sequential API calls over one connection", async () => {
-    const client = new KubeClient({ kubeConfig: createKubeConfig({ mode: "cluster", kubeconfigYaml: kubeconfigYaml(url) }) });
+    const client = new KubeClient({
+      kubeConfig: createKubeConfig({ mode: "cluster", kubeconfigYaml: kubeconfigYaml(url) }),
+      requestTimeoutMs: loadConfig({}).kube.requestTimeoutMs,
+    });
     connections = 0;
     for (let i = 0; i < 5; i++) await client.ping();
     expect(connections).toBe(1);

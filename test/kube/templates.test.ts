@@ -12,7 +12,7 @@ import type {
   IServiceAccount,
 } from "kubernetes-models/v1";
 import { describe, expect, it } from "vitest";
-import { InvalidManifestError, InvalidNameError } from "../../src/kube/errors.js";
+import { InvalidManifestError, InvalidNameError } from "../../src/kube/kube-errors.js";
 import {
   FLEET_SELECTOR,
   generateCredentials,
@@ -29,7 +29,7 @@ import {
   tenantNamespace,
   userSelector,
 } from "../../src/kube/templates/index.js";
-import { manifestProblems, podSecurityViolations, validateManifest } from "../../src/kube/validate.js";
+import { manifestProblems, podSecurityViolations, validateManifest } from "../../src/kube/manifest-validation.js";
 
 // Fixed credentials: snapshots must be stable, and distinctive values let us scan for leaks.
 const CREDENTIALS: Record<ServiceTemplate, Record<string, string>> = {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RenewalLoop } from "../../src/loops/renewal.js";
 import { ManualClock } from "../../src/platform/clock.js";
 import { LeaseManager } from "../../src/platform/lease.js";
-import type { RecordingInstanceSignal } from "../../src/platform/signals.js";
+import type { RecordingInstanceSignal } from "../helpers/recording-signal.js";
 import { buildAdmin, buildUser, createTestContext, type TestContext, type TestUser } from "../helpers/app.js";
 import { usingPostgres } from "../helpers/db.js";
 

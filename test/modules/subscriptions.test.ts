@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/platform/clock.js";
-import type { RecordingInstanceSignal } from "../../src/platform/signals.js";
+import type { RecordingInstanceSignal } from "../helpers/recording-signal.js";
 import { buildUser, createTestContext, errorShape, type TestContext, type TestUser } from "../helpers/app.js";
 import { usingPostgres } from "../helpers/db.js";
 

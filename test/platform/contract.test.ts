@@ -7,7 +7,7 @@ import express from "express";
 import supertest from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { errorHandler, notFoundHandler } from "../../src/platform/http/errors.js";
+import { errorHandler, notFoundHandler } from "../../src/platform/http/error-handler.js";
 import { doc } from "../../src/platform/http/route-meta.js";
 import { createLogger } from "../../src/platform/logger.js";
 import { contractCheckedCount, recordContract, takeContractMismatches } from "../helpers/contract.js";

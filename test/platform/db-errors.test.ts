@@ -5,7 +5,7 @@ import express from "express";
 import supertest from "supertest";
 import { describe, expect, it } from "vitest";
 import { createDatabase } from "../../src/platform/db/index.js";
-import { errorHandler, translateDbError } from "../../src/platform/http/errors.js";
+import { errorHandler, translateDbError } from "../../src/platform/http/error-handler.js";
 import { createLogger } from "../../src/platform/logger.js";
 
 async function closedPort(): Promise<number> {

@@ -7,7 +7,7 @@
 import express from "express";
 import supertest from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { errorHandler } from "../../src/platform/http/errors.js";
+import { errorHandler } from "../../src/platform/http/error-handler.js";
 import { IdempotencyKeyInProgressError, IdempotencyService } from "../../src/platform/idempotency.js";
 import { createLogger } from "../../src/platform/logger.js";
 import { buildUser, createTestContext, errorShape, type TestContext, type TestUser } from "../helpers/app.js";

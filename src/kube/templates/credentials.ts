@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import type { ServiceTemplate } from "./types.js";
+import type { ServiceTemplate } from "./template-spec.js";
 
 /** URL-safe random string with `bytes` bytes of entropy (no characters needing shell or URL escapes). */
 function randomToken(bytes: number): string {

@@ -21,5 +21,5 @@ export {
 } from "./names.js";
 export type { ServiceProfile } from "./profile.js";
 export { POD_SECURITY_LEVEL, renderTenant, TENANT_OBJECT_NAMES } from "./tenant.js";
-export * from "./types.js";
-export type { Manifest } from "../types.js";
+export * from "./template-spec.js";
+export type { Manifest } from "../objects.js";

@@ -11,15 +11,15 @@ import type {
   IVolume,
   IVolumeMount,
 } from "kubernetes-models/v1";
-import { InvalidNameError } from "../errors.js";
-import type { Manifest } from "../types.js";
+import { InvalidNameError } from "../kube-errors.js";
+import type { Manifest } from "../objects.js";
 import { ghostProfile } from "./ghost.js";
 import { ANNOTATIONS, instanceLabels, LABELS, selectorLabels } from "./labels.js";
 import { n8nProfile } from "./n8n.js";
 import { DNS1123_LABEL, type InstanceObjectNames, names } from "./names.js";
 import { postgresqlProfile } from "./postgresql.js";
 import type { ServiceProfile } from "./profile.js";
-import type { InstanceSpec, ServiceTemplate } from "./types.js";
+import type { InstanceSpec, ServiceTemplate } from "./template-spec.js";
 
 export const PROFILES: Record<ServiceTemplate, ServiceProfile> = {
   n8n: n8nProfile,

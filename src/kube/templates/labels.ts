@@ -1,4 +1,4 @@
-import type { ServiceTemplate } from "./types.js";
+import type { ServiceTemplate } from "./template-spec.js";
 
 /** Label keys shared by every object the platform creates. */
 export const LABELS = {

@@ -1,4 +1,4 @@
-import { InvalidNameError } from "../errors.js";
+import { InvalidNameError } from "../kube-errors.js";
 
 /** Kubernetes DNS-1123 label: lowercase alphanumerics and '-', starting and ending alphanumeric, <= 63. */
 export const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;

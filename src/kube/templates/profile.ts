@@ -1,5 +1,5 @@
 import type { IProbe } from "kubernetes-models/v1";
-import type { InstanceSpec } from "./types.js";
+import type { InstanceSpec } from "./template-spec.js";
 
 /**
  * What differs between the services: everything else (labels, security context, volumes, Service,

@@ -1,10 +1,10 @@
 import type { INetworkPolicy } from "kubernetes-models/networking.k8s.io/v1";
 import type { ILimitRange, INamespace, IResourceQuota, IServiceAccount } from "kubernetes-models/v1";
-import { InvalidNameError } from "../errors.js";
-import type { Manifest } from "../types.js";
+import { InvalidNameError } from "../kube-errors.js";
+import type { Manifest } from "../objects.js";
 import { LABELS, tenantLabels } from "./labels.js";
 import { isDns1123Label } from "./names.js";
-import type { TenantSpec } from "./types.js";
+import type { TenantSpec } from "./template-spec.js";
 
 export const TENANT_OBJECT_NAMES = {
   quota: "tenant-quota",

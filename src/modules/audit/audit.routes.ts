@@ -1,6 +1,6 @@
 import { type Request, type Response, Router } from "express";
 import { doc } from "../../platform/http/route-meta.js";
-import { input, validate } from "../../platform/http/validate.js";
+import { input, validate } from "../../platform/http/request-validation.js";
 import { type AuditListQuery, AuditListQuerySchema, AuditListResponseSchema } from "./audit.schema.js";
 import type { AuditService } from "./audit.service.js";
 

@@ -1,8 +1,8 @@
 import { Router, type RequestHandler } from "express";
 import { ipKeyGenerator, rateLimit } from "express-rate-limit";
-import { errorBody } from "../../platform/http/errors.js";
+import { errorBody } from "../../platform/http/error-handler.js";
 import { doc } from "../../platform/http/route-meta.js";
-import { validate } from "../../platform/http/validate.js";
+import { validate } from "../../platform/http/request-validation.js";
 import { AuthController } from "./auth.controller.js";
 import { noStore } from "../../platform/http/no-store.js";
 import {

@@ -7,7 +7,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { type Algorithm, hash, verify } from "@node-rs/argon2";
 import type { Clock } from "../../platform/clock.js";
 import type { PrismaClient } from "../../platform/db/index.js";
-import { ConflictError, UnauthorizedError, ValidationError } from "../../platform/errors.js";
+import { ConflictError, UnauthorizedError, ValidationError } from "../../platform/domain-errors.js";
 import { type AccessTokenOptions, type Role, signAccessToken } from "../../platform/http/auth.js";
 import type { AuthSessionResponse, PublicUser, TokenPair } from "./auth.schema.js";
 import type { Logger } from "../../platform/logger.js";
@@ -15,6 +15,7 @@ import type { User } from "../../generated/prisma/client.js";
 import { Prisma } from "../../platform/db/index.js";
 import type { AuditService } from "../audit/audit.service.js";
 import type { SessionRevocations } from "./session-revocations.js";
+import { inTransaction } from "../../platform/transaction.js";
 
 export type { PublicUser, TokenPair };
 
@@ -166,7 +167,7 @@ export class AuthService {
   async logout(refreshToken: string): Promise<void> {
     const row = await this.opts.prisma.refreshToken.findUnique({ where: { tokenHash: sha256(refreshToken) } });
     if (!row) return; // Logging out twice (or with an unknown token) is not an error: the session is gone either way.
-    await this.opts.prisma.$transaction(async (tx) => {
+    await inTransaction(this.opts.prisma, async (tx) => {
       await this.opts.revocations.revokeSession(tx, row.userId, row.familyId, "logout");
       await this.opts.audit?.record(tx, {
         action: "auth.logout",
@@ -193,7 +194,7 @@ export class AuthService {
       });
     }
     const passwordHash = await hashPassword(input.newPassword);
-    const updated = await this.opts.prisma.$transaction(async (tx) => {
+    const updated = await inTransaction(this.opts.prisma, async (tx) => {
       const u = await tx.user.update({ where: { id: userId }, data: { passwordHash } });
       const sessions = await this.opts.revocations.revokeUser(tx, userId, "password-change");
       await this.opts.audit?.record(tx, {

@@ -1,5 +1,5 @@
 import type { Request, Response } from "express";
-import { input } from "../../platform/http/validate.js";
+import { input } from "../../platform/http/request-validation.js";
 import type { PlanCreateReq, PlanUpdateReq, ServiceCreateReq, ServiceUpdateReq } from "./catalog.schema.js";
 import type { CatalogService } from "./catalog.service.js";
 

@@ -1,7 +1,7 @@
 import type { AuditService } from "../audit/audit.service.js";
 import type { Plan, Service } from "../../generated/prisma/client.js";
 import { Prisma, type PrismaClient } from "../../platform/db/index.js";
-import { ConflictError, NotFoundError, found } from "../../platform/errors.js";
+import { ConflictError, NotFoundError, found } from "../../platform/domain-errors.js";
 import type {
   PlanCreateReq,
   PlanUpdateReq,

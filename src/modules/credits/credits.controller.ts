@@ -1,7 +1,7 @@
 import type { Request, Response } from "express";
 import { caller } from "../../platform/http/auth.js";
 import type { PageQuery } from "../../platform/http/pagination.js";
-import { input } from "../../platform/http/validate.js";
+import { input } from "../../platform/http/request-validation.js";
 import { IDEMPOTENCY_HEADER, idempotencyKeyFrom } from "../../platform/idempotency.js";
 import type { CreditsGrantReq } from "./credits.schema.js";
 import type { CreditsService } from "./credits.service.js";

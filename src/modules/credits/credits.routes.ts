@@ -1,7 +1,7 @@
 import { Router } from "express";
 import { doc } from "../../platform/http/route-meta.js";
 import { IdempotencyKeySchema } from "../../platform/idempotency.js";
-import { validate } from "../../platform/http/validate.js";
+import { validate } from "../../platform/http/request-validation.js";
 import { CreditsController } from "./credits.controller.js";
 import {
   CreditsBalanceResponseSchema,

@@ -1,10 +1,11 @@
 import type { AuditService } from "../audit/audit.service.js";
 import type { Db, PrismaClient, Tx } from "../../platform/db/index.js";
-import { NotFoundError } from "../../platform/errors.js";
+import { NotFoundError } from "../../platform/domain-errors.js";
 import { type PageQuery, type Paginated, paginated, skipTake } from "../../platform/http/pagination.js";
 import type { IdempotencyService, IdempotentResponse } from "../../platform/idempotency.js";
 import type { InstanceSignal } from "../../platform/signals.js";
 import type { CreditsGrantReq, CreditsGrantResponse, CreditTransactionView } from "./credits.schema.js";
+import { ledgerKeys } from "./ledger-keys.js";
 import { type LedgerService, lockUser, toCreditTransactionView } from "./ledger.service.js";
 
 /**
@@ -73,7 +74,7 @@ export class CreditsService {
           reason: body.reason,
           referenceType: "admin",
           referenceId: adminId,
-          idempotencyKey: `admin-grant:${adminId}:${idempotencyKey}`,
+          idempotencyKey: ledgerKeys.adminGrant(adminId, idempotencyKey),
           createdById: adminId,
         });
         await this.opts.audit?.record(tx, {

@@ -11,7 +11,7 @@
  *      tables are the last line of defence;
  *   4. insert the entry with `balanceAfter`.
  *
- * Idempotency keys used by the product (one entry per key, ever):
+ * Idempotency keys used by the product (one entry per key, ever; built by `ledgerKeys`, ledger-keys.ts):
  *   - `admin-grant:<adminId>:<Idempotency-Key header>`  admin top-ups and adjustments
  *   - `subscription:first-period:<subscriptionId>`       the first period of a subscription
  *   - `renewal:<subscriptionId>:<periodStart ISO>`       a renewal, periodStart = start of the period paid for
@@ -29,7 +29,7 @@
  */
 import type { CreditTransaction, CreditTransactionType } from "../../generated/prisma/client.js";
 import type { Db, Tx } from "../../platform/db/index.js";
-import { ConflictError, InsufficientCreditsError, NotFoundError, ValidationError } from "../../platform/errors.js";
+import { ConflictError, InsufficientCreditsError, NotFoundError, ValidationError } from "../../platform/domain-errors.js";
 import { inTransaction } from "../../platform/transaction.js";
 import type { CreditTransactionView } from "./credits.schema.js";
 

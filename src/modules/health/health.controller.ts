@@ -1,5 +1,5 @@
 import type { Request, Response } from "express";
-import { input } from "../../platform/http/validate.js";
+import { input } from "../../platform/http/request-validation.js";
 import type { HealthCheckReq, HealthInstanceQuery, HealthStatsQuery } from "./health.schema.js";
 import type { HealthService } from "./health.service.js";
 

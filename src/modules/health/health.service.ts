@@ -4,7 +4,7 @@
  */
 import type { Clock } from "../../platform/clock.js";
 import type { PrismaClient } from "../../platform/db/index.js";
-import { NotFoundError, found } from "../../platform/errors.js";
+import { NotFoundError, found } from "../../platform/domain-errors.js";
 import type { HealthCheck, HealthSweep } from "../../generated/prisma/client.js";
 import { INSTANCE_STATUSES } from "../instances/instances.schema.js";
 import { HEALTH_STATUSES, type HealthMeasurements, type HealthStatus } from "./health.rules.js";

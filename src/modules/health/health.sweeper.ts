@@ -22,22 +22,18 @@
  * the instance converged over the repair request.
  */
 import { randomUUID } from "node:crypto";
-import type { V1Deployment, V1Pod, V1StatefulSet } from "@kubernetes/client-node";
-import type { KubeClient, PodUsage } from "../../kube/client.js";
-import { summarizePodsBy } from "../../kube/status.js";
-import { FLEET_SELECTOR, LABELS } from "../../kube/templates/labels.js";
-import { names, workloadKind } from "../../kube/templates/index.js";
-import type { ServiceTemplate } from "../../kube/templates/types.js";
 import type { Clock } from "../../platform/clock.js";
 import type { PrismaClient, Tx } from "../../platform/db/index.js";
 import type { Logger } from "../../platform/logger.js";
 import type { SweepMetrics } from "../../platform/metrics.js";
+import { inTransaction } from "../../platform/transaction.js";
 import type { InstanceSignal } from "../../platform/signals.js";
-import { type HealthStatus, nextHealth, type Observation, observe } from "./health.rules.js";
+import type { InstanceManifests } from "../instances/instance-manifests.js";
+import { requestRepairs } from "../instances/instance-state.js";
+import type { FleetObservation, FleetReader } from "./fleet-reader.js";
+import type { HealthRecord, HealthRepository, SweptInstanceRow } from "./health.repository.js";
+import { nextHealth, type Observation, observe } from "./health.rules.js";
 import type { InstanceHealthResult, SweepView } from "./health.schema.js";
-
-/** Every object of every instance: managed by us and carrying an instance id. */
-export const INSTANCE_OBJECTS_SELECTOR = `${FLEET_SELECTOR},${LABELS.instanceId}`;
 
 export type SweepTrigger = "scheduled" | "manual";
 
@@ -64,44 +60,20 @@ export interface SweepResult {
 /** The sweep was abandoned before writing (lease lost): nothing was written. */
 export class SweepAbandonedError extends Error {}
 
-interface Row {
-  id: string;
-  name: string;
-  namespace: string;
-  k8s_name: string;
-  generation: number;
-  template: string;
-  plan_cpu_milli: number;
-  plan_memory_mb: number;
-  health_status: HealthStatus;
-  health_candidate: HealthStatus | null;
-  health_candidate_count: number;
-  last_restart_count: number;
-  health_checked_at: Date | null;
-}
-
-interface FleetView {
-  readable: boolean;
-  error?: string;
-  calls: number;
-  metricsAvailable: boolean | null;
-  workloads: Map<string, { kind: "Deployment" | "StatefulSet"; name: string; desiredReplicas: number }>;
-  services: Map<string, Set<string>>;
-  pods: ReturnType<typeof summarizePodsBy>;
-  usage: Map<string, { cpuMilli: number; memoryMb: number }>;
-}
-
 export interface HealthSweeperOptions {
   prisma: PrismaClient;
-  kube: KubeClient;
+  /** The fleet as the cluster shows it (KubeFleetReader). */
+  fleet: FleetReader;
+  /** Object names and workload kinds, as the reconciler renders them. */
+  manifests: InstanceManifests;
+  /** The sweep's reads and writes (HealthRepository). */
+  repository: HealthRepository;
   clock: Clock;
   logger: Logger;
   /** Told about instances whose objects are missing (the reconciler). */
   signal: InstanceSignal;
   /** Consecutive observations a status change needs (HEALTH_CONSECUTIVE_OBSERVATIONS). */
   consecutiveObservations: number;
-  /** LIST page size (default 500, as kubectl). */
-  pageSize?: number;
   /** Prometheus: one observation per sweep (ok = the cluster was read and the result committed). */
   metrics?: SweepMetrics;
 }
@@ -127,14 +99,14 @@ export class HealthSweeper {
   private async run(req: SweepRequest, started: number): Promise<SweepResult> {
     const startedAt = this.o.clock.now();
     const sweepId = randomUUID();
-    const rows = await this.loadInstances(req.instanceIds);
+    const rows = await this.o.repository.runningInstances(req.instanceIds);
     const tLoaded = performance.now();
-    const fleet = await this.readFleet();
+    const fleet = await this.o.fleet.read();
     const tRead = performance.now();
     const checkedAt = this.o.clock.now();
 
     const results: InstanceHealthResult[] = [];
-    const lastRestart: number[] = [];
+    const records: HealthRecord[] = [];
     for (const row of rows) {
       const obs = this.judge(row, fleet);
       const state = nextHealth(
@@ -142,9 +114,7 @@ export class HealthSweeper {
         obs.status,
         this.o.consecutiveObservations,
       );
-      // An unreadable sweep keeps the previous restart baseline.
-      lastRestart.push(obs.status === "UNKNOWN" ? row.last_restart_count : obs.restartCount);
-      results.push({
+      const result: InstanceHealthResult = {
         instanceId: row.id,
         name: row.name,
         namespace: row.namespace,
@@ -161,7 +131,10 @@ export class HealthSweeper {
         cpuMilli: obs.cpuMilli,
         memoryMb: obs.memoryMb,
         missing: obs.missing,
-      });
+      };
+      results.push(result);
+      // An unreadable sweep keeps the previous restart baseline.
+      records.push({ ...result, lastRestartCount: obs.status === "UNKNOWN" ? row.last_restart_count : obs.restartCount });
     }
 
     const sweep: SweepView = {
@@ -180,38 +153,31 @@ export class HealthSweeper {
     const toRepair = results.filter((r) => r.missing.length > 0);
     const generations = new Map(rows.map((r) => [r.id, r.generation]));
 
-    const repaired = await this.o.prisma.$transaction(
+    const repaired = await inTransaction(
+      this.o.prisma,
       async (tx) => {
         if (req.stillOwner && !(await req.stillOwner(tx)))
           throw new SweepAbandonedError("the health sweeper lease was lost; sweep abandoned");
-        if (results.length) {
-          await this.insertChecks(tx, sweepId, checkedAt, results);
-          await this.updateInstances(tx, checkedAt, results, lastRestart);
-          await this.recordHealthChanges(tx, checkedAt, results);
+        const { repository } = this.o;
+        if (records.length) {
+          await repository.insertChecks(tx, sweepId, checkedAt, records);
+          await repository.updateHealth(tx, checkedAt, records);
+          await repository.recordHealthChanges(tx, checkedAt, records);
         }
-        if (!req.instanceIds) await this.resetNotRunning(tx);
-        const repairedIds = toRepair.length ? await this.requestRepairs(tx, checkedAt, toRepair, generations) : [];
+        if (!req.instanceIds) await repository.resetNotRunning(tx);
+        const repairedIds = await requestRepairs(
+          tx,
+          checkedAt,
+          toRepair.map((r) => ({ instanceId: r.instanceId, generation: generations.get(r.instanceId) ?? 0, missing: r.missing })),
+        );
         // The sweep row last, so its duration covers reading, judging and (all but the commit of) writing.
         sweep.durationMs = Math.round(performance.now() - started);
         const finishedAt = new Date(startedAt.getTime() + sweep.durationMs);
         sweep.finishedAt = finishedAt.toISOString();
-        await tx.$executeRawUnsafe(
-          `INSERT INTO "health_sweeps" ("id","trigger","started_at","finished_at","duration_ms","instance_count","cluster_reachable","api_calls","metrics_available","error")
-           VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)`,
-          sweep.id,
-          sweep.trigger,
-          startedAt,
-          finishedAt,
-          sweep.durationMs,
-          sweep.instanceCount,
-          sweep.clusterReachable,
-          sweep.apiCalls,
-          sweep.metricsAvailable,
-          sweep.error,
-        );
+        await repository.insertSweep(tx, { ...sweep, startedAt, finishedAt });
         return repairedIds;
       },
-      { maxWait: 15_000, timeout: 60_000 },
+      { timeoutMs: 60_000 },
     );
     const tWritten = performance.now();
     this.lastPhasesMs = {
@@ -229,114 +195,9 @@ export class HealthSweeper {
     return { sweep, results, repaired };
   }
 
-  private async loadInstances(ids?: string[]): Promise<Row[]> {
-    const filter = ids ? `AND i."id" = ANY($1::text[])` : "";
-    return this.o.prisma.$queryRawUnsafe<Row[]>(
-      `SELECT i."id", i."name", i."namespace", i."k8s_name", i."generation", s."template",
-              p."cpu_milli" AS "plan_cpu_milli", p."memory_mb" AS "plan_memory_mb",
-              i."health_status"::text AS "health_status", i."health_candidate"::text AS "health_candidate",
-              i."health_candidate_count", i."last_restart_count", i."health_checked_at"
-         FROM "instances" i
-         JOIN "plans" p ON p."id" = i."plan_id"
-         JOIN "services" s ON s."id" = i."service_id"
-        WHERE i."status" = 'RUNNING' ${filter}
-        ORDER BY i."id"`,
-      ...(ids ? [ids] : []),
-    );
-  }
-
-  /** The five fleet-wide LISTs, in parallel. Any failure but the metrics API's makes the sweep "unreadable". */
-  private async readFleet(): Promise<FleetView> {
-    const { kube } = this.o;
-    const opts = { pageSize: this.o.pageSize ?? 500 };
-    const empty: FleetView = {
-      readable: false,
-      calls: 0,
-      metricsAvailable: null,
-      workloads: new Map(),
-      services: new Map(),
-      pods: new Map(),
-      usage: new Map(),
-    };
-    const metricsP = kube.podMetrics(undefined, INSTANCE_OBJECTS_SELECTOR, opts).catch((err: unknown) => ({
-      available: false as const,
-      reason: `metrics could not be read: ${(err as Error).message}`,
-      failed: true,
-    }));
-    let deployments: V1Deployment[];
-    let statefulSets: V1StatefulSet[];
-    let pods: V1Pod[];
-    let services: Array<{ metadata?: { name?: string; labels?: Record<string, string> } }>;
-    let calls = 0;
-    try {
-      const [d, s, p, svc] = await Promise.all([
-        kube.listAll<V1Deployment>("Deployment", INSTANCE_OBJECTS_SELECTOR, opts),
-        kube.listAll<V1StatefulSet>("StatefulSet", INSTANCE_OBJECTS_SELECTOR, opts),
-        kube.listAll<V1Pod>("Pod", INSTANCE_OBJECTS_SELECTOR, opts),
-        kube.listAll<{ metadata?: { name?: string; labels?: Record<string, string> } }>("Service", INSTANCE_OBJECTS_SELECTOR, opts),
-      ]);
-      deployments = d.items;
-      statefulSets = s.items;
-      pods = p.items;
-      services = svc.items;
-      calls = d.calls + s.calls + p.calls + svc.calls;
-    } catch (err) {
-      await metricsP;
-      this.o.logger.warn({ err: (err as Error).message }, "health sweep: the cluster could not be read");
-      return { ...empty, error: (err as Error).message };
-    }
-    const metrics = await metricsP;
-    if (metrics.available) calls += metrics.calls;
-
-    const workloads: FleetView["workloads"] = new Map();
-    const addWorkload = (kind: "Deployment" | "StatefulSet", w: V1Deployment | V1StatefulSet) => {
-      const id = w.metadata?.labels?.[LABELS.instanceId];
-      if (!id || w.metadata?.deletionTimestamp) return;
-      workloads.set(id, { kind, name: w.metadata?.name ?? "", desiredReplicas: w.spec?.replicas ?? 1 });
-    };
-    for (const d of deployments) addWorkload("Deployment", d);
-    for (const s of statefulSets) addWorkload("StatefulSet", s);
-
-    const serviceNames: FleetView["services"] = new Map();
-    for (const s of services) {
-      const id = s.metadata?.labels?.[LABELS.instanceId];
-      if (!id) continue;
-      const set = serviceNames.get(id) ?? new Set<string>();
-      set.add(s.metadata?.name ?? "");
-      serviceNames.set(id, set);
-    }
-
-    // Usage per instance: a pod's metrics belong to the instance its pod (or the metrics' labels) names.
-    const usage: FleetView["usage"] = new Map();
-    if (metrics.available) {
-      const podOwner = new Map<string, string>();
-      for (const p of pods) {
-        const id = p.metadata?.labels?.[LABELS.instanceId];
-        if (id) podOwner.set(`${p.metadata?.namespace}/${p.metadata?.name}`, id);
-      }
-      for (const m of metrics.pods as PodUsage[]) {
-        const id = podOwner.get(`${m.namespace}/${m.name}`) ?? m.labels[LABELS.instanceId];
-        if (!id) continue;
-        const u = usage.get(id) ?? { cpuMilli: 0, memoryMb: 0 };
-        u.cpuMilli += m.cpuMilli;
-        u.memoryMb += m.memoryMb;
-        usage.set(id, u);
-      }
-    }
-    return {
-      readable: true,
-      calls,
-      metricsAvailable: metrics.available,
-      workloads,
-      services: serviceNames,
-      pods: summarizePodsBy(pods, LABELS.instanceId),
-      usage,
-    };
-  }
-
-  private judge(row: Row, fleet: FleetView): Observation {
-    const kind = workloadKind(row.template as ServiceTemplate);
-    const n = names(row.k8s_name);
+  private judge(row: SweptInstanceRow, fleet: FleetObservation): Observation {
+    const kind = this.o.manifests.workloadKind({ service: { template: row.template, slug: row.service_slug } });
+    const n = this.o.manifests.names({ k8sName: row.k8s_name });
     const svc = fleet.services.get(row.id);
     return observe({
       clusterReadable: fleet.readable,
@@ -349,117 +210,5 @@ export class HealthSweeper {
       usage: fleet.usage.get(row.id),
       previousRestartCount: row.health_checked_at ? row.last_restart_count : undefined,
     });
-  }
-
-  /** One INSERT for every record of the sweep. */
-  private async insertChecks(tx: Tx, sweepId: string, checkedAt: Date, results: InstanceHealthResult[]): Promise<void> {
-    await tx.$executeRawUnsafe(
-      `INSERT INTO "health_checks" ("instance_id","sweep_id","status","pod_phase","ready_replicas","desired_replicas","restart_count","cpu_milli","memory_mb","reason","checked_at")
-       SELECT v.id, $1, v.status::"HealthStatus", v.phase, v.ready, v.desired, v.restarts, v.cpu, v.mem, v.reason, $2
-         FROM unnest($3::text[], $4::text[], $5::text[], $6::int[], $7::int[], $8::int[], $9::int[], $10::int[], $11::text[])
-              AS v(id, status, phase, ready, desired, restarts, cpu, mem, reason)`,
-      sweepId,
-      checkedAt,
-      results.map((r) => r.instanceId),
-      results.map((r) => r.observed),
-      results.map((r) => r.podPhase),
-      results.map((r) => r.readyReplicas),
-      results.map((r) => r.desiredReplicas),
-      results.map((r) => r.restartCount),
-      results.map((r) => r.cpuMilli),
-      results.map((r) => r.memoryMb),
-      results.map((r) => r.reason),
-    );
-  }
-
-  /** One UPDATE for every instance's current health (only while it is still RUNNING). */
-  private async updateInstances(tx: Tx, checkedAt: Date, results: InstanceHealthResult[], lastRestart: number[]): Promise<void> {
-    await tx.$executeRawUnsafe(
-      `UPDATE "instances" i
-          SET "health_status" = v.status::"HealthStatus",
-              "health_reason" = v.reason,
-              "health_candidate" = v.candidate::"HealthStatus",
-              "health_candidate_count" = v.cnt,
-              "last_restart_count" = v.restarts,
-              "health_checked_at" = $1
-         FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::int[])
-              AS v(id, status, reason, candidate, cnt, restarts)
-        WHERE i."id" = v.id AND i."status" = 'RUNNING'`,
-      checkedAt,
-      results.map((r) => r.instanceId),
-      results.map((r) => r.healthStatus),
-      results.map((r) => r.reason),
-      results.map((r) => r.candidate),
-      results.map((r) => r.candidateCount),
-      lastRestart,
-    );
-  }
-
-  /**
-   * One instance event per judged change of health (after hysteresis), so the instance's timeline shows
-   * when it became UNHEALTHY and when it recovered. One INSERT for the whole sweep; the first judgement
-   * of a new instance (UNKNOWN -> HEALTHY) is not news and is left out.
-   */
-  private async recordHealthChanges(tx: Tx, at: Date, results: InstanceHealthResult[]): Promise<void> {
-    const changed = results.filter(
-      (r) => r.healthStatus !== r.previousHealthStatus && !(r.previousHealthStatus === "UNKNOWN" && r.healthStatus === "HEALTHY"),
-    );
-    if (!changed.length) return;
-    await tx.$executeRawUnsafe(
-      `INSERT INTO "instance_events" ("id","instance_id","type","level","message","data","created_at")
-       SELECT v.eid, v.id, 'HEALTH_CHANGED', v.level, v.message, v.data::jsonb, $1
-         FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS v(eid, id, level, message, data)
-         JOIN "instances" i ON i."id" = v.id AND i."status" = 'RUNNING'`,
-      at,
-      changed.map(() => randomUUID()),
-      changed.map((r) => r.instanceId),
-      changed.map((r) => (r.healthStatus === "UNHEALTHY" || r.healthStatus === "DEGRADED" ? "WARN" : "INFO")),
-      changed.map((r) => `Health ${r.previousHealthStatus} -> ${r.healthStatus}: ${r.reason}`),
-      changed.map((r) => JSON.stringify({ from: r.previousHealthStatus, to: r.healthStatus, reason: r.reason })),
-    );
-  }
-
-  /**
-   * Instances that are not meant to be running (SUSPENDED, FAILED, TERMINATING, TERMINATED) have no
-   * health: UNKNOWN, with the reason, and no pending change. PENDING/PROVISIONING have never been
-   * judged; UPDATING/RESTARTING keep their last health until they are RUNNING again.
-   */
-  private async resetNotRunning(tx: Tx): Promise<void> {
-    await tx.$executeRawUnsafe(
-      `UPDATE "instances"
-          SET "health_status" = 'UNKNOWN', "health_candidate" = NULL, "health_candidate_count" = 0,
-              "health_reason" = 'not judged: instance is ' || "status"::text
-        WHERE "status" IN ('SUSPENDED','FAILED','TERMINATING','TERMINATED')
-          AND ("health_status" <> 'UNKNOWN' OR "health_candidate" IS NOT NULL)`,
-    );
-  }
-
-  /** Bumps the generation of instances with missing objects (still RUNNING, unchanged) and records why. */
-  private async requestRepairs(tx: Tx, at: Date, toRepair: InstanceHealthResult[], generations: Map<string, number>): Promise<string[]> {
-    const rows = await tx.$queryRawUnsafe<Array<{ id: string }>>(
-      `UPDATE "instances" i
-          SET "generation" = i."generation" + 1, "next_attempt_at" = $1, "attempts" = 0
-         FROM unnest($2::text[], $3::int[]) AS v(id, gen)
-        WHERE i."id" = v.id AND i."generation" = v.gen AND i."status" = 'RUNNING' AND i."desired_state" = 'RUNNING'
-        RETURNING i."id"`,
-      at,
-      toRepair.map((r) => r.instanceId),
-      toRepair.map((r) => generations.get(r.instanceId) ?? 0),
-    );
-    const done = new Set(rows.map((r) => r.id));
-    const events = toRepair.filter((r) => done.has(r.instanceId));
-    if (events.length) {
-      await tx.$executeRawUnsafe(
-        `INSERT INTO "instance_events" ("id","instance_id","type","level","message","data","created_at")
-         SELECT v.eid, v.id, 'HEALTH_OBJECTS_MISSING', 'WARN', v.message, v.data::jsonb, $1
-           FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS v(eid, id, message, data)`,
-        at,
-        events.map(() => randomUUID()),
-        events.map((r) => r.instanceId),
-        events.map((r) => `Health check found missing objects (${r.missing.join(", ")}); re-applying them`),
-        events.map((r) => JSON.stringify({ missing: r.missing })),
-      );
-    }
-    return [...done];
   }
 }

@@ -3,11 +3,12 @@
  * the one cluster client (src/kube/client.ts); tests may substitute a failing double.
  */
 import type { Readable } from "node:stream";
-import type { Manifest, ObjectRef } from "../../kube/types.js";
+import type { PodProblemReason } from "../../kube/status.js";
+import type { Manifest, ObjectRef } from "../../kube/objects.js";
 
 export interface PodProblem {
   /** e.g. ImagePullBackOff, ErrImagePull, CrashLoopBackOff. */
-  reason: string;
+  reason: PodProblemReason;
   message?: string;
 }
 

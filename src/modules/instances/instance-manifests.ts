@@ -15,7 +15,7 @@ import {
   tenantNamespace,
   workloadKind,
 } from "../../kube/templates/index.js";
-import { type Manifest, type ObjectRef, refOf } from "../../kube/types.js";
+import { type Manifest, type ObjectRef, refOf } from "../../kube/objects.js";
 import type { QuotaLimits } from "../quotas/quotas.service.js";
 
 export type InstanceWithPlan = Instance & { plan: Plan; service: Service };
@@ -25,7 +25,7 @@ export interface InstanceManifestsOptions {
   ingressControllerNamespace: string;
 }
 
-export function templateOf(service: Service): ServiceTemplate {
+export function templateOf(service: Pick<Service, "template" | "slug">): ServiceTemplate {
   const t = service.template as ServiceTemplate;
   if (!SERVICE_TEMPLATES.includes(t)) throw new Error(`service ${service.slug} has unknown template '${service.template}'`);
   return t;
@@ -38,7 +38,7 @@ export class InstanceManifests {
     return names(inst.k8sName);
   }
 
-  workloadKind(inst: InstanceWithPlan): "Deployment" | "StatefulSet" {
+  workloadKind(inst: { service: Pick<Service, "template" | "slug"> }): "Deployment" | "StatefulSet" {
     return workloadKind(templateOf(inst.service));
   }
 

@@ -8,6 +8,7 @@ import type { Plan, Service } from "../../generated/prisma/client.js";
 import type { Tx } from "../../platform/db/index.js";
 import { tenantNamespace } from "../../kube/templates/names.js";
 import { allocateK8sName } from "./instance-names.js";
+import { recordEvent } from "./instance-state.js";
 import { instanceViewInclude } from "./instances.view.js";
 
 /** Templates served over HTTP(S) get an Ingress and so a URL; PostgreSQL does not. */
@@ -54,13 +55,10 @@ export async function createInstanceRow(
     },
     include: instanceViewInclude,
   });
-  await tx.instanceEvent.create({
-    data: {
-      instanceId: instance.id,
-      type: "CREATED",
-      message: input.eventMessage,
-      data: { subscriptionId: input.subscriptionId, planId: input.plan.id, k8sName, namespace },
-    },
+  await recordEvent(tx, instance.id, {
+    type: "CREATED",
+    message: input.eventMessage,
+    data: { subscriptionId: input.subscriptionId, planId: input.plan.id, k8sName, namespace },
   });
   return instance;
 }

@@ -1,7 +1,7 @@
 import type { Request, Response } from "express";
 import { caller } from "../../platform/http/auth.js";
-import { ValidationError } from "../../platform/errors.js";
-import { input } from "../../platform/http/validate.js";
+import { ValidationError } from "../../platform/domain-errors.js";
+import { input } from "../../platform/http/request-validation.js";
 import { IDEMPOTENCY_HEADER, idempotencyKeyFrom } from "../../platform/idempotency.js";
 import type { InstanceEventHub, InstanceStatusView } from "./instance-event-hub.js";
 import { SseWriter } from "./instance-stream.js";

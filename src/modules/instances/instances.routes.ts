@@ -1,9 +1,9 @@
 import { type RequestHandler, Router } from "express";
 import { z } from "zod";
-import { UnauthorizedError } from "../../platform/errors.js";
+import { UnauthorizedError } from "../../platform/domain-errors.js";
 import { doc, withRouteMeta } from "../../platform/http/route-meta.js";
 import { noStore } from "../../platform/http/no-store.js";
-import { validate } from "../../platform/http/validate.js";
+import { validate } from "../../platform/http/request-validation.js";
 import { EVENT_STREAM_DESCRIPTION, InstanceStreamMessageSchema } from "./instance-stream.js";
 import { type InstanceStreamDeps, InstancesController } from "./instances.controller.js";
 import {

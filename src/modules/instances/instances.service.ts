@@ -9,20 +9,26 @@ import type { Readable } from "node:stream";
 import type { Instance, Plan, Prisma as PrismaNs, Service } from "../../generated/prisma/client.js";
 import type { Clock } from "../../platform/clock.js";
 import type { PrismaClient } from "../../platform/db/index.js";
-import { KubeError, KubeNotFoundError } from "../../kube/errors.js";
-import { ConflictError, DependencyUnavailableError, InvalidStateError, NotFoundError, ValidationError } from "../../platform/errors.js";
+import { KubeError, KubeNotFoundError } from "../../kube/kube-errors.js";
+import {
+  ConflictError,
+  DependencyUnavailableError,
+  InvalidStateError,
+  NotFoundError,
+  ValidationError,
+} from "../../platform/domain-errors.js";
 import type { AuthIdentity } from "../../platform/http/auth.js";
 import { type Paginated, paginated, skipTake } from "../../platform/http/pagination.js";
 import type { InstanceSignal } from "../../platform/signals.js";
-import { TX_OPTIONS } from "../../platform/transaction.js";
-import { lockUser, type LedgerService, toCreditTransactionView } from "../credits/ledger.service.js";
+import { inTransaction } from "../../platform/transaction.js";
+import { lockUser } from "../credits/ledger.service.js";
 import type { QuotaService } from "../quotas/quotas.service.js";
-import { planChangeAmount } from "../subscriptions/billing-rules.js";
-import type { SubscriptionCreateResponse, SubscriptionsService } from "../subscriptions/subscriptions.service.js";
 import type { IdempotentResponse } from "../../platform/idempotency.js";
 import type { InstanceCluster } from "./instance-cluster.js";
 import type { InstanceManifests } from "./instance-manifests.js";
 import { createInstanceRow } from "./instance-rows.js";
+import * as state from "./instance-state.js";
+import type { InstanceSubscriptions, Purchase } from "./instance-subscriptions.js";
 import { readInstance, readInstancePage } from "./instances.read.js";
 import type {
   InstanceCredentials,
@@ -65,9 +71,9 @@ export interface InstancesServiceOptions {
   prisma: PrismaClient;
   clock: Clock;
   signal: InstanceSignal;
-  ledger: LedgerService;
   quotas: QuotaService;
-  subscriptions: SubscriptionsService;
+  /** The instance's subscription: plan changes are paid there, and deleting an instance cancels it. */
+  subscriptions: InstanceSubscriptions;
   cluster: InstanceCluster;
   manifests: InstanceManifests;
   baseDomain: string;
@@ -120,17 +126,13 @@ export class InstancesService {
    * Buys a plan and provisions its instance in one call: exactly POST /api/subscriptions (the same
    * charge, quota check, idempotency scope and reconciler signal), with the instance's name as `name`.
    */
-  async buy(
-    caller: AuthIdentity,
-    body: { planId: string; name: string },
-    idempotencyKey?: string,
-  ): Promise<IdempotentResponse<SubscriptionCreateResponse>> {
+  async buy(caller: AuthIdentity, body: { planId: string; name: string }, idempotencyKey?: string): Promise<IdempotentResponse<Purchase>> {
     return this.o.subscriptions.create(caller.userId, { planId: body.planId, instanceName: body.name }, idempotencyKey);
   }
 
   /** A new instance for a paid-up subscription that has no live instance (e.g. after its instance FAILED). */
   async create(caller: AuthIdentity, body: { subscriptionId: string; name?: string }): Promise<InstanceView> {
-    const view = await this.o.prisma.$transaction(async (tx) => {
+    const view = await inTransaction(this.o.prisma, async (tx) => {
       await lockUser(tx, caller.userId);
       const sub = await tx.subscription.findFirst({
         where: { id: body.subscriptionId, userId: caller.userId },
@@ -173,14 +175,14 @@ export class InstancesService {
         details: { subscriptionId: sub.id, planId: plan.id, name },
       });
       return toInstanceView(inst);
-    }, TX_OPTIONS);
+    });
     this.o.signal.instanceChanged(view.id);
     return view;
   }
 
   /** Resize to another plan of the same service: quota, pro-rata price difference, storage never shrinks. */
   async update(caller: AuthIdentity, id: string, body: { planId: string }): Promise<InstanceView> {
-    const view = await this.o.prisma.$transaction(async (tx) => {
+    const view = await inTransaction(this.o.prisma, async (tx) => {
       await lockUser(tx, caller.userId);
       const inst = await tx.instance.findFirst({
         where: { id, userId: caller.userId },
@@ -210,50 +212,21 @@ export class InstancesService {
         memoryMb: plan.memoryMb - inst.plan.memoryMb,
         storageGb: plan.storageGb - inst.plan.storageGb,
       });
-      const sub = inst.subscription;
       const now = this.o.clock.now();
-      const amount = planChangeAmount(
-        inst.plan.monthlyPriceCredits,
-        plan.monthlyPriceCredits,
+      const credits = await this.o.subscriptions.changePlan(tx, {
+        userId: caller.userId,
+        subscription: inst.subscription,
+        instance: inst,
+        fromPlan: inst.plan,
+        toPlan: plan,
         now,
-        sub.currentPeriodStart,
-        sub.currentPeriodEnd,
-      );
-      let entry = null;
-      if (amount !== 0) {
-        const posted = await this.o.ledger.post(tx, {
-          userId: caller.userId,
-          type: "PLAN_CHANGE",
-          amount: -amount,
-          reason: `Plan change ${inst.plan.slug} -> ${plan.slug} for '${inst.name}' (pro rata)`,
-          referenceType: "instance",
-          referenceId: inst.id,
-          idempotencyKey: `plan-change:${inst.id}:${inst.generation}`,
-        });
-        entry = toCreditTransactionView(posted.entry);
-      }
-      await tx.subscription.update({ where: { id: sub.id }, data: { planId: plan.id } });
-      const updated = await tx.instance.update({
-        where: { id: inst.id },
-        data: {
-          planId: plan.id,
-          status: "UPDATING",
-          statusMessage: null,
-          generation: { increment: 1 },
-          nextAttemptAt: now,
-          attempts: 0,
-          transitionStartedAt: null,
-          transitionDeadline: null,
-        },
-        include: instanceViewInclude,
       });
-      await tx.instanceEvent.create({
-        data: {
-          instanceId: inst.id,
-          type: "UPDATE_REQUESTED",
-          message: `Plan change ${inst.plan.slug} -> ${plan.slug} requested`,
-          data: { fromPlanId: inst.planId, toPlanId: plan.id, credits: entry ? entry.amount : 0 },
-        },
+      const updated = await state.requestPlanChange(tx, inst, {
+        planId: plan.id,
+        now,
+        include: instanceViewInclude,
+        message: `Plan change ${inst.plan.slug} -> ${plan.slug} requested`,
+        data: { fromPlanId: inst.planId, toPlanId: plan.id, credits },
       });
       await this.o.audit?.record(tx, {
         action: "instance.update",
@@ -262,7 +235,7 @@ export class InstancesService {
         details: { fromPlanId: inst.planId, toPlanId: plan.id },
       });
       return toInstanceView(updated);
-    }, TX_OPTIONS);
+    });
     this.o.signal.instanceChanged(id);
     return view;
   }
@@ -276,22 +249,9 @@ export class InstancesService {
         details: { status: inst.status },
       });
     }
-    const now = this.o.clock.now();
-    const res = await this.o.prisma.instance.updateMany({
-      where: { id, status: inst.status, generation: inst.generation },
-      data: {
-        status: "RESTARTING",
-        statusMessage: null,
-        restartRequestedAt: now,
-        generation: { increment: 1 },
-        nextAttemptAt: now,
-        attempts: 0,
-        transitionStartedAt: null,
-        transitionDeadline: null,
-      },
-    });
-    if (res.count !== 1) throw new InvalidStateError("Instance changed state meanwhile; try again");
-    await this.o.prisma.instanceEvent.create({ data: { instanceId: id, type: "RESTART_REQUESTED", message: "Restart requested" } });
+    if (!(await state.requestRestart(this.o.prisma, inst, this.o.clock.now()))) {
+      throw new InvalidStateError("Instance changed state meanwhile; try again");
+    }
     await this.o.audit?.record(this.o.prisma, {
       action: "instance.restart",
       objectType: "instance",
@@ -315,15 +275,9 @@ export class InstancesService {
       // Cancelling marks the subscription's instances for termination and signals the reconciler.
       await this.o.subscriptions.cancel(caller.userId, sub.id);
     } else {
-      await this.o.prisma.$transaction(async (tx) => {
-        await tx.instance.update({ where: { id }, data: { desiredState: "TERMINATED", generation: { increment: 1 } } });
-        await tx.instanceEvent.create({ data: { instanceId: id, type: "TERMINATION_REQUESTED", message: "Termination requested" } });
-      });
+      await inTransaction(this.o.prisma, (tx) => state.requestTermination(tx, id));
     }
-    await this.o.prisma.instance.updateMany({
-      where: { id, status: { notIn: ["TERMINATED"] } },
-      data: { status: "TERMINATING", nextAttemptAt: this.o.clock.now() },
-    });
+    await state.showTerminating(this.o.prisma, id, this.o.clock.now());
     await this.o.audit?.record(this.o.prisma, {
       action: "instance.delete",
       objectType: "instance",

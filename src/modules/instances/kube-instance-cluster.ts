@@ -4,9 +4,9 @@
 import type { Readable } from "node:stream";
 import type { V1Deployment, V1Pod, V1Secret, V1StatefulSet } from "@kubernetes/client-node";
 import { KINDS, type KubeClient } from "../../kube/client.js";
-import { newestRunningPod, rolloutState, STUCK_WAITING_REASONS, summarizePods } from "../../kube/status.js";
+import { isPodProblemReason, newestRunningPod, rolloutState, summarizePods } from "../../kube/status.js";
 import { instanceSelector } from "../../kube/templates/index.js";
-import type { Manifest, ObjectRef } from "../../kube/types.js";
+import type { Manifest, ObjectRef } from "../../kube/objects.js";
 import type { InstanceCluster, LogOptions, PodProblem, RolloutState } from "./instance-cluster.js";
 
 export class KubeInstanceCluster implements InstanceCluster {
@@ -45,7 +45,7 @@ export class KubeInstanceCluster implements InstanceCluster {
     if (state.done) return { done: true, message: state.message };
     const pods = await this.client.listAll("Pod", instanceSelector(instanceId), { namespace });
     const summary = summarizePods(pods.items as never);
-    const reason = summary.waitingReasons.find((r) => STUCK_WAITING_REASONS.has(r));
+    const reason = summary.waitingReasons.find(isPodProblemReason);
     let podProblem: PodProblem | undefined;
     if (reason) {
       const pod = summary.pods.find((p) => p.waitingReasons.includes(reason));

@@ -4,7 +4,7 @@
  * The count is per replica: with N replicas a user can hold at most N x the cap, each replica
  * protecting its own sockets, memory and cluster log connections.
  */
-import { RateLimitedError } from "../../platform/errors.js";
+import { RateLimitedError } from "../../platform/domain-errors.js";
 
 export type StreamKind = "events" | "logs";
 

@@ -8,7 +8,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { Clock } from "../../platform/clock.js";
 import type { PrismaClient } from "../../platform/db/index.js";
-import { RateLimitedError, UnauthorizedError } from "../../platform/errors.js";
+import { RateLimitedError, UnauthorizedError } from "../../platform/domain-errors.js";
 import type { AuthIdentity } from "../../platform/http/auth.js";
 
 export interface StreamTicketView {

@@ -4,7 +4,7 @@
  * package. Seeded once with sensible defaults; seeding never undoes an admin's edits.
  */
 import type { PrismaClient } from "../../platform/db/index.js";
-import { ConflictError, found } from "../../platform/errors.js";
+import { ConflictError, found } from "../../platform/domain-errors.js";
 import { isUniqueViolation } from "../../platform/transaction.js";
 import type { CreditPackageCreateReq, CreditPackageUpdateReq, CreditPackageView } from "./payments.schema.js";
 import { toCreditPackageView } from "./payments.views.js";

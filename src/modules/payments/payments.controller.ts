@@ -1,7 +1,7 @@
 import type { Request, Response } from "express";
-import { ValidationError } from "../../platform/errors.js";
+import { ValidationError } from "../../platform/domain-errors.js";
 import { caller } from "../../platform/http/auth.js";
-import { input } from "../../platform/http/validate.js";
+import { input } from "../../platform/http/request-validation.js";
 import { type WebhookVerifier, WebhookSignatureError } from "./checkout-provider.js";
 import { renderDevCheckoutPage } from "./dev.provider.js";
 import type { CreditPackagesService } from "./packages.service.js";

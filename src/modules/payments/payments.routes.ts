@@ -1,9 +1,9 @@
 import express, { type RequestHandler, Router } from "express";
 import { ipKeyGenerator, rateLimit } from "express-rate-limit";
 import { z } from "zod";
-import { errorBody } from "../../platform/http/errors.js";
+import { errorBody } from "../../platform/http/error-handler.js";
 import { doc } from "../../platform/http/route-meta.js";
-import { validate } from "../../platform/http/validate.js";
+import { validate } from "../../platform/http/request-validation.js";
 import type { WebhookVerifier } from "./checkout-provider.js";
 import type { CreditPackagesService } from "./packages.service.js";
 import { PaymentsController } from "./payments.controller.js";

@@ -22,13 +22,14 @@ import { z } from "zod";
 import type { Purchase } from "../../generated/prisma/client.js";
 import type { Clock } from "../../platform/clock.js";
 import type { PrismaClient, Tx } from "../../platform/db/index.js";
-import { ConflictError, DependencyUnavailableError, NotFoundError } from "../../platform/errors.js";
+import { ConflictError, DependencyUnavailableError, NotFoundError } from "../../platform/domain-errors.js";
 import { type Paginated, paginated, skipTake } from "../../platform/http/pagination.js";
 import type { Logger } from "../../platform/logger.js";
 import type { InstanceSignal } from "../../platform/signals.js";
-import { TX_OPTIONS } from "../../platform/transaction.js";
+import { inTransaction } from "../../platform/transaction.js";
 import type { TopUpListener } from "../credits/credits.service.js";
 import { type LedgerService, lockUser } from "../credits/ledger.service.js";
+import { ledgerKeys } from "../credits/ledger-keys.js";
 import type { CheckoutProvider } from "./checkout-provider.js";
 import type { CheckoutCreateReq, PurchasesQuery, PurchaseView, WebhookOutcome } from "./payments.schema.js";
 import { toPurchaseView } from "./payments.views.js";
@@ -257,11 +258,11 @@ export class PaymentsService {
     }
 
     const wake: string[] = [];
-    const outcome = await this.opts.prisma.$transaction(async (tx): Promise<WebhookOutcome> => {
+    const outcome = await inTransaction(this.opts.prisma, async (tx): Promise<WebhookOutcome> => {
       await lockUser(tx, found.userId);
       const p = await lockPurchase(tx, found.id);
       if (p.status === "PAID" || p.status === "REFUNDED") return "already_credited";
-      const key = `purchase:${s.id}`;
+      const key = ledgerKeys.purchase(s.id);
       await this.opts.ledger.post(tx, {
         userId: p.userId,
         type: "PURCHASE",
@@ -278,7 +279,7 @@ export class PaymentsService {
         reason: "Credits owed after a refund, paid from this purchase",
         referenceType: "purchase",
         referenceId: p.id,
-        idempotencyKey: `debt-repayment:${s.id}`,
+        idempotencyKey: ledgerKeys.debtRepayment(s.id),
       });
       await tx.purchase.update({
         where: { id: p.id },
@@ -287,7 +288,7 @@ export class PaymentsService {
       if (this.opts.topUpListener) wake.push(...(await this.opts.topUpListener.afterTopUp(tx, p.userId)).instanceIds);
       log.info({ purchaseId: p.id, userId: p.userId, credits: p.credits, debtRepaid: repaid }, "purchase credited");
       return "credited";
-    }, TX_OPTIONS);
+    });
     for (const id of wake) this.opts.signal.instanceChanged(id);
     if (outcome === "credited") await this.recordReceipt(found.id, log);
     else log.info({ purchaseId: found.id }, "duplicate delivery: purchase already credited");
@@ -340,7 +341,7 @@ export class PaymentsService {
       log.warn({ chargeId: charge.id }, "refund of a payment unknown to this server acknowledged and ignored");
       return "ignored";
     }
-    return this.opts.prisma.$transaction(async (tx): Promise<WebhookOutcome> => {
+    return inTransaction(this.opts.prisma, async (tx): Promise<WebhookOutcome> => {
       await lockUser(tx, found.userId);
       const p = await lockPurchase(tx, found.id);
       if (p.status !== "PAID" && p.status !== "REFUNDED") {
@@ -361,7 +362,7 @@ export class PaymentsService {
           reason: `Payment refunded: ${delta} credits taken back`,
           referenceType: "purchase",
           referenceId: p.id,
-          idempotencyKey: `purchase-refund:${p.checkoutSessionId ?? p.id}:${refunded}`,
+          idempotencyKey: ledgerKeys.purchaseRefund(p.checkoutSessionId ?? p.id, refunded),
         }));
       }
       await tx.purchase.update({
@@ -379,7 +380,7 @@ export class PaymentsService {
         "purchase refunded",
       );
       return "refunded";
-    }, TX_OPTIONS);
+    });
   }
 
   // ---- The development provider's page (local mode only) ------------------------------------------

@@ -1,6 +1,6 @@
 import type { Request, Response } from "express";
 import { caller } from "../../platform/http/auth.js";
-import { input } from "../../platform/http/validate.js";
+import { input } from "../../platform/http/request-validation.js";
 import type { QuotaPutReq } from "./quotas.schema.js";
 import type { QuotaService } from "./quotas.service.js";
 

@@ -1,6 +1,6 @@
 import { Router } from "express";
 import { doc } from "../../platform/http/route-meta.js";
-import { validate } from "../../platform/http/validate.js";
+import { validate } from "../../platform/http/request-validation.js";
 import { QuotasController } from "./quotas.controller.js";
 import { AdminQuotaResponseSchema, QuotaPutSchema, QuotaUserParamsSchema, QuotaViewSchema } from "./quotas.schema.js";
 import type { QuotaService } from "./quotas.service.js";

@@ -6,7 +6,7 @@
  */
 import type { AuditService } from "../audit/audit.service.js";
 import type { Db, PrismaClient, Tx } from "../../platform/db/index.js";
-import { NotFoundError, QuotaExceededError } from "../../platform/errors.js";
+import { NotFoundError, QuotaExceededError } from "../../platform/domain-errors.js";
 import type { AdminQuotaView, QuotaLimits, QuotaPutReq, QuotaUsage, QuotaView } from "./quotas.schema.js";
 
 export type { QuotaLimits, QuotaUsage, QuotaView };

@@ -1,6 +1,7 @@
 /**
  * Recurring billing: renewals, past due, grace-period expiry, and settling past-due subscriptions when
- * credits arrive. Every step runs in its own transaction that locks the user row first and re-reads
+ * credits arrive; and what a failed or terminated instance means for its subscription (the
+ * reconciler's money goes through here). Every step runs in its own transaction that locks the user row first and re-reads
  * the subscription under that lock, so concurrent runs (several replicas) see each other's work; the
  * renewal's ledger key `renewal:<subscriptionId>:<periodStart ISO>` makes charging a period twice
  * impossible even if that were not so.
@@ -8,14 +9,16 @@
 import type { Plan, Prisma as PrismaNs, Service, Subscription } from "../../generated/prisma/client.js";
 import type { Clock } from "../../platform/clock.js";
 import type { PrismaClient, Tx } from "../../platform/db/index.js";
-import { InsufficientCreditsError } from "../../platform/errors.js";
+import { InsufficientCreditsError } from "../../platform/domain-errors.js";
 import type { Logger } from "../../platform/logger.js";
 import type { InstanceSignal } from "../../platform/signals.js";
-import { TX_OPTIONS } from "../../platform/transaction.js";
+import { inTransaction } from "../../platform/transaction.js";
 import type { TopUpListener } from "../credits/credits.service.js";
+import { ledgerKeys } from "../credits/ledger-keys.js";
 import { type LedgerService, lockUser } from "../credits/ledger.service.js";
 import { addCalendarMonth } from "./billing-rules.js";
-import { cancelSubscriptionAndTerminate, setSubscriptionInstancesDesiredState } from "./instance-desired-state.js";
+import { setDesiredStateOfSubscription } from "../instances/instance-state.js";
+import { cancelSubscriptionAndTerminate } from "./subscription-cancel.js";
 
 /** At most this many missed periods are charged in one renewal (a long outage), then the next pass continues. */
 const MAX_PERIODS_PER_RENEWAL = 24;
@@ -88,7 +91,7 @@ export class BillingService implements TopUpListener {
 
   /** Charges the ended period(s) of one ACTIVE subscription, or makes it PAST_DUE and suspends its instance. */
   async renew(subscriptionId: string): Promise<RenewOutcome> {
-    const { outcome, wake } = await this.opts.prisma.$transaction(async (tx) => {
+    const { outcome, wake } = await inTransaction(this.opts.prisma, async (tx) => {
       const sub = await this.lockAndRead(tx, subscriptionId);
       const now = this.opts.clock.now();
       if (!sub || sub.status !== "ACTIVE" || sub.currentPeriodEnd > now) return { outcome: "skipped" as const, wake: [] };
@@ -106,7 +109,7 @@ export class BillingService implements TopUpListener {
               reason: `Renewal of ${sub.plan.service.name} ${sub.plan.name}, ${end.toISOString()} to ${next.toISOString()}`,
               referenceType: "subscription",
               referenceId: sub.id,
-              idempotencyKey: `renewal:${sub.id}:${end.toISOString()}`,
+              idempotencyKey: ledgerKeys.renewal(sub.id, end),
             });
           } catch (err) {
             if (!(err instanceof InsufficientCreditsError)) throw err;
@@ -114,7 +117,7 @@ export class BillingService implements TopUpListener {
               where: { id: sub.id },
               data: { currentPeriodStart: start, currentPeriodEnd: end, status: "PAST_DUE", pastDueSince: now },
             });
-            const wake = await setSubscriptionInstancesDesiredState(tx, sub.id, {
+            const wake = await setDesiredStateOfSubscription(tx, sub.id, {
               from: ["RUNNING"],
               to: "SUSPENDED",
               eventType: "SUSPENDED",
@@ -130,14 +133,14 @@ export class BillingService implements TopUpListener {
       }
       await tx.subscription.update({ where: { id: sub.id }, data: { currentPeriodStart: start, currentPeriodEnd: end } });
       return { outcome: "renewed" as const, wake: [] };
-    }, TX_OPTIONS);
+    });
     this.wake(wake);
     return outcome;
   }
 
   /** Cancels a PAST_DUE subscription whose grace period is over and terminates its instance. */
   async expire(subscriptionId: string): Promise<ExpireOutcome> {
-    const { outcome, wake } = await this.opts.prisma.$transaction(async (tx) => {
+    const { outcome, wake } = await inTransaction(this.opts.prisma, async (tx) => {
       const sub = await this.lockAndRead(tx, subscriptionId);
       const now = this.opts.clock.now();
       if (!sub || sub.status !== "PAST_DUE" || !sub.pastDueSince || sub.pastDueSince.getTime() + this.opts.gracePeriodMs > now.getTime()) {
@@ -151,7 +154,7 @@ export class BillingService implements TopUpListener {
         message: "Terminating: the subscription was cancelled because payment was overdue beyond the grace period",
       });
       return { outcome: "cancelled" as const, wake };
-    }, TX_OPTIONS);
+    });
     this.wake(wake);
     return outcome;
   }
@@ -181,7 +184,7 @@ export class BillingService implements TopUpListener {
             reason: `Renewal of ${sub.plan.service.name} ${sub.plan.name} after payment, ${now.toISOString()} to ${end.toISOString()}`,
             referenceType: "subscription",
             referenceId: sub.id,
-            idempotencyKey: `renewal:${sub.id}:${now.toISOString()}`,
+            idempotencyKey: ledgerKeys.renewal(sub.id, now),
           });
         } catch (err) {
           if (err instanceof InsufficientCreditsError) continue; // still past due; a cheaper one may fit
@@ -193,7 +196,7 @@ export class BillingService implements TopUpListener {
         data: { status: "ACTIVE", currentPeriodStart: now, currentPeriodEnd: end, pastDueSince: null },
       });
       wake.push(
-        ...(await setSubscriptionInstancesDesiredState(tx, sub.id, {
+        ...(await setDesiredStateOfSubscription(tx, sub.id, {
           from: ["SUSPENDED"],
           to: "RUNNING",
           eventType: "RESUMED",
@@ -203,6 +206,39 @@ export class BillingService implements TopUpListener {
       );
     }
     return { instanceIds: wake };
+  }
+
+  /**
+   * Inside the caller's transaction: refunds the first-period charge of an instance that never ran,
+   * exactly once (ledger key `refund:first-period:<instanceId>`). Returns the credits refunded by
+   * this call (0 when there was no charge or it was already refunded).
+   */
+  async refundFailedProvisioning(tx: Tx, inst: { id: string; userId: string; name: string; subscriptionId: string }): Promise<number> {
+    const charge = await tx.creditTransaction.findFirst({
+      where: { userId: inst.userId, type: "SUBSCRIPTION_CHARGE", referenceType: "subscription", referenceId: inst.subscriptionId },
+    });
+    if (!charge || charge.amount >= 0) return 0;
+    const { replayed } = await this.opts.ledger.post(tx, {
+      userId: inst.userId,
+      type: "REFUND",
+      amount: -charge.amount,
+      reason: `Refund: instance '${inst.name}' could not be provisioned`,
+      referenceType: "instance",
+      referenceId: inst.id,
+      idempotencyKey: ledgerKeys.firstPeriodRefund(inst.id),
+    });
+    return replayed ? 0 : -charge.amount;
+  }
+
+  /**
+   * Inside the caller's transaction: ends the subscription of an instance that is gone (terminated,
+   * or failed before it ever ran), unless it has ended already. Its instances are not touched.
+   */
+  async endSubscription(tx: Tx, subscriptionId: string, now: Date, reason: string): Promise<void> {
+    await tx.subscription.updateMany({
+      where: { id: subscriptionId, status: { in: ["ACTIVE", "PAST_DUE"] } },
+      data: { status: "CANCELLED", cancelledAt: now, cancelReason: reason },
+    });
   }
 
   /** Locks the owner's user row (the one lock order: user, then its rows) and reads the subscription. */

@@ -1,6 +1,6 @@
 import type { Request, Response } from "express";
 import { caller } from "../../platform/http/auth.js";
-import { input } from "../../platform/http/validate.js";
+import { input } from "../../platform/http/request-validation.js";
 import { IDEMPOTENCY_HEADER, idempotencyKeyFrom } from "../../platform/idempotency.js";
 import type { SubscriptionCreateReq, SubscriptionListQuery } from "./subscriptions.schema.js";
 import type { SubscriptionsService } from "./subscriptions.service.js";

@@ -5,17 +5,19 @@
 import type { AuditService } from "../audit/audit.service.js";
 import type { Clock } from "../../platform/clock.js";
 import type { PrismaClient, Tx } from "../../platform/db/index.js";
-import { ConflictError, InvalidStateError, NotFoundError } from "../../platform/errors.js";
+import { ConflictError, InvalidStateError, NotFoundError } from "../../platform/domain-errors.js";
 import { type Paginated, paginated, skipTake } from "../../platform/http/pagination.js";
 import type { IdempotencyService, IdempotentResponse } from "../../platform/idempotency.js";
 import type { InstanceSignal } from "../../platform/signals.js";
-import { isUniqueViolation, TX_OPTIONS } from "../../platform/transaction.js";
+import { inTransaction, isUniqueViolation } from "../../platform/transaction.js";
+import { ledgerKeys } from "../credits/ledger-keys.js";
 import { type CreditTransactionView, type LedgerService, lockUser, toCreditTransactionView } from "../credits/ledger.service.js";
 import { createInstanceRow } from "../instances/instance-rows.js";
 import { toInstanceView } from "../instances/instances.view.js";
 import type { QuotaService } from "../quotas/quotas.service.js";
-import { addCalendarMonth, unusedDaysRefund } from "./billing-rules.js";
-import { cancelSubscriptionAndTerminate } from "./instance-desired-state.js";
+import type { InstanceSubscriptions, PlanChange } from "../instances/instance-subscriptions.js";
+import { addCalendarMonth, planChangeAmount, unusedDaysRefund } from "./billing-rules.js";
+import { cancelSubscriptionAndTerminate } from "./subscription-cancel.js";
 import type {
   SubscriptionCancelResponse,
   SubscriptionCreateReq,
@@ -33,7 +35,7 @@ export type { SubscriptionCancelResponse, SubscriptionCreateResponse };
 
 const CREATE_ATTEMPTS = 3;
 
-export class SubscriptionsService {
+export class SubscriptionsService implements InstanceSubscriptions {
   constructor(
     private readonly opts: {
       prisma: PrismaClient;
@@ -102,7 +104,7 @@ export class SubscriptionsService {
         reason: `First period of ${plan.service.name} ${plan.name}`,
         referenceType: "subscription",
         referenceId: subscription.id,
-        idempotencyKey: `subscription:first-period:${subscription.id}`,
+        idempotencyKey: ledgerKeys.firstPeriod(subscription.id),
       });
     }
     const instance = await createInstanceRow(tx, {
@@ -145,13 +147,45 @@ export class SubscriptionsService {
   }
 
   /**
+   * A plan change of the subscription's instance, inside the caller's transaction (user row locked):
+   * the monthly price difference pro rata over the whole days left in the period (billing-rules.ts)
+   * as one PLAN_CHANGE entry (`plan-change:<instanceId>:<generation>`), and the subscription moves to
+   * the new plan. Returns the credits moved (negative: charged).
+   */
+  async changePlan(tx: Tx, c: PlanChange): Promise<number> {
+    const { subscription: sub } = c;
+    const amount = planChangeAmount(
+      c.fromPlan.monthlyPriceCredits,
+      c.toPlan.monthlyPriceCredits,
+      c.now,
+      sub.currentPeriodStart,
+      sub.currentPeriodEnd,
+    );
+    let credits = 0;
+    if (amount !== 0) {
+      const { entry } = await this.opts.ledger.post(tx, {
+        userId: c.userId,
+        type: "PLAN_CHANGE",
+        amount: -amount,
+        reason: `Plan change ${c.fromPlan.slug} -> ${c.toPlan.slug} for '${c.instance.name}' (pro rata)`,
+        referenceType: "instance",
+        referenceId: c.instance.id,
+        idempotencyKey: ledgerKeys.planChange(c.instance.id, c.instance.generation),
+      });
+      credits = entry.amount;
+    }
+    await tx.subscription.update({ where: { id: sub.id }, data: { planId: c.toPlan.id } });
+    return credits;
+  }
+
+  /**
    * Cancels an ACTIVE or PAST_DUE subscription (409 INVALID_STATE when already cancelled): its instances
    * are asked to terminate, and an ACTIVE one gets the unused whole days of the paid period back as a
    * REFUND (`refund:cancel:<id>`; see billing-rules.ts). No cancel refund when the provisioning's
    * first-period refund already returned the money.
    */
   async cancel(userId: string, id: string): Promise<SubscriptionCancelResponse> {
-    const { body, wake } = await this.opts.prisma.$transaction(async (tx) => {
+    const { body, wake } = await inTransaction(this.opts.prisma, async (tx) => {
       await lockUser(tx, userId);
       const sub = await tx.subscription.findFirst({
         where: { id, userId },
@@ -165,7 +199,7 @@ export class SubscriptionsService {
       if (sub.status === "ACTIVE") {
         const r = unusedDaysRefund(sub.plan.monthlyPriceCredits, now, sub.currentPeriodStart, sub.currentPeriodEnd);
         const alreadyRefunded = await tx.creditTransaction.count({
-          where: { type: "REFUND", idempotencyKey: { in: sub.instances.map((i) => `refund:first-period:${i.id}`) } },
+          where: { type: "REFUND", idempotencyKey: { in: sub.instances.map((i) => ledgerKeys.firstPeriodRefund(i.id)) } },
         });
         if (r.amount > 0 && alreadyRefunded === 0) {
           const { entry } = await this.opts.ledger.post(tx, {
@@ -175,7 +209,7 @@ export class SubscriptionsService {
             reason: `Refund of ${r.remainingWholeDays} unused of ${r.daysInPeriod} days of ${sub.plan.service.name} ${sub.plan.name}`,
             referenceType: "subscription",
             referenceId: sub.id,
-            idempotencyKey: `refund:cancel:${sub.id}`,
+            idempotencyKey: ledgerKeys.cancelRefund(sub.id),
           });
           refund = toCreditTransactionView(entry);
         }
@@ -194,7 +228,7 @@ export class SubscriptionsService {
       });
       const full = await tx.subscription.findUniqueOrThrow({ where: { id: sub.id }, include: subscriptionViewInclude });
       return { body: { subscription: toSubscriptionView(full), refund }, wake };
-    }, TX_OPTIONS);
+    });
     for (const instanceId of wake) this.opts.signal.instanceChanged(instanceId);
     return body;
   }

@@ -2,12 +2,13 @@
 import type { User } from "../../generated/prisma/client.js";
 import type { Clock } from "../../platform/clock.js";
 import type { PrismaClient } from "../../platform/db/index.js";
-import { ConflictError, found } from "../../platform/errors.js";
+import { ConflictError, found } from "../../platform/domain-errors.js";
 import { type Paginated, paginated, skipTake } from "../../platform/http/pagination.js";
 import type { QuotaService } from "../quotas/quotas.service.js";
 import type { AuditService } from "../audit/audit.service.js";
 import type { SessionRevocations } from "../auth/session-revocations.js";
 import type { AdminUserDetail, AdminUsersListQuery, AdminUserUpdateReq, AdminUserView } from "./users.schema.js";
+import { inTransaction } from "../../platform/transaction.js";
 
 export type { AdminUserView };
 
@@ -55,7 +56,7 @@ export class UsersService {
    */
   async update(adminId: string, id: string, body: AdminUserUpdateReq): Promise<AdminUserView> {
     if (id === adminId) throw new ConflictError("An admin cannot disable or change the role of their own account");
-    return this.opts.prisma.$transaction(async (tx) => {
+    return inTransaction(this.opts.prisma, async (tx) => {
       const before = found(await tx.user.findUnique({ where: { id } }), "User");
       const disable = body.disabled === true && !before.disabledAt;
       const enable = body.disabled === false && !!before.disabledAt;

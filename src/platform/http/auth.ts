@@ -7,7 +7,7 @@
 import type { RequestHandler, Response } from "express";
 import { createSecretKey, type KeyObject } from "node:crypto";
 import jwt from "jsonwebtoken";
-import { ForbiddenError, UnauthorizedError } from "../errors.js";
+import { ForbiddenError, UnauthorizedError } from "../domain-errors.js";
 import { currentRequestContext } from "../request-context.js";
 import { withRouteMeta } from "./route-meta.js";
 

@@ -8,7 +8,7 @@
  */
 import cors from "cors";
 import type { RequestHandler } from "express";
-import { ForbiddenError } from "../errors.js";
+import { ForbiddenError } from "../domain-errors.js";
 
 /** Request headers a dashboard sends. */
 export const CORS_ALLOWED_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id", "Last-Event-ID"];

@@ -5,7 +5,7 @@
  * route, declared schema or not. Headers cannot carry NUL (Node's HTTP parser refuses them).
  */
 import type { RequestHandler } from "express";
-import { type ErrorDetail, ValidationError } from "../errors.js";
+import { type ErrorDetail, ValidationError } from "../domain-errors.js";
 
 const ENCODED_NUL = /%00/i;
 const MAX_DEPTH = 64;

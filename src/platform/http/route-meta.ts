@@ -7,7 +7,13 @@
  */
 import type { RequestHandler } from "express";
 import type { z } from "zod";
-import type { RequestSchemas } from "./validate.js";
+
+/** A route's request schemas (validated by `validate`, documented in the OpenAPI document). */
+export interface RequestSchemas {
+  body?: z.ZodType;
+  query?: z.ZodType;
+  params?: z.ZodType;
+}
 
 const ROUTE_META = Symbol.for("minispod.routeMeta");
 

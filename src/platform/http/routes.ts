@@ -6,7 +6,7 @@
  */
 import type { Express } from "express";
 import { type RouteMeta, routeMetaOf } from "./route-meta.js";
-import type { RequestSchemas } from "./validate.js";
+import type { RequestSchemas } from "./route-meta.js";
 
 export interface AppRoute {
   /** Upper-case HTTP method. */

@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { seedHealthFleet } from "../../../bench/lib/health-fleet.js";
 import { KINDS } from "../../../src/kube/client.js";
 import { LABELS } from "../../../src/kube/templates/labels.js";
-import type { RecordingInstanceSignal } from "../../../src/platform/signals.js";
+import type { RecordingInstanceSignal } from "../../helpers/recording-signal.js";
 import { buildUser, createTestContext, type TestContext } from "../../helpers/app.js";
 import { usingPostgres } from "../../helpers/db.js";
 

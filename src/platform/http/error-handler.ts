@@ -15,7 +15,7 @@ import {
   RateLimitedError,
   UnauthorizedError,
   ValidationError,
-} from "../errors.js";
+} from "../domain-errors.js";
 import type { Logger } from "../logger.js";
 
 export interface ErrorBody {

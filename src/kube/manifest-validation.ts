@@ -1,10 +1,6 @@
 import { Certificate } from "@kubernetes-models/cert-manager/cert-manager.io/v1";
-import { ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding } from "kubernetes-models/admissionregistration.k8s.io/v1";
 import { Deployment, StatefulSet } from "kubernetes-models/apps/v1";
-import { Job } from "kubernetes-models/batch/v1";
 import { Ingress, NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1";
-import { PodDisruptionBudget } from "kubernetes-models/policy/v1";
-import { ClusterRole, ClusterRoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1";
 import {
   ConfigMap,
   LimitRange,
@@ -16,9 +12,9 @@ import {
   Service,
   ServiceAccount,
 } from "kubernetes-models/v1";
-import { InvalidManifestError, type KubeCause } from "./errors.js";
+import { InvalidManifestError, type KubeCause } from "./kube-errors.js";
 import { modelTypeName, unknownFields } from "./schema.js";
-import { describeRef, type KubeObject, refOf } from "./types.js";
+import { describeRef, type KubeObject, refOf } from "./objects.js";
 
 /**
  * Validation of a manifest before it is applied (and in the template tests), in three layers:
@@ -29,9 +25,12 @@ import { describeRef, type KubeObject, refOf } from "./types.js";
  *     caught here rather than as a rejected pod in a tenant namespace.
  */
 
-type ModelCtor = new (data: never) => { validate(): void };
+export type ModelCtor = new (data: never) => { validate(): void };
+/** Schemas by `<apiVersion>/<kind>`. */
+export type ModelRegistry = Readonly<Record<string, ModelCtor>>;
 
-const MODELS: Record<string, ModelCtor> = {
+/** Every kind the product applies. */
+const MODELS: ModelRegistry = {
   "v1/Namespace": Namespace,
   "v1/ServiceAccount": ServiceAccount,
   "v1/ResourceQuota": ResourceQuota,
@@ -46,13 +45,6 @@ const MODELS: Record<string, ModelCtor> = {
   "networking.k8s.io/v1/Ingress": Ingress,
   "networking.k8s.io/v1/NetworkPolicy": NetworkPolicy,
   "cert-manager.io/v1/Certificate": Certificate,
-  // The control plane's own manifests (k8s/).
-  "batch/v1/Job": Job,
-  "policy/v1/PodDisruptionBudget": PodDisruptionBudget,
-  "rbac.authorization.k8s.io/v1/ClusterRole": ClusterRole,
-  "rbac.authorization.k8s.io/v1/ClusterRoleBinding": ClusterRoleBinding,
-  "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy": ValidatingAdmissionPolicy,
-  "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding": ValidatingAdmissionPolicyBinding,
 };
 
 /** Kinds whose names must be DNS-1123 labels rather than subdomains. */
@@ -85,8 +77,8 @@ const arr = (v: unknown): Json[] => (Array.isArray(v) ? (v as Json[]) : []);
 // ---------------------------------------------------------------------------------------------
 // 1. upstream schema
 
-function schemaCauses(o: KubeObject): KubeCause[] {
-  const Model = MODELS[`${o.apiVersion}/${o.kind}`];
+function schemaCauses(o: KubeObject, models: ModelRegistry): KubeCause[] {
+  const Model = models[`${o.apiVersion}/${o.kind}`];
   if (!Model) return [{ field: "kind", reason: "Unsupported", message: `no schema for ${o.apiVersion} ${o.kind}` }];
   try {
     new Model(o as never).validate();
@@ -356,13 +348,16 @@ export function podSecurityViolations(spec: Json, path = "spec"): KubeCause[] {
 
 // ---------------------------------------------------------------------------------------------
 
-/** Every problem with a manifest (empty when valid). */
-export function manifestProblems(manifest: KubeObject): KubeCause[] {
+/**
+ * Every problem with a manifest (empty when valid). `moreModels` adds schemas for kinds the product
+ * never applies (the tests of the control plane's own manifests in k8s/ bring theirs).
+ */
+export function manifestProblems(manifest: KubeObject, moreModels: ModelRegistry = {}): KubeCause[] {
   if (typeof manifest?.apiVersion !== "string" || typeof manifest.kind !== "string") {
     return [{ reason: "FieldValueRequired", message: "apiVersion and kind are required" }];
   }
   return [
-    ...schemaCauses(manifest),
+    ...schemaCauses(manifest, { ...MODELS, ...moreModels }),
     ...unknownFieldCauses(manifest),
     ...nameCauses(manifest),
     ...kindSpecificCauses(manifest),

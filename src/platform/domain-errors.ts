@@ -1,5 +1,5 @@
 /**
- * Domain errors. They know nothing of HTTP: the one error middleware (platform/http/errors.ts)
+ * Domain errors. They know nothing of HTTP: the one error middleware (platform/http/error-handler.ts)
  * maps each class to a status and a stable machine-readable code.
  */
 export interface ErrorDetail {

@@ -4,14 +4,8 @@
  */
 import type { Request, RequestHandler, Response } from "express";
 import type { z } from "zod";
-import { ValidationError, type ErrorDetail } from "../errors.js";
-import { withRouteMeta } from "./route-meta.js";
-
-export interface RequestSchemas {
-  body?: z.ZodType;
-  query?: z.ZodType;
-  params?: z.ZodType;
-}
+import { ValidationError, type ErrorDetail } from "../domain-errors.js";
+import { type RequestSchemas, withRouteMeta } from "./route-meta.js";
 
 export function zodDetails(error: z.ZodError, where: string): ErrorDetail[] {
   return error.issues.map((i) => ({

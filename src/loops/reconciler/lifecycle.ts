@@ -1,0 +1,289 @@
+/**
+ * The instance lifecycle: one pass over one claimed instance, converging the cluster to its row.
+ *
+ *   PENDING -> PROVISIONING -> RUNNING            (tenant baseline, objects, rollout)
+ *   RUNNING -> UPDATING | RESTARTING -> RUNNING   (a new generation: plan change, restart, resume)
+ *   RUNNING -> SUSPENDED                          (billing: desired SUSPENDED scales to 0)
+ *   any -> TERMINATING -> TERMINATED              (desired TERMINATED: objects deleted)
+ *   any -> FAILED                                 (a permanent error; never-ran instances are rolled back and refunded)
+ *
+ * Every step is safe to repeat: manifests go through server-side apply, deletes tolerate 404, and
+ * the refund (through the billing service) has an idempotency key. The claim itself is the work
+ * queue's: a pass returns when the instance is due again, and the queue gives the claim back.
+ */
+import type { Instance, Plan, Service } from "../../generated/prisma/client.js";
+import { KubeError, KubeNotFoundError } from "../../kube/kube-errors.js";
+import type { Manifest } from "../../kube/objects.js";
+import { recordRolloutHealth } from "../../modules/health/rollout-health.js";
+import type { InstanceCluster, RolloutState } from "../../modules/instances/instance-cluster.js";
+import type { InstanceManifests } from "../../modules/instances/instance-manifests.js";
+import * as state from "../../modules/instances/instance-state.js";
+import type { BillingService } from "../../modules/subscriptions/billing.service.js";
+import type { Clock } from "../../platform/clock.js";
+import type { PrismaClient } from "../../platform/db/index.js";
+import type { Logger } from "../../platform/logger.js";
+import type { ReconcilerMetrics } from "../../platform/metrics.js";
+import { inTransaction } from "../../platform/transaction.js";
+import type { TenantSync } from "./tenant-sync.js";
+import type { WorkResult } from "./work-queue.js";
+
+/** A failure that retrying cannot fix: the transition ends in FAILED. */
+export class PermanentReconcileError extends Error {}
+
+type Loaded = Instance & { plan: Plan; service: Service };
+
+const TRANSITIONAL = ["PENDING", "PROVISIONING", "UPDATING", "RESTARTING", "TERMINATING"] as const;
+
+export interface LifecycleOptions {
+  prisma: PrismaClient;
+  cluster: InstanceCluster;
+  manifests: InstanceManifests;
+  tenants: TenantSync;
+  /** Refunds and subscription endings of failed and terminated instances. */
+  billing: Pick<BillingService, "refundFailedProvisioning" | "endSubscription">;
+  clock: Clock;
+  logger: Logger;
+  metrics: ReconcilerMetrics;
+  /** Whose claims this lifecycle works under (an instance held by another owner is skipped). */
+  owner: string;
+  /** A rollout not done within this is a permanent failure. */
+  rolloutTimeoutMs: number;
+  /** Pods stuck in ImagePullBackOff / CrashLoopBackOff this long fail the transition. */
+  stuckPodGraceMs: number;
+  /** While waiting for a rollout: how long one pass polls in-process before yielding the claim. */
+  rolloutPollBudgetMs: number;
+  /** How often a waiting rollout is looked at again. */
+  rolloutRecheckMs: number;
+  /** Backoff bounds for transient errors. */
+  retryBaseMs: number;
+  retryMaxMs: number;
+}
+
+export class InstanceLifecycle {
+  constructor(private readonly o: LifecycleOptions) {}
+
+  /** One pass over a claimed instance. */
+  async run(id: string): Promise<WorkResult> {
+    const inst = await this.o.prisma.instance.findUnique({ where: { id }, include: { plan: true, service: true } });
+    if (!inst || inst.leaseOwner !== this.o.owner) {
+      return { outcome: { instanceId: id, status: inst?.status ?? "TERMINATED", result: "skipped" } };
+    }
+    const log = this.o.logger.child({ instanceId: id });
+    try {
+      if (inst.desiredState === "TERMINATED") return await this.terminate(inst);
+      return await this.converge(inst, log);
+    } catch (err) {
+      return await this.handleError(inst, err, log);
+    }
+  }
+
+  private async converge(inst: Loaded, log: Logger): Promise<WorkResult> {
+    const now = this.o.clock.now();
+    const replicas: 0 | 1 = inst.desiredState === "SUSPENDED" ? 0 : 1;
+    let status = inst.status;
+
+    // Entering a transition: decide the status it is shown under, and start its clock.
+    if (inst.generation > inst.appliedGeneration || TRANSITIONAL.includes(status as never)) {
+      let next = status;
+      if (status === "PENDING") next = "PROVISIONING";
+      else if (status === "SUSPENDED" && replicas === 1) next = "UPDATING";
+      else if (status === "RUNNING" && replicas === 1 && inst.generation > inst.appliedGeneration) next = "UPDATING";
+      if (next !== status || !inst.transitionStartedAt) {
+        inst.transitionStartedAt ??= now;
+        inst.transitionDeadline ??= new Date(now.getTime() + this.o.rolloutTimeoutMs);
+        await state.beginTransition(this.o.prisma, inst.id, {
+          status: next,
+          startedAt: inst.transitionStartedAt,
+          deadline: inst.transitionDeadline,
+        });
+        if (next === "PROVISIONING")
+          await state.recordEvent(this.o.prisma, inst.id, { type: "PROVISIONING_STARTED", message: "Provisioning started" });
+        if (next === "UPDATING" && status === "SUSPENDED")
+          await state.recordEvent(this.o.prisma, inst.id, { type: "RESUMING", message: "Resuming: scaling back up" });
+        status = next;
+      }
+    }
+
+    // Apply the whole desired state once per generation (idempotent: re-running after a crash is safe).
+    if (inst.appliedGeneration < inst.generation) {
+      const tenant = await this.o.tenants.ensure(inst.userId);
+      if (inst.appliedGeneration === 0) {
+        await state.recordEvent(this.o.prisma, inst.id, {
+          type: "TENANT_READY",
+          message: `Namespace ${inst.namespace} and its baseline are in place`,
+          data: { objects: tenant.map(describe) },
+        });
+      }
+      const credentials = await this.o.cluster.readCredentials(inst.namespace, this.o.manifests.names(inst).secret);
+      const objects = this.o.manifests.instance(inst, { replicas, credentials });
+      await this.o.cluster.applyAll(objects);
+      await state.markApplied(this.o.prisma, inst.id, inst.generation);
+      await state.recordEvent(this.o.prisma, inst.id, {
+        type: "OBJECTS_APPLIED",
+        message: `Applied ${objects.length} objects`,
+        data: { objects: objects.map(describe) },
+      });
+      log.debug({ generation: inst.generation }, "manifests applied");
+    }
+
+    // Wait for the workload to settle.
+    const rollout = await this.waitForRollout(inst, replicas);
+    if (!rollout.done) {
+      const stuck = rollout.podProblem;
+      const since = (inst.transitionStartedAt ?? now).getTime();
+      if (stuck && this.o.clock.now().getTime() - since > this.o.stuckPodGraceMs) {
+        throw new PermanentReconcileError(`Pods are stuck in ${stuck.reason}: ${stuck.message ?? "no message"}`);
+      }
+      if (inst.transitionDeadline && this.o.clock.now() > inst.transitionDeadline) {
+        throw new PermanentReconcileError(
+          `Rollout did not complete within ${Math.round(this.o.rolloutTimeoutMs / 1000)}s: ${rollout.message ?? "not ready"}`,
+        );
+      }
+      if (inst.attempts === 0 || stuck) {
+        const type = stuck ? state.podProblemEvent(stuck.reason) : "ROLLOUT_WAITING";
+        const already = await this.o.prisma.instanceEvent.findFirst({
+          where: { instanceId: inst.id, type, createdAt: { gte: inst.transitionStartedAt ?? now } },
+        });
+        if (!already) {
+          await state.recordEvent(this.o.prisma, inst.id, {
+            type,
+            message: stuck ? `Pod ${stuck.reason}: ${stuck.message ?? ""}`.trim() : "Waiting for the rollout",
+            level: stuck ? "WARN" : "INFO",
+          });
+        }
+      }
+      return {
+        outcome: { instanceId: inst.id, status, result: "waiting" },
+        next: { attempts: inst.attempts + 1, nextAttemptAt: new Date(this.o.clock.now().getTime() + this.o.rolloutRecheckMs) },
+      };
+    }
+
+    // Converged. The update is guarded by the generation read: a newer one that arrived meanwhile stays due.
+    const final = replicas === 0 ? "SUSPENDED" : "RUNNING";
+    const firstRun = !inst.provisionedAt && final === "RUNNING";
+    const doneAt = this.o.clock.now();
+    const tookMs = doneAt.getTime() - (inst.transitionStartedAt ?? doneAt).getTime();
+    const verb =
+      final === "SUSPENDED" ? "Suspended (scaled to 0)" : firstRun ? "Running" : status === "RESTARTING" ? "Restarted" : "Updated";
+    // The status and its event commit together: a reader never sees RUNNING without its event.
+    await inTransaction(this.o.prisma, async (tx) => {
+      await state.converged(tx, inst, { owner: this.o.owner, status: final, url: this.o.manifests.url(inst), at: doneAt });
+      await state.recordEvent(tx, inst.id, {
+        type: final === "SUSPENDED" ? "SUSPENDED" : firstRun ? "RUNNING" : `${status}_COMPLETE`,
+        message: `${verb} in ${tookMs} ms`,
+        data: { durationMs: tookMs },
+      });
+    });
+    // The rollout just watched is the instance's first health observation (the sweep takes over after).
+    if (final === "RUNNING") await recordRolloutHealth(this.o.prisma, inst.id, doneAt);
+    if (firstRun) this.o.metrics.provisioned(tookMs, inst.service.slug);
+    return { outcome: { instanceId: inst.id, status: final, result: "done" } };
+  }
+
+  private async waitForRollout(inst: Loaded, replicas: 0 | 1): Promise<RolloutState> {
+    const names = this.o.manifests.names(inst);
+    const kind = this.o.manifests.workloadKind(inst);
+    const budgetEnd = Date.now() + this.o.rolloutPollBudgetMs;
+    for (let delay = 10; ; delay = Math.min(delay * 2, 250)) {
+      const state = await this.o.cluster.rolloutState(inst.namespace, names.workload, kind, replicas, inst.id);
+      if (state.done || state.podProblem || Date.now() + delay > budgetEnd) return state;
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+
+  private async terminate(inst: Loaded): Promise<WorkResult> {
+    if (inst.status !== "TERMINATING") {
+      await state.beginTerminating(this.o.prisma, inst.id);
+    }
+    const removed = await this.removeObjects(inst);
+    const now = this.o.clock.now();
+    await inTransaction(this.o.prisma, async (tx) => {
+      await state.terminated(tx, inst, now, removed);
+      await this.o.billing.endSubscription(tx, inst.subscriptionId, now, "instance terminated");
+    });
+    return { outcome: { instanceId: inst.id, status: "TERMINATED", result: "done" } };
+  }
+
+  /** Deletes every object of the instance, and the tenant namespace when the user has no other live instance. */
+  private async removeObjects(inst: Loaded): Promise<string[]> {
+    const removed: string[] = [];
+    for (const ref of this.o.manifests.instanceRefs(inst)) {
+      if (await this.o.cluster.delete(ref)) removed.push(`${ref.kind}/${ref.name}`);
+    }
+    const others = await this.o.prisma.instance.count({
+      where: { userId: inst.userId, id: { not: inst.id }, status: { notIn: ["TERMINATED", "FAILED"] } },
+    });
+    if (others === 0) {
+      if (await this.o.cluster.deleteNamespace(inst.namespace)) removed.push(`Namespace/${inst.namespace}`);
+      await this.o.tenants.forget(inst.userId);
+    }
+    return removed;
+  }
+
+  private async handleError(inst: Loaded, err: unknown, log: Logger): Promise<WorkResult> {
+    const permanent = err instanceof PermanentReconcileError || (err instanceof KubeError && !err.transient) || isInvalidManifest(err);
+    const message = err instanceof Error ? err.message : String(err);
+    if (permanent && !(err instanceof KubeNotFoundError && inst.desiredState === "TERMINATED")) {
+      this.o.metrics.reconcileError("permanent");
+      log.warn({ err }, "reconcile failed permanently");
+      return this.fail(inst, message);
+    }
+    // Transient (cluster down, 5xx, timeouts, our own database blips): retry with backoff, lose nothing.
+    this.o.metrics.reconcileError("transient");
+    const attempts = inst.attempts + 1;
+    const backoff = Math.min(this.o.retryMaxMs, this.o.retryBaseMs * 2 ** Math.min(attempts - 1, 10));
+    const jitter = Math.floor(Math.random() * (backoff / 4));
+    log.warn({ err: message, attempts }, "reconcile failed; will retry");
+    if (attempts === 1 || attempts % 5 === 0) {
+      await state
+        .recordEvent(this.o.prisma, inst.id, {
+          type: "RETRYING",
+          message: `Cluster error, retrying (attempt ${attempts}): ${message}`,
+          level: "WARN",
+        })
+        .catch(() => {});
+    }
+    const current = await this.o.prisma.instance.findUnique({ where: { id: inst.id }, select: { status: true } }).catch(() => null);
+    return {
+      outcome: { instanceId: inst.id, status: current?.status ?? inst.status, result: "retry" },
+      next: { attempts, nextAttemptAt: new Date(this.o.clock.now().getTime() + backoff + jitter) },
+    };
+  }
+
+  /**
+   * FAILED. An instance that never ran is rolled back (its objects removed) and its first period
+   * refunded exactly once, and its subscription is cancelled. One that ran keeps its objects and data.
+   */
+  private async fail(inst: Loaded, message: string): Promise<WorkResult> {
+    const neverRan = !inst.provisionedAt;
+    let removed: string[] = [];
+    if (neverRan) {
+      try {
+        removed = await this.removeObjects(inst);
+      } catch (err) {
+        // Cannot roll back now (cluster unreachable): retry the whole failure later, nothing is lost.
+        if (err instanceof KubeError && err.transient) return this.handleError(inst, err, this.o.logger);
+        throw err;
+      }
+    }
+    const now = this.o.clock.now();
+    await inTransaction(this.o.prisma, async (tx) => {
+      await state.failed(tx, inst, message, removed);
+      if (!neverRan) return;
+      const refunded = await this.o.billing.refundFailedProvisioning(tx, inst);
+      if (refunded > 0) {
+        await state.recordEvent(tx, inst.id, { type: "REFUNDED", message: `Refunded ${refunded} credits for the first period` });
+      }
+      await this.o.billing.endSubscription(tx, inst.subscriptionId, now, "provisioning failed");
+    });
+    return { outcome: { instanceId: inst.id, status: "FAILED", result: "failed" } };
+  }
+}
+
+function describe(m: Manifest): string {
+  return `${m.kind}/${m.metadata?.name ?? ""}`;
+}
+
+function isInvalidManifest(err: unknown): boolean {
+  return err instanceof Error && (err.name === "InvalidManifestError" || err.name === "InvalidNameError");
+}

@@ -1,0 +1,84 @@
+/**
+ * Tenant baselines (namespace, ServiceAccount, ResourceQuota, LimitRange, NetworkPolicies) follow
+ * the users' quotas. `ensure` applies one user's baseline while an instance is provisioned; `syncAll`
+ * re-applies every active user's baseline whose rendering differs from what was last applied
+ * (`users.tenant_applied_hash`), so an admin's quota change, or new quota defaults, reach the cluster
+ * without any instance changing. Idempotent; safe to run on several replicas.
+ */
+import { createHash } from "node:crypto";
+import { KubeError } from "../../kube/kube-errors.js";
+import type { Manifest } from "../../kube/objects.js";
+import type { InstanceCluster } from "../../modules/instances/instance-cluster.js";
+import type { InstanceManifests } from "../../modules/instances/instance-manifests.js";
+import type { QuotaService } from "../../modules/quotas/quotas.service.js";
+import type { PrismaClient } from "../../platform/db/index.js";
+import type { Logger } from "../../platform/logger.js";
+
+export interface TenantSyncOptions {
+  prisma: PrismaClient;
+  cluster: InstanceCluster;
+  manifests: InstanceManifests;
+  quotas: QuotaService;
+  logger: Logger;
+  /** `syncAll` runs at most once per this interval from `maybeSyncAll`. */
+  intervalMs: number;
+}
+
+/** A stable digest of rendered manifests (object key order is fixed by the templates). */
+function hashManifests(objects: Manifest[]): string {
+  return createHash("sha256").update(JSON.stringify(objects)).digest("hex");
+}
+
+export class TenantSync {
+  private lastSync = 0;
+
+  constructor(private readonly o: TenantSyncOptions) {}
+
+  /** Applies the user's current baseline and records it as applied. Returns the manifests applied. */
+  async ensure(userId: string): Promise<Manifest[]> {
+    const quota = await this.o.quotas.limits(this.o.prisma, userId);
+    const tenant = this.o.manifests.tenant(userId, quota);
+    await this.o.cluster.applyAll(tenant);
+    await this.o.prisma.user.update({ where: { id: userId }, data: { tenantAppliedHash: hashManifests(tenant) } });
+    return tenant;
+  }
+
+  /** The user's namespace was deleted: nothing of its baseline is applied any more. */
+  async forget(userId: string): Promise<void> {
+    await this.o.prisma.user.update({ where: { id: userId }, data: { tenantAppliedHash: null } });
+  }
+
+  /** Re-applies every changed baseline of a user with a live instance. Returns the users whose baseline was applied. */
+  async syncAll(): Promise<string[]> {
+    const users = await this.o.prisma.user.findMany({
+      where: { instances: { some: { status: { in: ["PROVISIONING", "RUNNING", "UPDATING", "RESTARTING", "SUSPENDED"] } } } },
+      select: { id: true, tenantAppliedHash: true, quota: true },
+    });
+    const applied: string[] = [];
+    for (const u of users) {
+      // Quotas come with the users: one query for the whole pass, not one per user.
+      const tenant = this.o.manifests.tenant(u.id, this.o.quotas.limitsOf(u.quota));
+      const hash = hashManifests(tenant);
+      if (hash === u.tenantAppliedHash) continue;
+      try {
+        await this.o.cluster.applyAll(tenant);
+      } catch (err) {
+        // Next sync tries again. One broken namespace does not stop the others, but an unreachable
+        // cluster ends the pass (it would fail the same way for every user, delaying instance work).
+        this.o.logger.warn({ err: (err as Error).message, userId: u.id }, "tenant baseline sync failed");
+        if (err instanceof KubeError && err.transient) break;
+        continue;
+      }
+      await this.o.prisma.user.update({ where: { id: u.id }, data: { tenantAppliedHash: hash } });
+      applied.push(u.id);
+    }
+    return applied;
+  }
+
+  /** `syncAll`, at most once per interval. */
+  async maybeSyncAll(): Promise<void> {
+    if (Date.now() - this.lastSync < this.o.intervalMs) return;
+    this.lastSync = Date.now();
+    await this.syncAll();
+  }
+}

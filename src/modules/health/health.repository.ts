@@ -1,0 +1,172 @@
+/**
+ * The health sweep's SQL: reading the instances to judge, and writing a whole sweep in set-based
+ * statements (one INSERT … SELECT FROM unnest(…) for the records, one UPDATE … FROM unnest(…) for
+ * the instances' current health), plus retention. Tagged SQL only.
+ */
+import { randomUUID } from "node:crypto";
+import type { PrismaClient, Tx } from "../../platform/db/index.js";
+import { Prisma } from "../../platform/db/index.js";
+import type { InstanceEventType } from "../instances/instance-state.js";
+import type { HealthMeasurements, HealthStatus } from "./health.rules.js";
+
+/** An instance the sweep judges (RUNNING), with its plan limits and hysteresis state. */
+export interface SweptInstanceRow {
+  id: string;
+  name: string;
+  namespace: string;
+  k8s_name: string;
+  generation: number;
+  template: string;
+  service_slug: string;
+  plan_cpu_milli: number;
+  plan_memory_mb: number;
+  health_status: HealthStatus;
+  health_candidate: HealthStatus | null;
+  health_candidate_count: number;
+  last_restart_count: number;
+  health_checked_at: Date | null;
+}
+
+/** One instance's judgement in a sweep. */
+export interface HealthJudgement extends HealthMeasurements {
+  instanceId: string;
+  /** This sweep's raw observation. */
+  observed: HealthStatus;
+  /** The instance's health after hysteresis. */
+  healthStatus: HealthStatus;
+  previousHealthStatus: HealthStatus;
+  /** A pending change and how many consecutive observations it has (null/0 when none). */
+  candidate: HealthStatus | null;
+  candidateCount: number;
+  reason: string;
+}
+
+/** A judgement as written, with the restart baseline kept for the next sweep. */
+export interface HealthRecord extends HealthJudgement {
+  lastRestartCount: number;
+}
+
+export interface SweepRow {
+  id: string;
+  trigger: string;
+  startedAt: Date;
+  finishedAt: Date;
+  durationMs: number;
+  instanceCount: number;
+  clusterReachable: boolean;
+  apiCalls: number;
+  metricsAvailable: boolean | null;
+  error: string | null;
+}
+
+export class HealthRepository {
+  constructor(private readonly prisma: PrismaClient) {}
+
+  /** The RUNNING instances (or those of `ids` that are RUNNING), in one query. */
+  async runningInstances(ids?: string[]): Promise<SweptInstanceRow[]> {
+    const filter = ids ? Prisma.sql`AND i."id" = ANY(${ids}::text[])` : Prisma.empty;
+    return this.prisma.$queryRaw<SweptInstanceRow[]>`
+      SELECT i."id", i."name", i."namespace", i."k8s_name", i."generation", s."template", s."slug" AS "service_slug",
+             p."cpu_milli" AS "plan_cpu_milli", p."memory_mb" AS "plan_memory_mb",
+             i."health_status"::text AS "health_status", i."health_candidate"::text AS "health_candidate",
+             i."health_candidate_count", i."last_restart_count", i."health_checked_at"
+        FROM "instances" i
+        JOIN "plans" p ON p."id" = i."plan_id"
+        JOIN "services" s ON s."id" = i."service_id"
+       WHERE i."status" = 'RUNNING' ${filter}
+       ORDER BY i."id"`;
+  }
+
+  /** One INSERT for every record of the sweep. */
+  async insertChecks(tx: Tx, sweepId: string, checkedAt: Date, records: HealthRecord[]): Promise<void> {
+    await tx.$executeRaw`
+      INSERT INTO "health_checks" ("instance_id","sweep_id","status","pod_phase","ready_replicas","desired_replicas","restart_count","cpu_milli","memory_mb","reason","checked_at")
+      SELECT v.id, ${sweepId}, v.status::"HealthStatus", v.phase, v.ready, v.desired, v.restarts, v.cpu, v.mem, v.reason, ${checkedAt}
+        FROM unnest(${records.map((r) => r.instanceId)}::text[], ${records.map((r) => r.observed)}::text[],
+                    ${records.map((r) => r.podPhase)}::text[], ${records.map((r) => r.readyReplicas)}::int[],
+                    ${records.map((r) => r.desiredReplicas)}::int[], ${records.map((r) => r.restartCount)}::int[],
+                    ${records.map((r) => r.cpuMilli)}::int[], ${records.map((r) => r.memoryMb)}::int[],
+                    ${records.map((r) => r.reason)}::text[])
+             AS v(id, status, phase, ready, desired, restarts, cpu, mem, reason)`;
+  }
+
+  /** One UPDATE for every instance's current health (only while it is still RUNNING). */
+  async updateHealth(tx: Tx, checkedAt: Date, records: HealthRecord[]): Promise<void> {
+    await tx.$executeRaw`
+      UPDATE "instances" i
+         SET "health_status" = v.status::"HealthStatus",
+             "health_reason" = v.reason,
+             "health_candidate" = v.candidate::"HealthStatus",
+             "health_candidate_count" = v.cnt,
+             "last_restart_count" = v.restarts,
+             "health_checked_at" = ${checkedAt}
+        FROM unnest(${records.map((r) => r.instanceId)}::text[], ${records.map((r) => r.healthStatus)}::text[],
+                    ${records.map((r) => r.reason)}::text[], ${records.map((r) => r.candidate)}::text[],
+                    ${records.map((r) => r.candidateCount)}::int[], ${records.map((r) => r.lastRestartCount)}::int[])
+             AS v(id, status, reason, candidate, cnt, restarts)
+       WHERE i."id" = v.id AND i."status" = 'RUNNING'`;
+  }
+
+  /**
+   * One instance event per judged change of health (after hysteresis), so the instance's timeline shows
+   * when it became UNHEALTHY and when it recovered. One INSERT for the whole sweep; the first judgement
+   * of a new instance (UNKNOWN -> HEALTHY) is not news and is left out.
+   */
+  async recordHealthChanges(tx: Tx, at: Date, records: HealthRecord[]): Promise<void> {
+    const changed = records.filter(
+      (r) => r.healthStatus !== r.previousHealthStatus && !(r.previousHealthStatus === "UNKNOWN" && r.healthStatus === "HEALTHY"),
+    );
+    if (!changed.length) return;
+    const type: InstanceEventType = "HEALTH_CHANGED";
+    await tx.$executeRaw`
+      INSERT INTO "instance_events" ("id","instance_id","type","level","message","data","created_at")
+      SELECT v.eid, v.id, ${type}, v.level, v.message, v.data::jsonb, ${at}
+        FROM unnest(${changed.map(() => randomUUID())}::text[], ${changed.map((r) => r.instanceId)}::text[],
+                    ${changed.map((r) => (r.healthStatus === "UNHEALTHY" || r.healthStatus === "DEGRADED" ? "WARN" : "INFO"))}::text[],
+                    ${changed.map((r) => `Health ${r.previousHealthStatus} -> ${r.healthStatus}: ${r.reason}`)}::text[],
+                    ${changed.map((r) => JSON.stringify({ from: r.previousHealthStatus, to: r.healthStatus, reason: r.reason }))}::text[])
+             AS v(eid, id, level, message, data)
+        JOIN "instances" i ON i."id" = v.id AND i."status" = 'RUNNING'`;
+  }
+
+  /**
+   * Instances that are not meant to be running (SUSPENDED, FAILED, TERMINATING, TERMINATED) have no
+   * health: UNKNOWN, with the reason, and no pending change. PENDING/PROVISIONING have never been
+   * judged; UPDATING/RESTARTING keep their last health until they are RUNNING again.
+   */
+  async resetNotRunning(tx: Tx): Promise<void> {
+    await tx.$executeRaw`
+      UPDATE "instances"
+         SET "health_status" = 'UNKNOWN', "health_candidate" = NULL, "health_candidate_count" = 0,
+             "health_reason" = 'not judged: instance is ' || "status"::text
+       WHERE "status" IN ('SUSPENDED','FAILED','TERMINATING','TERMINATED')
+         AND ("health_status" <> 'UNKNOWN' OR "health_candidate" IS NOT NULL)`;
+  }
+
+  async insertSweep(tx: Tx, s: SweepRow): Promise<void> {
+    await tx.$executeRaw`
+      INSERT INTO "health_sweeps" ("id","trigger","started_at","finished_at","duration_ms","instance_count","cluster_reachable","api_calls","metrics_available","error")
+      VALUES (${s.id}, ${s.trigger}, ${s.startedAt}, ${s.finishedAt}, ${s.durationMs}, ${s.instanceCount}, ${s.clusterReachable},
+              ${s.apiCalls}, ${s.metricsAvailable}, ${s.error})`;
+  }
+
+  /** Whether a scheduled sweep started after `since` (another replica swept moments ago). */
+  async scheduledSweepSince(since: Date): Promise<boolean> {
+    const recent = await this.prisma.healthSweep.findFirst({
+      where: { trigger: "scheduled", startedAt: { gt: since } },
+      select: { id: true },
+    });
+    return recent !== null;
+  }
+
+  /** Deletes up to `batch` health records older than `cutoff`; returns how many. */
+  async pruneChecks(cutoff: Date, batch: number): Promise<number> {
+    return this.prisma.$executeRaw`
+      DELETE FROM "health_checks" WHERE "id" IN (
+        SELECT "id" FROM "health_checks" WHERE "checked_at" < ${cutoff} ORDER BY "checked_at" LIMIT ${batch})`;
+  }
+
+  async pruneSweeps(cutoff: Date): Promise<void> {
+    await this.prisma.$executeRaw`DELETE FROM "health_sweeps" WHERE "started_at" < ${cutoff}`;
+  }
+}

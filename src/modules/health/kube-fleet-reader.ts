@@ -1,0 +1,112 @@
+/**
+ * FleetReader over the one cluster client: five label-selected, paginated LISTs across all
+ * namespaces (Deployments, StatefulSets, Services, Pods and PodMetrics), in parallel. Any failure
+ * but the metrics API's makes the observation unreadable.
+ */
+import type { V1Deployment, V1Pod, V1StatefulSet } from "@kubernetes/client-node";
+import type { KubeClient, PodUsage } from "../../kube/client.js";
+import { summarizePodsBy } from "../../kube/status.js";
+import { FLEET_SELECTOR, LABELS } from "../../kube/templates/labels.js";
+import type { FleetObservation, FleetReader } from "./fleet-reader.js";
+
+/** Every object of every instance: managed by us and carrying an instance id. */
+export const INSTANCE_OBJECTS_SELECTOR = `${FLEET_SELECTOR},${LABELS.instanceId}`;
+
+interface Labelled {
+  metadata?: { name?: string; labels?: Record<string, string> };
+}
+
+export class KubeFleetReader implements FleetReader {
+  constructor(
+    private readonly client: KubeClient,
+    private readonly opts: { logger: { warn(obj: object, msg?: string): void }; pageSize?: number },
+  ) {}
+
+  async read(): Promise<FleetObservation> {
+    const { client } = this;
+    const opts = { pageSize: this.opts.pageSize ?? 500 };
+    const metricsP = client.podMetrics(undefined, INSTANCE_OBJECTS_SELECTOR, opts).catch((err: unknown) => ({
+      available: false as const,
+      reason: `metrics could not be read: ${(err as Error).message}`,
+      failed: true,
+    }));
+    let deployments: V1Deployment[];
+    let statefulSets: V1StatefulSet[];
+    let pods: V1Pod[];
+    let services: Labelled[];
+    let calls = 0;
+    try {
+      const [d, s, p, svc] = await Promise.all([
+        client.listAll<V1Deployment>("Deployment", INSTANCE_OBJECTS_SELECTOR, opts),
+        client.listAll<V1StatefulSet>("StatefulSet", INSTANCE_OBJECTS_SELECTOR, opts),
+        client.listAll<V1Pod>("Pod", INSTANCE_OBJECTS_SELECTOR, opts),
+        client.listAll<Labelled>("Service", INSTANCE_OBJECTS_SELECTOR, opts),
+      ]);
+      deployments = d.items;
+      statefulSets = s.items;
+      pods = p.items;
+      services = svc.items;
+      calls = d.calls + s.calls + p.calls + svc.calls;
+    } catch (err) {
+      await metricsP;
+      this.opts.logger.warn({ err: (err as Error).message }, "health sweep: the cluster could not be read");
+      return {
+        readable: false,
+        error: (err as Error).message,
+        calls: 0,
+        metricsAvailable: null,
+        workloads: new Map(),
+        services: new Map(),
+        pods: new Map(),
+        usage: new Map(),
+      };
+    }
+    const metrics = await metricsP;
+    if (metrics.available) calls += metrics.calls;
+
+    const workloads: FleetObservation["workloads"] = new Map();
+    const addWorkload = (kind: "Deployment" | "StatefulSet", w: V1Deployment | V1StatefulSet) => {
+      const id = w.metadata?.labels?.[LABELS.instanceId];
+      if (!id || w.metadata?.deletionTimestamp) return;
+      workloads.set(id, { kind, name: w.metadata?.name ?? "", desiredReplicas: w.spec?.replicas ?? 1 });
+    };
+    for (const d of deployments) addWorkload("Deployment", d);
+    for (const s of statefulSets) addWorkload("StatefulSet", s);
+
+    const serviceNames: FleetObservation["services"] = new Map();
+    for (const s of services) {
+      const id = s.metadata?.labels?.[LABELS.instanceId];
+      if (!id) continue;
+      const set = serviceNames.get(id) ?? new Set<string>();
+      set.add(s.metadata?.name ?? "");
+      serviceNames.set(id, set);
+    }
+
+    // Usage per instance: a pod's metrics belong to the instance its pod (or the metrics' labels) names.
+    const usage: FleetObservation["usage"] = new Map();
+    if (metrics.available) {
+      const podOwner = new Map<string, string>();
+      for (const p of pods) {
+        const id = p.metadata?.labels?.[LABELS.instanceId];
+        if (id) podOwner.set(`${p.metadata?.namespace}/${p.metadata?.name}`, id);
+      }
+      for (const m of metrics.pods as PodUsage[]) {
+        const id = podOwner.get(`${m.namespace}/${m.name}`) ?? m.labels[LABELS.instanceId];
+        if (!id) continue;
+        const u = usage.get(id) ?? { cpuMilli: 0, memoryMb: 0 };
+        u.cpuMilli += m.cpuMilli;
+        u.memoryMb += m.memoryMb;
+        usage.set(id, u);
+      }
+    }
+    return {
+      readable: true,
+      calls,
+      metricsAvailable: metrics.available,
+      workloads,
+      services: serviceNames,
+      pods: summarizePodsBy(pods, LABELS.instanceId),
+      usage,
+    };
+  }
+}

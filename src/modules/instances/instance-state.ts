@@ -1,0 +1,259 @@
+/**
+ * Instance state transitions and their events, in one place. Every change of an instance's status,
+ * desired state or generation is written here, with the event that records it on the instance's
+ * timeline: by the API (plan change, restart, delete), by billing (suspend, resume, terminate a
+ * subscription's instances), by the health sweep (repair of missing objects) and by the reconciler
+ * (the lifecycle's steps). Each function runs on the database handle it is given, so callers put
+ * it inside their own transaction.
+ *
+ * A request for new work bumps `generation` (the reconciler re-applies every object whenever
+ * generation > applied_generation); the reconciler's final update is guarded by the generation it
+ * read, so a request that arrives while it works is never lost.
+ */
+import { randomUUID } from "node:crypto";
+import type { DesiredState, InstanceStatus, Prisma as PrismaNs } from "../../generated/prisma/client.js";
+import type { PodProblemReason } from "../../kube/status.js";
+import type { Db, Tx } from "../../platform/db/index.js";
+
+/** Every type of event an instance's timeline can show. */
+export type InstanceEventType =
+  // requested (API, billing, health)
+  | "CREATED"
+  | "UPDATE_REQUESTED"
+  | "RESTART_REQUESTED"
+  | "TERMINATION_REQUESTED"
+  | "SUSPENDED"
+  | "RESUMED"
+  | "HEALTH_CHANGED"
+  | "HEALTH_OBJECTS_MISSING"
+  // the reconciler's steps
+  | "PROVISIONING_STARTED"
+  | "RESUMING"
+  | "TENANT_READY"
+  | "OBJECTS_APPLIED"
+  | "ROLLOUT_WAITING"
+  | `POD_${Uppercase<PodProblemReason>}`
+  | "RUNNING"
+  | `${InstanceStatus}_COMPLETE`
+  | "RETRYING"
+  | "TERMINATING"
+  | "TERMINATED"
+  | "FAILED"
+  | "REFUNDED";
+
+export type InstanceEventLevel = "INFO" | "WARN" | "ERROR";
+
+export interface InstanceEventInput {
+  type: InstanceEventType;
+  message: string;
+  level?: InstanceEventLevel;
+  data?: PrismaNs.InputJsonValue;
+}
+
+export async function recordEvent(db: Db, instanceId: string, e: InstanceEventInput): Promise<void> {
+  await db.instanceEvent.create({
+    data: { instanceId, type: e.type, message: e.message, level: e.level ?? "INFO", ...(e.data !== undefined ? { data: e.data } : {}) },
+  });
+}
+
+/** The event of a pod stuck in `reason` (e.g. POD_IMAGEPULLBACKOFF). */
+export function podProblemEvent(reason: PodProblemReason): InstanceEventType {
+  return `POD_${reason.toUpperCase() as Uppercase<PodProblemReason>}`;
+}
+
+/** A fresh transition: due now, no attempts, its clock not started (the reconciler starts it). */
+function freshTransition(now: Date) {
+  return {
+    statusMessage: null,
+    generation: { increment: 1 },
+    nextAttemptAt: now,
+    attempts: 0,
+    transitionStartedAt: null,
+    transitionDeadline: null,
+  } as const;
+}
+
+// ---- requested by the API, billing and the health sweep ------------------------------------------
+
+/** PUT /update: the instance moves to `planId` and is UPDATING. Returns the updated row with `include`. */
+export async function requestPlanChange<I extends PrismaNs.InstanceInclude>(
+  tx: Tx,
+  inst: { id: string; planId: string },
+  change: { planId: string; now: Date; include: I; message: string; data: PrismaNs.InputJsonValue },
+) {
+  const updated = await tx.instance.update({
+    where: { id: inst.id },
+    data: { planId: change.planId, status: "UPDATING", ...freshTransition(change.now) },
+    include: change.include,
+  });
+  await recordEvent(tx, inst.id, { type: "UPDATE_REQUESTED", message: change.message, data: change.data });
+  return updated;
+}
+
+/** POST /restart: RESTARTING, unless the instance changed meanwhile (then false and nothing written). */
+export async function requestRestart(
+  db: Db,
+  inst: { id: string; status: InstanceStatus; generation: number },
+  now: Date,
+): Promise<boolean> {
+  const res = await db.instance.updateMany({
+    where: { id: inst.id, status: inst.status, generation: inst.generation },
+    data: { status: "RESTARTING", restartRequestedAt: now, ...freshTransition(now) },
+  });
+  if (res.count !== 1) return false;
+  await recordEvent(db, inst.id, { type: "RESTART_REQUESTED", message: "Restart requested" });
+  return true;
+}
+
+/** DELETE of an instance whose subscription has already ended: desired TERMINATED. */
+export async function requestTermination(tx: Tx, instanceId: string): Promise<void> {
+  await tx.instance.update({ where: { id: instanceId }, data: { desiredState: "TERMINATED", generation: { increment: 1 } } });
+  await recordEvent(tx, instanceId, { type: "TERMINATION_REQUESTED", message: "Termination requested" });
+}
+
+/** Shows an instance asked to terminate as TERMINATING at once, due now. */
+export async function showTerminating(db: Db, instanceId: string, now: Date): Promise<void> {
+  await db.instance.updateMany({
+    where: { id: instanceId, status: { notIn: ["TERMINATED"] } },
+    data: { status: "TERMINATING", nextAttemptAt: now },
+  });
+}
+
+/**
+ * Billing's one way of changing a subscription's instances: set their desired state, bump the
+ * generation and record an event. Returns the ids to signal after commit.
+ */
+export async function setDesiredStateOfSubscription(
+  tx: Tx,
+  subscriptionId: string,
+  change: {
+    from: DesiredState[];
+    to: DesiredState;
+    eventType: "SUSPENDED" | "RESUMED" | "TERMINATION_REQUESTED";
+    level?: "INFO" | "WARN";
+    message: string;
+    data?: PrismaNs.InputJsonValue;
+  },
+): Promise<string[]> {
+  const instances = await tx.instance.findMany({
+    where: { subscriptionId, status: { not: "TERMINATED" }, desiredState: { in: change.from } },
+    select: { id: true },
+  });
+  for (const { id } of instances) {
+    await tx.instance.update({ where: { id }, data: { desiredState: change.to, generation: { increment: 1 } } });
+    await recordEvent(tx, id, {
+      type: change.eventType,
+      level: change.level,
+      message: change.message,
+      data: change.data ?? { subscriptionId },
+    });
+  }
+  return instances.map((i) => i.id);
+}
+
+/**
+ * The health sweep found objects missing: bumps the generation of each instance that is still
+ * RUNNING at the generation the sweep read, and records why. One statement each for the whole
+ * sweep. Returns the instances to signal after commit.
+ */
+export async function requestRepairs(
+  tx: Tx,
+  at: Date,
+  repairs: Array<{ instanceId: string; generation: number; missing: string[] }>,
+): Promise<string[]> {
+  if (!repairs.length) return [];
+  const rows = await tx.$queryRaw<Array<{ id: string }>>`
+    UPDATE "instances" i
+       SET "generation" = i."generation" + 1, "next_attempt_at" = ${at}, "attempts" = 0
+      FROM unnest(${repairs.map((r) => r.instanceId)}::text[], ${repairs.map((r) => r.generation)}::int[]) AS v(id, gen)
+     WHERE i."id" = v.id AND i."generation" = v.gen AND i."status" = 'RUNNING' AND i."desired_state" = 'RUNNING'
+     RETURNING i."id"`;
+  const done = new Set(rows.map((r) => r.id));
+  const events = repairs.filter((r) => done.has(r.instanceId));
+  if (events.length) {
+    const type: InstanceEventType = "HEALTH_OBJECTS_MISSING";
+    await tx.$executeRaw`
+      INSERT INTO "instance_events" ("id","instance_id","type","level","message","data","created_at")
+      SELECT v.eid, v.id, ${type}, 'WARN', v.message, v.data::jsonb, ${at}
+        FROM unnest(${events.map(() => randomUUID())}::text[], ${events.map((r) => r.instanceId)}::text[],
+                    ${events.map((r) => `Health check found missing objects (${r.missing.join(", ")}); re-applying them`)}::text[],
+                    ${events.map((r) => JSON.stringify({ missing: r.missing }))}::text[]) AS v(eid, id, message, data)`;
+  }
+  return [...done];
+}
+
+// ---- the reconciler's steps -----------------------------------------------------------------------
+
+/** Enters (or re-enters) a transition under `status`, starting its clock and deadline if not started. */
+export async function beginTransition(db: Db, instanceId: string, t: { status: InstanceStatus; startedAt: Date; deadline: Date }) {
+  await db.instance.update({
+    where: { id: instanceId },
+    data: { status: t.status, transitionStartedAt: t.startedAt, transitionDeadline: t.deadline },
+  });
+}
+
+/** Desired TERMINATED: the objects are being deleted. */
+export async function beginTerminating(db: Db, instanceId: string): Promise<void> {
+  await db.instance.update({ where: { id: instanceId }, data: { status: "TERMINATING" } });
+  await recordEvent(db, instanceId, { type: "TERMINATING", message: "Deleting the instance's cluster objects" });
+}
+
+/** Every object of `generation` is applied. */
+export async function markApplied(db: Db, instanceId: string, generation: number): Promise<void> {
+  await db.instance.update({ where: { id: instanceId }, data: { appliedGeneration: generation } });
+}
+
+/**
+ * Converged to RUNNING or SUSPENDED. Guarded by the generation read and the claim: a newer
+ * generation that arrived meanwhile stays due.
+ */
+export async function converged(
+  db: Db,
+  inst: { id: string; generation: number; provisionedAt: Date | null },
+  c: { owner: string; status: "RUNNING" | "SUSPENDED"; url: string; at: Date },
+): Promise<void> {
+  await db.instance.updateMany({
+    where: { id: inst.id, leaseOwner: c.owner, generation: inst.generation },
+    data: {
+      status: c.status,
+      statusMessage: null,
+      observedGeneration: inst.generation,
+      url: c.url,
+      provisionedAt: inst.provisionedAt ?? (c.status === "RUNNING" ? c.at : null),
+      transitionStartedAt: null,
+      transitionDeadline: null,
+      attempts: 0,
+    },
+  });
+}
+
+/** Objects deleted: TERMINATED. */
+export async function terminated(tx: Tx, inst: { id: string; generation: number }, at: Date, removed: string[]): Promise<void> {
+  await tx.instance.update({
+    where: { id: inst.id },
+    data: {
+      status: "TERMINATED",
+      observedGeneration: inst.generation,
+      terminatedAt: at,
+      transitionStartedAt: null,
+      transitionDeadline: null,
+      attempts: 0,
+    },
+  });
+  await recordEvent(tx, inst.id, { type: "TERMINATED", message: "Terminated; cluster objects removed", data: { removed } });
+}
+
+/** A permanent error: FAILED with its message. */
+export async function failed(tx: Tx, inst: { id: string; generation: number }, message: string, removed: string[]): Promise<void> {
+  await tx.instance.update({
+    where: { id: inst.id },
+    data: {
+      status: "FAILED",
+      statusMessage: message.slice(0, 1000),
+      observedGeneration: inst.generation,
+      transitionStartedAt: null,
+      transitionDeadline: null,
+    },
+  });
+  await recordEvent(tx, inst.id, { type: "FAILED", level: "ERROR", message, data: { removed } });
+}
