@@ -33,7 +33,7 @@ import {
 import { Scheduler } from "../scheduler.js";
 import type { StoreEvent } from "../store.js";
 import { deepEqual, type KubeObject } from "../types.js";
-import { reconcileCertificate } from "./certificate.js";
+import { reconcileCertificate, reconcileIngressShim } from "./certificate.js";
 import { reconcileDeployment } from "./deployment.js";
 import { collectGarbage } from "./garbage-collector.js";
 import { reconcileLoadBalancer } from "./load-balancer.js";
@@ -57,6 +57,7 @@ import { reconcileStatefulSet } from "./statefulset.js";
 export { CRASH_ANNOTATION, type ControllerOptions } from "./shared.js";
 
 const LIMITRANGES = mustFindByKind("v1", "LimitRange");
+const NETWORKPOLICIES = mustFindByKind("networking.k8s.io/v1", "NetworkPolicy");
 
 export class Controllers implements ControllerContext {
   private readonly queue = new Set<string>();
@@ -154,8 +155,16 @@ export class Controllers implements ControllerContext {
         if (e.type !== "DELETED") this.enqueue(obj.kind, ns, obj.metadata.name);
         break;
       case resourceKey(INGRESSES):
+        if (e.type !== "DELETED") {
+          this.enqueue("Ingress", ns, obj.metadata.name);
+          this.enqueue("IngressShim", ns, obj.metadata.name);
+        }
+        break;
       case resourceKey(CERTIFICATES):
         if (e.type !== "DELETED") this.enqueue(obj.kind, ns, obj.metadata.name);
+        break;
+      case resourceKey(NETWORKPOLICIES):
+        this.retryFailedCreates(ns);
         break;
       case resourceKey(RESOURCEQUOTAS):
         if (e.type !== "DELETED") this.enqueue(obj.kind, ns, obj.metadata.name);
@@ -225,6 +234,9 @@ export class Controllers implements ControllerContext {
         return;
       case "Certificate":
         reconcileCertificate(this, ns, name);
+        return;
+      case "IngressShim":
+        reconcileIngressShim(this, ns, name);
         return;
       case "ResourceQuota":
         reconcileQuota(this, ns, name);

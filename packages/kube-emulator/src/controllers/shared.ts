@@ -20,6 +20,8 @@ export interface ControllerOptions {
   /** Interval between simulated container restarts in CrashLoopBackOff (and image pull retries). */
   crashLoopIntervalMs: number;
   badImages: Set<string>;
+  /** Namespace of the ingress controller that carries ACME HTTP-01 traffic to solver pods. Default ingress-nginx. */
+  ingressControllerNamespace?: string;
   logger: { warn(obj: unknown, msg?: string): void };
 }
 
