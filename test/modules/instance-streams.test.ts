@@ -331,7 +331,10 @@ describe("event streams from a browser (EventSource)", () => {
     const doc = (await ctx.api.get("/openapi.json")).body;
     const events = doc.paths["/api/instances/{id}/events"].get;
     expect(Object.keys(events.responses)).toEqual(expect.arrayContaining(["200", "204", "401", "404", "429"]));
-    expect(events.responses["204"]).toEqual({ description: expect.stringContaining("TERMINATED") });
+    expect(events.responses["204"]).toEqual({
+      description: expect.stringContaining("TERMINATED"),
+      headers: { "X-Request-Id": { $ref: "#/components/headers/XRequestId" } },
+    });
     const sse = events.responses["200"].content["text/event-stream"].schema;
     expect(sse.type).toBe("string");
     expect(sse["x-data-schema"].oneOf.map((m: { properties: { type: { const: string } } }) => m.properties.type.const)).toEqual([
