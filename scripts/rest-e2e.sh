@@ -49,6 +49,10 @@ node_modules/.bin/httpyac send rest/end-to-end-test.rest --all --bail \
   --var baseUrl="$BASE_URL" --var adminEmail="$ADMIN_EMAIL" --var adminPassword="$ADMIN_PASSWORD" \
   --output short --output-failed exchange
 
+echo "==> rest/end-to-end-payments.rest (local mode only: the development payment provider)"
+node_modules/.bin/httpyac send rest/end-to-end-payments.rest --all --bail \
+  --var baseUrl="$BASE_URL" --output short --output-failed exchange
+
 # The developer files, as VS Code's REST Client would send them top to bottom. `host` and
 # `adminPassword` are what a REST Client environment provides (README: "Developer requests").
 rest_client() {

@@ -149,7 +149,13 @@ async function buildKube(
   const clientOptions = { logger, requestTimeoutMs: config.kube.requestTimeoutMs, onCall };
   if (config.kube.mode === "emulated") {
     const { KubeEmulator } = await import("@minispod/kube-emulator");
-    const emulator = await KubeEmulator.start({ port: config.kube.emulatorPort, podReadyDelayMs: config.kube.emulatorPodReadyDelayMs });
+    const emulator = await KubeEmulator.start({
+      port: config.kube.emulatorPort,
+      podReadyDelayMs: config.kube.emulatorPodReadyDelayMs,
+      ingressControllerNamespace: config.kube.ingressControllerNamespace,
+      // The ingress controller's namespace exists, so tenant policies that select it (ACME HTTP-01) resolve.
+      namespaces: [...new Set(["default", "kube-system", "kube-public", "kube-node-lease", config.kube.ingressControllerNamespace])],
+    });
     const kubeconfigPath = path.join(config.db.dataDir, "kubeconfig");
     await emulator.writeKubeconfig(kubeconfigPath);
     logger.info(

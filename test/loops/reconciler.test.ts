@@ -100,7 +100,9 @@ describe("cluster faults", () => {
     expect(first).toEqual({ instanceId: inst.id, status: "PROVISIONING", result: "retry" });
     const row = await prisma().instance.findUniqueOrThrow({ where: { id: inst.id } });
     expect(row).toMatchObject({ status: "PROVISIONING", attempts: 1, leaseOwner: null });
-    expect(row.nextAttemptAt.getTime()).toBeGreaterThan(Date.now());
+    // The retry is scheduled after the failure was recorded (compared with the row's own clock, not
+    // the wall clock now: on a loaded machine the backoff may already have passed).
+    expect(row.nextAttemptAt.getTime()).toBeGreaterThan(row.updatedAt.getTime());
     const events = await prisma().instanceEvent.findMany({ where: { instanceId: inst.id, type: "RETRYING" } });
     expect(events).toHaveLength(1);
     expect(events[0]?.level).toBe("WARN");

@@ -58,7 +58,7 @@ describe("the response-contract hook", () => {
     await api.get("/things/teapot").expect(418);
     await api.get("/things/text").expect(200);
     const found = takeContractMismatches();
-    expect(found[0]).toContain("GET /things/{id}: status 418 is not documented (documented: 200, 404, 500, 503)");
+    expect(found[0]).toContain("GET /things/{id}: status 418 is not documented (documented: 200, 400, 404, 500, 503)");
     expect(found[1]).toContain(
       "GET /things/{id} 200: Content-Type text/plain; charset=utf-8 is not documented (documented: application/json)",
     );

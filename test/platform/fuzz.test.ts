@@ -15,6 +15,7 @@ import * as fc from "fast-check";
 import type supertest from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildAdmin, buildUser, createTestContext, type TestContext, type TestUser } from "../helpers/app.js";
+import { StripeStandIn } from "../helpers/stripe-stand-in.js";
 
 const RUNS_PER_OPERATION = Number(process.env.FUZZ_RUNS ?? 25);
 const SEED = Number(process.env.FUZZ_SEED ?? 20261130);
@@ -59,8 +60,20 @@ function enc(s: string): string {
 }
 const realId = fc.nat(1000).map((i) => realIds[i % realIds.length] ?? "none");
 
+let stripe: StripeStandIn;
+
 beforeAll(async () => {
-  ctx = await createTestContext();
+  // Payments configured with Stripe (the real library against a loopback stand-in), so the webhook's
+  // signature check and checkout are live and fuzzed too, not answering "not configured".
+  stripe = await StripeStandIn.start();
+  ctx = await createTestContext({
+    env: {
+      STRIPE_SECRET_KEY: "sk_test_fuzz",
+      STRIPE_WEBHOOK_SECRET: "whsec_fuzz",
+      STRIPE_API_URL: stripe.url,
+      APP_URL: "http://localhost:5173",
+    },
+  });
   user = await buildUser(ctx);
   admin = await buildAdmin(ctx);
   const prisma = ctx.container.db.prisma;
@@ -73,6 +86,7 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => {
   await ctx?.close();
+  await stripe?.stop();
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -113,7 +113,8 @@ describe("GET /readyz", () => {
     const doc = (await supertest(app).get("/openapi.json")).body;
     const op = doc.paths["/readyz"].get;
     expect(op.security).toEqual([]);
-    expect(Object.keys(op.responses)).toEqual(["200", "500", "503"]);
+    // 400 is documented on every route: any URL can be malformed (NUL, bad percent-encoding).
+    expect(Object.keys(op.responses)).toEqual(["200", "400", "500", "503"]);
     expect(op.responses["503"]).toEqual({ $ref: "#/components/responses/E503" });
     const schema = op.responses["200"].content["application/json"].schema;
     expect(schema.required).toEqual(["status", "checks"]);

@@ -5,10 +5,13 @@
  * TEST/DEMO FIXTURE — see index.ts.
  */
 import { randomUUID } from "node:crypto";
+import { admit, quotaUsed } from "./admission.js";
 import { ApiError, errors, type Status } from "./errors.js";
 import { serverSideApply, updateOwnership } from "./managed-fields.js";
 import { jsonPatch, mergePatch, strategicMergePatch } from "./patch.js";
-import { findByKind, groupVersion, NAMESPACES, PODS, type ResourceInfo, resourceKey } from "./resources.js";
+import { findByKind, groupVersion, mustFindByKind, NAMESPACES, PODS, type ResourceInfo, resourceKey } from "./resources.js";
+
+const RESOURCEQUOTAS = mustFindByKind("v1", "ResourceQuota");
 import { type Matcher, parseFieldSelector, parseLabelSelector } from "./selectors.js";
 import { Store } from "./store.js";
 import { deepEqual, isRecord, type KubeObject, k8sTime, type ObjectMeta, Rng } from "./types.js";
@@ -21,6 +24,8 @@ export interface WriteOptions {
   fieldManager?: string;
   /** Set by the router when kubectl/client-node send dryRun=All: validate and answer, store nothing. */
   dryRun?: boolean;
+  /** Admission warnings (PodSecurity warn) are pushed here; the router answers them as `Warning` headers. */
+  warnings?: string[];
 }
 
 export interface ListQuery {
@@ -229,6 +234,8 @@ export class Cluster {
     applyDefaults(info, next, () => this.allocateClusterIp());
     const causes = validateObject(info, next, old);
     if (causes.length > 0) throw errors.invalid(info, next.metadata.name, causes);
+    const warnings = admit(this.store, info, next, old);
+    opts.warnings?.push(...warnings);
     const now = this.now();
     const meta = next.metadata;
     if (old) {
@@ -258,7 +265,23 @@ export class Cluster {
     }
     if (opts.dryRun) return next;
     this.store.write(resourceKey(info), next);
+    this.refreshQuotas(info, next.metadata.namespace);
     return next;
+  }
+
+  /**
+   * Quota admission records the new usage in `status.used` as part of the write (the quota
+   * controller recomputes it after deletions).
+   */
+  refreshQuotas(info: ResourceInfo, namespace: string | undefined): void {
+    if (!info.namespaced || !namespace || info.kind === "ResourceQuota") return;
+    const key = resourceKey(RESOURCEQUOTAS);
+    if (this.store.count(key, namespace) === 0) return;
+    for (const quota of [...this.store.iterate(key, namespace)]) {
+      const hard = isRecord(quota.spec) && isRecord(quota.spec.hard) ? quota.spec.hard : {};
+      const status = { hard, used: quotaUsed(this.store, namespace, hard) };
+      if (!deepEqual(quota.status, status)) this.store.write(key, { ...quota, metadata: { ...quota.metadata }, status });
+    }
   }
 
   private assignName(meta: ObjectMeta): void {

@@ -52,6 +52,11 @@ export interface KubeEmulatorOptions {
   watchHistorySize?: number;
   /** Images whose pulls fail (ImagePullBackOff). Images containing ":bad" always fail. */
   badImages?: Iterable<string>;
+  /**
+   * The ingress controller's namespace: the emulated cert-manager's HTTP-01 challenge succeeds only
+   * if the tenant's NetworkPolicies admit traffic from it to the solver pod on 8089. Default ingress-nginx.
+   */
+  ingressControllerNamespace?: string;
   /** Serve metrics.k8s.io (as if metrics-server were installed). Default true. */
   metrics?: boolean;
   /**
@@ -156,6 +161,7 @@ export class KubeEmulator {
       podReadyDelayMs: opts.podReadyDelayMs ?? 1500,
       crashLoopIntervalMs: opts.crashLoopIntervalMs ?? 2000,
       badImages: this.badImages,
+      ingressControllerNamespace: opts.ingressControllerNamespace ?? "ingress-nginx",
       logger: this.logger,
     });
     this.faults = new EmulatorFaults(new Rng((opts.seed ?? 1) ^ 0x5eed), {

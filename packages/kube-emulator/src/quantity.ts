@@ -35,3 +35,76 @@ export function parseQuantity(q: unknown): number | undefined {
 }
 
 export const QUANTITY_MESSAGE = "must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
+
+const DECIMAL_SUFFIXES: [number, string][] = [
+  [18, "E"],
+  [15, "P"],
+  [12, "T"],
+  [9, "G"],
+  [6, "M"],
+  [3, "k"],
+  [0, ""],
+  [-3, "m"],
+  [-6, "u"],
+  [-9, "n"],
+];
+const BINARY_SUFFIXES = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"];
+
+/**
+ * The quantity as the API server stores and returns it (resource.Quantity's canonical form):
+ * the format follows the written suffix (binary, decimal or exponent), the value is written with
+ * the largest suffix that keeps it an integer ("4000m" -> "4", "8192Mi" -> "8Gi", "0.5" -> "500m",
+ * "1536Mi" stays), values below 1024 written in binary fall back to decimal, and precision below
+ * a nano is rounded up. Returns the input unchanged when it is not a quantity.
+ */
+export function canonicalQuantity(q: unknown): unknown {
+  if (typeof q !== "string") return q;
+  const m = QUANTITY_RE.exec(q.trim());
+  if (!m) return q;
+  const negative = m[1].startsWith("-");
+  const num = m[1].replace(/^[+-]/, "");
+  const [intPart, fracPart = ""] = num.split(".");
+  const digits = BigInt(`${intPart || "0"}${fracPart}` || "0");
+  let pow10 = -fracPart.length + 9; // value in nano-units = digits * 10^pow10 * 2^pow2
+  let pow2 = 0;
+  let format: "binary" | "decimal" | "exponent" = "decimal";
+  if (m[2]) {
+    pow10 += Number(m[2].slice(1));
+    format = "exponent";
+  } else if (m[3]?.endsWith("i")) {
+    pow2 = 10 * BINARY_SUFFIXES.indexOf(m[3]);
+    format = "binary";
+  } else {
+    pow10 += DECIMAL_SUFFIXES.find(([, s]) => s === (m[3] ?? ""))?.[0] ?? 0;
+  }
+  let nanos = digits * 2n ** BigInt(pow2);
+  if (pow10 >= 0) nanos *= 10n ** BigInt(pow10);
+  else {
+    const div = 10n ** BigInt(-pow10);
+    nanos = (nanos + div - 1n) / div; // rounds up, as the real server does
+  }
+  if (nanos === 0n) return "0";
+  const sign = negative ? "-" : "";
+  const NANO = 10n ** 9n;
+  if (format === "binary" && nanos >= 1024n * NANO && nanos % NANO === 0n) {
+    const bytes = nanos / NANO;
+    for (let k = BINARY_SUFFIXES.length - 1; k >= 0; k--) {
+      const f = 1024n ** BigInt(k);
+      if (bytes % f === 0n) return `${sign}${bytes / f}${BINARY_SUFFIXES[k]}`;
+    }
+  }
+  for (const [exp, suffix] of DECIMAL_SUFFIXES) {
+    const f = 10n ** BigInt(exp + 9);
+    if (nanos % f !== 0n) continue;
+    if (format === "exponent") return `${sign}${nanos / f}${exp === 0 ? "" : `e${exp}`}`;
+    return `${sign}${nanos / f}${suffix}`;
+  }
+  return q;
+}
+
+/** Formats a base-unit value (cores or bytes) canonically: binary when `bytes`, else decimal. */
+export function formatQuantity(value: number, bytes: boolean): string {
+  if (value === 0) return "0";
+  if (bytes && Number.isInteger(value)) return String(canonicalQuantity(`${value / 1024}Ki`)).replace(/^0Ki$/, "0");
+  return String(canonicalQuantity(`${Math.round(value * 1e9)}n`));
+}

@@ -88,6 +88,22 @@ export const RESOURCES: readonly ResourceInfo[] = [
     categories: ["all"],
   }),
   r("", "v1", "ServiceAccount", "serviceaccounts", { shortNames: ["sa"] }),
+  r("", "v1", "Event", "events", {
+    shortNames: ["ev"],
+    fieldSelectors: [
+      ...BASE_FIELDS,
+      "involvedObject.kind",
+      "involvedObject.namespace",
+      "involvedObject.name",
+      "involvedObject.uid",
+      "involvedObject.apiVersion",
+      "involvedObject.resourceVersion",
+      "involvedObject.fieldPath",
+      "reason",
+      "reportingComponent",
+      "type",
+    ],
+  }),
   r("", "v1", "ResourceQuota", "resourcequotas", {
     shortNames: ["quota"],
     hasStatus: true,

@@ -57,7 +57,7 @@ interface Ctx {
   faulted: boolean;
 }
 
-function send(res: ServerResponse, code: number, body: unknown, headers: Record<string, string> = {}): void {
+function send(res: ServerResponse, code: number, body: unknown, headers: Record<string, string | string[]> = {}): void {
   if (res.headersSent || res.destroyed) return;
   const json = JSON.stringify(body);
   res.writeHead(code, {
@@ -70,6 +70,11 @@ function send(res: ServerResponse, code: number, body: unknown, headers: Record<
 
 function sendStatus(res: ServerResponse, status: Status, headers: Record<string, string> = {}): void {
   send(res, status.code, status, headers);
+}
+
+/** Admission warnings as the API server sends them: `Warning: 299 - "<text>"`, one header each. */
+function warningHeaders(warnings: string[]): Record<string, string[]> {
+  return warnings.length ? { Warning: warnings.map((w) => `299 - ${JSON.stringify(w)}`) } : {};
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -358,8 +363,9 @@ export class Router {
     const fieldManager = this.fieldManager(ctx);
 
     if (method === "POST" && name === undefined) {
-      const obj = cluster.create(info, namespace, this.decode(raw, contentType), { fieldManager, dryRun });
-      return send(res, 201, obj);
+      const warnings: string[] = [];
+      const obj = cluster.create(info, namespace, this.decode(raw, contentType), { fieldManager, dryRun, warnings });
+      return send(res, 201, obj, warningHeaders(warnings));
     }
     if (method === "PUT" && name !== undefined) {
       const body = this.decode(raw, contentType);
@@ -370,7 +376,8 @@ export class Router {
       }
       if (subresource === "scale") return send(res, 200, this.setScale(info, namespace, name, body, fieldManager));
       if (subresource !== undefined) throw errors.methodNotSupported(info, `update ${subresource}`);
-      return send(res, 200, cluster.update(info, namespace, name, body, { fieldManager, dryRun }));
+      const warnings: string[] = [];
+      return send(res, 200, cluster.update(info, namespace, name, body, { fieldManager, dryRun, warnings }), warningHeaders(warnings));
     }
     if (method === "PATCH" && name !== undefined) {
       const isApply = contentType === "application/apply-patch+yaml";
@@ -395,13 +402,15 @@ export class Router {
         return send(res, 200, this.setScale(info, namespace, name, patched, fieldManager));
       }
       if (subresource !== undefined && subresource !== "status") throw errors.methodNotSupported(info, `patch ${subresource}`);
+      const warnings: string[] = [];
       const { object, created } = cluster.patch(info, namespace, name, contentType, body, {
         fieldManager: isApply ? query.fieldManager : fieldManager,
         force,
         dryRun,
+        warnings,
         subresource: subresource === "status" ? "status" : undefined,
       });
-      return send(res, created ? 201 : 200, object);
+      return send(res, created ? 201 : 200, object, warningHeaders(warnings));
     }
     if (method === "DELETE") {
       let opts: Record<string, unknown> = {};

@@ -8,8 +8,20 @@
 import { randomUUID } from "node:crypto";
 import { DEPLOYMENTS, PODS, REPLICASETS, resourceKey } from "../resources.js";
 import { k8sTime, safeHash, stableStringify } from "../types.js";
+import { recordEvent } from "./events.js";
 import { newPod, podsOwnedBy } from "./pods.js";
-import { arr, type ControllerContext, controllerOf, intOrPercent, isPodReady, type Obj, omitZero, ownerRef, rec } from "./shared.js";
+import {
+  arr,
+  type ControllerContext,
+  controllerOf,
+  createThroughApi,
+  intOrPercent,
+  isPodReady,
+  type Obj,
+  omitZero,
+  ownerRef,
+  rec,
+} from "./shared.js";
 
 export function reconcileDeployment(ctx: ControllerContext, ns: string, name: string): void {
   const d = ctx.cluster.tryGet(DEPLOYMENTS, ns, name);
@@ -84,7 +96,10 @@ export function reconcileDeployment(ctx: ControllerContext, ns: string, name: st
     for (const p of oldPods) ctx.cluster.remove(PODS, ns, p.metadata.name);
     oldPods.length = 0;
   }
-  // Scale the new ReplicaSet to the desired count (newest pods go first on scale-down).
+  // Scale the new ReplicaSet to the desired count (newest pods go first on scale-down). Pods are
+  // created through the API: one admission refuses (quota, PodSecurity...) is a FailedCreate, the
+  // ReplicaSet gets a ReplicaFailure condition and tries again later, as the real controller does.
+  let failure: string | undefined;
   if (newPods.length < replicas) {
     for (let i = newPods.length; i < replicas; i++) {
       const pod = newPod(
@@ -95,14 +110,40 @@ export function reconcileDeployment(ctx: ControllerContext, ns: string, name: st
         { "pod-template-hash": hash },
         current,
       );
-      newPods.push(ctx.cluster.put(PODS, pod));
+      const created = createThroughApi(ctx, PODS, pod);
+      if (created.error) {
+        failure = created.error.message;
+        recordEvent(ctx.cluster, current, "Warning", "FailedCreate", `Error creating: ${failure}`, "replicaset-controller");
+        ctx.noteFailedCreate("Deployment", ns, name);
+        break;
+      }
+      recordEvent(
+        ctx.cluster,
+        current,
+        "Normal",
+        "SuccessfulCreate",
+        `Created pod: ${created.object.metadata.name}`,
+        "replicaset-controller",
+      );
+      newPods.push(created.object);
     }
   } else if (newPods.length > replicas) {
     newPods.sort((a, b) =>
       isPodReady(a) === isPodReady(b) ? b.metadata.creationTimestamp.localeCompare(a.metadata.creationTimestamp) : isPodReady(a) ? 1 : -1,
     );
-    for (const p of newPods.splice(0, newPods.length - replicas)) ctx.cluster.remove(PODS, ns, p.metadata.name);
+    for (const p of newPods.splice(0, newPods.length - replicas)) {
+      ctx.cluster.remove(PODS, ns, p.metadata.name);
+      recordEvent(ctx.cluster, current, "Normal", "SuccessfulDelete", `Deleted pod: ${p.metadata.name}`, "replicaset-controller");
+    }
   }
+  const replicaFailure = (prev: Obj[]): Obj[] => {
+    if (!failure) return [];
+    // An ongoing failure keeps its condition (each retry would otherwise name another random pod
+    // and rewrite status, which re-triggers this controller without the real one's back-off).
+    const before = prev.find((c) => c.type === "ReplicaFailure");
+    if (before?.status === "True" && before.reason === "FailedCreate") return [before];
+    return [{ type: "ReplicaFailure", status: "True", lastTransitionTime: k8sTime(now), reason: "FailedCreate", message: failure }];
+  };
   // RollingUpdate: old pods go as new ones become ready, keeping availability.
   const readyNew = newPods.filter(isPodReady).length;
   const keepOld = Math.max(0, Math.min(oldPods.length, replicas - readyNew));
@@ -127,6 +168,7 @@ export function reconcileDeployment(ctx: ControllerContext, ns: string, name: st
       });
     }
     const ready = mine.filter(isPodReady).length;
+    const conditions = live.metadata.uid === current.metadata.uid ? replicaFailure(arr(rec(live.status).conditions)) : [];
     ctx.writeStatus(REPLICASETS, rsObj, {
       replicas: mine.length,
       ...omitZero({
@@ -135,6 +177,7 @@ export function reconcileDeployment(ctx: ControllerContext, ns: string, name: st
         availableReplicas: ready,
       }),
       observedGeneration: rsObj.metadata.generation,
+      ...(conditions.length ? { conditions } : {}),
     });
   }
 
@@ -202,7 +245,7 @@ export function reconcileDeployment(ctx: ControllerContext, ns: string, name: st
       // The real controller: sum of the ReplicaSets' desired replicas minus available ones.
       unavailableReplicas: Math.max(0, replicas + oldPods.length - available),
     }),
-    conditions: [availableCond, progressing],
+    conditions: [availableCond, progressing, ...replicaFailure(prevConds)],
   };
   ctx.writeStatus(DEPLOYMENTS, d, status);
 }

@@ -19,11 +19,21 @@
  * TEST/DEMO FIXTURE — see ../index.ts.
  */
 import type { Cluster } from "../cluster.js";
-import { DEPLOYMENTS, NAMESPACES, PODS, PVCS, REPLICASETS, type ResourceInfo, resourceKey, STATEFULSETS } from "../resources.js";
+import {
+  DEPLOYMENTS,
+  mustFindByKind,
+  NAMESPACES,
+  PODS,
+  PVCS,
+  REPLICASETS,
+  type ResourceInfo,
+  resourceKey,
+  STATEFULSETS,
+} from "../resources.js";
 import { Scheduler } from "../scheduler.js";
 import type { StoreEvent } from "../store.js";
 import { deepEqual, type KubeObject } from "../types.js";
-import { reconcileCertificate } from "./certificate.js";
+import { reconcileCertificate, reconcileIngressShim } from "./certificate.js";
 import { reconcileDeployment } from "./deployment.js";
 import { collectGarbage } from "./garbage-collector.js";
 import { reconcileLoadBalancer } from "./load-balancer.js";
@@ -46,6 +56,9 @@ import { reconcileStatefulSet } from "./statefulset.js";
 
 export { CRASH_ANNOTATION, type ControllerOptions } from "./shared.js";
 
+const LIMITRANGES = mustFindByKind("v1", "LimitRange");
+const NETWORKPOLICIES = mustFindByKind("networking.k8s.io/v1", "NetworkPolicy");
+
 export class Controllers implements ControllerContext {
   private readonly queue = new Set<string>();
   private scheduled = false;
@@ -54,6 +67,8 @@ export class Controllers implements ControllerContext {
   /** Workloads (`<namespace>/<name>`) whose containers crash, set from tests. */
   readonly crashingWorkloads = new Set<string>();
   private readonly unsubscribe: () => void;
+  /** Workloads whose last create was refused, by namespace: `kind|name`. */
+  private readonly failedCreates = new Map<string, Set<string>>();
   private idleWaiters: (() => void)[] = [];
 
   constructor(
@@ -119,23 +134,61 @@ export class Controllers implements ControllerContext {
         const owner = this.workloadOf(obj);
         if (owner) this.enqueue(owner.kind, ns, owner.name);
         this.enqueueQuota(ns);
+        if (e.type === "DELETED") this.retryFailedCreates(ns);
         break;
       }
       case resourceKey(PVCS):
         if (e.type !== "DELETED") this.enqueue("PersistentVolumeClaim", ns, obj.metadata.name);
         this.enqueueQuota(ns);
+        if (e.type === "DELETED") this.retryFailedCreates(ns);
         break;
       case resourceKey(NAMESPACES):
         if (e.type === "ADDED") this.enqueue("Namespace", "", obj.metadata.name);
+        if (e.type === "MODIFIED") this.retryFailedCreates(obj.metadata.name);
+        break;
+      case resourceKey(LIMITRANGES):
+        this.retryFailedCreates(ns);
         break;
       case resourceKey(SERVICES):
+        if (e.type === "DELETED") this.retryFailedCreates(ns);
+        this.enqueueQuota(ns);
+        if (e.type !== "DELETED") this.enqueue(obj.kind, ns, obj.metadata.name);
+        break;
       case resourceKey(INGRESSES):
+        if (e.type !== "DELETED") {
+          this.enqueue("Ingress", ns, obj.metadata.name);
+          this.enqueue("IngressShim", ns, obj.metadata.name);
+        }
+        break;
       case resourceKey(CERTIFICATES):
+        if (e.type !== "DELETED") this.enqueue(obj.kind, ns, obj.metadata.name);
+        break;
+      case resourceKey(NETWORKPOLICIES):
+        this.retryFailedCreates(ns);
+        break;
       case resourceKey(RESOURCEQUOTAS):
         if (e.type !== "DELETED") this.enqueue(obj.kind, ns, obj.metadata.name);
+        this.retryFailedCreates(ns);
         break;
     }
     if (e.type === "DELETED" && e.resource !== resourceKey(NAMESPACES)) this.enqueue("GC", ns, obj.metadata.uid);
+  }
+
+  noteFailedCreate(kind: string, namespace: string, name: string): void {
+    const set = this.failedCreates.get(namespace) ?? new Set<string>();
+    this.failedCreates.set(namespace, set);
+    set.add(`${kind}|${name}`);
+  }
+
+  /** Something that may let a refused create through changed in `ns`: the workloads try again. */
+  private retryFailedCreates(ns: string): void {
+    const set = this.failedCreates.get(ns);
+    if (!set) return;
+    this.failedCreates.delete(ns);
+    for (const key of set) {
+      const [kind, name] = key.split("|");
+      this.enqueue(kind, ns, name);
+    }
   }
 
   private enqueueQuota(ns: string): void {
@@ -181,6 +234,9 @@ export class Controllers implements ControllerContext {
         return;
       case "Certificate":
         reconcileCertificate(this, ns, name);
+        return;
+      case "IngressShim":
+        reconcileIngressShim(this, ns, name);
         return;
       case "ResourceQuota":
         reconcileQuota(this, ns, name);

@@ -4,6 +4,7 @@
  * TEST/DEMO FIXTURE — see ../index.ts.
  */
 import type { Cluster } from "../cluster.js";
+import { ApiError } from "../errors.js";
 import { mustFindByKind, type ResourceInfo } from "../resources.js";
 import type { Scheduler } from "../scheduler.js";
 import { isRecord, type KubeObject, type OwnerReference } from "../types.js";
@@ -19,6 +20,8 @@ export interface ControllerOptions {
   /** Interval between simulated container restarts in CrashLoopBackOff (and image pull retries). */
   crashLoopIntervalMs: number;
   badImages: Set<string>;
+  /** Namespace of the ingress controller that carries ACME HTTP-01 traffic to solver pods. Default ingress-nginx. */
+  ingressControllerNamespace?: string;
   logger: { warn(obj: unknown, msg?: string): void };
 }
 
@@ -34,6 +37,30 @@ export interface ControllerContext {
   workloadOf(pod: KubeObject): { kind: string; name: string } | undefined;
   /** Writes `status` unless it is unchanged; returns the stored object. */
   writeStatus(info: ResourceInfo, obj: KubeObject, status: Obj): KubeObject;
+  /**
+   * Remembers that a workload could not create an object (admission refused it): it is reconciled
+   * again when something that could change the answer happens in its namespace (a pod or claim
+   * goes, a quota, limit range or the namespace's labels change), as the real controllers retry.
+   */
+  noteFailedCreate(kind: string, namespace: string, name: string): void;
+}
+
+/**
+ * Creates an object through the API server, admission included, as a controller does; a refusal
+ * (quota, PodSecurity, LimitRange, terminating namespace) is returned, not thrown.
+ */
+export function createThroughApi(
+  ctx: ControllerContext,
+  info: ResourceInfo,
+  obj: KubeObject,
+  manager = "kube-controller-manager",
+): { object: KubeObject; error?: undefined } | { object?: undefined; error: ApiError } {
+  try {
+    return { object: ctx.cluster.create(info, obj.metadata.namespace, obj, { fieldManager: manager }) };
+  } catch (err) {
+    if (err instanceof ApiError) return { error: err };
+    throw err;
+  }
 }
 
 export type Obj = Record<string, unknown>;
