@@ -4,6 +4,26 @@
  */
 
 export interface paths {
+    "/api/webhooks/stripe": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stripe webhook (Stripe-Signature verified over the raw body)
+         * @description Handles checkout.session.completed, checkout.session.async_payment_succeeded, checkout.session.async_payment_failed, checkout.session.expired and charge.refunded; other types are acknowledged. 400 for a missing or bad signature (nothing changes); events that cannot be acted on (unknown user, malformed) are acknowledged with outcome `ignored`. 503 PAYMENTS_NOT_CONFIGURED when Stripe is not configured.
+         */
+        post: operations["postWebhooksStripe"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -28,7 +48,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness: database and cluster */
+        /**
+         * Readiness: this replica can serve
+         * @description Ready when the database answers within about a second (one try). The cluster's reachability is reported from the last Kubernetes call the loops made, and never makes the replica unready. No addresses or error texts: the 503 carries the same `checks` in `error.details`.
+         */
         get: operations["getReadyz"];
         put?: never;
         post?: never;
@@ -123,6 +146,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/payments/dev/checkout/{sessionId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** DEVELOPMENT provider: the checkout page (local mode only; no money moves) */
+        get: operations["getPaymentsDevCheckoutBySessionId"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/payments/dev/checkout/{sessionId}/complete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** DEVELOPMENT provider: pay — settles the purchase through the webhook's crediting path */
+        post: operations["postPaymentsDevCheckoutBySessionIdComplete"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/payments/dev/checkout/{sessionId}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** DEVELOPMENT provider: cancel — the checkout expires unpaid */
+        post: operations["postPaymentsDevCheckoutBySessionIdCancel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/register": {
         parameters: {
             query?: never;
@@ -183,8 +257,25 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Revoke a refresh token */
+        /** Log out: the refresh token's session ends, its access tokens included */
         post: operations["postAuthLogout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Change the caller's password: every session is revoked and a new one returned */
+        post: operations["postAuthPassword"];
         delete?: never;
         options?: never;
         head?: never;
@@ -276,6 +367,60 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/credits/packages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Credit packages for sale */
+        get: operations["getCreditsPackages"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/credits/checkout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start buying a credit package: records a PENDING purchase and returns the checkout to send the user to
+         * @description Credits are added only when the payment provider reports the payment (Stripe webhook; in local mode the development page). 409 PACKAGE_UNAVAILABLE for a deactivated package; 503 PAYMENTS_NOT_CONFIGURED without a provider, PAYMENT_PROVIDER_UNAVAILABLE when the provider cannot be reached.
+         */
+        post: operations["postCreditsCheckout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/credits/purchases": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's purchases, newest first: status, amount, receipt link */
+        get: operations["getCreditsPurchases"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/quotas": {
         parameters: {
             query?: never;
@@ -345,6 +490,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/instances/{id}/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Pod logs ({lines}; follow=true streams text/plain)
+         * @description follow=true keeps the response open (text/plain); 429 beyond MAX_LOG_FOLLOWS_PER_USER open follows.
+         */
+        get: operations["getInstancesByIdLogs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/instances/{id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Timeline (Accept: text/event-stream for live updates)
+         * @description With `Accept: text/event-stream` the timeline is a live Server-Sent Events stream instead of JSON. Authenticate with the bearer header or, from a browser `EventSource`, with `?ticket=` from `POST /api/instances/{id}/stream-ticket` (single use). Every message is an unnamed event (`onmessage`) with an `id:`; `data:` is JSON: `{type: 'event', event}`, `{type: 'status', status, statusMessage}` or `{type: 'end', reason}`. `Last-Event-ID` (sent by EventSource on reconnect) or `?lastEventId=` resumes after that event without replay; a resume of a TERMINATED instance with nothing new gets 204 (EventSource stops reconnecting). Idle streams get `: heartbeat` comments. 429 beyond MAX_EVENT_STREAMS_PER_USER open streams.
+         */
+        get: operations["getInstancesByIdEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/instances": {
         parameters: {
             query?: never;
@@ -352,10 +537,13 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The caller's instances (admins: all) */
+        /** The caller's instances (admins: all); TERMINATED ones only with status=TERMINATED or includeTerminated=true */
         get: operations["getInstances"];
         put?: never;
-        /** Provision an instance for a subscription that has none */
+        /**
+         * Buy and provision an instance ({planId, name}: 201) or re-provision a subscription's ({subscriptionId}: 202)
+         * @description `{planId, name}` subscribes to the plan and provisions its instance in one call: the same charge, quota check and Idempotency-Key handling as POST /api/subscriptions (same idempotency scope), answering 201 {subscription, instance}. `{subscriptionId, name?}` provisions a new instance for an ACTIVE subscription whose instance is gone, answering 202 {instance}.
+         */
         post: operations["postInstances"];
         delete?: never;
         options?: never;
@@ -415,34 +603,20 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/instances/{id}/logs": {
+    "/api/instances/{id}/stream-ticket": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        /** Pod logs ({lines}; follow=true streams text/plain) */
-        get: operations["getInstancesByIdLogs"];
+        get?: never;
         put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/instances/{id}/events": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Timeline (Accept: text/event-stream for live updates) */
-        get: operations["getInstancesByIdEvents"];
-        put?: never;
-        post?: never;
+        /**
+         * A single-use ticket for opening this instance's event stream or log follow from a browser
+         * @description EventSource cannot send an Authorization header: pass the ticket as ?ticket= instead. Valid once, for STREAM_TICKET_TTL.
+         */
+        post: operations["postInstancesByIdStreamTicket"];
         delete?: never;
         options?: never;
         head?: never;
@@ -566,7 +740,8 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        patch?: never;
+        /** Disable or enable an account, or change its role (both revoke the user's sessions) */
+        patch: operations["patchAdminUsersById"];
         trace?: never;
     };
     "/api/admin/users/{id}/credits": {
@@ -689,6 +864,58 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/credit-packages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** All credit packages, inactive included */
+        get: operations["getAdminCreditPackages"];
+        put?: never;
+        /** Put a new credit package on sale */
+        post: operations["postAdminCreditPackages"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/credit-packages/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Rename, deactivate (isActive: false) or reactivate a credit package */
+        patch: operations["patchAdminCreditPackagesById"];
+        trace?: never;
+    };
+    "/api/admin/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The audit log, newest first (filters: actorId, objectType, objectId, action or action prefix ending in '.', from/to) */
+        get: operations["getAdminAudit"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -709,7 +936,7 @@ export interface components {
         };
     };
     responses: {
-        /** @description Validation failed or malformed JSON (`VALIDATION_ERROR`) */
+        /** @description Validation failed, malformed JSON or URL, NUL characters, a body that does not match its Content-Encoding (`VALIDATION_ERROR`) */
         E400: {
             headers: {
                 "X-Request-Id": components["headers"]["XRequestId"];
@@ -759,7 +986,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description Conflict: duplicate, wrong state or idempotency key reused (`CONFLICT`, `INVALID_STATE`, `IDEMPOTENCY_KEY_REUSED`, ...) */
+        /** @description Conflict: duplicate, wrong state or idempotency key reused (`CONFLICT`, `INVALID_STATE`, `IDEMPOTENCY_KEY_REUSED`, `IDEMPOTENCY_KEY_IN_PROGRESS` with Retry-After, ...) */
         E409: {
             headers: {
                 "X-Request-Id": components["headers"]["XRequestId"];
@@ -771,6 +998,16 @@ export interface components {
         };
         /** @description Request body too large (`PAYLOAD_TOO_LARGE`) */
         E413: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description Unsupported Content-Encoding of the request body (`UNSUPPORTED_MEDIA_TYPE`) */
+        E415: {
             headers: {
                 "X-Request-Id": components["headers"]["XRequestId"];
                 [name: string]: unknown;
@@ -835,6 +1072,41 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    postWebhooksStripe: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Stripe's signature of the raw body */
+                "Stripe-Signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description {received: true, outcome} */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        received: true;
+                        /** @enum {string} */
+                        outcome: "credited" | "already_credited" | "awaiting_payment" | "marked_failed" | "refunded" | "already_refunded" | "ignored" | "unhandled";
+                    };
+                };
+            };
+            400: components["responses"]["E400"];
+            413: components["responses"]["E413"];
+            415: components["responses"]["E415"];
+            429: components["responses"]["E429"];
+            500: components["responses"]["E500"];
+            503: components["responses"]["E503"];
+        };
+    };
     getHealthz: {
         parameters: {
             query?: never;
@@ -857,6 +1129,7 @@ export interface operations {
                     };
                 };
             };
+            400: components["responses"]["E400"];
             500: components["responses"]["E500"];
         };
     };
@@ -869,7 +1142,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description {status: ready, checks} */
+            /** @description Ready */
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -880,14 +1153,24 @@ export interface operations {
                         /** @constant */
                         status: "ready";
                         checks: {
-                            [key: string]: {
+                            database: {
+                                /** @description Answered SELECT 1 within 1000 ms */
                                 ok: boolean;
-                                message?: string;
+                            };
+                            cluster: {
+                                /**
+                                 * @description From the latest Kubernetes call: it got an answer (reachable), or none / 5xx (unreachable); unknown before any
+                                 * @enum {string}
+                                 */
+                                status: "reachable" | "unreachable" | "unknown";
+                                /** @description When a Kubernetes call last got an answer from the API server */
+                                lastContactAt: string | null;
                             };
                         };
                     };
                 };
             };
+            400: components["responses"]["E400"];
             500: components["responses"]["E500"];
             503: components["responses"]["E503"];
         };
@@ -911,6 +1194,7 @@ export interface operations {
                     "text/plain": string;
                 };
             };
+            400: components["responses"]["E400"];
             401: components["responses"]["E401"];
             500: components["responses"]["E500"];
         };
@@ -944,6 +1228,7 @@ export interface operations {
                     };
                 };
             };
+            400: components["responses"]["E400"];
             500: components["responses"]["E500"];
         };
     };
@@ -966,6 +1251,7 @@ export interface operations {
                     "text/html": string;
                 };
             };
+            400: components["responses"]["E400"];
             500: components["responses"]["E500"];
         };
     };
@@ -988,6 +1274,7 @@ export interface operations {
                     "text/javascript": string;
                 };
             };
+            400: components["responses"]["E400"];
             500: components["responses"]["E500"];
         };
     };
@@ -1012,8 +1299,94 @@ export interface operations {
                     "*/*": string;
                 };
             };
+            400: components["responses"]["E400"];
             404: components["responses"]["E404"];
             500: components["responses"]["E500"];
+        };
+    };
+    getPaymentsDevCheckoutBySessionId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The page */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            400: components["responses"]["E400"];
+            404: components["responses"]["E404"];
+            500: components["responses"]["E500"];
+            503: components["responses"]["E503"];
+        };
+    };
+    postPaymentsDevCheckoutBySessionIdComplete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The page, now showing the receipt */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            400: components["responses"]["E400"];
+            404: components["responses"]["E404"];
+            413: components["responses"]["E413"];
+            415: components["responses"]["E415"];
+            500: components["responses"]["E500"];
+            503: components["responses"]["E503"];
+        };
+    };
+    postPaymentsDevCheckoutBySessionIdCancel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The page, now showing the checkout ended unpaid */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            400: components["responses"]["E400"];
+            404: components["responses"]["E404"];
+            413: components["responses"]["E413"];
+            415: components["responses"]["E415"];
+            500: components["responses"]["E500"];
+            503: components["responses"]["E503"];
         };
     };
     postAuthRegister: {
@@ -1063,6 +1436,7 @@ export interface operations {
             400: components["responses"]["E400"];
             409: components["responses"]["E409"];
             413: components["responses"]["E413"];
+            415: components["responses"]["E415"];
             429: components["responses"]["E429"];
             500: components["responses"]["E500"];
             503: components["responses"]["E503"];
@@ -1123,6 +1497,7 @@ export interface operations {
                 };
             };
             413: components["responses"]["E413"];
+            415: components["responses"]["E415"];
             429: components["responses"]["E429"];
             500: components["responses"]["E500"];
             503: components["responses"]["E503"];
@@ -1170,6 +1545,7 @@ export interface operations {
                 };
             };
             413: components["responses"]["E413"];
+            415: components["responses"]["E415"];
             429: components["responses"]["E429"];
             500: components["responses"]["E500"];
             503: components["responses"]["E503"];
@@ -1200,6 +1576,58 @@ export interface operations {
             };
             400: components["responses"]["E400"];
             413: components["responses"]["E413"];
+            415: components["responses"]["E415"];
+            500: components["responses"]["E500"];
+            503: components["responses"]["E503"];
+        };
+    };
+    postAuthPassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    currentPassword: string;
+                    newPassword: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The user and the new session's token pair */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        user: {
+                            id: string;
+                            email: string;
+                            name: string;
+                            /** @enum {string} */
+                            role: "USER" | "ADMIN";
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            updatedAt: string;
+                        };
+                        /** @description Bearer token for `Authorization: Bearer ...` (short-lived JWT) */
+                        accessToken: string;
+                        /** @description Opaque; trade it at POST /api/auth/refresh for a new pair (single use) */
+                        refreshToken: string;
+                    };
+                };
+            };
+            400: components["responses"]["E400"];
+            401: components["responses"]["E401"];
+            413: components["responses"]["E413"];
+            415: components["responses"]["E415"];
+            429: components["responses"]["E429"];
             500: components["responses"]["E500"];
             503: components["responses"]["E503"];
         };
@@ -1235,6 +1663,7 @@ export interface operations {
                     };
                 };
             };
+            400: components["responses"]["E400"];
             401: components["responses"]["E401"];
             500: components["responses"]["E500"];
             503: components["responses"]["E503"];
@@ -1297,6 +1726,7 @@ export interface operations {
                     };
                 };
             };
+            400: components["responses"]["E400"];
             500: components["responses"]["E500"];
             503: components["responses"]["E503"];
         };
@@ -1381,6 +1811,7 @@ export interface operations {
                     };
                 };
             };
+            400: components["responses"]["E400"];
             401: components["responses"]["E401"];
             500: components["responses"]["E500"];
             503: components["responses"]["E503"];
@@ -1410,7 +1841,7 @@ export interface operations {
                             id: string;
                             userId: string;
                             /** @enum {string} */
-                            type: "TOPUP" | "SUBSCRIPTION_CHARGE" | "RENEWAL_CHARGE" | "PLAN_CHANGE" | "REFUND" | "ADJUSTMENT";
+                            type: "TOPUP" | "SUBSCRIPTION_CHARGE" | "RENEWAL_CHARGE" | "PLAN_CHANGE" | "REFUND" | "ADJUSTMENT" | "PURCHASE" | "PURCHASE_REFUND" | "DEBT_REPAYMENT";
                             /** @description Signed credits: positive adds, negative spends */
                             amount: number;
                             balanceAfter: number;
@@ -1421,6 +1852,181 @@ export interface operations {
                             createdById: string | null;
                             /** Format: date-time */
                             createdAt: string;
+                        }[];
+                        page: {
+                            page: number;
+                            pageSize: number;
+                            total: number;
+                            totalPages: number;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["E400"];
+            401: components["responses"]["E401"];
+            500: components["responses"]["E500"];
+            503: components["responses"]["E503"];
+        };
+    };
+    getCreditsPackages: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description {data: [package], page} */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            id: string;
+                            slug: string;
+                            name: string;
+                            credits: number;
+                            /** @description Price in the currency's smallest unit (e.g. cents) */
+                            amount: number;
+                            currency: string;
+                            isActive: boolean;
+                            /** @description ISO-8601 UTC */
+                            createdAt: string;
+                            /** @description ISO-8601 UTC */
+                            updatedAt: string;
+                        }[];
+                        page: {
+                            page: number;
+                            pageSize: number;
+                            total: number;
+                            totalPages: number;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["E400"];
+            401: components["responses"]["E401"];
+            500: components["responses"]["E500"];
+            503: components["responses"]["E503"];
+        };
+    };
+    postCreditsCheckout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    packageId: string;
+                };
+            };
+        };
+        responses: {
+            /** @description {checkout: {id, url}, purchase} */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        checkout: {
+                            id: string;
+                            /** @description Send the user here to pay */
+                            url: string;
+                        };
+                        purchase: {
+                            id: string;
+                            packageId: string;
+                            /** @enum {string} */
+                            provider: "stripe" | "development";
+                            /** @enum {string} */
+                            status: "PENDING" | "PAID" | "FAILED" | "REFUNDED";
+                            credits: number;
+                            /** @description Price paid, in the currency's smallest unit */
+                            amount: number;
+                            currency: string;
+                            checkoutSessionId: string | null;
+                            /** @description The payment's receipt (Stripe's receipt page; the local page in development) */
+                            receiptUrl: string | null;
+                            failureReason: string | null;
+                            refundedAmount: number;
+                            /** @description Credits refunds took back from the balance */
+                            creditsReversed: number;
+                            /** @description Credits refunds could not take back (already spent): owed, paid by the next purchase */
+                            creditsOwed: number;
+                            paidAt: string | null;
+                            /** @description ISO-8601 UTC */
+                            createdAt: string;
+                            /** @description ISO-8601 UTC */
+                            updatedAt: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["E400"];
+            401: components["responses"]["E401"];
+            404: components["responses"]["E404"];
+            409: components["responses"]["E409"];
+            413: components["responses"]["E413"];
+            415: components["responses"]["E415"];
+            429: components["responses"]["E429"];
+            500: components["responses"]["E500"];
+            503: components["responses"]["E503"];
+        };
+    };
+    getCreditsPurchases: {
+        parameters: {
+            query?: {
+                page?: number;
+                pageSize?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description {data: [purchase], page} */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            id: string;
+                            packageId: string;
+                            /** @enum {string} */
+                            provider: "stripe" | "development";
+                            /** @enum {string} */
+                            status: "PENDING" | "PAID" | "FAILED" | "REFUNDED";
+                            credits: number;
+                            /** @description Price paid, in the currency's smallest unit */
+                            amount: number;
+                            currency: string;
+                            checkoutSessionId: string | null;
+                            /** @description The payment's receipt (Stripe's receipt page; the local page in development) */
+                            receiptUrl: string | null;
+                            failureReason: string | null;
+                            refundedAmount: number;
+                            /** @description Credits refunds took back from the balance */
+                            creditsReversed: number;
+                            /** @description Credits refunds could not take back (already spent): owed, paid by the next purchase */
+                            creditsOwed: number;
+                            paidAt: string | null;
+                            /** @description ISO-8601 UTC */
+                            createdAt: string;
+                            /** @description ISO-8601 UTC */
+                            updatedAt: string;
                         }[];
                         page: {
                             page: number;
@@ -1469,6 +2075,7 @@ export interface operations {
                     };
                 };
             };
+            400: components["responses"]["E400"];
             401: components["responses"]["E401"];
             500: components["responses"]["E500"];
             503: components["responses"]["E503"];
@@ -1661,6 +2268,7 @@ export interface operations {
             404: components["responses"]["E404"];
             409: components["responses"]["E409"];
             413: components["responses"]["E413"];
+            415: components["responses"]["E415"];
             422: components["responses"]["E422"];
             500: components["responses"]["E500"];
             503: components["responses"]["E503"];
@@ -1785,7 +2393,7 @@ export interface operations {
                             id: string;
                             userId: string;
                             /** @enum {string} */
-                            type: "TOPUP" | "SUBSCRIPTION_CHARGE" | "RENEWAL_CHARGE" | "PLAN_CHANGE" | "REFUND" | "ADJUSTMENT";
+                            type: "TOPUP" | "SUBSCRIPTION_CHARGE" | "RENEWAL_CHARGE" | "PLAN_CHANGE" | "REFUND" | "ADJUSTMENT" | "PURCHASE" | "PURCHASE_REFUND" | "DEBT_REPAYMENT";
                             /** @description Signed credits: positive adds, negative spends */
                             amount: number;
                             balanceAfter: number;
@@ -1805,6 +2413,110 @@ export interface operations {
             404: components["responses"]["E404"];
             409: components["responses"]["E409"];
             413: components["responses"]["E413"];
+            415: components["responses"]["E415"];
+            500: components["responses"]["E500"];
+            503: components["responses"]["E503"];
+        };
+    };
+    getInstancesByIdLogs: {
+        parameters: {
+            query?: {
+                tailLines?: number;
+                sinceSeconds?: number;
+                follow?: "0" | "1" | "true" | "false";
+                /** @description Single-use stream ticket (POST /api/instances/{id}/stream-ticket) instead of the Authorization header */
+                ticket?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description {lines: [string]}; text/plain: with follow=true, the log as a live text stream */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        lines: string[];
+                    };
+                    "text/plain": string;
+                };
+            };
+            400: components["responses"]["E400"];
+            401: components["responses"]["E401"];
+            404: components["responses"]["E404"];
+            409: components["responses"]["E409"];
+            429: components["responses"]["E429"];
+            500: components["responses"]["E500"];
+            503: components["responses"]["E503"];
+        };
+    };
+    getInstancesByIdEvents: {
+        parameters: {
+            query?: {
+                page?: number;
+                pageSize?: number;
+                after?: string;
+                /** @description Single-use stream ticket (POST /api/instances/{id}/stream-ticket) instead of the Authorization header */
+                ticket?: string;
+                /** @description Event stream: resume after this event id (like the Last-Event-ID header) */
+                lastEventId?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description {data: [event], page}; text/event-stream: with Accept: text/event-stream, a live stream of unnamed events; each data: is one of these */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            id: string;
+                            /** @description CREATED, PROVISIONING_STEP, RUNNING, FAILED, RESTART_REQUESTED, ... */
+                            type: string;
+                            level: string;
+                            message: string;
+                            /** @description Structured details of the event, or null */
+                            data: unknown;
+                            /** Format: date-time */
+                            createdAt: string;
+                        }[];
+                        page: {
+                            page: number;
+                            pageSize: number;
+                            total: number;
+                            totalPages: number;
+                        };
+                    };
+                    "text/event-stream": string;
+                };
+            };
+            /** @description A resume (Last-Event-ID) of a TERMINATED instance with nothing new: stop reconnecting */
+            204: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["E400"];
+            401: components["responses"]["E401"];
+            404: components["responses"]["E404"];
+            429: components["responses"]["E429"];
             500: components["responses"]["E500"];
             503: components["responses"]["E503"];
         };
@@ -1814,8 +2526,11 @@ export interface operations {
             query?: {
                 page?: number;
                 pageSize?: number;
+                /** @description Only instances in this status (TERMINATED ones only when asked for) */
                 status?: "PENDING" | "PROVISIONING" | "RUNNING" | "UPDATING" | "RESTARTING" | "SUSPENDED" | "FAILED" | "TERMINATING" | "TERMINATED";
                 service?: string;
+                /** @description Also list TERMINATED instances (left out by default) */
+                includeTerminated?: "0" | "1" | "true" | "false";
             };
             header?: never;
             path?: never;
@@ -1897,20 +2612,119 @@ export interface operations {
     postInstances: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional, with {planId, name}; replays return the stored response */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
         requestBody: {
             content: {
                 "application/json": {
+                    planId: string;
+                    name: string;
+                } | {
                     subscriptionId: string;
                     name?: string;
                 };
             };
         };
         responses: {
-            /** @description {instance} */
+            /** @description {subscription, instance} (with {subscriptionId}: 202 {instance}) */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        subscription: {
+                            id: string;
+                            /** @enum {string} */
+                            status: "ACTIVE" | "PAST_DUE" | "CANCELLED";
+                            planId: string;
+                            plan: {
+                                id: string;
+                                slug: string;
+                                name: string;
+                                cpuMilli: number;
+                                memoryMb: number;
+                                storageGb: number;
+                                monthlyPriceCredits: number;
+                            };
+                            service: {
+                                id: string;
+                                slug: string;
+                                name: string;
+                            };
+                            /** @description The subscription's newest instance, if any */
+                            instanceId: string | null;
+                            /** Format: date-time */
+                            currentPeriodStart: string;
+                            /** Format: date-time */
+                            currentPeriodEnd: string;
+                            pastDueSince: string | null;
+                            cancelledAt: string | null;
+                            cancelReason: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            updatedAt: string;
+                        };
+                        instance: {
+                            id: string;
+                            /** @description The display name the user chose */
+                            name: string;
+                            /** @description The Kubernetes name derived from it (DNS-1035 label) */
+                            resourceName: string;
+                            /** @enum {string} */
+                            status: "PENDING" | "PROVISIONING" | "RUNNING" | "UPDATING" | "RESTARTING" | "SUSPENDED" | "FAILED" | "TERMINATING" | "TERMINATED";
+                            statusMessage: string | null;
+                            /** @enum {string} */
+                            desiredState: "RUNNING" | "SUSPENDED" | "TERMINATED";
+                            url: string | null;
+                            subdomain: string;
+                            namespace: string;
+                            service: {
+                                id: string;
+                                slug: string;
+                                name: string;
+                            };
+                            plan: {
+                                id: string;
+                                slug: string;
+                                name: string;
+                                cpuMilli: number;
+                                memoryMb: number;
+                                storageGb: number;
+                                monthlyPriceCredits: number;
+                            };
+                            /** @description What the workload is given: requests = limits from the plan, and the volume size */
+                            resources: {
+                                cpuMilli: number;
+                                memoryMb: number;
+                                storageGb: number;
+                            };
+                            health: {
+                                /** @enum {string} */
+                                status: "HEALTHY" | "DEGRADED" | "UNHEALTHY" | "UNKNOWN";
+                                reason: string | null;
+                                checkedAt: string | null;
+                            };
+                            subscriptionId: string;
+                            provisionedAt: string | null;
+                            terminatedAt: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            updatedAt: string;
+                        };
+                    };
+                };
+            };
+            /** @description {instance}: with {subscriptionId, name?}, a new instance for the subscription */
             202: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -1971,9 +2785,11 @@ export interface operations {
             };
             400: components["responses"]["E400"];
             401: components["responses"]["E401"];
+            402: components["responses"]["E402"];
             404: components["responses"]["E404"];
             409: components["responses"]["E409"];
             413: components["responses"]["E413"];
+            415: components["responses"]["E415"];
             422: components["responses"]["E422"];
             500: components["responses"]["E500"];
             503: components["responses"]["E503"];
@@ -2216,6 +3032,7 @@ export interface operations {
             404: components["responses"]["E404"];
             409: components["responses"]["E409"];
             413: components["responses"]["E413"];
+            415: components["responses"]["E415"];
             422: components["responses"]["E422"];
             500: components["responses"]["E500"];
             503: components["responses"]["E503"];
@@ -2296,17 +3113,14 @@ export interface operations {
             404: components["responses"]["E404"];
             409: components["responses"]["E409"];
             413: components["responses"]["E413"];
+            415: components["responses"]["E415"];
             500: components["responses"]["E500"];
             503: components["responses"]["E503"];
         };
     };
-    getInstancesByIdLogs: {
+    postInstancesByIdStreamTicket: {
         parameters: {
-            query?: {
-                tailLines?: number;
-                sinceSeconds?: number;
-                follow?: "0" | "1" | "true" | "false";
-            };
+            query?: never;
             header?: never;
             path: {
                 id: string;
@@ -2315,74 +3129,28 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description {lines: [string]}; with follow=true a text/plain stream of log lines until the client disconnects */
-            200: {
+            /** @description {ticket, instanceId, expiresAt} */
+            201: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
-                        lines: string[];
+                        /** @description Use once as ?ticket= on GET /api/instances/{id}/events or /logs?follow=true */
+                        ticket: string;
+                        instanceId: string;
+                        /** @description ISO-8601; STREAM_TICKET_TTL after issue */
+                        expiresAt: string;
                     };
-                    "text/plain": string;
                 };
             };
             400: components["responses"]["E400"];
             401: components["responses"]["E401"];
             404: components["responses"]["E404"];
-            409: components["responses"]["E409"];
-            500: components["responses"]["E500"];
-            503: components["responses"]["E503"];
-        };
-    };
-    getInstancesByIdEvents: {
-        parameters: {
-            query?: {
-                page?: number;
-                pageSize?: number;
-                after?: string;
-            };
-            header?: never;
-            path: {
-                id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description {data: [event], page}; with `Accept: text/event-stream` a live stream of the timeline */
-            200: {
-                headers: {
-                    "X-Request-Id": components["headers"]["XRequestId"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        data: {
-                            id: string;
-                            /** @description CREATED, PROVISIONING_STEP, RUNNING, FAILED, RESTART_REQUESTED, ... */
-                            type: string;
-                            level: string;
-                            message: string;
-                            /** @description Structured details of the event, or null */
-                            data: unknown;
-                            /** Format: date-time */
-                            createdAt: string;
-                        }[];
-                        page: {
-                            page: number;
-                            pageSize: number;
-                            total: number;
-                            totalPages: number;
-                        };
-                    };
-                    "text/event-stream": string;
-                };
-            };
-            400: components["responses"]["E400"];
-            401: components["responses"]["E401"];
-            404: components["responses"]["E404"];
+            413: components["responses"]["E413"];
+            415: components["responses"]["E415"];
+            429: components["responses"]["E429"];
             500: components["responses"]["E500"];
             503: components["responses"]["E503"];
         };
@@ -2493,6 +3261,7 @@ export interface operations {
                     };
                 };
             };
+            400: components["responses"]["E400"];
             401: components["responses"]["E401"];
             403: components["responses"]["E403"];
             500: components["responses"]["E500"];
@@ -2571,6 +3340,7 @@ export interface operations {
             403: components["responses"]["E403"];
             409: components["responses"]["E409"];
             413: components["responses"]["E413"];
+            415: components["responses"]["E415"];
             500: components["responses"]["E500"];
             503: components["responses"]["E503"];
         };
@@ -2645,6 +3415,7 @@ export interface operations {
             404: components["responses"]["E404"];
             409: components["responses"]["E409"];
             413: components["responses"]["E413"];
+            415: components["responses"]["E415"];
             500: components["responses"]["E500"];
             503: components["responses"]["E503"];
         };
@@ -2705,6 +3476,7 @@ export interface operations {
             404: components["responses"]["E404"];
             409: components["responses"]["E409"];
             413: components["responses"]["E413"];
+            415: components["responses"]["E415"];
             500: components["responses"]["E500"];
             503: components["responses"]["E503"];
         };
@@ -2763,6 +3535,7 @@ export interface operations {
             404: components["responses"]["E404"];
             409: components["responses"]["E409"];
             413: components["responses"]["E413"];
+            415: components["responses"]["E415"];
             500: components["responses"]["E500"];
             503: components["responses"]["E503"];
         };
@@ -2795,6 +3568,8 @@ export interface operations {
                             /** @enum {string} */
                             role: "USER" | "ADMIN";
                             creditBalance: number;
+                            /** @description When an admin disabled the account; null when active */
+                            disabledAt: string | null;
                             /** Format: date-time */
                             createdAt: string;
                             /** Format: date-time */
@@ -2842,6 +3617,8 @@ export interface operations {
                             /** @enum {string} */
                             role: "USER" | "ADMIN";
                             creditBalance: number;
+                            /** @description When an admin disabled the account; null when active */
+                            disabledAt: string | null;
                             /** Format: date-time */
                             createdAt: string;
                             /** Format: date-time */
@@ -2868,6 +3645,61 @@ export interface operations {
             401: components["responses"]["E401"];
             403: components["responses"]["E403"];
             404: components["responses"]["E404"];
+            500: components["responses"]["E500"];
+            503: components["responses"]["E503"];
+        };
+    };
+    patchAdminUsersById: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    disabled?: boolean;
+                    /** @enum {string} */
+                    role?: "USER" | "ADMIN";
+                };
+            };
+        };
+        responses: {
+            /** @description {user} */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        user: {
+                            id: string;
+                            email: string;
+                            name: string;
+                            /** @enum {string} */
+                            role: "USER" | "ADMIN";
+                            creditBalance: number;
+                            /** @description When an admin disabled the account; null when active */
+                            disabledAt: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            updatedAt: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["E400"];
+            401: components["responses"]["E401"];
+            403: components["responses"]["E403"];
+            404: components["responses"]["E404"];
+            409: components["responses"]["E409"];
+            413: components["responses"]["E413"];
+            415: components["responses"]["E415"];
             500: components["responses"]["E500"];
             503: components["responses"]["E503"];
         };
@@ -2906,7 +3738,7 @@ export interface operations {
                             id: string;
                             userId: string;
                             /** @enum {string} */
-                            type: "TOPUP" | "SUBSCRIPTION_CHARGE" | "RENEWAL_CHARGE" | "PLAN_CHANGE" | "REFUND" | "ADJUSTMENT";
+                            type: "TOPUP" | "SUBSCRIPTION_CHARGE" | "RENEWAL_CHARGE" | "PLAN_CHANGE" | "REFUND" | "ADJUSTMENT" | "PURCHASE" | "PURCHASE_REFUND" | "DEBT_REPAYMENT";
                             /** @description Signed credits: positive adds, negative spends */
                             amount: number;
                             balanceAfter: number;
@@ -2928,6 +3760,7 @@ export interface operations {
             404: components["responses"]["E404"];
             409: components["responses"]["E409"];
             413: components["responses"]["E413"];
+            415: components["responses"]["E415"];
             500: components["responses"]["E500"];
             503: components["responses"]["E503"];
         };
@@ -2958,7 +3791,7 @@ export interface operations {
                             id: string;
                             userId: string;
                             /** @enum {string} */
-                            type: "TOPUP" | "SUBSCRIPTION_CHARGE" | "RENEWAL_CHARGE" | "PLAN_CHANGE" | "REFUND" | "ADJUSTMENT";
+                            type: "TOPUP" | "SUBSCRIPTION_CHARGE" | "RENEWAL_CHARGE" | "PLAN_CHANGE" | "REFUND" | "ADJUSTMENT" | "PURCHASE" | "PURCHASE_REFUND" | "DEBT_REPAYMENT";
                             /** @description Signed credits: positive adds, negative spends */
                             amount: number;
                             balanceAfter: number;
@@ -3083,6 +3916,7 @@ export interface operations {
             403: components["responses"]["E403"];
             404: components["responses"]["E404"];
             413: components["responses"]["E413"];
+            415: components["responses"]["E415"];
             500: components["responses"]["E500"];
             503: components["responses"]["E503"];
         };
@@ -3134,6 +3968,7 @@ export interface operations {
                     };
                 };
             };
+            400: components["responses"]["E400"];
             401: components["responses"]["E401"];
             403: components["responses"]["E403"];
             500: components["responses"]["E500"];
@@ -3223,6 +4058,7 @@ export interface operations {
             404: components["responses"]["E404"];
             409: components["responses"]["E409"];
             413: components["responses"]["E413"];
+            415: components["responses"]["E415"];
             500: components["responses"]["E500"];
             503: components["responses"]["E503"];
         };
@@ -3366,6 +4202,224 @@ export interface operations {
                                 /** @description Transitions into UNHEALTHY */
                                 incidents: number;
                             }[];
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["E400"];
+            401: components["responses"]["E401"];
+            403: components["responses"]["E403"];
+            500: components["responses"]["E500"];
+            503: components["responses"]["E503"];
+        };
+    };
+    getAdminCreditPackages: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description {data: [package], page} */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            id: string;
+                            slug: string;
+                            name: string;
+                            credits: number;
+                            /** @description Price in the currency's smallest unit (e.g. cents) */
+                            amount: number;
+                            currency: string;
+                            isActive: boolean;
+                            /** @description ISO-8601 UTC */
+                            createdAt: string;
+                            /** @description ISO-8601 UTC */
+                            updatedAt: string;
+                        }[];
+                        page: {
+                            page: number;
+                            pageSize: number;
+                            total: number;
+                            totalPages: number;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["E400"];
+            401: components["responses"]["E401"];
+            403: components["responses"]["E403"];
+            500: components["responses"]["E500"];
+            503: components["responses"]["E503"];
+        };
+    };
+    postAdminCreditPackages: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    slug: string;
+                    name: string;
+                    credits: number;
+                    /** @description Price in the currency's smallest unit (e.g. cents) */
+                    amount: number;
+                    currency: string;
+                    /** @default true */
+                    isActive?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description {package} */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        package: {
+                            id: string;
+                            slug: string;
+                            name: string;
+                            credits: number;
+                            /** @description Price in the currency's smallest unit (e.g. cents) */
+                            amount: number;
+                            currency: string;
+                            isActive: boolean;
+                            /** @description ISO-8601 UTC */
+                            createdAt: string;
+                            /** @description ISO-8601 UTC */
+                            updatedAt: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["E400"];
+            401: components["responses"]["E401"];
+            403: components["responses"]["E403"];
+            409: components["responses"]["E409"];
+            413: components["responses"]["E413"];
+            415: components["responses"]["E415"];
+            500: components["responses"]["E500"];
+            503: components["responses"]["E503"];
+        };
+    };
+    patchAdminCreditPackagesById: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    name?: string;
+                    isActive?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description {package} */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        package: {
+                            id: string;
+                            slug: string;
+                            name: string;
+                            credits: number;
+                            /** @description Price in the currency's smallest unit (e.g. cents) */
+                            amount: number;
+                            currency: string;
+                            isActive: boolean;
+                            /** @description ISO-8601 UTC */
+                            createdAt: string;
+                            /** @description ISO-8601 UTC */
+                            updatedAt: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["E400"];
+            401: components["responses"]["E401"];
+            403: components["responses"]["E403"];
+            404: components["responses"]["E404"];
+            413: components["responses"]["E413"];
+            415: components["responses"]["E415"];
+            500: components["responses"]["E500"];
+            503: components["responses"]["E503"];
+        };
+    };
+    getAdminAudit: {
+        parameters: {
+            query?: {
+                page?: number;
+                pageSize?: number;
+                actorId?: string;
+                objectType?: string;
+                objectId?: string;
+                action?: string;
+                from?: string;
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description {data: [auditEvent], page} */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            /** @description Increasing with time */
+                            id: string;
+                            /** @description ISO-8601 UTC */
+                            createdAt: string;
+                            /** @description Who acted; null for anonymous requests (e.g. a failed login) and the system */
+                            actorId: string | null;
+                            actorRole: string | null;
+                            /** @description e.g. auth.login.failed, admin.credits.grant, instance.restart */
+                            action: string;
+                            objectType: string;
+                            objectId: string | null;
+                            ip: string | null;
+                            requestId: string | null;
+                            /** @description Non-secret context of the action */
+                            details: {
+                                [key: string]: unknown;
+                            } | null;
+                        }[];
+                        page: {
+                            page: number;
+                            pageSize: number;
+                            total: number;
+                            totalPages: number;
                         };
                     };
                 };
