@@ -94,10 +94,7 @@ describe("event streams from a browser (EventSource)", () => {
     return res.body.ticket;
   }
 
-  // KNOWN FAILURE after integrating this wave (open in issue 15): the resumed stream receives the
-  // restart's RESTART_REQUESTED event and RESTARTING status, but not the RESTARTING_COMPLETE event nor
-  // the RUNNING status that follow (the database has both). Passed on its own branch; to be found and fixed.
-  it.skip("authenticates with a single-use ticket, delivers every message to onmessage with an id, and resumes without replay", async () => {
+  it("authenticates with a single-use ticket, delivers every message to onmessage with an id, and resumes without replay", async () => {
     const { u, id } = await userWithInstance("live");
 
     const issued = await ctx.api.post(`/api/instances/${id}/stream-ticket`).set(u.auth);

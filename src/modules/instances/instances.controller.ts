@@ -144,6 +144,9 @@ export class InstancesController {
         sent.add(e.id);
         lastId = e.id;
         sse.message(e.id, { type: "event", event: e });
+        // New events are always followed by the current status, even an unchanged one: a restart that
+        // starts and completes between two polls still ends with a status message the client can trust.
+        lastStatus = undefined;
       }
     };
     const finish = (reason: "terminated" | "shutdown") => {
