@@ -31,8 +31,8 @@ export const REQUIRED_RBAC: readonly RbacRule[] = [
   {
     apiGroup: "",
     resource: "namespaces",
-    verbs: ["create", "patch", "delete"],
-    why: "tenant namespace per user (apply), removed with the user's last instance",
+    verbs: ["get", "create", "patch", "delete"],
+    why: "tenant namespace per user (apply; a GET confirms it is still there before an unchanged baseline is skipped), removed with the user's last instance",
   },
   {
     apiGroup: "",

@@ -45,6 +45,14 @@ async function subscribe(u: TestUser, instanceName: string) {
   return res.body.instance as { id: string; namespace: string; resourceName: string };
 }
 
+async function waitFor(cond: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 async function status(id: string) {
   return (await prisma().instance.findUniqueOrThrow({ where: { id } })).status;
 }
@@ -262,6 +270,57 @@ describe("re-subscribing while the old namespace is still terminating", () => {
 });
 
 describe("tenant baseline sync", () => {
+  const BASELINE = ["namespaces", "serviceaccounts", "resourcequotas", "limitranges", "networkpolicies.networking.k8s.io"];
+  /** The distinct baseline objects applied since the recorder was reset. */
+  const baselineApplies = (namespace: string) =>
+    new Set(
+      emulator()
+        .recorder.calls({ verb: "apply" })
+        .filter((c) => BASELINE.includes(c.resource ?? "") && (c.namespace === namespace || c.name === namespace))
+        .map((c) => `${c.resource}/${c.name}`),
+    ).size;
+
+  it("a user's second instance does not re-apply the unchanged baseline: one GET of the namespace instead", async () => {
+    const u = await fundedUser();
+    const first = await subscribe(u, "baseline first");
+    const r = reconciler();
+    await r.runUntilIdle();
+    expect(await status(first.id)).toBe("RUNNING");
+
+    emulator().recorder.reset();
+    const second = await subscribe(u, "baseline second");
+    await r.runUntilIdle();
+    expect(await status(second.id)).toBe("RUNNING");
+    expect(baselineApplies(first.namespace)).toBe(0);
+    expect(emulator().recorder.count({ verb: "get", resource: "namespaces" })).toBeGreaterThanOrEqual(1);
+    // The second instance's own objects were applied as usual.
+    expect(emulator().getObject("v1", "ConfigMap", second.namespace, `${second.resourceName}-config`)).toBeDefined();
+  });
+
+  it("re-applies the baseline when its namespace is gone, even though the rendering is unchanged", async () => {
+    const u = await fundedUser();
+    const first = await subscribe(u, "namespace lost");
+    const r = reconciler();
+    await r.runUntilIdle();
+    expect(await ctx.container.kube.client.deleteNamespace(first.namespace)).toBe(true);
+    await waitFor(
+      async () =>
+        !(await new KubeInstanceCluster(ctx.container.kube.client).namespaceActive(first.namespace)) &&
+        (await ctx.container.kube.client.find({ ...KINDS.Namespace, name: first.namespace })) === undefined,
+    );
+
+    emulator().recorder.reset();
+    const second = await subscribe(u, "namespace back");
+    await r.runUntilIdle();
+    expect(await status(second.id)).toBe("RUNNING");
+    // Every object of the baseline, as listed by the first provisioning's TENANT_READY event.
+    const ready = await prisma().instanceEvent.findFirstOrThrow({ where: { instanceId: first.id, type: "TENANT_READY" } });
+    const baseline = (ready.data as { objects: string[] }).objects;
+    expect(baseline).toHaveLength(10);
+    expect(baselineApplies(first.namespace)).toBe(baseline.length);
+    expect(emulator().getObject("v1", "ResourceQuota", first.namespace, "tenant-quota")).toBeDefined();
+  });
+
   it("an admin's quota change reaches the namespace's ResourceQuota without any instance changing", async () => {
     const u = await fundedUser();
     const inst = await subscribe(u, "quota watcher");

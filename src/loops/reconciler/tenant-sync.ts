@@ -29,17 +29,30 @@ function hashManifests(objects: Manifest[]): string {
   return createHash("sha256").update(JSON.stringify(objects)).digest("hex");
 }
 
+function namespaceOf(tenant: Manifest[]): string {
+  const ns = tenant.find((m) => m.kind === "Namespace")?.metadata?.name;
+  if (!ns) throw new Error("a tenant baseline always renders its Namespace");
+  return ns;
+}
+
 export class TenantSync {
   private lastSync = 0;
 
   constructor(private readonly o: TenantSyncOptions) {}
 
-  /** Applies the user's current baseline and records it as applied. Returns the manifests applied. */
-  async ensure(userId: string): Promise<Manifest[]> {
-    const quota = await this.o.quotas.limits(this.o.prisma, userId);
-    const tenant = this.o.manifests.tenant(userId, quota);
+  /**
+   * Makes sure the user's current baseline is in the cluster and records it as applied. A baseline
+   * whose rendering equals the one last applied is not applied again when its namespace is still
+   * there (one GET instead of nine applies for a user's second instance); objects of it that were
+   * deleted or edited by hand are the drift repair's business (`force`). Returns the baseline.
+   */
+  async ensure(userId: string, opts: { force?: boolean } = {}): Promise<Manifest[]> {
+    const user = await this.o.prisma.user.findUniqueOrThrow({ where: { id: userId }, select: { tenantAppliedHash: true, quota: true } });
+    const tenant = this.o.manifests.tenant(userId, this.o.quotas.limitsOf(user.quota));
+    const hash = hashManifests(tenant);
+    if (!opts.force && hash === user.tenantAppliedHash && (await this.o.cluster.namespaceActive(namespaceOf(tenant)))) return tenant;
     await this.o.cluster.applyAll(tenant);
-    await this.o.prisma.user.update({ where: { id: userId }, data: { tenantAppliedHash: hashManifests(tenant) } });
+    await this.o.prisma.user.update({ where: { id: userId }, data: { tenantAppliedHash: hash } });
     return tenant;
   }
 

@@ -28,6 +28,8 @@ export interface InstanceCluster {
   applyAll(objects: Manifest[]): Promise<void>;
   /** Deletes one object; false when it did not exist. */
   delete(ref: ObjectRef): Promise<boolean>;
+  /** Whether the namespace exists and is not being deleted (a GET). */
+  namespaceActive(namespace: string): Promise<boolean>;
   /** Deletes a namespace (and so everything in it); false when it did not exist. */
   deleteNamespace(namespace: string): Promise<boolean>;
   /** The decoded data of an existing Secret, or undefined when there is none yet. */

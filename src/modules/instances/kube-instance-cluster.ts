@@ -2,7 +2,7 @@
  * InstanceCluster over the one cluster client.
  */
 import type { Readable } from "node:stream";
-import type { V1Deployment, V1Pod, V1Secret, V1StatefulSet } from "@kubernetes/client-node";
+import type { V1Deployment, V1Namespace, V1Pod, V1Secret, V1StatefulSet } from "@kubernetes/client-node";
 import { KINDS, type KubeClient } from "../../kube/client.js";
 import { isPodProblemReason, newestRunningPod, rolloutState, summarizePods } from "../../kube/status.js";
 import { instanceSelector } from "../../kube/templates/index.js";
@@ -18,6 +18,11 @@ export class KubeInstanceCluster implements InstanceCluster {
 
   delete(ref: ObjectRef): Promise<boolean> {
     return this.client.delete(ref);
+  }
+
+  async namespaceActive(namespace: string): Promise<boolean> {
+    const ns = await this.client.find<V1Namespace>({ ...KINDS.Namespace, name: namespace });
+    return ns !== undefined && !ns.metadata?.deletionTimestamp && ns.status?.phase !== "Terminating";
   }
 
   deleteNamespace(namespace: string): Promise<boolean> {
