@@ -12,6 +12,7 @@
  */
 import { randomBytes } from "node:crypto";
 import type { InstanceCluster } from "../modules/instances/instance-cluster.js";
+import type { InstanceCredentialsStore } from "../modules/instances/instance-credentials.js";
 import type { InstanceManifests } from "../modules/instances/instance-manifests.js";
 import type { QuotaService } from "../modules/quotas/quotas.service.js";
 import type { Clock } from "../platform/clock.js";
@@ -19,6 +20,7 @@ import type { PrismaClient } from "../platform/db/index.js";
 import type { Logger } from "../platform/logger.js";
 import type { ReconcilerMetrics } from "../platform/metrics.js";
 import type { InstanceSignal } from "../platform/signals.js";
+import { CredentialsAdoption } from "./reconciler/credentials-adoption.js";
 import { InstanceLifecycle, type LifecycleOptions } from "./reconciler/lifecycle.js";
 import { TenantSync } from "./reconciler/tenant-sync.js";
 import { InstanceWorkQueue, type ReconcileOutcome } from "./reconciler/work-queue.js";
@@ -30,6 +32,8 @@ export interface ReconcilerOptions {
   prisma: PrismaClient;
   cluster: InstanceCluster;
   manifests: InstanceManifests;
+  /** Instance credentials kept in the database (Secrets are rendered from them). */
+  credentials: InstanceCredentialsStore;
   /** Refunds and subscription endings of failed and terminated instances. */
   billing: LifecycleOptions["billing"];
   quotas: QuotaService;
@@ -64,6 +68,7 @@ export class Reconciler implements InstanceSignal {
   readonly owner: string;
   private readonly queue: InstanceWorkQueue;
   private readonly tenants: TenantSync;
+  private readonly adoption: CredentialsAdoption;
 
   constructor(opts: ReconcilerOptions) {
     this.owner = opts.owner ?? `reconciler-${randomBytes(6).toString("hex")}`;
@@ -76,10 +81,18 @@ export class Reconciler implements InstanceSignal {
       logger: opts.logger,
       intervalMs: opts.resyncIntervalMs,
     });
+    this.adoption = new CredentialsAdoption({
+      prisma: opts.prisma,
+      cluster: opts.cluster,
+      credentials: opts.credentials,
+      logger: opts.logger,
+      intervalMs: opts.resyncIntervalMs,
+    });
     const lifecycle = new InstanceLifecycle({
       prisma: opts.prisma,
       cluster: opts.cluster,
       manifests: opts.manifests,
+      credentials: opts.credentials,
       tenants: this.tenants,
       billing: opts.billing,
       clock: opts.clock,
@@ -103,7 +116,10 @@ export class Reconciler implements InstanceSignal {
       resyncIntervalMs: opts.resyncIntervalMs,
       retryMs: retryBaseMs,
       work: (id) => lifecycle.run(id),
-      afterPass: () => this.tenants.maybeSyncAll(),
+      afterPass: async () => {
+        await this.tenants.maybeSyncAll();
+        await this.adoption.maybeAdoptAll();
+      },
     });
   }
 
@@ -133,6 +149,11 @@ export class Reconciler implements InstanceSignal {
   /** Claims and reconciles one instance now (tests). Returns undefined when it was not claimable. */
   reconcileNow(id: string): Promise<ReconcileOutcome | undefined> {
     return this.queue.processNow(id);
+  }
+
+  /** Stores the live Secret's credentials of every instance that has none stored yet; returns the ids adopted. */
+  adoptCredentials(): Promise<string[]> {
+    return this.adoption.adoptAll();
   }
 
   /** Re-applies every changed tenant baseline now; returns the users whose baseline was applied. */
