@@ -8,6 +8,8 @@
  * CREDENTIALS_KEY, CREDENTIALS_OLD_KEYS, each also as `_FILE`; DATA_DIR for local mode's key file).
  * Prints counts and key ids only, never a credential.
  */
+import { existsSync } from "node:fs";
+import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { ConfigError, loadCredentialsCommandConfig } from "../config/index.js";
 import { InstanceCredentialsStore } from "../modules/instances/instance-credentials.js";
@@ -34,15 +36,18 @@ function batchSizeArg(args: string[]): number {
 
 async function main(): Promise<void> {
   const config = loadCredentialsCommandConfig();
+  const batchSize = batchSizeArg(process.argv.slice(2));
   const logger = createLogger({ level: config.log.level });
   // Local mode without a configured key: the one the API generated into DATA_DIR (never a new one here).
-  const key = config.credentials.key ?? (config.isProduction ? undefined : loadOrCreateLocalCredentialsKey(config.db.dataDir).key);
-  if (!key) throw new ConfigError(["CREDENTIALS_KEY: required"]);
+  const localFile = path.join(config.db.dataDir, "credentials.key");
+  const key =
+    config.credentials.key ??
+    (!config.isProduction && existsSync(localFile) ? loadOrCreateLocalCredentialsKey(config.db.dataDir).key : undefined);
+  if (!key) throw new ConfigError([`CREDENTIALS_KEY: required (and no ${localFile} from a local-mode start)`]);
   const cipher = new CredentialsCipher(key, config.credentials.oldKeys);
   const db = await createDatabase(config.db.url ? { url: config.db.url } : { pgliteDir: `${config.db.dataDir}/pglite` });
   try {
     const store = new InstanceCredentialsStore(db.prisma, cipher);
-    const batchSize = batchSizeArg(process.argv.slice(2));
     logger.info({ keyId: cipher.currentKeyId, oldKeyIds: cipher.keyIds.slice(1), batchSize }, "re-encrypting instance credentials");
     const r = await reencryptCredentials(store, { batchSize });
     logger.info(r, `re-encrypted ${r.reencrypted} instance credential(s) with key ${r.keyId}`);

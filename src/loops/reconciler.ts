@@ -1,14 +1,17 @@
 /**
  * The reconciler: level-triggered convergence of each instance's desired state (its database row)
- * into the cluster. Three parts, each in its own file under `reconciler/`:
+ * into the cluster. Four parts, each in its own file under `reconciler/`:
  *
  *   - the work queue (`work-queue.ts`): claims with leases, due times, the loop and its signals;
  *   - the tenant sync (`tenant-sync.ts`): users' namespace baselines follow their quotas;
  *   - the lifecycle (`lifecycle.ts`): one pass over one instance, PENDING to RUNNING to TERMINATED,
- *     with the refunds of failed provisioning going through the billing service.
+ *     with the refunds of failed provisioning going through the billing service; it renders each
+ *     instance's Secret from the credentials stored in the database;
+ *   - the credentials adoption (`credentials-adoption.ts`): instances provisioned before credentials
+ *     were stored adopt their live Secret's values once.
  *
  * API actions kick the loop at once (it is their `InstanceSignal`); a periodic resync finds anything
- * missed, and tenant baselines are re-checked once per resync interval.
+ * missed, and tenant baselines (and unadopted credentials) are re-checked once per resync interval.
  */
 import { randomBytes } from "node:crypto";
 import type { InstanceCluster } from "../modules/instances/instance-cluster.js";

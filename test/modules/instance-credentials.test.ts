@@ -174,6 +174,17 @@ describe("n8n: the encryption key survives its Secret", () => {
     expect(await secretData(inst.namespace, inst.secret)).toEqual({ N8N_ENCRYPTION_KEY: key });
     expect((await credentialsOf(u, inst.id)).secrets).toEqual({ N8N_ENCRYPTION_KEY: key });
   });
+
+  it("a terminated instance's credentials are deleted with its data", async () => {
+    const extra = await provision(u, "ghost/starter", "short lived");
+    expect(await prisma().instanceCredentials.count({ where: { instanceId: extra.id } })).toBe(1);
+    expect((await ctx.api.delete(`/api/instances/${extra.id}`).set(u.auth)).status).toBe(202);
+    await settle();
+    expect(await status(extra.id)).toBe("TERMINATED");
+    expect(await prisma().instanceCredentials.count({ where: { instanceId: extra.id } })).toBe(0);
+    // The n8n instance keeps its own.
+    expect(await ctx.container.services.credentials.read(inst.id)).toEqual({ N8N_ENCRYPTION_KEY: key });
+  });
 });
 
 describe("PostgreSQL: the password survives its Secret", () => {

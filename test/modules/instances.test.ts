@@ -306,6 +306,8 @@ describe("failures", () => {
     expect(refunds.map((r) => [r.amount, r.idempotencyKey])).toEqual([[250, `refund:first-period:${id}`]]);
     expect(await kube().find({ ...KINDS.Deployment, name: "broken", namespace })).toBeUndefined();
     expect((await kube().listAll("Pod", `minispod.io/instance-id=${id}`)).items).toEqual([]);
+    // Rolled back for good: its stored credentials go with its objects.
+    expect(await ctx.container.db.prisma.instanceCredentials.count({ where: { instanceId: id } })).toBe(0);
     const sub = await ctx.container.db.prisma.subscription.findUniqueOrThrow({ where: { id: res.body.subscription.id } });
     expect(sub.status).toBe("CANCELLED");
     expect(await eventTypes(id)).toContain("FAILED");

@@ -232,6 +232,8 @@ export class InstanceLifecycle {
     const now = this.o.clock.now();
     await inTransaction(this.o.prisma, async (tx) => {
       await state.terminated(tx, inst, now, removed);
+      // Its objects and data are gone: its credentials have nothing left to open.
+      await this.o.credentials.forget(inst.id, tx);
       await this.o.billing.endSubscription(tx, inst.subscriptionId, now, "instance terminated");
     });
     return { outcome: { instanceId: inst.id, status: "TERMINATED", result: "done" } };
@@ -303,6 +305,8 @@ export class InstanceLifecycle {
     await inTransaction(this.o.prisma, async (tx) => {
       await state.failed(tx, inst, message, removed);
       if (!neverRan) return;
+      // Rolled back (objects and volume deleted) and never restartable: its credentials go too.
+      await this.o.credentials.forget(inst.id, tx);
       const refunded = await this.o.billing.refundFailedProvisioning(tx, inst);
       if (refunded > 0) {
         await state.recordEvent(tx, inst.id, { type: "REFUNDED", message: `Refunded ${refunded} credits for the first period` });

@@ -10,6 +10,8 @@
  *   - neither (applied before, no row, no Secret): the credentials are lost. Nothing is generated (a
  *     new n8n key or PostgreSQL password would not open the instance's data): `CredentialsLostError`,
  *     and the instance FAILS with an event saying how to recover (restore the Secret, then restart).
+ * A row is deleted with the instance's data: when it is TERMINATED, or rolled back after failing
+ * before it ever ran.
  */
 import type { ServiceTemplate } from "../../kube/templates/index.js";
 import { generateCredentials } from "../../kube/templates/index.js";
@@ -70,6 +72,11 @@ export class InstanceCredentialsStore {
     const stored = await this.read(instanceId, db);
     if (!stored) throw new Error(`credentials of instance ${instanceId} were not stored`);
     return stored;
+  }
+
+  /** Deletes the instance's credentials (its objects and data are gone for good). */
+  async forget(instanceId: string, db: Db = this.prisma): Promise<void> {
+    await db.instanceCredentials.deleteMany({ where: { instanceId } });
   }
 
   /** The credentials to render into the instance's Secret: stored, else generated or adopted once (see the top). */
