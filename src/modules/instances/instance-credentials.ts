@@ -135,15 +135,13 @@ export class InstanceCredentialsStore {
         const plain = this.cipher.decrypt(r.ciphertext, aad(r.instanceId));
         return { instanceId: r.instanceId, old: r.ciphertext, ciphertext: this.cipher.encrypt(plain, aad(r.instanceId)) };
       });
-      await this.prisma.$transaction(
-        updates.map((u) =>
-          this.prisma.instanceCredentials.updateMany({
-            where: { instanceId: u.instanceId, ciphertext: u.old },
-            data: { ciphertext: u.ciphertext, keyId: this.cipher.currentKeyId },
-          }),
-        ),
-      );
-      reencrypted += updates.length;
+      // One statement per batch; each row only if its ciphertext is still the one decrypted (compare-and-set).
+      reencrypted += await this.prisma.$executeRaw`
+        UPDATE "instance_credentials" c
+           SET "ciphertext" = v.ct, "key_id" = ${this.cipher.currentKeyId}, "updated_at" = CURRENT_TIMESTAMP
+          FROM unnest(${updates.map((u) => u.instanceId)}::text[], ${updates.map((u) => u.old)}::text[],
+                      ${updates.map((u) => u.ciphertext)}::text[]) AS v(id, old, ct)
+         WHERE c."instance_id" = v.id AND c."ciphertext" = v.old`;
       after = rows[rows.length - 1]?.instanceId ?? after;
     }
     const remaining = await this.prisma.instanceCredentials.count({ where: { keyId: { not: this.cipher.currentKeyId } } });
