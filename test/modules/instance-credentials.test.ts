@@ -4,7 +4,9 @@
  * by the next apply (restart); instances provisioned before adopt their live Secret once; lost
  * credentials are never regenerated; a wrong key stops startup; rotation re-encrypts every row.
  */
-import { execFile, execFileSync } from "node:child_process";
+import { execFile, execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { KubernetesObjectApi, PatchStrategy, type V1Secret } from "@kubernetes/client-node";
@@ -337,5 +339,23 @@ describe("keys: startup check and rotation", () => {
     await expect(other({ CREDENTIALS_KEY: KEY_A })).rejects.toThrow(`encrypted with key id ${ID_B}`);
     const onlyNew = await other({ CREDENTIALS_KEY: KEY_B });
     await onlyNew.close();
+  });
+});
+
+describe("the process", () => {
+  it("exits 1 with a clear message, not a stack trace, when local mode's key file is damaged", async () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), "minispod-badkey-"));
+    const file = path.join(dataDir, "credentials.key");
+    writeFileSync(file, "not-a-key\n");
+    const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "silent" };
+    for (const k of ["DATABASE_URL", "TEST_DATABASE_URL", "CREDENTIALS_KEY", "K8S_MODE", "NODE_ENV"]) delete env[k];
+    const child = spawn(process.execPath, ["--import", "tsx", "src/index.ts"], { env, stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr?.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+    expect(code).toBe(1);
+    expect(stderr).toBe(`Cannot start: ${file} does not hold 32 bytes of base64 (a CREDENTIALS_KEY)\n`);
   });
 });
