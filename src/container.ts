@@ -11,6 +11,8 @@ import { createDatabase, type Database } from "./platform/db/index.js";
 import { migrate } from "./platform/db/migrator.js";
 import type { AccessTokenOptions } from "./platform/http/auth.js";
 import { loadOrCreateLocalSecrets } from "./platform/local-secrets.js";
+import { CredentialsCipher, loadOrCreateLocalCredentialsKey } from "./platform/credentials-cipher.js";
+import { InstanceCredentialsStore } from "./modules/instances/instance-credentials.js";
 import { createLogger, type Logger } from "./platform/logger.js";
 import { Metrics } from "./platform/metrics.js";
 import { RenewalLoop } from "./loops/renewal.js";
@@ -71,6 +73,8 @@ export interface Container {
     subscriptions: SubscriptionsService;
     users: UsersService;
     instances: InstancesService;
+    /** Instance credentials, encrypted in the database (the reconciler renders Secrets from them). */
+    credentials: InstanceCredentialsStore;
     health: HealthService;
     payments: PaymentsService;
     creditPackages: CreditPackagesService;
@@ -175,6 +179,21 @@ async function buildKube(
   return { client: new KubeClient({ ...clientOptions, kubeConfig }) };
 }
 
+/** The credentials key: configured, or (local mode only) generated once into DATA_DIR/credentials.key. */
+function credentialsCipher(config: Config, logger: Logger): CredentialsCipher {
+  let key = config.credentials.key;
+  if (!key) {
+    if (config.isProduction) throw new Error("CREDENTIALS_KEY is required");
+    const local = loadOrCreateLocalCredentialsKey(config.db.dataDir);
+    key = local.key;
+    logger.info(
+      { file: local.path },
+      local.created ? "local mode: credentials key generated into the data dir" : "local mode: credentials key read from the data dir",
+    );
+  }
+  return new CredentialsCipher(key, config.credentials.oldKeys);
+}
+
 export async function buildContainer(config: Config, overrides: ContainerOverrides = {}): Promise<Container> {
   const logger = overrides.logger ?? createLogger({ level: config.log.level });
   const clock = overrides.clock ?? systemClock;
@@ -193,6 +212,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
     if (!config.auth.jwtSecret) logger.info({ file: local.path }, "local mode: JWT secret generated and kept in the data dir");
   }
   if (!jwtSecret) throw new Error("JWT_SECRET is required");
+  const cipher = credentialsCipher(config, logger);
 
   const db = overrides.db ?? (await createDatabase(config.db.url ? { url: config.db.url } : { pgliteDir: `${config.db.dataDir}/pglite` }));
   logger.info({ database: db.location }, db.kind === "pglite" ? "using embedded PGlite database (local mode)" : "using PostgreSQL");
@@ -200,6 +220,10 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
   if (applied.length) logger.info({ migrations: applied }, "applied database migrations");
 
   const prisma = db.prisma;
+  // A key that cannot open the stored credentials stops startup here (never a silent regeneration).
+  const credentialStore = new InstanceCredentialsStore(prisma, cipher);
+  const stored = await credentialStore.verifyKeys();
+  logger.info({ keyId: cipher.currentKeyId, storedCredentials: stored.rows }, "instance credentials key verified");
   const revocations = new SessionRevocations({
     prisma,
     clock,
@@ -272,6 +296,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
     prisma,
     cluster,
     manifests,
+    credentials: credentialStore,
     billing,
     quotas,
     clock,
@@ -306,6 +331,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
     subscriptions,
     cluster,
     manifests,
+    credentials: credentialStore,
     baseDomain: config.baseDomain,
     audit,
   });
@@ -392,6 +418,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
       subscriptions,
       users,
       instances,
+      credentials: credentialStore,
       health,
       payments,
       creditPackages,

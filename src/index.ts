@@ -6,6 +6,7 @@ import type { Server } from "node:http";
 import path from "node:path";
 import { createApp } from "./app.js";
 import { type Config, ConfigError, loadConfig } from "./config/index.js";
+import { CredentialsKeyError } from "./platform/credentials-cipher.js";
 import { buildContainer } from "./container.js";
 import { createLogger, flushLogger, flushLoggerSync } from "./platform/logger.js";
 import { localSecretsPath } from "./platform/local-secrets.js";
@@ -100,6 +101,11 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  // A credentials key that cannot open the stored credentials: a clear message, not a stack trace.
+  if (err instanceof CredentialsKeyError) {
+    process.stderr.write(`Cannot start: ${err.message}\n`);
+    process.exit(1);
+  }
   process.stderr.write(`fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });

@@ -39,12 +39,14 @@ describe("config", () => {
         "DATABASE_URL: required when NODE_ENV=production (no embedded database)",
         "JWT_SECRET: required when NODE_ENV=production, at least 32 bytes",
         "K8S_MODE: the emulator is a test fixture; production needs a real cluster",
+        "CREDENTIALS_KEY: required when NODE_ENV=production: 32 random bytes in base64 (e.g. `openssl rand -base64 32`)",
       ]);
     }
     const ok = loadConfig({
       NODE_ENV: "production",
       DATABASE_URL: "postgresql://u:p@db:5432/minispod",
       JWT_SECRET: "x".repeat(32),
+      CREDENTIALS_KEY: Buffer.alloc(32, 7).toString("base64"),
     });
     expect(ok.kube.mode).toBe("cluster");
     expect(() =>
@@ -52,6 +54,7 @@ describe("config", () => {
         NODE_ENV: "production",
         DATABASE_URL: "postgresql://u:p@db:5432/m",
         JWT_SECRET: "x".repeat(32),
+        CREDENTIALS_KEY: Buffer.alloc(32, 7).toString("base64"),
         K8S_SKIP_TLS_VERIFY: "true",
       }),
     ).toThrow("K8S_SKIP_TLS_VERIFY: never in production (the API server's certificate must be verified)");

@@ -50,7 +50,10 @@ describe("migration entry configuration", () => {
       log: { level: "info" },
       db: { url: "postgresql://minispod:pw@db.internal:5432/minispod", dataDir: path.resolve("./data") },
     });
-    expect(problemsOf(() => loadConfig(env))).toEqual(["JWT_SECRET: required when NODE_ENV=production, at least 32 bytes"]);
+    expect(problemsOf(() => loadConfig(env))).toEqual([
+      "JWT_SECRET: required when NODE_ENV=production, at least 32 bytes",
+      "CREDENTIALS_KEY: required when NODE_ENV=production: 32 random bytes in base64 (e.g. `openssl rand -base64 32`)",
+    ]);
   });
 
   it("production without a database, an unreadable secret file or a bad URL are listed problems", () => {

@@ -43,13 +43,14 @@ export const DECLARED = {
     "DATABASE_URL_FILE",
     "JWT_SECRET_FILE",
     "ADMIN_PASSWORD_FILE",
+    "CREDENTIALS_KEY_FILE",
   ],
   /** k8s/deployment.yaml, container env. */
   deployment: ["DATA_DIR"],
   /** Outside the cluster: the emulator's kubeconfig instead of the pod's service account. */
   outOfCluster: ["KUBECONFIG_PATH"],
   /** The Secret's keys the Deployment mounts as files (the migration Job mounts only DATABASE_URL). */
-  apiSecretFiles: ["DATABASE_URL", "JWT_SECRET", "ADMIN_PASSWORD"],
+  apiSecretFiles: ["DATABASE_URL", "JWT_SECRET", "ADMIN_PASSWORD", "CREDENTIALS_KEY"],
   migrateSecretFiles: ["DATABASE_URL"],
 } as const;
 

@@ -498,6 +498,7 @@ async function main(): Promise<void> {
       DATABASE_URL: dbUrl.toString(),
       JWT_SECRET: randomBytes(48).toString("base64"),
       ADMIN_PASSWORD: `smoke-${randomBytes(12).toString("hex")}`,
+      CREDENTIALS_KEY: randomBytes(32).toString("base64"),
     };
     const secretsDir = (name: string, keys: readonly string[]) => {
       const dir = path.join(tmp, name);
@@ -663,6 +664,7 @@ async function main(): Promise<void> {
       for (const [k, v] of Object.entries({
         JWT_SECRET: secretValues.JWT_SECRET,
         ADMIN_PASSWORD: secretValues.ADMIN_PASSWORD,
+        CREDENTIALS_KEY: secretValues.CREDENTIALS_KEY,
         userPassword,
       })) {
         if (v && logs.includes(v)) fail(`${k}'s value appears in the logs`);

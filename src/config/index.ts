@@ -6,6 +6,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
+import { decodeCredentialsKey } from "../platform/credentials-cipher.js";
 
 const bool = z.enum(["true", "false", "1", "0", "yes", "no"]).transform((v) => v === "true" || v === "1" || v === "yes");
 
@@ -102,6 +103,10 @@ const EnvSchema = z.object({
   APP_URL: z.string().url().optional(),
   STRIPE_WEBHOOK_RATE_LIMIT_PER_MINUTE: int(1).default(600),
   CHECKOUT_RATE_LIMIT_PER_MINUTE: int(1).default(10),
+  /** 32 random bytes in base64: encrypts instance credentials in the database (AES-256-GCM). */
+  CREDENTIALS_KEY: z.string().optional(),
+  /** Comma-separated former CREDENTIALS_KEYs: still decrypt, until `npm run credentials:reencrypt` has run. */
+  CREDENTIALS_OLD_KEYS: z.string().optional(),
 });
 
 export type RawEnv = z.input<typeof EnvSchema>;
@@ -130,6 +135,7 @@ const ConfigSchema = EnvSchema.transform((e, ctx) => {
   if (e.STRIPE_SECRET_KEY && isProduction && !e.APP_URL) problem("APP_URL", "required with STRIPE_SECRET_KEY in production");
   if (e.STRIPE_API_URL && !/^https?:$/.test(new URL(e.STRIPE_API_URL).protocol)) problem("STRIPE_API_URL", "must be an http(s) URL");
   const corsOrigins = parseCorsOrigins(e.CORS_ORIGINS, isProduction, problem);
+  const credentials = parseCredentialsKeys(e, isProduction, problem);
   const stripeApiUrl = e.STRIPE_API_URL ? new URL(e.STRIPE_API_URL) : undefined;
 
   return {
@@ -213,6 +219,11 @@ const ConfigSchema = EnvSchema.transform((e, ctx) => {
       memoryMb: e.DEFAULT_QUOTA_MEMORY_MB,
       storageGb: e.DEFAULT_QUOTA_STORAGE_GB,
     },
+    /**
+     * The key instance credentials are encrypted with (base64, 32 bytes), and former keys that still
+     * decrypt. `key` is undefined only in local mode, where one is generated into DATA_DIR.
+     */
+    credentials,
     /** Run the reconciler, health and renewal loops in this process. */
     backgroundLoops: e.BACKGROUND_LOOPS,
     /** When set, GET /metrics requires `Authorization: Bearer <token>`. */
@@ -258,7 +269,34 @@ const FILE_SECRETS = [
   "METRICS_TOKEN",
   "STRIPE_SECRET_KEY",
   "STRIPE_WEBHOOK_SECRET",
+  "CREDENTIALS_KEY",
+  "CREDENTIALS_OLD_KEYS",
 ] as const;
+
+const KEY_HINT = "32 random bytes in base64 (e.g. `openssl rand -base64 32`)";
+
+/** CREDENTIALS_KEY (required in production) and CREDENTIALS_OLD_KEYS, each 32 bytes of base64. */
+function parseCredentialsKeys(
+  e: { CREDENTIALS_KEY?: string; CREDENTIALS_OLD_KEYS?: string },
+  isProduction: boolean,
+  problem: (variable: string, message: string) => void,
+): { key: string | undefined; oldKeys: string[] } {
+  const key = e.CREDENTIALS_KEY?.trim();
+  if (key === undefined) {
+    if (isProduction) problem("CREDENTIALS_KEY", `required when NODE_ENV=production: ${KEY_HINT}`);
+  } else if (!decodeCredentialsKey(key)) {
+    problem("CREDENTIALS_KEY", `must be ${KEY_HINT}`);
+  }
+  const oldKeys = (e.CREDENTIALS_OLD_KEYS ?? "")
+    .split(",")
+    .map((k) => k.trim())
+    .filter(Boolean);
+  oldKeys.forEach((k, i) => {
+    if (!decodeCredentialsKey(k)) problem("CREDENTIALS_OLD_KEYS", `item ${i + 1} must be ${KEY_HINT}`);
+  });
+  if (oldKeys.length && key === undefined) problem("CREDENTIALS_OLD_KEYS", "needs CREDENTIALS_KEY (the key to re-encrypt with)");
+  return { key, oldKeys };
+}
 /** Where dashboards are usually served during development (Next/CRA, Vite, Angular, Vue CLI), on localhost and 127.0.0.1. */
 export const LOCAL_DEV_ORIGINS = [3000, 3001, 4200, 5173, 8080].flatMap((port) => [`http://localhost:${port}`, `http://127.0.0.1:${port}`]);
 
@@ -336,6 +374,45 @@ export function loadMigrateConfig(env: NodeJS.ProcessEnv = process.env): Migrate
   if (isProduction && !e.DATABASE_URL) problems.push("DATABASE_URL: required when NODE_ENV=production (no embedded database)");
   if (problems.length) throw new ConfigError(problems);
   return { isProduction, log: { level: e.LOG_LEVEL }, db: { url: e.DATABASE_URL, dataDir: path.resolve(e.DATA_DIR) } };
+}
+
+/** What `npm run credentials:reencrypt` needs: the database, the credentials keys and DATA_DIR (local mode's key). */
+export interface CredentialsCommandConfig {
+  isProduction: boolean;
+  log: { level: string };
+  db: Config["db"];
+  credentials: Config["credentials"];
+}
+
+const CredentialsCommandEnvSchema = EnvSchema.pick({
+  NODE_ENV: true,
+  LOG_LEVEL: true,
+  DATABASE_URL: true,
+  DATA_DIR: true,
+  CREDENTIALS_KEY: true,
+  CREDENTIALS_OLD_KEYS: true,
+});
+
+/** Parses only the re-encryption command's settings (so it needs no JWT secret or cluster). Throws ConfigError. */
+export function loadCredentialsCommandConfig(env: NodeJS.ProcessEnv = process.env): CredentialsCommandConfig {
+  const problems: string[] = [];
+  const source = readEnv(env, ["DATABASE_URL", "CREDENTIALS_KEY", "CREDENTIALS_OLD_KEYS"], problems);
+  const parsed = CredentialsCommandEnvSchema.safeParse(source);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push(`${issue.path.join(".")}: ${issue.message}`);
+    throw new ConfigError(problems);
+  }
+  const e = parsed.data;
+  const isProduction = e.NODE_ENV === "production";
+  if (isProduction && !e.DATABASE_URL) problems.push("DATABASE_URL: required when NODE_ENV=production (no embedded database)");
+  const credentials = parseCredentialsKeys(e, isProduction, (variable, message) => problems.push(`${variable}: ${message}`));
+  if (problems.length) throw new ConfigError(problems);
+  return {
+    isProduction,
+    log: { level: e.LOG_LEVEL },
+    db: { url: e.DATABASE_URL, dataDir: path.resolve(e.DATA_DIR) },
+    credentials,
+  };
 }
 
 /** Parses the environment once. Throws ConfigError listing every problem. */

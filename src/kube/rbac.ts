@@ -53,7 +53,7 @@ export const REQUIRED_RBAC: readonly RbacRule[] = [
     apiGroup: "",
     resource: "secrets",
     verbs: ["get", "create", "patch", "delete"],
-    why: "instance credentials (read back to keep them stable, shown to the owner); TLS secret removed on delete",
+    why: "instance credentials, rendered from the database (`get`: read once to adopt those of instances provisioned before they were stored); TLS secret removed on delete",
   },
   {
     apiGroup: "",

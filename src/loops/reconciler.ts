@@ -1,17 +1,21 @@
 /**
  * The reconciler: level-triggered convergence of each instance's desired state (its database row)
- * into the cluster. Three parts, each in its own file under `reconciler/`:
+ * into the cluster. Four parts, each in its own file under `reconciler/`:
  *
  *   - the work queue (`work-queue.ts`): claims with leases, due times, the loop and its signals;
  *   - the tenant sync (`tenant-sync.ts`): users' namespace baselines follow their quotas;
  *   - the lifecycle (`lifecycle.ts`): one pass over one instance, PENDING to RUNNING to TERMINATED,
- *     with the refunds of failed provisioning going through the billing service.
+ *     with the refunds of failed provisioning going through the billing service; it renders each
+ *     instance's Secret from the credentials stored in the database;
+ *   - the credentials adoption (`credentials-adoption.ts`): instances provisioned before credentials
+ *     were stored adopt their live Secret's values once.
  *
  * API actions kick the loop at once (it is their `InstanceSignal`); a periodic resync finds anything
- * missed, and tenant baselines are re-checked once per resync interval.
+ * missed, and tenant baselines (and unadopted credentials) are re-checked once per resync interval.
  */
 import { randomBytes } from "node:crypto";
 import type { InstanceCluster } from "../modules/instances/instance-cluster.js";
+import type { InstanceCredentialsStore } from "../modules/instances/instance-credentials.js";
 import type { InstanceManifests } from "../modules/instances/instance-manifests.js";
 import type { QuotaService } from "../modules/quotas/quotas.service.js";
 import type { Clock } from "../platform/clock.js";
@@ -19,6 +23,7 @@ import type { PrismaClient } from "../platform/db/index.js";
 import type { Logger } from "../platform/logger.js";
 import type { ReconcilerMetrics } from "../platform/metrics.js";
 import type { InstanceSignal } from "../platform/signals.js";
+import { CredentialsAdoption } from "./reconciler/credentials-adoption.js";
 import { InstanceLifecycle, type LifecycleOptions } from "./reconciler/lifecycle.js";
 import { TenantSync } from "./reconciler/tenant-sync.js";
 import { InstanceWorkQueue, type ReconcileOutcome } from "./reconciler/work-queue.js";
@@ -30,6 +35,8 @@ export interface ReconcilerOptions {
   prisma: PrismaClient;
   cluster: InstanceCluster;
   manifests: InstanceManifests;
+  /** Instance credentials kept in the database (Secrets are rendered from them). */
+  credentials: InstanceCredentialsStore;
   /** Refunds and subscription endings of failed and terminated instances. */
   billing: LifecycleOptions["billing"];
   quotas: QuotaService;
@@ -64,6 +71,7 @@ export class Reconciler implements InstanceSignal {
   readonly owner: string;
   private readonly queue: InstanceWorkQueue;
   private readonly tenants: TenantSync;
+  private readonly adoption: CredentialsAdoption;
 
   constructor(opts: ReconcilerOptions) {
     this.owner = opts.owner ?? `reconciler-${randomBytes(6).toString("hex")}`;
@@ -76,10 +84,18 @@ export class Reconciler implements InstanceSignal {
       logger: opts.logger,
       intervalMs: opts.resyncIntervalMs,
     });
+    this.adoption = new CredentialsAdoption({
+      prisma: opts.prisma,
+      cluster: opts.cluster,
+      credentials: opts.credentials,
+      logger: opts.logger,
+      intervalMs: opts.resyncIntervalMs,
+    });
     const lifecycle = new InstanceLifecycle({
       prisma: opts.prisma,
       cluster: opts.cluster,
       manifests: opts.manifests,
+      credentials: opts.credentials,
       tenants: this.tenants,
       billing: opts.billing,
       clock: opts.clock,
@@ -103,7 +119,10 @@ export class Reconciler implements InstanceSignal {
       resyncIntervalMs: opts.resyncIntervalMs,
       retryMs: retryBaseMs,
       work: (id) => lifecycle.run(id),
-      afterPass: () => this.tenants.maybeSyncAll(),
+      afterPass: async () => {
+        await this.tenants.maybeSyncAll();
+        await this.adoption.maybeAdoptAll();
+      },
     });
   }
 
@@ -133,6 +152,11 @@ export class Reconciler implements InstanceSignal {
   /** Claims and reconciles one instance now (tests). Returns undefined when it was not claimable. */
   reconcileNow(id: string): Promise<ReconcileOutcome | undefined> {
     return this.queue.processNow(id);
+  }
+
+  /** Stores the live Secret's credentials of every instance that has none stored yet; returns the ids adopted. */
+  adoptCredentials(): Promise<string[]> {
+    return this.adoption.adoptAll();
   }
 
   /** Re-applies every changed tenant baseline now; returns the users whose baseline was applied. */

@@ -124,7 +124,7 @@ describe("k8s/ manifests", () => {
     expect(c.resources.requests).toEqual({ cpu: expect.any(String), memory: expect.any(String) });
     expect(c.resources.limits).toEqual({ cpu: expect.any(String), memory: expect.any(String) });
     // No secret values in env: secrets are mounted files read through <NAME>_FILE.
-    expect(JSON.stringify(c.env ?? [])).not.toMatch(/DATABASE_URL|JWT_SECRET|ADMIN_PASSWORD/);
+    expect(JSON.stringify(c.env ?? [])).not.toMatch(/DATABASE_URL|JWT_SECRET|ADMIN_PASSWORD|CREDENTIALS_KEY/);
     expect(pod.volumes.find((v: any) => v.name === "secrets").secret.secretName).toBe(find("Secret").metadata?.name);
     expect(c.envFrom).toEqual([{ configMapRef: { name: find("ConfigMap").metadata?.name } }]);
     const svc = find("Service");
@@ -146,14 +146,14 @@ describe("k8s/ manifests", () => {
   it("the ConfigMap holds only known, non-secret settings, and with the Secret makes a valid production config", () => {
     const env = readFileSync(path.join(ROOT, ".env.example"), "utf8");
     const known = new Set([...env.matchAll(/^#?\s?([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]));
-    for (const n of ["DATABASE_URL", "JWT_SECRET", "ADMIN_PASSWORD"]) known.add(`${n}_FILE`);
+    for (const n of ["DATABASE_URL", "JWT_SECRET", "ADMIN_PASSWORD", "CREDENTIALS_KEY"]) known.add(`${n}_FILE`);
     const data = find("ConfigMap").data as Record<string, string>;
     expect(Object.keys(data).filter((k) => !known.has(k))).toEqual([]);
-    expect(Object.keys(data).filter((k) => /^(DATABASE_URL|JWT_SECRET|ADMIN_PASSWORD)$/.test(k))).toEqual([]);
+    expect(Object.keys(data).filter((k) => /^(DATABASE_URL|JWT_SECRET|ADMIN_PASSWORD|CREDENTIALS_KEY)$/.test(k))).toEqual([]);
     const secret = find("Secret").stringData as Record<string, string>;
-    expect(Object.keys(secret).sort()).toEqual(["ADMIN_PASSWORD", "DATABASE_URL", "JWT_SECRET"]);
+    expect(Object.keys(secret).sort()).toEqual(["ADMIN_PASSWORD", "CREDENTIALS_KEY", "DATABASE_URL", "JWT_SECRET"]);
     for (const v of Object.values(secret)) expect(v).toMatch(/CHANGE-ME/);
-    const { DATABASE_URL_FILE: _a, JWT_SECRET_FILE: _b, ADMIN_PASSWORD_FILE: _c, ...rest } = data;
+    const { DATABASE_URL_FILE: _a, JWT_SECRET_FILE: _b, ADMIN_PASSWORD_FILE: _c, CREDENTIALS_KEY_FILE: _d, ...rest } = data;
     const config = loadConfig({ ...rest, ...secret });
     expect(config.isProduction).toBe(true);
     expect(config.kube.mode).toBe("cluster");

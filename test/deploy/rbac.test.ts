@@ -3,7 +3,7 @@
  *  1. k8s/rbac.yaml's ClusterRole grants exactly REQUIRED_RBAC (src/kube/rbac.ts): no wildcards,
  *     nothing more, nothing less;
  *  2. REQUIRED_RBAC is exactly what the code uses: real product flows (provision, logs, credentials,
- *     restart, plan change, terminate — for a Deployment- and a StatefulSet-backed service — and the
+ *     restart adopting a live Secret, plan change, terminate — for a Deployment- and a StatefulSet-backed service — and the
  *     health sweep) run against the emulator, whose recorder turns every request into
  *     (apiGroup, resource, verb). Server-side apply needs `patch`, and `create` for a missing object.
  */
@@ -71,6 +71,8 @@ describe("REQUIRED_RBAC is what the code uses", () => {
       await settle();
       await ctx.api.get(`/api/instances/${id}/logs`).set(u.auth).expect(200);
       await ctx.api.get(`/api/instances/${id}/credentials`).set(u.auth).expect(200);
+      // As for an instance provisioned before credentials were stored: its restart adopts the live Secret (a `get`).
+      await ctx.container.db.prisma.instanceCredentials.delete({ where: { instanceId: id } });
       await ctx.api.post(`/api/instances/${id}/restart`).set(u.auth).expect(202);
       await settle();
       await ctx.api

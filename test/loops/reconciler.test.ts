@@ -67,6 +67,7 @@ function reconciler(opts: Partial<ConstructorParameters<typeof Reconciler>[0]> =
       render: { tlsIssuer: "letsencrypt-prod", ingressClassName: "nginx", postgresServiceType: "ClusterIP" },
       ingressControllerNamespace: "ingress-nginx",
     }),
+    credentials: c.services.credentials,
     billing: c.services.billing,
     quotas: c.services.quotas,
     clock: c.clock,

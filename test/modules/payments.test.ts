@@ -282,7 +282,12 @@ describe("checkout with the development provider (local mode)", () => {
 
 describe("production without Stripe keys", () => {
   it("config: no provider in production, the development provider elsewhere", () => {
-    const prod = loadConfig({ NODE_ENV: "production", DATABASE_URL: "postgresql://u:p@db:5432/m", JWT_SECRET: "x".repeat(32) });
+    const prod = loadConfig({
+      NODE_ENV: "production",
+      DATABASE_URL: "postgresql://u:p@db:5432/m",
+      JWT_SECRET: "x".repeat(32),
+      CREDENTIALS_KEY: Buffer.alloc(32, 7).toString("base64"),
+    });
     expect(prod.payments.provider).toBe("none");
     expect(loadConfig({}).payments).toMatchObject({ provider: "development", appUrl: "http://localhost:3000", stripeApi: undefined });
   });
@@ -331,6 +336,7 @@ describe("production without Stripe keys", () => {
         NODE_ENV: "production",
         DATABASE_URL: "postgresql://u:p@db:5432/m",
         JWT_SECRET: "x".repeat(32),
+        CREDENTIALS_KEY: Buffer.alloc(32, 7).toString("base64"),
         STRIPE_SECRET_KEY: "sk_live_abc",
         STRIPE_WEBHOOK_SECRET: "whsec_abc",
       }),

@@ -9,7 +9,12 @@ import { buildUser, createTestContext, errorShape, type TestContext } from "../h
 const DASHBOARD = "https://dash.example.com";
 
 describe("CORS_ORIGINS", () => {
-  const base = { DATABASE_URL: "postgresql://x@127.0.0.1/db", JWT_SECRET: "x".repeat(40), K8S_MODE: "cluster" };
+  const base = {
+    DATABASE_URL: "postgresql://x@127.0.0.1/db",
+    JWT_SECRET: "x".repeat(40),
+    K8S_MODE: "cluster",
+    CREDENTIALS_KEY: Buffer.alloc(32, 7).toString("base64"),
+  };
 
   it("defaults to no origin in production and to the local dev-server origins otherwise", () => {
     expect(loadConfig({ ...base, NODE_ENV: "production" }).http.corsOrigins).toEqual([]);

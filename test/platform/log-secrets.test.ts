@@ -1,8 +1,10 @@
 /**
  * Secrets never reach the logs: with every request logged at debug level, a walk through
  * register -> login -> refresh -> subscribe -> provision -> credentials leaves no password, token or
- * generated credential in the log output.
+ * generated credential in the log output, nor the credentials key or a stored ciphertext.
  */
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import { Writable } from "node:stream";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -47,8 +49,13 @@ describe("logs", () => {
     const creds = await ctx.api.get(`/api/instances/${sub.body.instance.id}/credentials`).set(auth);
     expect(creds.status).toBe(200);
 
+    // Local mode: the credentials key was generated into DATA_DIR; its id (not the key) is logged at start.
+    const credentialsKey = readFileSync(path.join(ctx.config.db.dataDir, "credentials.key"), "utf8").trim();
+    const stored = await ctx.container.db.prisma.instanceCredentials.findUniqueOrThrow({ where: { instanceId: sub.body.instance.id } });
+
     const log = lines.join("");
     expect(log).toContain("/api/subscriptions"); // requests are logged...
+    expect(log).toContain(`"keyId":"${ctx.container.services.credentials.cipher.currentKeyId}"`);
     const secrets = [
       password,
       reg.body.accessToken,
@@ -58,6 +65,8 @@ describe("logs", () => {
       refreshed.body.accessToken,
       refreshed.body.refreshToken,
       creds.body.credentials.password,
+      credentialsKey,
+      stored.ciphertext,
     ];
     for (const secret of secrets) {
       expect(typeof secret).toBe("string");

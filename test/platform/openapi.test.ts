@@ -189,6 +189,7 @@ describe("GET /openapi.json", () => {
         DATABASE_URL: "postgresql://x@127.0.0.1/db",
         JWT_SECRET: "x".repeat(40),
         K8S_MODE: "cluster",
+        CREDENTIALS_KEY: Buffer.alloc(32, 7).toString("base64"),
         ADMIN_PASSWORD: "production-admin-password",
       }),
     );

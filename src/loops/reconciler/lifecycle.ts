@@ -16,7 +16,8 @@ import { KubeError, KubeNotFoundError } from "../../kube/kube-errors.js";
 import type { Manifest } from "../../kube/objects.js";
 import { recordRolloutHealth } from "../../modules/health/rollout-health.js";
 import type { InstanceCluster, RolloutState } from "../../modules/instances/instance-cluster.js";
-import type { InstanceManifests } from "../../modules/instances/instance-manifests.js";
+import { CredentialsLostError, type InstanceCredentialsStore } from "../../modules/instances/instance-credentials.js";
+import { type InstanceManifests, templateOf } from "../../modules/instances/instance-manifests.js";
 import * as state from "../../modules/instances/instance-state.js";
 import type { BillingService } from "../../modules/subscriptions/billing.service.js";
 import type { Clock } from "../../platform/clock.js";
@@ -24,6 +25,7 @@ import type { PrismaClient } from "../../platform/db/index.js";
 import type { Logger } from "../../platform/logger.js";
 import type { ReconcilerMetrics } from "../../platform/metrics.js";
 import { inTransaction } from "../../platform/transaction.js";
+import { recordLostOnce } from "./credentials-adoption.js";
 import type { TenantSync } from "./tenant-sync.js";
 import type { WorkResult } from "./work-queue.js";
 
@@ -38,6 +40,8 @@ export interface LifecycleOptions {
   prisma: PrismaClient;
   cluster: InstanceCluster;
   manifests: InstanceManifests;
+  /** The instance's credentials, kept in the database: its Secret is rendered from them. */
+  credentials: InstanceCredentialsStore;
   tenants: TenantSync;
   /** Refunds and subscription endings of failed and terminated instances. */
   billing: Pick<BillingService, "refundFailedProvisioning" | "endSubscription">;
@@ -114,7 +118,7 @@ export class InstanceLifecycle {
           data: { objects: tenant.map(describe) },
         });
       }
-      const credentials = await this.o.cluster.readCredentials(inst.namespace, this.o.manifests.names(inst).secret);
+      const credentials = await this.credentialsFor(inst);
       const objects = this.o.manifests.instance(inst, { replicas, credentials });
       await this.o.cluster.applyAll(objects);
       await state.markApplied(this.o.prisma, inst.id, inst.generation);
@@ -180,6 +184,35 @@ export class InstanceLifecycle {
     return { outcome: { instanceId: inst.id, status: final, result: "done" } };
   }
 
+  /**
+   * The credentials to render into the Secret: always the stored ones (a deleted or edited Secret gets
+   * the same values back). Generated once for a new instance, adopted once from the live Secret of one
+   * provisioned before they were stored; lost ones are never regenerated (the transition fails).
+   */
+  private async credentialsFor(inst: Loaded): Promise<Record<string, string>> {
+    const secretName = this.o.manifests.names(inst).secret;
+    try {
+      const r = await this.o.credentials.resolve({
+        id: inst.id,
+        template: templateOf(inst.service),
+        appliedGeneration: inst.appliedGeneration,
+        secretName,
+        readLiveSecret: () => this.o.cluster.readCredentials(inst.namespace, secretName),
+      });
+      if (r.source === "adopted") {
+        await state.recordEvent(this.o.prisma, inst.id, {
+          type: "CREDENTIALS_ADOPTED",
+          message: `Stored the credentials of Secret ${secretName} (encrypted); the Secret is rendered from them from now on`,
+        });
+      }
+      return r.values;
+    } catch (err) {
+      if (!(err instanceof CredentialsLostError)) throw err;
+      await recordLostOnce(this.o.prisma, inst.id, err);
+      throw new PermanentReconcileError(err.message);
+    }
+  }
+
   private async waitForRollout(inst: Loaded, replicas: 0 | 1): Promise<RolloutState> {
     const names = this.o.manifests.names(inst);
     const kind = this.o.manifests.workloadKind(inst);
@@ -199,6 +232,8 @@ export class InstanceLifecycle {
     const now = this.o.clock.now();
     await inTransaction(this.o.prisma, async (tx) => {
       await state.terminated(tx, inst, now, removed);
+      // Its objects and data are gone: its credentials have nothing left to open.
+      await this.o.credentials.forget(inst.id, tx);
       await this.o.billing.endSubscription(tx, inst.subscriptionId, now, "instance terminated");
     });
     return { outcome: { instanceId: inst.id, status: "TERMINATED", result: "done" } };
@@ -270,6 +305,8 @@ export class InstanceLifecycle {
     await inTransaction(this.o.prisma, async (tx) => {
       await state.failed(tx, inst, message, removed);
       if (!neverRan) return;
+      // Rolled back (objects and volume deleted) and never restartable: its credentials go too.
+      await this.o.credentials.forget(inst.id, tx);
       const refunded = await this.o.billing.refundFailedProvisioning(tx, inst);
       if (refunded > 0) {
         await state.recordEvent(tx, inst.id, { type: "REFUNDED", message: `Refunded ${refunded} credits for the first period` });

@@ -32,7 +32,10 @@ export interface InstanceCluster {
   namespaceActive(namespace: string): Promise<boolean>;
   /** Deletes a namespace (and so everything in it); false when it did not exist. */
   deleteNamespace(namespace: string): Promise<boolean>;
-  /** The decoded data of an existing Secret, or undefined when there is none yet. */
+  /**
+   * The decoded data of an existing Secret, or undefined when there is none. Only for adopting the
+   * credentials of instances provisioned before they were stored in the database.
+   */
   readCredentials(namespace: string, secretName: string): Promise<Record<string, string> | undefined>;
   /** `kubectl rollout status` of the workload, plus what its pods are stuck on, if anything. */
   rolloutState(

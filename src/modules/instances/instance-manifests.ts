@@ -4,7 +4,6 @@
  */
 import type { Instance, Plan, Service } from "../../generated/prisma/client.js";
 import {
-  generateCredentials,
   type InstanceObjectNames,
   names,
   type RenderOptions,
@@ -47,7 +46,8 @@ export class InstanceManifests {
     return renderTenant({ userId, namespace, quota, ingressControllerNamespace: this.opts.ingressControllerNamespace });
   }
 
-  instance(inst: InstanceWithPlan, opts: { replicas: 0 | 1; credentials: Record<string, string> | undefined }): Manifest[] {
+  /** `credentials` are the instance's stored ones (modules/instances/instance-credentials.ts): never generated here. */
+  instance(inst: InstanceWithPlan, opts: { replicas: 0 | 1; credentials: Record<string, string> }): Manifest[] {
     const template = templateOf(inst.service);
     return renderInstance({
       instanceId: inst.id,
@@ -59,7 +59,7 @@ export class InstanceManifests {
       host: inst.subdomain,
       replicas: opts.replicas,
       restartedAt: inst.restartRequestedAt?.toISOString(),
-      credentials: opts.credentials ?? generateCredentials(template),
+      credentials: opts.credentials,
       options: this.opts.render,
     });
   }

@@ -39,7 +39,10 @@ export type InstanceEventType =
   | "TERMINATING"
   | "TERMINATED"
   | "FAILED"
-  | "REFUNDED";
+  | "REFUNDED"
+  // credentials (kept in the database; the Secret is rendered from them)
+  | "CREDENTIALS_ADOPTED"
+  | "CREDENTIALS_LOST";
 
 export type InstanceEventLevel = "INFO" | "WARN" | "ERROR";
 

@@ -2,7 +2,7 @@
  * The instance API's logic. Every query is scoped to the caller: another user's instance is a 404
  * (admins may read any, but credentials stay owner-only). Actions change the desired state in the
  * database and signal the reconciler, which converges the cluster; they never call the cluster
- * themselves, except reads (logs, credentials).
+ * themselves, except reads (logs). Credentials are read from the database (instance-credentials.ts).
  */
 import type { AuditService } from "../audit/audit.service.js";
 import type { Readable } from "node:stream";
@@ -25,6 +25,7 @@ import { lockUser } from "../credits/ledger.service.js";
 import type { QuotaService } from "../quotas/quotas.service.js";
 import type { IdempotentResponse } from "../../platform/idempotency.js";
 import type { InstanceCluster } from "./instance-cluster.js";
+import type { InstanceCredentialsStore } from "./instance-credentials.js";
 import type { InstanceManifests } from "./instance-manifests.js";
 import { createInstanceRow } from "./instance-rows.js";
 import * as state from "./instance-state.js";
@@ -76,6 +77,8 @@ export interface InstancesServiceOptions {
   subscriptions: InstanceSubscriptions;
   cluster: InstanceCluster;
   manifests: InstanceManifests;
+  /** Stored instance credentials (the endpoint never reads the cluster's Secret). */
+  credentials: InstanceCredentialsStore;
   baseDomain: string;
   audit?: AuditService;
 }
@@ -363,13 +366,16 @@ export class InstancesService {
     );
   }
 
-  /** Connection details, read from the instance's Secret. Owner only: an admin gets a 404 too. */
+  /**
+   * Connection details, from the credentials stored in the database (the Secret is rendered from
+   * them; no cluster call). Owner only: an admin gets a 404 too.
+   */
   async credentials(caller: AuthIdentity, id: string): Promise<InstanceCredentials> {
     const inst = await this.load(caller, id, { ownerOnly: true });
     if (inst.status === "TERMINATED" || inst.status === "PENDING") {
       throw new InvalidStateError(`Instance is ${inst.status}; it has no credentials`, { details: { status: inst.status } });
     }
-    const secret = await clusterRead(() => this.o.cluster.readCredentials(inst.namespace, this.o.manifests.names(inst).secret));
+    const secret = await this.o.credentials.read(inst.id);
     if (!secret) throw new InvalidStateError("The instance's credentials are not created yet", { details: { status: inst.status } });
     const base = { instanceId: inst.id, service: inst.service.slug, url: this.o.manifests.url(inst) };
     if (inst.service.template === "postgresql") {
