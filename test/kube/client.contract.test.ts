@@ -155,7 +155,9 @@ beforeAll(async () => {
       podReadyDelayMs: 30,
       crashLoopIntervalMs: 60,
       logIntervalMs: 20,
-      namespaceDeletionDelayMs: 300,
+      // Long enough that "refuses new objects in a terminating namespace" writes inside the window on a
+      // loaded machine (300 ms was not); "deletes a namespace" waits this out once.
+      namespaceDeletionDelayMs: 2_000,
     });
   client = newClient();
   await ensureTenant(client, tenant(NS, USER));
