@@ -93,7 +93,9 @@ describe("GET /metrics", () => {
     expect(calls['{verb="apply",resource="Namespace",result="ok"}']).toBe(1);
     expect(calls['{verb="apply",resource="Deployment",result="ok"}']).toBe(1);
     expect(calls['{verb="get",resource="Deployment",result="ok"}']).toBeGreaterThanOrEqual(1);
-    expect(calls['{verb="get",resource="Secret",result="error"}']).toBe(1); // credentials not created yet: 404
+    // Credentials come from the database: the Secret is applied, never read.
+    expect(calls['{verb="apply",resource="Secret",result="ok"}']).toBe(1);
+    expect(Object.keys(calls).filter((k) => k.startsWith('{verb="get",resource="Secret"'))).toEqual([]);
     expect(Object.keys(calls).every((k) => /^\{verb="[a-z]+",resource="[A-Za-z]+",result="(ok|error)"\}$/.test(k))).toBe(true);
   });
 
