@@ -13,6 +13,8 @@ import { ApiError, errors, type Status, statusForCode } from "./errors.js";
 import type { Faults, Recorder, Verb } from "./faults.js";
 import { type LogQuery, LogSource, planLogs } from "./logs.js";
 import { openApiV3Doc, openApiV3Root } from "./openapi.js";
+import { decodeProtobuf, PROTOBUF } from "./protobuf.js";
+import { OPENAPI_V2_PROTOBUF, OPENAPI_V2_PROTOBUF_RESPONSE, openApiV2, openApiV2Protobuf } from "./openapi-v2.js";
 import { jsonPatch, mergePatch, strategicMergePatch } from "./patch.js";
 import { findByPlural, groupVersion, PODS, qualifiedResource, type ResourceInfo, resourceKey } from "./resources.js";
 import type { StoreEvent } from "./store.js";
@@ -36,7 +38,7 @@ export interface RouterDeps {
 }
 
 type Route =
-  | { type: "static"; verb: Verb; body: () => unknown; text?: boolean }
+  | { type: "static"; verb: Verb; body: () => unknown; text?: boolean; protobuf?: () => Buffer }
   | {
       type: "resource";
       info: ResourceInfo;
@@ -114,11 +116,12 @@ export class Router {
     if (segs.length === 1 && (first === "healthz" || first === "livez" || first === "readyz")) {
       return { type: "static", verb: "other", body: () => "ok", text: true };
     }
-    // OpenAPI v2 (and its legacy protobuf path) is not served: old kubectl asks for it and, with
-    // --validate=false, carries on after a 404, as it does against servers that disable it.
-    if ((first === "openapi" && segs[1] === "v2" && segs.length === 2) || (segs.length === 1 && first === "swagger-2.0.0.pb-v1")) {
-      return { type: "absent", verb: "discovery" };
+    // OpenAPI v2, as JSON or (what client-go asks for) protobuf. The pre-1.10 path is gone, as on
+    // a real 1.33 server.
+    if (first === "openapi" && segs[1] === "v2" && segs.length === 2) {
+      return { type: "static", verb: "discovery", body: openApiV2, protobuf: openApiV2Protobuf };
     }
+    if (segs.length === 1 && first === "swagger-2.0.0.pb-v1") return { type: "absent", verb: "discovery" };
     if (first === "openapi" && segs[1] === "v3") {
       if (segs.length === 2) return { type: "static", verb: "discovery", body: openApiV3Root };
       const doc = openApiV3Doc(segs.slice(2).join("/"));
@@ -272,6 +275,12 @@ export class Router {
         req.resume();
         if (method !== "GET")
           throw new ApiError(405, "MethodNotAllowed", `the server does not allow this method on the requested resource`);
+        if (route.protobuf && (req.headers.accept ?? "").includes(OPENAPI_V2_PROTOBUF)) {
+          const pb = route.protobuf();
+          res.writeHead(200, { "Content-Type": OPENAPI_V2_PROTOBUF_RESPONSE, "Content-Length": pb.length });
+          res.end(pb);
+          return;
+        }
         const body = route.body();
         if (route.text) {
           res.writeHead(200, { "Content-Type": "text/plain" });
@@ -289,7 +298,7 @@ export class Router {
     }
   }
 
-  private async readBody(req: IncomingMessage): Promise<string> {
+  private async readBody(req: IncomingMessage): Promise<Buffer> {
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of req) {
@@ -297,16 +306,16 @@ export class Router {
       if (size > MAX_BODY_BYTES) throw new ApiError(413, "RequestEntityTooLarge", "Request entity too large: limit is 3145728");
       chunks.push(chunk as Buffer);
     }
-    return Buffer.concat(chunks).toString("utf8");
+    return Buffer.concat(chunks);
   }
 
   /** Decodes a create/update body (JSON or YAML, as the real server accepts). */
-  private decode(raw: string, contentType: string, forApply = false): unknown {
+  private decode(body: Buffer, contentType: string, forApply = false): unknown {
     const json = contentType === "" || contentType === "application/json" || contentType.endsWith("+json");
     const yaml = contentType === "application/yaml" || forApply;
-    if (!json && !yaml) {
-      throw errors.unsupportedMediaType(contentType, ["application/json", "application/yaml", "application/vnd.kubernetes.protobuf"]);
-    }
+    if (contentType === PROTOBUF && !forApply) return decodeProtobuf(body);
+    if (!json && !yaml) throw errors.unsupportedMediaType(contentType, ["application/json", "application/yaml", PROTOBUF]);
+    const raw = body.toString("utf8");
     if (raw.trim() === "") throw errors.badRequest("the request body is empty");
     try {
       return JSON.parse(raw);
@@ -414,7 +423,7 @@ export class Router {
     }
     if (method === "DELETE") {
       let opts: Record<string, unknown> = {};
-      if (raw.trim()) {
+      if (raw.toString("utf8").trim()) {
         const body = this.decode(raw, contentType);
         if (isRecord(body)) opts = body;
       }

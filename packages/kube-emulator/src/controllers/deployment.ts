@@ -8,6 +8,7 @@
 import { randomUUID } from "node:crypto";
 import { DEPLOYMENTS, PODS, REPLICASETS, resourceKey } from "../resources.js";
 import { k8sTime, safeHash, stableStringify } from "../types.js";
+import { cleanupOldReplicaSets, copiedAnnotations, REVISION, revisionOf, syncRevision } from "./deployment-revisions.js";
 import { recordEvent } from "./events.js";
 import { newPod, podsOwnedBy } from "./pods.js";
 import {
@@ -23,21 +24,43 @@ import {
   rec,
 } from "./shared.js";
 
+/** A pod template as the controller compares it: no pod-template-hash label, no nulls (Go zero values). */
+function templateKey(template: Obj): unknown {
+  const strip = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(strip);
+    if (v === null || typeof v !== "object") return v;
+    return Object.fromEntries(
+      Object.entries(v as Obj)
+        .filter(([, x]) => x !== null && x !== undefined)
+        .map(([k, x]) => [k, strip(x)]),
+    );
+  };
+  const meta = rec(template.metadata);
+  const { "pod-template-hash": _, ...labels } = rec(meta.labels);
+  return strip({ ...template, metadata: { ...meta, labels: Object.keys(labels).length ? labels : undefined } });
+}
+
 export function reconcileDeployment(ctx: ControllerContext, ns: string, name: string): void {
-  const d = ctx.cluster.tryGet(DEPLOYMENTS, ns, name);
-  if (!d || d.metadata.deletionTimestamp) return;
+  const found = ctx.cluster.tryGet(DEPLOYMENTS, ns, name);
+  if (!found || found.metadata.deletionTimestamp) return;
+  let d = found;
   const spec = rec(d.spec);
   const replicas = typeof spec.replicas === "number" ? spec.replicas : 1;
   const template = rec(spec.template);
-  const hash = safeHash(stableStringify(template), 10);
+  const hash = safeHash(stableStringify(templateKey(template)), 10);
   const rsName = `${name}-${hash}`;
   const strategy = rec(spec.strategy);
   const now = ctx.cluster.now();
 
   // ReplicaSets of this deployment; the current one is created on demand.
   const rsets = [...ctx.cluster.store.iterate(resourceKey(REPLICASETS), ns)].filter((rs) => controllerOf(rs)?.uid === d.metadata.uid);
-  let current = rsets.find((rs) => rs.metadata.name === rsName);
-  const revision = 1 + Math.max(0, ...rsets.map((rs) => Number(rs.metadata.annotations?.["deployment.kubernetes.io/revision"] ?? 0)));
+  // The real controller finds the new ReplicaSet by template equality, ignoring pod-template-hash
+  // (so a rollback re-activates the old ReplicaSet instead of creating another).
+  const wanted = stableStringify(templateKey(template));
+  let current =
+    rsets.find((rs) => rs.metadata.name === rsName) ??
+    rsets.find((rs) => stableStringify(templateKey(rec(rec(rs.spec).template))) === wanted);
+  const revision = 1 + Math.max(0, ...rsets.map(revisionOf));
   let createdRs = false;
   if (!current) {
     const selector = rec(spec.selector);
@@ -56,9 +79,10 @@ export function reconcileDeployment(ctx: ControllerContext, ns: string, name: st
           "pod-template-hash": hash,
         },
         annotations: {
+          ...copiedAnnotations(d),
           "deployment.kubernetes.io/desired-replicas": String(replicas),
           "deployment.kubernetes.io/max-replicas": String(replicas + intOrPercent(rec(strategy.rollingUpdate).maxSurge, replicas, true)),
-          "deployment.kubernetes.io/revision": String(revision),
+          [REVISION]: String(revision),
         },
         ownerReferences: [ownerRef(d)],
       },
@@ -86,6 +110,7 @@ export function reconcileDeployment(ctx: ControllerContext, ns: string, name: st
     });
     createdRs = true;
   }
+  ({ rs: current, deployment: d } = syncRevision(ctx, d, rsets, current));
   const rsUids = new Set(rsets.map((rs) => rs.metadata.uid));
   rsUids.add(current.metadata.uid);
   const pods = podsOwnedBy(ctx, ns, rsUids);
@@ -180,6 +205,8 @@ export function reconcileDeployment(ctx: ControllerContext, ns: string, name: st
       ...(conditions.length ? { conditions } : {}),
     });
   }
+
+  cleanupOldReplicaSets(ctx, d, rsets, current.metadata.uid);
 
   // Deployment status, as the deployment controller computes it.
   const all = [...newPods, ...oldPods];

@@ -6,6 +6,7 @@
  * TEST/DEMO FIXTURE — see ../index.ts.
  */
 import { randomUUID } from "node:crypto";
+import { containerIdOf, imageIdOf, qualifiedImage } from "../images.js";
 import { parseQuantity } from "../quantity.js";
 import { PODS, resourceKey } from "../resources.js";
 import { isRecord, type KubeObject, k8sTime, safeHash } from "../types.js";
@@ -14,11 +15,6 @@ import { arr, CRASH_ANNOTATION, type ControllerContext, controllerOf, type Obj, 
 /** A container that has not started: not ready, no restarts, waiting for `waiting.reason`. */
 function waitingContainer(c: Obj, waiting: Obj): Obj {
   return { name: c.name, image: c.image, imageID: "", ready: false, restartCount: 0, started: false, state: { waiting } };
-}
-
-/** The image digest a kubelet would report, stable per image. */
-function imageIdOf(image: unknown): string {
-  return `docker.io/library/${String(image)}@sha256:${safeHash(String(image), 16)}`;
 }
 
 function imageIsBad(ctx: ControllerContext, image: string): boolean {
@@ -162,9 +158,9 @@ export function advancePod(ctx: ControllerContext, ns: string, name: string, uid
         const restarts = (typeof prev?.restartCount === "number" ? prev.restartCount : 0) + 1;
         return {
           name: c.name,
-          image: c.image,
-          imageID: imageIdOf(c.image),
-          containerID: `containerd://${safeHash(`${uid}/${c.name}/${restarts}`, 32)}`,
+          image: qualifiedImage(String(c.image)),
+          imageID: imageIdOf(String(c.image)),
+          containerID: containerIdOf(`${uid}/${c.name}/${restarts}`),
           ready: false,
           restartCount: restarts,
           started: false,
@@ -180,7 +176,7 @@ export function advancePod(ctx: ControllerContext, ns: string, name: string, uid
               reason: "Error",
               startedAt: ts,
               finishedAt: ts,
-              containerID: `containerd://${safeHash(`${uid}/${c.name}/${restarts - 1}`, 32)}`,
+              containerID: containerIdOf(`${uid}/${c.name}/${restarts - 1}`),
             },
           },
         };
@@ -198,9 +194,9 @@ export function advancePod(ctx: ControllerContext, ns: string, name: string, uid
         const prev = previous.get(c.name);
         const out: Obj = {
           name: c.name,
-          image: c.image,
-          imageID: imageIdOf(c.image),
-          containerID: `containerd://${safeHash(`${uid}/${c.name}`, 32)}`,
+          image: qualifiedImage(String(c.image)),
+          imageID: imageIdOf(String(c.image)),
+          containerID: containerIdOf(`${uid}/${c.name}`),
           ready: true,
           restartCount: typeof prev?.restartCount === "number" ? prev.restartCount : 0,
           started: true,
