@@ -109,6 +109,15 @@ export function reconcileDeployment(ctx: ControllerContext, ns: string, name: st
       status: { replicas: 0 },
     });
     createdRs = true;
+    if (replicas > 0)
+      recordEvent(
+        ctx.cluster,
+        d,
+        "Normal",
+        "ScalingReplicaSet",
+        `Scaled up replica set ${rsName} from 0 to ${replicas}`,
+        "deployment-controller",
+      );
   }
   ({ rs: current, deployment: d } = syncRevision(ctx, d, rsets, current));
   const rsUids = new Set(rsets.map((rs) => rs.metadata.uid));
@@ -182,7 +191,17 @@ export function reconcileDeployment(ctx: ControllerContext, ns: string, name: st
     const mine = (live.metadata.uid === current.metadata.uid ? newPods : oldPods).filter((p) => controllerOf(p)?.uid === live.metadata.uid);
     const want = live.metadata.uid === current.metadata.uid ? replicas : mine.length;
     let rsObj = live;
-    if (rec(live.spec).replicas !== want) {
+    const had = Number(rec(live.spec).replicas ?? 0);
+    if (had !== want) {
+      const how = want > had ? "up" : "down";
+      recordEvent(
+        ctx.cluster,
+        d,
+        "Normal",
+        "ScalingReplicaSet",
+        `Scaled ${how} replica set ${live.metadata.name} from ${had} to ${want}`,
+        "deployment-controller",
+      );
       rsObj = ctx.cluster.put(REPLICASETS, {
         ...live,
         metadata: {

@@ -10,6 +10,7 @@ import { containerIdOf, imageIdOf, qualifiedImage } from "../images.js";
 import { parseQuantity } from "../quantity.js";
 import { PODS, resourceKey } from "../resources.js";
 import { isRecord, type KubeObject, k8sTime, safeHash } from "../types.js";
+import { crashEvents, pullFailedEvents, scheduledEvent, startedEvents } from "./kubelet-events.js";
 import { arr, CRASH_ANNOTATION, type ControllerContext, controllerOf, type Obj, ownerRef, rec } from "./shared.js";
 
 /** A container that has not started: not ready, no restarts, waiting for `waiting.reason`. */
@@ -93,6 +94,7 @@ export function startPod(ctx: ControllerContext, pod: KubeObject): void {
     spec,
     status,
   });
+  scheduledEvent(ctx, written, String(spec.nodeName));
   const advance = () => advancePod(ctx, pod.metadata.namespace ?? "", pod.metadata.name, written.metadata.uid);
   if (ctx.opts.podReadyDelayMs <= 0) advance();
   else ctx.scheduler.schedule(podTaskKey(written), now + ctx.opts.podReadyDelayMs, advance);
@@ -145,9 +147,12 @@ export function advancePod(ctx: ControllerContext, ns: string, name: string, uid
         ),
       ),
     };
+    pullFailedEvents(ctx, pod, String(badImage.image));
     // The kubelet keeps retrying the pull; if the image is fixed (markImageGood) the pod starts.
     ctx.scheduler.schedule(podTaskKey(pod), now + ctx.opts.crashLoopIntervalMs, retry);
   } else if (crash) {
+    if (!previous.get(String(containers[0]?.name))?.restartCount) startedEvents(ctx, pod, containers);
+    crashEvents(ctx, pod, containers);
     next = {
       ...status,
       phase: "Running",
@@ -184,6 +189,7 @@ export function advancePod(ctx: ControllerContext, ns: string, name: string, uid
     };
     ctx.scheduler.schedule(podTaskKey(pod), now + ctx.opts.crashLoopIntervalMs, retry);
   } else {
+    if (!arr(status.containerStatuses).some((c) => isRecord(rec(c.state).running))) startedEvents(ctx, pod, containers);
     conditions = setCond(setCond(conditions, "Ready", true), "ContainersReady", true);
     next = {
       ...status,
