@@ -16,6 +16,7 @@ import { openApiV3Doc, openApiV3Root } from "./openapi.js";
 import { decodeProtobuf, PROTOBUF } from "./protobuf.js";
 import { OPENAPI_V2_PROTOBUF, OPENAPI_V2_PROTOBUF_RESPONSE, openApiV2, openApiV2Protobuf } from "./openapi-v2.js";
 import { jsonPatch, mergePatch, strategicMergePatch } from "./patch.js";
+import { checkFields, fieldValidationOf } from "./field-validation.js";
 import { findByPlural, groupVersion, PODS, qualifiedResource, type ResourceInfo, resourceKey } from "./resources.js";
 import type { StoreEvent } from "./store.js";
 import { toTable, wantsTable } from "./table.js";
@@ -371,9 +372,12 @@ export class Router {
     const raw = await this.readBody(ctx.req);
     const fieldManager = this.fieldManager(ctx);
 
+    const fieldValidation = method === "DELETE" ? "Ignore" : fieldValidationOf(query.fieldValidation);
+    const jsonText = contentType === PROTOBUF ? undefined : raw.toString("utf8");
     if (method === "POST" && name === undefined) {
-      const warnings: string[] = [];
-      const obj = cluster.create(info, namespace, this.decode(raw, contentType), { fieldManager, dryRun, warnings });
+      const checked = checkFields({ info, body: this.decode(raw, contentType), json: jsonText, mode: fieldValidation });
+      const warnings = [...checked.warnings];
+      const obj = cluster.create(info, namespace, checked.body, { fieldManager, dryRun, warnings });
       return send(res, 201, obj, warningHeaders(warnings));
     }
     if (method === "PUT" && name !== undefined) {
@@ -385,8 +389,14 @@ export class Router {
       }
       if (subresource === "scale") return send(res, 200, this.setScale(info, namespace, name, body, fieldManager));
       if (subresource !== undefined) throw errors.methodNotSupported(info, `update ${subresource}`);
-      const warnings: string[] = [];
-      return send(res, 200, cluster.update(info, namespace, name, body, { fieldManager, dryRun, warnings }), warningHeaders(warnings));
+      const checked = checkFields({ info, body, json: jsonText, mode: fieldValidation });
+      const warnings = [...checked.warnings];
+      return send(
+        res,
+        200,
+        cluster.update(info, namespace, name, checked.body, { fieldManager, dryRun, warnings }),
+        warningHeaders(warnings),
+      );
     }
     if (method === "PATCH" && name !== undefined) {
       const isApply = contentType === "application/apply-patch+yaml";
@@ -397,7 +407,18 @@ export class Router {
         "application/apply-patch+yaml",
       ];
       if (!known.includes(contentType)) throw errors.unsupportedMediaType(contentType, known);
-      const body = this.decode(raw, contentType, isApply);
+      const decoded = this.decode(raw, contentType, isApply);
+      const checked =
+        contentType === "application/json-patch+json" || subresource !== undefined
+          ? { body: decoded, warnings: [] }
+          : checkFields({
+              info,
+              body: decoded,
+              json: isApply ? undefined : jsonText,
+              mode: fieldValidation,
+              apply: isApply ? { namespace, name } : undefined,
+            });
+      const body = checked.body;
       const force = query.force === undefined ? undefined : query.force === "true";
       if (subresource === "scale") {
         const live = cluster.get(info, namespace, name);
@@ -411,7 +432,7 @@ export class Router {
         return send(res, 200, this.setScale(info, namespace, name, patched, fieldManager));
       }
       if (subresource !== undefined && subresource !== "status") throw errors.methodNotSupported(info, `patch ${subresource}`);
-      const warnings: string[] = [];
+      const warnings = [...checked.warnings];
       const { object, created } = cluster.patch(info, namespace, name, contentType, body, {
         fieldManager: isApply ? query.fieldManager : fieldManager,
         force,
