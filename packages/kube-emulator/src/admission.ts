@@ -8,6 +8,7 @@
  */
 import { ApiError } from "./errors.js";
 import { canonicalQuantity, formatQuantity, parseQuantity } from "./quantity.js";
+import { admitServiceAccount } from "./service-account-admission.js";
 import { findByKind, NAMESPACES, PODS, qualifiedResource, type ResourceInfo, resourceKey } from "./resources.js";
 import type { Store } from "./store.js";
 import { isRecord, type KubeObject } from "./types.js";
@@ -495,7 +496,10 @@ function checkQuota(store: Store, info: ResourceInfo, obj: KubeObject, old: Kube
 export function admit(store: Store, info: ResourceInfo, obj: KubeObject, old: KubeObject | undefined): string[] {
   const warnings: string[] = [];
   if (!info.namespaced) return warnings;
-  if (info === PODS && !old) defaultFromLimitRanges(store, obj);
+  if (info === PODS && !old) {
+    admitServiceAccount(store, obj);
+    defaultFromLimitRanges(store, obj);
+  }
   canonicalizeQuantities(info.kind, obj);
   if (!old) checkLimitRanges(store, info, obj);
   else if (info.kind === "PersistentVolumeClaim") checkLimitRanges(store, info, obj);

@@ -57,6 +57,7 @@ import { reconcileStatefulSet } from "./statefulset.js";
 export { CRASH_ANNOTATION, type ControllerOptions } from "./shared.js";
 
 const LIMITRANGES = mustFindByKind("v1", "LimitRange");
+const SERVICEACCOUNTS_INFO = mustFindByKind("v1", "ServiceAccount");
 const NETWORKPOLICIES = mustFindByKind("networking.k8s.io/v1", "NetworkPolicy");
 
 export class Controllers implements ControllerContext {
@@ -145,6 +146,9 @@ export class Controllers implements ControllerContext {
       case resourceKey(NAMESPACES):
         if (e.type === "ADDED") this.enqueue("Namespace", "", obj.metadata.name);
         if (e.type === "MODIFIED") this.retryFailedCreates(obj.metadata.name);
+        break;
+      case resourceKey(SERVICEACCOUNTS_INFO):
+        if (e.type === "ADDED") this.retryFailedCreates(ns);
         break;
       case resourceKey(LIMITRANGES):
         this.retryFailedCreates(ns);
