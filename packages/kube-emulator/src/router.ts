@@ -341,6 +341,10 @@ export class Router {
     const { cluster } = this.d;
     const { info, namespace, name, subresource } = r;
     const { res, query } = ctx;
+    // What a 1.33 server says on every use of v1 Endpoints.
+    if (info.kind === "Endpoints" && info.group === "") {
+      res.setHeader("Warning", '299 - "v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice"');
+    }
     const dryRun = query.dryRun === "All";
     const limit = query.limit ? Number(query.limit) : undefined;
     if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0)) throw errors.badRequest(`invalid limit: ${query.limit}`);

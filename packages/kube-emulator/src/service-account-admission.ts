@@ -30,7 +30,8 @@ export function admitServiceAccount(store: Store, pod: KubeObject): void {
   if (!sa) {
     throw forbidden(PODS, pod.metadata.name, `error looking up service account ${ns}/${saName}: serviceaccount "${saName}" not found`);
   }
-  const automount = typeof spec.automountServiceAccountToken === "boolean" ? spec.automountServiceAccountToken : sa.automountServiceAccountToken !== false;
+  const automount =
+    typeof spec.automountServiceAccountToken === "boolean" ? spec.automountServiceAccountToken : sa.automountServiceAccountToken !== false;
   if (!automount) return;
   const mounted = containersOf(spec).some(
     (c) => Array.isArray(c.volumeMounts) && c.volumeMounts.some((m) => isRecord(m) && m.mountPath === MOUNT_PATH),

@@ -171,6 +171,43 @@ const COLUMNS: Record<string, Column[]> = {
     },
     ageCol,
   ],
+  Endpoints: [
+    nameCol,
+    {
+      name: "Endpoints",
+      type: "string",
+      cell: (o) => {
+        const all = arr(o.subsets).flatMap((s) =>
+          arr(s.addresses).flatMap((a) => arr(s.ports).map((p) => `${String(a.ip)}:${String(p.port)}`)),
+        );
+        if (all.length === 0) return "<none>";
+        return all.length > 3 ? `${all.slice(0, 3).join(",")} + ${all.length - 3} more...` : all.join(",");
+      },
+    },
+    ageCol,
+  ],
+  EndpointSlice: [
+    nameCol,
+    { name: "AddressType", type: "string", cell: (o) => String(o.addressType ?? "") },
+    {
+      name: "Ports",
+      type: "string",
+      cell: (o) =>
+        arr(o.ports)
+          .map((p) => String(p.port ?? "<unset>"))
+          .join(",") || "<unset>",
+    },
+    {
+      name: "Endpoints",
+      type: "string",
+      cell: (o) => {
+        const all = arr(o.endpoints).flatMap((e) => (Array.isArray(e.addresses) ? (e.addresses as string[]) : []));
+        if (all.length === 0) return "<unset>";
+        return all.length > 3 ? `${all.slice(0, 3).join(",")} + ${all.length - 3} more...` : all.join(",");
+      },
+    },
+    ageCol,
+  ],
   PersistentVolumeClaim: [
     nameCol,
     {

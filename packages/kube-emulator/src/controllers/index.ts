@@ -35,6 +35,7 @@ import type { StoreEvent } from "../store.js";
 import { deepEqual, type KubeObject } from "../types.js";
 import { reconcileCertificate, reconcileIngressShim } from "./certificate.js";
 import { reconcileDeployment } from "./deployment.js";
+import { reconcileEndpoints, servicesSelecting } from "./endpoints.js";
 import { collectGarbage } from "./garbage-collector.js";
 import { reconcileLoadBalancer } from "./load-balancer.js";
 import { reconcileNamespace } from "./namespace.js";
@@ -134,6 +135,7 @@ export class Controllers implements ControllerContext {
         if (e.type === "DELETED") this.scheduler.cancel(podTaskKey({ metadata: { ...obj.metadata, namespace: ns } }));
         const owner = this.workloadOf(obj);
         if (owner) this.enqueue(owner.kind, ns, owner.name);
+        for (const svc of servicesSelecting(this, obj, e.previous)) this.enqueue("Endpoints", ns, svc);
         this.enqueueQuota(ns);
         if (e.type === "DELETED") this.retryFailedCreates(ns);
         break;
@@ -157,6 +159,7 @@ export class Controllers implements ControllerContext {
         if (e.type === "DELETED") this.retryFailedCreates(ns);
         this.enqueueQuota(ns);
         if (e.type !== "DELETED") this.enqueue(obj.kind, ns, obj.metadata.name);
+        this.enqueue("Endpoints", ns, obj.metadata.name);
         break;
       case resourceKey(INGRESSES):
         if (e.type !== "DELETED") {
@@ -235,6 +238,9 @@ export class Controllers implements ControllerContext {
       case "Service":
       case "Ingress":
         reconcileLoadBalancer(this, kind === "Service" ? SERVICES : INGRESSES, ns, name);
+        return;
+      case "Endpoints":
+        reconcileEndpoints(this, ns, name);
         return;
       case "Certificate":
         reconcileCertificate(this, ns, name);
