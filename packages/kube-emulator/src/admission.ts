@@ -500,6 +500,10 @@ export function admit(store: Store, info: ResourceInfo, obj: KubeObject, old: Ku
     admitServiceAccount(store, obj);
     defaultFromLimitRanges(store, obj);
   }
+  // StorageObjectInUseProtection: every new claim carries the pvc-protection finalizer.
+  if (info.kind === "PersistentVolumeClaim" && !old && !obj.metadata.finalizers?.includes("kubernetes.io/pvc-protection")) {
+    obj.metadata.finalizers = [...(obj.metadata.finalizers ?? []), "kubernetes.io/pvc-protection"];
+  }
   canonicalizeQuantities(info.kind, obj);
   if (!old) checkLimitRanges(store, info, obj);
   else if (info.kind === "PersistentVolumeClaim") checkLimitRanges(store, info, obj);

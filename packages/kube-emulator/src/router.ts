@@ -454,6 +454,11 @@ export class Router {
       }
       const propagationPolicy = (query.propagationPolicy ?? opts.propagationPolicy) as string | undefined;
       const preconditions = isRecord(opts.preconditions) ? (opts.preconditions as { uid?: string; resourceVersion?: string }) : undefined;
+      const graceRaw = query.gracePeriodSeconds ?? opts.gracePeriodSeconds;
+      const gracePeriodSeconds = graceRaw === undefined ? undefined : Number(graceRaw);
+      if (gracePeriodSeconds !== undefined && !Number.isInteger(gracePeriodSeconds)) {
+        throw errors.badRequest(`invalid gracePeriodSeconds: ${String(graceRaw)}`);
+      }
       if (name !== undefined) {
         if (subresource !== undefined) throw errors.methodNotSupported(info, `delete ${subresource}`);
         return send(
@@ -463,6 +468,7 @@ export class Router {
             propagationPolicy,
             preconditions,
             dryRun,
+            gracePeriodSeconds: gracePeriodSeconds !== undefined && gracePeriodSeconds < 0 ? 0 : gracePeriodSeconds,
           }),
         );
       }
@@ -478,6 +484,7 @@ export class Router {
           cluster.delete(info, item.metadata.namespace, item.metadata.name, {
             propagationPolicy,
             dryRun,
+            gracePeriodSeconds,
           }),
         );
       }

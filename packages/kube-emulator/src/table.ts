@@ -213,7 +213,7 @@ const COLUMNS: Record<string, Column[]> = {
     {
       name: "Status",
       type: "string",
-      cell: (o) => String(rec(o.status).phase ?? "Pending"),
+      cell: (o) => (o.metadata.deletionTimestamp ? "Terminating" : String(rec(o.status).phase ?? "Pending")),
     },
     {
       name: "Volume",

@@ -36,6 +36,7 @@ import { deepEqual, type KubeObject } from "../types.js";
 import { reconcileCertificate, reconcileIngressShim } from "./certificate.js";
 import { reconcileDeployment } from "./deployment.js";
 import { reconcileEndpoints, servicesSelecting } from "./endpoints.js";
+import { terminatePod } from "./termination.js";
 import { collectGarbage } from "./garbage-collector.js";
 import { reconcileLoadBalancer } from "./load-balancer.js";
 import { reconcileNamespace } from "./namespace.js";
@@ -133,9 +134,20 @@ export class Controllers implements ControllerContext {
       case resourceKey(PODS): {
         if (e.type === "ADDED" && !rec(obj.status).phase) this.enqueue("Pod", ns, obj.metadata.name);
         if (e.type === "DELETED") this.scheduler.cancel(podTaskKey({ metadata: { ...obj.metadata, namespace: ns } }));
+        if (e.type === "MODIFIED" && obj.metadata.deletionTimestamp) {
+          const before = e.previous?.metadata;
+          if (!before?.deletionTimestamp || before.deletionGracePeriodSeconds !== obj.metadata.deletionGracePeriodSeconds) {
+            terminatePod(this, obj, !before?.deletionTimestamp);
+          }
+        }
         const owner = this.workloadOf(obj);
         if (owner) this.enqueue(owner.kind, ns, owner.name);
         for (const svc of servicesSelecting(this, obj, e.previous)) this.enqueue("Endpoints", ns, svc);
+        if (e.type === "DELETED" || rec(obj.status).phase === "Succeeded" || rec(obj.status).phase === "Failed") {
+          for (const pvc of this.cluster.store.iterate(resourceKey(PVCS), ns)) {
+            if (pvc.metadata.deletionTimestamp) this.enqueue("PersistentVolumeClaim", ns, pvc.metadata.name);
+          }
+        }
         this.enqueueQuota(ns);
         if (e.type === "DELETED") this.retryFailedCreates(ns);
         break;

@@ -17,6 +17,8 @@ export const CERTIFICATES = mustFindByKind("cert-manager.io/v1", "Certificate");
 
 export interface ControllerOptions {
   podReadyDelayMs: number;
+  /** Time a container takes to stop after SIGTERM (bounded by the pod's grace period). */
+  podStopDelayMs: number;
   /** Interval between simulated container restarts in CrashLoopBackOff (and image pull retries). */
   crashLoopIntervalMs: number;
   badImages: Set<string>;

@@ -109,6 +109,11 @@ export function reconcileStatefulSet(ctx: ControllerContext, ns: string, name: s
   let blocked = false;
   for (let i = 0; i < replicas && !blocked; i++) {
     const existing = byOrdinal.get(i);
+    if (!existing && ctx.cluster.tryGet(PODS, ns, `${name}-${i}`)?.metadata.deletionTimestamp) {
+      // The previous pod of this ordinal is still terminating: wait for it to go.
+      if (monotonic) blocked = true;
+      continue;
+    }
     if (!existing) {
       const pod = createPod(i);
       if (pod) byOrdinal.set(i, pod);
