@@ -16,12 +16,14 @@ import {
   type ControllerContext,
   controllerOf,
   createThroughApi,
+  deletePodGracefully,
   intOrPercent,
   isPodReady,
   type Obj,
   omitZero,
   ownerRef,
   rec,
+  terminatingPodsOf,
 } from "./shared.js";
 
 /** A pod template as the controller compares it: no pod-template-hash label, no nulls (Go zero values). */
@@ -126,15 +128,19 @@ export function reconcileDeployment(ctx: ControllerContext, ns: string, name: st
   const newPods = pods.filter((p) => controllerOf(p)?.uid === current.metadata.uid);
   const oldPods = pods.filter((p) => controllerOf(p)?.uid !== current.metadata.uid);
 
-  if (strategy.type === "Recreate" && oldPods.length > 0) {
-    for (const p of oldPods) ctx.cluster.remove(PODS, ns, p.metadata.name);
+  // Recreate: old pods go first, and new ones are created only once the old ones are gone.
+  let recreating = false;
+  if (strategy.type === "Recreate") {
+    for (const p of oldPods) deletePodGracefully(ctx, p);
     oldPods.length = 0;
+    const oldUids = new Set([...rsUids].filter((u) => u !== current.metadata.uid));
+    recreating = terminatingPodsOf(ctx, ns, oldUids).length > 0;
   }
   // Scale the new ReplicaSet to the desired count (newest pods go first on scale-down). Pods are
   // created through the API: one admission refuses (quota, PodSecurity...) is a FailedCreate, the
   // ReplicaSet gets a ReplicaFailure condition and tries again later, as the real controller does.
   let failure: string | undefined;
-  if (newPods.length < replicas) {
+  if (newPods.length < replicas && !recreating) {
     for (let i = newPods.length; i < replicas; i++) {
       const pod = newPod(
         ctx,
@@ -166,7 +172,7 @@ export function reconcileDeployment(ctx: ControllerContext, ns: string, name: st
       isPodReady(a) === isPodReady(b) ? b.metadata.creationTimestamp.localeCompare(a.metadata.creationTimestamp) : isPodReady(a) ? 1 : -1,
     );
     for (const p of newPods.splice(0, newPods.length - replicas)) {
-      ctx.cluster.remove(PODS, ns, p.metadata.name);
+      deletePodGracefully(ctx, p);
       recordEvent(ctx.cluster, current, "Normal", "SuccessfulDelete", `Deleted pod: ${p.metadata.name}`, "replicaset-controller");
     }
   }
@@ -182,7 +188,7 @@ export function reconcileDeployment(ctx: ControllerContext, ns: string, name: st
   const readyNew = newPods.filter(isPodReady).length;
   const keepOld = Math.max(0, Math.min(oldPods.length, replicas - readyNew));
   oldPods.sort((a, b) => a.metadata.creationTimestamp.localeCompare(b.metadata.creationTimestamp));
-  for (const p of oldPods.splice(0, oldPods.length - keepOld)) ctx.cluster.remove(PODS, ns, p.metadata.name);
+  for (const p of oldPods.splice(0, oldPods.length - keepOld)) deletePodGracefully(ctx, p);
 
   // ReplicaSet statuses.
   for (const rs of [...rsets, ...(createdRs ? [current] : [])]) {

@@ -8,7 +8,7 @@ import { PODS, PVCS, STATEFULSETS } from "../resources.js";
 import { type KubeObject, safeHash, stableStringify } from "../types.js";
 import { recordEvent } from "./events.js";
 import { newPod, podsOwnedBy } from "./pods.js";
-import { arr, type ControllerContext, createThroughApi, isPodReady, type Obj, omitZero, rec } from "./shared.js";
+import { arr, type ControllerContext, createThroughApi, deletePodGracefully, isPodReady, type Obj, omitZero, rec } from "./shared.js";
 
 export function reconcileStatefulSet(ctx: ControllerContext, ns: string, name: string): void {
   const sts = ctx.cluster.tryGet(STATEFULSETS, ns, name);
@@ -88,7 +88,7 @@ export function reconcileStatefulSet(ctx: ControllerContext, ns: string, name: s
     return created.object;
   };
   const deletePod = (pod: KubeObject) => {
-    ctx.cluster.remove(PODS, ns, pod.metadata.name);
+    deletePodGracefully(ctx, pod);
     event("Normal", "SuccessfulDelete", `delete Pod ${pod.metadata.name} in StatefulSet ${name} successful`);
   };
 
