@@ -208,6 +208,22 @@ const COLUMNS: Record<string, Column[]> = {
     },
     ageCol,
   ],
+  // The columns `kubectl get events` shows (the printer's NAME, FIRST SEEN, COUNT… are wide-only).
+  Event: [
+    {
+      name: "Last Seen",
+      type: "string",
+      cell: (o, now) => humanAge(now - Date.parse(String(o.lastTimestamp ?? o.metadata.creationTimestamp))),
+    },
+    { name: "Type", type: "string", cell: (o) => String(o.type ?? "") },
+    { name: "Reason", type: "string", cell: (o) => String(o.reason ?? "") },
+    {
+      name: "Object",
+      type: "string",
+      cell: (o) => `${String(rec(o.involvedObject).kind ?? "").toLowerCase()}/${String(rec(o.involvedObject).name ?? "")}`,
+    },
+    { name: "Message", type: "string", cell: (o) => String(o.message ?? "") },
+  ],
   PersistentVolumeClaim: [
     nameCol,
     {
