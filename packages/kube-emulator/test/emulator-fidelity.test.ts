@@ -148,21 +148,21 @@ describe("protobuf request bodies", () => {
   const typeMeta = Buffer.concat([str(1, "v1"), str(2, "ConfigMap")]);
   const body = Buffer.concat([Buffer.from("k8s\0"), str(1, typeMeta), str(2, configMap)]);
 
-  it("decodes ConfigMaps as kubectl create sends them, and refuses kinds it cannot decode with a 415", async () => {
+  it("decodes ConfigMaps as kubectl create sends them, and refuses kinds it cannot decode (StatefulSet) with a 415", async () => {
     const r = await call("POST", "/api/v1/namespaces/fv/configmaps", undefined, {
       contentType: "application/vnd.kubernetes.protobuf",
       raw: body,
     });
     expect(r.status).toBe(201);
     expect(r.body.data).toEqual({ k: "v" });
-    const dep = Buffer.concat([
+    const sts = Buffer.concat([
       Buffer.from("k8s\0"),
-      str(1, Buffer.concat([str(1, "apps/v1"), str(2, "Deployment")])),
+      str(1, Buffer.concat([str(1, "apps/v1"), str(2, "StatefulSet")])),
       str(2, Buffer.alloc(0)),
     ]);
-    const refused = await call("POST", "/apis/apps/v1/namespaces/fv/deployments", undefined, {
+    const refused = await call("POST", "/apis/apps/v1/namespaces/fv/statefulsets", undefined, {
       contentType: "application/vnd.kubernetes.protobuf",
-      raw: dep,
+      raw: sts,
     });
     expect(refused.status).toBe(415);
     expect(refused.body.message).toBe(

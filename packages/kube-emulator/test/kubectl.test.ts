@@ -165,6 +165,10 @@ describe.skipIf(found.length === 0).each(found)("kubectl $version against the em
 
     expect(await ok("create", "configmap", "extra", "--from-literal=k=v")).toMatch(/^configmap\/extra created$/m);
     expect(kube.getObject("v1", "ConfigMap", "default", "extra")?.data).toEqual({ k: "v" });
+    // kubectl 1.32+ sends these typed creates as protobuf.
+    expect(await ok("create", "deployment", "extra", "--image=busybox:1.36", "--replicas=0")).toMatch(/^deployment\.apps\/extra created$/m);
+    expect(kube.getObject("apps/v1", "Deployment", "default", "extra")?.spec).toMatchObject({ replicas: 0 });
+    expect(await ok("create", "service", "clusterip", "extra", "--tcp=80:8080")).toMatch(/^service\/extra created$/m);
   });
 
   it("rolls out, describes with Events, serves logs and refuses --previous as the kubelet does", async () => {
@@ -196,7 +200,7 @@ describe.skipIf(found.length === 0).each(found)("kubectl $version against the em
     expect(await ok("rollout", "history", "deployment/web")).toMatch(/REVISION\s+CHANGE-CAUSE\n2\s+<none>\n3\s+<none>\n/);
     const image = await ok("get", "deployment", "web", "-o", "jsonpath={.spec.template.spec.containers[0].image}");
     expect(image).toBe("busybox:1.36");
-    expect(kube.listObjects("apps/v1", "ReplicaSet", { namespace: "default" })).toHaveLength(2);
+    expect(kube.listObjects("apps/v1", "ReplicaSet", { namespace: "default", labelSelector: "app=web" })).toHaveLength(2);
   });
 
   it("applies server-side, deletes everything, and never hit an unknown route", async () => {
