@@ -247,5 +247,12 @@ export function renderDefinitions(prefix: string): Record<string, unknown> {
   };
   const out: Record<string, unknown> = {};
   for (const [name, s] of [...definitions()].sort(([a], [b]) => a.localeCompare(b))) out[name] = walk(s);
+  if (prefix.startsWith("#/components")) {
+    // In the v3 documents these two are unions (so kubectl explain names them Quantity / IntOrString).
+    const q = "io.k8s.apimachinery.pkg.api.resource.Quantity";
+    const i = "io.k8s.apimachinery.pkg.util.intstr.IntOrString";
+    if (out[q]) out[q] = { description: SCALARS[q].description, oneOf: [{ type: "string" }, { type: "number" }] };
+    if (out[i]) out[i] = { format: "int-or-string", oneOf: [{ type: "integer" }, { type: "string" }] };
+  }
   return out;
 }
