@@ -51,6 +51,8 @@ function jsonType(v: unknown): string {
 
 interface Walk {
   unknown: string[];
+  /** The same fields as JSON pointers (for JSON-patch `remove` operations). */
+  pointers: string[];
   /** First type error (Go's decoder stops there). */
   typeError?: string;
 }
@@ -58,7 +60,16 @@ interface Walk {
 /** `a.b[0].c` for messages about unknown fields. */
 const join = (path: string, key: string) => (path ? `${path}.${key}` : key);
 
-function walk(value: unknown, s: Schema, at: { path: string; goPath: string[]; struct: string }, w: Walk, drop: boolean): unknown {
+interface At {
+  path: string;
+  ptr: string;
+  goPath: string[];
+  struct: string;
+}
+
+const ptr = (base: string, key: string | number) => `${base}/${String(key).replaceAll("~", "~0").replaceAll("/", "~1")}`;
+
+function walk(value: unknown, s: Schema, at: At, w: Walk, drop: boolean): unknown {
   if (value === null || value === undefined || w.typeError) return value;
   const { schema, ref } = resolve(s);
   const bad = () => {
@@ -79,14 +90,14 @@ function walk(value: unknown, s: Schema, at: { path: string; goPath: string[]; s
       return typeof value === "boolean" ? value : bad();
     case "array":
       if (!Array.isArray(value)) return bad();
-      return value.map((v, i) => walk(v, schema.items ?? {}, { ...at, path: `${at.path}[${i}]` }, w, drop));
+      return value.map((v, i) => walk(v, schema.items ?? {}, { ...at, path: `${at.path}[${i}]`, ptr: ptr(at.ptr, i) }, w, drop));
     case "object": {
       if (!isRecord(value)) return bad();
       const struct = ref && schema.properties ? (ref.split(".").pop() ?? at.struct) : at.struct;
       const out: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(value)) {
         if (schema.additionalProperties) {
-          out[k] = walk(v, schema.additionalProperties, { ...at, path: join(at.path, k) }, w, drop);
+          out[k] = walk(v, schema.additionalProperties, { ...at, path: join(at.path, k), ptr: ptr(at.ptr, k) }, w, drop);
           continue;
         }
         const prop = schema.properties?.[k];
@@ -97,10 +108,11 @@ function walk(value: unknown, s: Schema, at: { path: string; goPath: string[]; s
         }
         if (!prop) {
           w.unknown.push(join(at.path, k));
+          w.pointers.push(ptr(at.ptr, k));
           if (!drop) out[k] = v;
           continue;
         }
-        out[k] = walk(v, prop, { path: join(at.path, k), goPath: [...at.goPath, k], struct }, w, drop);
+        out[k] = walk(v, prop, { path: join(at.path, k), ptr: ptr(at.ptr, k), goPath: [...at.goPath, k], struct }, w, drop);
       }
       return out;
     }
@@ -177,13 +189,13 @@ export interface FieldCheck {
   apply?: { namespace?: string; name: string };
 }
 
-/** Checks a decoded body; returns it without unknown fields and the warnings to send. */
-export function checkFields(c: FieldCheck): { body: unknown; warnings: string[] } {
+/** Checks a decoded body; returns it without unknown fields, their JSON pointers, and the warnings to send. */
+export function checkFields(c: FieldCheck): { body: unknown; warnings: string[]; unknown: string[] } {
   const def = definitionOf(c.info.group, c.info.version, c.info.kind);
   const schema = def ? definitions().get(def) : undefined;
-  if (!def || !schema || !isRecord(c.body)) return { body: c.body, warnings: [] };
-  const w: Walk = { unknown: [] };
-  const body = walk(c.body, { $ref: def }, { path: "", goPath: [], struct: c.info.kind }, w, c.mode !== "Strict");
+  if (!def || !schema || !isRecord(c.body)) return { body: c.body, warnings: [], unknown: [] };
+  const w: Walk = { unknown: [], pointers: [] };
+  const body = walk(c.body, { $ref: def }, { path: "", ptr: "", goPath: [], struct: c.info.kind }, w, c.mode !== "Strict");
   const kind = c.info.kind;
   // GroupVersionKind.String(): "/v1, Kind=ConfigMap" for the core group.
   const gv = `${c.info.group}/${c.info.version}`;
@@ -204,5 +216,5 @@ export function checkFields(c: FieldCheck): { body: unknown; warnings: string[] 
       `${kind} in version "${c.info.version}" cannot be handled as a ${kind}: strict decoding error: ${problems.join(", ")}`,
     );
   }
-  return { body, warnings: c.mode === "Warn" ? problems : [] };
+  return { body, warnings: c.mode === "Warn" ? problems : [], unknown: w.pointers };
 }

@@ -413,15 +413,17 @@ export class Router {
       if (!known.includes(contentType)) throw errors.unsupportedMediaType(contentType, known);
       const decoded = this.decode(raw, contentType, isApply);
       const checked =
-        contentType === "application/json-patch+json" || subresource !== undefined
+        subresource !== undefined
           ? { body: decoded, warnings: [] }
-          : checkFields({
-              info,
-              body: decoded,
-              json: isApply ? undefined : jsonText,
-              mode: fieldValidation,
-              apply: isApply ? { namespace, name } : undefined,
-            });
+          : contentType === "application/json-patch+json"
+            ? this.checkJsonPatch(info, namespace, name, decoded, fieldValidation)
+            : checkFields({
+                info,
+                body: decoded,
+                json: isApply ? undefined : jsonText,
+                mode: fieldValidation,
+                apply: isApply ? { namespace, name } : undefined,
+              });
       const body = checked.body;
       const force = query.force === undefined ? undefined : query.force === "true";
       if (subresource === "scale") {
@@ -491,6 +493,23 @@ export class Router {
       return send(res, 200, { ...list, items });
     }
     throw new ApiError(405, "MethodNotAllowed", `${method} is not supported on ${url(r)}`);
+  }
+
+  /**
+   * A JSON patch is checked on the object it produces (as the server decodes the patched object);
+   * unknown fields it would add are removed by appending `remove` operations (Warn, Ignore).
+   */
+  private checkJsonPatch(
+    info: ResourceInfo,
+    namespace: string | undefined,
+    name: string,
+    patch: unknown,
+    mode: ReturnType<typeof fieldValidationOf>,
+  ): { body: unknown; warnings: string[] } {
+    const live = this.d.cluster.tryGet(info, namespace, name);
+    if (!live || !Array.isArray(patch)) return { body: patch, warnings: [] };
+    const checked = checkFields({ info, body: jsonPatch(live, patch), mode });
+    return { body: [...patch, ...checked.unknown.map((path) => ({ op: "remove", path }))], warnings: checked.warnings };
   }
 
   private setScale(info: ResourceInfo, namespace: string | undefined, name: string, body: unknown, fieldManager?: string): unknown {

@@ -107,6 +107,26 @@ describe("field validation", () => {
     );
   });
 
+  it("checks the object a JSON patch produces: Strict refuses, Warn removes the unknown field", async () => {
+    await call("POST", cms, { metadata: { name: "jp" }, data: { a: "1" } });
+    const ops = [
+      { op: "add", path: "/bogus", value: 1 },
+      { op: "replace", path: "/data/a", value: "2" },
+    ];
+    const path = `${cms}/jp`;
+    const strict = await call("PATCH", `${path}?fieldValidation=Strict`, ops, { contentType: "application/json-patch+json" });
+    expect(strict.body.message).toBe(
+      'ConfigMap in version "v1" cannot be handled as a ConfigMap: strict decoding error: unknown field "bogus"',
+    );
+    const typed = await call("PATCH", path, [{ op: "replace", path: "/data/a", value: 2 }], { contentType: "application/json-patch+json" });
+    expect(typed.status).toBe(400);
+    const warn = await call("PATCH", path, ops, { contentType: "application/json-patch+json" });
+    expect(warn.status).toBe(200);
+    expect(warn.warnings).toBe('299 - "unknown field \\"bogus\\""');
+    expect(warn.body.bogus).toBeUndefined();
+    expect(warn.body.data).toEqual({ a: "2" });
+  });
+
   it("server-side apply refuses unknown fields whatever the mode", async () => {
     const r = await call("PATCH", "/api/v1/namespaces/fv/configmaps/a?fieldManager=t&fieldValidation=Ignore", undefined, {
       contentType: "application/apply-patch+yaml",
