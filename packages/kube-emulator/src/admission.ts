@@ -8,6 +8,7 @@
  */
 import { ApiError } from "./errors.js";
 import { canonicalQuantity, formatQuantity, parseQuantity } from "./quantity.js";
+import { admitServiceAccount } from "./service-account-admission.js";
 import { findByKind, NAMESPACES, PODS, qualifiedResource, type ResourceInfo, resourceKey } from "./resources.js";
 import type { Store } from "./store.js";
 import { isRecord, type KubeObject } from "./types.js";
@@ -495,7 +496,14 @@ function checkQuota(store: Store, info: ResourceInfo, obj: KubeObject, old: Kube
 export function admit(store: Store, info: ResourceInfo, obj: KubeObject, old: KubeObject | undefined): string[] {
   const warnings: string[] = [];
   if (!info.namespaced) return warnings;
-  if (info === PODS && !old) defaultFromLimitRanges(store, obj);
+  if (info === PODS && !old) {
+    admitServiceAccount(store, obj);
+    defaultFromLimitRanges(store, obj);
+  }
+  // StorageObjectInUseProtection: every new claim carries the pvc-protection finalizer.
+  if (info.kind === "PersistentVolumeClaim" && !old && !obj.metadata.finalizers?.includes("kubernetes.io/pvc-protection")) {
+    obj.metadata.finalizers = [...(obj.metadata.finalizers ?? []), "kubernetes.io/pvc-protection"];
+  }
   canonicalizeQuantities(info.kind, obj);
   if (!old) checkLimitRanges(store, info, obj);
   else if (info.kind === "PersistentVolumeClaim") checkLimitRanges(store, info, obj);

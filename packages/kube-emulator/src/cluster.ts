@@ -265,6 +265,10 @@ export class Cluster {
     }
     if (opts.dryRun) return next;
     this.store.write(resourceKey(info), next);
+    // The last finalizer of an object being deleted is gone: the object goes.
+    if (old && meta.deletionTimestamp && !meta.finalizers?.length && info !== NAMESPACES && info !== PODS) {
+      this.store.remove(resourceKey(info), meta.namespace ?? "", meta.name);
+    }
     this.refreshQuotas(info, next.metadata.namespace);
     return next;
   }
@@ -449,6 +453,7 @@ export class Cluster {
       propagationPolicy?: string;
       preconditions?: { uid?: string; resourceVersion?: string };
       dryRun?: boolean;
+      gracePeriodSeconds?: number;
     } = {},
   ): KubeObject | Status {
     if (info.virtual) throw errors.methodNotSupported(info, "delete");
@@ -465,6 +470,8 @@ export class Cluster {
     if (pre?.resourceVersion && pre.resourceVersion !== live.metadata.resourceVersion) throw errors.conflict(info, name);
     if (opts.dryRun) return live;
     if (info === NAMESPACES) return this.beginNamespaceDeletion(live);
+    const pending = this.beginGracefulDeletion(info, live, opts.gracePeriodSeconds);
+    if (pending) return pending;
     if (opts.propagationPolicy === "Orphan") this.orphanDependents(live);
     const event = this.store.remove(resourceKey(info), namespace ?? "", name);
     const gone = event?.object ?? live;
@@ -493,6 +500,36 @@ export class Cluster {
       details,
       code: 200,
     } as unknown as Status;
+  }
+
+  /**
+   * A deletion that does not remove the object yet, as the registry does it: a scheduled, running
+   * pod gets `deletionTimestamp` = now + its grace period (the request's `gracePeriodSeconds`, else
+   * `terminationGracePeriodSeconds`, default 30) and the kubelet removes it once its containers
+   * have stopped; an object with finalizers gets `deletionTimestamp` and stays until the last
+   * finalizer is removed. A second delete may shorten a grace period, never lengthen it.
+   */
+  private beginGracefulDeletion(info: ResourceInfo, live: KubeObject, requested: number | undefined): KubeObject | undefined {
+    let seconds = 0;
+    if (info === PODS) {
+      const spec = isRecord(live.spec) ? live.spec : {};
+      const phase = isRecord(live.status) ? live.status.phase : undefined;
+      const grace = requested ?? (typeof spec.terminationGracePeriodSeconds === "number" ? spec.terminationGracePeriodSeconds : 30);
+      if (spec.nodeName && phase !== "Succeeded" && phase !== "Failed" && grace > 0) seconds = grace;
+    }
+    const finalizers = live.metadata.finalizers ?? [];
+    if (seconds === 0 && finalizers.length === 0) return undefined;
+    if (live.metadata.deletionTimestamp && seconds >= (live.metadata.deletionGracePeriodSeconds ?? 0)) return live;
+    const next: KubeObject = {
+      ...live,
+      metadata: {
+        ...live.metadata,
+        deletionTimestamp: k8sTime(this.now() + seconds * 1000),
+        deletionGracePeriodSeconds: seconds,
+      },
+    };
+    this.store.write(resourceKey(info), next);
+    return next;
   }
 
   /** Internal delete for controllers and garbage collection (no checks, tolerant of absence). */

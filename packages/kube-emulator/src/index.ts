@@ -42,6 +42,8 @@ export interface KubeEmulatorOptions {
   host?: string;
   /** Time from pod creation to Running/Ready (or to ImagePullBackOff/CrashLoopBackOff). Default 1500. */
   podReadyDelayMs?: number;
+  /** Time a deleted pod's containers take to stop (bounded by its grace period). Default podReadyDelayMs. */
+  podStopDelayMs?: number;
   /** Time between simulated restarts of a crash-looping container and image pull retries. Default 2000. */
   crashLoopIntervalMs?: number;
   /** One simulated log line per container every this many ms. Default 1000. */
@@ -159,6 +161,7 @@ export class KubeEmulator {
     this.cluster.virtualLister = (_info: ResourceInfo, ns) => listPodMetrics(this.cluster.store, ns, clock(), this.usage);
     this.controllers = new Controllers(this.cluster, {
       podReadyDelayMs: opts.podReadyDelayMs ?? 1500,
+      podStopDelayMs: opts.podStopDelayMs ?? opts.podReadyDelayMs ?? 1500,
       crashLoopIntervalMs: opts.crashLoopIntervalMs ?? 2000,
       badImages: this.badImages,
       ingressControllerNamespace: opts.ingressControllerNamespace ?? "ingress-nginx",

@@ -110,6 +110,14 @@ export function planLogs(pod: KubeObject, q: LogQuery): LogPlan {
   const cs = arr(rec(pod.status).containerStatuses).find((c) => c.name === container.name);
   const state = rec(cs?.state);
   const waiting = rec(state.waiting);
+  if (q.previous) {
+    // The kubelet serves only a terminated earlier instance of the container.
+    const term = rec(rec(cs?.lastState).terminated);
+    if (term.startedAt === undefined) {
+      throw errors.badRequest(`previous terminated container "${String(container.name)}" in pod "${name}" not found`);
+    }
+    return { container, image: String(container.image), startMs: Date.parse(String(term.startedAt)), crashed: true };
+  }
   if (isRecord(state.running)) {
     return {
       container,

@@ -104,6 +104,7 @@ export const RESOURCES: readonly ResourceInfo[] = [
       "type",
     ],
   }),
+  r("", "v1", "Endpoints", "endpoints", { shortNames: ["ep"] }),
   r("", "v1", "ResourceQuota", "resourcequotas", {
     shortNames: ["quota"],
     hasStatus: true,
@@ -127,6 +128,9 @@ export const RESOURCES: readonly ResourceInfo[] = [
     hasStatus: true,
     subresources: ["status", "scale"],
     categories: ["all"],
+  }),
+  r("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", {
+    fieldSelectors: ["metadata.name", "metadata.namespace", "addressType"],
   }),
   r("networking.k8s.io", "v1", "Ingress", "ingresses", {
     shortNames: ["ing"],
@@ -208,3 +212,5 @@ export const REPLICASETS = mustFindByKind("apps/v1", "ReplicaSet");
 export const PVCS = mustFindByKind("v1", "PersistentVolumeClaim");
 export const SERVICES = mustFindByKind("v1", "Service");
 export const SERVICEACCOUNTS = mustFindByKind("v1", "ServiceAccount");
+export const ENDPOINTS = mustFindByKind("v1", "Endpoints");
+export const ENDPOINTSLICES = mustFindByKind("discovery.k8s.io/v1", "EndpointSlice");

@@ -13,7 +13,10 @@ import { ApiError, errors, type Status, statusForCode } from "./errors.js";
 import type { Faults, Recorder, Verb } from "./faults.js";
 import { type LogQuery, LogSource, planLogs } from "./logs.js";
 import { openApiV3Doc, openApiV3Root } from "./openapi.js";
+import { decodeProtobuf, PROTOBUF } from "./protobuf.js";
+import { OPENAPI_V2_PROTOBUF, OPENAPI_V2_PROTOBUF_RESPONSE, openApiV2, openApiV2Protobuf } from "./openapi-v2.js";
 import { jsonPatch, mergePatch, strategicMergePatch } from "./patch.js";
+import { checkFields, fieldValidationOf } from "./field-validation.js";
 import { findByPlural, groupVersion, PODS, qualifiedResource, type ResourceInfo, resourceKey } from "./resources.js";
 import type { StoreEvent } from "./store.js";
 import { toTable, wantsTable } from "./table.js";
@@ -36,7 +39,7 @@ export interface RouterDeps {
 }
 
 type Route =
-  | { type: "static"; verb: Verb; body: () => unknown; text?: boolean }
+  | { type: "static"; verb: Verb; body: () => unknown; text?: boolean; protobuf?: () => Buffer }
   | {
       type: "resource";
       info: ResourceInfo;
@@ -114,11 +117,12 @@ export class Router {
     if (segs.length === 1 && (first === "healthz" || first === "livez" || first === "readyz")) {
       return { type: "static", verb: "other", body: () => "ok", text: true };
     }
-    // OpenAPI v2 (and its legacy protobuf path) is not served: old kubectl asks for it and, with
-    // --validate=false, carries on after a 404, as it does against servers that disable it.
-    if ((first === "openapi" && segs[1] === "v2" && segs.length === 2) || (segs.length === 1 && first === "swagger-2.0.0.pb-v1")) {
-      return { type: "absent", verb: "discovery" };
+    // OpenAPI v2, as JSON or (what client-go asks for) protobuf. The pre-1.10 path is gone, as on
+    // a real 1.33 server.
+    if (first === "openapi" && segs[1] === "v2" && segs.length === 2) {
+      return { type: "static", verb: "discovery", body: openApiV2, protobuf: openApiV2Protobuf };
     }
+    if (segs.length === 1 && first === "swagger-2.0.0.pb-v1") return { type: "absent", verb: "discovery" };
     if (first === "openapi" && segs[1] === "v3") {
       if (segs.length === 2) return { type: "static", verb: "discovery", body: openApiV3Root };
       const doc = openApiV3Doc(segs.slice(2).join("/"));
@@ -272,6 +276,12 @@ export class Router {
         req.resume();
         if (method !== "GET")
           throw new ApiError(405, "MethodNotAllowed", `the server does not allow this method on the requested resource`);
+        if (route.protobuf && (req.headers.accept ?? "").includes(OPENAPI_V2_PROTOBUF)) {
+          const pb = route.protobuf();
+          res.writeHead(200, { "Content-Type": OPENAPI_V2_PROTOBUF_RESPONSE, "Content-Length": pb.length });
+          res.end(pb);
+          return;
+        }
         const body = route.body();
         if (route.text) {
           res.writeHead(200, { "Content-Type": "text/plain" });
@@ -289,7 +299,7 @@ export class Router {
     }
   }
 
-  private async readBody(req: IncomingMessage): Promise<string> {
+  private async readBody(req: IncomingMessage): Promise<Buffer> {
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of req) {
@@ -297,16 +307,16 @@ export class Router {
       if (size > MAX_BODY_BYTES) throw new ApiError(413, "RequestEntityTooLarge", "Request entity too large: limit is 3145728");
       chunks.push(chunk as Buffer);
     }
-    return Buffer.concat(chunks).toString("utf8");
+    return Buffer.concat(chunks);
   }
 
   /** Decodes a create/update body (JSON or YAML, as the real server accepts). */
-  private decode(raw: string, contentType: string, forApply = false): unknown {
+  private decode(body: Buffer, contentType: string, forApply = false): unknown {
     const json = contentType === "" || contentType === "application/json" || contentType.endsWith("+json");
     const yaml = contentType === "application/yaml" || forApply;
-    if (!json && !yaml) {
-      throw errors.unsupportedMediaType(contentType, ["application/json", "application/yaml", "application/vnd.kubernetes.protobuf"]);
-    }
+    if (contentType === PROTOBUF && !forApply) return decodeProtobuf(body);
+    if (!json && !yaml) throw errors.unsupportedMediaType(contentType, ["application/json", "application/yaml", PROTOBUF]);
+    const raw = body.toString("utf8");
     if (raw.trim() === "") throw errors.badRequest("the request body is empty");
     try {
       return JSON.parse(raw);
@@ -331,6 +341,10 @@ export class Router {
     const { cluster } = this.d;
     const { info, namespace, name, subresource } = r;
     const { res, query } = ctx;
+    // What a 1.33 server says on every use of v1 Endpoints.
+    if (info.kind === "Endpoints" && info.group === "") {
+      res.setHeader("Warning", '299 - "v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice"');
+    }
     const dryRun = query.dryRun === "All";
     const limit = query.limit ? Number(query.limit) : undefined;
     if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0)) throw errors.badRequest(`invalid limit: ${query.limit}`);
@@ -362,9 +376,12 @@ export class Router {
     const raw = await this.readBody(ctx.req);
     const fieldManager = this.fieldManager(ctx);
 
+    const fieldValidation = method === "DELETE" ? "Ignore" : fieldValidationOf(query.fieldValidation);
+    const jsonText = contentType === PROTOBUF ? undefined : raw.toString("utf8");
     if (method === "POST" && name === undefined) {
-      const warnings: string[] = [];
-      const obj = cluster.create(info, namespace, this.decode(raw, contentType), { fieldManager, dryRun, warnings });
+      const checked = checkFields({ info, body: this.decode(raw, contentType), json: jsonText, mode: fieldValidation });
+      const warnings = [...checked.warnings];
+      const obj = cluster.create(info, namespace, checked.body, { fieldManager, dryRun, warnings });
       return send(res, 201, obj, warningHeaders(warnings));
     }
     if (method === "PUT" && name !== undefined) {
@@ -376,8 +393,14 @@ export class Router {
       }
       if (subresource === "scale") return send(res, 200, this.setScale(info, namespace, name, body, fieldManager));
       if (subresource !== undefined) throw errors.methodNotSupported(info, `update ${subresource}`);
-      const warnings: string[] = [];
-      return send(res, 200, cluster.update(info, namespace, name, body, { fieldManager, dryRun, warnings }), warningHeaders(warnings));
+      const checked = checkFields({ info, body, json: jsonText, mode: fieldValidation });
+      const warnings = [...checked.warnings];
+      return send(
+        res,
+        200,
+        cluster.update(info, namespace, name, checked.body, { fieldManager, dryRun, warnings }),
+        warningHeaders(warnings),
+      );
     }
     if (method === "PATCH" && name !== undefined) {
       const isApply = contentType === "application/apply-patch+yaml";
@@ -388,7 +411,20 @@ export class Router {
         "application/apply-patch+yaml",
       ];
       if (!known.includes(contentType)) throw errors.unsupportedMediaType(contentType, known);
-      const body = this.decode(raw, contentType, isApply);
+      const decoded = this.decode(raw, contentType, isApply);
+      const checked =
+        subresource !== undefined
+          ? { body: decoded, warnings: [] }
+          : contentType === "application/json-patch+json"
+            ? this.checkJsonPatch(info, namespace, name, decoded, fieldValidation)
+            : checkFields({
+                info,
+                body: decoded,
+                json: isApply ? undefined : jsonText,
+                mode: fieldValidation,
+                apply: isApply ? { namespace, name } : undefined,
+              });
+      const body = checked.body;
       const force = query.force === undefined ? undefined : query.force === "true";
       if (subresource === "scale") {
         const live = cluster.get(info, namespace, name);
@@ -402,7 +438,7 @@ export class Router {
         return send(res, 200, this.setScale(info, namespace, name, patched, fieldManager));
       }
       if (subresource !== undefined && subresource !== "status") throw errors.methodNotSupported(info, `patch ${subresource}`);
-      const warnings: string[] = [];
+      const warnings = [...checked.warnings];
       const { object, created } = cluster.patch(info, namespace, name, contentType, body, {
         fieldManager: isApply ? query.fieldManager : fieldManager,
         force,
@@ -414,12 +450,17 @@ export class Router {
     }
     if (method === "DELETE") {
       let opts: Record<string, unknown> = {};
-      if (raw.trim()) {
+      if (raw.toString("utf8").trim()) {
         const body = this.decode(raw, contentType);
         if (isRecord(body)) opts = body;
       }
       const propagationPolicy = (query.propagationPolicy ?? opts.propagationPolicy) as string | undefined;
       const preconditions = isRecord(opts.preconditions) ? (opts.preconditions as { uid?: string; resourceVersion?: string }) : undefined;
+      const graceRaw = query.gracePeriodSeconds ?? opts.gracePeriodSeconds;
+      const gracePeriodSeconds = graceRaw === undefined ? undefined : Number(graceRaw);
+      if (gracePeriodSeconds !== undefined && !Number.isInteger(gracePeriodSeconds)) {
+        throw errors.badRequest(`invalid gracePeriodSeconds: ${String(graceRaw)}`);
+      }
       if (name !== undefined) {
         if (subresource !== undefined) throw errors.methodNotSupported(info, `delete ${subresource}`);
         return send(
@@ -429,6 +470,7 @@ export class Router {
             propagationPolicy,
             preconditions,
             dryRun,
+            gracePeriodSeconds: gracePeriodSeconds !== undefined && gracePeriodSeconds < 0 ? 0 : gracePeriodSeconds,
           }),
         );
       }
@@ -444,12 +486,30 @@ export class Router {
           cluster.delete(info, item.metadata.namespace, item.metadata.name, {
             propagationPolicy,
             dryRun,
+            gracePeriodSeconds,
           }),
         );
       }
       return send(res, 200, { ...list, items });
     }
     throw new ApiError(405, "MethodNotAllowed", `${method} is not supported on ${url(r)}`);
+  }
+
+  /**
+   * A JSON patch is checked on the object it produces (as the server decodes the patched object);
+   * unknown fields it would add are removed by appending `remove` operations (Warn, Ignore).
+   */
+  private checkJsonPatch(
+    info: ResourceInfo,
+    namespace: string | undefined,
+    name: string,
+    patch: unknown,
+    mode: ReturnType<typeof fieldValidationOf>,
+  ): { body: unknown; warnings: string[] } {
+    const live = this.d.cluster.tryGet(info, namespace, name);
+    if (!live || !Array.isArray(patch)) return { body: patch, warnings: [] };
+    const checked = checkFields({ info, body: jsonPatch(live, patch), mode });
+    return { body: [...patch, ...checked.unknown.map((path) => ({ op: "remove", path }))], warnings: checked.warnings };
   }
 
   private setScale(info: ResourceInfo, namespace: string | undefined, name: string, body: unknown, fieldManager?: string): unknown {

@@ -7,6 +7,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Cluster } from "./cluster.js";
+import { containerIdOf, imageIdOf, qualifiedImage } from "./images.js";
 import { DEPLOYMENTS, NAMESPACES, PODS, REPLICASETS, resourceKey, SERVICEACCOUNTS } from "./resources.js";
 import { type KubeObject, k8sTime, safeHash, stableStringify } from "./types.js";
 import { applyDefaults } from "./validation.js";
@@ -93,7 +94,7 @@ export function seedFleet(cluster: Cluster, o: SeedFleetOptions): SeedFleetResul
       const d: KubeObject = {
         apiVersion: "apps/v1",
         kind: "Deployment",
-        metadata: { ...meta(name, ns), generation: 1, labels },
+        metadata: { ...meta(name, ns), generation: 1, labels, annotations: { "deployment.kubernetes.io/revision": "1" } },
         spec: {
           replicas,
           selector: { matchLabels: labels },
@@ -210,9 +211,9 @@ export function seedFleet(cluster: Cluster, o: SeedFleetOptions): SeedFleetResul
             containerStatuses: [
               {
                 name: "app",
-                image,
-                imageID: `docker.io/library/${image}@sha256:${safeHash(image, 16)}`,
-                containerID: `containerd://${safeHash(podName, 32)}`,
+                image: qualifiedImage(image),
+                imageID: imageIdOf(image),
+                containerID: containerIdOf(podName),
                 ready: true,
                 restartCount: 0,
                 started: true,

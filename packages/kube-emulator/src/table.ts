@@ -171,12 +171,65 @@ const COLUMNS: Record<string, Column[]> = {
     },
     ageCol,
   ],
+  Endpoints: [
+    nameCol,
+    {
+      name: "Endpoints",
+      type: "string",
+      cell: (o) => {
+        const all = arr(o.subsets).flatMap((s) =>
+          arr(s.addresses).flatMap((a) => arr(s.ports).map((p) => `${String(a.ip)}:${String(p.port)}`)),
+        );
+        if (all.length === 0) return "<none>";
+        return all.length > 3 ? `${all.slice(0, 3).join(",")} + ${all.length - 3} more...` : all.join(",");
+      },
+    },
+    ageCol,
+  ],
+  EndpointSlice: [
+    nameCol,
+    { name: "AddressType", type: "string", cell: (o) => String(o.addressType ?? "") },
+    {
+      name: "Ports",
+      type: "string",
+      cell: (o) =>
+        arr(o.ports)
+          .map((p) => String(p.port ?? "<unset>"))
+          .join(",") || "<unset>",
+    },
+    {
+      name: "Endpoints",
+      type: "string",
+      cell: (o) => {
+        const all = arr(o.endpoints).flatMap((e) => (Array.isArray(e.addresses) ? (e.addresses as string[]) : []));
+        if (all.length === 0) return "<unset>";
+        return all.length > 3 ? `${all.slice(0, 3).join(",")} + ${all.length - 3} more...` : all.join(",");
+      },
+    },
+    ageCol,
+  ],
+  // The columns `kubectl get events` shows (the printer's NAME, FIRST SEEN, COUNT… are wide-only).
+  Event: [
+    {
+      name: "Last Seen",
+      type: "string",
+      cell: (o, now) => humanAge(now - Date.parse(String(o.lastTimestamp ?? o.metadata.creationTimestamp))),
+    },
+    { name: "Type", type: "string", cell: (o) => String(o.type ?? "") },
+    { name: "Reason", type: "string", cell: (o) => String(o.reason ?? "") },
+    {
+      name: "Object",
+      type: "string",
+      cell: (o) => `${String(rec(o.involvedObject).kind ?? "").toLowerCase()}/${String(rec(o.involvedObject).name ?? "")}`,
+    },
+    { name: "Message", type: "string", cell: (o) => String(o.message ?? "") },
+  ],
   PersistentVolumeClaim: [
     nameCol,
     {
       name: "Status",
       type: "string",
-      cell: (o) => String(rec(o.status).phase ?? "Pending"),
+      cell: (o) => (o.metadata.deletionTimestamp ? "Terminating" : String(rec(o.status).phase ?? "Pending")),
     },
     {
       name: "Volume",

@@ -438,8 +438,16 @@ export function applyDefaults(info: ResourceInfo, obj: KubeObject, allocateClust
           if (!isRecord(p)) continue;
           p.protocol ??= "TCP";
           p.targetPort ??= p.port;
+          // NodePort and LoadBalancer Services get a node port from 30000-32767 (stable per port here).
+          if ((spec.type === "NodePort" || spec.type === "LoadBalancer") && p.nodePort === undefined) {
+            let h = 2166136261;
+            for (const ch of `${obj.metadata.namespace}/${obj.metadata.name}/${String(p.port)}`)
+              h = Math.imul(h ^ ch.charCodeAt(0), 16777619);
+            p.nodePort = 30000 + ((h >>> 0) % 2768);
+          }
         }
       }
+      if (spec.type === "NodePort" || spec.type === "LoadBalancer") spec.externalTrafficPolicy ??= "Cluster";
       break;
     }
     case "PersistentVolumeClaim":

@@ -206,7 +206,7 @@ describe("deployment controller", () => {
     expect(rolloutComplete(scaled)).toBe(true);
   });
 
-  it("Recreate replaces pods at once; deleting the deployment garbage-collects its pods", async () => {
+  it("Recreate creates new pods once the old ones are gone; deleting the deployment garbage-collects its pods", async () => {
     await apply(deployment("ghost", { image: "ghost:5", strategy: "Recreate" }));
     const [first] = await until("ghost pod", async () => {
       const p = await podsOf("ghost");
@@ -218,6 +218,10 @@ describe("deployment controller", () => {
     });
     await apply(changed);
     await kube.settle();
+    // The old pod is terminating (graceful deletion) and nothing new starts until it is gone.
+    const during = await podsOf("ghost");
+    expect(during.map((p) => [p.metadata?.name, !!p.metadata?.deletionTimestamp])).toEqual([[first.metadata?.name, true]]);
+    await kube.fastForward();
     const pods = await podsOf("ghost");
     expect(pods).toHaveLength(1);
     expect(pods[0].metadata?.name).not.toBe(first.metadata?.name);

@@ -1,141 +1,224 @@
-// Fidelity: the real kubectl drives the emulator (get namespaces, apply --server-side, get pods,
-// logs, rollout status, delete). kubectl is taken from PATH, else extracted from Debian's
-// `kubernetes-client` package into a cache directory; the suite is skipped, saying why, only when
-// neither works.
+// Fidelity: the real kubectl drives the emulator as a new user would — apply -f, get -o json,
+// explain, create configmap, describe (Events), logs, logs --previous, rollout status / history /
+// undo, apply --server-side, delete — with the OLDEST and the NEWEST kubectl found on the machine:
+// the versioned binaries beside the kubectl on PATH (a dispatcher with kubectl.1.27 … kubectl.1.33
+// on this machine image), that kubectl itself, and Debian's kubernetes-client (1.20) if it has been
+// extracted into the cache directory (`apt-get download kubernetes-client && dpkg-deb -x`). Only
+// when none is found does it try that extraction itself; it skips, saying why, only when nothing works.
 import { execFile, execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, realpathSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KubeEmulator } from "../src/index.js";
 
 const run = promisify(execFile);
+const CACHE = join(tmpdir(), "minispod-kubectl");
+const DEBIAN_KUBECTL = join(CACHE, "usr", "bin", "kubectl");
 
-function works(bin: string): boolean {
+interface Kubectl {
+  bin: string;
+  minor: number;
+  version: string;
+}
+
+function probe(bin: string): Kubectl | undefined {
   try {
-    execFileSync(bin, ["version", "--client"], {
-      stdio: "ignore",
-      timeout: 20_000,
-    });
-    return true;
+    const out = execFileSync(bin, ["version", "--client", "-o", "json"], { timeout: 20_000, stdio: ["ignore", "pipe", "ignore"] });
+    const v = (JSON.parse(out.toString()) as { clientVersion: { major: string; minor: string; gitVersion: string } }).clientVersion;
+    return { bin, minor: Number.parseInt(v.minor, 10), version: v.gitVersion };
   } catch {
-    return false;
+    return undefined;
   }
 }
 
-function findKubectl(): { bin?: string; why: string } {
+function candidates(): string[] {
+  const out: string[] = [];
   for (const dir of (process.env.PATH ?? "").split(":")) {
     const bin = join(dir, "kubectl");
-    if (dir && existsSync(bin) && works(bin)) return { bin, why: "PATH" };
+    if (!dir || !existsSync(bin)) continue;
+    out.push(bin);
+    try {
+      const real = dirname(realpathSync(bin));
+      for (const f of readdirSync(real)) if (/^kubectl\.\d+\.\d+$/.test(f)) out.push(join(real, f));
+    } catch {
+      // an unreadable directory adds nothing
+    }
   }
-  const cache = join(tmpdir(), "minispod-kubectl");
-  const extracted = join(cache, "usr", "bin", "kubectl");
-  if (existsSync(extracted) && works(extracted)) return { bin: extracted, why: "cache" };
+  if (existsSync(DEBIAN_KUBECTL)) out.push(DEBIAN_KUBECTL);
+  return [...new Set(out)];
+}
+
+function extractDebian(): string {
   try {
-    mkdirSync(cache, { recursive: true });
-    execFileSync("apt-get", ["download", "kubernetes-client"], {
-      cwd: cache,
-      stdio: "ignore",
-      timeout: 180_000,
-    });
-    const deb = readdirSync(cache).find((f) => f.startsWith("kubernetes-client") && f.endsWith(".deb"));
-    if (!deb) return { why: "apt-get download kubernetes-client produced no package" };
-    execFileSync("dpkg-deb", ["-x", join(cache, deb), cache], {
-      stdio: "ignore",
-      timeout: 60_000,
-    });
-    if (existsSync(extracted) && works(extracted)) return { bin: extracted, why: "debian" };
-    return { why: "the extracted Debian kubectl does not run" };
+    mkdirSync(CACHE, { recursive: true });
+    execFileSync("apt-get", ["download", "kubernetes-client"], { cwd: CACHE, stdio: "ignore", timeout: 180_000 });
+    const deb = readdirSync(CACHE).find((f) => f.startsWith("kubernetes-client") && f.endsWith(".deb"));
+    if (!deb) return "apt-get download kubernetes-client produced no package";
+    execFileSync("dpkg-deb", ["-x", join(CACHE, deb), CACHE], { stdio: "ignore", timeout: 60_000 });
+    return "";
   } catch (err) {
-    return {
-      why: `kubectl is not on PATH and extracting Debian's kubernetes-client failed: ${(err as Error).message}`,
-    };
+    return `no kubectl on PATH and extracting Debian's kubernetes-client failed: ${(err as Error).message}`;
   }
 }
 
-const found = findKubectl();
-if (!found.bin) console.warn(`kubectl fidelity test skipped: ${found.why}`);
+function findKubectls(): { found: Kubectl[]; why: string } {
+  let found = candidates()
+    .map(probe)
+    .filter((k): k is Kubectl => !!k);
+  let why = "";
+  if (found.length === 0) {
+    why = extractDebian();
+    found = candidates()
+      .map(probe)
+      .filter((k): k is Kubectl => !!k);
+  }
+  found.sort((a, b) => a.minor - b.minor);
+  const picked = found.length > 1 ? [found[0], found[found.length - 1]] : found;
+  return { found: picked.filter((k, i) => picked.findIndex((o) => o.minor === k.minor) === i), why: why || "no working kubectl found" };
+}
 
-describe.skipIf(!found.bin)(`kubectl against the emulator (${found.bin ?? "kubectl unavailable"})`, () => {
-  const kubectl = found.bin as string;
+const { found, why } = findKubectls();
+if (found.length === 0) console.warn(`kubectl fidelity test skipped: ${why}`);
+
+const MANIFEST = `apiVersion: v1
+kind: ConfigMap
+metadata: {name: web-config, labels: {app: web}}
+data: {greeting: hello}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, labels: {app: web}}
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, labels: {app: web}}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: 'busybox:1.36', ports: [{containerPort: 8080}]}]}
+`;
+
+if (found.length === 0) {
+  describe.skip(`kubectl against the emulator (skipped: ${why})`, () => {
+    it("drives the emulator with the oldest and the newest kubectl", () => {});
+  });
+}
+
+for (const kubectl of found) describe(`kubectl ${kubectl.version} against the emulator`, () => drive(kubectl));
+
+function drive(kubectl: Kubectl): void {
   let kube: KubeEmulator;
   let kubeconfig: string;
-  let extraApplyArgs: string[] = [];
+  let manifest: string;
 
-  const k = async (...args: string[]) => {
-    const { stdout } = await run(kubectl, ["--kubeconfig", kubeconfig, ...args], { timeout: 60_000 });
-    return stdout;
+  const k = async (...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => {
+    try {
+      const { stdout, stderr } = await run(kubectl.bin, ["--kubeconfig", kubeconfig, ...args], { timeout: 60_000 });
+      return { code: 0, stdout, stderr };
+    } catch (err) {
+      const e = err as { code?: number; stdout?: string; stderr?: string };
+      return { code: typeof e.code === "number" ? e.code : -1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" };
+    }
+  };
+  const ok = async (...args: string[]): Promise<string> => {
+    const r = await k(...args);
+    expect(r.stderr, `kubectl ${args.join(" ")}`).not.toMatch(/^error|Error from server/m);
+    expect(r.code, `kubectl ${args.join(" ")}: ${r.stderr}`).toBe(0);
+    return r.stdout;
   };
 
   beforeAll(async () => {
     kube = await KubeEmulator.start({ podReadyDelayMs: 300 });
-    kubeconfig = join(tmpdir(), `minispod-emulator-kubeconfig-${process.pid}`);
+    const base = join(tmpdir(), `minispod-kubectl-${process.pid}-${kubectl.minor}`);
+    kubeconfig = `${base}.kubeconfig`;
+    manifest = `${base}.yaml`;
     await kube.writeKubeconfig(kubeconfig);
-    // kubectl older than 1.27 validates client-side against /openapi/v2, which the emulator does
-    // not serve; newer ones ask the server (fieldValidation) after reading /openapi/v3.
-    const version = JSON.parse(execFileSync(kubectl, ["version", "--client", "-o", "json"]).toString()) as {
-      clientVersion: { minor: string };
-    };
-    if (Number.parseInt(version.clientVersion.minor, 10) < 27) extraApplyArgs = ["--validate=false"];
+    writeFileSync(manifest, MANIFEST);
   });
   afterAll(async () => {
-    await kube.stop();
+    await kube?.stop();
   });
 
-  it("gets namespaces, applies a Deployment server-side, waits for the rollout, reads logs and deletes it", async () => {
-    const namespaces = await k("get", "namespaces");
-    expect(namespaces).toMatch(/^NAME\s+STATUS\s+AGE/);
-    expect(namespaces).toMatch(/\ndefault\s+Active\s/);
+  it("applies a manifest (client-side validation against the server's OpenAPI), reads it back and explains it", async () => {
+    const applied = await ok("apply", "-f", manifest);
+    expect(applied).toMatch(/^configmap\/web-config created$/m);
+    expect(applied).toMatch(/^service\/web created$/m);
+    expect(applied).toMatch(/^deployment\.apps\/web created$/m);
 
-    const manifest = join(tmpdir(), `minispod-kubectl-${process.pid}.yaml`);
-    const { writeFile } = await import("node:fs/promises");
-    await writeFile(
-      manifest,
-      [
-        "apiVersion: apps/v1",
-        "kind: Deployment",
-        "metadata: {name: blog, namespace: default, labels: {app: blog}}",
-        "spec:",
-        "  replicas: 2",
-        "  selector: {matchLabels: {app: blog}}",
-        "  template:",
-        "    metadata: {labels: {app: blog}}",
-        "    spec: {containers: [{name: ghost, image: 'ghost:5', ports: [{containerPort: 2368}]}]}",
-        "",
-      ].join("\n"),
-    );
-    expect(await k("apply", "--server-side", ...extraApplyArgs, "-f", manifest)).toMatch(/deployment\.apps\/blog serverside-applied/);
-    const live = kube.getObject("apps/v1", "Deployment", "default", "blog");
-    expect(live?.metadata.managedFields?.map((m) => [m.manager, m.operation])).toEqual([["kubectl", "Apply"]]);
+    const d = JSON.parse(await ok("get", "deployment", "web", "-o", "json")) as {
+      kind: string;
+      metadata: { annotations: Record<string, string> };
+      spec: { replicas: number };
+    };
+    expect(d.kind).toBe("Deployment");
+    expect(d.spec.replicas).toBe(2);
+    expect(d.metadata.annotations["kubectl.kubernetes.io/last-applied-configuration"]).toContain('"name":"web"');
 
-    const rollout = await k("rollout", "status", "deployment/blog", "--timeout=30s");
-    expect(rollout).toMatch(/deployment "blog" successfully rolled out/);
+    const explained = await ok("explain", "deployment.spec.replicas");
+    expect(explained).toMatch(/FIELD:\s+replicas\s+<integer>/);
+    expect(explained).toContain("Number of desired pods.");
 
-    const pods = await k("get", "pods", "-l", "app=blog");
-    const rows = pods.trim().split("\n");
-    expect(rows[0]).toMatch(/^NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE/);
-    expect(rows.slice(1)).toHaveLength(2);
-    for (const row of rows.slice(1)) expect(row).toMatch(/^blog-[a-z0-9]{10}-[a-z0-9]{5}\s+1\/1\s+Running\s+0\s/);
+    // Strict validation (server-side where the server offers fieldValidation, else client-side).
+    writeFileSync(`${manifest}.bad`, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bad}\ndata: {a: b}\nbogus: 1\n");
+    const bad = await k("apply", "-f", `${manifest}.bad`);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/unknown field "bogus"/);
 
-    const podName = rows[1].split(/\s+/)[0];
-    const logs = await k("logs", podName, "--tail=2");
-    expect(logs.trim().split("\n")).toHaveLength(2);
-    expect(await k("logs", podName)).toMatch(/^\[INFO\] Ghost is running in production\.\.\./);
+    expect(await ok("create", "configmap", "extra", "--from-literal=k=v")).toMatch(/^configmap\/extra created$/m);
+    expect(kube.getObject("v1", "ConfigMap", "default", "extra")?.data).toEqual({ k: "v" });
+    // kubectl 1.32+ sends these typed creates as protobuf.
+    expect(await ok("create", "deployment", "extra", "--image=busybox:1.36", "--replicas=0")).toMatch(/^deployment\.apps\/extra created$/m);
+    expect(kube.getObject("apps/v1", "Deployment", "default", "extra")?.spec).toMatchObject({ replicas: 0 });
+    expect(await ok("create", "service", "clusterip", "extra", "--tcp=80:8080")).toMatch(/^service\/extra created$/m);
+  });
 
-    // Re-applying the same manifest changes nothing.
-    const rv = kube.getObject("apps/v1", "Deployment", "default", "blog")?.metadata.resourceVersion;
-    await k("apply", "--server-side", ...extraApplyArgs, "-f", manifest);
-    expect(kube.getObject("apps/v1", "Deployment", "default", "blog")?.metadata.resourceVersion).toBe(rv);
+  it("rolls out, describes with Events, serves logs and refuses --previous as the kubelet does", async () => {
+    expect(await ok("rollout", "status", "deployment/web", "--timeout=30s")).toMatch(/deployment "web" successfully rolled out/);
+    const described = await ok("describe", "deployment", "web");
+    expect(described).toMatch(/ScalingReplicaSet\s+.*Scaled up replica set web-[a-z0-9]+ from 0 to 2/);
 
-    expect(await k("delete", "deployment", "blog")).toMatch(/deployment\.apps "blog" deleted/);
-    await kube.settle();
-    expect(
-      kube.listObjects("v1", "Pod", {
-        namespace: "default",
-        labelSelector: "app=blog",
-      }),
-    ).toEqual([]);
+    const pods = (await ok("get", "pods", "-l", "app=web", "-o", "name")).trim().split("\n");
+    expect(pods).toHaveLength(2);
+    const pod = pods[0].replace("pod/", "");
+    const podDescribed = await ok("describe", "pod", pod);
+    expect(podDescribed).toMatch(/Scheduled\s+.*default-scheduler\s+Successfully assigned default\/web-/);
+    expect(podDescribed).toMatch(/Started\s+.*kubelet\s+Started container web/);
+    expect(podDescribed).toMatch(/Image ID:\s+docker\.io\/library\/busybox@sha256:[0-9a-f]{64}\n/);
+    expect(podDescribed).toMatch(/Container ID:\s+containerd:\/\/[0-9a-f]{64}\n/);
+
+    expect((await ok("logs", pod)).trim().length).toBeGreaterThan(0);
+    const previous = await k("logs", pod, "--previous");
+    expect(previous.code).toBe(1);
+    expect(previous.stderr).toContain(`previous terminated container "web" in pod "${pod}" not found`);
+  });
+
+  it("keeps revisions: rollout history lists them and rollout undo goes back", async () => {
+    await ok("set", "image", "deployment/web", "web=busybox:1.37");
+    await ok("rollout", "status", "deployment/web", "--timeout=30s");
+    expect(await ok("rollout", "history", "deployment/web")).toMatch(/REVISION\s+CHANGE-CAUSE\n1\s+<none>\n2\s+<none>\n/);
+    expect(await ok("rollout", "undo", "deployment/web")).toMatch(/deployment\.apps\/web rolled back/);
+    await ok("rollout", "status", "deployment/web", "--timeout=30s");
+    expect(await ok("rollout", "history", "deployment/web")).toMatch(/REVISION\s+CHANGE-CAUSE\n2\s+<none>\n3\s+<none>\n/);
+    const image = await ok("get", "deployment", "web", "-o", "jsonpath={.spec.template.spec.containers[0].image}");
+    expect(image).toBe("busybox:1.36");
+    expect(kube.listObjects("apps/v1", "ReplicaSet", { namespace: "default", labelSelector: "app=web" })).toHaveLength(2);
+  });
+
+  it("applies server-side, deletes everything, and never hit an unknown route", async () => {
+    expect(await ok("apply", "--server-side", "--force-conflicts", "-f", manifest)).toMatch(/deployment\.apps\/web serverside-applied/);
+    const deleted = await ok("delete", "-f", manifest);
+    expect(deleted).toMatch(/deployment\.apps "web" deleted/);
+    expect(deleted).toMatch(/service "web" deleted/);
+    // The garbage collector deletes the pods gracefully; the kubelet removes them once stopped.
+    await kube.fastForward();
+    expect(kube.listObjects("v1", "Pod", { namespace: "default", labelSelector: "app=web" })).toEqual([]);
     expect(kube.recorder.unknownRoutes().map((c) => `${c.method} ${c.path}`)).toEqual([]);
   });
-});
+}

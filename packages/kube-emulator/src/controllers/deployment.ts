@@ -8,6 +8,7 @@
 import { randomUUID } from "node:crypto";
 import { DEPLOYMENTS, PODS, REPLICASETS, resourceKey } from "../resources.js";
 import { k8sTime, safeHash, stableStringify } from "../types.js";
+import { cleanupOldReplicaSets, copiedAnnotations, REVISION, revisionOf, syncRevision } from "./deployment-revisions.js";
 import { recordEvent } from "./events.js";
 import { newPod, podsOwnedBy } from "./pods.js";
 import {
@@ -15,29 +16,53 @@ import {
   type ControllerContext,
   controllerOf,
   createThroughApi,
+  deletePodGracefully,
   intOrPercent,
   isPodReady,
   type Obj,
   omitZero,
   ownerRef,
   rec,
+  terminatingPodsOf,
 } from "./shared.js";
 
+/** A pod template as the controller compares it: no pod-template-hash label, no nulls (Go zero values). */
+function templateKey(template: Obj): unknown {
+  const strip = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(strip);
+    if (v === null || typeof v !== "object") return v;
+    return Object.fromEntries(
+      Object.entries(v as Obj)
+        .filter(([, x]) => x !== null && x !== undefined)
+        .map(([k, x]) => [k, strip(x)]),
+    );
+  };
+  const meta = rec(template.metadata);
+  const { "pod-template-hash": _, ...labels } = rec(meta.labels);
+  return strip({ ...template, metadata: { ...meta, labels: Object.keys(labels).length ? labels : undefined } });
+}
+
 export function reconcileDeployment(ctx: ControllerContext, ns: string, name: string): void {
-  const d = ctx.cluster.tryGet(DEPLOYMENTS, ns, name);
-  if (!d || d.metadata.deletionTimestamp) return;
+  const found = ctx.cluster.tryGet(DEPLOYMENTS, ns, name);
+  if (!found || found.metadata.deletionTimestamp) return;
+  let d = found;
   const spec = rec(d.spec);
   const replicas = typeof spec.replicas === "number" ? spec.replicas : 1;
   const template = rec(spec.template);
-  const hash = safeHash(stableStringify(template), 10);
+  const hash = safeHash(stableStringify(templateKey(template)), 10);
   const rsName = `${name}-${hash}`;
   const strategy = rec(spec.strategy);
   const now = ctx.cluster.now();
 
   // ReplicaSets of this deployment; the current one is created on demand.
   const rsets = [...ctx.cluster.store.iterate(resourceKey(REPLICASETS), ns)].filter((rs) => controllerOf(rs)?.uid === d.metadata.uid);
-  let current = rsets.find((rs) => rs.metadata.name === rsName);
-  const revision = 1 + Math.max(0, ...rsets.map((rs) => Number(rs.metadata.annotations?.["deployment.kubernetes.io/revision"] ?? 0)));
+  // The real controller finds the new ReplicaSet by template equality, ignoring pod-template-hash
+  // (so a rollback re-activates the old ReplicaSet instead of creating another).
+  const wanted = stableStringify(templateKey(template));
+  let current =
+    rsets.find((rs) => rs.metadata.name === rsName) ??
+    rsets.find((rs) => stableStringify(templateKey(rec(rec(rs.spec).template))) === wanted);
+  const revision = 1 + Math.max(0, ...rsets.map(revisionOf));
   let createdRs = false;
   if (!current) {
     const selector = rec(spec.selector);
@@ -56,9 +81,10 @@ export function reconcileDeployment(ctx: ControllerContext, ns: string, name: st
           "pod-template-hash": hash,
         },
         annotations: {
+          ...copiedAnnotations(d),
           "deployment.kubernetes.io/desired-replicas": String(replicas),
           "deployment.kubernetes.io/max-replicas": String(replicas + intOrPercent(rec(strategy.rollingUpdate).maxSurge, replicas, true)),
-          "deployment.kubernetes.io/revision": String(revision),
+          [REVISION]: String(revision),
         },
         ownerReferences: [ownerRef(d)],
       },
@@ -85,22 +111,36 @@ export function reconcileDeployment(ctx: ControllerContext, ns: string, name: st
       status: { replicas: 0 },
     });
     createdRs = true;
+    if (replicas > 0)
+      recordEvent(
+        ctx.cluster,
+        d,
+        "Normal",
+        "ScalingReplicaSet",
+        `Scaled up replica set ${rsName} from 0 to ${replicas}`,
+        "deployment-controller",
+      );
   }
+  ({ rs: current, deployment: d } = syncRevision(ctx, d, rsets, current));
   const rsUids = new Set(rsets.map((rs) => rs.metadata.uid));
   rsUids.add(current.metadata.uid);
   const pods = podsOwnedBy(ctx, ns, rsUids);
   const newPods = pods.filter((p) => controllerOf(p)?.uid === current.metadata.uid);
   const oldPods = pods.filter((p) => controllerOf(p)?.uid !== current.metadata.uid);
 
-  if (strategy.type === "Recreate" && oldPods.length > 0) {
-    for (const p of oldPods) ctx.cluster.remove(PODS, ns, p.metadata.name);
+  // Recreate: old pods go first, and new ones are created only once the old ones are gone.
+  let recreating = false;
+  if (strategy.type === "Recreate") {
+    for (const p of oldPods) deletePodGracefully(ctx, p);
     oldPods.length = 0;
+    const oldUids = new Set([...rsUids].filter((u) => u !== current.metadata.uid));
+    recreating = terminatingPodsOf(ctx, ns, oldUids).length > 0;
   }
   // Scale the new ReplicaSet to the desired count (newest pods go first on scale-down). Pods are
   // created through the API: one admission refuses (quota, PodSecurity...) is a FailedCreate, the
   // ReplicaSet gets a ReplicaFailure condition and tries again later, as the real controller does.
   let failure: string | undefined;
-  if (newPods.length < replicas) {
+  if (newPods.length < replicas && !recreating) {
     for (let i = newPods.length; i < replicas; i++) {
       const pod = newPod(
         ctx,
@@ -132,7 +172,7 @@ export function reconcileDeployment(ctx: ControllerContext, ns: string, name: st
       isPodReady(a) === isPodReady(b) ? b.metadata.creationTimestamp.localeCompare(a.metadata.creationTimestamp) : isPodReady(a) ? 1 : -1,
     );
     for (const p of newPods.splice(0, newPods.length - replicas)) {
-      ctx.cluster.remove(PODS, ns, p.metadata.name);
+      deletePodGracefully(ctx, p);
       recordEvent(ctx.cluster, current, "Normal", "SuccessfulDelete", `Deleted pod: ${p.metadata.name}`, "replicaset-controller");
     }
   }
@@ -148,7 +188,7 @@ export function reconcileDeployment(ctx: ControllerContext, ns: string, name: st
   const readyNew = newPods.filter(isPodReady).length;
   const keepOld = Math.max(0, Math.min(oldPods.length, replicas - readyNew));
   oldPods.sort((a, b) => a.metadata.creationTimestamp.localeCompare(b.metadata.creationTimestamp));
-  for (const p of oldPods.splice(0, oldPods.length - keepOld)) ctx.cluster.remove(PODS, ns, p.metadata.name);
+  for (const p of oldPods.splice(0, oldPods.length - keepOld)) deletePodGracefully(ctx, p);
 
   // ReplicaSet statuses.
   for (const rs of [...rsets, ...(createdRs ? [current] : [])]) {
@@ -157,7 +197,17 @@ export function reconcileDeployment(ctx: ControllerContext, ns: string, name: st
     const mine = (live.metadata.uid === current.metadata.uid ? newPods : oldPods).filter((p) => controllerOf(p)?.uid === live.metadata.uid);
     const want = live.metadata.uid === current.metadata.uid ? replicas : mine.length;
     let rsObj = live;
-    if (rec(live.spec).replicas !== want) {
+    const had = Number(rec(live.spec).replicas ?? 0);
+    if (had !== want) {
+      const how = want > had ? "up" : "down";
+      recordEvent(
+        ctx.cluster,
+        d,
+        "Normal",
+        "ScalingReplicaSet",
+        `Scaled ${how} replica set ${live.metadata.name} from ${had} to ${want}`,
+        "deployment-controller",
+      );
       rsObj = ctx.cluster.put(REPLICASETS, {
         ...live,
         metadata: {
@@ -180,6 +230,8 @@ export function reconcileDeployment(ctx: ControllerContext, ns: string, name: st
       ...(conditions.length ? { conditions } : {}),
     });
   }
+
+  cleanupOldReplicaSets(ctx, d, rsets, current.metadata.uid);
 
   // Deployment status, as the deployment controller computes it.
   const all = [...newPods, ...oldPods];

@@ -35,6 +35,8 @@ import type { StoreEvent } from "../store.js";
 import { deepEqual, type KubeObject } from "../types.js";
 import { reconcileCertificate, reconcileIngressShim } from "./certificate.js";
 import { reconcileDeployment } from "./deployment.js";
+import { reconcileEndpoints, servicesSelecting } from "./endpoints.js";
+import { terminatePod } from "./termination.js";
 import { collectGarbage } from "./garbage-collector.js";
 import { reconcileLoadBalancer } from "./load-balancer.js";
 import { reconcileNamespace } from "./namespace.js";
@@ -57,6 +59,7 @@ import { reconcileStatefulSet } from "./statefulset.js";
 export { CRASH_ANNOTATION, type ControllerOptions } from "./shared.js";
 
 const LIMITRANGES = mustFindByKind("v1", "LimitRange");
+const SERVICEACCOUNTS_INFO = mustFindByKind("v1", "ServiceAccount");
 const NETWORKPOLICIES = mustFindByKind("networking.k8s.io/v1", "NetworkPolicy");
 
 export class Controllers implements ControllerContext {
@@ -131,8 +134,20 @@ export class Controllers implements ControllerContext {
       case resourceKey(PODS): {
         if (e.type === "ADDED" && !rec(obj.status).phase) this.enqueue("Pod", ns, obj.metadata.name);
         if (e.type === "DELETED") this.scheduler.cancel(podTaskKey({ metadata: { ...obj.metadata, namespace: ns } }));
+        if (e.type === "MODIFIED" && obj.metadata.deletionTimestamp) {
+          const before = e.previous?.metadata;
+          if (!before?.deletionTimestamp || before.deletionGracePeriodSeconds !== obj.metadata.deletionGracePeriodSeconds) {
+            terminatePod(this, obj, !before?.deletionTimestamp);
+          }
+        }
         const owner = this.workloadOf(obj);
         if (owner) this.enqueue(owner.kind, ns, owner.name);
+        for (const svc of servicesSelecting(this, obj, e.previous)) this.enqueue("Endpoints", ns, svc);
+        if (e.type === "DELETED" || rec(obj.status).phase === "Succeeded" || rec(obj.status).phase === "Failed") {
+          for (const pvc of this.cluster.store.iterate(resourceKey(PVCS), ns)) {
+            if (pvc.metadata.deletionTimestamp) this.enqueue("PersistentVolumeClaim", ns, pvc.metadata.name);
+          }
+        }
         this.enqueueQuota(ns);
         if (e.type === "DELETED") this.retryFailedCreates(ns);
         break;
@@ -146,6 +161,9 @@ export class Controllers implements ControllerContext {
         if (e.type === "ADDED") this.enqueue("Namespace", "", obj.metadata.name);
         if (e.type === "MODIFIED") this.retryFailedCreates(obj.metadata.name);
         break;
+      case resourceKey(SERVICEACCOUNTS_INFO):
+        if (e.type === "ADDED") this.retryFailedCreates(ns);
+        break;
       case resourceKey(LIMITRANGES):
         this.retryFailedCreates(ns);
         break;
@@ -153,6 +171,7 @@ export class Controllers implements ControllerContext {
         if (e.type === "DELETED") this.retryFailedCreates(ns);
         this.enqueueQuota(ns);
         if (e.type !== "DELETED") this.enqueue(obj.kind, ns, obj.metadata.name);
+        this.enqueue("Endpoints", ns, obj.metadata.name);
         break;
       case resourceKey(INGRESSES):
         if (e.type !== "DELETED") {
@@ -231,6 +250,9 @@ export class Controllers implements ControllerContext {
       case "Service":
       case "Ingress":
         reconcileLoadBalancer(this, kind === "Service" ? SERVICES : INGRESSES, ns, name);
+        return;
+      case "Endpoints":
+        reconcileEndpoints(this, ns, name);
         return;
       case "Certificate":
         reconcileCertificate(this, ns, name);

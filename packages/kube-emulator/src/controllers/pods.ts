@@ -6,19 +6,16 @@
  * TEST/DEMO FIXTURE — see ../index.ts.
  */
 import { randomUUID } from "node:crypto";
+import { containerIdOf, imageIdOf, qualifiedImage } from "../images.js";
 import { parseQuantity } from "../quantity.js";
 import { PODS, resourceKey } from "../resources.js";
 import { isRecord, type KubeObject, k8sTime, safeHash } from "../types.js";
+import { crashEvents, pullFailedEvents, scheduledEvent, startedEvents } from "./kubelet-events.js";
 import { arr, CRASH_ANNOTATION, type ControllerContext, controllerOf, type Obj, ownerRef, rec } from "./shared.js";
 
 /** A container that has not started: not ready, no restarts, waiting for `waiting.reason`. */
 function waitingContainer(c: Obj, waiting: Obj): Obj {
   return { name: c.name, image: c.image, imageID: "", ready: false, restartCount: 0, started: false, state: { waiting } };
-}
-
-/** The image digest a kubelet would report, stable per image. */
-function imageIdOf(image: unknown): string {
-  return `docker.io/library/${String(image)}@sha256:${safeHash(String(image), 16)}`;
 }
 
 function imageIsBad(ctx: ControllerContext, image: string): boolean {
@@ -97,6 +94,7 @@ export function startPod(ctx: ControllerContext, pod: KubeObject): void {
     spec,
     status,
   });
+  scheduledEvent(ctx, written, String(spec.nodeName));
   const advance = () => advancePod(ctx, pod.metadata.namespace ?? "", pod.metadata.name, written.metadata.uid);
   if (ctx.opts.podReadyDelayMs <= 0) advance();
   else ctx.scheduler.schedule(podTaskKey(written), now + ctx.opts.podReadyDelayMs, advance);
@@ -149,9 +147,12 @@ export function advancePod(ctx: ControllerContext, ns: string, name: string, uid
         ),
       ),
     };
+    pullFailedEvents(ctx, pod, String(badImage.image));
     // The kubelet keeps retrying the pull; if the image is fixed (markImageGood) the pod starts.
     ctx.scheduler.schedule(podTaskKey(pod), now + ctx.opts.crashLoopIntervalMs, retry);
   } else if (crash) {
+    if (!previous.get(String(containers[0]?.name))?.restartCount) startedEvents(ctx, pod, containers);
+    crashEvents(ctx, pod, containers);
     next = {
       ...status,
       phase: "Running",
@@ -162,9 +163,9 @@ export function advancePod(ctx: ControllerContext, ns: string, name: string, uid
         const restarts = (typeof prev?.restartCount === "number" ? prev.restartCount : 0) + 1;
         return {
           name: c.name,
-          image: c.image,
-          imageID: imageIdOf(c.image),
-          containerID: `containerd://${safeHash(`${uid}/${c.name}/${restarts}`, 32)}`,
+          image: qualifiedImage(String(c.image)),
+          imageID: imageIdOf(String(c.image)),
+          containerID: containerIdOf(`${uid}/${c.name}/${restarts}`),
           ready: false,
           restartCount: restarts,
           started: false,
@@ -180,7 +181,7 @@ export function advancePod(ctx: ControllerContext, ns: string, name: string, uid
               reason: "Error",
               startedAt: ts,
               finishedAt: ts,
-              containerID: `containerd://${safeHash(`${uid}/${c.name}/${restarts - 1}`, 32)}`,
+              containerID: containerIdOf(`${uid}/${c.name}/${restarts - 1}`),
             },
           },
         };
@@ -188,6 +189,7 @@ export function advancePod(ctx: ControllerContext, ns: string, name: string, uid
     };
     ctx.scheduler.schedule(podTaskKey(pod), now + ctx.opts.crashLoopIntervalMs, retry);
   } else {
+    if (!arr(status.containerStatuses).some((c) => isRecord(rec(c.state).running))) startedEvents(ctx, pod, containers);
     conditions = setCond(setCond(conditions, "Ready", true), "ContainersReady", true);
     next = {
       ...status,
@@ -198,9 +200,9 @@ export function advancePod(ctx: ControllerContext, ns: string, name: string, uid
         const prev = previous.get(c.name);
         const out: Obj = {
           name: c.name,
-          image: c.image,
-          imageID: imageIdOf(c.image),
-          containerID: `containerd://${safeHash(`${uid}/${c.name}`, 32)}`,
+          image: qualifiedImage(String(c.image)),
+          imageID: imageIdOf(String(c.image)),
+          containerID: containerIdOf(`${uid}/${c.name}`),
           ready: true,
           restartCount: typeof prev?.restartCount === "number" ? prev.restartCount : 0,
           started: true,

@@ -5,7 +5,7 @@
  */
 import type { Cluster } from "../cluster.js";
 import { ApiError } from "../errors.js";
-import { mustFindByKind, type ResourceInfo } from "../resources.js";
+import { mustFindByKind, PODS as PODS_INFO, type ResourceInfo, resourceKey } from "../resources.js";
 import type { Scheduler } from "../scheduler.js";
 import { isRecord, type KubeObject, type OwnerReference } from "../types.js";
 
@@ -17,6 +17,8 @@ export const CERTIFICATES = mustFindByKind("cert-manager.io/v1", "Certificate");
 
 export interface ControllerOptions {
   podReadyDelayMs: number;
+  /** Time a container takes to stop after SIGTERM (bounded by the pod's grace period). */
+  podStopDelayMs: number;
   /** Interval between simulated container restarts in CrashLoopBackOff (and image pull retries). */
   crashLoopIntervalMs: number;
   badImages: Set<string>;
@@ -101,4 +103,19 @@ export function omitZero(status: Obj): Obj {
   const out: Obj = {};
   for (const [k, v] of Object.entries(status)) if (v !== 0 && v !== undefined && v !== "") out[k] = v;
   return out;
+}
+
+/** A controller deletes a pod as through the API: gracefully (the kubelet removes it when stopped). */
+export function deletePodGracefully(ctx: ControllerContext, pod: KubeObject): void {
+  const live = ctx.cluster.tryGet(PODS_INFO, pod.metadata.namespace, pod.metadata.name);
+  if (!live || live.metadata.uid !== pod.metadata.uid) return;
+  ctx.cluster.delete(PODS_INFO, pod.metadata.namespace, pod.metadata.name, {});
+}
+
+/** Pods controlled by one of `uids` that are still terminating (Recreate waits for them). */
+export function terminatingPodsOf(ctx: ControllerContext, ns: string, uids: Set<string>): KubeObject[] {
+  return [...ctx.cluster.store.iterate(resourceKey(PODS_INFO), ns)].filter((p) => {
+    const ref = p.metadata.ownerReferences?.find((r) => r.controller);
+    return !!p.metadata.deletionTimestamp && !!ref && uids.has(ref.uid);
+  });
 }

@@ -8,7 +8,7 @@ import { PODS, PVCS, STATEFULSETS } from "../resources.js";
 import { type KubeObject, safeHash, stableStringify } from "../types.js";
 import { recordEvent } from "./events.js";
 import { newPod, podsOwnedBy } from "./pods.js";
-import { arr, type ControllerContext, createThroughApi, isPodReady, type Obj, omitZero, rec } from "./shared.js";
+import { arr, type ControllerContext, createThroughApi, deletePodGracefully, isPodReady, type Obj, omitZero, rec } from "./shared.js";
 
 export function reconcileStatefulSet(ctx: ControllerContext, ns: string, name: string): void {
   const sts = ctx.cluster.tryGet(STATEFULSETS, ns, name);
@@ -88,7 +88,7 @@ export function reconcileStatefulSet(ctx: ControllerContext, ns: string, name: s
     return created.object;
   };
   const deletePod = (pod: KubeObject) => {
-    ctx.cluster.remove(PODS, ns, pod.metadata.name);
+    deletePodGracefully(ctx, pod);
     event("Normal", "SuccessfulDelete", `delete Pod ${pod.metadata.name} in StatefulSet ${name} successful`);
   };
 
@@ -109,6 +109,11 @@ export function reconcileStatefulSet(ctx: ControllerContext, ns: string, name: s
   let blocked = false;
   for (let i = 0; i < replicas && !blocked; i++) {
     const existing = byOrdinal.get(i);
+    if (!existing && ctx.cluster.tryGet(PODS, ns, `${name}-${i}`)?.metadata.deletionTimestamp) {
+      // The previous pod of this ordinal is still terminating: wait for it to go.
+      if (monotonic) blocked = true;
+      continue;
+    }
     if (!existing) {
       const pod = createPod(i);
       if (pod) byOrdinal.set(i, pod);
