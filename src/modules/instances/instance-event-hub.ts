@@ -1,7 +1,7 @@
 /**
  * The one source of new instance events in this process. However many event streams are open, one
- * poller reads the database every `pollMs` — new events of all watched instances in one query, their
- * statuses in another — and fans them out to the streams in memory. It idles (no queries) while no
+ * poller reads the database every `pollMs` — the statuses of all watched instances in one query, then
+ * their new events in another — and fans them out to the streams in memory. It idles (no queries) while no
  * stream is open. Polling the database (not an in-process bus) is what lets every replica's writes
  * reach every stream, on PostgreSQL and on embedded PGlite alike.
  *
@@ -154,6 +154,13 @@ export class InstanceEventHub {
     const lookbackMs = this.o.lookbackMs ?? 5_000;
     const pageSize = this.o.pageSize ?? 500;
     const from = new Date(this.newest.getTime() - lookbackMs);
+    // Statuses first, events second: a status and the event of its transition are written in one
+    // transaction, so every event of a status read here is visible to the event query after it. (The
+    // other order could see TERMINATED without its event and end a stream before its last event.)
+    const statuses = await this.o.prisma.instance.findMany({
+      where: { id: { in: ids } },
+      select: { id: true, status: true, statusMessage: true },
+    });
     const byInstance = new Map<string, InstanceEventView[]>();
     let after: { createdAt: Date; id: string } | undefined;
     for (;;) {
@@ -178,10 +185,6 @@ export class InstanceEventHub {
       if (rows.length < pageSize || !last) break;
       after = { createdAt: last.createdAt, id: last.id };
     }
-    const statuses = await this.o.prisma.instance.findMany({
-      where: { id: { in: ids } },
-      select: { id: true, status: true, statusMessage: true },
-    });
     // Forget ids that left the window.
     const horizon = this.newest.getTime() - lookbackMs;
     for (const [id, at] of this.delivered) if (at < horizon) this.delivered.delete(id);
