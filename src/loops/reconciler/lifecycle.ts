@@ -4,6 +4,7 @@
  *   PENDING -> PROVISIONING -> RUNNING            (tenant baseline, objects, rollout)
  *   RUNNING -> UPDATING | RESTARTING -> RUNNING   (a new generation: plan change, restart, resume)
  *   RUNNING -> SUSPENDED                          (billing: desired SUSPENDED scales to 0)
+ *   RUNNING -> STOPPED -> UPDATING -> RUNNING      (the owner: desired STOPPED scales to 0; start scales back up)
  *   any -> TERMINATING -> TERMINATED              (desired TERMINATED: objects deleted)
  *   any -> FAILED                                 (a permanent error; never-ran instances are rolled back and refunded)
  *
@@ -79,14 +80,14 @@ export class InstanceLifecycle {
 
   private async converge(inst: Loaded, log: Logger): Promise<WorkResult> {
     const now = this.o.clock.now();
-    const replicas: 0 | 1 = inst.desiredState === "SUSPENDED" ? 0 : 1;
+    const replicas: 0 | 1 = inst.desiredState === "SUSPENDED" || inst.desiredState === "STOPPED" ? 0 : 1;
     let status = inst.status;
 
     // Entering a transition: decide the status it is shown under, and start its clock.
     if (inst.generation > inst.appliedGeneration || TRANSITIONAL.includes(status as never)) {
       let next = status;
       if (status === "PENDING") next = "PROVISIONING";
-      else if (status === "SUSPENDED" && replicas === 1) next = "UPDATING";
+      else if ((status === "SUSPENDED" || status === "STOPPED") && replicas === 1) next = "UPDATING";
       else if (status === "RUNNING" && replicas === 1 && inst.generation > inst.appliedGeneration) next = "UPDATING";
       if (next !== status || !inst.transitionStartedAt) {
         inst.transitionStartedAt ??= now;
@@ -100,6 +101,8 @@ export class InstanceLifecycle {
           await state.recordEvent(this.o.prisma, inst.id, { type: "PROVISIONING_STARTED", message: "Provisioning started" });
         if (next === "UPDATING" && status === "SUSPENDED")
           await state.recordEvent(this.o.prisma, inst.id, { type: "RESUMING", message: "Resuming: scaling back up" });
+        if (next === "UPDATING" && status === "STOPPED")
+          await state.recordEvent(this.o.prisma, inst.id, { type: "STARTING", message: "Starting: scaling back up" });
         status = next;
       }
     }
@@ -159,17 +162,25 @@ export class InstanceLifecycle {
     }
 
     // Converged. The update is guarded by the generation read: a newer one that arrived meanwhile stays due.
-    const final = replicas === 0 ? "SUSPENDED" : "RUNNING";
+    const final = replicas === 1 ? "RUNNING" : inst.desiredState === "STOPPED" ? "STOPPED" : "SUSPENDED";
     const firstRun = !inst.provisionedAt && final === "RUNNING";
     const doneAt = this.o.clock.now();
     const tookMs = doneAt.getTime() - (inst.transitionStartedAt ?? doneAt).getTime();
     const verb =
-      final === "SUSPENDED" ? "Suspended (scaled to 0)" : firstRun ? "Running" : status === "RESTARTING" ? "Restarted" : "Updated";
+      final === "SUSPENDED"
+        ? "Suspended (scaled to 0)"
+        : final === "STOPPED"
+          ? "Stopped (scaled to 0; objects and data kept)"
+          : firstRun
+            ? "Running"
+            : status === "RESTARTING"
+              ? "Restarted"
+              : "Updated";
     // The status and its event commit together: a reader never sees RUNNING without its event.
     await inTransaction(this.o.prisma, async (tx) => {
       await state.converged(tx, inst, { owner: this.o.owner, status: final, url: this.o.manifests.url(inst), at: doneAt });
       await state.recordEvent(tx, inst.id, {
-        type: final === "SUSPENDED" ? "SUSPENDED" : firstRun ? "RUNNING" : `${status}_COMPLETE`,
+        type: final !== "RUNNING" ? final : firstRun ? "RUNNING" : `${status}_COMPLETE`,
         message: `${verb} in ${tookMs} ms`,
         data: { durationMs: tookMs },
       });

@@ -21,6 +21,8 @@ export type InstanceEventType =
   | "CREATED"
   | "UPDATE_REQUESTED"
   | "RESTART_REQUESTED"
+  | "STOP_REQUESTED"
+  | "START_REQUESTED"
   | "TERMINATION_REQUESTED"
   | "SUSPENDED"
   | "RESUMED"
@@ -29,6 +31,8 @@ export type InstanceEventType =
   // the reconciler's steps
   | "PROVISIONING_STARTED"
   | "RESUMING"
+  | "STARTING"
+  | "STOPPED"
   | "TENANT_READY"
   | "OBJECTS_APPLIED"
   | "ROLLOUT_WAITING"
@@ -102,6 +106,35 @@ export async function requestRestart(
   });
   if (res.count !== 1) return false;
   await recordEvent(db, inst.id, { type: "RESTART_REQUESTED", message: "Restart requested" });
+  return true;
+}
+
+/**
+ * POST /stop: desired STOPPED (the reconciler scales to 0, keeping every object and the volume; the
+ * status stays RUNNING until no pod is left, then STOPPED). Only a RUNNING instance that is meant
+ * to run can be stopped; false (nothing written) when it changed meanwhile.
+ */
+export async function requestStop(db: Db, inst: { id: string; generation: number }, now: Date): Promise<boolean> {
+  const res = await db.instance.updateMany({
+    where: { id: inst.id, status: "RUNNING", desiredState: "RUNNING", generation: inst.generation },
+    data: { desiredState: "STOPPED", ...freshTransition(now) },
+  });
+  if (res.count !== 1) return false;
+  await recordEvent(db, inst.id, { type: "STOP_REQUESTED", message: "Stop requested: scaling to 0, data kept" });
+  return true;
+}
+
+/**
+ * POST /start: desired RUNNING again for a STOPPED instance (the reconciler scales it back up: UPDATING,
+ * then RUNNING). False (nothing written) when it changed meanwhile.
+ */
+export async function requestStart(db: Db, inst: { id: string; generation: number }, now: Date): Promise<boolean> {
+  const res = await db.instance.updateMany({
+    where: { id: inst.id, status: "STOPPED", desiredState: "STOPPED", generation: inst.generation },
+    data: { desiredState: "RUNNING", ...freshTransition(now) },
+  });
+  if (res.count !== 1) return false;
+  await recordEvent(db, inst.id, { type: "START_REQUESTED", message: "Start requested" });
   return true;
 }
 
@@ -204,13 +237,13 @@ export async function markApplied(db: Db, instanceId: string, generation: number
 }
 
 /**
- * Converged to RUNNING or SUSPENDED. Guarded by the generation read and the claim: a newer
+ * Converged to RUNNING, SUSPENDED or STOPPED. Guarded by the generation read and the claim: a newer
  * generation that arrived meanwhile stays due.
  */
 export async function converged(
   db: Db,
   inst: { id: string; generation: number; provisionedAt: Date | null },
-  c: { owner: string; status: "RUNNING" | "SUSPENDED"; url: string; at: Date },
+  c: { owner: string; status: "RUNNING" | "SUSPENDED" | "STOPPED"; url: string; at: Date },
 ): Promise<void> {
   await db.instance.updateMany({
     where: { id: inst.id, leaseOwner: c.owner, generation: inst.generation },

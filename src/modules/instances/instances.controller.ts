@@ -80,6 +80,14 @@ export class InstancesController {
     res.status(202).json({ instance: await this.instances.restart(caller(res), input<unknown, unknown, IdParams>(res).params.id) });
   };
 
+  stop = async (_req: Request, res: Response) => {
+    res.status(202).json({ instance: await this.instances.stop(caller(res), input<unknown, unknown, IdParams>(res).params.id) });
+  };
+
+  start = async (_req: Request, res: Response) => {
+    res.status(202).json({ instance: await this.instances.start(caller(res), input<unknown, unknown, IdParams>(res).params.id) });
+  };
+
   credentials = async (_req: Request, res: Response) => {
     res.set("Cache-Control", "no-store");
     res.json({ credentials: await this.instances.credentials(caller(res), input<unknown, unknown, IdParams>(res).params.id) });

@@ -39,6 +39,14 @@ function bearerOrStreamTicket(authenticate: RequestHandler, tickets: InstanceStr
   );
 }
 
+/** How a stopped instance is billed: the one statement of it, shown in the OpenAPI document (README says the same). */
+const STOP_BILLING =
+  "Only a RUNNING instance can be stopped (409 for STOPPED, PROVISIONING, UPDATING, RESTARTING, SUSPENDED, ...). " +
+  "Every object, the volume and its data are kept. Billing: a stopped instance is billed as a running one — its " +
+  "plan's CPU, memory and storage stay reserved (they count against the quota) and its subscription renews as " +
+  "usual, as a powered-off server still costs at DigitalOcean or Elestio. To stop paying, delete the instance " +
+  "(which cancels the subscription and refunds the unused whole days).";
+
 const StreamTicketResponseSchema = z.object({
   ticket: z.string().describe("Use once as ?ticket= on GET /api/instances/{id}/events or /logs?follow=true"),
   instanceId: z.string(),
@@ -169,6 +177,40 @@ export function instancesRoutes(deps: { instances: InstancesService; authenticat
     }),
     validate(id),
     c.restart,
+  );
+  r.post(
+    "/:id/stop",
+    doc({
+      summary: "Stop: scaled to 0, data kept; desiredState STOPPED now, status STOPPED once no pod is left",
+      description: STOP_BILLING,
+      tags: ["instances"],
+      status: 202,
+      response: {
+        description: "{instance} (status RUNNING, desiredState STOPPED until the reconciler has scaled it to 0)",
+        schema: InstanceResponseSchema,
+      },
+      errors: [409],
+    }),
+    validate(id),
+    c.stop,
+  );
+  r.post(
+    "/:id/start",
+    doc({
+      summary: "Start a STOPPED instance: UPDATING then RUNNING",
+      description:
+        "Only a STOPPED instance whose subscription is ACTIVE can be started (409 otherwise: a PAST_DUE subscription is paid " +
+        "by adding credits first). The same volume and data come back.",
+      tags: ["instances"],
+      status: 202,
+      response: {
+        description: "{instance} (status STOPPED, desiredState RUNNING until the reconciler has scaled it up)",
+        schema: InstanceResponseSchema,
+      },
+      errors: [409],
+    }),
+    validate(id),
+    c.start,
   );
   r.post(
     "/:id/stream-ticket",

@@ -262,6 +262,52 @@ export class InstancesService {
     return this.get(caller, id);
   }
 
+  /**
+   * Stops a RUNNING instance: scaled to 0 by the reconciler, every object, the volume and its data kept.
+   * Billing does not pause: the plan's resources stay reserved (quota, storage), so the subscription
+   * renews as usual — as a powered-off server still costs at DigitalOcean or Elestio.
+   */
+  async stop(caller: AuthIdentity, id: string): Promise<InstanceView> {
+    const inst = await this.load(caller, id, { ownerOnly: true });
+    if (inst.status !== "RUNNING" || inst.desiredState !== "RUNNING") {
+      const shown = inst.desiredState === "STOPPED" ? "STOPPED" : inst.status;
+      throw new InvalidStateError(
+        `Instance is ${shown === "STOPPED" && inst.status !== "STOPPED" ? "already stopping" : shown}; only a RUNNING instance can be stopped`,
+        {
+          details: { status: inst.status, desiredState: inst.desiredState },
+        },
+      );
+    }
+    if (!(await state.requestStop(this.o.prisma, inst, this.o.clock.now()))) {
+      throw new InvalidStateError("Instance changed state meanwhile; try again");
+    }
+    await this.o.audit?.record(this.o.prisma, { action: "instance.stop", objectType: "instance", objectId: id, details: {} });
+    this.o.signal.instanceChanged(id);
+    return this.get(caller, id);
+  }
+
+  /** Starts a STOPPED instance again (its subscription must be ACTIVE: a PAST_DUE one is paid first). */
+  async start(caller: AuthIdentity, id: string): Promise<InstanceView> {
+    const inst = await this.load(caller, id, { ownerOnly: true });
+    if (inst.status !== "STOPPED" || inst.desiredState !== "STOPPED") {
+      throw new InvalidStateError(`Instance is ${inst.status}; only a STOPPED instance can be started`, {
+        details: { status: inst.status, desiredState: inst.desiredState },
+      });
+    }
+    const sub = await this.o.prisma.subscription.findUnique({ where: { id: inst.subscriptionId }, select: { status: true } });
+    if (sub?.status !== "ACTIVE") {
+      throw new InvalidStateError(`The subscription is ${sub?.status ?? "gone"}; pay the renewal (add credits) before starting`, {
+        details: { subscriptionStatus: sub?.status ?? null },
+      });
+    }
+    if (!(await state.requestStart(this.o.prisma, inst, this.o.clock.now()))) {
+      throw new InvalidStateError("Instance changed state meanwhile; try again");
+    }
+    await this.o.audit?.record(this.o.prisma, { action: "instance.start", objectType: "instance", objectId: id, details: {} });
+    this.o.signal.instanceChanged(id);
+    return this.get(caller, id);
+  }
+
   /** Terminates the instance and cancels its subscription (unused whole days refunded, as for a cancel). */
   async delete(caller: AuthIdentity, id: string): Promise<InstanceView> {
     const inst = await this.load(caller, id, { ownerOnly: true });
