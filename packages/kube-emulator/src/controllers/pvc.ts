@@ -6,6 +6,7 @@
 import { parseQuantity } from "../quantity.js";
 import { PVCS } from "../resources.js";
 import { type ControllerContext, rec } from "./shared.js";
+import { provisionFromDataSource } from "./volume-snapshot.js";
 
 export function reconcilePvc(ctx: ControllerContext, ns: string, name: string): void {
   const pvc = ctx.cluster.tryGet(PVCS, ns, name);
@@ -17,6 +18,8 @@ export function reconcilePvc(ctx: ControllerContext, ns: string, name: string): 
   // The volume grows to the request; it never shrinks (validation forbids smaller requests).
   const capacity = current !== undefined && (parseQuantity(current) ?? 0) >= (parseQuantity(requested) ?? 0) ? current : requested;
   let obj = pvc;
+  // A claim restored from a snapshot is provisioned only once the snapshot is ready (else it stays Pending).
+  if (!spec.volumeName && !provisionFromDataSource(ctx, pvc)) return;
   if (!spec.volumeName) {
     obj = ctx.cluster.put(PVCS, {
       ...pvc,
