@@ -28,6 +28,12 @@ export type InstanceEventType =
   | "RESUMED"
   | "HEALTH_CHANGED"
   | "HEALTH_OBJECTS_MISSING"
+  // backups (src/modules/backups/backup-state.ts)
+  | "BACKUP_REQUESTED"
+  | "BACKUP_READY"
+  | "BACKUP_FAILED"
+  | "BACKUP_DELETE_REQUESTED"
+  | "BACKUP_DELETED"
   // the reconciler's steps
   | "PROVISIONING_STARTED"
   | "RESUMING"
@@ -114,13 +120,18 @@ export async function requestRestart(
  * status stays RUNNING until no pod is left, then STOPPED). Only a RUNNING instance that is meant
  * to run can be stopped; false (nothing written) when it changed meanwhile.
  */
-export async function requestStop(db: Db, inst: { id: string; generation: number }, now: Date): Promise<boolean> {
+export async function requestStop(
+  db: Db,
+  inst: { id: string; generation: number },
+  now: Date,
+  message = "Stop requested: scaling to 0, data kept",
+): Promise<boolean> {
   const res = await db.instance.updateMany({
     where: { id: inst.id, status: "RUNNING", desiredState: "RUNNING", generation: inst.generation },
     data: { desiredState: "STOPPED", ...freshTransition(now) },
   });
   if (res.count !== 1) return false;
-  await recordEvent(db, inst.id, { type: "STOP_REQUESTED", message: "Stop requested: scaling to 0, data kept" });
+  await recordEvent(db, inst.id, { type: "STOP_REQUESTED", message });
   return true;
 }
 
@@ -135,6 +146,20 @@ export async function requestStart(db: Db, inst: { id: string; generation: numbe
   });
   if (res.count !== 1) return false;
   await recordEvent(db, inst.id, { type: "START_REQUESTED", message: "Start requested" });
+  return true;
+}
+
+/**
+ * The backup loop stopped a PostgreSQL instance for its snapshot (requestStop) and the cut is taken
+ * (or the backup gave up): desired RUNNING again, whether or not it had finished scaling down.
+ */
+export async function resumeAfterBackup(db: Db, instanceId: string, now: Date, message: string): Promise<boolean> {
+  const res = await db.instance.updateMany({
+    where: { id: instanceId, desiredState: "STOPPED", status: { in: ["RUNNING", "STOPPED"] } },
+    data: { desiredState: "RUNNING", ...freshTransition(now) },
+  });
+  if (res.count !== 1) return false;
+  await recordEvent(db, instanceId, { type: "START_REQUESTED", message });
   return true;
 }
 

@@ -294,6 +294,12 @@ export class InstancesService {
         details: { status: inst.status, desiredState: inst.desiredState },
       });
     }
+    const quiescing = await this.o.prisma.backup.findFirst({ where: { instanceId: id, status: "PENDING", quiescedAt: { not: null } } });
+    if (quiescing) {
+      throw new InvalidStateError("The instance is stopped for a backup and starts again by itself once the snapshot is cut", {
+        details: { status: inst.status, backupId: quiescing.id },
+      });
+    }
     const sub = await this.o.prisma.subscription.findUnique({ where: { id: inst.subscriptionId }, select: { status: true } });
     if (sub?.status !== "ACTIVE") {
       throw new InvalidStateError(`The subscription is ${sub?.status ?? "gone"}; pay the renewal (add credits) before starting`, {
