@@ -5,6 +5,8 @@
  *   RUNNING -> UPDATING | RESTARTING -> RUNNING   (a new generation: plan change, restart, resume)
  *   RUNNING -> SUSPENDED                          (billing: desired SUSPENDED scales to 0)
  *   RUNNING -> STOPPED -> UPDATING -> RUNNING      (the owner: desired STOPPED scales to 0; start scales back up)
+ *   RUNNING -> RESTORING -> RUNNING               (a new PVC from a backup's snapshot; the old one deleted once it runs,
+ *                                                  or back to the old one — UPDATING — if the new one never does)
  *   any -> TERMINATING -> TERMINATED              (desired TERMINATED: objects deleted)
  *   any -> FAILED                                 (a permanent error; never-ran instances are rolled back and refunded)
  *
@@ -33,7 +35,7 @@ export class PermanentReconcileError extends Error {}
 
 type Loaded = Instance & { plan: Plan; service: Service };
 
-const TRANSITIONAL = ["PENDING", "PROVISIONING", "UPDATING", "RESTARTING", "TERMINATING"] as const;
+const TRANSITIONAL = ["PENDING", "PROVISIONING", "UPDATING", "RESTARTING", "RESTORING", "TERMINATING"] as const;
 
 export interface LifecycleOptions {
   prisma: PrismaClient;
@@ -134,14 +136,14 @@ export class InstanceLifecycle {
     if (!rollout.done) {
       const stuck = rollout.podProblem;
       const since = (inst.transitionStartedAt ?? now).getTime();
+      let problem: string | undefined;
       if (stuck && this.o.clock.now().getTime() - since > this.o.stuckPodGraceMs) {
-        throw new PermanentReconcileError(`Pods are stuck in ${stuck.reason}: ${stuck.message ?? "no message"}`);
+        problem = `Pods are stuck in ${stuck.reason}: ${stuck.message ?? "no message"}`;
+      } else if (inst.transitionDeadline && this.o.clock.now() > inst.transitionDeadline) {
+        problem = `Rollout did not complete within ${Math.round(this.o.rolloutTimeoutMs / 1000)}s: ${rollout.message ?? "not ready"}`;
       }
-      if (inst.transitionDeadline && this.o.clock.now() > inst.transitionDeadline) {
-        throw new PermanentReconcileError(
-          `Rollout did not complete within ${Math.round(this.o.rolloutTimeoutMs / 1000)}s: ${rollout.message ?? "not ready"}`,
-        );
-      }
+      if (problem && status === "RESTORING") return this.rollBackRestore(inst, problem);
+      if (problem) throw new PermanentReconcileError(problem);
       if (inst.attempts === 0 || stuck) {
         const type = stuck ? state.podProblemEvent(stuck.reason) : "ROLLOUT_WAITING";
         const already = await this.o.prisma.instanceEvent.findFirst({
@@ -175,9 +177,17 @@ export class InstanceLifecycle {
             ? "Running"
             : status === "RESTARTING"
               ? "Restarted"
-              : "Updated";
+              : status === "RESTORING"
+                ? "Restored from the backup (new volume in use, the old one deleted)"
+                : "Updated";
+    // A restore runs on its new volume: the old one goes (deleting twice after a crash is harmless).
+    if (status === "RESTORING" && inst.restoreClaim) {
+      const old = inst.volumeClaim ?? this.o.manifests.names(inst).pvc;
+      await this.o.cluster.delete({ apiVersion: "v1", kind: "PersistentVolumeClaim", name: old, namespace: inst.namespace });
+    }
     // The status and its event commit together: a reader never sees RUNNING without its event.
     await inTransaction(this.o.prisma, async (tx) => {
+      if (status === "RESTORING") await state.restoreSwitched(tx, inst);
       await state.converged(tx, inst, { owner: this.o.owner, status: final, url: this.o.manifests.url(inst), at: doneAt });
       await state.recordEvent(tx, inst.id, {
         type: final !== "RUNNING" ? final : firstRun ? "RUNNING" : `${status}_COMPLETE`,
@@ -189,6 +199,17 @@ export class InstanceLifecycle {
     if (final === "RUNNING") await recordRolloutHealth(this.o.prisma, inst.id, doneAt);
     if (firstRun) this.o.metrics.provisioned(tookMs, inst.service.slug);
     return { outcome: { instanceId: inst.id, status: final, result: "done" } };
+  }
+
+  /** The restored workload never became ready: back to the old volume (next pass), the new claim deleted. */
+  private async rollBackRestore(inst: Loaded, reason: string): Promise<WorkResult> {
+    const claim = inst.restoreClaim;
+    await state.restoreRolledBack(this.o.prisma, inst, reason, this.o.clock.now());
+    if (claim) await this.o.cluster.delete({ apiVersion: "v1", kind: "PersistentVolumeClaim", name: claim, namespace: inst.namespace });
+    return {
+      outcome: { instanceId: inst.id, status: "UPDATING", result: "waiting" },
+      next: { attempts: 0, nextAttemptAt: this.o.clock.now() },
+    };
   }
 
   private async waitForRollout(inst: Loaded, replicas: 0 | 1): Promise<RolloutState> {

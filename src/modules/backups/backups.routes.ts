@@ -62,9 +62,11 @@ export function backupsRoutes(deps: { backups: BackupsService; authenticate: Req
     "/:id/backups/:backupId",
     doc({
       summary: "Delete a backup: its VolumeSnapshot is removed, then the backup disappears from the list",
+      description: "409 while the instance is being restored from this backup.",
       tags: ["backups"],
       status: 202,
       response: { description: "{backup} with deleteRequestedAt", schema: BackupResponseSchema },
+      errors: [409],
     }),
     validate({ params: BackupParamsSchema }),
     async (_req: Request, res: Response) => {

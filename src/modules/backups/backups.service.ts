@@ -85,7 +85,8 @@ export class BackupsService {
       instanceId,
       userId: inst.userId,
       namespace: inst.namespace,
-      pvcName: this.o.manifests.names(inst).pvc,
+      // The claim in use: after a restore it is the restored one.
+      pvcName: inst.volumeClaim ?? this.o.manifests.names(inst).pvc,
       snapshotName: `${inst.k8sName}-backup-${randomBytes(4).toString("hex")}`,
       snapshotClass: this.o.snapshotClass,
       deadline: new Date(now.getTime() + this.o.timeoutMs),
@@ -107,6 +108,10 @@ export class BackupsService {
     await this.instance(caller, instanceId, true);
     const row = await this.o.prisma.backup.findFirst({ where: { id: backupId, instanceId, deleteRequestedAt: null } });
     if (!row) throw new NotFoundError("Backup not found");
+    const inst = await this.o.prisma.instance.findUnique({ where: { id: instanceId }, select: { restoreSnapshot: true } });
+    if (inst?.restoreSnapshot === row.snapshotName) {
+      throw new InvalidStateError("The instance is being restored from this backup", { details: { backupId } });
+    }
     if (!(await backupState.requestBackupDeletion(this.o.prisma, row, this.o.clock.now()))) throw new NotFoundError("Backup not found");
     await this.o.audit?.record(this.o.prisma, {
       action: "instance.backup.delete",

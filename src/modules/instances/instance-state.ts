@@ -23,6 +23,7 @@ export type InstanceEventType =
   | "RESTART_REQUESTED"
   | "STOP_REQUESTED"
   | "START_REQUESTED"
+  | "RESTORE_REQUESTED"
   | "TERMINATION_REQUESTED"
   | "SUSPENDED"
   | "RESUMED"
@@ -39,6 +40,7 @@ export type InstanceEventType =
   | "RESUMING"
   | "STARTING"
   | "STOPPED"
+  | "RESTORE_FAILED"
   | "TENANT_READY"
   | "OBJECTS_APPLIED"
   | "ROLLOUT_WAITING"
@@ -161,6 +163,58 @@ export async function resumeAfterBackup(db: Db, instanceId: string, now: Date, m
   if (res.count !== 1) return false;
   await recordEvent(db, instanceId, { type: "START_REQUESTED", message });
   return true;
+}
+
+/**
+ * POST /restore: RESTORING onto a new PVC `claim` made from the VolumeSnapshot `snapshot`; the old
+ * claim is kept until the workload runs on the new one. False (nothing written) when the instance
+ * changed meanwhile.
+ */
+export async function requestRestore(
+  db: Db,
+  inst: { id: string; generation: number },
+  r: { claim: string; snapshot: string; backupId: string; now: Date },
+): Promise<boolean> {
+  const res = await db.instance.updateMany({
+    where: { id: inst.id, status: "RUNNING", desiredState: "RUNNING", generation: inst.generation, restoreClaim: null },
+    data: { status: "RESTORING", restoreClaim: r.claim, restoreSnapshot: r.snapshot, ...freshTransition(r.now) },
+  });
+  if (res.count !== 1) return false;
+  await recordEvent(db, inst.id, {
+    type: "RESTORE_REQUESTED",
+    message: `Restore requested from backup ${r.snapshot}: new volume ${r.claim}`,
+    data: { backupId: r.backupId, snapshot: r.snapshot, claim: r.claim },
+  });
+  return true;
+}
+
+/** The restored workload runs: its new claim becomes the instance's volume (with the convergence). */
+export async function restoreSwitched(
+  db: Db,
+  inst: { id: string; restoreClaim: string | null; restoreSnapshot: string | null },
+): Promise<void> {
+  if (!inst.restoreClaim) return;
+  await db.instance.update({
+    where: { id: inst.id },
+    data: { volumeClaim: inst.restoreClaim, volumeSnapshot: inst.restoreSnapshot, restoreClaim: null, restoreSnapshot: null },
+  });
+}
+
+/**
+ * The restored workload never became ready: back to the old claim (a new generation, UPDATING, its
+ * own deadline), loudly. The caller deletes the new claim.
+ */
+export async function restoreRolledBack(db: Db, inst: { id: string; restoreClaim: string | null }, reason: string, now: Date) {
+  await db.instance.update({
+    where: { id: inst.id },
+    data: { status: "UPDATING", restoreClaim: null, restoreSnapshot: null, ...freshTransition(now) },
+  });
+  await recordEvent(db, inst.id, {
+    type: "RESTORE_FAILED",
+    level: "ERROR",
+    message: `Restore failed (${reason}); switching back to the previous volume`,
+    data: { claim: inst.restoreClaim },
+  });
 }
 
 /** DELETE of an instance whose subscription has already ended: desired TERMINATED. */

@@ -17,6 +17,7 @@ import {
   InstanceLogsQuerySchema,
   InstanceLogsResponseSchema,
   InstanceResponseSchema,
+  InstanceRestoreSchema,
   InstanceUpdateSchema,
 } from "./instances.schema.js";
 import { SubscriptionCreateResponseSchema } from "../subscriptions/subscriptions.schema.js";
@@ -177,6 +178,24 @@ export function instancesRoutes(deps: { instances: InstancesService; authenticat
     }),
     validate(id),
     c.restart,
+  );
+  r.post(
+    "/:id/restore",
+    doc({
+      summary: "Restore a READY backup: RESTORING, then RUNNING on a new volume made from its snapshot",
+      description:
+        "A new PVC is created from the backup's VolumeSnapshot (spec.dataSource) and the workload is switched to it " +
+        "(its pod is replaced: scaled to 0, then up on the new volume). The old PVC is kept until the instance runs on " +
+        "the new one, then deleted; if the restored instance never becomes ready (ROLLOUT_TIMEOUT, or pods stuck for " +
+        "STUCK_POD_GRACE) it is switched back to the old volume (a RESTORE_FAILED event, UPDATING, then RUNNING). " +
+        "Only a RUNNING instance and a READY backup (409 otherwise); an unknown backup is a 404.",
+      tags: ["instances"],
+      status: 202,
+      response: { description: "{instance} (status RESTORING)", schema: InstanceResponseSchema },
+      errors: [404, 409],
+    }),
+    validate({ ...id, body: InstanceRestoreSchema }),
+    c.restore,
   );
   r.post(
     "/:id/stop",

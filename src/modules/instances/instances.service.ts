@@ -4,6 +4,7 @@
  * database and signal the reconciler, which converges the cluster; they never call the cluster
  * themselves, except reads (logs, credentials).
  */
+import { randomBytes } from "node:crypto";
 import type { AuditService } from "../audit/audit.service.js";
 import type { Readable } from "node:stream";
 import type { Instance, Plan, Prisma as PrismaNs, Service } from "../../generated/prisma/client.js";
@@ -310,6 +311,43 @@ export class InstancesService {
       throw new InvalidStateError("Instance changed state meanwhile; try again");
     }
     await this.o.audit?.record(this.o.prisma, { action: "instance.start", objectType: "instance", objectId: id, details: {} });
+    this.o.signal.instanceChanged(id);
+    return this.get(caller, id);
+  }
+
+  /**
+   * Restores a READY backup: RESTORING — a new PVC from the backup's VolumeSnapshot, the workload
+   * switched to it (scaled down and up again, as its Recreate/StatefulSet rollout does), the old PVC
+   * deleted once the instance runs on the new one, or kept and switched back to if it never does.
+   */
+  async restore(caller: AuthIdentity, id: string, body: { backupId: string }): Promise<InstanceView> {
+    const inst = await this.load(caller, id, { ownerOnly: true });
+    if (inst.status !== "RUNNING" || inst.desiredState !== "RUNNING") {
+      throw new InvalidStateError(`Instance is ${inst.status}; only a RUNNING instance can be restored`, {
+        details: { status: inst.status, desiredState: inst.desiredState },
+      });
+    }
+    const backup = await this.o.prisma.backup.findFirst({ where: { id: body.backupId, instanceId: id, deleteRequestedAt: null } });
+    if (!backup) throw new NotFoundError("Backup not found");
+    if (backup.status !== "READY") {
+      throw new InvalidStateError(`Backup is ${backup.status}; only a READY backup can be restored`, {
+        details: { backupStatus: backup.status },
+      });
+    }
+    const claim = `${inst.k8sName}-restore-${randomBytes(3).toString("hex")}`;
+    const ok = await state.requestRestore(this.o.prisma, inst, {
+      claim,
+      snapshot: backup.snapshotName,
+      backupId: backup.id,
+      now: this.o.clock.now(),
+    });
+    if (!ok) throw new InvalidStateError("Instance changed state meanwhile; try again");
+    await this.o.audit?.record(this.o.prisma, {
+      action: "instance.restore",
+      objectType: "instance",
+      objectId: id,
+      details: { backupId: backup.id },
+    });
     this.o.signal.instanceChanged(id);
     return this.get(caller, id);
   }
