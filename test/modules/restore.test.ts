@@ -6,7 +6,7 @@
 import type { V1Deployment } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KINDS } from "../../src/kube/client.js";
-import { buildUser, createTestContext, errorShape, type TestContext, type TestUser } from "../helpers/app.js";
+import { buildAdmin, buildUser, createTestContext, errorShape, type TestContext, type TestUser } from "../helpers/app.js";
 
 let ctx: TestContext;
 const plans: Record<string, { id: string }> = {};
@@ -155,5 +155,32 @@ describe("POST /api/instances/:id/restore", () => {
       .listObjects("v1", "PersistentVolumeClaim", { namespace: inst.namespace })
       .filter((p) => p.metadata.name.startsWith(`${inst.resourceName}-restore-`));
     expect(restoreClaims).toEqual([]);
+  });
+
+  it("needs room in the storage quota for the new volume while it runs (422); a volume the cluster refuses is switched back", async () => {
+    const { u, inst, pvc } = await setup("tight");
+    const admin = await buildAdmin(ctx);
+    const quota = (storageGb: number) =>
+      ctx.api.put(`/api/admin/users/${u.id}/quota`).set(admin.auth).send({ maxInstances: 5, cpuMilli: 4000, memoryMb: 8192, storageGb });
+    emulator().writeVolumeData(inst.namespace, pvc, "marker", "kept");
+    const backupId = await backup(u, inst.id);
+
+    expect((await quota(5)).status).toBe(200);
+    const res = await ctx.api.post(`/api/instances/${inst.id}/restore`).set(u.auth).send({ backupId });
+    expect(res.status).toBe(422);
+    expect(res.body).toEqual(errorShape("QUOTA_EXCEEDED", { details: { limit: "storageGb", max: 5, current: 5, requested: 5 } }));
+    expect((await prisma().instance.findUniqueOrThrow({ where: { id: inst.id } })).status).toBe("RUNNING");
+
+    // Room at request time, but the namespace's ResourceQuota shrinks before the new PVC is created.
+    expect((await quota(10)).status).toBe(200);
+    expect((await ctx.api.post(`/api/instances/${inst.id}/restore`).set(u.auth).send({ backupId })).status).toBe(202);
+    expect((await quota(5)).status).toBe(200);
+    await ctx.container.loops.reconciler.syncTenants();
+    await settle();
+    expect((await ctx.api.get(`/api/instances/${inst.id}`).set(u.auth)).body.instance.status).toBe("RUNNING");
+    expect(await mountedClaim(inst.namespace, inst.resourceName)).toBe(pvc);
+    expect(emulator().readVolumeData(inst.namespace, pvc)).toEqual({ marker: "kept" });
+    const failed = await prisma().instanceEvent.findFirst({ where: { instanceId: inst.id, type: "RESTORE_FAILED" } });
+    expect(failed?.message).toMatch(/exceeded quota/);
   });
 });

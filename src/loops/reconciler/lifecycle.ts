@@ -255,6 +255,11 @@ export class InstanceLifecycle {
   private async handleError(inst: Loaded, err: unknown, log: Logger): Promise<WorkResult> {
     const permanent = err instanceof PermanentReconcileError || (err instanceof KubeError && !err.transient) || isInvalidManifest(err);
     const message = err instanceof Error ? err.message : String(err);
+    if (permanent && inst.status === "RESTORING" && inst.desiredState !== "TERMINATED") {
+      // The new volume was refused (e.g. the namespace's storage quota): back to the old one.
+      log.warn({ err }, "restore failed; switching back");
+      return this.rollBackRestore(inst, message);
+    }
     if (permanent && !(err instanceof KubeNotFoundError && inst.desiredState === "TERMINATED")) {
       this.o.metrics.reconcileError("permanent");
       log.warn({ err }, "reconcile failed permanently");

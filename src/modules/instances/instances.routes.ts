@@ -188,11 +188,13 @@ export function instancesRoutes(deps: { instances: InstancesService; authenticat
         "(its pod is replaced: scaled to 0, then up on the new volume). The old PVC is kept until the instance runs on " +
         "the new one, then deleted; if the restored instance never becomes ready (ROLLOUT_TIMEOUT, or pods stuck for " +
         "STUCK_POD_GRACE) it is switched back to the old volume (a RESTORE_FAILED event, UPDATING, then RUNNING). " +
-        "Only a RUNNING instance and a READY backup (409 otherwise); an unknown backup is a 404.",
+        "Only a RUNNING instance and a READY backup (409 otherwise); an unknown backup is a 404. While it runs both " +
+        "volumes exist, so the storage quota must have room for the plan's storage once more (422 QUOTA_EXCEEDED); a new " +
+        "volume the cluster refuses (the namespace's ResourceQuota) is switched back the same way.",
       tags: ["instances"],
       status: 202,
       response: { description: "{instance} (status RESTORING)", schema: InstanceResponseSchema },
-      errors: [404, 409],
+      errors: [404, 409, 422],
     }),
     validate({ ...id, body: InstanceRestoreSchema }),
     c.restore,

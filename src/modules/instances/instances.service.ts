@@ -335,11 +335,12 @@ export class InstancesService {
       });
     }
     const claim = `${inst.k8sName}-restore-${randomBytes(3).toString("hex")}`;
-    const ok = await state.requestRestore(this.o.prisma, inst, {
-      claim,
-      snapshot: backup.snapshotName,
-      backupId: backup.id,
-      now: this.o.clock.now(),
+    // While it runs, the old and the new volume both exist: the storage quota (also the namespace's
+    // ResourceQuota) must have room for the plan's storage once more.
+    const ok = await inTransaction(this.o.prisma, async (tx) => {
+      await lockUser(tx, inst.userId);
+      await this.o.quotas.assertWithinQuota(tx, inst.userId, { instances: 0, cpuMilli: 0, memoryMb: 0, storageGb: inst.plan.storageGb });
+      return state.requestRestore(tx, inst, { claim, snapshot: backup.snapshotName, backupId: backup.id, now: this.o.clock.now() });
     });
     if (!ok) throw new InvalidStateError("Instance changed state meanwhile; try again");
     await this.o.audit?.record(this.o.prisma, {
