@@ -330,6 +330,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
     manifests,
     snapshotClass: config.backups.snapshotClass,
     timeoutMs: config.backups.timeoutMs,
+    quotas,
     wake: () => backupLoop.wake(),
     audit,
   });

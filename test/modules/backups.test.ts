@@ -314,3 +314,34 @@ describe("an instance's deletion", () => {
     });
   });
 });
+
+describe("the storage quota", () => {
+  it("counts backups (their restore size; the plan's storage while pending); no room is a 422", async () => {
+    const u = await fundedUser();
+    const inst = await runningInstance(u, "n8n/starter", "counted");
+    const usage = async () => (await ctx.api.get("/api/quotas").set(u.auth)).body.usage.storageGb;
+    expect(await usage()).toBe(5);
+    const first = await ctx.api.post(`/api/instances/${inst.id}/backups`).set(u.auth);
+    expect(await usage()).toBe(10);
+    await backupsDone();
+    expect(await usage()).toBe(10);
+
+    const quota = await ctx.api
+      .put(`/api/admin/users/${u.id}/quota`)
+      .set(admin.auth)
+      .send({ maxInstances: 5, cpuMilli: 4000, memoryMb: 8192, storageGb: 10 });
+    expect(quota.status).toBe(200);
+    const full = await ctx.api.post(`/api/instances/${inst.id}/backups`).set(u.auth);
+    expect(full.status).toBe(422);
+    expect(full.body).toEqual(errorShape("QUOTA_EXCEEDED", { details: { limit: "storageGb", max: 10, current: 10, requested: 5 } }));
+
+    // A deleted backup frees its share at once; a FAILED one holds nothing.
+    expect((await ctx.api.delete(`/api/instances/${inst.id}/backups/${first.body.backup.id}`).set(u.auth)).status).toBe(202);
+    expect(await usage()).toBe(5);
+    emulator().failSnapshots(inst.namespace, `${inst.resourceName}-pvc`, "no space");
+    expect((await ctx.api.post(`/api/instances/${inst.id}/backups`).set(u.auth)).status).toBe(202);
+    await backupsDone();
+    emulator().failSnapshots(inst.namespace, `${inst.resourceName}-pvc`, undefined);
+    expect(await usage()).toBe(5);
+  });
+});

@@ -165,14 +165,15 @@ describe("POST /api/instances/:id/restore", () => {
     emulator().writeVolumeData(inst.namespace, pvc, "marker", "kept");
     const backupId = await backup(u, inst.id);
 
-    expect((await quota(5)).status).toBe(200);
+    // The volume (5 GiB) and the backup (5 GiB) use 10.
+    expect((await quota(10)).status).toBe(200);
     const res = await ctx.api.post(`/api/instances/${inst.id}/restore`).set(u.auth).send({ backupId });
     expect(res.status).toBe(422);
-    expect(res.body).toEqual(errorShape("QUOTA_EXCEEDED", { details: { limit: "storageGb", max: 5, current: 5, requested: 5 } }));
+    expect(res.body).toEqual(errorShape("QUOTA_EXCEEDED", { details: { limit: "storageGb", max: 10, current: 10, requested: 5 } }));
     expect((await prisma().instance.findUniqueOrThrow({ where: { id: inst.id } })).status).toBe("RUNNING");
 
     // Room at request time, but the namespace's ResourceQuota shrinks before the new PVC is created.
-    expect((await quota(10)).status).toBe(200);
+    expect((await quota(15)).status).toBe(200);
     expect((await ctx.api.post(`/api/instances/${inst.id}/restore`).set(u.auth).send({ backupId })).status).toBe(202);
     expect((await quota(5)).status).toBe(200);
     await ctx.container.loops.reconciler.syncTenants();

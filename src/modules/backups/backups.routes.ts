@@ -19,6 +19,8 @@ const BACKUP_DESCRIPTION =
   "in the instance's namespace. 202 {backup} with status PENDING; the backup loop cuts the snapshot and sets READY (with " +
   "sizeBytes) or FAILED (with reason: the snapshot controller's or CSI driver's error, or BACKUP_TIMEOUT) — never silently. " +
   "Only a RUNNING or STOPPED instance can be backed up (409 otherwise), one pending backup at a time (409). " +
+  "Backups count against the storage quota (each its restore size in whole GiB; the plan's storage while pending): " +
+  "422 QUOTA_EXCEEDED when there is no room. " +
   "Consistency: n8n and Ghost volumes are snapshotted live (crash-consistent: one volume, cut atomically). A RUNNING " +
   "PostgreSQL instance is stopped briefly for the cut (scaled to 0: a clean shutdown, so the image needs no WAL replay), " +
   "then started again by itself, whether the backup succeeds or fails; its owner cannot start it in between (409). " +
@@ -50,7 +52,7 @@ export function backupsRoutes(deps: { backups: BackupsService; authenticate: Req
       tags: ["backups"],
       status: 202,
       response: { description: "{backup}", schema: BackupResponseSchema },
-      errors: [409],
+      errors: [409, 422],
     }),
     validate({ params: InstanceIdParamsSchema }),
     async (_req: Request, res: Response) => {

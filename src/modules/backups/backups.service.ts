@@ -12,6 +12,9 @@ import type { AuthIdentity } from "../../platform/http/auth.js";
 import { type Paginated, paginated, skipTake } from "../../platform/http/pagination.js";
 import type { AuditService } from "../audit/audit.service.js";
 import type { InstanceManifests } from "../instances/instance-manifests.js";
+import { lockUser } from "../credits/ledger.service.js";
+import type { QuotaService } from "../quotas/quotas.service.js";
+import { inTransaction } from "../../platform/transaction.js";
 import * as backupState from "./backup-state.js";
 import type { BackupListQuery, BackupView } from "./backups.schema.js";
 
@@ -41,6 +44,7 @@ export interface BackupsServiceOptions {
   manifests: InstanceManifests;
   snapshotClass: string;
   timeoutMs: number;
+  quotas: QuotaService;
   /** Wakes the backup loop after a request. */
   wake: () => void;
   audit?: AuditService;
@@ -81,17 +85,22 @@ export class BackupsService {
       throw new ConflictError("A backup of this instance is already in progress", { details: { backupId: pending.id } });
     }
     const now = this.o.clock.now();
-    const row = await backupState.requestBackup(this.o.prisma, {
-      instanceId,
-      userId: inst.userId,
-      namespace: inst.namespace,
-      // The claim in use: after a restore it is the restored one.
-      pvcName: inst.volumeClaim ?? this.o.manifests.names(inst).pvc,
-      snapshotName: `${inst.k8sName}-backup-${randomBytes(4).toString("hex")}`,
-      snapshotClass: this.o.snapshotClass,
-      deadline: new Date(now.getTime() + this.o.timeoutMs),
-      // PostgreSQL is snapshotted from a clean shutdown: a RUNNING one is scaled to 0 for the cut.
-      quiesce: inst.service.template === "postgresql" && inst.status === "RUNNING",
+    // A backup holds a copy of the volume: it counts against the storage quota (checked under the user lock).
+    const row = await inTransaction(this.o.prisma, async (tx) => {
+      await lockUser(tx, inst.userId);
+      await this.o.quotas.assertWithinQuota(tx, inst.userId, { instances: 0, cpuMilli: 0, memoryMb: 0, storageGb: inst.plan.storageGb });
+      return backupState.requestBackup(tx, {
+        instanceId,
+        userId: inst.userId,
+        namespace: inst.namespace,
+        // The claim in use: after a restore it is the restored one.
+        pvcName: inst.volumeClaim ?? this.o.manifests.names(inst).pvc,
+        snapshotName: `${inst.k8sName}-backup-${randomBytes(4).toString("hex")}`,
+        snapshotClass: this.o.snapshotClass,
+        deadline: new Date(now.getTime() + this.o.timeoutMs),
+        // PostgreSQL is snapshotted from a clean shutdown: a RUNNING one is scaled to 0 for the cut.
+        quiesce: inst.service.template === "postgresql" && inst.status === "RUNNING",
+      });
     });
     await this.o.audit?.record(this.o.prisma, {
       action: "instance.backup.create",
