@@ -50,6 +50,9 @@ import { createStripeClient, StripeCheckoutProvider, StripeWebhookVerifier } fro
 import { AuditService } from "./modules/audit/audit.service.js";
 import { SessionRevocations } from "./modules/auth/session-revocations.js";
 import { KubeFleetReader } from "./modules/health/kube-fleet-reader.js";
+import { BackupLoop } from "./loops/backups.js";
+import { KubeBackupCluster } from "./modules/backups/backup-cluster.js";
+import { BackupsService } from "./modules/backups/backups.service.js";
 
 export interface Readiness {
   /** The database answered: this replica can serve. The cluster is reported only (platform/readiness.ts). */
@@ -81,6 +84,7 @@ export interface Container {
     audit: AuditService;
     /** Revoked login sessions, in memory on every replica (kept current by a short poll). */
     revocations: SessionRevocations;
+    backups: BackupsService;
   };
   /** Stripe's webhook verifier, present when Stripe is configured (payments). */
   paymentsWebhookVerifier?: WebhookVerifier;
@@ -91,7 +95,7 @@ export interface Container {
   };
   /** How services tell the reconciler an instance's desired state changed. */
   signal: InstanceSignal;
-  loops: { renewal: RenewalLoop; reconciler: Reconciler; health: HealthLoop };
+  loops: { renewal: RenewalLoop; reconciler: Reconciler; health: HealthLoop; backups: BackupLoop };
   /** Live responses: the one shared event poller, per-user caps, and EventSource tickets. */
   streams: { hub: InstanceEventHub; limits: StreamLimits; tickets: StreamTickets };
   /**
@@ -156,6 +160,7 @@ async function buildKube(
     const emulator = await KubeEmulator.start({
       port: config.kube.emulatorPort,
       podReadyDelayMs: config.kube.emulatorPodReadyDelayMs,
+      snapshotReadyDelayMs: config.kube.emulatorSnapshotReadyDelayMs,
       ingressControllerNamespace: config.kube.ingressControllerNamespace,
       // The ingress controller's namespace exists, so tenant policies that select it (ACME HTTP-01) resolve.
       namespaces: [...new Set(["default", "kube-system", "kube-public", "kube-node-lease", config.kube.ingressControllerNamespace])],
@@ -335,6 +340,26 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
     baseDomain: config.baseDomain,
     audit,
   });
+  const backupLoop = new BackupLoop({
+    prisma,
+    cluster: new KubeBackupCluster(kube.client),
+    leases: new LeaseManager({ prisma, clock }),
+    clock,
+    logger: logger.child({ loop: "backups" }),
+    pollIntervalMs: config.backups.pollIntervalMs,
+    timeoutMs: config.backups.timeoutMs,
+    signal: lateSignal,
+  });
+  const backups = new BackupsService({
+    prisma,
+    clock,
+    manifests,
+    snapshotClass: config.backups.snapshotClass,
+    timeoutMs: config.backups.timeoutMs,
+    quotas,
+    wake: () => backupLoop.wake(),
+    audit,
+  });
   const healthRepository = new HealthRepository(prisma);
   const healthSweeper = new HealthSweeper({
     prisma,
@@ -424,12 +449,13 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
       creditPackages,
       audit,
       revocations,
+      backups,
     },
     paymentsWebhookVerifier: paymentsEdge.verifier,
     kube,
     signal,
     metrics,
-    loops: { renewal, reconciler, health: healthLoop },
+    loops: { renewal, reconciler, health: healthLoop, backups: backupLoop },
     streams,
     async readiness() {
       const database = await pingWithin(() => db.ping(), READY_DB_TIMEOUT_MS);
@@ -441,6 +467,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
       renewal.start();
       reconciler.start();
       healthLoop.start();
+      backupLoop.start();
     },
     async close() {
       if (closed) return;
@@ -449,6 +476,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
       streams.hub.close();
       await renewal.stop();
       await healthLoop.stop();
+      await backupLoop.stop();
       await reconciler.stop();
       await revocations.stop();
       if (!overrides.kube) await kube.emulator?.stop();

@@ -58,6 +58,7 @@ const EnvSchema = z.object({
   K8S_REQUEST_TIMEOUT: duration.default(10_000),
   K8S_EMULATOR_PORT: int(0, 65535).default(0),
   K8S_EMULATOR_POD_READY_DELAY: durationFrom(0).default(1500),
+  K8S_EMULATOR_SNAPSHOT_READY_DELAY: durationFrom(0).default(500),
   INGRESS_CLASS_NAME: z.string().default("nginx"),
   INGRESS_CONTROLLER_NAMESPACE: z.string().default("ingress-nginx"),
   TLS_CLUSTER_ISSUER: z.string().default("letsencrypt-prod"),
@@ -69,6 +70,9 @@ const EnvSchema = z.object({
   RECONCILE_RESYNC_INTERVAL: duration.default(30_000),
   ROLLOUT_TIMEOUT: duration.default(10 * 60_000),
   STUCK_POD_GRACE: duration.default(2 * 60_000),
+  BACKUP_SNAPSHOT_CLASS: z.string().min(1).default("csi-snapshots"),
+  BACKUP_TIMEOUT: duration.default(15 * 60_000),
+  BACKUP_POLL_INTERVAL: durationFrom(100).default(10_000),
   RECONCILE_CONCURRENCY: int(1, 256).default(8),
   RECONCILE_LEASE: durationFrom(1000).default(60_000),
   RENEWAL_CRON: z.string().default("*/10 * * * *"),
@@ -181,6 +185,7 @@ const ConfigSchema = EnvSchema.transform((e, ctx) => {
       requestTimeoutMs: e.K8S_REQUEST_TIMEOUT,
       emulatorPort: e.K8S_EMULATOR_PORT,
       emulatorPodReadyDelayMs: e.K8S_EMULATOR_POD_READY_DELAY,
+      emulatorSnapshotReadyDelayMs: e.K8S_EMULATOR_SNAPSHOT_READY_DELAY,
       ingressClassName: e.INGRESS_CLASS_NAME,
       ingressControllerNamespace: e.INGRESS_CONTROLLER_NAMESPACE,
       tlsClusterIssuer: e.TLS_CLUSTER_ISSUER,
@@ -191,6 +196,14 @@ const ConfigSchema = EnvSchema.transform((e, ctx) => {
       intervalMs: e.HEALTH_INTERVAL,
       consecutiveObservations: e.HEALTH_CONSECUTIVE_OBSERVATIONS,
       retentionMs: e.HEALTH_RETENTION,
+    },
+    backups: {
+      /** VolumeSnapshotClass of instance backups (its driver must be the instances' CSI driver). */
+      snapshotClass: e.BACKUP_SNAPSHOT_CLASS,
+      /** A backup whose snapshot is not readyToUse within this is FAILED. */
+      timeoutMs: e.BACKUP_TIMEOUT,
+      /** How often the backup loop looks at pending backups (it is also kicked by each request). */
+      pollIntervalMs: e.BACKUP_POLL_INTERVAL,
     },
     reconciler: {
       resyncIntervalMs: e.RECONCILE_RESYNC_INTERVAL,

@@ -75,6 +75,7 @@ export const KINDS = {
   Ingress: { apiVersion: "networking.k8s.io/v1", kind: "Ingress" },
   NetworkPolicy: { apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy" },
   PodMetrics: { apiVersion: "metrics.k8s.io/v1beta1", kind: "PodMetrics" },
+  VolumeSnapshot: { apiVersion: "snapshot.storage.k8s.io/v1", kind: "VolumeSnapshot" },
 } as const;
 export type KnownKind = keyof typeof KINDS;
 export interface KindRef {

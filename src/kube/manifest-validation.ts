@@ -15,6 +15,7 @@ import {
 import { InvalidManifestError, type KubeCause } from "./kube-errors.js";
 import { modelTypeName, unknownFields } from "./schema.js";
 import { describeRef, type KubeObject, refOf } from "./objects.js";
+import { VolumeSnapshotModel } from "./templates/volume-snapshot.js";
 
 /**
  * Validation of a manifest before it is applied (and in the template tests), in three layers:
@@ -45,6 +46,7 @@ const MODELS: ModelRegistry = {
   "networking.k8s.io/v1/Ingress": Ingress,
   "networking.k8s.io/v1/NetworkPolicy": NetworkPolicy,
   "cert-manager.io/v1/Certificate": Certificate,
+  "snapshot.storage.k8s.io/v1/VolumeSnapshot": VolumeSnapshotModel as unknown as ModelCtor,
 };
 
 /** Kinds whose names must be DNS-1123 labels rather than subdomains. */

@@ -83,6 +83,12 @@ export const REQUIRED_RBAC: readonly RbacRule[] = [
   { apiGroup: "", resource: "pods", verbs: ["list"], why: "rollout problems, the running pod for logs, health sweep" },
   { apiGroup: "", resource: "pods/log", verbs: ["get"], why: "GET /api/instances/:id/logs" },
   { apiGroup: "metrics.k8s.io", resource: "pods", verbs: ["list"], why: "health sweep CPU/memory usage (metrics-server)" },
+  {
+    apiGroup: "snapshot.storage.k8s.io",
+    resource: "volumesnapshots",
+    verbs: ["get", "create", "patch", "delete"],
+    why: "instance backups: the snapshot of the PVC (apply), its readiness (get), DELETE /backups/:id",
+  },
 ];
 
 /** `group/resource:verb` keys of the table, e.g. `apps/deployments:patch`, `/pods/log:get`. */

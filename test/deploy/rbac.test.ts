@@ -3,8 +3,8 @@
  *  1. k8s/rbac.yaml's ClusterRole grants exactly REQUIRED_RBAC (src/kube/rbac.ts): no wildcards,
  *     nothing more, nothing less;
  *  2. REQUIRED_RBAC is exactly what the code uses: real product flows (provision, logs, credentials,
- *     restart adopting a live Secret, plan change, terminate — for a Deployment- and a StatefulSet-backed service — and the
- *     health sweep) run against the emulator, whose recorder turns every request into
+ *     restart adopting a live Secret, plan change, a backup and its deletion, terminate — for a Deployment- and a
+ *     StatefulSet-backed service — and the health sweep) run against the emulator, whose recorder turns every request into
  *     (apiGroup, resource, verb). Server-side apply needs `patch`, and `create` for a missing object.
  */
 import { readFileSync } from "node:fs";
@@ -51,7 +51,9 @@ describe("REQUIRED_RBAC is what the code uses", () => {
 
   beforeAll(async () => {
     // Exposed PostgreSQL gets its own NetworkPolicy (created and deleted with the instance).
-    ctx = await createTestContext({ env: { ROLLOUT_TIMEOUT: "20s", POSTGRES_SERVICE_TYPE: "NodePort" } });
+    ctx = await createTestContext({
+      env: { ROLLOUT_TIMEOUT: "20s", POSTGRES_SERVICE_TYPE: "NodePort", K8S_EMULATOR_SNAPSHOT_READY_DELAY: "0" },
+    });
     const emulator = ctx.container.kube.emulator;
     if (!emulator) throw new Error("needs the emulator");
     emulator.recorder.reset();
@@ -84,6 +86,11 @@ describe("REQUIRED_RBAC is what the code uses", () => {
       // The health sweep (fleet-wide LISTs), when this build has it.
       const health = (ctx.container.loops as { health?: { runNow(ids?: string[]): Promise<unknown> } }).health;
       await health?.runNow();
+      // A backup (VolumeSnapshot applied, watched until ready) and its deletion.
+      const backup = await ctx.api.post(`/api/instances/${id}/backups`).set(u.auth).expect(202);
+      await ctx.container.loops.backups.runUntilIdle({ between: settle });
+      await ctx.api.delete(`/api/instances/${id}/backups/${backup.body.backup.id}`).set(u.auth).expect(202);
+      await ctx.container.loops.backups.runUntilIdle({ between: settle });
       await ctx.api.delete(`/api/instances/${id}`).set(u.auth).expect(202);
       await settle();
     }

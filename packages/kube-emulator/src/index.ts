@@ -28,6 +28,7 @@ import { findByKind, NAMESPACES, type ResourceInfo, resourceKey } from "./resour
 import { Router } from "./router.js";
 import { type SeedFleetOptions, type SeedFleetResult, seedFleet } from "./seed.js";
 import { type KubeObject, type Logger, Rng, silentLogger } from "./types.js";
+import { defaultSnapshotClass, VOLUMESNAPSHOTCLASSES, volumeContents, volumeNameOf } from "./controllers/volume-snapshot.js";
 
 export { ApiError, type Status, type StatusCause } from "./errors.js";
 export type { CallFilter, FaultRule, RecordedCall, Verb } from "./faults.js";
@@ -59,6 +60,13 @@ export interface KubeEmulatorOptions {
    * if the tenant's NetworkPolicies admit traffic from it to the solver pod on 8089. Default ingress-nginx.
    */
   ingressControllerNamespace?: string;
+  /** Time from a VolumeSnapshot's creation to readyToUse. Default 500. */
+  snapshotReadyDelayMs?: number;
+  /**
+   * VolumeSnapshotClasses installed at start (the first is the default class for the emulator's CSI
+   * driver; deletionPolicy Delete). Default ["csi-snapshots"]; [] for a cluster without one.
+   */
+  snapshotClasses?: string[];
   /** Serve metrics.k8s.io (as if metrics-server were installed). Default true. */
   metrics?: boolean;
   /**
@@ -165,6 +173,7 @@ export class KubeEmulator {
       crashLoopIntervalMs: opts.crashLoopIntervalMs ?? 2000,
       badImages: this.badImages,
       ingressControllerNamespace: opts.ingressControllerNamespace ?? "ingress-nginx",
+      snapshotReadyDelayMs: opts.snapshotReadyDelayMs ?? 500,
       logger: this.logger,
     });
     this.faults = new EmulatorFaults(new Rng((opts.seed ?? 1) ^ 0x5eed), {
@@ -201,6 +210,11 @@ export class KubeEmulator {
         { fieldManager: "kube-apiserver" },
       );
     }
+    (opts.snapshotClasses ?? ["csi-snapshots"]).forEach((name, i) => {
+      const cls = defaultSnapshotClass(name);
+      if (i > 0) delete cls.metadata.annotations;
+      emu.cluster.create(VOLUMESNAPSHOTCLASSES, undefined, cls, { fieldManager: "kube-apiserver" });
+    });
     emu.controllers.drain();
     await emu.listen(opts.port ?? 0);
     emu.logger.info({ url: emu.url }, "Kubernetes API emulator listening (test/demo fixture, not a real cluster)");
@@ -324,6 +338,32 @@ export class KubeEmulator {
   setPodUsage(namespace: string, pod: string, usage: UsageOverride | undefined): void {
     if (usage) this.usage.set(`${namespace}/${pod}`, usage);
     else this.usage.delete(`${namespace}/${pod}`);
+  }
+
+  /**
+   * Test hook: writes `value` under `key` in the simulated contents of the volume bound to a PVC (the
+   * bytes a pod would write). Snapshots capture these contents; a PVC restored from a snapshot gets them.
+   */
+  writeVolumeData(namespace: string, pvcName: string, key: string, value: string): void {
+    const pvc = this.cluster.tryGet(this.info("v1", "PersistentVolumeClaim"), namespace, pvcName);
+    if (!pvc) throw new Error(`emulator: no PersistentVolumeClaim ${namespace}/${pvcName}`);
+    const store = volumeContents(this.cluster);
+    const volume = volumeNameOf(pvc);
+    store.volumes.set(volume, { ...(store.volumes.get(volume) ?? {}), [key]: value });
+  }
+
+  /** Test hook: the simulated contents of the volume bound to a PVC ({} when empty; undefined: no such claim). */
+  readVolumeData(namespace: string, pvcName: string): Record<string, string> | undefined {
+    const pvc = this.cluster.tryGet(this.info("v1", "PersistentVolumeClaim"), namespace, pvcName);
+    if (!pvc) return undefined;
+    return { ...(volumeContents(this.cluster).volumes.get(volumeNameOf(pvc)) ?? {}) };
+  }
+
+  /** Fault: new snapshots of this PVC fail in the CSI driver with `message` (undefined: they succeed again). */
+  failSnapshots(namespace: string, pvcName: string, message: string | undefined): void {
+    const failing = volumeContents(this.cluster).failing;
+    if (message === undefined) failing.delete(`${namespace}/${pvcName}`);
+    else failing.set(`${namespace}/${pvcName}`, message);
   }
 
   /** Turns metrics.k8s.io on or off (off = no metrics-server: the group disappears, paths 404). */

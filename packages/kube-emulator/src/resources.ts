@@ -148,6 +148,25 @@ export const RESOURCES: readonly ResourceInfo[] = [
     subresources: ["status"],
     categories: ["cert-manager"],
   }),
+  // CSI volume snapshots (the external-snapshotter CRDs); modelled in controllers/volume-snapshot.ts.
+  r("snapshot.storage.k8s.io", "v1", "VolumeSnapshotClass", "volumesnapshotclasses", {
+    namespaced: false,
+    shortNames: ["vsclass", "vsclasses"],
+    builtIn: false,
+  }),
+  r("snapshot.storage.k8s.io", "v1", "VolumeSnapshot", "volumesnapshots", {
+    shortNames: ["vs"],
+    hasStatus: true,
+    builtIn: false,
+    subresources: ["status"],
+  }),
+  r("snapshot.storage.k8s.io", "v1", "VolumeSnapshotContent", "volumesnapshotcontents", {
+    namespaced: false,
+    shortNames: ["vsc", "vscs"],
+    hasStatus: true,
+    builtIn: false,
+    subresources: ["status"],
+  }),
   r("metrics.k8s.io", "v1beta1", "PodMetrics", "pods", {
     singular: "",
     verbs: ["get", "list"],

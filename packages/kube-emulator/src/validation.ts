@@ -8,6 +8,7 @@ import { parseQuantity, QUANTITY_MESSAGE } from "./quantity.js";
 import type { NameRule, ResourceInfo } from "./resources.js";
 import { matchesLabelSelector } from "./selectors.js";
 import { deepEqual, isRecord, type KubeObject } from "./types.js";
+import { defaultPvcDataSource, validatePvcDataSource, validateSnapshotKind } from "./snapshot-validation.js";
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -330,6 +331,12 @@ export function validateObject(info: ResourceInfo, obj: KubeObject, old?: KubeOb
       break;
     case "PersistentVolumeClaim":
       validatePvc(obj, old, out);
+      validatePvcDataSource(isRecord(obj.spec) ? obj.spec : {}, out);
+      break;
+    case "VolumeSnapshot":
+    case "VolumeSnapshotClass":
+    case "VolumeSnapshotContent":
+      validateSnapshotKind(info.kind, obj, old, out);
       break;
     case "ConfigMap":
     case "Secret":
@@ -454,6 +461,7 @@ export function applyDefaults(info: ResourceInfo, obj: KubeObject, allocateClust
       if (!spec) break;
       spec.volumeMode ??= "Filesystem";
       spec.storageClassName ??= "standard";
+      defaultPvcDataSource(spec);
       break;
     case "Secret": {
       obj.type ??= "Opaque";

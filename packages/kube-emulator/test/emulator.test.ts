@@ -128,7 +128,14 @@ describe("discovery and misc endpoints", () => {
 
     const groups = await raw("GET", "/apis");
     const names = (groups.body.groups as { name: string }[]).map((g) => g.name);
-    expect(names).toEqual(["apps", "discovery.k8s.io", "networking.k8s.io", "cert-manager.io", "metrics.k8s.io"]);
+    expect(names).toEqual([
+      "apps",
+      "discovery.k8s.io",
+      "networking.k8s.io",
+      "cert-manager.io",
+      "snapshot.storage.k8s.io",
+      "metrics.k8s.io",
+    ]);
 
     const appsV1 = await raw("GET", "/apis/apps/v1");
     expect((appsV1.body.resources as { name: string }[]).map((r) => r.name)).toContain("deployments/scale");

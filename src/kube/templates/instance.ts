@@ -110,19 +110,29 @@ function secret(ctx: Ctx): ISecret {
   return { apiVersion: "v1", kind: "Secret", metadata: meta(ctx, ctx.n.secret), type: "Opaque", data };
 }
 
-function pvc(ctx: Ctx): IPersistentVolumeClaim {
+function pvc(
+  ctx: Ctx,
+  name = ctx.spec.volume?.claim ?? ctx.n.pvc,
+  fromSnapshot = ctx.spec.volume?.claim ? ctx.spec.volume.claimSnapshot : undefined,
+): IPersistentVolumeClaim {
   const { storageClassName } = ctx.spec.options;
   return {
     apiVersion: "v1",
     kind: "PersistentVolumeClaim",
-    metadata: meta(ctx, ctx.n.pvc),
+    metadata: meta(ctx, name),
     spec: {
       accessModes: ["ReadWriteOnce"],
       volumeMode: "Filesystem",
       resources: { requests: { storage: `${ctx.spec.plan.storageGb}Gi` } },
       ...(storageClassName ? { storageClassName } : {}),
+      ...(fromSnapshot ? { dataSource: { apiGroup: "snapshot.storage.k8s.io", kind: "VolumeSnapshot", name: fromSnapshot } } : {}),
     },
   };
+}
+
+/** The PVC the workload mounts: the restore's new claim while one is in progress, else the claim in use. */
+function mountedClaim(ctx: Ctx): string {
+  return ctx.spec.volume?.restore?.claim ?? ctx.spec.volume?.claim ?? ctx.n.pvc;
 }
 
 function podTemplate(ctx: Ctx): IPodTemplateSpec {
@@ -132,7 +142,7 @@ function podTemplate(ctx: Ctx): IPodTemplateSpec {
   const probes = profile.probes(spec);
 
   const dataVolume: IVolume = ctx.hasPvc
-    ? { name: DATA_VOLUME, persistentVolumeClaim: { claimName: n.pvc } }
+    ? { name: DATA_VOLUME, persistentVolumeClaim: { claimName: mountedClaim(ctx) } }
     : { name: DATA_VOLUME, emptyDir: {} };
   const scratch = profile.writableDirs.map((path) => ({ path, name: scratchVolumeName(path) }));
   const volumes: IVolume[] = [dataVolume, ...scratch.map((s) => ({ name: s.name, emptyDir: { sizeLimit: SCRATCH_SIZE_LIMIT } }))];
@@ -323,6 +333,8 @@ export function renderInstance(spec: InstanceSpec): Manifest[] {
 
   const objects: Manifest[] = [configMap(ctx), secret(ctx)];
   if (ctx.hasPvc) objects.push(pvc(ctx));
+  const restore = spec.volume?.restore;
+  if (ctx.hasPvc && restore) objects.push(pvc(ctx, restore.claim, restore.snapshot));
   if (!profile.http && spec.options.postgresServiceType !== "ClusterIP") objects.push(externalAccessPolicy(ctx));
   objects.push(service(ctx));
   if (profile.workloadKind === "StatefulSet") objects.push(headlessService(ctx), statefulSet(ctx));

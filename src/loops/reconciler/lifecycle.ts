@@ -4,6 +4,9 @@
  *   PENDING -> PROVISIONING -> RUNNING            (tenant baseline, objects, rollout)
  *   RUNNING -> UPDATING | RESTARTING -> RUNNING   (a new generation: plan change, restart, resume)
  *   RUNNING -> SUSPENDED                          (billing: desired SUSPENDED scales to 0)
+ *   RUNNING -> STOPPED -> UPDATING -> RUNNING      (the owner: desired STOPPED scales to 0; start scales back up)
+ *   RUNNING -> RESTORING -> RUNNING               (a new PVC from a backup's snapshot; the old one deleted once it runs,
+ *                                                  or back to the old one — UPDATING — if the new one never does)
  *   any -> TERMINATING -> TERMINATED              (desired TERMINATED: objects deleted)
  *   any -> FAILED                                 (a permanent error; never-ran instances are rolled back and refunded)
  *
@@ -34,7 +37,7 @@ export class PermanentReconcileError extends Error {}
 
 type Loaded = Instance & { plan: Plan; service: Service };
 
-const TRANSITIONAL = ["PENDING", "PROVISIONING", "UPDATING", "RESTARTING", "TERMINATING"] as const;
+const TRANSITIONAL = ["PENDING", "PROVISIONING", "UPDATING", "RESTARTING", "RESTORING", "TERMINATING"] as const;
 
 export interface LifecycleOptions {
   prisma: PrismaClient;
@@ -83,14 +86,14 @@ export class InstanceLifecycle {
 
   private async converge(inst: Loaded, log: Logger): Promise<WorkResult> {
     const now = this.o.clock.now();
-    const replicas: 0 | 1 = inst.desiredState === "SUSPENDED" ? 0 : 1;
+    const replicas: 0 | 1 = inst.desiredState === "SUSPENDED" || inst.desiredState === "STOPPED" ? 0 : 1;
     let status = inst.status;
 
     // Entering a transition: decide the status it is shown under, and start its clock.
     if (inst.generation > inst.appliedGeneration || TRANSITIONAL.includes(status as never)) {
       let next = status;
       if (status === "PENDING") next = "PROVISIONING";
-      else if (status === "SUSPENDED" && replicas === 1) next = "UPDATING";
+      else if ((status === "SUSPENDED" || status === "STOPPED") && replicas === 1) next = "UPDATING";
       else if (status === "RUNNING" && replicas === 1 && inst.generation > inst.appliedGeneration) next = "UPDATING";
       if (next !== status || !inst.transitionStartedAt) {
         inst.transitionStartedAt ??= now;
@@ -104,6 +107,8 @@ export class InstanceLifecycle {
           await state.recordEvent(this.o.prisma, inst.id, { type: "PROVISIONING_STARTED", message: "Provisioning started" });
         if (next === "UPDATING" && status === "SUSPENDED")
           await state.recordEvent(this.o.prisma, inst.id, { type: "RESUMING", message: "Resuming: scaling back up" });
+        if (next === "UPDATING" && status === "STOPPED")
+          await state.recordEvent(this.o.prisma, inst.id, { type: "STARTING", message: "Starting: scaling back up" });
         status = next;
       }
     }
@@ -135,14 +140,14 @@ export class InstanceLifecycle {
     if (!rollout.done) {
       const stuck = rollout.podProblem;
       const since = (inst.transitionStartedAt ?? now).getTime();
+      let problem: string | undefined;
       if (stuck && this.o.clock.now().getTime() - since > this.o.stuckPodGraceMs) {
-        throw new PermanentReconcileError(`Pods are stuck in ${stuck.reason}: ${stuck.message ?? "no message"}`);
+        problem = `Pods are stuck in ${stuck.reason}: ${stuck.message ?? "no message"}`;
+      } else if (inst.transitionDeadline && this.o.clock.now() > inst.transitionDeadline) {
+        problem = `Rollout did not complete within ${Math.round(this.o.rolloutTimeoutMs / 1000)}s: ${rollout.message ?? "not ready"}`;
       }
-      if (inst.transitionDeadline && this.o.clock.now() > inst.transitionDeadline) {
-        throw new PermanentReconcileError(
-          `Rollout did not complete within ${Math.round(this.o.rolloutTimeoutMs / 1000)}s: ${rollout.message ?? "not ready"}`,
-        );
-      }
+      if (problem && status === "RESTORING") return this.rollBackRestore(inst, problem);
+      if (problem) throw new PermanentReconcileError(problem);
       if (inst.attempts === 0 || stuck) {
         const type = stuck ? state.podProblemEvent(stuck.reason) : "ROLLOUT_WAITING";
         const already = await this.o.prisma.instanceEvent.findFirst({
@@ -163,17 +168,33 @@ export class InstanceLifecycle {
     }
 
     // Converged. The update is guarded by the generation read: a newer one that arrived meanwhile stays due.
-    const final = replicas === 0 ? "SUSPENDED" : "RUNNING";
+    const final = replicas === 1 ? "RUNNING" : inst.desiredState === "STOPPED" ? "STOPPED" : "SUSPENDED";
     const firstRun = !inst.provisionedAt && final === "RUNNING";
     const doneAt = this.o.clock.now();
     const tookMs = doneAt.getTime() - (inst.transitionStartedAt ?? doneAt).getTime();
     const verb =
-      final === "SUSPENDED" ? "Suspended (scaled to 0)" : firstRun ? "Running" : status === "RESTARTING" ? "Restarted" : "Updated";
+      final === "SUSPENDED"
+        ? "Suspended (scaled to 0)"
+        : final === "STOPPED"
+          ? "Stopped (scaled to 0; objects and data kept)"
+          : firstRun
+            ? "Running"
+            : status === "RESTARTING"
+              ? "Restarted"
+              : status === "RESTORING"
+                ? "Restored from the backup (new volume in use, the old one deleted)"
+                : "Updated";
+    // A restore runs on its new volume: the old one goes (deleting twice after a crash is harmless).
+    if (status === "RESTORING" && inst.restoreClaim) {
+      const old = inst.volumeClaim ?? this.o.manifests.names(inst).pvc;
+      await this.o.cluster.delete({ apiVersion: "v1", kind: "PersistentVolumeClaim", name: old, namespace: inst.namespace });
+    }
     // The status and its event commit together: a reader never sees RUNNING without its event.
     await inTransaction(this.o.prisma, async (tx) => {
+      if (status === "RESTORING") await state.restoreSwitched(tx, inst);
       await state.converged(tx, inst, { owner: this.o.owner, status: final, url: this.o.manifests.url(inst), at: doneAt });
       await state.recordEvent(tx, inst.id, {
-        type: final === "SUSPENDED" ? "SUSPENDED" : firstRun ? "RUNNING" : `${status}_COMPLETE`,
+        type: final !== "RUNNING" ? final : firstRun ? "RUNNING" : `${status}_COMPLETE`,
         message: `${verb} in ${tookMs} ms`,
         data: { durationMs: tookMs },
       });
@@ -211,6 +232,17 @@ export class InstanceLifecycle {
       await recordLostOnce(this.o.prisma, inst.id, err);
       throw new PermanentReconcileError(err.message);
     }
+  }
+
+  /** The restored workload never became ready: back to the old volume (next pass), the new claim deleted. */
+  private async rollBackRestore(inst: Loaded, reason: string): Promise<WorkResult> {
+    const claim = inst.restoreClaim;
+    await state.restoreRolledBack(this.o.prisma, inst, reason, this.o.clock.now());
+    if (claim) await this.o.cluster.delete({ apiVersion: "v1", kind: "PersistentVolumeClaim", name: claim, namespace: inst.namespace });
+    return {
+      outcome: { instanceId: inst.id, status: "UPDATING", result: "waiting" },
+      next: { attempts: 0, nextAttemptAt: this.o.clock.now() },
+    };
   }
 
   private async waitForRollout(inst: Loaded, replicas: 0 | 1): Promise<RolloutState> {
@@ -258,6 +290,11 @@ export class InstanceLifecycle {
   private async handleError(inst: Loaded, err: unknown, log: Logger): Promise<WorkResult> {
     const permanent = err instanceof PermanentReconcileError || (err instanceof KubeError && !err.transient) || isInvalidManifest(err);
     const message = err instanceof Error ? err.message : String(err);
+    if (permanent && inst.status === "RESTORING" && inst.desiredState !== "TERMINATED") {
+      // The new volume was refused (e.g. the namespace's storage quota): back to the old one.
+      log.warn({ err }, "restore failed; switching back");
+      return this.rollBackRestore(inst, message);
+    }
     if (permanent && !(err instanceof KubeNotFoundError && inst.desiredState === "TERMINATED")) {
       this.o.metrics.reconcileError("permanent");
       log.warn({ err }, "reconcile failed permanently");

@@ -64,7 +64,9 @@ export class TenantSync {
   /** Re-applies every changed baseline of a user with a live instance. Returns the users whose baseline was applied. */
   async syncAll(): Promise<string[]> {
     const users = await this.o.prisma.user.findMany({
-      where: { instances: { some: { status: { in: ["PROVISIONING", "RUNNING", "UPDATING", "RESTARTING", "SUSPENDED"] } } } },
+      where: {
+        instances: { some: { status: { in: ["PROVISIONING", "RUNNING", "UPDATING", "RESTARTING", "SUSPENDED", "STOPPED", "RESTORING"] } } },
+      },
       select: { id: true, tenantAppliedHash: true, quota: true },
     });
     const applied: string[] = [];

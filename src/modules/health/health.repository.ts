@@ -73,7 +73,7 @@ export class HealthRepository {
         FROM "instances" i
         JOIN "plans" p ON p."id" = i."plan_id"
         JOIN "services" s ON s."id" = i."service_id"
-       WHERE i."status" = 'RUNNING' ${filter}
+       WHERE i."status" = 'RUNNING' AND i."desired_state" = 'RUNNING' ${filter}
        ORDER BY i."id"`;
   }
 
@@ -130,7 +130,7 @@ export class HealthRepository {
   }
 
   /**
-   * Instances that are not meant to be running (SUSPENDED, FAILED, TERMINATING, TERMINATED) have no
+   * Instances that are not meant to be running (SUSPENDED, STOPPED, FAILED, TERMINATING, TERMINATED) have no
    * health: UNKNOWN, with the reason, and no pending change. PENDING/PROVISIONING have never been
    * judged; UPDATING/RESTARTING keep their last health until they are RUNNING again.
    */
@@ -139,7 +139,7 @@ export class HealthRepository {
       UPDATE "instances"
          SET "health_status" = 'UNKNOWN', "health_candidate" = NULL, "health_candidate_count" = 0,
              "health_reason" = 'not judged: instance is ' || "status"::text
-       WHERE "status" IN ('SUSPENDED','FAILED','TERMINATING','TERMINATED')
+       WHERE "status" IN ('SUSPENDED','STOPPED','FAILED','TERMINATING','TERMINATED')
          AND ("health_status" <> 'UNKNOWN' OR "health_candidate" IS NOT NULL)`;
   }
 

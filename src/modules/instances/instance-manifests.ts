@@ -30,6 +30,14 @@ export function templateOf(service: Pick<Service, "template" | "slug">): Service
   return t;
 }
 
+/** The data volume when it is not the default (after a restore, or while one runs). */
+function volumeOf(inst: Pick<Instance, "volumeClaim" | "volumeSnapshot" | "restoreClaim" | "restoreSnapshot">) {
+  const restore = inst.restoreClaim && inst.restoreSnapshot ? { claim: inst.restoreClaim, snapshot: inst.restoreSnapshot } : undefined;
+  if (!inst.volumeClaim && !restore) return {};
+  const claim = inst.volumeClaim ? { claim: inst.volumeClaim, ...(inst.volumeSnapshot ? { claimSnapshot: inst.volumeSnapshot } : {}) } : {};
+  return { volume: { ...claim, ...(restore ? { restore } : {}) } };
+}
+
 export class InstanceManifests {
   constructor(private readonly opts: InstanceManifestsOptions) {}
 
@@ -61,6 +69,7 @@ export class InstanceManifests {
       restartedAt: inst.restartRequestedAt?.toISOString(),
       credentials: opts.credentials,
       options: this.opts.render,
+      ...volumeOf(inst),
     });
   }
 

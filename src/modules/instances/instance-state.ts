@@ -21,14 +21,26 @@ export type InstanceEventType =
   | "CREATED"
   | "UPDATE_REQUESTED"
   | "RESTART_REQUESTED"
+  | "STOP_REQUESTED"
+  | "START_REQUESTED"
+  | "RESTORE_REQUESTED"
   | "TERMINATION_REQUESTED"
   | "SUSPENDED"
   | "RESUMED"
   | "HEALTH_CHANGED"
   | "HEALTH_OBJECTS_MISSING"
+  // backups (src/modules/backups/backup-state.ts)
+  | "BACKUP_REQUESTED"
+  | "BACKUP_READY"
+  | "BACKUP_FAILED"
+  | "BACKUP_DELETE_REQUESTED"
+  | "BACKUP_DELETED"
   // the reconciler's steps
   | "PROVISIONING_STARTED"
   | "RESUMING"
+  | "STARTING"
+  | "STOPPED"
+  | "RESTORE_FAILED"
   | "TENANT_READY"
   | "OBJECTS_APPLIED"
   | "ROLLOUT_WAITING"
@@ -106,6 +118,106 @@ export async function requestRestart(
   if (res.count !== 1) return false;
   await recordEvent(db, inst.id, { type: "RESTART_REQUESTED", message: "Restart requested" });
   return true;
+}
+
+/**
+ * POST /stop: desired STOPPED (the reconciler scales to 0, keeping every object and the volume; the
+ * status stays RUNNING until no pod is left, then STOPPED). Only a RUNNING instance that is meant
+ * to run can be stopped; false (nothing written) when it changed meanwhile.
+ */
+export async function requestStop(
+  db: Db,
+  inst: { id: string; generation: number },
+  now: Date,
+  message = "Stop requested: scaling to 0, data kept",
+): Promise<boolean> {
+  const res = await db.instance.updateMany({
+    where: { id: inst.id, status: "RUNNING", desiredState: "RUNNING", generation: inst.generation },
+    data: { desiredState: "STOPPED", ...freshTransition(now) },
+  });
+  if (res.count !== 1) return false;
+  await recordEvent(db, inst.id, { type: "STOP_REQUESTED", message });
+  return true;
+}
+
+/**
+ * POST /start: desired RUNNING again for a STOPPED instance (the reconciler scales it back up: UPDATING,
+ * then RUNNING). False (nothing written) when it changed meanwhile.
+ */
+export async function requestStart(db: Db, inst: { id: string; generation: number }, now: Date): Promise<boolean> {
+  const res = await db.instance.updateMany({
+    where: { id: inst.id, status: "STOPPED", desiredState: "STOPPED", generation: inst.generation },
+    data: { desiredState: "RUNNING", ...freshTransition(now) },
+  });
+  if (res.count !== 1) return false;
+  await recordEvent(db, inst.id, { type: "START_REQUESTED", message: "Start requested" });
+  return true;
+}
+
+/**
+ * The backup loop stopped a PostgreSQL instance for its snapshot (requestStop) and the cut is taken
+ * (or the backup gave up): desired RUNNING again, whether or not it had finished scaling down.
+ */
+export async function resumeAfterBackup(db: Db, instanceId: string, now: Date, message: string): Promise<boolean> {
+  const res = await db.instance.updateMany({
+    where: { id: instanceId, desiredState: "STOPPED", status: { in: ["RUNNING", "STOPPED"] } },
+    data: { desiredState: "RUNNING", ...freshTransition(now) },
+  });
+  if (res.count !== 1) return false;
+  await recordEvent(db, instanceId, { type: "START_REQUESTED", message });
+  return true;
+}
+
+/**
+ * POST /restore: RESTORING onto a new PVC `claim` made from the VolumeSnapshot `snapshot`; the old
+ * claim is kept until the workload runs on the new one. False (nothing written) when the instance
+ * changed meanwhile.
+ */
+export async function requestRestore(
+  db: Db,
+  inst: { id: string; generation: number },
+  r: { claim: string; snapshot: string; backupId: string; now: Date },
+): Promise<boolean> {
+  const res = await db.instance.updateMany({
+    where: { id: inst.id, status: "RUNNING", desiredState: "RUNNING", generation: inst.generation, restoreClaim: null },
+    data: { status: "RESTORING", restoreClaim: r.claim, restoreSnapshot: r.snapshot, ...freshTransition(r.now) },
+  });
+  if (res.count !== 1) return false;
+  await recordEvent(db, inst.id, {
+    type: "RESTORE_REQUESTED",
+    message: `Restore requested from backup ${r.snapshot}: new volume ${r.claim}`,
+    data: { backupId: r.backupId, snapshot: r.snapshot, claim: r.claim },
+  });
+  return true;
+}
+
+/** The restored workload runs: its new claim becomes the instance's volume (with the convergence). */
+export async function restoreSwitched(
+  db: Db,
+  inst: { id: string; restoreClaim: string | null; restoreSnapshot: string | null },
+): Promise<void> {
+  if (!inst.restoreClaim) return;
+  await db.instance.update({
+    where: { id: inst.id },
+    data: { volumeClaim: inst.restoreClaim, volumeSnapshot: inst.restoreSnapshot, restoreClaim: null, restoreSnapshot: null },
+  });
+}
+
+/**
+ * The restored workload never became ready: back to the old claim (a new generation, UPDATING, its
+ * own deadline), loudly. The caller deletes the new claim.
+ */
+export async function restoreRolledBack(db: Db, inst: { id: string; restoreClaim: string | null }, reason: string, now: Date) {
+  await db.instance.update({
+    where: { id: inst.id },
+    data: { status: "UPDATING", restoreClaim: null, restoreSnapshot: null, ...freshTransition(now) },
+  });
+  await recordEvent(db, inst.id, {
+    type: "RESTORE_FAILED",
+    level: "ERROR",
+    message: `Restore failed (${reason}); switching back to the previous volume`,
+    data: { claim: inst.restoreClaim },
+  });
 }
 
 /** DELETE of an instance whose subscription has already ended: desired TERMINATED. */
@@ -207,13 +319,13 @@ export async function markApplied(db: Db, instanceId: string, generation: number
 }
 
 /**
- * Converged to RUNNING or SUSPENDED. Guarded by the generation read and the claim: a newer
+ * Converged to RUNNING, SUSPENDED or STOPPED. Guarded by the generation read and the claim: a newer
  * generation that arrived meanwhile stays due.
  */
 export async function converged(
   db: Db,
   inst: { id: string; generation: number; provisionedAt: Date | null },
-  c: { owner: string; status: "RUNNING" | "SUSPENDED"; url: string; at: Date },
+  c: { owner: string; status: "RUNNING" | "SUSPENDED" | "STOPPED"; url: string; at: Date },
 ): Promise<void> {
   await db.instance.updateMany({
     where: { id: inst.id, leaseOwner: c.owner, generation: inst.generation },

@@ -10,6 +10,7 @@ import type {
   InstanceEventsQuery,
   InstanceListQuery,
   InstanceLogsQuery,
+  InstanceRestoreReq,
   InstanceUpdateReq,
 } from "./instances.schema.js";
 import type { InstanceEventView, InstancesService } from "./instances.service.js";
@@ -78,6 +79,19 @@ export class InstancesController {
 
   restart = async (_req: Request, res: Response) => {
     res.status(202).json({ instance: await this.instances.restart(caller(res), input<unknown, unknown, IdParams>(res).params.id) });
+  };
+
+  restore = async (_req: Request, res: Response) => {
+    const { body, params } = input<InstanceRestoreReq, unknown, IdParams>(res);
+    res.status(202).json({ instance: await this.instances.restore(caller(res), params.id, body) });
+  };
+
+  stop = async (_req: Request, res: Response) => {
+    res.status(202).json({ instance: await this.instances.stop(caller(res), input<unknown, unknown, IdParams>(res).params.id) });
+  };
+
+  start = async (_req: Request, res: Response) => {
+    res.status(202).json({ instance: await this.instances.start(caller(res), input<unknown, unknown, IdParams>(res).params.id) });
   };
 
   credentials = async (_req: Request, res: Response) => {

@@ -17,6 +17,7 @@ import {
   InstanceLogsQuerySchema,
   InstanceLogsResponseSchema,
   InstanceResponseSchema,
+  InstanceRestoreSchema,
   InstanceUpdateSchema,
 } from "./instances.schema.js";
 import { SubscriptionCreateResponseSchema } from "../subscriptions/subscriptions.schema.js";
@@ -38,6 +39,14 @@ function bearerOrStreamTicket(authenticate: RequestHandler, tickets: InstanceStr
     { auth: true },
   );
 }
+
+/** How a stopped instance is billed: the one statement of it, shown in the OpenAPI document (README says the same). */
+const STOP_BILLING =
+  "Only a RUNNING instance can be stopped (409 for STOPPED, PROVISIONING, UPDATING, RESTARTING, SUSPENDED, ...). " +
+  "Every object, the volume and its data are kept. Billing: a stopped instance is billed as a running one — its " +
+  "plan's CPU, memory and storage stay reserved (they count against the quota) and its subscription renews as " +
+  "usual, as a powered-off server still costs at DigitalOcean or Elestio. To stop paying, delete the instance " +
+  "(which cancels the subscription and refunds the unused whole days).";
 
 const StreamTicketResponseSchema = z.object({
   ticket: z.string().describe("Use once as ?ticket= on GET /api/instances/{id}/events or /logs?follow=true"),
@@ -169,6 +178,60 @@ export function instancesRoutes(deps: { instances: InstancesService; authenticat
     }),
     validate(id),
     c.restart,
+  );
+  r.post(
+    "/:id/restore",
+    doc({
+      summary: "Restore a READY backup: RESTORING, then RUNNING on a new volume made from its snapshot",
+      description:
+        "A new PVC is created from the backup's VolumeSnapshot (spec.dataSource) and the workload is switched to it " +
+        "(its pod is replaced: scaled to 0, then up on the new volume). The old PVC is kept until the instance runs on " +
+        "the new one, then deleted; if the restored instance never becomes ready (ROLLOUT_TIMEOUT, or pods stuck for " +
+        "STUCK_POD_GRACE) it is switched back to the old volume (a RESTORE_FAILED event, UPDATING, then RUNNING). " +
+        "Only a RUNNING instance and a READY backup (409 otherwise); an unknown backup is a 404. While it runs both " +
+        "volumes exist, so the storage quota must have room for the plan's storage once more (422 QUOTA_EXCEEDED); a new " +
+        "volume the cluster refuses (the namespace's ResourceQuota) is switched back the same way.",
+      tags: ["instances"],
+      status: 202,
+      response: { description: "{instance} (status RESTORING)", schema: InstanceResponseSchema },
+      errors: [404, 409, 422],
+    }),
+    validate({ ...id, body: InstanceRestoreSchema }),
+    c.restore,
+  );
+  r.post(
+    "/:id/stop",
+    doc({
+      summary: "Stop: scaled to 0, data kept; desiredState STOPPED now, status STOPPED once no pod is left",
+      description: STOP_BILLING,
+      tags: ["instances"],
+      status: 202,
+      response: {
+        description: "{instance} (status RUNNING, desiredState STOPPED until the reconciler has scaled it to 0)",
+        schema: InstanceResponseSchema,
+      },
+      errors: [409],
+    }),
+    validate(id),
+    c.stop,
+  );
+  r.post(
+    "/:id/start",
+    doc({
+      summary: "Start a STOPPED instance: UPDATING then RUNNING",
+      description:
+        "Only a STOPPED instance whose subscription is ACTIVE can be started (409 otherwise: a PAST_DUE subscription is paid " +
+        "by adding credits first). The same volume and data come back.",
+      tags: ["instances"],
+      status: 202,
+      response: {
+        description: "{instance} (status STOPPED, desiredState RUNNING until the reconciler has scaled it up)",
+        schema: InstanceResponseSchema,
+      },
+      errors: [409],
+    }),
+    validate(id),
+    c.start,
   );
   r.post(
     "/:id/stream-ticket",

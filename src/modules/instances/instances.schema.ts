@@ -8,6 +8,8 @@ import { DisplayNameSchema } from "./instance-names.js";
 export const INSTANCE_STATUSES = Object.values(InstanceStatus) as [InstanceStatus, ...InstanceStatus[]];
 
 export const InstanceIdParamsSchema = z.strictObject({ id: z.string().min(1).max(64) });
+export const InstanceRestoreSchema = z.strictObject({ backupId: z.string().min(1).max(64).describe("A READY backup of this instance") });
+export type InstanceRestoreReq = z.infer<typeof InstanceRestoreSchema>;
 
 const boolString = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
 

@@ -4,6 +4,7 @@
  * database and signal the reconciler, which converges the cluster; they never call the cluster
  * themselves, except reads (logs). Credentials are read from the database (instance-credentials.ts).
  */
+import { randomBytes } from "node:crypto";
 import type { AuditService } from "../audit/audit.service.js";
 import type { Readable } from "node:stream";
 import type { Instance, Plan, Prisma as PrismaNs, Service } from "../../generated/prisma/client.js";
@@ -260,6 +261,96 @@ export class InstancesService {
       objectType: "instance",
       objectId: id,
       details: { fromStatus: inst.status },
+    });
+    this.o.signal.instanceChanged(id);
+    return this.get(caller, id);
+  }
+
+  /**
+   * Stops a RUNNING instance: scaled to 0 by the reconciler, every object, the volume and its data kept.
+   * Billing does not pause: the plan's resources stay reserved (quota, storage), so the subscription
+   * renews as usual — as a powered-off server still costs at DigitalOcean or Elestio.
+   */
+  async stop(caller: AuthIdentity, id: string): Promise<InstanceView> {
+    const inst = await this.load(caller, id, { ownerOnly: true });
+    if (inst.status !== "RUNNING" || inst.desiredState !== "RUNNING") {
+      const shown = inst.desiredState === "STOPPED" ? "STOPPED" : inst.status;
+      throw new InvalidStateError(
+        `Instance is ${shown === "STOPPED" && inst.status !== "STOPPED" ? "already stopping" : shown}; only a RUNNING instance can be stopped`,
+        {
+          details: { status: inst.status, desiredState: inst.desiredState },
+        },
+      );
+    }
+    if (!(await state.requestStop(this.o.prisma, inst, this.o.clock.now()))) {
+      throw new InvalidStateError("Instance changed state meanwhile; try again");
+    }
+    await this.o.audit?.record(this.o.prisma, { action: "instance.stop", objectType: "instance", objectId: id, details: {} });
+    this.o.signal.instanceChanged(id);
+    return this.get(caller, id);
+  }
+
+  /** Starts a STOPPED instance again (its subscription must be ACTIVE: a PAST_DUE one is paid first). */
+  async start(caller: AuthIdentity, id: string): Promise<InstanceView> {
+    const inst = await this.load(caller, id, { ownerOnly: true });
+    if (inst.status !== "STOPPED" || inst.desiredState !== "STOPPED") {
+      throw new InvalidStateError(`Instance is ${inst.status}; only a STOPPED instance can be started`, {
+        details: { status: inst.status, desiredState: inst.desiredState },
+      });
+    }
+    const quiescing = await this.o.prisma.backup.findFirst({ where: { instanceId: id, status: "PENDING", quiescedAt: { not: null } } });
+    if (quiescing) {
+      throw new InvalidStateError("The instance is stopped for a backup and starts again by itself once the snapshot is cut", {
+        details: { status: inst.status, backupId: quiescing.id },
+      });
+    }
+    const sub = await this.o.prisma.subscription.findUnique({ where: { id: inst.subscriptionId }, select: { status: true } });
+    if (sub?.status !== "ACTIVE") {
+      throw new InvalidStateError(`The subscription is ${sub?.status ?? "gone"}; pay the renewal (add credits) before starting`, {
+        details: { subscriptionStatus: sub?.status ?? null },
+      });
+    }
+    if (!(await state.requestStart(this.o.prisma, inst, this.o.clock.now()))) {
+      throw new InvalidStateError("Instance changed state meanwhile; try again");
+    }
+    await this.o.audit?.record(this.o.prisma, { action: "instance.start", objectType: "instance", objectId: id, details: {} });
+    this.o.signal.instanceChanged(id);
+    return this.get(caller, id);
+  }
+
+  /**
+   * Restores a READY backup: RESTORING — a new PVC from the backup's VolumeSnapshot, the workload
+   * switched to it (scaled down and up again, as its Recreate/StatefulSet rollout does), the old PVC
+   * deleted once the instance runs on the new one, or kept and switched back to if it never does.
+   */
+  async restore(caller: AuthIdentity, id: string, body: { backupId: string }): Promise<InstanceView> {
+    const inst = await this.load(caller, id, { ownerOnly: true });
+    if (inst.status !== "RUNNING" || inst.desiredState !== "RUNNING") {
+      throw new InvalidStateError(`Instance is ${inst.status}; only a RUNNING instance can be restored`, {
+        details: { status: inst.status, desiredState: inst.desiredState },
+      });
+    }
+    const backup = await this.o.prisma.backup.findFirst({ where: { id: body.backupId, instanceId: id, deleteRequestedAt: null } });
+    if (!backup) throw new NotFoundError("Backup not found");
+    if (backup.status !== "READY") {
+      throw new InvalidStateError(`Backup is ${backup.status}; only a READY backup can be restored`, {
+        details: { backupStatus: backup.status },
+      });
+    }
+    const claim = `${inst.k8sName}-restore-${randomBytes(3).toString("hex")}`;
+    // While it runs, the old and the new volume both exist: the storage quota (also the namespace's
+    // ResourceQuota) must have room for the plan's storage once more.
+    const ok = await inTransaction(this.o.prisma, async (tx) => {
+      await lockUser(tx, inst.userId);
+      await this.o.quotas.assertWithinQuota(tx, inst.userId, { instances: 0, cpuMilli: 0, memoryMb: 0, storageGb: inst.plan.storageGb });
+      return state.requestRestore(tx, inst, { claim, snapshot: backup.snapshotName, backupId: backup.id, now: this.o.clock.now() });
+    });
+    if (!ok) throw new InvalidStateError("Instance changed state meanwhile; try again");
+    await this.o.audit?.record(this.o.prisma, {
+      action: "instance.restore",
+      objectType: "instance",
+      objectId: id,
+      details: { backupId: backup.id },
     });
     this.o.signal.instanceChanged(id);
     return this.get(caller, id);

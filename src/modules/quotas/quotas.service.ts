@@ -2,7 +2,9 @@
  * Per-user resource limits and usage. A user without a `quotas` row gets the configured defaults.
  * Usage counts the user's instances that hold (or are about to hold) resources: status not TERMINATED
  * or FAILED, and not already asked to terminate (desiredState TERMINATED) — a cancelled instance frees
- * its share at once, even while the cluster is still removing it.
+ * its share at once, even while the cluster is still removing it. Storage also counts the user's
+ * backups (PENDING or READY, not being deleted): each its restore size in whole GiB, rounded up (the
+ * instance's plan storage while it is pending).
  */
 import type { AuditService } from "../audit/audit.service.js";
 import type { Db, PrismaClient, Tx } from "../../platform/db/index.js";
@@ -59,6 +61,13 @@ export class QuotaService {
       usage.cpuMilli += plan.cpuMilli;
       usage.memoryMb += plan.memoryMb;
       usage.storageGb += plan.storageGb;
+    }
+    const backups = await db.backup.findMany({
+      where: { userId, status: { in: ["PENDING", "READY"] }, deleteRequestedAt: null, instance: { status: { not: "TERMINATED" } } },
+      select: { sizeBytes: true, instance: { select: { plan: { select: { storageGb: true } } } } },
+    });
+    for (const b of backups) {
+      usage.storageGb += b.sizeBytes === null ? b.instance.plan.storageGb : Math.ceil(Number(b.sizeBytes) / 2 ** 30);
     }
     return usage;
   }

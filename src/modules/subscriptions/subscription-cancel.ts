@@ -16,7 +16,7 @@ export async function cancelSubscriptionAndTerminate(
     data: { status: "CANCELLED", cancelledAt: change.now, cancelReason: change.cancelReason },
   });
   return setDesiredStateOfSubscription(tx, subscriptionId, {
-    from: ["RUNNING", "SUSPENDED"],
+    from: ["RUNNING", "SUSPENDED", "STOPPED"],
     to: "TERMINATED",
     eventType: "TERMINATION_REQUESTED",
     level: change.level,

@@ -55,6 +55,14 @@ import {
   SERVICES,
 } from "./shared.js";
 import { reconcileStatefulSet } from "./statefulset.js";
+import {
+  claimDeleted,
+  enqueueClaimsOfSnapshot,
+  reconcileVolumeSnapshot,
+  VOLUMESNAPSHOTCLASSES,
+  VOLUMESNAPSHOTS,
+  volumeSnapshotDeleted,
+} from "./volume-snapshot.js";
 
 export { CRASH_ANNOTATION, type ControllerOptions } from "./shared.js";
 
@@ -154,6 +162,9 @@ export class Controllers implements ControllerContext {
       }
       case resourceKey(PVCS):
         if (e.type !== "DELETED") this.enqueue("PersistentVolumeClaim", ns, obj.metadata.name);
+        if (e.type === "DELETED") claimDeleted(this.cluster, obj);
+        // Snapshots waiting for this claim to exist or bind try again.
+        for (const vs of this.cluster.store.iterate(resourceKey(VOLUMESNAPSHOTS), ns)) this.enqueue("VolumeSnapshot", ns, vs.metadata.name);
         this.enqueueQuota(ns);
         if (e.type === "DELETED") this.retryFailedCreates(ns);
         break;
@@ -184,6 +195,17 @@ export class Controllers implements ControllerContext {
         break;
       case resourceKey(NETWORKPOLICIES):
         this.retryFailedCreates(ns);
+        break;
+      case resourceKey(VOLUMESNAPSHOTS):
+        if (e.type === "DELETED") volumeSnapshotDeleted(this, obj);
+        else this.enqueue("VolumeSnapshot", ns, obj.metadata.name);
+        enqueueClaimsOfSnapshot(this, ns, obj.metadata.name);
+        break;
+      case resourceKey(VOLUMESNAPSHOTCLASSES):
+        // A class that appears lets snapshots waiting for it proceed.
+        for (const vs of this.cluster.store.list(resourceKey(VOLUMESNAPSHOTS), {}).items) {
+          this.enqueue("VolumeSnapshot", vs.metadata.namespace ?? "", vs.metadata.name);
+        }
         break;
       case resourceKey(RESOURCEQUOTAS):
         if (e.type !== "DELETED") this.enqueue(obj.kind, ns, obj.metadata.name);
@@ -265,6 +287,9 @@ export class Controllers implements ControllerContext {
         return;
       case "GC":
         collectGarbage(this, ns, name);
+        return;
+      case "VolumeSnapshot":
+        reconcileVolumeSnapshot(this, ns, name);
         return;
     }
   }

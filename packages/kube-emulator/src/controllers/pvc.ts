@@ -7,6 +7,7 @@
 import { parseQuantity } from "../quantity.js";
 import { PODS, PVCS, resourceKey } from "../resources.js";
 import { arr, type ControllerContext, rec } from "./shared.js";
+import { provisionFromDataSource } from "./volume-snapshot.js";
 
 export const PVC_PROTECTION = "kubernetes.io/pvc-protection";
 
@@ -39,6 +40,8 @@ export function reconcilePvc(ctx: ControllerContext, ns: string, name: string): 
   // The volume grows to the request; it never shrinks (validation forbids smaller requests).
   const capacity = current !== undefined && (parseQuantity(current) ?? 0) >= (parseQuantity(requested) ?? 0) ? current : requested;
   let obj = pvc;
+  // A claim restored from a snapshot is provisioned only once the snapshot is ready (else it stays Pending).
+  if (!spec.volumeName && !provisionFromDataSource(ctx, pvc)) return;
   if (!spec.volumeName) {
     obj = ctx.cluster.put(PVCS, {
       ...pvc,

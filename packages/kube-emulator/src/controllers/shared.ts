@@ -24,6 +24,8 @@ export interface ControllerOptions {
   badImages: Set<string>;
   /** Namespace of the ingress controller that carries ACME HTTP-01 traffic to solver pods. Default ingress-nginx. */
   ingressControllerNamespace?: string;
+  /** Time from a VolumeSnapshot's content creation to readyToUse (volume-snapshot.ts). Default 0. */
+  snapshotReadyDelayMs?: number;
   logger: { warn(obj: unknown, msg?: string): void };
 }
 
