@@ -9,6 +9,7 @@ import {
   type RequestContext,
   type ResponseContext,
   ServerConfiguration,
+  type V1ObjectMeta,
   type V1Pod,
   VersionApi,
   type VersionInfo,
@@ -73,6 +74,9 @@ export const KINDS = {
   Deployment: { apiVersion: "apps/v1", kind: "Deployment" },
   StatefulSet: { apiVersion: "apps/v1", kind: "StatefulSet" },
   Ingress: { apiVersion: "networking.k8s.io/v1", kind: "Ingress" },
+  ServiceAccount: { apiVersion: "v1", kind: "ServiceAccount" },
+  ResourceQuota: { apiVersion: "v1", kind: "ResourceQuota" },
+  LimitRange: { apiVersion: "v1", kind: "LimitRange" },
   NetworkPolicy: { apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy" },
   PodMetrics: { apiVersion: "metrics.k8s.io/v1beta1", kind: "PodMetrics" },
 } as const;
@@ -127,6 +131,14 @@ interface RawPodMetrics {
   containers?: { name?: string; usage?: { cpu?: string; memory?: string } }[];
 }
 
+/** What `listMetadata` asks for: the API server's metadata-only list (client-go's metadata client). */
+const PARTIAL_METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1";
+
+/** One item of a metadata-only list (`PartialObjectMetadata`). */
+export interface ObjectMetadataOnly {
+  metadata?: V1ObjectMeta;
+}
+
 function kindRef(kind: KnownKind | KindRef): KindRef {
   return typeof kind === "string" ? KINDS[kind] : kind;
 }
@@ -171,6 +183,8 @@ export class KubeClient {
   private readonly requestTimeoutMs: number;
   private readonly onCall?: KubeClientOptions["onCall"];
   private readonly objects: KubernetesObjectApi;
+  /** The same API, asking for metadata only (`PartialObjectMetadataList`): see `listMetadata`. */
+  private readonly metadataObjects: KubernetesObjectApi;
   private readonly version: VersionApi;
   private readonly log: Log;
 
@@ -187,20 +201,24 @@ export class KubeClient {
     const timeoutMs = this.requestTimeoutMs;
     // Same wiring as KubeConfig.makeApiClient, plus a middleware giving each request its own
     // deadline (client-node has no per-request timeout of its own).
-    const configuration = createConfiguration({
-      baseServer: new ServerConfiguration(cluster.server, {}),
-      authMethods: { default: this.kc },
-      promiseMiddleware: [
-        {
-          pre: async (ctx: RequestContext) => {
-            ctx.setSignal(AbortSignal.timeout(timeoutMs));
-            return ctx;
+    const configure = (accept?: string) =>
+      createConfiguration({
+        baseServer: new ServerConfiguration(cluster.server, {}),
+        authMethods: { default: this.kc },
+        promiseMiddleware: [
+          {
+            pre: async (ctx: RequestContext) => {
+              ctx.setSignal(AbortSignal.timeout(timeoutMs));
+              if (accept) ctx.setHeaderParam("Accept", accept);
+              return ctx;
+            },
+            post: async (rsp: ResponseContext) => rsp,
           },
-          post: async (rsp: ResponseContext) => rsp,
-        },
-      ],
-    });
+        ],
+      });
+    const configuration = configure();
     this.objects = new KubernetesObjectApi(configuration);
+    this.metadataObjects = new KubernetesObjectApi(configure(PARTIAL_METADATA_LIST));
     this.version = new VersionApi(configuration);
     this.log = new Log(this.kc);
   }
@@ -299,6 +317,24 @@ export class KubeClient {
    * following `continue` tokens page by page. An expired token (410) restarts the list once.
    */
   async listAll<T = KubernetesObject>(kind: KnownKind | KindRef, labelSelector?: string, opts: ListOptions = {}): Promise<ListResult<T>> {
+    return this.listPaged<T>(this.objects, kind, labelSelector, opts);
+  }
+
+  /**
+   * Like `listAll`, but only the objects' metadata (labels, annotations, managedFields), as the API
+   * server's `PartialObjectMetadataList`: what the health sweep needs to find drift without reading
+   * specs — and without ever reading Secret data. Needs `list` on the resource, like `listAll`.
+   */
+  async listMetadata(kind: KnownKind | KindRef, labelSelector?: string, opts: ListOptions = {}): Promise<ListResult<ObjectMetadataOnly>> {
+    return this.listPaged<ObjectMetadataOnly>(this.metadataObjects, kind, labelSelector, opts);
+  }
+
+  private async listPaged<T>(
+    api: KubernetesObjectApi,
+    kind: KnownKind | KindRef,
+    labelSelector?: string,
+    opts: ListOptions = {},
+  ): Promise<ListResult<T>> {
     const { apiVersion, kind: k } = kindRef(kind);
     const pageSize = opts.pageSize ?? 500;
     let calls = 0;
@@ -308,18 +344,7 @@ export class KubeClient {
       try {
         do {
           const page = await this.call("list", k, `list ${apiVersion} ${k}${opts.namespace ? ` in ${opts.namespace}` : ""}`, () =>
-            this.objects.list(
-              apiVersion,
-              k,
-              opts.namespace,
-              undefined,
-              undefined,
-              undefined,
-              opts.fieldSelector,
-              labelSelector,
-              pageSize,
-              token,
-            ),
+            api.list(apiVersion, k, opts.namespace, undefined, undefined, undefined, opts.fieldSelector, labelSelector, pageSize, token),
           );
           calls++;
           items.push(...(page.items as T[]));

@@ -110,7 +110,20 @@ describe("REQUIRED_RBAC is what the code uses", () => {
 
   it("every grant is used by the code (nothing more)", () => {
     const hasHealth = Boolean((ctx.container.loops as { health?: unknown }).health);
-    const sweepOnly = new Set(["/services:list", "apps/deployments:list", "apps/statefulsets:list", "metrics.k8s.io/pods:list"]);
+    const sweepOnly = new Set([
+      "/services:list",
+      "apps/deployments:list",
+      "apps/statefulsets:list",
+      "metrics.k8s.io/pods:list",
+      "/configmaps:list",
+      "/secrets:list",
+      "/persistentvolumeclaims:list",
+      "networking.k8s.io/ingresses:list",
+      "networking.k8s.io/networkpolicies:list",
+      "/resourcequotas:list",
+      "/limitranges:list",
+      "/serviceaccounts:list",
+    ]);
     const unused = rbacKeys(REQUIRED_RBAC).filter((k) => !used.includes(k) && (hasHealth || !sweepOnly.has(k)));
     expect(unused).toEqual([]);
   });

@@ -116,8 +116,9 @@ export class InstanceLifecycle {
       }
       const credentials = await this.o.cluster.readCredentials(inst.namespace, this.o.manifests.names(inst).secret);
       const objects = this.o.manifests.instance(inst, { replicas, credentials });
-      await this.o.cluster.applyAll(objects);
-      await state.markApplied(this.o.prisma, inst.id, inst.generation);
+      await this.refuseEmptyVolume(inst, objects);
+      const applied = await this.o.cluster.applyAll(objects);
+      await state.markApplied(this.o.prisma, inst.id, inst.generation, applied);
       await state.recordEvent(this.o.prisma, inst.id, {
         type: "OBJECTS_APPLIED",
         message: `Applied ${objects.length} objects`,
@@ -178,6 +179,28 @@ export class InstanceLifecycle {
     if (final === "RUNNING") await recordRolloutHealth(this.o.prisma, inst.id, doneAt);
     if (firstRun) this.o.metrics.provisioned(tookMs, inst.service.slug);
     return { outcome: { instanceId: inst.id, status: final, result: "done" } };
+  }
+
+  /**
+   * A volume the instance already had that is gone now took its data with it. Re-applying would
+   * create an empty one and start the app on it as if nothing happened: refuse (the instance ends
+   * FAILED with the reason; it keeps its other objects, and the owner decides — delete it, or
+   * create a new instance and restore their data there). Whether it had one: the PVC is among the
+   * objects last applied, or (applied before those were recorded) the instance has run with storage.
+   */
+  private async refuseEmptyVolume(inst: Loaded, objects: Manifest[]): Promise<void> {
+    const pvc = objects.find((m) => m.kind === "PersistentVolumeClaim");
+    if (!pvc) return;
+    const key = `PersistentVolumeClaim/${pvc.metadata?.name ?? ""}`;
+    const applied = inst.appliedFields as Record<string, string> | null;
+    const hadOne = applied ? key in applied : inst.provisionedAt !== null;
+    if (!hadOne) return;
+    const live = await this.o.cluster.existing(inst.namespace, inst.id, "PersistentVolumeClaim");
+    if (!live.has(key)) {
+      throw new PermanentReconcileError(
+        `${state.VOLUME_LOST}: ${key} was deleted outside MinisPod; an empty volume is not created in its place. Delete this instance (or create a new one and restore the data there)`,
+      );
+    }
   }
 
   private async waitForRollout(inst: Loaded, replicas: 0 | 1): Promise<RolloutState> {

@@ -11,7 +11,7 @@ import type { Manifest } from "../../kube/objects.js";
 import type { InstanceCluster } from "../../modules/instances/instance-cluster.js";
 import type { InstanceManifests } from "../../modules/instances/instance-manifests.js";
 import type { QuotaService } from "../../modules/quotas/quotas.service.js";
-import type { PrismaClient } from "../../platform/db/index.js";
+import { Prisma, type PrismaClient } from "../../platform/db/index.js";
 import type { Logger } from "../../platform/logger.js";
 
 export interface TenantSyncOptions {
@@ -38,14 +38,17 @@ export class TenantSync {
   async ensure(userId: string): Promise<Manifest[]> {
     const quota = await this.o.quotas.limits(this.o.prisma, userId);
     const tenant = this.o.manifests.tenant(userId, quota);
-    await this.o.cluster.applyAll(tenant);
-    await this.o.prisma.user.update({ where: { id: userId }, data: { tenantAppliedHash: hashManifests(tenant) } });
+    const fields = await this.o.cluster.applyAll(tenant);
+    await this.o.prisma.user.update({
+      where: { id: userId },
+      data: { tenantAppliedHash: hashManifests(tenant), tenantAppliedFields: fields },
+    });
     return tenant;
   }
 
   /** The user's namespace was deleted: nothing of its baseline is applied any more. */
   async forget(userId: string): Promise<void> {
-    await this.o.prisma.user.update({ where: { id: userId }, data: { tenantAppliedHash: null } });
+    await this.o.prisma.user.update({ where: { id: userId }, data: { tenantAppliedHash: null, tenantAppliedFields: Prisma.DbNull } });
   }
 
   /** Re-applies every changed baseline of a user with a live instance. Returns the users whose baseline was applied. */
@@ -60,8 +63,9 @@ export class TenantSync {
       const tenant = this.o.manifests.tenant(u.id, this.o.quotas.limitsOf(u.quota));
       const hash = hashManifests(tenant);
       if (hash === u.tenantAppliedHash) continue;
+      let fields: Record<string, string>;
       try {
-        await this.o.cluster.applyAll(tenant);
+        fields = await this.o.cluster.applyAll(tenant);
       } catch (err) {
         // Next sync tries again. One broken namespace does not stop the others, but an unreachable
         // cluster ends the pass (it would fail the same way for every user, delaying instance work).
@@ -69,7 +73,7 @@ export class TenantSync {
         if (err instanceof KubeError && err.transient) break;
         continue;
       }
-      await this.o.prisma.user.update({ where: { id: u.id }, data: { tenantAppliedHash: hash } });
+      await this.o.prisma.user.update({ where: { id: u.id }, data: { tenantAppliedHash: hash, tenantAppliedFields: fields } });
       applied.push(u.id);
     }
     return applied;

@@ -25,6 +25,13 @@ export interface SweptInstanceRow {
   health_candidate_count: number;
   last_restart_count: number;
   health_checked_at: Date | null;
+  health_reason: string | null;
+  user_id: string;
+  plan_storage_gb: number;
+  /** Per owned object ("Kind/name"), the hash of our fields after the last apply; null before it was recorded. */
+  applied_fields: Record<string, string> | null;
+  /** The same for the user's tenant baseline. */
+  tenant_applied_fields: Record<string, string> | null;
 }
 
 /** One instance's judgement in a sweep. */
@@ -69,9 +76,11 @@ export class HealthRepository {
       SELECT i."id", i."name", i."namespace", i."k8s_name", i."generation", s."template", s."slug" AS "service_slug",
              p."cpu_milli" AS "plan_cpu_milli", p."memory_mb" AS "plan_memory_mb",
              i."health_status"::text AS "health_status", i."health_candidate"::text AS "health_candidate",
-             i."health_candidate_count", i."last_restart_count", i."health_checked_at"
+             i."health_candidate_count", i."last_restart_count", i."health_checked_at", i."health_reason",
+             i."user_id", p."storage_gb" AS "plan_storage_gb", i."applied_fields", u."tenant_applied_fields"
         FROM "instances" i
         JOIN "plans" p ON p."id" = i."plan_id"
+        JOIN "users" u ON u."id" = i."user_id"
         JOIN "services" s ON s."id" = i."service_id"
        WHERE i."status" = 'RUNNING' ${filter}
        ORDER BY i."id"`;

@@ -29,7 +29,8 @@ import type { SweepMetrics } from "../../platform/metrics.js";
 import { inTransaction } from "../../platform/transaction.js";
 import type { InstanceSignal } from "../../platform/signals.js";
 import type { InstanceManifests } from "../instances/instance-manifests.js";
-import { requestRepairs } from "../instances/instance-state.js";
+import { recordVolumesLost, requestRepairs, VOLUME_LOST } from "../instances/instance-state.js";
+import { objectKey } from "../../kube/ownership.js";
 import type { FleetObservation, FleetReader } from "./fleet-reader.js";
 import type { HealthRecord, HealthRepository, SweptInstanceRow } from "./health.repository.js";
 import { nextHealth, type Observation, observe } from "./health.rules.js";
@@ -107,13 +108,21 @@ export class HealthSweeper {
 
     const results: InstanceHealthResult[] = [];
     const records: HealthRecord[] = [];
+    const volumeLost: Array<{ instanceId: string; object: string; reason: string }> = [];
+    const tenantDrift = new Map<string, string[]>();
     for (const row of rows) {
-      const obs = this.judge(row, fleet);
-      const state = nextHealth(
+      const found = this.judge(row, fleet, tenantDrift);
+      const obs = found.observation;
+      let state = nextHealth(
         { status: row.health_status, candidate: row.health_candidate, candidateCount: row.health_candidate_count },
         obs.status,
         this.o.consecutiveObservations,
       );
+      // Data loss is not a blip to confirm twice: UNHEALTHY at once.
+      if (found.volumeLost) {
+        state = { status: "UNHEALTHY", candidate: null, candidateCount: 0 };
+        if (row.health_reason !== obs.reason) volumeLost.push({ instanceId: row.id, object: found.volumeLost, reason: obs.reason });
+      }
       const result: InstanceHealthResult = {
         instanceId: row.id,
         name: row.name,
@@ -131,6 +140,8 @@ export class HealthSweeper {
         cpuMilli: obs.cpuMilli,
         memoryMb: obs.memoryMb,
         missing: obs.missing,
+        drifted: found.drifted,
+        volumeLost: Boolean(found.volumeLost),
       };
       results.push(result);
       // An unreadable sweep keeps the previous restart baseline.
@@ -150,7 +161,8 @@ export class HealthSweeper {
       error: fleet.readable ? null : (fleet.error ?? "cluster could not be read"),
     };
     const tJudged = performance.now();
-    const toRepair = results.filter((r) => r.missing.length > 0);
+    // An instance whose volume is gone is never re-applied: that would create an empty volume under it.
+    const toRepair = results.filter((r) => !r.volumeLost && (r.missing.length > 0 || r.drifted.length > 0));
     const generations = new Map(rows.map((r) => [r.id, r.generation]));
 
     const repaired = await inTransaction(
@@ -168,8 +180,14 @@ export class HealthSweeper {
         const repairedIds = await requestRepairs(
           tx,
           checkedAt,
-          toRepair.map((r) => ({ instanceId: r.instanceId, generation: generations.get(r.instanceId) ?? 0, missing: r.missing })),
+          toRepair.map((r) => ({
+            instanceId: r.instanceId,
+            generation: generations.get(r.instanceId) ?? 0,
+            missing: r.missing,
+            drifted: r.drifted,
+          })),
         );
+        await recordVolumesLost(tx, checkedAt, volumeLost);
         // The sweep row last, so its duration covers reading, judging and (all but the commit of) writing.
         sweep.durationMs = Math.round(performance.now() - started);
         const finishedAt = new Date(startedAt.getTime() + sweep.durationMs);
@@ -187,7 +205,10 @@ export class HealthSweeper {
       write: Math.round(tWritten - tJudged),
     };
     for (const id of repaired) this.o.signal.instanceChanged(id);
-    if (repaired.length) this.o.logger.warn({ instances: repaired }, "health sweep found missing objects; reconciler asked to re-apply");
+    if (repaired.length)
+      this.o.logger.warn({ instances: repaired }, "health sweep found missing or drifted objects; reconciler asked to re-apply");
+    if (volumeLost.length)
+      this.o.logger.error({ instances: volumeLost.map((v) => v.instanceId) }, "health sweep: data volumes were deleted");
     this.o.logger.debug(
       { sweepId, durationMs: sweep.durationMs, phasesMs: this.lastPhasesMs, instances: results.length, calls: fleet.calls },
       "health sweep",
@@ -195,20 +216,81 @@ export class HealthSweeper {
     return { sweep, results, repaired };
   }
 
-  private judge(row: SweptInstanceRow, fleet: FleetObservation): Observation {
+  /**
+   * One instance against the fleet: health (the rules), and drift of every object it owns and of
+   * its tenant baseline. The objects expected are those the reconciler last applied (their field
+   * hashes, `applied_fields`); an instance applied before those were recorded is checked for its
+   * workload, Service and volume only. `tenantDrift` caches each tenant's drift for the sweep.
+   */
+  private judge(
+    row: SweptInstanceRow,
+    fleet: FleetObservation,
+    tenantDrift: Map<string, string[]>,
+  ): { observation: Observation; drifted: string[]; volumeLost?: string } {
     const kind = this.o.manifests.workloadKind({ service: { template: row.template, slug: row.service_slug } });
     const n = this.o.manifests.names({ k8sName: row.k8s_name });
-    const svc = fleet.services.get(row.id);
-    return observe({
+    const workloadKey = objectKey(kind, n.workload);
+    const pvcKey = objectKey("PersistentVolumeClaim", n.pvc);
+    const owned = fleet.owned.get(row.id);
+    const applied = row.applied_fields;
+    const expected = applied ? Object.keys(applied) : [objectKey("Service", n.service), ...(row.plan_storage_gb > 0 ? [pvcKey] : [])];
+
+    const missing: string[] = [];
+    const drifted: string[] = [];
+    let volumeLost: string | undefined;
+    if (fleet.readable) {
+      for (const key of expected) {
+        if (key === workloadKey && !applied) continue;
+        const obj = owned?.get(key);
+        if (key === pvcKey && (!obj || obj.terminating)) {
+          volumeLost = key;
+          continue;
+        }
+        if (!obj) {
+          if (key !== workloadKey) missing.push(key);
+          continue;
+        }
+        if (applied && obj.fieldsHash !== applied[key]) drifted.push(`${key}: ${changedText(obj.writers())}`);
+      }
+      drifted.push(...this.tenantDrift(row, fleet, tenantDrift));
+    }
+    const observation = observe({
       clusterReadable: fleet.readable,
       clusterError: fleet.error,
       plan: { cpuMilli: row.plan_cpu_milli, memoryMb: row.plan_memory_mb },
       expectedWorkload: { kind, name: n.workload },
       workload: fleet.workloads.get(row.id),
-      missingObjects: fleet.readable && !svc?.has(n.service) ? [`Service/${n.service}`] : [],
+      missingObjects: missing,
       pods: fleet.pods.get(row.id),
       usage: fleet.usage.get(row.id),
       previousRestartCount: row.health_checked_at ? row.last_restart_count : undefined,
     });
+    if (volumeLost) {
+      observation.status = "UNHEALTHY";
+      observation.reason = `${VOLUME_LOST}: ${volumeLost} is gone; it is not recreated empty (delete the instance, or restore its data elsewhere)`;
+    }
+    return { observation, drifted, volumeLost };
   }
+
+  /** Drift of the tenant baseline of the instance's namespace (once per namespace per sweep). */
+  private tenantDrift(row: SweptInstanceRow, fleet: FleetObservation, cache: Map<string, string[]>): string[] {
+    const applied = row.tenant_applied_fields;
+    if (!applied) return [];
+    const cached = cache.get(row.namespace);
+    if (cached) return cached;
+    const live = fleet.tenants.get(row.namespace);
+    const out: string[] = [];
+    for (const [key, hash] of Object.entries(applied)) {
+      if (key.startsWith("Namespace/")) continue; // cluster-scoped: not listed (its labels are fenced by admission)
+      const obj = live?.get(key);
+      if (!obj) out.push(`${key}: missing`);
+      else if (obj.fieldsHash !== hash) out.push(`${key}: ${changedText(obj.writers())}`);
+    }
+    cache.set(row.namespace, out);
+    return out;
+  }
+}
+
+function changedText(writers: string[]): string {
+  return `fields we applied were changed or removed${writers.length ? ` (written by ${writers.join(", ")})` : ""}`;
 }

@@ -24,8 +24,17 @@ export interface LogOptions {
   sinceSeconds?: number;
 }
 
+/**
+ * Per applied object ("Kind/name"), the hash of the fields our field manager owns right after the
+ * apply (src/kube/ownership.ts): the health sweep compares it with the live object's to find drift.
+ */
+export type AppliedFields = Record<string, string>;
+
 export interface InstanceCluster {
-  applyAll(objects: Manifest[]): Promise<void>;
+  /** Server-side applies in order; returns each object's applied-fields hash. */
+  applyAll(objects: Manifest[]): Promise<AppliedFields>;
+  /** Which of these objects exist (by "Kind/name"), read as metadata only. */
+  existing(namespace: string, instanceId: string, kind: "PersistentVolumeClaim"): Promise<Set<string>>;
   /** Deletes one object; false when it did not exist. */
   delete(ref: ObjectRef): Promise<boolean>;
   /** Deletes a namespace (and so everything in it); false when it did not exist. */

@@ -7,13 +7,24 @@ import { KINDS, type KubeClient } from "../../kube/client.js";
 import { isPodProblemReason, newestRunningPod, rolloutState, summarizePods } from "../../kube/status.js";
 import { instanceSelector } from "../../kube/templates/index.js";
 import type { Manifest, ObjectRef } from "../../kube/objects.js";
-import type { InstanceCluster, LogOptions, PodProblem, RolloutState } from "./instance-cluster.js";
+import { appliedFieldsHash, objectKey } from "../../kube/ownership.js";
+import type { AppliedFields, InstanceCluster, LogOptions, PodProblem, RolloutState } from "./instance-cluster.js";
 
 export class KubeInstanceCluster implements InstanceCluster {
   constructor(private readonly client: KubeClient) {}
 
-  async applyAll(objects: Manifest[]): Promise<void> {
-    await this.client.applyAll(objects);
+  async applyAll(objects: Manifest[]): Promise<AppliedFields> {
+    const live = await this.client.applyAll(objects);
+    const out: AppliedFields = {};
+    objects.forEach((m, i) => {
+      out[objectKey(m.kind, m.metadata?.name ?? "")] = appliedFieldsHash(live[i]?.metadata, this.client.fieldManager);
+    });
+    return out;
+  }
+
+  async existing(namespace: string, instanceId: string, kind: "PersistentVolumeClaim"): Promise<Set<string>> {
+    const { items } = await this.client.listMetadata(kind, instanceSelector(instanceId), { namespace });
+    return new Set(items.filter((o) => !o.metadata?.deletionTimestamp).map((o) => objectKey(kind, o.metadata?.name ?? "")));
   }
 
   delete(ref: ObjectRef): Promise<boolean> {
