@@ -96,7 +96,12 @@ export const REQUIRED_RBAC: readonly RbacRule[] = [
     verbs: ["list", "create", "patch", "delete"],
     why: "HTTPS front door of n8n/Ghost (cert-manager annotation); drift check (metadata-only list)",
   },
-  { apiGroup: "", resource: "pods", verbs: ["list"], why: "rollout problems, the running pod for logs, health sweep" },
+  {
+    apiGroup: "",
+    resource: "pods",
+    verbs: ["list", "delete"],
+    why: "rollout problems, the running pod for logs, health sweep; delete: a StatefulSet pod stuck at an old revision (tenant namespaces only: k8s/admission-policy.yaml)",
+  },
   { apiGroup: "", resource: "pods/log", verbs: ["get"], why: "GET /api/instances/:id/logs" },
   { apiGroup: "metrics.k8s.io", resource: "pods", verbs: ["list"], why: "health sweep CPU/memory usage (metrics-server)" },
 ];

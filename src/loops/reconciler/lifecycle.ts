@@ -129,6 +129,14 @@ export class InstanceLifecycle {
 
     // Wait for the workload to settle.
     const rollout = await this.waitForRollout(inst, replicas);
+    if (rollout.deletedStuckPods?.length) {
+      await state.recordEvent(this.o.prisma, inst.id, {
+        type: "STUCK_POD_DELETED",
+        level: "WARN",
+        message: `Deleted ${rollout.deletedStuckPods.map((p) => `pod ${p.name} (${p.reason})`).join(", ")}: stuck at an old revision, which an OrderedReady StatefulSet never replaces by itself`,
+        data: { pods: rollout.deletedStuckPods },
+      });
+    }
     if (!rollout.done) {
       const stuck = rollout.podProblem;
       const since = (inst.transitionStartedAt ?? now).getTime();
@@ -209,7 +217,7 @@ export class InstanceLifecycle {
     const budgetEnd = Date.now() + this.o.rolloutPollBudgetMs;
     for (let delay = 10; ; delay = Math.min(delay * 2, 250)) {
       const state = await this.o.cluster.rolloutState(inst.namespace, names.workload, kind, replicas, inst.id);
-      if (state.done || state.podProblem || Date.now() + delay > budgetEnd) return state;
+      if (state.done || state.podProblem || state.deletedStuckPods || Date.now() + delay > budgetEnd) return state;
       await new Promise((r) => setTimeout(r, delay));
     }
   }

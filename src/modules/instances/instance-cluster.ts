@@ -17,6 +17,12 @@ export interface RolloutState {
   message?: string;
   /** Set when pods are stuck in a state that waiting is unlikely to fix. */
   podProblem?: PodProblem;
+  /**
+   * StatefulSet pods of an old revision stuck in a failed state that were deleted so the
+   * OrderedReady controller can replace them from the current template (e.g. after a broken
+   * update was reverted), with why.
+   */
+  deletedStuckPods?: Array<{ name: string; reason: string }>;
 }
 
 export interface LogOptions {

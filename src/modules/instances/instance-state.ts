@@ -34,6 +34,7 @@ export type InstanceEventType =
   | "TENANT_READY"
   | "OBJECTS_APPLIED"
   | "ROLLOUT_WAITING"
+  | "STUCK_POD_DELETED"
   | `POD_${Uppercase<PodProblemReason>}`
   | "RUNNING"
   | `${InstanceStatus}_COMPLETE`

@@ -4,7 +4,7 @@
 import type { Readable } from "node:stream";
 import type { V1Deployment, V1Pod, V1Secret, V1StatefulSet } from "@kubernetes/client-node";
 import { KINDS, type KubeClient } from "../../kube/client.js";
-import { isPodProblemReason, newestRunningPod, rolloutState, summarizePods } from "../../kube/status.js";
+import { isPodProblemReason, newestRunningPod, rolloutState, stuckOldRevisionPods, summarizePods } from "../../kube/status.js";
 import { instanceSelector } from "../../kube/templates/index.js";
 import type { Manifest, ObjectRef } from "../../kube/objects.js";
 import { appliedFieldsHash, objectKey } from "../../kube/ownership.js";
@@ -54,8 +54,19 @@ export class KubeInstanceCluster implements InstanceCluster {
     const workload = await this.client.get<V1Deployment | V1StatefulSet>({ ...KINDS[kind], name, namespace });
     const state = rolloutState(kind, workload);
     if (state.done) return { done: true, message: state.message };
-    const pods = await this.client.listAll("Pod", instanceSelector(instanceId), { namespace });
-    const summary = summarizePods(pods.items as never);
+    const pods = await this.client.listAll<V1Pod>("Pod", instanceSelector(instanceId), { namespace });
+    if (kind === "StatefulSet") {
+      const stuck = stuckOldRevisionPods(workload as V1StatefulSet, pods.items);
+      if (stuck.length) {
+        const deletedStuckPods: Array<{ name: string; reason: string }> = [];
+        for (const p of stuck) {
+          await this.client.delete({ ...KINDS.Pod, name: p.name, namespace });
+          deletedStuckPods.push({ name: p.name, reason: p.waitingReasons.find(isPodProblemReason) ?? p.phase });
+        }
+        return { done: false, message: state.message, deletedStuckPods };
+      }
+    }
+    const summary = summarizePods(pods.items);
     const reason = summary.waitingReasons.find(isPodProblemReason);
     let podProblem: PodProblem | undefined;
     if (reason) {
