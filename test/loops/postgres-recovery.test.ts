@@ -58,7 +58,7 @@ describe("a broken PostgreSQL update, reverted", () => {
     expect(failed.statusMessage).toMatch(/ImagePullBackOff|ErrImagePull/);
     const [broken] = podsOf(inst.namespace, id);
     expect(broken?.metadata.name).toBe(`${inst.k8sName}-0`);
-    expect((broken?.spec as { containers: Array<{ image: string }> }).containers[0]?.image).toBe(`${service.image}:bad`);
+    expect((broken?.spec as { containers: Array<{ image: string }> } | undefined)?.containers[0]?.image).toBe(`${service.image}:bad`);
     // Nothing deleted it while the broken revision was the current one: that would only recreate it.
     expect(await prisma().instanceEvent.count({ where: { instanceId: id, type: "STUCK_POD_DELETED" } })).toBe(0);
 
@@ -71,7 +71,7 @@ describe("a broken PostgreSQL update, reverted", () => {
     const recovered = await prisma().instance.findUniqueOrThrow({ where: { id } });
     expect(recovered).toMatchObject({ status: "RUNNING", statusMessage: null });
     const [pod] = podsOf(inst.namespace, id);
-    expect((pod?.spec as { containers: Array<{ image: string }> }).containers[0]?.image).toBe(`${service.image}:${service.version}`);
+    expect((pod?.spec as { containers: Array<{ image: string }> } | undefined)?.containers[0]?.image).toBe(`${service.image}:${service.version}`);
     expect(pod?.metadata.uid).not.toBe(broken?.metadata.uid);
     const deleted = await prisma().instanceEvent.findMany({ where: { instanceId: id, type: "STUCK_POD_DELETED" } });
     expect(deleted).toHaveLength(1);
