@@ -71,7 +71,9 @@ describe("a broken PostgreSQL update, reverted", () => {
     const recovered = await prisma().instance.findUniqueOrThrow({ where: { id } });
     expect(recovered).toMatchObject({ status: "RUNNING", statusMessage: null });
     const [pod] = podsOf(inst.namespace, id);
-    expect((pod?.spec as { containers: Array<{ image: string }> } | undefined)?.containers[0]?.image).toBe(`${service.image}:${service.version}`);
+    expect((pod?.spec as { containers: Array<{ image: string }> } | undefined)?.containers[0]?.image).toBe(
+      `${service.image}:${service.version}`,
+    );
     expect(pod?.metadata.uid).not.toBe(broken?.metadata.uid);
     const deleted = await prisma().instanceEvent.findMany({ where: { instanceId: id, type: "STUCK_POD_DELETED" } });
     expect(deleted).toHaveLength(1);
