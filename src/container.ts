@@ -307,6 +307,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
     cluster,
     manifests,
     baseDomain: config.baseDomain,
+    postgresSslmode: config.kube.postgresTlsSslmode,
     audit,
   });
   const healthRepository = new HealthRepository(prisma);

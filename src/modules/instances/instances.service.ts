@@ -67,6 +67,8 @@ async function clusterRead<T>(read: () => Promise<T>): Promise<T> {
   }
 }
 
+import { type PostgresSslmode, postgresTls } from "./postgres-tls.js";
+
 export interface InstancesServiceOptions {
   prisma: PrismaClient;
   clock: Clock;
@@ -77,6 +79,8 @@ export interface InstancesServiceOptions {
   cluster: InstanceCluster;
   manifests: InstanceManifests;
   baseDomain: string;
+  /** What PostgreSQL connection details say about TLS (POSTGRES_TLS_SSLMODE; postgres-tls.ts). */
+  postgresSslmode?: PostgresSslmode;
   audit?: AuditService;
 }
 
@@ -377,6 +381,7 @@ export class InstancesService {
       const user = secret.POSTGRES_USER ?? "postgres";
       const database = secret.POSTGRES_DB ?? user;
       const password = secret.POSTGRES_PASSWORD ?? "";
+      const connectionString = `postgresql://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${host}:${inst.service.port}/${encodeURIComponent(database)}`;
       return {
         ...base,
         host,
@@ -384,7 +389,8 @@ export class InstancesService {
         username: user,
         password,
         database,
-        connectionString: `postgresql://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${host}:${inst.service.port}/${encodeURIComponent(database)}`,
+        connectionString,
+        ...postgresTls(this.o.postgresSslmode ?? "disable", connectionString),
       };
     }
     return { ...base, secrets: secret };
