@@ -134,6 +134,19 @@ interface RawPodMetrics {
 /** What `listMetadata` asks for: the API server's metadata-only list (client-go's metadata client). */
 const PARTIAL_METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1";
 
+/**
+ * The object API for metadata-only lists. client-node has no model for `PartialObjectMetadataList`:
+ * its generic deserialisation reads the list's metadata as an object's and drops `continue`, so only
+ * the first page would be seen. A successful answer is handed back as the server sent it (timestamps
+ * stay strings).
+ */
+class MetadataListApi extends KubernetesObjectApi {
+  protected override async processResponse<T extends KubernetesObject>(response: ResponseContext, type?: string): Promise<T> {
+    if (response.httpStatusCode >= 200 && response.httpStatusCode <= 299) return JSON.parse(await response.body.text()) as T;
+    return super.processResponse<T>(response, type);
+  }
+}
+
 /** One item of a metadata-only list (`PartialObjectMetadata`). */
 export interface ObjectMetadataOnly {
   metadata?: V1ObjectMeta;
@@ -218,7 +231,7 @@ export class KubeClient {
       });
     const configuration = configure();
     this.objects = new KubernetesObjectApi(configuration);
-    this.metadataObjects = new KubernetesObjectApi(configure(PARTIAL_METADATA_LIST));
+    this.metadataObjects = new MetadataListApi(configure(PARTIAL_METADATA_LIST));
     this.version = new VersionApi(configuration);
     this.log = new Log(this.kc);
   }

@@ -6,6 +6,7 @@
  * never silently recreated.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Prisma } from "../../src/platform/db/index.js";
 import { buildAdmin, buildUser, createTestContext, type TestContext, type TestUser } from "../helpers/app.js";
 
 let ctx: TestContext;
@@ -333,5 +334,21 @@ describe("a deleted PVC is data loss", () => {
     expect(failed.statusMessage).toMatch(/^volume was deleted: data lost: PersistentVolumeClaim\//);
     expect(get("v1", "PersistentVolumeClaim", inst.namespace, pvc)).toBeUndefined();
     expect(get("apps/v1", "Deployment", inst.namespace, inst.name)).toBeDefined();
+  });
+
+  it("also for an instance applied before its objects' fields were recorded (its workload mounts the claim)", async () => {
+    const inst = await runningInstance("postgresql", "legacy db");
+    await prisma().instance.update({ where: { id: inst.id }, data: { appliedFields: Prisma.DbNull } });
+    expect(await kubectl("DELETE", core(inst.namespace, "persistentvolumeclaims", `${inst.name}-pvc`))).toBe(200);
+    const r = await check([inst.id]);
+    expect(r.results[0]).toMatchObject({ volumeLost: true, healthStatus: "UNHEALTHY", drifted: [] });
+    expect(r.repaired).toEqual([]);
+    expect((await ctx.api.post(`/api/instances/${inst.id}/restart`).set(inst.owner.auth)).status).toBe(202);
+    await settle();
+    expect(await prisma().instance.findUniqueOrThrow({ where: { id: inst.id } })).toMatchObject({
+      status: "FAILED",
+      statusMessage: expect.stringMatching(/^volume was deleted: data lost: PersistentVolumeClaim\//),
+    });
+    expect(get("v1", "PersistentVolumeClaim", inst.namespace, `${inst.name}-pvc`)).toBeUndefined();
   });
 });

@@ -194,21 +194,27 @@ export class InstanceLifecycle {
    * create an empty one and start the app on it as if nothing happened: refuse (the instance ends
    * FAILED with the reason; it keeps its other objects, and the owner decides — delete it, or
    * create a new instance and restore their data there). Whether it had one: the PVC is among the
-   * objects last applied, or (applied before those were recorded) the instance has run with storage.
+   * objects last applied, or (applied before those were recorded) its workload mounts the claim.
    */
   private async refuseEmptyVolume(inst: Loaded, objects: Manifest[]): Promise<void> {
     const pvc = objects.find((m) => m.kind === "PersistentVolumeClaim");
     if (!pvc) return;
-    const key = `PersistentVolumeClaim/${pvc.metadata?.name ?? ""}`;
+    const claim = pvc.metadata?.name ?? "";
+    const key = `PersistentVolumeClaim/${claim}`;
     const applied = inst.appliedFields as Record<string, string> | null;
-    const hadOne = applied ? key in applied : inst.provisionedAt !== null;
-    if (!hadOne) return;
+    if (applied ? !(key in applied) : inst.provisionedAt === null) return; // a new volume: create it
     const live = await this.o.cluster.existing(inst.namespace, inst.id, "PersistentVolumeClaim");
-    if (!live.has(key)) {
-      throw new PermanentReconcileError(
-        `${state.VOLUME_LOST}: ${key} was deleted outside MinisPod; an empty volume is not created in its place. Delete this instance (or create a new one and restore the data there)`,
-      );
+    if (live.has(key)) return;
+    // Applied before the objects were recorded: it had a volume if its workload mounts the claim
+    // (a plan change from no storage to some creates its first volume).
+    if (!applied) {
+      const names = this.o.manifests.names(inst);
+      const kind = this.o.manifests.workloadKind(inst);
+      if (!(await this.o.cluster.mountsClaim(inst.namespace, kind, names.workload, claim))) return;
     }
+    throw new PermanentReconcileError(
+      `${state.VOLUME_LOST}: ${key} was deleted outside MinisPod; an empty volume is not created in its place. Delete this instance (or create a new one and restore the data there)`,
+    );
   }
 
   private async waitForRollout(inst: Loaded, replicas: 0 | 1): Promise<RolloutState> {

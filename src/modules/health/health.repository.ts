@@ -30,7 +30,7 @@ export interface SweptInstanceRow {
   plan_storage_gb: number;
   /** Per owned object ("Kind/name"), the hash of our fields after the last apply; null before it was recorded. */
   applied_fields: Record<string, string> | null;
-  /** The same for the user's tenant baseline. */
+  /** The same for the user's tenant baseline: on the user's first row only (null on the others), to keep the read small. */
   tenant_applied_fields: Record<string, string> | null;
 }
 
@@ -77,7 +77,9 @@ export class HealthRepository {
              p."cpu_milli" AS "plan_cpu_milli", p."memory_mb" AS "plan_memory_mb",
              i."health_status"::text AS "health_status", i."health_candidate"::text AS "health_candidate",
              i."health_candidate_count", i."last_restart_count", i."health_checked_at", i."health_reason",
-             i."user_id", p."storage_gb" AS "plan_storage_gb", i."applied_fields", u."tenant_applied_fields"
+             i."user_id", p."storage_gb" AS "plan_storage_gb", i."applied_fields",
+             CASE WHEN row_number() OVER (PARTITION BY i."user_id" ORDER BY i."id") = 1 THEN u."tenant_applied_fields" END
+               AS "tenant_applied_fields"
         FROM "instances" i
         JOIN "plans" p ON p."id" = i."plan_id"
         JOIN "users" u ON u."id" = i."user_id"

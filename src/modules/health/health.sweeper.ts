@@ -1,12 +1,15 @@
 /**
  * One health sweep over the fleet (or a subset of it):
  *
- *   1. read the instances that should be running (status RUNNING) with their plan limits and
- *      hysteresis state — one query;
+ *   1. read the instances that should be running (status RUNNING) with their plan limits,
+ *      hysteresis state and the fields the reconciler last applied — one query — and, at the same
+ *      time,
  *   2. observe the whole fleet with label-selected, paginated LISTs across all namespaces:
- *      Deployments, StatefulSets, Services, Pods and PodMetrics — five LISTs (plus pages) whatever
- *      the fleet size, never a call per instance;
- *   3. judge each instance with the pure rules (health.rules.ts);
+ *      Deployments, StatefulSets, Pods and PodMetrics in full, and metadata-only lists of every
+ *      other owned kind (kube-fleet-reader.ts) — thirteen LISTs (plus pages) whatever the fleet
+ *      size, never a call per instance;
+ *   3. judge each instance with the pure rules (health.rules.ts), and compare every object it
+ *      (and its tenant) owns with what was applied (drift, src/kube/ownership.ts);
  *   4. write the whole result in ONE transaction: the sweep row, one health record per instance
  *      (a single INSERT ... SELECT FROM unnest(...)), every instance's current health (a single
  *      UPDATE ... FROM unnest(...)), and the repair of instances whose objects are missing.
@@ -14,8 +17,8 @@
  * A sweep that is abandoned (the process stops, the lease is lost, the database fails) before step 4
  * commits writes nothing: there is never half a sweep in the database.
  *
- * Missing objects: the instance's generation is bumped (with next_attempt_at = now) in the same
- * transaction, an INSTANCE event is recorded, and after commit the reconciler is signalled. The
+ * Missing or drifted objects: the instance's generation is bumped (with next_attempt_at = now) in
+ * the same transaction, an instance event naming them is recorded, and after commit the reconciler is signalled. The
  * reconciler re-applies every object whenever generation > applied_generation; bumping the
  * generation (instead of lowering applied/observed_generation) is what makes this safe against a
  * reconcile pass in flight: its final update is guarded by the generation it read, so it cannot mark
@@ -80,7 +83,7 @@ export interface HealthSweeperOptions {
 }
 
 export class HealthSweeper {
-  /** Where the last sweep's time went (for the benchmark and debug logs). */
+  /** Where the last sweep's time went (for the benchmark and debug logs); loadInstances and listCluster run at the same time, each counted from the start. */
   lastPhasesMs: Record<"loadInstances" | "listCluster" | "judge" | "write", number> | undefined;
 
   constructor(private readonly o: HealthSweeperOptions) {}
@@ -100,18 +103,29 @@ export class HealthSweeper {
   private async run(req: SweepRequest, started: number): Promise<SweepResult> {
     const startedAt = this.o.clock.now();
     const sweepId = randomUUID();
-    const rows = await this.o.repository.runningInstances(req.instanceIds);
-    const tLoaded = performance.now();
-    const fleet = await this.o.fleet.read();
-    const tRead = performance.now();
+    // The database and the cluster are read at the same time (neither depends on the other).
+    let tLoaded = 0;
+    let tRead = 0;
+    const [rows, fleet] = await Promise.all([
+      this.o.repository.runningInstances(req.instanceIds).then((r) => {
+        tLoaded = performance.now();
+        return r;
+      }),
+      this.o.fleet.read().then((f) => {
+        tRead = performance.now();
+        return f;
+      }),
+    ]);
     const checkedAt = this.o.clock.now();
 
     const results: InstanceHealthResult[] = [];
     const records: HealthRecord[] = [];
     const volumeLost: Array<{ instanceId: string; object: string; reason: string }> = [];
     const tenantDrift = new Map<string, string[]>();
+    const tenantFields = new Map<string, Record<string, string>>();
+    for (const row of rows) if (row.tenant_applied_fields) tenantFields.set(row.user_id, row.tenant_applied_fields);
     for (const row of rows) {
-      const found = this.judge(row, fleet, tenantDrift);
+      const found = this.judge(row, fleet, tenantDrift, tenantFields);
       const obs = found.observation;
       let state = nextHealth(
         { status: row.health_status, candidate: row.health_candidate, candidateCount: row.health_candidate_count },
@@ -161,6 +175,7 @@ export class HealthSweeper {
       error: fleet.readable ? null : (fleet.error ?? "cluster could not be read"),
     };
     const tJudged = performance.now();
+    const tFetched = Math.max(tLoaded, tRead);
     // An instance whose volume is gone is never re-applied: that would create an empty volume under it.
     const toRepair = results.filter((r) => !r.volumeLost && (r.missing.length > 0 || r.drifted.length > 0));
     const generations = new Map(rows.map((r) => [r.id, r.generation]));
@@ -200,8 +215,8 @@ export class HealthSweeper {
     const tWritten = performance.now();
     this.lastPhasesMs = {
       loadInstances: Math.round(tLoaded - started),
-      listCluster: Math.round(tRead - tLoaded),
-      judge: Math.round(tJudged - tRead),
+      listCluster: Math.round(tRead - started),
+      judge: Math.round(tJudged - tFetched),
       write: Math.round(tWritten - tJudged),
     };
     for (const id of repaired) this.o.signal.instanceChanged(id);
@@ -226,6 +241,7 @@ export class HealthSweeper {
     row: SweptInstanceRow,
     fleet: FleetObservation,
     tenantDrift: Map<string, string[]>,
+    tenantFields: Map<string, Record<string, string>>,
   ): { observation: Observation; drifted: string[]; volumeLost?: string } {
     const kind = this.o.manifests.workloadKind({ service: { template: row.template, slug: row.service_slug } });
     const n = this.o.manifests.names({ k8sName: row.k8s_name });
@@ -250,9 +266,9 @@ export class HealthSweeper {
           if (key !== workloadKey) missing.push(key);
           continue;
         }
-        if (applied && obj.fieldsHash !== applied[key]) drifted.push(`${key}: ${changedText(obj.writers())}`);
+        if (applied && obj.fieldsHash() !== applied[key]) drifted.push(`${key}: ${changedText(obj.writers())}`);
       }
-      drifted.push(...this.tenantDrift(row, fleet, tenantDrift));
+      drifted.push(...this.tenantDrift(row, fleet, tenantDrift, tenantFields.get(row.user_id) ?? null));
     }
     const observation = observe({
       clusterReadable: fleet.readable,
@@ -273,8 +289,12 @@ export class HealthSweeper {
   }
 
   /** Drift of the tenant baseline of the instance's namespace (once per namespace per sweep). */
-  private tenantDrift(row: SweptInstanceRow, fleet: FleetObservation, cache: Map<string, string[]>): string[] {
-    const applied = row.tenant_applied_fields;
+  private tenantDrift(
+    row: SweptInstanceRow,
+    fleet: FleetObservation,
+    cache: Map<string, string[]>,
+    applied: Record<string, string> | null,
+  ): string[] {
     if (!applied) return [];
     const cached = cache.get(row.namespace);
     if (cached) return cached;
@@ -284,7 +304,7 @@ export class HealthSweeper {
       if (key.startsWith("Namespace/")) continue; // cluster-scoped: not listed (its labels are fenced by admission)
       const obj = live?.get(key);
       if (!obj) out.push(`${key}: missing`);
-      else if (obj.fieldsHash !== hash) out.push(`${key}: ${changedText(obj.writers())}`);
+      else if (obj.fieldsHash() !== hash) out.push(`${key}: ${changedText(obj.writers())}`);
     }
     cache.set(row.namespace, out);
     return out;

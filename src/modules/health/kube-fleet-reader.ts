@@ -96,7 +96,7 @@ export class KubeFleetReader implements FleetReader {
       const groupKey = id ?? meta?.namespace;
       if (!group || !groupKey) return;
       const entry: FleetObject = {
-        fieldsHash: appliedFieldsHash(meta, manager),
+        fieldsHash: () => appliedFieldsHash(meta, manager),
         terminating: Boolean(meta?.deletionTimestamp),
         writers: () => otherWriters(meta, manager),
       };

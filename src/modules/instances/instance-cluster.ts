@@ -41,6 +41,8 @@ export interface InstanceCluster {
   applyAll(objects: Manifest[]): Promise<AppliedFields>;
   /** Which of these objects exist (by "Kind/name"), read as metadata only. */
   existing(namespace: string, instanceId: string, kind: "PersistentVolumeClaim"): Promise<Set<string>>;
+  /** Whether the workload exists and its pod template mounts this PersistentVolumeClaim. */
+  mountsClaim(namespace: string, kind: "Deployment" | "StatefulSet", name: string, claimName: string): Promise<boolean>;
   /** Deletes one object; false when it did not exist. */
   delete(ref: ObjectRef): Promise<boolean>;
   /** Deletes a namespace (and so everything in it); false when it did not exist. */

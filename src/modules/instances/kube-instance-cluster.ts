@@ -44,6 +44,11 @@ export class KubeInstanceCluster implements InstanceCluster {
     return out;
   }
 
+  async mountsClaim(namespace: string, kind: "Deployment" | "StatefulSet", name: string, claimName: string): Promise<boolean> {
+    const workload = await this.client.find<V1Deployment | V1StatefulSet>({ ...KINDS[kind], name, namespace });
+    return (workload?.spec?.template.spec?.volumes ?? []).some((v) => v.persistentVolumeClaim?.claimName === claimName);
+  }
+
   async rolloutState(
     namespace: string,
     name: string,
