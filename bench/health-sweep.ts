@@ -43,6 +43,8 @@ interface Row {
   firstMs: number;
   firstCalls: number;
   sweepMs: number[];
+  /** CPU time of this process per later sweep (the control plane and the in-process emulator serving it). */
+  sweepCpuMs: number[];
   calls: number;
   callsByResource: string;
   phases: string;
@@ -81,19 +83,24 @@ async function measure(n: number): Promise<Row> {
     const sweepOnce = async () => {
       emulator.recorder.reset();
       const t = performance.now();
+      const cpu0 = process.cpuUsage();
       const r = await c.loops.health.runNow();
       const ms = performance.now() - t;
+      const cpu = process.cpuUsage(cpu0);
+      const cpuMs = (cpu.user + cpu.system) / 1000;
       if (r.results.length !== n) throw new Error(`swept ${r.results.length} of ${n}`);
       const bad = r.results.filter((x) => x.observed !== "HEALTHY" || x.drifted.length > 0 || x.missing.length > 0);
       if (bad.length) throw new Error(`${bad.length} instances not HEALTHY, e.g. ${bad[0]?.reason}`);
-      return { ms, calls: emulator.recorder.count(), phases: c.loops.health.sweeper.lastPhasesMs };
+      return { ms, cpuMs, calls: emulator.recorder.count(), phases: c.loops.health.sweeper.lastPhasesMs };
     };
     const first = await sweepOnce();
     process.stderr.write(`  first sweep ${first.ms.toFixed(0)} ms ${JSON.stringify(first.phases)}\n`);
     const runs = [];
     for (let i = 0; i < REPEAT; i++) {
       runs.push(await sweepOnce());
-      process.stderr.write(`  sweep ${runs.at(-1)?.ms.toFixed(0)} ms ${JSON.stringify(runs.at(-1)?.phases)}\n`);
+      process.stderr.write(
+        `  sweep ${runs.at(-1)?.ms.toFixed(0)} ms (cpu ${runs.at(-1)?.cpuMs.toFixed(0)} ms) ${JSON.stringify(runs.at(-1)?.phases)}\n`,
+      );
     }
     const calls = runs.map((r) => r.calls);
     // The first sweep of a process also makes client-node's one-time API discovery GETs (cached after).
@@ -132,6 +139,7 @@ async function measure(n: number): Promise<Row> {
       firstMs: first.ms,
       firstCalls: first.calls,
       sweepMs: runs.map((r) => r.ms),
+      sweepCpuMs: runs.map((r) => r.cpuMs),
       calls: calls[0] as number,
       callsByResource,
       naive,
@@ -160,16 +168,16 @@ async function main(): Promise<void> {
     "- sweep = `HealthLoop.runNow()`: lease, 13 label-selected LISTs across all namespaces (full: Deployments, StatefulSets, Pods, PodMetrics; metadata-only: Services, ConfigMaps, Secrets, PVCs, Ingresses, NetworkPolicies, ResourceQuotas, LimitRanges, ServiceAccounts), rules + drift check of every owned object, one transaction (one INSERT of N records, one UPDATE of N instances, the sweep row)",
     `- naive = per instance one GET of its Deployment + one LIST of its pods + one INSERT, ${NAIVE_CONCURRENCY} instances in flight`,
     "",
-    `| instances | first sweep ms (calls) | later sweeps ms, median of ${REPEAT} | calls per sweep | naive ms | naive calls |`,
-    "| --- | --- | --- | --- | --- | --- |",
+    `| instances | first sweep ms (calls) | later sweeps ms, median of ${REPEAT} | their CPU ms (this process), median | calls per sweep | naive ms | naive calls |`,
+    "| --- | --- | --- | --- | --- | --- | --- |",
     ...rows.map(
       (r) =>
-        `| ${r.n.toLocaleString("en-US")} | ${f(r.firstMs)} (${r.firstCalls}) | ${f(median(r.sweepMs))} | ${r.calls} | ${r.naive ? f(r.naive.ms) : "not run"} | ${r.naive ? r.naive.calls : "-"} |`,
+        `| ${r.n.toLocaleString("en-US")} | ${f(r.firstMs)} (${r.firstCalls}) | ${f(median(r.sweepMs))} | ${f(median(r.sweepCpuMs))} | ${r.calls} | ${r.naive ? f(r.naive.ms) : "not run"} | ${r.naive ? r.naive.calls : "-"} |`,
     ),
     "- the first sweep's extra calls are @kubernetes/client-node's one-time API discovery (cached for the process); it also moves every instance from UNKNOWN to HEALTHY",
     ...rows.map(
       (r) =>
-        `- ${r.n.toLocaleString("en-US")}: calls of one sweep by resource: ${r.callsByResource}; later sweeps ${r.sweepMs.map(f).join(", ")} ms (last one by phase: ${r.phases}); seeding ${f(r.seedMs)} ms`,
+        `- ${r.n.toLocaleString("en-US")}: calls of one sweep by resource: ${r.callsByResource}; later sweeps ${r.sweepMs.map(f).join(", ")} ms, CPU ${r.sweepCpuMs.map(f).join(", ")} ms (last one by phase: ${r.phases}); seeding ${f(r.seedMs)} ms`,
     ),
     "",
   ].join("\n");

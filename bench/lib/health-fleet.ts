@@ -9,7 +9,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { KubeEmulator } from "@minispod/kube-emulator";
-import { appliedFieldsHash, type MetadataLike, objectKey } from "../../src/kube/ownership.js";
+import { appliedStamp, type MetadataLike, objectKey } from "../../src/kube/ownership.js";
 import { LABELS, MANAGED_BY } from "../../src/kube/templates/labels.js";
 import type { PrismaClient } from "../../src/platform/db/index.js";
 
@@ -81,7 +81,7 @@ export async function seedHealthFleet(
   type Applied = Parameters<KubeEmulator["apply"]>[0];
   const apply = (obj: Applied, into: Record<string, string>) => {
     const live = emulator.apply(obj);
-    into[objectKey(obj.kind, obj.metadata.name)] = appliedFieldsHash(live.metadata as MetadataLike, "minispod");
+    into[objectKey(obj.kind, obj.metadata.name)] = appliedStamp(live.metadata as MetadataLike, "minispod");
   };
   // (apply's type lists only name/namespace; any metadata is accepted)
   const meta = (name: string, namespace: string, l: Record<string, string>) =>
@@ -92,8 +92,8 @@ export async function seedHealthFleet(
     const name = k8sNames[k] as string;
     const i = Number(name.slice(4));
     const l = labels(ns, i);
-    // The Deployment was written straight into the store (no managed fields): its hash is "".
-    const fields: Record<string, string> = { [objectKey("Deployment", name)]: "" };
+    // The Deployment was written straight into the store (no managed fields): no fields to hold.
+    const fields: Record<string, string> = { [objectKey("Deployment", name)]: " " };
     apply(
       { apiVersion: "v1", kind: "ConfigMap", metadata: meta(`${name}-config`, ns, l), data: { url: `https://${name}.bench.invalid` } },
       fields,

@@ -87,11 +87,16 @@ export interface KindRef {
 }
 
 export interface ListOptions {
-  /** Page size (`limit`); the client follows `continue` until the end. Default 500. */
+  /** Page size (`limit`); the client follows `continue` until the end. Default 500; 0: no limit (one request). */
   pageSize?: number;
   /** Only this namespace; default all namespaces. */
   namespace?: string;
   fieldSelector?: string;
+  /**
+   * Items as the server sent them (JSON, timestamps as strings) instead of client-node model objects
+   * (`Date` timestamps): much cheaper for large lists whose readers accept both (src/kube/status.ts).
+   */
+  raw?: boolean;
 }
 
 export interface ListResult<T> {
@@ -135,12 +140,13 @@ interface RawPodMetrics {
 const PARTIAL_METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1";
 
 /**
- * The object API for metadata-only lists. client-node has no model for `PartialObjectMetadataList`:
- * its generic deserialisation reads the list's metadata as an object's and drops `continue`, so only
- * the first page would be seen. A successful answer is handed back as the server sent it (timestamps
- * stay strings).
+ * The object API handing a successful answer back as the server sent it (timestamps stay strings):
+ *  - for metadata-only lists, which client-node has no model for (its generic deserialisation reads
+ *    the list's metadata as an object's and drops `continue`: only the first page would be seen);
+ *  - for fleet-wide LISTs read by the health sweep, where building model objects for every item was
+ *    a large share of the sweep's CPU.
  */
-class MetadataListApi extends KubernetesObjectApi {
+class RawAnswerApi extends KubernetesObjectApi {
   protected override async processResponse<T extends KubernetesObject>(response: ResponseContext, type?: string): Promise<T> {
     if (response.httpStatusCode >= 200 && response.httpStatusCode <= 299) return JSON.parse(await response.body.text()) as T;
     return super.processResponse<T>(response, type);
@@ -198,6 +204,8 @@ export class KubeClient {
   private readonly objects: KubernetesObjectApi;
   /** The same API, asking for metadata only (`PartialObjectMetadataList`): see `listMetadata`. */
   private readonly metadataObjects: KubernetesObjectApi;
+  /** The same API, answers as sent (no model objects): `listAll(..., { raw: true })`. */
+  private readonly rawObjects: KubernetesObjectApi;
   private readonly version: VersionApi;
   private readonly log: Log;
 
@@ -231,7 +239,8 @@ export class KubeClient {
       });
     const configuration = configure();
     this.objects = new KubernetesObjectApi(configuration);
-    this.metadataObjects = new MetadataListApi(configure(PARTIAL_METADATA_LIST));
+    this.metadataObjects = new RawAnswerApi(configure(PARTIAL_METADATA_LIST));
+    this.rawObjects = new RawAnswerApi(configuration);
     this.version = new VersionApi(configuration);
     this.log = new Log(this.kc);
   }
@@ -330,7 +339,7 @@ export class KubeClient {
    * following `continue` tokens page by page. An expired token (410) restarts the list once.
    */
   async listAll<T = KubernetesObject>(kind: KnownKind | KindRef, labelSelector?: string, opts: ListOptions = {}): Promise<ListResult<T>> {
-    return this.listPaged<T>(this.objects, kind, labelSelector, opts);
+    return this.listPaged<T>(opts.raw ? this.rawObjects : this.objects, kind, labelSelector, opts);
   }
 
   /**
@@ -436,7 +445,7 @@ export class KubeClient {
    * server (404) or with one that is down (the API server answers 503) yields
    * `{available: false}` — "no usage data" is not an error. An unreachable API server still throws.
    */
-  async podMetrics(namespace?: string, selector?: string, opts: { pageSize?: number } = {}): Promise<PodMetricsResult> {
+  async podMetrics(namespace?: string, selector?: string, opts: { pageSize?: number; raw?: boolean } = {}): Promise<PodMetricsResult> {
     try {
       const { items, calls } = await this.listAll<RawPodMetrics>("PodMetrics", selector, { ...opts, ...(namespace ? { namespace } : {}) });
       return { available: true, pods: items.map(toPodUsage), calls };

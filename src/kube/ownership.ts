@@ -18,6 +18,7 @@ interface ManagedFieldsEntryLike {
 
 export interface MetadataLike {
   name?: string;
+  resourceVersion?: string;
   managedFields?: ManagedFieldsEntryLike[];
   deletionTimestamp?: Date | string;
 }
@@ -56,6 +57,24 @@ export function appliedFieldsHash(metadata: MetadataLike | undefined, manager: s
   if (!entry?.fieldsV1) return "";
   const json = JSON.stringify(entry.fieldsV1);
   return `${cyrb53(json, 1)}.${cyrb53(json, 2)}`;
+}
+
+/**
+ * What the reconciler records per object after applying it: `<resourceVersion> <fields hash>`. The
+ * resourceVersion is a shortcut — an object nobody wrote since (most ConfigMaps, Secrets, Services,
+ * policies) is unchanged without hashing anything; one that controllers touched since (status,
+ * binding) is compared by its fields hash.
+ */
+export function appliedStamp(metadata: MetadataLike | undefined, manager: string): string {
+  return `${metadata?.resourceVersion ?? ""} ${appliedFieldsHash(metadata, manager)}`;
+}
+
+/** Whether the live object still carries every field recorded by `appliedStamp`. */
+export function stampHolds(stamp: string, metadata: MetadataLike | undefined, manager: string): boolean {
+  const space = stamp.indexOf(" ");
+  const rv = stamp.slice(0, space);
+  if (rv !== "" && rv === metadata?.resourceVersion) return true;
+  return stamp.slice(space + 1) === appliedFieldsHash(metadata, manager);
 }
 
 /** The other managers that wrote the object itself (not its status), newest first: who probably drifted it. */

@@ -14,8 +14,8 @@ export interface FleetWorkload {
 
 /** One owned object as a LIST showed it (metadata only). */
 export interface FleetObject {
-  /** `appliedFieldsHash` of its metadata: the fields our field manager owns now (computed when asked). */
-  fieldsHash(): string;
+  /** Whether it still carries every field recorded after our last apply (`stampHolds`, src/kube/ownership.ts). */
+  holds(stamp: string): boolean;
   /** Being deleted (a finalizer holds it, e.g. a PVC still mounted by a pod). */
   terminating: boolean;
   /** Other managers that wrote it, newest first (for the drift message). */

@@ -266,7 +266,7 @@ export class HealthSweeper {
           if (key !== workloadKey) missing.push(key);
           continue;
         }
-        if (applied && obj.fieldsHash() !== applied[key]) drifted.push(`${key}: ${changedText(obj.writers())}`);
+        if (applied && !obj.holds(applied[key] ?? "")) drifted.push(`${key}: ${changedText(obj.writers())}`);
       }
       drifted.push(...this.tenantDrift(row, fleet, tenantDrift, tenantFields.get(row.user_id) ?? null));
     }
@@ -304,7 +304,7 @@ export class HealthSweeper {
       if (key.startsWith("Namespace/")) continue; // cluster-scoped: not listed (its labels are fenced by admission)
       const obj = live?.get(key);
       if (!obj) out.push(`${key}: missing`);
-      else if (obj.fieldsHash() !== hash) out.push(`${key}: ${changedText(obj.writers())}`);
+      else if (!obj.holds(hash)) out.push(`${key}: ${changedText(obj.writers())}`);
     }
     cache.set(row.namespace, out);
     return out;

@@ -10,7 +10,7 @@
  */
 import type { V1Deployment, V1Pod, V1StatefulSet } from "@kubernetes/client-node";
 import type { KnownKind, KubeClient, ObjectMetadataOnly, PodUsage } from "../../kube/client.js";
-import { appliedFieldsHash, type MetadataLike, objectKey, otherWriters } from "../../kube/ownership.js";
+import { type MetadataLike, objectKey, otherWriters, stampHolds } from "../../kube/ownership.js";
 import { summarizePodsBy } from "../../kube/status.js";
 import { FLEET_SELECTOR, LABELS } from "../../kube/templates/labels.js";
 import type { FleetObject, FleetObservation, FleetReader } from "./fleet-reader.js";
@@ -38,13 +38,21 @@ interface Labelled {
 export class KubeFleetReader implements FleetReader {
   constructor(
     private readonly client: KubeClient,
-    private readonly opts: { logger: { warn(obj: object, msg?: string): void }; pageSize?: number },
+    private readonly opts: {
+      logger: { warn(obj: object, msg?: string): void };
+      /** LIST page size (default 500). */
+      pageSize?: number;
+    },
   ) {}
 
   async read(): Promise<FleetObservation> {
     const { client } = this;
-    const opts = { pageSize: this.opts.pageSize ?? 500 };
-    const metricsP = client.podMetrics(undefined, INSTANCE_OBJECTS_SELECTOR, opts).catch((err: unknown) => ({
+    // Raw items (no client-node model objects): the readers below take JSON timestamps too.
+    const opts = { pageSize: this.opts.pageSize ?? 500, raw: true };
+    // metrics-server does not paginate (it answers every pod at once), so neither do we; through the
+    // model objects only the first page was ever read (client-node has no PodMetrics list model and
+    // dropped `continue`), through raw answers every page was recomputed from scratch.
+    const metricsP = client.podMetrics(undefined, INSTANCE_OBJECTS_SELECTOR, { pageSize: 0, raw: true }).catch((err: unknown) => ({
       available: false as const,
       reason: `metrics could not be read: ${(err as Error).message}`,
       failed: true,
@@ -59,7 +67,7 @@ export class KubeFleetReader implements FleetReader {
         client.listAll<V1Deployment>("Deployment", INSTANCE_OBJECTS_SELECTOR, opts),
         client.listAll<V1StatefulSet>("StatefulSet", INSTANCE_OBJECTS_SELECTOR, opts),
         client.listAll<V1Pod>("Pod", INSTANCE_OBJECTS_SELECTOR, opts),
-        ...METADATA_KINDS.map((kind) => client.listMetadata(kind, FLEET_SELECTOR, opts)),
+        ...METADATA_KINDS.map((kind) => client.listMetadata(kind, FLEET_SELECTOR, { pageSize: this.opts.pageSize ?? 500 })),
       ]);
       deployments = d.items;
       statefulSets = s.items;
@@ -96,7 +104,7 @@ export class KubeFleetReader implements FleetReader {
       const groupKey = id ?? meta?.namespace;
       if (!group || !groupKey) return;
       const entry: FleetObject = {
-        fieldsHash: () => appliedFieldsHash(meta, manager),
+        holds: (stamp) => stampHolds(stamp, meta, manager),
         terminating: Boolean(meta?.deletionTimestamp),
         writers: () => otherWriters(meta, manager),
       };

@@ -31,8 +31,9 @@ export interface LogOptions {
 }
 
 /**
- * Per applied object ("Kind/name"), the hash of the fields our field manager owns right after the
- * apply (src/kube/ownership.ts): the health sweep compares it with the live object's to find drift.
+ * Per applied object ("Kind/name"), its resourceVersion and the hash of the fields our field manager
+ * owns right after the apply (`appliedStamp`, src/kube/ownership.ts): the health sweep checks the
+ * live object against it to find drift.
  */
 export type AppliedFields = Record<string, string>;
 

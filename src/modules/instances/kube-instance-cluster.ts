@@ -7,7 +7,7 @@ import { KINDS, type KubeClient } from "../../kube/client.js";
 import { isPodProblemReason, newestRunningPod, rolloutState, stuckOldRevisionPods, summarizePods } from "../../kube/status.js";
 import { instanceSelector } from "../../kube/templates/index.js";
 import type { Manifest, ObjectRef } from "../../kube/objects.js";
-import { appliedFieldsHash, objectKey } from "../../kube/ownership.js";
+import { appliedStamp, objectKey } from "../../kube/ownership.js";
 import type { AppliedFields, InstanceCluster, LogOptions, PodProblem, RolloutState } from "./instance-cluster.js";
 
 export class KubeInstanceCluster implements InstanceCluster {
@@ -17,7 +17,7 @@ export class KubeInstanceCluster implements InstanceCluster {
     const live = await this.client.applyAll(objects);
     const out: AppliedFields = {};
     objects.forEach((m, i) => {
-      out[objectKey(m.kind, m.metadata?.name ?? "")] = appliedFieldsHash(live[i]?.metadata, this.client.fieldManager);
+      out[objectKey(m.kind, m.metadata?.name ?? "")] = appliedStamp(live[i]?.metadata, this.client.fieldManager);
     });
     return out;
   }
