@@ -8,8 +8,10 @@
  * DATABASE_URL names (dropped afterwards) and a fresh emulator; N RUNNING instance rows inserted in
  * bulk (bench/lib/health-fleet.ts) and their ready Deployments, pods and Services seeded straight
  * into the emulator's store. Then:
- *  - the real sweep (HealthLoop.runNow -> HealthSweeper: five label-selected, paginated LISTs
- *    across all namespaces, rules, one transaction with batched writes): a first sweep (every
+ *  - the real sweep (HealthLoop.runNow -> HealthSweeper: thirteen label-selected, paginated LISTs
+ *    across all namespaces — four full (Deployments, StatefulSets, Pods, PodMetrics), nine
+ *    metadata-only (Services, ConfigMaps, Secrets, PVCs, Ingresses, NetworkPolicies, ResourceQuotas,
+ *    LimitRanges, ServiceAccounts) for the drift check of every owned object, rules, one transaction with batched writes): a first sweep (every
  *    instance goes UNKNOWN -> HEALTHY) and BENCH_REPEAT more (default 3); wall time per sweep and
  *    calls per sweep counted by the emulator's recorder;
  *  - the naive way: per instance, one GET of its Deployment and one LIST of its pods in its
@@ -41,6 +43,8 @@ interface Row {
   firstMs: number;
   firstCalls: number;
   sweepMs: number[];
+  /** CPU time of this process per later sweep (the control plane and the in-process emulator serving it). */
+  sweepCpuMs: number[];
   calls: number;
   callsByResource: string;
   phases: string;
@@ -79,19 +83,24 @@ async function measure(n: number): Promise<Row> {
     const sweepOnce = async () => {
       emulator.recorder.reset();
       const t = performance.now();
+      const cpu0 = process.cpuUsage();
       const r = await c.loops.health.runNow();
       const ms = performance.now() - t;
+      const cpu = process.cpuUsage(cpu0);
+      const cpuMs = (cpu.user + cpu.system) / 1000;
       if (r.results.length !== n) throw new Error(`swept ${r.results.length} of ${n}`);
-      const bad = r.results.filter((x) => x.observed !== "HEALTHY");
+      const bad = r.results.filter((x) => x.observed !== "HEALTHY" || x.drifted.length > 0 || x.missing.length > 0);
       if (bad.length) throw new Error(`${bad.length} instances not HEALTHY, e.g. ${bad[0]?.reason}`);
-      return { ms, calls: emulator.recorder.count(), phases: c.loops.health.sweeper.lastPhasesMs };
+      return { ms, cpuMs, calls: emulator.recorder.count(), phases: c.loops.health.sweeper.lastPhasesMs };
     };
     const first = await sweepOnce();
     process.stderr.write(`  first sweep ${first.ms.toFixed(0)} ms ${JSON.stringify(first.phases)}\n`);
     const runs = [];
     for (let i = 0; i < REPEAT; i++) {
       runs.push(await sweepOnce());
-      process.stderr.write(`  sweep ${runs.at(-1)?.ms.toFixed(0)} ms ${JSON.stringify(runs.at(-1)?.phases)}\n`);
+      process.stderr.write(
+        `  sweep ${runs.at(-1)?.ms.toFixed(0)} ms (cpu ${runs.at(-1)?.cpuMs.toFixed(0)} ms) ${JSON.stringify(runs.at(-1)?.phases)}\n`,
+      );
     }
     const calls = runs.map((r) => r.calls);
     // The first sweep of a process also makes client-node's one-time API discovery GETs (cached after).
@@ -130,6 +139,7 @@ async function measure(n: number): Promise<Row> {
       firstMs: first.ms,
       firstCalls: first.calls,
       sweepMs: runs.map((r) => r.ms),
+      sweepCpuMs: runs.map((r) => r.cpuMs),
       calls: calls[0] as number,
       callsByResource,
       naive,
@@ -154,19 +164,20 @@ async function main(): Promise<void> {
     `- date: ${new Date().toISOString()}; machine: ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB; node ${process.version}`,
     `- command: \`DATABASE_URL=${adminUrl} npm run bench:health\` (BENCH_SIZES=${SIZES.join(",")}, BENCH_REPEAT=${REPEAT}, BENCH_NAIVE_MAX=${NAIVE_MAX})`,
     "- PostgreSQL (a fresh database per fleet size), Kubernetes API emulator on loopback (real HTTP through @kubernetes/client-node), LIST page size 500",
-    "- sweep = `HealthLoop.runNow()`: lease, 5 label-selected LISTs across all namespaces (Deployments, StatefulSets, Services, Pods, PodMetrics), rules, one transaction (one INSERT of N records, one UPDATE of N instances, the sweep row)",
+    "- fleet: per instance a ready Deployment + pod, ConfigMap, Secret, PVC, Service and Ingress (server-side applied, their applied-fields hashes recorded), per namespace of 10 instances a tenant baseline (ServiceAccount, ResourceQuota, LimitRange, 6 NetworkPolicies): 5 owned objects + workload per instance, 9 per namespace",
+    "- sweep = `HealthLoop.runNow()`: lease, 13 label-selected LISTs across all namespaces (full: Deployments, StatefulSets, Pods, PodMetrics; metadata-only: Services, ConfigMaps, Secrets, PVCs, Ingresses, NetworkPolicies, ResourceQuotas, LimitRanges, ServiceAccounts), rules + drift check of every owned object, one transaction (one INSERT of N records, one UPDATE of N instances, the sweep row)",
     `- naive = per instance one GET of its Deployment + one LIST of its pods + one INSERT, ${NAIVE_CONCURRENCY} instances in flight`,
     "",
-    `| instances | first sweep ms (calls) | later sweeps ms, median of ${REPEAT} | calls per sweep | naive ms | naive calls |`,
-    "| --- | --- | --- | --- | --- | --- |",
+    `| instances | first sweep ms (calls) | later sweeps ms, median of ${REPEAT} | their CPU ms (this process), median | calls per sweep | naive ms | naive calls |`,
+    "| --- | --- | --- | --- | --- | --- | --- |",
     ...rows.map(
       (r) =>
-        `| ${r.n.toLocaleString("en-US")} | ${f(r.firstMs)} (${r.firstCalls}) | ${f(median(r.sweepMs))} | ${r.calls} | ${r.naive ? f(r.naive.ms) : "not run"} | ${r.naive ? r.naive.calls : "-"} |`,
+        `| ${r.n.toLocaleString("en-US")} | ${f(r.firstMs)} (${r.firstCalls}) | ${f(median(r.sweepMs))} | ${f(median(r.sweepCpuMs))} | ${r.calls} | ${r.naive ? f(r.naive.ms) : "not run"} | ${r.naive ? r.naive.calls : "-"} |`,
     ),
     "- the first sweep's extra calls are @kubernetes/client-node's one-time API discovery (cached for the process); it also moves every instance from UNKNOWN to HEALTHY",
     ...rows.map(
       (r) =>
-        `- ${r.n.toLocaleString("en-US")}: calls of one sweep by resource: ${r.callsByResource}; later sweeps ${r.sweepMs.map(f).join(", ")} ms (last one by phase: ${r.phases}); seeding ${f(r.seedMs)} ms`,
+        `- ${r.n.toLocaleString("en-US")}: calls of one sweep by resource: ${r.callsByResource}; later sweeps ${r.sweepMs.map(f).join(", ")} ms, CPU ${r.sweepCpuMs.map(f).join(", ")} ms (last one by phase: ${r.phases}); seeding ${f(r.seedMs)} ms`,
     ),
     "",
   ].join("\n");

@@ -338,6 +338,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
     manifests,
     credentials: credentialStore,
     baseDomain: config.baseDomain,
+    postgresSslmode: config.kube.postgresTlsSslmode,
     audit,
   });
   const backupLoop = new BackupLoop({

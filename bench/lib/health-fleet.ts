@@ -1,11 +1,15 @@
 /**
  * A synthetic fleet for the health benchmark and the "constant calls" test: N RUNNING instance rows
  * inserted with a few bulk SQL statements, and in the emulator their ready Deployments and pods
- * (KubeEmulator.seedFleet, straight into its store) plus a Service each — what the sweep expects.
+ * (KubeEmulator.seedFleet, straight into its store) plus, server-side applied as the reconciler
+ * would, every other object an instance owns (ConfigMap, Secret, PVC, Service, Ingress) and each
+ * namespace's tenant baseline (ServiceAccount, ResourceQuota, LimitRange, NetworkPolicies) — with
+ * the applied-fields hashes recorded on the rows, so the sweep checks every kind for drift.
  * Ten instances per namespace.
  */
 import { randomUUID } from "node:crypto";
 import type { KubeEmulator } from "@minispod/kube-emulator";
+import { appliedStamp, type MetadataLike, objectKey } from "../../src/kube/ownership.js";
 import { LABELS, MANAGED_BY } from "../../src/kube/templates/labels.js";
 import type { PrismaClient } from "../../src/platform/db/index.js";
 
@@ -74,17 +78,110 @@ export async function seedHealthFleet(
   });
   // seedFleet names namespaces <prefix><n> and deployments app-<i>; our ids are <prefix><n>-<i>.
   const seeded = emulator.seedFleet({ namespaces: nsCount, deploymentsPerNamespace: per, namespacePrefix: opts.prefix, labels });
+  type Applied = Parameters<KubeEmulator["apply"]>[0];
+  const apply = (obj: Applied, into: Record<string, string>) => {
+    const live = emulator.apply(obj);
+    into[objectKey(obj.kind, obj.metadata.name)] = appliedStamp(live.metadata as MetadataLike, "minispod");
+  };
+  // (apply's type lists only name/namespace; any metadata is accepted)
+  const meta = (name: string, namespace: string, l: Record<string, string>) =>
+    ({ name, namespace, labels: l }) as { name: string; namespace: string };
+  const appliedFields: string[] = [];
   for (let k = 0; k < instanceIds.length; k++) {
     const ns = namespaces[k] as string;
     const name = k8sNames[k] as string;
     const i = Number(name.slice(4));
-    emulator.apply({
-      // (apply's type lists only name/namespace; any metadata is accepted)
-      apiVersion: "v1",
-      kind: "Service",
-      metadata: { name: `${name}-svc`, namespace: ns, labels: labels(ns, i) } as { name: string; namespace: string },
-      spec: { selector: { [LABELS.instanceId]: `${ns}-${i}` }, ports: [{ name: "http", port: 80, targetPort: 2368 }] },
-    });
+    const l = labels(ns, i);
+    // The Deployment was written straight into the store (no managed fields): no fields to hold.
+    const fields: Record<string, string> = { [objectKey("Deployment", name)]: " " };
+    apply(
+      { apiVersion: "v1", kind: "ConfigMap", metadata: meta(`${name}-config`, ns, l), data: { url: `https://${name}.bench.invalid` } },
+      fields,
+    );
+    apply({ apiVersion: "v1", kind: "Secret", metadata: meta(`${name}-secret`, ns, l), type: "Opaque", data: {} }, fields);
+    apply(
+      {
+        apiVersion: "v1",
+        kind: "PersistentVolumeClaim",
+        metadata: meta(`${name}-pvc`, ns, l),
+        spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: `${plan.storageGb || 1}Gi` } } },
+      },
+      fields,
+    );
+    apply(
+      {
+        apiVersion: "v1",
+        kind: "Service",
+        metadata: meta(`${name}-svc`, ns, l),
+        spec: { selector: { [LABELS.instanceId]: `${ns}-${i}` }, ports: [{ name: "http", port: 80, targetPort: 2368 }] },
+      },
+      fields,
+    );
+    apply(
+      {
+        apiVersion: "networking.k8s.io/v1",
+        kind: "Ingress",
+        metadata: meta(`${name}-ingress`, ns, l),
+        spec: {
+          rules: [
+            {
+              host: `${name}.${ns}.bench.invalid`,
+              http: { paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: `${name}-svc`, port: { name: "http" } } } }] },
+            },
+          ],
+        },
+      },
+      fields,
+    );
+    appliedFields.push(JSON.stringify(fields));
   }
+  await prisma.$executeRawUnsafe(
+    `UPDATE "instances" i SET "applied_fields" = v.f::jsonb FROM unnest($1::text[], $2::text[]) AS v(id, f) WHERE i."id" = v.id`,
+    instanceIds,
+    appliedFields,
+  );
+
+  // Each namespace's tenant baseline (the same objects in every namespace, so one recorded map for the user).
+  const tenant: Record<string, string> = {};
+  const tl = { [LABELS.managedBy]: MANAGED_BY, [LABELS.userId]: userId, [LABELS.component]: "tenant" };
+  for (const ns of seeded.namespaces) {
+    const fields: Record<string, string> = {};
+    apply({ apiVersion: "v1", kind: "ServiceAccount", metadata: meta("default", ns, tl), automountServiceAccountToken: false }, fields);
+    apply(
+      { apiVersion: "v1", kind: "ResourceQuota", metadata: meta("tenant-quota", ns, tl), spec: { hard: { pods: String(per * 3) } } },
+      fields,
+    );
+    apply(
+      {
+        apiVersion: "v1",
+        kind: "LimitRange",
+        metadata: meta("tenant-limits", ns, tl),
+        spec: {
+          limits: [{ type: "Container", default: { cpu: "500m", memory: "512Mi" }, defaultRequest: { cpu: "50m", memory: "64Mi" } }],
+        },
+      },
+      fields,
+    );
+    for (const policy of [
+      "default-deny",
+      "allow-same-namespace",
+      "allow-ingress-controller",
+      "allow-dns",
+      "allow-internet-egress",
+      "allow-acme-http01-solver",
+    ]) {
+      apply(
+        {
+          apiVersion: "networking.k8s.io/v1",
+          kind: "NetworkPolicy",
+          metadata: meta(policy, ns, tl),
+          spec: { podSelector: {}, policyTypes: ["Ingress"] },
+        },
+        fields,
+      );
+    }
+    Object.assign(tenant, fields);
+  }
+  await prisma.$executeRaw`UPDATE "users" SET "tenant_applied_fields" = ${JSON.stringify(tenant)}::jsonb WHERE "id" = ${userId}`;
   return { instanceIds, namespaces: seeded.namespaces };
 }

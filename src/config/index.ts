@@ -64,6 +64,7 @@ const EnvSchema = z.object({
   TLS_CLUSTER_ISSUER: z.string().default("letsencrypt-prod"),
   STORAGE_CLASS_NAME: z.string().optional(),
   POSTGRES_SERVICE_TYPE: z.enum(["ClusterIP", "NodePort", "LoadBalancer"]).default("ClusterIP"),
+  POSTGRES_TLS_SSLMODE: z.enum(["disable", "require", "verify-ca", "verify-full"]).default("disable"),
   HEALTH_INTERVAL: duration.default(5 * 60_000),
   HEALTH_CONSECUTIVE_OBSERVATIONS: int(1, 100).default(2),
   HEALTH_RETENTION: duration.default(30 * 86_400_000),
@@ -191,6 +192,8 @@ const ConfigSchema = EnvSchema.transform((e, ctx) => {
       tlsClusterIssuer: e.TLS_CLUSTER_ISSUER,
       storageClassName: e.STORAGE_CLASS_NAME,
       postgresServiceType: e.POSTGRES_SERVICE_TYPE,
+      /** The sslmode PostgreSQL connection details name: "disable" unless the cluster offers TLS on the instances' port. */
+      postgresTlsSslmode: e.POSTGRES_TLS_SSLMODE,
     },
     health: {
       intervalMs: e.HEALTH_INTERVAL,

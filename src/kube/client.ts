@@ -9,6 +9,7 @@ import {
   type RequestContext,
   type ResponseContext,
   ServerConfiguration,
+  type V1ObjectMeta,
   type V1Pod,
   VersionApi,
   type VersionInfo,
@@ -73,6 +74,9 @@ export const KINDS = {
   Deployment: { apiVersion: "apps/v1", kind: "Deployment" },
   StatefulSet: { apiVersion: "apps/v1", kind: "StatefulSet" },
   Ingress: { apiVersion: "networking.k8s.io/v1", kind: "Ingress" },
+  ServiceAccount: { apiVersion: "v1", kind: "ServiceAccount" },
+  ResourceQuota: { apiVersion: "v1", kind: "ResourceQuota" },
+  LimitRange: { apiVersion: "v1", kind: "LimitRange" },
   NetworkPolicy: { apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy" },
   PodMetrics: { apiVersion: "metrics.k8s.io/v1beta1", kind: "PodMetrics" },
   VolumeSnapshot: { apiVersion: "snapshot.storage.k8s.io/v1", kind: "VolumeSnapshot" },
@@ -84,11 +88,16 @@ export interface KindRef {
 }
 
 export interface ListOptions {
-  /** Page size (`limit`); the client follows `continue` until the end. Default 500. */
+  /** Page size (`limit`); the client follows `continue` until the end. Default 500; 0: no limit (one request). */
   pageSize?: number;
   /** Only this namespace; default all namespaces. */
   namespace?: string;
   fieldSelector?: string;
+  /**
+   * Items as the server sent them (JSON, timestamps as strings) instead of client-node model objects
+   * (`Date` timestamps): much cheaper for large lists whose readers accept both (src/kube/status.ts).
+   */
+  raw?: boolean;
 }
 
 export interface ListResult<T> {
@@ -126,6 +135,28 @@ interface RawPodMetrics {
   metadata?: { name?: string; namespace?: string; labels?: Record<string, string> };
   timestamp?: string | Date;
   containers?: { name?: string; usage?: { cpu?: string; memory?: string } }[];
+}
+
+/** What `listMetadata` asks for: the API server's metadata-only list (client-go's metadata client). */
+const PARTIAL_METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1";
+
+/**
+ * The object API handing a successful answer back as the server sent it (timestamps stay strings):
+ *  - for metadata-only lists, which client-node has no model for (its generic deserialisation reads
+ *    the list's metadata as an object's and drops `continue`: only the first page would be seen);
+ *  - for fleet-wide LISTs read by the health sweep, where building model objects for every item was
+ *    a large share of the sweep's CPU.
+ */
+class RawAnswerApi extends KubernetesObjectApi {
+  protected override async processResponse<T extends KubernetesObject>(response: ResponseContext, type?: string): Promise<T> {
+    if (response.httpStatusCode >= 200 && response.httpStatusCode <= 299) return JSON.parse(await response.body.text()) as T;
+    return super.processResponse<T>(response, type);
+  }
+}
+
+/** One item of a metadata-only list (`PartialObjectMetadata`). */
+export interface ObjectMetadataOnly {
+  metadata?: V1ObjectMeta;
 }
 
 function kindRef(kind: KnownKind | KindRef): KindRef {
@@ -172,6 +203,10 @@ export class KubeClient {
   private readonly requestTimeoutMs: number;
   private readonly onCall?: KubeClientOptions["onCall"];
   private readonly objects: KubernetesObjectApi;
+  /** The same API, asking for metadata only (`PartialObjectMetadataList`): see `listMetadata`. */
+  private readonly metadataObjects: KubernetesObjectApi;
+  /** The same API, answers as sent (no model objects): `listAll(..., { raw: true })`. */
+  private readonly rawObjects: KubernetesObjectApi;
   private readonly version: VersionApi;
   private readonly log: Log;
 
@@ -188,20 +223,25 @@ export class KubeClient {
     const timeoutMs = this.requestTimeoutMs;
     // Same wiring as KubeConfig.makeApiClient, plus a middleware giving each request its own
     // deadline (client-node has no per-request timeout of its own).
-    const configuration = createConfiguration({
-      baseServer: new ServerConfiguration(cluster.server, {}),
-      authMethods: { default: this.kc },
-      promiseMiddleware: [
-        {
-          pre: async (ctx: RequestContext) => {
-            ctx.setSignal(AbortSignal.timeout(timeoutMs));
-            return ctx;
+    const configure = (accept?: string) =>
+      createConfiguration({
+        baseServer: new ServerConfiguration(cluster.server, {}),
+        authMethods: { default: this.kc },
+        promiseMiddleware: [
+          {
+            pre: async (ctx: RequestContext) => {
+              ctx.setSignal(AbortSignal.timeout(timeoutMs));
+              if (accept) ctx.setHeaderParam("Accept", accept);
+              return ctx;
+            },
+            post: async (rsp: ResponseContext) => rsp,
           },
-          post: async (rsp: ResponseContext) => rsp,
-        },
-      ],
-    });
+        ],
+      });
+    const configuration = configure();
     this.objects = new KubernetesObjectApi(configuration);
+    this.metadataObjects = new RawAnswerApi(configure(PARTIAL_METADATA_LIST));
+    this.rawObjects = new RawAnswerApi(configuration);
     this.version = new VersionApi(configuration);
     this.log = new Log(this.kc);
   }
@@ -300,6 +340,24 @@ export class KubeClient {
    * following `continue` tokens page by page. An expired token (410) restarts the list once.
    */
   async listAll<T = KubernetesObject>(kind: KnownKind | KindRef, labelSelector?: string, opts: ListOptions = {}): Promise<ListResult<T>> {
+    return this.listPaged<T>(opts.raw ? this.rawObjects : this.objects, kind, labelSelector, opts);
+  }
+
+  /**
+   * Like `listAll`, but only the objects' metadata (labels, annotations, managedFields), as the API
+   * server's `PartialObjectMetadataList`: what the health sweep needs to find drift without reading
+   * specs — and without ever reading Secret data. Needs `list` on the resource, like `listAll`.
+   */
+  async listMetadata(kind: KnownKind | KindRef, labelSelector?: string, opts: ListOptions = {}): Promise<ListResult<ObjectMetadataOnly>> {
+    return this.listPaged<ObjectMetadataOnly>(this.metadataObjects, kind, labelSelector, opts);
+  }
+
+  private async listPaged<T>(
+    api: KubernetesObjectApi,
+    kind: KnownKind | KindRef,
+    labelSelector?: string,
+    opts: ListOptions = {},
+  ): Promise<ListResult<T>> {
     const { apiVersion, kind: k } = kindRef(kind);
     const pageSize = opts.pageSize ?? 500;
     let calls = 0;
@@ -309,18 +367,7 @@ export class KubeClient {
       try {
         do {
           const page = await this.call("list", k, `list ${apiVersion} ${k}${opts.namespace ? ` in ${opts.namespace}` : ""}`, () =>
-            this.objects.list(
-              apiVersion,
-              k,
-              opts.namespace,
-              undefined,
-              undefined,
-              undefined,
-              opts.fieldSelector,
-              labelSelector,
-              pageSize,
-              token,
-            ),
+            api.list(apiVersion, k, opts.namespace, undefined, undefined, undefined, opts.fieldSelector, labelSelector, pageSize, token),
           );
           calls++;
           items.push(...(page.items as T[]));
@@ -399,7 +446,7 @@ export class KubeClient {
    * server (404) or with one that is down (the API server answers 503) yields
    * `{available: false}` — "no usage data" is not an error. An unreachable API server still throws.
    */
-  async podMetrics(namespace?: string, selector?: string, opts: { pageSize?: number } = {}): Promise<PodMetricsResult> {
+  async podMetrics(namespace?: string, selector?: string, opts: { pageSize?: number; raw?: boolean } = {}): Promise<PodMetricsResult> {
     try {
       const { items, calls } = await this.listAll<RawPodMetrics>("PodMetrics", selector, { ...opts, ...(namespace ? { namespace } : {}) });
       return { available: true, pods: items.map(toPodUsage), calls };

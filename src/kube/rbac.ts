@@ -8,7 +8,8 @@
  *  - `apply` (server-side apply = PATCH that creates a missing object): `patch` and `create`;
  *  - `get`/`find`: `get` (the product always names the container for `logs`, so
  *    the pod itself is never read: `pods` needs only `list`);
- *  - `listAll`/`podMetrics`: `list` (cluster-wide for the health sweep);
+ *  - `listAll`/`listMetadata`/`podMetrics`: `list` (cluster-wide for the health sweep; a
+ *    metadata-only list of Secrets is still `list` on secrets, but never carries their data);
  *  - `delete`/`deleteNamespace`: `delete`;
  *  - `logs`: `get` on `pods/log`; `ping` (GET /version) and API discovery are non-resource URLs every
  *    authenticated client may read (the built-in `system:discovery` role).
@@ -37,29 +38,44 @@ export const REQUIRED_RBAC: readonly RbacRule[] = [
   {
     apiGroup: "",
     resource: "serviceaccounts",
-    verbs: ["create", "patch"],
-    why: "tenant baseline: default service account without token automount",
+    verbs: ["list", "create", "patch"],
+    why: "tenant baseline: default service account without token automount; drift check (metadata-only list)",
   },
-  { apiGroup: "", resource: "resourcequotas", verbs: ["create", "patch"], why: "tenant baseline: the user's quota" },
-  { apiGroup: "", resource: "limitranges", verbs: ["create", "patch"], why: "tenant baseline: container defaults" },
+  {
+    apiGroup: "",
+    resource: "resourcequotas",
+    verbs: ["list", "create", "patch"],
+    why: "tenant baseline: the user's quota; drift check (metadata-only list)",
+  },
+  {
+    apiGroup: "",
+    resource: "limitranges",
+    verbs: ["list", "create", "patch"],
+    why: "tenant baseline: container defaults; drift check (metadata-only list)",
+  },
   {
     apiGroup: "networking.k8s.io",
     resource: "networkpolicies",
-    verbs: ["create", "patch", "delete"],
-    why: "tenant default-deny; per-instance policy of exposed PostgreSQL (NodePort/LoadBalancer)",
+    verbs: ["list", "create", "patch", "delete"],
+    why: "tenant default-deny; per-instance policy of exposed PostgreSQL (NodePort/LoadBalancer); drift check",
   },
-  { apiGroup: "", resource: "configmaps", verbs: ["create", "patch", "delete"], why: "instance configuration" },
+  {
+    apiGroup: "",
+    resource: "configmaps",
+    verbs: ["list", "create", "patch", "delete"],
+    why: "instance configuration; drift check (metadata-only list)",
+  },
   {
     apiGroup: "",
     resource: "secrets",
-    verbs: ["get", "create", "patch", "delete"],
-    why: "instance credentials, rendered from the database (`get`: read once to adopt those of instances provisioned before they were stored); TLS secret removed on delete",
+    verbs: ["get", "list", "create", "patch", "delete"],
+    why: "instance credentials, rendered from the database (`get`: read once to adopt those of instances provisioned before they were stored); TLS secret removed on delete; drift check lists metadata only (never data)",
   },
   {
     apiGroup: "",
     resource: "persistentvolumeclaims",
-    verbs: ["create", "patch", "delete"],
-    why: "instance data volume (expanded on plan upgrades)",
+    verbs: ["list", "create", "patch", "delete"],
+    why: "instance data volume (expanded on plan upgrades); drift and data-loss check (metadata-only list)",
   },
   { apiGroup: "", resource: "services", verbs: ["list", "create", "patch", "delete"], why: "instance Service; listed by the health sweep" },
   {
@@ -77,10 +93,15 @@ export const REQUIRED_RBAC: readonly RbacRule[] = [
   {
     apiGroup: "networking.k8s.io",
     resource: "ingresses",
-    verbs: ["create", "patch", "delete"],
-    why: "HTTPS front door of n8n/Ghost (cert-manager annotation)",
+    verbs: ["list", "create", "patch", "delete"],
+    why: "HTTPS front door of n8n/Ghost (cert-manager annotation); drift check (metadata-only list)",
   },
-  { apiGroup: "", resource: "pods", verbs: ["list"], why: "rollout problems, the running pod for logs, health sweep" },
+  {
+    apiGroup: "",
+    resource: "pods",
+    verbs: ["list", "delete"],
+    why: "rollout problems, the running pod for logs, health sweep; delete: a StatefulSet pod stuck at an old revision (tenant namespaces only: k8s/admission-policy.yaml)",
+  },
   { apiGroup: "", resource: "pods/log", verbs: ["get"], why: "GET /api/instances/:id/logs" },
   { apiGroup: "metrics.k8s.io", resource: "pods", verbs: ["list"], why: "health sweep CPU/memory usage (metrics-server)" },
   {

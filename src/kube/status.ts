@@ -170,6 +170,29 @@ export function summarizePods(pods: V1Pod[]): PodStatusSummary {
   };
 }
 
+/**
+ * Pods an OrderedReady StatefulSet will wait on forever (kubernetes/kubernetes#67250): not Ready,
+ * stuck in a reason time rarely cures (or Failed), and from a revision other than the one the
+ * controller now rolls out (`status.updateRevision`, once it has observed the current generation).
+ * The controller never replaces such a pod itself, even after the template is fixed; deleting it
+ * lets the controller create it again from the current template. Pods of the current revision are
+ * never chosen: deleting them would only recreate the same broken pod.
+ */
+export function stuckOldRevisionPods(sts: V1StatefulSet, pods: V1Pod[]): PodSummary[] {
+  const revision = sts.status?.updateRevision;
+  if (!revision || (sts.status?.observedGeneration ?? 0) < (sts.metadata?.generation ?? 0)) return [];
+  return pods
+    .map(summarizePod)
+    .filter(
+      (p) =>
+        !p.terminating &&
+        !p.ready &&
+        p.labels["controller-revision-hash"] !== undefined &&
+        p.labels["controller-revision-hash"] !== revision &&
+        (p.phase === "Failed" || p.waitingReasons.some(isPodProblemReason)),
+    );
+}
+
 /** Group pods by the value of one label (e.g. `minispod.io/instance-id`) and summarize each group. */
 export function summarizePodsBy(pods: V1Pod[], labelKey: string): Map<string, PodStatusSummary> {
   const groups = new Map<string, V1Pod[]>();

@@ -176,6 +176,28 @@ describe("k8s/admission-policy.yaml", () => {
     expect(admit({ operation: "CREATE", kind: "ConfigMap", object: {}, namespaceObject: namespace("user-abc") }).allowed).toBe(false);
   });
 
+  it("lets the control plane delete a stuck pod in a tenant namespace only (RBAC grants pods delete cluster-wide)", () => {
+    const pod = { apiVersion: "v1", kind: "Pod", metadata: { name: "db-0", namespace: "user-abc" }, spec: { containers: [] } };
+    expect(admit({ operation: "DELETE", kind: "Pod", oldObject: pod, namespaceObject: tenantNs })).toEqual({
+      allowed: true,
+      matched: true,
+    });
+    expect(
+      admit({
+        operation: "DELETE",
+        kind: "Pod",
+        oldObject: { ...pod, metadata: { name: "coredns-1", namespace: "kube-system" } },
+        namespaceObject: kubeSystem,
+      }),
+    ).toEqual({
+      allowed: false,
+      messages: [
+        "the MinisPod control plane may only write in MinisPod tenant namespaces (user-*, labelled app.kubernetes.io/managed-by=minispod and app.kubernetes.io/component=tenant), not in kube-system",
+      ],
+    });
+    expect(admit({ operation: "DELETE", kind: "Pod", oldObject: pod, namespaceObject: namespace("minispod-system") }).allowed).toBe(false);
+  });
+
   it("refuses creating, changing or deleting namespaces that are not tenants", () => {
     expect(admit({ operation: "CREATE", kind: "Namespace", object: namespace("evil") }).allowed).toBe(false);
     expect(admit({ operation: "DELETE", kind: "Namespace", oldObject: kubeSystem }).allowed).toBe(false);

@@ -4,7 +4,8 @@
  *     nothing more, nothing less;
  *  2. REQUIRED_RBAC is exactly what the code uses: real product flows (provision, logs, credentials,
  *     restart adopting a live Secret, plan change, a backup and its deletion, terminate — for a Deployment- and a
- *     StatefulSet-backed service — and the health sweep) run against the emulator, whose recorder turns every request into
+ *     StatefulSet-backed service —, the recovery of a broken PostgreSQL update, and the health sweep) run against the
+ *     emulator, whose recorder turns every request into
  *     (apiGroup, resource, verb). Server-side apply needs `patch`, and `create` for a missing object.
  */
 import { readFileSync } from "node:fs";
@@ -52,7 +53,7 @@ describe("REQUIRED_RBAC is what the code uses", () => {
   beforeAll(async () => {
     // Exposed PostgreSQL gets its own NetworkPolicy (created and deleted with the instance).
     ctx = await createTestContext({
-      env: { ROLLOUT_TIMEOUT: "20s", POSTGRES_SERVICE_TYPE: "NodePort", K8S_EMULATOR_SNAPSHOT_READY_DELAY: "0" },
+      env: { ROLLOUT_TIMEOUT: "20s", STUCK_POD_GRACE: "1ms", POSTGRES_SERVICE_TYPE: "NodePort", K8S_EMULATOR_SNAPSHOT_READY_DELAY: "0" },
     });
     const emulator = ctx.container.kube.emulator;
     if (!emulator) throw new Error("needs the emulator");
@@ -83,6 +84,20 @@ describe("REQUIRED_RBAC is what the code uses", () => {
         .send({ planId: plan(svc, 1).id })
         .expect(202);
       await settle();
+      if (svc === "postgresql") {
+        // A broken update (an image that cannot be pulled) fails the instance; once reverted, the
+        // reconciler deletes the StatefulSet pod stuck at the broken revision (pods delete).
+        const { prisma } = ctx.container.db;
+        const service = await prisma.service.findUniqueOrThrow({ where: { slug: svc } });
+        await prisma.service.update({ where: { id: service.id }, data: { version: "bad" } });
+        await ctx.api.post(`/api/instances/${id}/restart`).set(u.auth).expect(202);
+        await settle();
+        expect((await prisma.instance.findUniqueOrThrow({ where: { id } })).status).toBe("FAILED");
+        await prisma.service.update({ where: { id: service.id }, data: { version: service.version } });
+        await ctx.api.post(`/api/instances/${id}/restart`).set(u.auth).expect(202);
+        await settle();
+        expect((await prisma.instance.findUniqueOrThrow({ where: { id } })).status).toBe("RUNNING");
+      }
       // The health sweep (fleet-wide LISTs), when this build has it.
       const health = (ctx.container.loops as { health?: { runNow(ids?: string[]): Promise<unknown> } }).health;
       await health?.runNow();
@@ -119,7 +134,20 @@ describe("REQUIRED_RBAC is what the code uses", () => {
 
   it("every grant is used by the code (nothing more)", () => {
     const hasHealth = Boolean((ctx.container.loops as { health?: unknown }).health);
-    const sweepOnly = new Set(["/services:list", "apps/deployments:list", "apps/statefulsets:list", "metrics.k8s.io/pods:list"]);
+    const sweepOnly = new Set([
+      "/services:list",
+      "apps/deployments:list",
+      "apps/statefulsets:list",
+      "metrics.k8s.io/pods:list",
+      "/configmaps:list",
+      "/secrets:list",
+      "/persistentvolumeclaims:list",
+      "networking.k8s.io/ingresses:list",
+      "networking.k8s.io/networkpolicies:list",
+      "/resourcequotas:list",
+      "/limitranges:list",
+      "/serviceaccounts:list",
+    ]);
     const unused = rbacKeys(REQUIRED_RBAC).filter((k) => !used.includes(k) && (hasHealth || !sweepOnly.has(k)));
     expect(unused).toEqual([]);
   });

@@ -8,7 +8,7 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Readable } from "node:stream";
-import type { V1ConfigMap, V1Deployment, V1Namespace, V1PersistentVolumeClaim, V1Pod } from "@kubernetes/client-node";
+import type { V1ConfigMap, V1Deployment, V1Namespace, V1PersistentVolumeClaim, V1Pod, V1Secret } from "@kubernetes/client-node";
 import type { IDeployment } from "kubernetes-models/apps/v1";
 import type { IPersistentVolumeClaim } from "kubernetes-models/v1";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -26,6 +26,7 @@ import {
 } from "../../src/kube/kube-errors.js";
 import { renderInstance, renderTenant, type ServiceTemplate, userSelector } from "../../src/kube/templates/index.js";
 import type { KubeObject } from "../../src/kube/objects.js";
+import { appliedFieldsHash } from "../../src/kube/ownership.js";
 import {
   deleteNamespaceAndWait,
   ensureTenant,
@@ -320,6 +321,32 @@ describe("listAll", () => {
   it("lists within one namespace", async () => {
     const { items } = await client.listAll("ConfigMap", `contract-run=${RUN}`, { namespace: NS, pageSize: 3 });
     expect(items.every((c) => c.metadata?.namespace === NS)).toBe(true);
+  });
+});
+
+describe("listMetadata", () => {
+  it("pages through metadata only (PartialObjectMetadataList): Secret data never comes back; managedFields do", async () => {
+    const applied: Record<string, string> = {};
+    for (let i = 0; i < 5; i++) {
+      const live = await client.apply<V1Secret>({
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name: `meta-${i}`, namespace: NS, labels: { "contract-run": RUN, "contract-meta": "yes" } },
+        type: "Opaque",
+        data: { password: Buffer.from(`hunter${i}`).toString("base64") },
+      } as KubeObject);
+      applied[`meta-${i}`] = appliedFieldsHash(live.metadata, client.fieldManager);
+    }
+    const { items, calls: n } = await client.listMetadata("Secret", `contract-run=${RUN},contract-meta=yes`, { pageSize: 2 });
+    expect(n).toBe(3);
+    expect(items.map((o) => o.metadata?.name).sort()).toEqual(["meta-0", "meta-1", "meta-2", "meta-3", "meta-4"]);
+    expect(JSON.stringify(items)).not.toContain(Buffer.from("hunter1").toString("base64"));
+    for (const o of items) {
+      expect(Object.keys(o).sort()).toEqual(["apiVersion", "kind", "metadata"]);
+      // The same fields hash from the list as from the apply's answer: drift checks compare the two.
+      expect(appliedFieldsHash(o.metadata, client.fieldManager)).toBe(applied[o.metadata?.name ?? ""]);
+      expect(appliedFieldsHash(o.metadata, client.fieldManager)).not.toBe("");
+    }
   });
 });
 

@@ -271,6 +271,9 @@ describe("PostgreSQL instances", () => {
     });
     expect(c.password).toMatch(/^[A-Za-z0-9_-]{40,}$/);
     expect(c.connectionString).toBe(`postgresql://app:${c.password}@${c.host}:5432/app`);
+    // The official image serves no TLS and this cluster declares none: the details say so.
+    expect(c.sslmode).toBe("disable");
+    expect(c.tls).toEqual({ offered: false, connectionString: null, note: expect.stringContaining("does not offer TLS") });
     // Never in lists.
     expect(JSON.stringify((await ctx.api.get("/api/instances").set(u.auth)).body)).not.toContain(c.password);
   });

@@ -19,6 +19,7 @@ import { jsonPatch, mergePatch, strategicMergePatch } from "./patch.js";
 import { checkFields, fieldValidationOf } from "./field-validation.js";
 import { findByPlural, groupVersion, PODS, qualifiedResource, type ResourceInfo, resourceKey } from "./resources.js";
 import type { StoreEvent } from "./store.js";
+import { toPartialObjectMetadata, toPartialObjectMetadataList, wantsPartialMetadata } from "./partial-metadata.js";
 import { toTable, wantsTable } from "./table.js";
 import { isRecord, type KubeObject, type Logger } from "./types.js";
 
@@ -362,6 +363,8 @@ export class Router {
         });
         if (wantsTable(ctx.req.headers.accept))
           return send(res, 200, toTable(info, list.items as KubeObject[], list.metadata, cluster.now()));
+        if (wantsPartialMetadata(ctx.req.headers.accept, true))
+          return send(res, 200, toPartialObjectMetadataList(list.items as KubeObject[], list.metadata));
         return send(res, 200, list);
       }
       if (subresource === "log") return this.logs(ctx, namespace ?? "", name);
@@ -370,6 +373,8 @@ export class Router {
       if (wantsTable(ctx.req.headers.accept) && subresource === undefined) {
         return send(res, 200, toTable(info, [obj], { resourceVersion: obj.metadata.resourceVersion }, cluster.now()));
       }
+      if (subresource === undefined && wantsPartialMetadata(ctx.req.headers.accept, false))
+        return send(res, 200, toPartialObjectMetadata(obj));
       return send(res, 200, obj);
     }
 

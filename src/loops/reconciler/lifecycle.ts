@@ -125,8 +125,9 @@ export class InstanceLifecycle {
       }
       const credentials = await this.credentialsFor(inst);
       const objects = this.o.manifests.instance(inst, { replicas, credentials });
-      await this.o.cluster.applyAll(objects);
-      await state.markApplied(this.o.prisma, inst.id, inst.generation);
+      await this.refuseEmptyVolume(inst, objects);
+      const applied = await this.o.cluster.applyAll(objects);
+      await state.markApplied(this.o.prisma, inst.id, inst.generation, applied);
       await state.recordEvent(this.o.prisma, inst.id, {
         type: "OBJECTS_APPLIED",
         message: `Applied ${objects.length} objects`,
@@ -137,6 +138,14 @@ export class InstanceLifecycle {
 
     // Wait for the workload to settle.
     const rollout = await this.waitForRollout(inst, replicas);
+    if (rollout.deletedStuckPods?.length) {
+      await state.recordEvent(this.o.prisma, inst.id, {
+        type: "STUCK_POD_DELETED",
+        level: "WARN",
+        message: `Deleted ${rollout.deletedStuckPods.map((p) => `pod ${p.name} (${p.reason})`).join(", ")}: stuck at an old revision, which an OrderedReady StatefulSet never replaces by itself`,
+        data: { pods: rollout.deletedStuckPods },
+      });
+    }
     if (!rollout.done) {
       const stuck = rollout.podProblem;
       const since = (inst.transitionStartedAt ?? now).getTime();
@@ -245,13 +254,41 @@ export class InstanceLifecycle {
     };
   }
 
+  /**
+   * A volume the instance already had that is gone now took its data with it. Re-applying would
+   * create an empty one and start the app on it as if nothing happened: refuse (the instance ends
+   * FAILED with the reason; it keeps its other objects, and the owner decides — delete it, or
+   * create a new instance and restore their data there). Whether it had one: the PVC is among the
+   * objects last applied, or (applied before those were recorded) its workload mounts the claim.
+   */
+  private async refuseEmptyVolume(inst: Loaded, objects: Manifest[]): Promise<void> {
+    const pvc = objects.find((m) => m.kind === "PersistentVolumeClaim");
+    if (!pvc) return;
+    const claim = pvc.metadata?.name ?? "";
+    const key = `PersistentVolumeClaim/${claim}`;
+    const applied = inst.appliedFields as Record<string, string> | null;
+    if (applied ? !(key in applied) : inst.provisionedAt === null) return; // a new volume: create it
+    const live = await this.o.cluster.existing(inst.namespace, inst.id, "PersistentVolumeClaim");
+    if (live.has(key)) return;
+    // Applied before the objects were recorded: it had a volume if its workload mounts the claim
+    // (a plan change from no storage to some creates its first volume).
+    if (!applied) {
+      const names = this.o.manifests.names(inst);
+      const kind = this.o.manifests.workloadKind(inst);
+      if (!(await this.o.cluster.mountsClaim(inst.namespace, kind, names.workload, claim))) return;
+    }
+    throw new PermanentReconcileError(
+      `${state.VOLUME_LOST}: ${key} was deleted outside MinisPod; an empty volume is not created in its place. Delete this instance (or create a new one and restore the data there)`,
+    );
+  }
+
   private async waitForRollout(inst: Loaded, replicas: 0 | 1): Promise<RolloutState> {
     const names = this.o.manifests.names(inst);
     const kind = this.o.manifests.workloadKind(inst);
     const budgetEnd = Date.now() + this.o.rolloutPollBudgetMs;
     for (let delay = 10; ; delay = Math.min(delay * 2, 250)) {
       const state = await this.o.cluster.rolloutState(inst.namespace, names.workload, kind, replicas, inst.id);
-      if (state.done || state.podProblem || Date.now() + delay > budgetEnd) return state;
+      if (state.done || state.podProblem || state.deletedStuckPods || Date.now() + delay > budgetEnd) return state;
       await new Promise((r) => setTimeout(r, delay));
     }
   }

@@ -11,7 +11,7 @@ import type { Manifest } from "../../kube/objects.js";
 import type { InstanceCluster } from "../../modules/instances/instance-cluster.js";
 import type { InstanceManifests } from "../../modules/instances/instance-manifests.js";
 import type { QuotaService } from "../../modules/quotas/quotas.service.js";
-import type { PrismaClient } from "../../platform/db/index.js";
+import { Prisma, type PrismaClient } from "../../platform/db/index.js";
 import type { Logger } from "../../platform/logger.js";
 
 export interface TenantSyncOptions {
@@ -41,24 +41,25 @@ export class TenantSync {
   constructor(private readonly o: TenantSyncOptions) {}
 
   /**
-   * Makes sure the user's current baseline is in the cluster and records it as applied. A baseline
-   * whose rendering equals the one last applied is not applied again when its namespace is still
-   * there (one GET instead of nine applies for a user's second instance); objects of it that were
-   * deleted or edited by hand are the drift repair's business (`force`). Returns the baseline.
+   * Makes sure the user's current baseline is in the cluster and records it as applied (with the
+   * fields each object got, for the drift check). A baseline whose rendering equals the one last
+   * applied is not applied again when its namespace is still there (one GET instead of ten applies
+   * for a user's second instance); the health sweep's drift repair forgets the applied hash of a
+   * baseline whose objects were deleted or edited, so it is applied again. Returns the baseline.
    */
   async ensure(userId: string, opts: { force?: boolean } = {}): Promise<Manifest[]> {
     const user = await this.o.prisma.user.findUniqueOrThrow({ where: { id: userId }, select: { tenantAppliedHash: true, quota: true } });
     const tenant = this.o.manifests.tenant(userId, this.o.quotas.limitsOf(user.quota));
     const hash = hashManifests(tenant);
     if (!opts.force && hash === user.tenantAppliedHash && (await this.o.cluster.namespaceActive(namespaceOf(tenant)))) return tenant;
-    await this.o.cluster.applyAll(tenant);
-    await this.o.prisma.user.update({ where: { id: userId }, data: { tenantAppliedHash: hash } });
+    const fields = await this.o.cluster.applyAll(tenant);
+    await this.o.prisma.user.update({ where: { id: userId }, data: { tenantAppliedHash: hash, tenantAppliedFields: fields } });
     return tenant;
   }
 
   /** The user's namespace was deleted: nothing of its baseline is applied any more. */
   async forget(userId: string): Promise<void> {
-    await this.o.prisma.user.update({ where: { id: userId }, data: { tenantAppliedHash: null } });
+    await this.o.prisma.user.update({ where: { id: userId }, data: { tenantAppliedHash: null, tenantAppliedFields: Prisma.DbNull } });
   }
 
   /** Re-applies every changed baseline of a user with a live instance. Returns the users whose baseline was applied. */
@@ -75,8 +76,9 @@ export class TenantSync {
       const tenant = this.o.manifests.tenant(u.id, this.o.quotas.limitsOf(u.quota));
       const hash = hashManifests(tenant);
       if (hash === u.tenantAppliedHash) continue;
+      let fields: Record<string, string>;
       try {
-        await this.o.cluster.applyAll(tenant);
+        fields = await this.o.cluster.applyAll(tenant);
       } catch (err) {
         // Next sync tries again. One broken namespace does not stop the others, but an unreachable
         // cluster ends the pass (it would fail the same way for every user, delaying instance work).
@@ -84,7 +86,7 @@ export class TenantSync {
         if (err instanceof KubeError && err.transient) break;
         continue;
       }
-      await this.o.prisma.user.update({ where: { id: u.id }, data: { tenantAppliedHash: hash } });
+      await this.o.prisma.user.update({ where: { id: u.id }, data: { tenantAppliedHash: hash, tenantAppliedFields: fields } });
       applied.push(u.id);
     }
     return applied;

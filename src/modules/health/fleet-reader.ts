@@ -1,6 +1,6 @@
 /**
  * The narrow view of the cluster that the health sweep needs: the whole fleet's workloads,
- * Services, pods and usage, keyed by instance id. `KubeFleetReader` implements it with the one
+ * Services, pods and usage, keyed by instance id, and every owned object's field ownership (drift). `KubeFleetReader` implements it with the one
  * cluster client (src/kube/client.ts), the way `InstanceCluster` serves the reconciler.
  */
 import type { PodStatusSummary } from "../../kube/status.js";
@@ -10,6 +10,16 @@ export interface FleetWorkload {
   kind: WorkloadKind;
   name: string;
   desiredReplicas: number;
+}
+
+/** One owned object as a LIST showed it (metadata only). */
+export interface FleetObject {
+  /** Whether it still carries every field recorded after our last apply (`stampHolds`, src/kube/ownership.ts). */
+  holds(stamp: string): boolean;
+  /** Being deleted (a finalizer holds it, e.g. a PVC still mounted by a pod). */
+  terminating: boolean;
+  /** Other managers that wrote it, newest first (for the drift message). */
+  writers(): string[];
 }
 
 export interface FleetObservation {
@@ -25,6 +35,10 @@ export interface FleetObservation {
   services: Map<string, Set<string>>;
   pods: Map<string, PodStatusSummary>;
   usage: Map<string, { cpuMilli: number; memoryMb: number }>;
+  /** Per instance id: every object it owns (ConfigMap, Secret, PVC, workload, Services, Ingress, NetworkPolicy) by "Kind/name". */
+  owned: Map<string, Map<string, FleetObject>>;
+  /** Per namespace: the tenant baseline (ServiceAccount, ResourceQuota, LimitRange, NetworkPolicies) by "Kind/name". */
+  tenants: Map<string, Map<string, FleetObject>>;
 }
 
 export interface FleetReader {

@@ -90,7 +90,17 @@ export const InstanceHealthResultSchema = z.object({
   candidate: Health.nullable().describe("A pending change (null when none)"),
   candidateCount: count,
   reason: z.string(),
-  missing: z.array(z.string()).describe("Objects found missing (the reconciler was asked to re-apply them)"),
+  missing: z.array(z.string()).describe("Objects found missing (the reconciler was asked to re-apply them), as Kind/name"),
+  drifted: z
+    .array(z.string())
+    .describe(
+      "Objects (the instance's and its tenant baseline's) whose applied fields were changed or removed in the cluster, as `Kind/name: what` (the reconciler was asked to re-apply them)",
+    ),
+  volumeLost: z
+    .boolean()
+    .describe(
+      "The instance's PersistentVolumeClaim was deleted: its data is lost. It is NOT recreated (an empty volume under a running app would hide the loss); the instance is UNHEALTHY until it is deleted",
+    ),
 });
 export type InstanceHealthResult = z.infer<typeof InstanceHealthResultSchema>;
 
@@ -107,7 +117,7 @@ export type HealthSummaryView = z.infer<typeof HealthSummaryResponseSchema>["sum
 export const HealthCheckResponseSchema = z.object({
   sweep: SweepViewSchema,
   results: z.array(InstanceHealthResultSchema),
-  repaired: z.array(z.string()).describe("Instances sent to the reconciler because objects were missing"),
+  repaired: z.array(z.string()).describe("Instances sent to the reconciler because objects were missing or had drifted"),
   skipped: z.array(z.object({ instanceId: z.string(), status: z.string(), reason: z.string() })),
 });
 

@@ -1,12 +1,15 @@
 /**
  * One health sweep over the fleet (or a subset of it):
  *
- *   1. read the instances that should be running (status RUNNING) with their plan limits and
- *      hysteresis state — one query;
+ *   1. read the instances that should be running (status RUNNING) with their plan limits,
+ *      hysteresis state and the fields the reconciler last applied — one query — and, at the same
+ *      time,
  *   2. observe the whole fleet with label-selected, paginated LISTs across all namespaces:
- *      Deployments, StatefulSets, Services, Pods and PodMetrics — five LISTs (plus pages) whatever
- *      the fleet size, never a call per instance;
- *   3. judge each instance with the pure rules (health.rules.ts);
+ *      Deployments, StatefulSets, Pods and PodMetrics in full, and metadata-only lists of every
+ *      other owned kind (kube-fleet-reader.ts) — thirteen LISTs (plus pages) whatever the fleet
+ *      size, never a call per instance;
+ *   3. judge each instance with the pure rules (health.rules.ts), and compare every object it
+ *      (and its tenant) owns with what was applied (drift, src/kube/ownership.ts);
  *   4. write the whole result in ONE transaction: the sweep row, one health record per instance
  *      (a single INSERT ... SELECT FROM unnest(...)), every instance's current health (a single
  *      UPDATE ... FROM unnest(...)), and the repair of instances whose objects are missing.
@@ -14,8 +17,8 @@
  * A sweep that is abandoned (the process stops, the lease is lost, the database fails) before step 4
  * commits writes nothing: there is never half a sweep in the database.
  *
- * Missing objects: the instance's generation is bumped (with next_attempt_at = now) in the same
- * transaction, an INSTANCE event is recorded, and after commit the reconciler is signalled. The
+ * Missing or drifted objects: the instance's generation is bumped (with next_attempt_at = now) in
+ * the same transaction, an instance event naming them is recorded, and after commit the reconciler is signalled. The
  * reconciler re-applies every object whenever generation > applied_generation; bumping the
  * generation (instead of lowering applied/observed_generation) is what makes this safe against a
  * reconcile pass in flight: its final update is guarded by the generation it read, so it cannot mark
@@ -29,7 +32,8 @@ import type { SweepMetrics } from "../../platform/metrics.js";
 import { inTransaction } from "../../platform/transaction.js";
 import type { InstanceSignal } from "../../platform/signals.js";
 import type { InstanceManifests } from "../instances/instance-manifests.js";
-import { requestRepairs } from "../instances/instance-state.js";
+import { recordVolumesLost, requestRepairs, VOLUME_LOST } from "../instances/instance-state.js";
+import { objectKey } from "../../kube/ownership.js";
 import type { FleetObservation, FleetReader } from "./fleet-reader.js";
 import type { HealthRecord, HealthRepository, SweptInstanceRow } from "./health.repository.js";
 import { nextHealth, type Observation, observe } from "./health.rules.js";
@@ -79,7 +83,7 @@ export interface HealthSweeperOptions {
 }
 
 export class HealthSweeper {
-  /** Where the last sweep's time went (for the benchmark and debug logs). */
+  /** Where the last sweep's time went (for the benchmark and debug logs); loadInstances and listCluster run at the same time, each counted from the start. */
   lastPhasesMs: Record<"loadInstances" | "listCluster" | "judge" | "write", number> | undefined;
 
   constructor(private readonly o: HealthSweeperOptions) {}
@@ -99,21 +103,40 @@ export class HealthSweeper {
   private async run(req: SweepRequest, started: number): Promise<SweepResult> {
     const startedAt = this.o.clock.now();
     const sweepId = randomUUID();
-    const rows = await this.o.repository.runningInstances(req.instanceIds);
-    const tLoaded = performance.now();
-    const fleet = await this.o.fleet.read();
-    const tRead = performance.now();
+    // The database and the cluster are read at the same time (neither depends on the other).
+    let tLoaded = 0;
+    let tRead = 0;
+    const [rows, fleet] = await Promise.all([
+      this.o.repository.runningInstances(req.instanceIds).then((r) => {
+        tLoaded = performance.now();
+        return r;
+      }),
+      this.o.fleet.read().then((f) => {
+        tRead = performance.now();
+        return f;
+      }),
+    ]);
     const checkedAt = this.o.clock.now();
 
     const results: InstanceHealthResult[] = [];
     const records: HealthRecord[] = [];
+    const volumeLost: Array<{ instanceId: string; object: string; reason: string }> = [];
+    const tenantDrift = new Map<string, string[]>();
+    const tenantFields = new Map<string, Record<string, string>>();
+    for (const row of rows) if (row.tenant_applied_fields) tenantFields.set(row.user_id, row.tenant_applied_fields);
     for (const row of rows) {
-      const obs = this.judge(row, fleet);
-      const state = nextHealth(
+      const found = this.judge(row, fleet, tenantDrift, tenantFields);
+      const obs = found.observation;
+      let state = nextHealth(
         { status: row.health_status, candidate: row.health_candidate, candidateCount: row.health_candidate_count },
         obs.status,
         this.o.consecutiveObservations,
       );
+      // Data loss is not a blip to confirm twice: UNHEALTHY at once.
+      if (found.volumeLost) {
+        state = { status: "UNHEALTHY", candidate: null, candidateCount: 0 };
+        if (row.health_reason !== obs.reason) volumeLost.push({ instanceId: row.id, object: found.volumeLost, reason: obs.reason });
+      }
       const result: InstanceHealthResult = {
         instanceId: row.id,
         name: row.name,
@@ -131,6 +154,8 @@ export class HealthSweeper {
         cpuMilli: obs.cpuMilli,
         memoryMb: obs.memoryMb,
         missing: obs.missing,
+        drifted: found.drifted,
+        volumeLost: Boolean(found.volumeLost),
       };
       results.push(result);
       // An unreadable sweep keeps the previous restart baseline.
@@ -150,8 +175,12 @@ export class HealthSweeper {
       error: fleet.readable ? null : (fleet.error ?? "cluster could not be read"),
     };
     const tJudged = performance.now();
-    const toRepair = results.filter((r) => r.missing.length > 0);
+    const tFetched = Math.max(tLoaded, tRead);
+    // An instance whose volume is gone is never re-applied: that would create an empty volume under it.
+    const toRepair = results.filter((r) => !r.volumeLost && (r.missing.length > 0 || r.drifted.length > 0));
     const generations = new Map(rows.map((r) => [r.id, r.generation]));
+    // Users whose baseline drifted: its objects are applied again with their instances' repair.
+    const driftedTenants = [...new Set(rows.filter((r) => (tenantDrift.get(r.namespace)?.length ?? 0) > 0).map((r) => r.user_id))];
 
     const repaired = await inTransaction(
       this.o.prisma,
@@ -168,8 +197,15 @@ export class HealthSweeper {
         const repairedIds = await requestRepairs(
           tx,
           checkedAt,
-          toRepair.map((r) => ({ instanceId: r.instanceId, generation: generations.get(r.instanceId) ?? 0, missing: r.missing })),
+          toRepair.map((r) => ({
+            instanceId: r.instanceId,
+            generation: generations.get(r.instanceId) ?? 0,
+            missing: r.missing,
+            drifted: r.drifted,
+          })),
         );
+        await repository.forgetTenantBaselines(tx, driftedTenants);
+        await recordVolumesLost(tx, checkedAt, volumeLost);
         // The sweep row last, so its duration covers reading, judging and (all but the commit of) writing.
         sweep.durationMs = Math.round(performance.now() - started);
         const finishedAt = new Date(startedAt.getTime() + sweep.durationMs);
@@ -182,12 +218,15 @@ export class HealthSweeper {
     const tWritten = performance.now();
     this.lastPhasesMs = {
       loadInstances: Math.round(tLoaded - started),
-      listCluster: Math.round(tRead - tLoaded),
-      judge: Math.round(tJudged - tRead),
+      listCluster: Math.round(tRead - started),
+      judge: Math.round(tJudged - tFetched),
       write: Math.round(tWritten - tJudged),
     };
     for (const id of repaired) this.o.signal.instanceChanged(id);
-    if (repaired.length) this.o.logger.warn({ instances: repaired }, "health sweep found missing objects; reconciler asked to re-apply");
+    if (repaired.length)
+      this.o.logger.warn({ instances: repaired }, "health sweep found missing or drifted objects; reconciler asked to re-apply");
+    if (volumeLost.length)
+      this.o.logger.error({ instances: volumeLost.map((v) => v.instanceId) }, "health sweep: data volumes were deleted");
     this.o.logger.debug(
       { sweepId, durationMs: sweep.durationMs, phasesMs: this.lastPhasesMs, instances: results.length, calls: fleet.calls },
       "health sweep",
@@ -195,20 +234,86 @@ export class HealthSweeper {
     return { sweep, results, repaired };
   }
 
-  private judge(row: SweptInstanceRow, fleet: FleetObservation): Observation {
+  /**
+   * One instance against the fleet: health (the rules), and drift of every object it owns and of
+   * its tenant baseline. The objects expected are those the reconciler last applied (their field
+   * hashes, `applied_fields`); an instance applied before those were recorded is checked for its
+   * workload, Service and volume only. `tenantDrift` caches each tenant's drift for the sweep.
+   */
+  private judge(
+    row: SweptInstanceRow,
+    fleet: FleetObservation,
+    tenantDrift: Map<string, string[]>,
+    tenantFields: Map<string, Record<string, string>>,
+  ): { observation: Observation; drifted: string[]; volumeLost?: string } {
     const kind = this.o.manifests.workloadKind({ service: { template: row.template, slug: row.service_slug } });
     const n = this.o.manifests.names({ k8sName: row.k8s_name });
-    const svc = fleet.services.get(row.id);
-    return observe({
+    const workloadKey = objectKey(kind, n.workload);
+    const pvcKey = objectKey("PersistentVolumeClaim", n.pvc);
+    const owned = fleet.owned.get(row.id);
+    const applied = row.applied_fields;
+    const expected = applied ? Object.keys(applied) : [objectKey("Service", n.service), ...(row.plan_storage_gb > 0 ? [pvcKey] : [])];
+
+    const missing: string[] = [];
+    const drifted: string[] = [];
+    let volumeLost: string | undefined;
+    if (fleet.readable) {
+      for (const key of expected) {
+        if (key === workloadKey && !applied) continue;
+        const obj = owned?.get(key);
+        if (key === pvcKey && (!obj || obj.terminating)) {
+          volumeLost = key;
+          continue;
+        }
+        if (!obj) {
+          if (key !== workloadKey) missing.push(key);
+          continue;
+        }
+        if (applied && !obj.holds(applied[key] ?? "")) drifted.push(`${key}: ${changedText(obj.writers())}`);
+      }
+      drifted.push(...this.tenantDrift(row, fleet, tenantDrift, tenantFields.get(row.user_id) ?? null));
+    }
+    const observation = observe({
       clusterReadable: fleet.readable,
       clusterError: fleet.error,
       plan: { cpuMilli: row.plan_cpu_milli, memoryMb: row.plan_memory_mb },
       expectedWorkload: { kind, name: n.workload },
       workload: fleet.workloads.get(row.id),
-      missingObjects: fleet.readable && !svc?.has(n.service) ? [`Service/${n.service}`] : [],
+      missingObjects: missing,
       pods: fleet.pods.get(row.id),
       usage: fleet.usage.get(row.id),
       previousRestartCount: row.health_checked_at ? row.last_restart_count : undefined,
     });
+    if (volumeLost) {
+      observation.status = "UNHEALTHY";
+      observation.reason = `${VOLUME_LOST}: ${volumeLost} is gone; it is not recreated empty (delete the instance, or restore its data elsewhere)`;
+    }
+    return { observation, drifted, volumeLost };
   }
+
+  /** Drift of the tenant baseline of the instance's namespace (once per namespace per sweep). */
+  private tenantDrift(
+    row: SweptInstanceRow,
+    fleet: FleetObservation,
+    cache: Map<string, string[]>,
+    applied: Record<string, string> | null,
+  ): string[] {
+    if (!applied) return [];
+    const cached = cache.get(row.namespace);
+    if (cached) return cached;
+    const live = fleet.tenants.get(row.namespace);
+    const out: string[] = [];
+    for (const [key, hash] of Object.entries(applied)) {
+      if (key.startsWith("Namespace/")) continue; // cluster-scoped: not listed (its labels are fenced by admission)
+      const obj = live?.get(key);
+      if (!obj) out.push(`${key}: missing`);
+      else if (!obj.holds(hash)) out.push(`${key}: ${changedText(obj.writers())}`);
+    }
+    cache.set(row.namespace, out);
+    return out;
+  }
+}
+
+function changedText(writers: string[]): string {
+  return `fields we applied were changed or removed${writers.length ? ` (written by ${writers.join(", ")})` : ""}`;
 }

@@ -17,6 +17,12 @@ export interface RolloutState {
   message?: string;
   /** Set when pods are stuck in a state that waiting is unlikely to fix. */
   podProblem?: PodProblem;
+  /**
+   * StatefulSet pods of an old revision stuck in a failed state that were deleted so the
+   * OrderedReady controller can replace them from the current template (e.g. after a broken
+   * update was reverted), with why.
+   */
+  deletedStuckPods?: Array<{ name: string; reason: string }>;
 }
 
 export interface LogOptions {
@@ -24,8 +30,20 @@ export interface LogOptions {
   sinceSeconds?: number;
 }
 
+/**
+ * Per applied object ("Kind/name"), its resourceVersion and the hash of the fields our field manager
+ * owns right after the apply (`appliedStamp`, src/kube/ownership.ts): the health sweep checks the
+ * live object against it to find drift.
+ */
+export type AppliedFields = Record<string, string>;
+
 export interface InstanceCluster {
-  applyAll(objects: Manifest[]): Promise<void>;
+  /** Server-side applies in order; returns each object's applied-fields hash. */
+  applyAll(objects: Manifest[]): Promise<AppliedFields>;
+  /** Which of these objects exist (by "Kind/name"), read as metadata only. */
+  existing(namespace: string, instanceId: string, kind: "PersistentVolumeClaim"): Promise<Set<string>>;
+  /** Whether the workload exists and its pod template mounts this PersistentVolumeClaim. */
+  mountsClaim(namespace: string, kind: "Deployment" | "StatefulSet", name: string, claimName: string): Promise<boolean>;
   /** Deletes one object; false when it did not exist. */
   delete(ref: ObjectRef): Promise<boolean>;
   /** Whether the namespace exists and is not being deleted (a GET). */

@@ -35,6 +35,8 @@ export type InstanceEventType =
   | "BACKUP_FAILED"
   | "BACKUP_DELETE_REQUESTED"
   | "BACKUP_DELETED"
+  | "HEALTH_DRIFT"
+  | "HEALTH_VOLUME_LOST"
   // the reconciler's steps
   | "PROVISIONING_STARTED"
   | "RESUMING"
@@ -44,6 +46,7 @@ export type InstanceEventType =
   | "TENANT_READY"
   | "OBJECTS_APPLIED"
   | "ROLLOUT_WAITING"
+  | "STUCK_POD_DELETED"
   | `POD_${Uppercase<PodProblemReason>}`
   | "RUNNING"
   | `${InstanceStatus}_COMPLETE`
@@ -267,14 +270,16 @@ export async function setDesiredStateOfSubscription(
 }
 
 /**
- * The health sweep found objects missing: bumps the generation of each instance that is still
- * RUNNING at the generation the sweep read, and records why. One statement each for the whole
- * sweep. Returns the instances to signal after commit.
+ * The health sweep found objects missing or drifted (fields we applied changed or removed, in the
+ * instance's objects or its tenant baseline): bumps the generation of each instance that is still
+ * RUNNING at the generation the sweep read, and records which objects and what (one event each:
+ * HEALTH_OBJECTS_MISSING when only objects are missing, HEALTH_DRIFT otherwise). One statement each
+ * for the whole sweep. Returns the instances to signal after commit.
  */
 export async function requestRepairs(
   tx: Tx,
   at: Date,
-  repairs: Array<{ instanceId: string; generation: number; missing: string[] }>,
+  repairs: Array<{ instanceId: string; generation: number; missing: string[]; drifted?: string[] }>,
 ): Promise<string[]> {
   if (!repairs.length) return [];
   const rows = await tx.$queryRaw<Array<{ id: string }>>`
@@ -286,15 +291,42 @@ export async function requestRepairs(
   const done = new Set(rows.map((r) => r.id));
   const events = repairs.filter((r) => done.has(r.instanceId));
   if (events.length) {
-    const type: InstanceEventType = "HEALTH_OBJECTS_MISSING";
+    const typeOf = (r: (typeof events)[number]): InstanceEventType => (r.drifted?.length ? "HEALTH_DRIFT" : "HEALTH_OBJECTS_MISSING");
+    const messageOf = (r: (typeof events)[number]) =>
+      r.drifted?.length
+        ? `Health check found drift (${[...r.missing.map((m) => `${m}: missing`), ...r.drifted].join("; ")}); re-applying`
+        : `Health check found missing objects (${r.missing.join(", ")}); re-applying them`;
     await tx.$executeRaw`
       INSERT INTO "instance_events" ("id","instance_id","type","level","message","data","created_at")
-      SELECT v.eid, v.id, ${type}, 'WARN', v.message, v.data::jsonb, ${at}
+      SELECT v.eid, v.id, v.type, 'WARN', v.message, v.data::jsonb, ${at}
         FROM unnest(${events.map(() => randomUUID())}::text[], ${events.map((r) => r.instanceId)}::text[],
-                    ${events.map((r) => `Health check found missing objects (${r.missing.join(", ")}); re-applying them`)}::text[],
-                    ${events.map((r) => JSON.stringify({ missing: r.missing }))}::text[]) AS v(eid, id, message, data)`;
+                    ${events.map(typeOf)}::text[], ${events.map(messageOf)}::text[],
+                    ${events.map((r) => JSON.stringify(r.drifted?.length ? { missing: r.missing, drifted: r.drifted } : { missing: r.missing }))}::text[])
+             AS v(eid, id, type, message, data)`;
   }
   return [...done];
+}
+
+/** The first words of the reason, event and failure of an instance whose volume was deleted. */
+export const VOLUME_LOST = "volume was deleted: data lost";
+
+/**
+ * The health sweep found an instance's PersistentVolumeClaim deleted: its data is lost. Recorded
+ * loudly (an ERROR event, once per discovery) and never repaired by re-applying, which would put an
+ * empty volume under the app.
+ */
+export async function recordVolumesLost(
+  tx: Tx,
+  at: Date,
+  lost: Array<{ instanceId: string; object: string; reason: string }>,
+): Promise<void> {
+  if (!lost.length) return;
+  const type: InstanceEventType = "HEALTH_VOLUME_LOST";
+  await tx.$executeRaw`
+    INSERT INTO "instance_events" ("id","instance_id","type","level","message","data","created_at")
+    SELECT v.eid, v.id, ${type}, 'ERROR', v.message, v.data::jsonb, ${at}
+      FROM unnest(${lost.map(() => randomUUID())}::text[], ${lost.map((l) => l.instanceId)}::text[],
+                  ${lost.map((l) => l.reason)}::text[], ${lost.map((l) => JSON.stringify({ object: l.object }))}::text[]) AS v(eid, id, message, data)`;
 }
 
 // ---- the reconciler's steps -----------------------------------------------------------------------
@@ -313,9 +345,12 @@ export async function beginTerminating(db: Db, instanceId: string): Promise<void
   await recordEvent(db, instanceId, { type: "TERMINATING", message: "Deleting the instance's cluster objects" });
 }
 
-/** Every object of `generation` is applied. */
-export async function markApplied(db: Db, instanceId: string, generation: number): Promise<void> {
-  await db.instance.update({ where: { id: instanceId }, data: { appliedGeneration: generation } });
+/**
+ * Every object of `generation` is applied; `appliedFields` records, per object, the hash of the
+ * fields our field manager owns after the apply (what the health sweep checks for drift).
+ */
+export async function markApplied(db: Db, instanceId: string, generation: number, appliedFields: Record<string, string>): Promise<void> {
+  await db.instance.update({ where: { id: instanceId }, data: { appliedGeneration: generation, appliedFields } });
 }
 
 /**

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { DesiredState, HealthStatus, InstanceStatus } from "../../generated/prisma/enums.js";
+import { POSTGRES_SSLMODES } from "./postgres-tls.js";
 import { PageQuerySchema } from "../../platform/http/pagination.js";
 import { IsoDateTime, pageOf } from "../../platform/http/schemas.js";
 import { DisplayNameSchema } from "./instance-names.js";
@@ -145,7 +146,19 @@ export const InstanceCredentialsSchema = z.union([
       username: z.string(),
       password: z.string(),
       database: z.string(),
-      connectionString: z.string(),
+      connectionString: z.string().describe("Without TLS parameters (see `sslmode` and `tls`)"),
+      sslmode: z
+        .enum(POSTGRES_SSLMODES)
+        .describe(
+          "The libpq `sslmode` to connect with. `disable`: this cluster offers no TLS for PostgreSQL instances (the official image has no server certificate) — connect from inside the cluster or through a tunnel; otherwise the TLS the operator declared (POSTGRES_TLS_SSLMODE)",
+        ),
+      tls: z
+        .object({
+          offered: z.boolean().describe("Whether the instance's port is reachable over TLS on this cluster"),
+          connectionString: z.string().nullable().describe("`connectionString` with `?sslmode=…` when TLS is offered, else null"),
+          note: z.string().describe("How to connect securely, in words"),
+        })
+        .describe("TLS, where the cluster offers it"),
     })
     .describe("PostgreSQL: connection details"),
   z

@@ -69,6 +69,8 @@ async function clusterRead<T>(read: () => Promise<T>): Promise<T> {
   }
 }
 
+import { type PostgresSslmode, postgresTls } from "./postgres-tls.js";
+
 export interface InstancesServiceOptions {
   prisma: PrismaClient;
   clock: Clock;
@@ -81,6 +83,8 @@ export interface InstancesServiceOptions {
   /** Stored instance credentials (the endpoint never reads the cluster's Secret). */
   credentials: InstanceCredentialsStore;
   baseDomain: string;
+  /** What PostgreSQL connection details say about TLS (POSTGRES_TLS_SSLMODE; postgres-tls.ts). */
+  postgresSslmode?: PostgresSslmode;
   audit?: AuditService;
 }
 
@@ -474,6 +478,7 @@ export class InstancesService {
       const user = secret.POSTGRES_USER ?? "postgres";
       const database = secret.POSTGRES_DB ?? user;
       const password = secret.POSTGRES_PASSWORD ?? "";
+      const connectionString = `postgresql://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${host}:${inst.service.port}/${encodeURIComponent(database)}`;
       return {
         ...base,
         host,
@@ -481,7 +486,8 @@ export class InstancesService {
         username: user,
         password,
         database,
-        connectionString: `postgresql://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${host}:${inst.service.port}/${encodeURIComponent(database)}`,
+        connectionString,
+        ...postgresTls(this.o.postgresSslmode ?? "disable", connectionString),
       };
     }
     return { ...base, secrets: secret };

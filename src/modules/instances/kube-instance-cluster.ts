@@ -4,16 +4,27 @@
 import type { Readable } from "node:stream";
 import type { V1Deployment, V1Namespace, V1Pod, V1Secret, V1StatefulSet } from "@kubernetes/client-node";
 import { KINDS, type KubeClient } from "../../kube/client.js";
-import { isPodProblemReason, newestRunningPod, rolloutState, summarizePods } from "../../kube/status.js";
+import { isPodProblemReason, newestRunningPod, rolloutState, stuckOldRevisionPods, summarizePods } from "../../kube/status.js";
 import { instanceSelector } from "../../kube/templates/index.js";
 import type { Manifest, ObjectRef } from "../../kube/objects.js";
-import type { InstanceCluster, LogOptions, PodProblem, RolloutState } from "./instance-cluster.js";
+import { appliedStamp, objectKey } from "../../kube/ownership.js";
+import type { AppliedFields, InstanceCluster, LogOptions, PodProblem, RolloutState } from "./instance-cluster.js";
 
 export class KubeInstanceCluster implements InstanceCluster {
   constructor(private readonly client: KubeClient) {}
 
-  async applyAll(objects: Manifest[]): Promise<void> {
-    await this.client.applyAll(objects);
+  async applyAll(objects: Manifest[]): Promise<AppliedFields> {
+    const live = await this.client.applyAll(objects);
+    const out: AppliedFields = {};
+    objects.forEach((m, i) => {
+      out[objectKey(m.kind, m.metadata?.name ?? "")] = appliedStamp(live[i]?.metadata, this.client.fieldManager);
+    });
+    return out;
+  }
+
+  async existing(namespace: string, instanceId: string, kind: "PersistentVolumeClaim"): Promise<Set<string>> {
+    const { items } = await this.client.listMetadata(kind, instanceSelector(instanceId), { namespace });
+    return new Set(items.filter((o) => !o.metadata?.deletionTimestamp).map((o) => objectKey(kind, o.metadata?.name ?? "")));
   }
 
   delete(ref: ObjectRef): Promise<boolean> {
@@ -38,6 +49,11 @@ export class KubeInstanceCluster implements InstanceCluster {
     return out;
   }
 
+  async mountsClaim(namespace: string, kind: "Deployment" | "StatefulSet", name: string, claimName: string): Promise<boolean> {
+    const workload = await this.client.find<V1Deployment | V1StatefulSet>({ ...KINDS[kind], name, namespace });
+    return (workload?.spec?.template.spec?.volumes ?? []).some((v) => v.persistentVolumeClaim?.claimName === claimName);
+  }
+
   async rolloutState(
     namespace: string,
     name: string,
@@ -48,8 +64,19 @@ export class KubeInstanceCluster implements InstanceCluster {
     const workload = await this.client.get<V1Deployment | V1StatefulSet>({ ...KINDS[kind], name, namespace });
     const state = rolloutState(kind, workload);
     if (state.done) return { done: true, message: state.message };
-    const pods = await this.client.listAll("Pod", instanceSelector(instanceId), { namespace });
-    const summary = summarizePods(pods.items as never);
+    const pods = await this.client.listAll<V1Pod>("Pod", instanceSelector(instanceId), { namespace });
+    if (kind === "StatefulSet") {
+      const stuck = stuckOldRevisionPods(workload as V1StatefulSet, pods.items);
+      if (stuck.length) {
+        const deletedStuckPods: Array<{ name: string; reason: string }> = [];
+        for (const p of stuck) {
+          await this.client.delete({ ...KINDS.Pod, name: p.name, namespace });
+          deletedStuckPods.push({ name: p.name, reason: p.waitingReasons.find(isPodProblemReason) ?? p.phase });
+        }
+        return { done: false, message: state.message, deletedStuckPods };
+      }
+    }
+    const summary = summarizePods(pods.items);
     const reason = summary.waitingReasons.find(isPodProblemReason);
     let podProblem: PodProblem | undefined;
     if (reason) {

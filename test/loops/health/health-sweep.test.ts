@@ -363,7 +363,7 @@ describe("the loop", () => {
 });
 
 describe("cluster calls per sweep are constant", () => {
-  it("10 and 100 instances cost the same five LISTs (one page each)", async () => {
+  it("10 and 100 instances cost the same thirteen LISTs (one page each), every owned kind included", async () => {
     const e = emulator();
     const calls: Record<number, { list: number; total: number }> = {};
     for (const n of [10, 100]) {
@@ -372,10 +372,12 @@ describe("cluster calls per sweep are constant", () => {
       const r = await sweep(fleet.instanceIds);
       calls[n] = { list: e.recorder.count({ verb: "list" }), total: e.recorder.count() };
       expect(r.results).toHaveLength(n);
-      expect(r.results.every((x) => x.observed === "HEALTHY")).toBe(true);
-      expect(r.sweep.apiCalls).toBe(5);
+      expect(r.results.every((x) => x.observed === "HEALTHY" && x.drifted.length === 0 && x.missing.length === 0)).toBe(true);
+      expect(r.sweep.apiCalls).toBe(13);
     }
-    expect(calls[10]).toEqual({ list: 5, total: 5 });
+    // Deployments, StatefulSets, Pods, PodMetrics, and metadata-only: Services, ConfigMaps, Secrets,
+    // PVCs, Ingresses, NetworkPolicies, ResourceQuotas, LimitRanges, ServiceAccounts.
+    expect(calls[10]).toEqual({ list: 13, total: 13 });
     expect(calls[100]).toEqual(calls[10]);
   });
 });

@@ -265,7 +265,7 @@ describe("POST /api/admin/health/check and GET /api/admin/health/summary", () =>
         instanceCount: 1,
         clusterReachable: true,
         metricsAvailable: true,
-        apiCalls: 5,
+        apiCalls: 13,
         error: null,
       },
       results: [
@@ -286,6 +286,8 @@ describe("POST /api/admin/health/check and GET /api/admin/health/summary", () =>
           cpuMilli: expect.any(Number),
           memoryMb: expect.any(Number),
           missing: [],
+          drifted: [],
+          volumeLost: false,
         },
       ],
       repaired: [],
