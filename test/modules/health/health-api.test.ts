@@ -307,6 +307,8 @@ describe("POST /api/admin/health/check and GET /api/admin/health/summary", () =>
             UPDATING: 0,
             RESTARTING: 0,
             SUSPENDED: 0,
+            STOPPED: 0,
+            RESTORING: 0,
             FAILED: 0,
             TERMINATING: 0,
             TERMINATED: 0,
