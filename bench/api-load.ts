@@ -14,6 +14,7 @@
  *
  * Settings (environment):
  *   BENCH_SERVER        tsx (default: `node --import tsx src/index.ts`, what `npm start` runs) or dist
+ *                       (`node --import tsx dist/index.js`: the compiled server; tsx only loads the emulator package)
  *   BENCH_CONCURRENCY   workers for the user endpoints (default 50)
  *   BENCH_ADMIN_CONCURRENCY workers for the admin health endpoints (default 10)
  *   BENCH_SECONDS       seconds per phase (default 2)      BENCH_ROUNDS  rounds (default 3: median of three)
@@ -225,7 +226,9 @@ async function main(): Promise<void> {
 
   // BENCH_SERVER_NODE_ARGS: extra node flags for the API process, e.g. "--cpu-prof --cpu-prof-dir=prof".
   const extraArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean);
-  const entry = SERVER === "dist" ? ["dist/index.js"] : ["--import", "tsx", "src/index.ts"];
+  // The compiled server still runs emulated mode, whose emulator is a TypeScript workspace package
+  // (a test fixture, not in dist/): tsx's loader is there only to import it; the server code is dist/'s.
+  const entry = SERVER === "dist" ? ["--import", "tsx", "dist/index.js"] : ["--import", "tsx", "src/index.ts"];
   const server = spawn(process.execPath, [...extraArgs, ...entry], {
     env: {
       ...process.env,
@@ -417,7 +420,7 @@ async function main(): Promise<void> {
         : `DATABASE_URL=${ADMIN_DATABASE_URL} npm run bench:api`;
     process.stdout.write(
       [
-        `## API vs raw query, side by side (${SERVER === "dist" ? "node dist/index.js" : "tsx src/index.ts, as npm start"})`,
+        `## API vs raw query, side by side (${SERVER === "dist" ? "node --import tsx dist/index.js" : "tsx src/index.ts, as npm start"})`,
         "",
         machineLine(),
         `- load average (1, 5, 15 min) at the start of each round: ${loads.join(" | ")}`,
