@@ -38,27 +38,11 @@ export class CredentialsAdoption {
       if (!batch.length) return adopted;
       for (const inst of batch) {
         after = inst.id;
-        const secretName = names(inst.k8sName).secret;
         try {
-          const r = await this.o.credentials.resolve({
-            id: inst.id,
-            template: templateOf(inst.service),
-            appliedGeneration: inst.appliedGeneration,
-            secretName,
-            readLiveSecret: () => this.o.cluster.readCredentials(inst.namespace, secretName),
-          });
-          if (r.source === "adopted") {
-            await state.recordEvent(this.o.prisma, inst.id, {
-              type: "CREDENTIALS_ADOPTED",
-              message: `Stored the credentials of Secret ${secretName} (encrypted); the Secret is rendered from them from now on`,
-            });
-          }
+          await resolveCredentials(this.o, inst, names(inst.k8sName).secret);
           adopted.push(inst.id);
         } catch (err) {
-          if (err instanceof CredentialsLostError) {
-            await recordLostOnce(this.o.prisma, inst.id, err);
-            continue;
-          }
+          if (err instanceof CredentialsLostError) continue; // recorded once; its next apply fails it
           this.o.logger.warn({ err: (err as Error).message, instanceId: inst.id }, "credentials adoption failed; will retry");
           // An unreachable cluster fails the same way for every instance: end the pass.
           if (err instanceof KubeError && err.transient) return adopted;
@@ -76,6 +60,38 @@ export class CredentialsAdoption {
 }
 
 /** One CREDENTIALS_LOST event per instance (the condition is rechecked every pass until it is resolved). */
+/**
+ * An instance's credentials to render into its Secret (`InstanceCredentialsStore.resolve`), with the
+ * instance events that go with it: CREDENTIALS_ADOPTED when the live Secret was adopted, and
+ * CREDENTIALS_LOST (once) before a `CredentialsLostError` is rethrown. The reconciler's apply and the
+ * adoption pass both come here.
+ */
+export async function resolveCredentials(
+  o: { prisma: PrismaClient; cluster: InstanceCluster; credentials: InstanceCredentialsStore },
+  inst: { id: string; namespace: string; appliedGeneration: number; service: Parameters<typeof templateOf>[0] },
+  secretName: string,
+): Promise<Record<string, string>> {
+  try {
+    const r = await o.credentials.resolve({
+      id: inst.id,
+      template: templateOf(inst.service),
+      appliedGeneration: inst.appliedGeneration,
+      secretName,
+      readLiveSecret: () => o.cluster.readCredentials(inst.namespace, secretName),
+    });
+    if (r.source === "adopted") {
+      await state.recordEvent(o.prisma, inst.id, {
+        type: "CREDENTIALS_ADOPTED",
+        message: `Stored the credentials of Secret ${secretName} (encrypted); the Secret is rendered from them from now on`,
+      });
+    }
+    return r.values;
+  } catch (err) {
+    if (err instanceof CredentialsLostError) await recordLostOnce(o.prisma, inst.id, err);
+    throw err;
+  }
+}
+
 export async function recordLostOnce(prisma: PrismaClient, instanceId: string, err: CredentialsLostError): Promise<void> {
   const already = await prisma.instanceEvent.findFirst({ where: { instanceId, type: "CREDENTIALS_LOST" }, select: { id: true } });
   if (already) return;

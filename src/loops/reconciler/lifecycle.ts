@@ -20,7 +20,7 @@ import type { Manifest } from "../../kube/objects.js";
 import { recordRolloutHealth } from "../../modules/health/rollout-health.js";
 import type { InstanceCluster, RolloutState } from "../../modules/instances/instance-cluster.js";
 import { CredentialsLostError, type InstanceCredentialsStore } from "../../modules/instances/instance-credentials.js";
-import { type InstanceManifests, templateOf } from "../../modules/instances/instance-manifests.js";
+import type { InstanceManifests } from "../../modules/instances/instance-manifests.js";
 import * as state from "../../modules/instances/instance-state.js";
 import type { BillingService } from "../../modules/subscriptions/billing.service.js";
 import type { Clock } from "../../platform/clock.js";
@@ -28,7 +28,7 @@ import type { PrismaClient } from "../../platform/db/index.js";
 import type { Logger } from "../../platform/logger.js";
 import type { ReconcilerMetrics } from "../../platform/metrics.js";
 import { inTransaction } from "../../platform/transaction.js";
-import { recordLostOnce } from "./credentials-adoption.js";
+import { resolveCredentials } from "./credentials-adoption.js";
 import type { TenantSync } from "./tenant-sync.js";
 import type { WorkResult } from "./work-queue.js";
 
@@ -220,26 +220,11 @@ export class InstanceLifecycle {
    * provisioned before they were stored; lost ones are never regenerated (the transition fails).
    */
   private async credentialsFor(inst: Loaded): Promise<Record<string, string>> {
-    const secretName = this.o.manifests.names(inst).secret;
     try {
-      const r = await this.o.credentials.resolve({
-        id: inst.id,
-        template: templateOf(inst.service),
-        appliedGeneration: inst.appliedGeneration,
-        secretName,
-        readLiveSecret: () => this.o.cluster.readCredentials(inst.namespace, secretName),
-      });
-      if (r.source === "adopted") {
-        await state.recordEvent(this.o.prisma, inst.id, {
-          type: "CREDENTIALS_ADOPTED",
-          message: `Stored the credentials of Secret ${secretName} (encrypted); the Secret is rendered from them from now on`,
-        });
-      }
-      return r.values;
+      return await resolveCredentials(this.o, inst, this.o.manifests.names(inst).secret);
     } catch (err) {
-      if (!(err instanceof CredentialsLostError)) throw err;
-      await recordLostOnce(this.o.prisma, inst.id, err);
-      throw new PermanentReconcileError(err.message);
+      if (err instanceof CredentialsLostError) throw new PermanentReconcileError(err.message);
+      throw err;
     }
   }
 
