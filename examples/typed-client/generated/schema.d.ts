@@ -490,6 +490,47 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/instances/{id}/backups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The instance's backups, newest first (owner; admins may read) */
+        get: operations["getInstancesByIdBackups"];
+        put?: never;
+        /**
+         * Back up the instance's volume now (a VolumeSnapshot): PENDING, then READY or FAILED
+         * @description A backup is a CSI VolumeSnapshot (snapshot.storage.k8s.io/v1, class BACKUP_SNAPSHOT_CLASS) of the instance's volume, in the instance's namespace. 202 {backup} with status PENDING; the backup loop cuts the snapshot and sets READY (with sizeBytes) or FAILED (with reason: the snapshot controller's or CSI driver's error, or BACKUP_TIMEOUT) — never silently. Only a RUNNING or STOPPED instance can be backed up (409 otherwise), one pending backup at a time (409). Backups count against the storage quota (each its restore size in whole GiB; the plan's storage while pending): 422 QUOTA_EXCEEDED when there is no room. Consistency: n8n and Ghost volumes are snapshotted live (crash-consistent: one volume, cut atomically). A RUNNING PostgreSQL instance is stopped briefly for the cut (scaled to 0: a clean shutdown, so the image needs no WAL replay), then started again by itself, whether the backup succeeds or fails; its owner cannot start it in between (409). A CHECKPOINT through the pod was not chosen: it needs pods/exec, which would let the control plane run any command in every tenant's pods, and it still leaves a live, crash-recovery image.
+         */
+        post: operations["postInstancesByIdBackups"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/instances/{id}/backups/{backupId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete a backup: its VolumeSnapshot is removed, then the backup disappears from the list
+         * @description 409 while the instance is being restored from this backup.
+         */
+        delete: operations["deleteInstancesByIdBackupsByBackupId"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/instances/{id}/logs": {
         parameters: {
             query?: never;
@@ -519,7 +560,7 @@ export interface paths {
         };
         /**
          * Timeline (Accept: text/event-stream for live updates)
-         * @description With `Accept: text/event-stream` the timeline is a live Server-Sent Events stream instead of JSON. Authenticate with the bearer header or, from a browser `EventSource`, with `?ticket=` from `POST /api/instances/{id}/stream-ticket` (single use). Every message is an unnamed event (`onmessage`) with an `id:`; `data:` is JSON: `{type: 'event', event}`, `{type: 'status', status, statusMessage}` or `{type: 'end', reason}`. `Last-Event-ID` (sent by EventSource on reconnect) or `?lastEventId=` resumes after that event without replay; a resume of a TERMINATED instance with nothing new gets 204 (EventSource stops reconnecting). Idle streams get `: heartbeat` comments. 429 beyond MAX_EVENT_STREAMS_PER_USER open streams.
+         * @description With `Accept: text/event-stream` the timeline is a live Server-Sent Events stream instead of JSON. Authenticate with the bearer header or, from a browser `EventSource`, with `?ticket=` from `POST /api/instances/{id}/stream-ticket` (single use). Every message is an unnamed event (`onmessage`) with an `id:`; `data:` is JSON: `{type: 'event', event}`, `{type: 'status', status, statusMessage}` or `{type: 'end', reason}`. A status message follows every change of status and every batch of new events, so the last message after events always tells the current status. `Last-Event-ID` (sent by EventSource on reconnect) or `?lastEventId=` resumes after that event without replay; a resume of a TERMINATED instance with nothing new gets 204 (EventSource stops reconnecting). Idle streams get `: heartbeat` comments. 429 beyond MAX_EVENT_STREAMS_PER_USER open streams.
          */
         get: operations["getInstancesByIdEvents"];
         put?: never;
@@ -597,6 +638,66 @@ export interface paths {
         put?: never;
         /** Restart: RESTARTING then RUNNING */
         post: operations["postInstancesByIdRestart"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/instances/{id}/restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Restore a READY backup: RESTORING, then RUNNING on a new volume made from its snapshot
+         * @description A new PVC is created from the backup's VolumeSnapshot (spec.dataSource) and the workload is switched to it (its pod is replaced: scaled to 0, then up on the new volume). The old PVC is kept until the instance runs on the new one, then deleted; if the restored instance never becomes ready (ROLLOUT_TIMEOUT, or pods stuck for STUCK_POD_GRACE) it is switched back to the old volume (a RESTORE_FAILED event, UPDATING, then RUNNING). Only a RUNNING instance and a READY backup (409 otherwise); an unknown backup is a 404. While it runs both volumes exist, so the storage quota must have room for the plan's storage once more (422 QUOTA_EXCEEDED); a new volume the cluster refuses (the namespace's ResourceQuota) is switched back the same way.
+         */
+        post: operations["postInstancesByIdRestore"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/instances/{id}/stop": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stop: scaled to 0, data kept; desiredState STOPPED now, status STOPPED once no pod is left
+         * @description Only a RUNNING instance can be stopped (409 for STOPPED, PROVISIONING, UPDATING, RESTARTING, SUSPENDED, ...). Every object, the volume and its data are kept. Billing: a stopped instance is billed as a running one — its plan's CPU, memory and storage stay reserved (they count against the quota) and its subscription renews as usual, as a powered-off server still costs at DigitalOcean or Elestio. To stop paying, delete the instance (which cancels the subscription and refunds the unused whole days).
+         */
+        post: operations["postInstancesByIdStop"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/instances/{id}/start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start a STOPPED instance: UPDATING then RUNNING
+         * @description Only a STOPPED instance whose subscription is ACTIVE can be started (409 otherwise: a PAST_DUE subscription is paid by adding credits first). The same volume and data come back.
+         */
+        post: operations["postInstancesByIdStart"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2218,10 +2319,10 @@ export interface operations {
                             /** @description The Kubernetes name derived from it (DNS-1035 label) */
                             resourceName: string;
                             /** @enum {string} */
-                            status: "PENDING" | "PROVISIONING" | "RUNNING" | "UPDATING" | "RESTARTING" | "SUSPENDED" | "FAILED" | "TERMINATING" | "TERMINATED";
+                            status: "PENDING" | "PROVISIONING" | "RUNNING" | "UPDATING" | "RESTARTING" | "SUSPENDED" | "FAILED" | "TERMINATING" | "TERMINATED" | "STOPPED" | "RESTORING";
                             statusMessage: string | null;
                             /** @enum {string} */
-                            desiredState: "RUNNING" | "SUSPENDED" | "TERMINATED";
+                            desiredState: "RUNNING" | "SUSPENDED" | "TERMINATED" | "STOPPED";
                             url: string | null;
                             subdomain: string;
                             namespace: string;
@@ -2418,6 +2519,183 @@ export interface operations {
             503: components["responses"]["E503"];
         };
     };
+    getInstancesByIdBackups: {
+        parameters: {
+            query?: {
+                page?: number;
+                pageSize?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description {data: [backup], page} */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            id: string;
+                            instanceId: string;
+                            /**
+                             * @description PENDING until the VolumeSnapshot is readyToUse (READY) or fails (FAILED, see reason)
+                             * @enum {string}
+                             */
+                            status: "PENDING" | "READY" | "FAILED";
+                            /** @description Why it FAILED: the snapshot controller's or CSI driver's message, or a timeout */
+                            reason: string | null;
+                            /** @description manual */
+                            trigger: string;
+                            /** @description The VolumeSnapshot in the instance's namespace */
+                            snapshotName: string;
+                            /** @description Its VolumeSnapshotClass (BACKUP_SNAPSHOT_CLASS) */
+                            snapshotClass: string;
+                            /** @description The volume size a restore needs (restoreSize), once READY */
+                            sizeBytes: number | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            readyAt: string | null;
+                            failedAt: string | null;
+                            /** @description Set by DELETE: the snapshot and then the backup are removed shortly */
+                            deleteRequestedAt: string | null;
+                        }[];
+                        page: {
+                            page: number;
+                            pageSize: number;
+                            total: number;
+                            totalPages: number;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["E400"];
+            401: components["responses"]["E401"];
+            404: components["responses"]["E404"];
+            500: components["responses"]["E500"];
+            503: components["responses"]["E503"];
+        };
+    };
+    postInstancesByIdBackups: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description {backup} */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        backup: {
+                            id: string;
+                            instanceId: string;
+                            /**
+                             * @description PENDING until the VolumeSnapshot is readyToUse (READY) or fails (FAILED, see reason)
+                             * @enum {string}
+                             */
+                            status: "PENDING" | "READY" | "FAILED";
+                            /** @description Why it FAILED: the snapshot controller's or CSI driver's message, or a timeout */
+                            reason: string | null;
+                            /** @description manual */
+                            trigger: string;
+                            /** @description The VolumeSnapshot in the instance's namespace */
+                            snapshotName: string;
+                            /** @description Its VolumeSnapshotClass (BACKUP_SNAPSHOT_CLASS) */
+                            snapshotClass: string;
+                            /** @description The volume size a restore needs (restoreSize), once READY */
+                            sizeBytes: number | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            readyAt: string | null;
+                            failedAt: string | null;
+                            /** @description Set by DELETE: the snapshot and then the backup are removed shortly */
+                            deleteRequestedAt: string | null;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["E400"];
+            401: components["responses"]["E401"];
+            404: components["responses"]["E404"];
+            409: components["responses"]["E409"];
+            413: components["responses"]["E413"];
+            415: components["responses"]["E415"];
+            422: components["responses"]["E422"];
+            500: components["responses"]["E500"];
+            503: components["responses"]["E503"];
+        };
+    };
+    deleteInstancesByIdBackupsByBackupId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                backupId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description {backup} with deleteRequestedAt */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        backup: {
+                            id: string;
+                            instanceId: string;
+                            /**
+                             * @description PENDING until the VolumeSnapshot is readyToUse (READY) or fails (FAILED, see reason)
+                             * @enum {string}
+                             */
+                            status: "PENDING" | "READY" | "FAILED";
+                            /** @description Why it FAILED: the snapshot controller's or CSI driver's message, or a timeout */
+                            reason: string | null;
+                            /** @description manual */
+                            trigger: string;
+                            /** @description The VolumeSnapshot in the instance's namespace */
+                            snapshotName: string;
+                            /** @description Its VolumeSnapshotClass (BACKUP_SNAPSHOT_CLASS) */
+                            snapshotClass: string;
+                            /** @description The volume size a restore needs (restoreSize), once READY */
+                            sizeBytes: number | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            readyAt: string | null;
+                            failedAt: string | null;
+                            /** @description Set by DELETE: the snapshot and then the backup are removed shortly */
+                            deleteRequestedAt: string | null;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["E400"];
+            401: components["responses"]["E401"];
+            404: components["responses"]["E404"];
+            409: components["responses"]["E409"];
+            500: components["responses"]["E500"];
+            503: components["responses"]["E503"];
+        };
+    };
     getInstancesByIdLogs: {
         parameters: {
             query?: {
@@ -2527,7 +2805,7 @@ export interface operations {
                 page?: number;
                 pageSize?: number;
                 /** @description Only instances in this status (TERMINATED ones only when asked for) */
-                status?: "PENDING" | "PROVISIONING" | "RUNNING" | "UPDATING" | "RESTARTING" | "SUSPENDED" | "FAILED" | "TERMINATING" | "TERMINATED";
+                status?: "PENDING" | "PROVISIONING" | "RUNNING" | "UPDATING" | "RESTARTING" | "SUSPENDED" | "FAILED" | "TERMINATING" | "TERMINATED" | "STOPPED" | "RESTORING";
                 service?: string;
                 /** @description Also list TERMINATED instances (left out by default) */
                 includeTerminated?: "0" | "1" | "true" | "false";
@@ -2553,10 +2831,10 @@ export interface operations {
                             /** @description The Kubernetes name derived from it (DNS-1035 label) */
                             resourceName: string;
                             /** @enum {string} */
-                            status: "PENDING" | "PROVISIONING" | "RUNNING" | "UPDATING" | "RESTARTING" | "SUSPENDED" | "FAILED" | "TERMINATING" | "TERMINATED";
+                            status: "PENDING" | "PROVISIONING" | "RUNNING" | "UPDATING" | "RESTARTING" | "SUSPENDED" | "FAILED" | "TERMINATING" | "TERMINATED" | "STOPPED" | "RESTORING";
                             statusMessage: string | null;
                             /** @enum {string} */
-                            desiredState: "RUNNING" | "SUSPENDED" | "TERMINATED";
+                            desiredState: "RUNNING" | "SUSPENDED" | "TERMINATED" | "STOPPED";
                             url: string | null;
                             subdomain: string;
                             namespace: string;
@@ -2680,10 +2958,10 @@ export interface operations {
                             /** @description The Kubernetes name derived from it (DNS-1035 label) */
                             resourceName: string;
                             /** @enum {string} */
-                            status: "PENDING" | "PROVISIONING" | "RUNNING" | "UPDATING" | "RESTARTING" | "SUSPENDED" | "FAILED" | "TERMINATING" | "TERMINATED";
+                            status: "PENDING" | "PROVISIONING" | "RUNNING" | "UPDATING" | "RESTARTING" | "SUSPENDED" | "FAILED" | "TERMINATING" | "TERMINATED" | "STOPPED" | "RESTORING";
                             statusMessage: string | null;
                             /** @enum {string} */
-                            desiredState: "RUNNING" | "SUSPENDED" | "TERMINATED";
+                            desiredState: "RUNNING" | "SUSPENDED" | "TERMINATED" | "STOPPED";
                             url: string | null;
                             subdomain: string;
                             namespace: string;
@@ -2739,10 +3017,10 @@ export interface operations {
                             /** @description The Kubernetes name derived from it (DNS-1035 label) */
                             resourceName: string;
                             /** @enum {string} */
-                            status: "PENDING" | "PROVISIONING" | "RUNNING" | "UPDATING" | "RESTARTING" | "SUSPENDED" | "FAILED" | "TERMINATING" | "TERMINATED";
+                            status: "PENDING" | "PROVISIONING" | "RUNNING" | "UPDATING" | "RESTARTING" | "SUSPENDED" | "FAILED" | "TERMINATING" | "TERMINATED" | "STOPPED" | "RESTORING";
                             statusMessage: string | null;
                             /** @enum {string} */
-                            desiredState: "RUNNING" | "SUSPENDED" | "TERMINATED";
+                            desiredState: "RUNNING" | "SUSPENDED" | "TERMINATED" | "STOPPED";
                             url: string | null;
                             subdomain: string;
                             namespace: string;
@@ -2821,10 +3099,10 @@ export interface operations {
                             /** @description The Kubernetes name derived from it (DNS-1035 label) */
                             resourceName: string;
                             /** @enum {string} */
-                            status: "PENDING" | "PROVISIONING" | "RUNNING" | "UPDATING" | "RESTARTING" | "SUSPENDED" | "FAILED" | "TERMINATING" | "TERMINATED";
+                            status: "PENDING" | "PROVISIONING" | "RUNNING" | "UPDATING" | "RESTARTING" | "SUSPENDED" | "FAILED" | "TERMINATING" | "TERMINATED" | "STOPPED" | "RESTORING";
                             statusMessage: string | null;
                             /** @enum {string} */
-                            desiredState: "RUNNING" | "SUSPENDED" | "TERMINATED";
+                            desiredState: "RUNNING" | "SUSPENDED" | "TERMINATED" | "STOPPED";
                             url: string | null;
                             subdomain: string;
                             namespace: string;
@@ -2898,10 +3176,10 @@ export interface operations {
                             /** @description The Kubernetes name derived from it (DNS-1035 label) */
                             resourceName: string;
                             /** @enum {string} */
-                            status: "PENDING" | "PROVISIONING" | "RUNNING" | "UPDATING" | "RESTARTING" | "SUSPENDED" | "FAILED" | "TERMINATING" | "TERMINATED";
+                            status: "PENDING" | "PROVISIONING" | "RUNNING" | "UPDATING" | "RESTARTING" | "SUSPENDED" | "FAILED" | "TERMINATING" | "TERMINATED" | "STOPPED" | "RESTORING";
                             statusMessage: string | null;
                             /** @enum {string} */
-                            desiredState: "RUNNING" | "SUSPENDED" | "TERMINATED";
+                            desiredState: "RUNNING" | "SUSPENDED" | "TERMINATED" | "STOPPED";
                             url: string | null;
                             subdomain: string;
                             namespace: string;
@@ -2982,10 +3260,10 @@ export interface operations {
                             /** @description The Kubernetes name derived from it (DNS-1035 label) */
                             resourceName: string;
                             /** @enum {string} */
-                            status: "PENDING" | "PROVISIONING" | "RUNNING" | "UPDATING" | "RESTARTING" | "SUSPENDED" | "FAILED" | "TERMINATING" | "TERMINATED";
+                            status: "PENDING" | "PROVISIONING" | "RUNNING" | "UPDATING" | "RESTARTING" | "SUSPENDED" | "FAILED" | "TERMINATING" | "TERMINATED" | "STOPPED" | "RESTORING";
                             statusMessage: string | null;
                             /** @enum {string} */
-                            desiredState: "RUNNING" | "SUSPENDED" | "TERMINATED";
+                            desiredState: "RUNNING" | "SUSPENDED" | "TERMINATED" | "STOPPED";
                             url: string | null;
                             subdomain: string;
                             namespace: string;
@@ -3064,10 +3342,258 @@ export interface operations {
                             /** @description The Kubernetes name derived from it (DNS-1035 label) */
                             resourceName: string;
                             /** @enum {string} */
-                            status: "PENDING" | "PROVISIONING" | "RUNNING" | "UPDATING" | "RESTARTING" | "SUSPENDED" | "FAILED" | "TERMINATING" | "TERMINATED";
+                            status: "PENDING" | "PROVISIONING" | "RUNNING" | "UPDATING" | "RESTARTING" | "SUSPENDED" | "FAILED" | "TERMINATING" | "TERMINATED" | "STOPPED" | "RESTORING";
                             statusMessage: string | null;
                             /** @enum {string} */
-                            desiredState: "RUNNING" | "SUSPENDED" | "TERMINATED";
+                            desiredState: "RUNNING" | "SUSPENDED" | "TERMINATED" | "STOPPED";
+                            url: string | null;
+                            subdomain: string;
+                            namespace: string;
+                            service: {
+                                id: string;
+                                slug: string;
+                                name: string;
+                            };
+                            plan: {
+                                id: string;
+                                slug: string;
+                                name: string;
+                                cpuMilli: number;
+                                memoryMb: number;
+                                storageGb: number;
+                                monthlyPriceCredits: number;
+                            };
+                            /** @description What the workload is given: requests = limits from the plan, and the volume size */
+                            resources: {
+                                cpuMilli: number;
+                                memoryMb: number;
+                                storageGb: number;
+                            };
+                            health: {
+                                /** @enum {string} */
+                                status: "HEALTHY" | "DEGRADED" | "UNHEALTHY" | "UNKNOWN";
+                                reason: string | null;
+                                checkedAt: string | null;
+                            };
+                            subscriptionId: string;
+                            provisionedAt: string | null;
+                            terminatedAt: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            updatedAt: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["E400"];
+            401: components["responses"]["E401"];
+            404: components["responses"]["E404"];
+            409: components["responses"]["E409"];
+            413: components["responses"]["E413"];
+            415: components["responses"]["E415"];
+            500: components["responses"]["E500"];
+            503: components["responses"]["E503"];
+        };
+    };
+    postInstancesByIdRestore: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description A READY backup of this instance */
+                    backupId: string;
+                };
+            };
+        };
+        responses: {
+            /** @description {instance} (status RESTORING) */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        instance: {
+                            id: string;
+                            /** @description The display name the user chose */
+                            name: string;
+                            /** @description The Kubernetes name derived from it (DNS-1035 label) */
+                            resourceName: string;
+                            /** @enum {string} */
+                            status: "PENDING" | "PROVISIONING" | "RUNNING" | "UPDATING" | "RESTARTING" | "SUSPENDED" | "FAILED" | "TERMINATING" | "TERMINATED" | "STOPPED" | "RESTORING";
+                            statusMessage: string | null;
+                            /** @enum {string} */
+                            desiredState: "RUNNING" | "SUSPENDED" | "TERMINATED" | "STOPPED";
+                            url: string | null;
+                            subdomain: string;
+                            namespace: string;
+                            service: {
+                                id: string;
+                                slug: string;
+                                name: string;
+                            };
+                            plan: {
+                                id: string;
+                                slug: string;
+                                name: string;
+                                cpuMilli: number;
+                                memoryMb: number;
+                                storageGb: number;
+                                monthlyPriceCredits: number;
+                            };
+                            /** @description What the workload is given: requests = limits from the plan, and the volume size */
+                            resources: {
+                                cpuMilli: number;
+                                memoryMb: number;
+                                storageGb: number;
+                            };
+                            health: {
+                                /** @enum {string} */
+                                status: "HEALTHY" | "DEGRADED" | "UNHEALTHY" | "UNKNOWN";
+                                reason: string | null;
+                                checkedAt: string | null;
+                            };
+                            subscriptionId: string;
+                            provisionedAt: string | null;
+                            terminatedAt: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            updatedAt: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["E400"];
+            401: components["responses"]["E401"];
+            404: components["responses"]["E404"];
+            409: components["responses"]["E409"];
+            413: components["responses"]["E413"];
+            415: components["responses"]["E415"];
+            422: components["responses"]["E422"];
+            500: components["responses"]["E500"];
+            503: components["responses"]["E503"];
+        };
+    };
+    postInstancesByIdStop: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description {instance} (status RUNNING, desiredState STOPPED until the reconciler has scaled it to 0) */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        instance: {
+                            id: string;
+                            /** @description The display name the user chose */
+                            name: string;
+                            /** @description The Kubernetes name derived from it (DNS-1035 label) */
+                            resourceName: string;
+                            /** @enum {string} */
+                            status: "PENDING" | "PROVISIONING" | "RUNNING" | "UPDATING" | "RESTARTING" | "SUSPENDED" | "FAILED" | "TERMINATING" | "TERMINATED" | "STOPPED" | "RESTORING";
+                            statusMessage: string | null;
+                            /** @enum {string} */
+                            desiredState: "RUNNING" | "SUSPENDED" | "TERMINATED" | "STOPPED";
+                            url: string | null;
+                            subdomain: string;
+                            namespace: string;
+                            service: {
+                                id: string;
+                                slug: string;
+                                name: string;
+                            };
+                            plan: {
+                                id: string;
+                                slug: string;
+                                name: string;
+                                cpuMilli: number;
+                                memoryMb: number;
+                                storageGb: number;
+                                monthlyPriceCredits: number;
+                            };
+                            /** @description What the workload is given: requests = limits from the plan, and the volume size */
+                            resources: {
+                                cpuMilli: number;
+                                memoryMb: number;
+                                storageGb: number;
+                            };
+                            health: {
+                                /** @enum {string} */
+                                status: "HEALTHY" | "DEGRADED" | "UNHEALTHY" | "UNKNOWN";
+                                reason: string | null;
+                                checkedAt: string | null;
+                            };
+                            subscriptionId: string;
+                            provisionedAt: string | null;
+                            terminatedAt: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            updatedAt: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["E400"];
+            401: components["responses"]["E401"];
+            404: components["responses"]["E404"];
+            409: components["responses"]["E409"];
+            413: components["responses"]["E413"];
+            415: components["responses"]["E415"];
+            500: components["responses"]["E500"];
+            503: components["responses"]["E503"];
+        };
+    };
+    postInstancesByIdStart: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description {instance} (status STOPPED, desiredState RUNNING until the reconciler has scaled it up) */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        instance: {
+                            id: string;
+                            /** @description The display name the user chose */
+                            name: string;
+                            /** @description The Kubernetes name derived from it (DNS-1035 label) */
+                            resourceName: string;
+                            /** @enum {string} */
+                            status: "PENDING" | "PROVISIONING" | "RUNNING" | "UPDATING" | "RESTARTING" | "SUSPENDED" | "FAILED" | "TERMINATING" | "TERMINATED" | "STOPPED" | "RESTORING";
+                            statusMessage: string | null;
+                            /** @enum {string} */
+                            desiredState: "RUNNING" | "SUSPENDED" | "TERMINATED" | "STOPPED";
                             url: string | null;
                             subdomain: string;
                             namespace: string;
@@ -3183,7 +3709,22 @@ export interface operations {
                             username: string;
                             password: string;
                             database: string;
+                            /** @description Without TLS parameters (see `sslmode` and `tls`) */
                             connectionString: string;
+                            /**
+                             * @description The libpq `sslmode` to connect with. `disable`: this cluster offers no TLS for PostgreSQL instances (the official image has no server certificate) — connect from inside the cluster or through a tunnel; otherwise the TLS the operator declared (POSTGRES_TLS_SSLMODE)
+                             * @enum {string}
+                             */
+                            sslmode: "disable" | "require" | "verify-ca" | "verify-full";
+                            /** @description TLS, where the cluster offers it */
+                            tls: {
+                                /** @description Whether the instance's port is reachable over TLS on this cluster */
+                                offered: boolean;
+                                /** @description `connectionString` with `?sslmode=…` when TLS is offered, else null */
+                                connectionString: string | null;
+                                /** @description How to connect securely, in words */
+                                note: string;
+                            };
                         } | {
                             instanceId: string;
                             service: string;
@@ -4039,10 +4580,14 @@ export interface operations {
                             candidate: ("HEALTHY" | "DEGRADED" | "UNHEALTHY" | "UNKNOWN") | null;
                             candidateCount: number;
                             reason: string;
-                            /** @description Objects found missing (the reconciler was asked to re-apply them) */
+                            /** @description Objects found missing (the reconciler was asked to re-apply them), as Kind/name */
                             missing: string[];
+                            /** @description Objects (the instance's and its tenant baseline's) whose applied fields were changed or removed in the cluster, as `Kind/name: what` (the reconciler was asked to re-apply them) */
+                            drifted: string[];
+                            /** @description The instance's PersistentVolumeClaim was deleted: its data is lost. It is NOT recreated (an empty volume under a running app would hide the loss); the instance is UNHEALTHY until it is deleted */
+                            volumeLost: boolean;
                         }[];
-                        /** @description Instances sent to the reconciler because objects were missing */
+                        /** @description Instances sent to the reconciler because objects were missing or had drifted */
                         repaired: string[];
                         skipped: {
                             instanceId: string;
@@ -4089,7 +4634,7 @@ export interface operations {
                             name: string;
                             namespace: string;
                             /** @enum {string} */
-                            status: "PENDING" | "PROVISIONING" | "RUNNING" | "UPDATING" | "RESTARTING" | "SUSPENDED" | "FAILED" | "TERMINATING" | "TERMINATED";
+                            status: "PENDING" | "PROVISIONING" | "RUNNING" | "UPDATING" | "RESTARTING" | "SUSPENDED" | "FAILED" | "TERMINATING" | "TERMINATED" | "STOPPED" | "RESTORING";
                             /** @enum {string} */
                             healthStatus: "HEALTHY" | "DEGRADED" | "UNHEALTHY" | "UNKNOWN";
                             healthReason: string | null;
