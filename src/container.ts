@@ -350,6 +350,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
     pollIntervalMs: config.backups.pollIntervalMs,
     timeoutMs: config.backups.timeoutMs,
     signal: lateSignal,
+    metrics,
   });
   const backups = new BackupsService({
     prisma,

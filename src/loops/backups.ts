@@ -20,6 +20,7 @@ import type { LeaseManager } from "../platform/lease.js";
 import type { Logger } from "../platform/logger.js";
 import type { InstanceSignal } from "../platform/signals.js";
 import * as instanceState from "../modules/instances/instance-state.js";
+import type { BackupMetrics } from "../platform/metrics.js";
 
 export const BACKUPS_LEASE = "backups";
 const BATCH = 100;
@@ -42,6 +43,8 @@ export interface BackupLoopOptions {
   timeoutMs: number;
   /** Tells the reconciler when a PostgreSQL instance is stopped for a backup and started again. */
   signal: InstanceSignal;
+  /** Counts the backups each pass finished (READY / FAILED). */
+  metrics?: BackupMetrics;
   holder?: string;
 }
 
@@ -143,6 +146,7 @@ export class BackupLoop {
           report.failed += 1;
         }
       }
+      this.o.metrics?.backupsFinished(report.ready, report.failed);
       if (report.failed) this.o.logger.warn({ ...report }, "backup pass: some backups FAILED");
       return report;
     } finally {

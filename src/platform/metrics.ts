@@ -6,6 +6,7 @@
  *  - HTTP: `httpMetricsMiddleware` (route label = the matched route pattern, never raw ids);
  *  - reconciler: `ReconcilerMetrics` (`provisioned`, `reconcileError`);
  *  - health sweep: `observeSweep(durationMs, ok)` — call it once per sweep;
+ *  - backup loop: `BackupMetrics` (`backupsFinished`);
  *  - cluster client: `kubeCall` is KubeClient's `onCall`.
  * Instance gauges are read from the database at scrape time with one GROUP BY query.
  */
@@ -32,6 +33,12 @@ export interface SweepMetrics {
   observeSweep(durationMs: number, ok: boolean): void;
 }
 
+/** What the backup loop reports. */
+export interface BackupMetrics {
+  /** Backups that ended in a pass: READY, or FAILED (each FAILED one is also an ERROR instance event). */
+  backupsFinished(ready: number, failed: number): void;
+}
+
 /** Every status and health value, from the Prisma schema's enums, so each series exists from the start. */
 export const INSTANCE_STATUS_VALUES = Object.values(InstanceStatus);
 export const HEALTH_STATUS_VALUES = Object.values(HealthStatus);
@@ -43,13 +50,14 @@ export interface MetricsOptions {
   processMetrics?: boolean;
 }
 
-export class Metrics implements ReconcilerMetrics, SweepMetrics {
+export class Metrics implements ReconcilerMetrics, SweepMetrics, BackupMetrics {
   readonly registry = new Registry();
   readonly httpRequestDuration: Histogram<"method" | "route" | "status">;
   readonly provisioningDuration: Histogram<"service">;
   readonly reconcilerErrors: Counter<"kind">;
   readonly healthSweepDuration: Histogram<"result">;
   readonly kubeApiCalls: Counter<"verb" | "resource" | "result">;
+  readonly backups: Counter<"result">;
   private pendingCounts: Promise<InstanceCount[]> | undefined;
 
   constructor(private readonly opts: MetricsOptions = {}) {
@@ -87,6 +95,15 @@ export class Metrics implements ReconcilerMetrics, SweepMetrics {
       labelNames: ["verb", "resource", "result"],
       registers,
     });
+    this.backups = new Counter({
+      name: "minispod_backups_total",
+      help: "Instance backups (volume snapshots) that ended, by result: ready or failed (alert on failed)",
+      labelNames: ["result"],
+      registers,
+    });
+    // Both series exist from the start, so `increase(minispod_backups_total{result="failed"}[1d]) > 0` works at once.
+    this.backups.inc({ result: "ready" }, 0);
+    this.backups.inc({ result: "failed" }, 0);
     const counts = () => this.instanceCounts();
     new Gauge({
       name: "minispod_instances_by_status",
@@ -122,6 +139,11 @@ export class Metrics implements ReconcilerMetrics, SweepMetrics {
       this.pendingCounts = undefined;
     });
     return this.pendingCounts;
+  }
+
+  backupsFinished(ready: number, failed: number): void {
+    if (ready) this.backups.inc({ result: "ready" }, ready);
+    if (failed) this.backups.inc({ result: "failed" }, failed);
   }
 
   provisioned(durationMs: number, service: string): void {

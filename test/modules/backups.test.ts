@@ -48,6 +48,13 @@ async function eventsOf(id: string) {
   return rows.filter((e) => e.type.startsWith("BACKUP_")).map((e) => ({ type: e.type, level: e.level }));
 }
 
+/** minispod_backups_total by result, as /metrics shows it. */
+async function backupCounts(): Promise<{ ready: number; failed: number }> {
+  const values = (await ctx.container.metrics.backups.get()).values;
+  const of = (result: string) => values.find((v) => v.labels.result === result)?.value ?? Number.NaN;
+  return { ready: of("ready"), failed: of("failed") };
+}
+
 describe("manual backups: POST -> PENDING -> READY; list; delete", () => {
   let u: TestUser;
   let inst: Awaited<ReturnType<typeof runningInstance>>;
@@ -178,6 +185,7 @@ describe("failures are FAILED with the reason, never silent", () => {
   it("a snapshot the CSI driver fails: FAILED with the driver's error, an ERROR event, the snapshot removed", async () => {
     const u = await fundedUser();
     const inst = await runningInstance(u, "ghost/starter", "fragile");
+    const before = await backupCounts();
     emulator().failSnapshots(inst.namespace, `${inst.resourceName}-pvc`, "rpc error: code = Internal desc = disk busy");
     const res = await ctx.api.post(`/api/instances/${inst.id}/backups`).set(u.auth);
     expect(res.status).toBe(202);
@@ -199,6 +207,8 @@ describe("failures are FAILED with the reason, never silent", () => {
     expect((await ctx.api.post(`/api/instances/${inst.id}/backups`).set(u.auth)).status).toBe(202);
     await backupsDone();
     expect((await ctx.api.get(`/api/instances/${inst.id}/backups`).set(u.auth)).body.data[0].status).toBe("READY");
+    // Both outcomes are counted for alerting (minispod_backups_total{result}).
+    expect(await backupCounts()).toEqual({ ready: before.ready + 1, failed: before.failed + 1 });
   });
 
   it("a cluster without the configured VolumeSnapshotClass: FAILED with the snapshot controller's message", async () => {
