@@ -398,7 +398,7 @@ async function measure(
     const unhealthy = results.filter((r) => r.observed !== "HEALTHY").length;
     if (results.length !== FLEET + INSTANCES || notConverged || check.repaired.length) {
       throw new Error(
-        `the fleet is not converged: swept ${results.length} of ${FLEET + INSTANCES}, ${notConverged} with missing/drifted objects, ${check.repaired.length} repairs requested`,
+        `the fleet is not converged: swept ${results.length} of ${FLEET + INSTANCES}, ${notConverged} with missing/drifted objects, ${check.repaired.length} repairs requested; e.g. ${JSON.stringify(results.find((r) => r.missing.length || r.drifted.length))}`,
       );
     }
     progress(
@@ -478,6 +478,8 @@ async function measure(
     const measured = new Map<string, { api: PhaseResult[]; raw: PhaseResult[] }>();
     const callsBefore = await kubeCallsByVerb(base);
     const emulatorBefore = await ask({ type: "counts" }, "counts");
+    // Its heap still holds what the convergence sweep (10,000 results, 13 LISTs) grew it to: V8 keeps it.
+    const startRss = rssMb(server.pid as number);
     let peakRss = 0;
     const sampler = setInterval(() => {
       peakRss = Math.max(peakRss, rssMb(server.pid as number));
@@ -537,7 +539,7 @@ async function measure(
         `- the API in its own process (PostgreSQL, pool of ${API_POOL_SIZE}, K8S_MODE=cluster, log level ${process.env.BENCH_LOG_LEVEL ?? "info"} to /dev/null), the Kubernetes API emulator in another; raw = \`pg.Pool\` of ${API_POOL_SIZE} in the load generator, same workers; ratio = raw req/s / API req/s`,
         `- converged before measuring: one health sweep through the API (POST /api/admin/health/check, ${(sweepMs / 1000).toFixed(1)} s) found ${results.length} instances, none with missing or drifted objects, ${check.repaired.length} repairs requested`,
         `- cluster calls during the measurement: the API's (minispod_kube_api_calls_total by verb) ${fmtCounts(apiCalls)}; writes (apply/create/update/patch/delete) ${applies.reduce((n, [, v]) => n + v, 0)}; served by the emulator ${fmtCounts(emulatorCalls)}`,
-        `- API server (its process only) peak RSS while the loops ran: ${peakRss.toFixed(0)} MB`,
+        `- API server (its process only) peak RSS while the loops ran: ${peakRss.toFixed(0)} MB (${startRss.toFixed(0)} MB when they started, right after the convergence sweep)`,
         "- CPU ms/req: CPU time (user + system, /proc) of the API process, and of the PostgreSQL backends of the bench database, per request in the phase — the cost of a request, which a busy machine does not change the way it changes req/s",
         "",
         "| request | workers | API req/s | API p50 ms | API p99 ms | raw q/s | raw p50 ms | raw p99 ms | raw/API | API CPU ms/req | its DB CPU ms/req | raw DB CPU ms/q | errors |",
