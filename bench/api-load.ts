@@ -1,7 +1,15 @@
 /**
  * API latency and throughput under concurrent load, side by side with a raw `pg` query of the same
- * rows at the same concurrency. The API runs as its own process (PostgreSQL, emulator); this process
- * is the load generator, on loopback, bounded in time.
+ * rows at the same concurrency. The API runs as its own process (PostgreSQL, K8S_MODE=cluster with a
+ * kubeconfig), the Kubernetes API emulator as another (bench/lib/emulator-process.ts); this process is
+ * the load generator, on loopback, bounded in time.
+ *
+ * The fleet is converged, as production's would be: every fleet instance has its cluster objects in the
+ * emulator, its applied-fields hashes and applied generation recorded on its row and its credentials
+ * stored (bench/lib/health-fleet.ts, the health benchmark's fleet), so the API's background loops have
+ * nothing to repair, apply or adopt while the benchmark measures. One health sweep through the API
+ * (POST /api/admin/health/check) checks that before measuring; the cluster calls the API made during
+ * the measurement (its minispod_kube_api_calls_total, and the emulator's own count) are printed.
  *
  *   DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres npm run bench:api                    # the API under tsx (npm start)
  *   npm run build && DATABASE_URL=... BENCH_SERVER=dist npm run bench:api                             # the compiled server (node dist/index.js)
@@ -19,13 +27,14 @@
  *   BENCH_ADMIN_CONCURRENCY workers for the admin health endpoints (default 10)
  *   BENCH_SECONDS       seconds per phase (default 2)      BENCH_ROUNDS  rounds (default 3: median of three)
  *   BENCH_INSTANCES     the user's instances, provisioned through the API (default 20)
- *   BENCH_FLEET         other instances for the admin health endpoints, seeded by SQL (default 10000)
+ *   BENCH_FLEET         other instances for the admin health endpoints, seeded converged (rows by SQL,
+ *                       objects in the emulator's store; default 10000)
  *   BENCH_HISTORY_DAYS / BENCH_SWEEPS_PER_DAY  health history of that fleet: one sweep (a health check of
  *                       every fleet instance, one INSERT like the sweeper's) every 24/N hours (default 30 / 4)
  *   BENCH_ONLY          comma-separated scenario names to run (default all)
  * The server's RSS (VmRSS from /proc) is sampled every 100 ms while the loops run; the peak is printed.
  */
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import os from "node:os";
@@ -33,6 +42,8 @@ import path from "node:path";
 import pg from "pg";
 import { ADMIN_DATABASE_URL, createBenchDatabase, machineLine, percentile, runMain } from "./lib/common.js";
 import { healthStatsSql } from "../src/modules/health/health.sql.js";
+import { newCredentialsKey } from "../src/platform/credentials-cipher.js";
+import type { EmulatorReply, EmulatorRequest } from "./lib/emulator-process.js";
 
 const SERVER = process.env.BENCH_SERVER ?? "tsx";
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 50);
@@ -166,34 +177,11 @@ const median = (xs: number[]) => {
   return s[Math.floor((s.length - 1) / 2)] as number;
 };
 
-/** Seeds FLEET instances of another user and HISTORY_DAYS of health history, one INSERT per sweep. */
-async function seedFleet(pool: pg.Pool): Promise<{ ms: number; checks: number; sweeps: number }> {
+/** HISTORY_DAYS of health history of the (already seeded) fleet, one INSERT per sweep. */
+async function seedHistory(pool: pg.Pool, prefix: string): Promise<{ ms: number; checks: number; sweeps: number }> {
   const t0 = performance.now();
-  const plan = (
-    await pool.query<{ id: string; service_id: string }>(
-      `SELECT p."id", p."service_id" FROM "plans" p JOIN "services" s ON s."id" = p."service_id" WHERE s."slug" = 'ghost' ORDER BY p."cpu_milli" LIMIT 1`,
-    )
-  ).rows[0];
-  if (!plan) throw new Error("no ghost plan");
-  await pool.query(
-    `INSERT INTO "users" ("id","email","password_hash","name","updated_at") VALUES ('bench-fleet','fleet@bench.invalid','x','fleet',now())`,
-  );
-  await pool.query(
-    `INSERT INTO "subscriptions" ("id","user_id","plan_id","current_period_start","current_period_end","updated_at")
-     SELECT 'fsub-' || g, 'bench-fleet', $1, now(), now() + interval '30 days', now() FROM generate_series(1, $2::int) g`,
-    [plan.id, FLEET],
-  );
-  // Mostly RUNNING and HEALTHY, a few of every other status and health.
-  await pool.query(
-    `INSERT INTO "instances" ("id","user_id","subscription_id","service_id","plan_id","name","k8s_name","namespace","subdomain",
-                              "status","desired_state","health_status","health_checked_at","provisioned_at","created_at","updated_at")
-     SELECT 'fleet-' || g, 'bench-fleet', 'fsub-' || g, $1, $2, 'app ' || g, 'app-' || g, 'user-fleet-' || (g / 10), 'app-' || g || '.bench.invalid',
-            (CASE WHEN g % 50 = 0 THEN 'TERMINATED' WHEN g % 97 = 0 THEN 'FAILED' WHEN g % 89 = 0 THEN 'PROVISIONING' ELSE 'RUNNING' END)::"InstanceStatus",
-            'RUNNING',
-            (CASE WHEN g % 41 = 0 THEN 'UNHEALTHY' WHEN g % 37 = 0 THEN 'DEGRADED' WHEN g % 31 = 0 THEN 'UNKNOWN' ELSE 'HEALTHY' END)::"HealthStatus",
-            now(), now() - interval '40 days', now() - interval '40 days', now()
-       FROM generate_series(1, $3::int) g`,
-    [plan.service_id, plan.id, FLEET],
+  const ids = (await pool.query<{ id: string }>(`SELECT "id" FROM "instances" WHERE "id" LIKE $1 ORDER BY "id"`, [`${prefix}%`])).rows.map(
+    (r) => r.id,
   );
   const sweeps = Math.floor(HISTORY_DAYS * SWEEPS_PER_DAY);
   const stepMs = 86_400_000 / SWEEPS_PER_DAY;
@@ -204,54 +192,146 @@ async function seedFleet(pool: pg.Pool): Promise<{ ms: number; checks: number; s
     await pool.query(
       `INSERT INTO "health_sweeps" ("id","trigger","started_at","finished_at","duration_ms","instance_count","api_calls","metrics_available")
        VALUES ($1, 'scheduled', $2, $2, 1500, $3, 62, true)`,
-      [id, at, FLEET],
+      [id, at, ids.length],
     );
     // Instance g is UNHEALTHY for a few sweeps now and then (incidents), else mostly HEALTHY.
     await pool.query(
       `INSERT INTO "health_checks" ("instance_id","sweep_id","status","pod_phase","ready_replicas","desired_replicas","restart_count","cpu_milli","memory_mb","reason","checked_at")
-       SELECT 'fleet-' || g, $1,
+       SELECT v.id, $1,
               (CASE WHEN (g + $3 / 3) % 173 = 0 THEN 'UNHEALTHY' WHEN (g + $3) % 59 = 0 THEN 'DEGRADED' WHEN (g * 7 + $3) % 211 = 0 THEN 'UNKNOWN' ELSE 'HEALTHY' END)::"HealthStatus",
               'Running', 1, 1, 0, 50 + (g * 13 + $3) % 400, 100 + (g * 17 + $3) % 900, NULL, $2
-         FROM generate_series(1, $4::int) g`,
-      [id, at, k, FLEET],
+         FROM unnest($4::text[]) WITH ORDINALITY AS v(id, g)`,
+      [id, at, k, ids],
     );
   }
-  return { ms: performance.now() - t0, checks: sweeps * FLEET, sweeps };
+  return { ms: performance.now() - t0, checks: sweeps * ids.length, sweeps };
 }
+
+/** A promise that rejects when the child exits (unless `expected()`), for racing every wait against it. */
+function exitOf(child: ChildProcess, name: string, expected: () => boolean): Promise<never> {
+  const p = new Promise<never>((_, reject) =>
+    child.once("exit", (code, signal) => {
+      if (!expected()) reject(new Error(`the ${name} process exited (${signal ?? `code ${code}`}) before the benchmark ended`));
+    }),
+  );
+  p.catch(() => {}); // observed through Promise.race
+  return p;
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once("exit", r));
+  child.kill("SIGTERM");
+  await exited;
+}
+
+/** The emulator process: one request, its one answer (or the process's death). */
+function emulatorClient(child: ChildProcess, died: Promise<never>) {
+  return <T extends EmulatorReply["type"]>(req: EmulatorRequest | undefined, type: T): Promise<Extract<EmulatorReply, { type: T }>> => {
+    const answer = new Promise<Extract<EmulatorReply, { type: T }>>((resolve, reject) => {
+      const on = (m: EmulatorReply) => {
+        if (m.type !== type && m.type !== "error") return;
+        child.off("message", on);
+        if (m.type === "error") reject(new Error(`emulator: ${m.message}`));
+        else resolve(m as Extract<EmulatorReply, { type: T }>);
+      };
+      child.on("message", on);
+    });
+    if (req) child.send(req);
+    return Promise.race([answer, died]);
+  };
+}
+
+/** minispod_kube_api_calls_total from the API's /metrics, summed by verb. */
+async function kubeCallsByVerb(base: string): Promise<Record<string, number>> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/^minispod_kube_api_calls_total\{([^}]*)\} (\S+)$/gm)) {
+    const verb = /verb="([^"]*)"/.exec(m[1] as string)?.[1] ?? "?";
+    out[verb] = (out[verb] ?? 0) + Number(m[2]);
+  }
+  return out;
+}
+
+const diff = (after: Record<string, number>, before: Record<string, number>) =>
+  Object.entries(after)
+    .map(([k, v]) => [k, v - (before[k] ?? 0)] as const)
+    .filter(([, v]) => v > 0);
+const fmtCounts = (xs: ReadonlyArray<readonly [string, number]>) => (xs.length ? xs.map(([k, v]) => `${k} ${v}`).join(", ") : "none");
+
+const FLEET_PREFIX = "fleet-";
 
 async function main(): Promise<void> {
   const benchDb = await createBenchDatabase("minispod_bench_api");
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
+  let stopping = false;
+  const tmp = mkdtempSync(path.join(os.tmpdir(), "minispod-bench-api-"));
+  const kubeconfig = path.join(tmp, "kubeconfig");
+  const credentialsKey = newCredentialsKey();
 
-  // BENCH_SERVER_NODE_ARGS: extra node flags for the API process, e.g. "--cpu-prof --cpu-prof-dir=prof".
-  const extraArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean);
-  // The compiled server still runs emulated mode, whose emulator is a TypeScript workspace package
-  // (a test fixture, not in dist/): tsx's loader is there only to import it; the server code is dist/'s.
-  const entry = SERVER === "dist" ? ["--import", "tsx", "dist/index.js"] : ["--import", "tsx", "src/index.ts"];
-  const server = spawn(process.execPath, [...extraArgs, ...entry], {
-    env: {
-      ...process.env,
-      NODE_ENV: "development",
-      LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "info",
-      PORT: String(port),
-      HOST: "127.0.0.1",
-      DATABASE_URL: benchDb.url,
-      DATA_DIR: mkdtempSync(path.join(os.tmpdir(), "minispod-bench-api-")),
-      JWT_SECRET: "bench-secret-bench-secret-bench-secret-00",
-      ADMIN_EMAIL: ADMIN.email,
-      ADMIN_PASSWORD: ADMIN.password,
-      K8S_MODE: "emulated",
-      K8S_EMULATOR_POD_READY_DELAY: "0",
-      LOGIN_RATE_LIMIT_PER_MINUTE: "100000",
-      // No scheduled sweep of the seeded fleet (it has no cluster objects) while the loops run.
-      HEALTH_INTERVAL: "24h",
-    },
-    // The access log goes to /dev/null: the server still formats and writes every line.
-    stdio: ["ignore", "ignore", "inherit"],
+  // The emulator in its own process (node + tsx, as `npm run emulator`), so its work is not the API's.
+  const emulator = spawn(process.execPath, ["--import", "tsx", "bench/lib/emulator-process.ts", kubeconfig], {
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
-  const raw = new pg.Pool({ connectionString: benchDb.url, max: API_POOL_SIZE });
+  const emulatorDied = exitOf(emulator, "emulator", () => stopping);
+  const ask = emulatorClient(emulator, emulatorDied);
+  let server: ChildProcess | undefined;
+  let raw: pg.Pool | undefined;
   try {
+    await ask(undefined, "ready");
+    // BENCH_SERVER_NODE_ARGS: extra node flags for the API process, e.g. "--cpu-prof --cpu-prof-dir=prof".
+    const extraArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean);
+    // The compiled server imports the emulator package (a TypeScript workspace package, a test fixture
+    // not in dist/) for emulated mode only; tsx's loader stays so that import resolves; the server code is dist/'s.
+    const entry = SERVER === "dist" ? ["--import", "tsx", "dist/index.js"] : ["--import", "tsx", "src/index.ts"];
+    server = spawn(process.execPath, [...extraArgs, ...entry], {
+      env: {
+        ...process.env,
+        NODE_ENV: "development",
+        LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "info",
+        PORT: String(port),
+        HOST: "127.0.0.1",
+        DATABASE_URL: benchDb.url,
+        DATA_DIR: path.join(tmp, "data"),
+        CREDENTIALS_KEY: credentialsKey,
+        JWT_SECRET: "bench-secret-bench-secret-bench-secret-00",
+        ADMIN_EMAIL: ADMIN.email,
+        ADMIN_PASSWORD: ADMIN.password,
+        // The emulator's kubeconfig is plain http: allowed outside production (NODE_ENV stays development).
+        K8S_MODE: "cluster",
+        KUBECONFIG_PATH: kubeconfig,
+        LOGIN_RATE_LIMIT_PER_MINUTE: "100000",
+        // No scheduled sweep during the measurement (one is run by hand before it, to check convergence);
+        // the reconciler, renewal and backup loops run as configured by default.
+        HEALTH_INTERVAL: "24h",
+      },
+      // The access log goes to /dev/null: the server still formats and writes every line.
+      stdio: ["ignore", "ignore", "inherit"],
+    });
+    const serverDied = exitOf(server, "API server", () => stopping);
+    // Every wait below also ends, with an error, when either process dies (a fatal error at start, a crash).
+    const guard = <T>(p: Promise<T>) => Promise.race([p, serverDied, emulatorDied]);
+    raw = new pg.Pool({ connectionString: benchDb.url, max: API_POOL_SIZE });
+    await guard(measure(base, server, raw, ask, benchDb.url, credentialsKey));
+  } finally {
+    stopping = true;
+    await raw?.end();
+    if (server) await stopChild(server);
+    await stopChild(emulator);
+    await benchDb.drop();
+  }
+}
+
+async function measure(
+  base: string,
+  server: ChildProcess,
+  raw: pg.Pool,
+  ask: ReturnType<typeof emulatorClient>,
+  dbUrl: string,
+  credentialsKey: string,
+): Promise<void> {
+  {
     const deadline = Date.now() + 180_000;
     for (;;) {
       try {
@@ -302,9 +382,28 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 100));
     }
     progress(`${INSTANCES} instances RUNNING; seeding the fleet`);
-    const seeded = await seedFleet(raw);
-    progress(`fleet seeded in ${(seeded.ms / 1000).toFixed(1)} s; measuring`);
+    const fleet = await ask({ type: "seed", dbUrl, count: FLEET, prefix: FLEET_PREFIX, credentialsKey }, "seeded");
+    progress(
+      `fleet seeded in ${(fleet.ms / 1000).toFixed(1)} s (${fleet.instances} instances, ${fleet.namespaces} namespaces); seeding its history`,
+    );
+    const seeded = await seedHistory(raw, FLEET_PREFIX);
     await raw.query("ANALYZE");
+    // Converged? One sweep of every RUNNING instance through the API: nothing missing, nothing drifted.
+    const sweepStart = performance.now();
+    const check = await json(await send("POST", "/api/admin/health/check", {}, adminToken));
+    const sweepMs = performance.now() - sweepStart;
+    type Checked = { observed: string; missing: string[]; drifted: unknown[] };
+    const results = check.results as Checked[];
+    const notConverged = results.filter((r) => r.missing.length || r.drifted.length).length;
+    const unhealthy = results.filter((r) => r.observed !== "HEALTHY").length;
+    if (results.length !== FLEET + INSTANCES || notConverged || check.repaired.length) {
+      throw new Error(
+        `the fleet is not converged: swept ${results.length} of ${FLEET + INSTANCES}, ${notConverged} with missing/drifted objects, ${check.repaired.length} repairs requested; e.g. ${JSON.stringify(results.find((r) => r.missing.length || r.drifted.length))}`,
+      );
+    }
+    progress(
+      `convergence sweep ${(sweepMs / 1000).toFixed(1)} s: ${results.length} instances, none missing or drifted, ${unhealthy} not HEALTHY; measuring`,
+    );
 
     const auth = { authorization: `Bearer ${token}` };
     const adminAuth = { authorization: `Bearer ${adminToken}` };
@@ -376,7 +475,11 @@ async function main(): Promise<void> {
     // Sanity: the API answers 200 for every scenario before timing anything.
     for (const sc of scenarios) if (!(await sc.api(0))) throw new Error(`${sc.name} did not answer 200`);
 
-    const results = new Map<string, { api: PhaseResult[]; raw: PhaseResult[] }>();
+    const measured = new Map<string, { api: PhaseResult[]; raw: PhaseResult[] }>();
+    const callsBefore = await kubeCallsByVerb(base);
+    const emulatorBefore = await ask({ type: "counts" }, "counts");
+    // Its heap still holds what the convergence sweep (10,000 results, 13 LISTs) grew it to: V8 keeps it.
+    const startRss = rssMb(server.pid as number);
     let peakRss = 0;
     const sampler = setInterval(() => {
       peakRss = Math.max(peakRss, rssMb(server.pid as number));
@@ -392,17 +495,24 @@ async function main(): Promise<void> {
           .join(" "),
       );
       for (const sc of scenarios) {
-        const entry = results.get(sc.name) ?? { api: [], raw: [] };
-        results.set(sc.name, entry);
+        const entry = measured.get(sc.name) ?? { api: [], raw: [] };
+        measured.set(sc.name, entry);
         entry.api.push(await phase(sc.workers, sc.api, meter));
         if (sc.raw) entry.raw.push(await phase(sc.workers, sc.raw.op, meter));
       }
     }
     clearInterval(sampler);
+    const apiCalls = diff(await kubeCallsByVerb(base), callsBefore);
+    const emulatorAfter = await ask({ type: "counts" }, "counts");
+    const emulatorCalls = diff(emulatorAfter.byVerb, emulatorBefore.byVerb);
+    progress(
+      `cluster calls since start: the API's ${fmtCounts(Object.entries(await kubeCallsByVerb(base)))}; the emulator served ${emulatorAfter.total}`,
+    );
+    const applies = apiCalls.filter(([verb]) => ["apply", "create", "update", "patch", "delete"].includes(verb));
 
     const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : "-");
     const rows = scenarios.map((sc) => {
-      const e = results.get(sc.name) as { api: PhaseResult[]; raw: PhaseResult[] };
+      const e = measured.get(sc.name) as { api: PhaseResult[]; raw: PhaseResult[] };
       const m = (xs: PhaseResult[], k: keyof PhaseResult) => median(xs.map((x) => x[k]));
       const apiRps = m(e.api, "rps");
       const rawRps = e.raw.length ? m(e.raw, "rps") : Number.NaN;
@@ -425,9 +535,11 @@ async function main(): Promise<void> {
         machineLine(),
         `- load average (1, 5, 15 min) at the start of each round: ${loads.join(" | ")}`,
         `- command: \`${cmd}\` (BENCH_SECONDS=${SECONDS} per phase, BENCH_ROUNDS=${ROUNDS}: medians of ${ROUNDS})`,
-        `- fixture: one user with ${INSTANCES} RUNNING instances (provisioned through the API); a fleet of ${FLEET} more instances and ${HISTORY_DAYS} days of health history (${seeded.sweeps} sweeps, ${seeded.checks} checks) seeded by SQL in ${(seeded.ms / 1000).toFixed(1)} s`,
-        `- the API in its own process (PostgreSQL, pool of ${API_POOL_SIZE}, emulator, log level ${process.env.BENCH_LOG_LEVEL ?? "info"} to /dev/null); raw = \`pg.Pool\` of ${API_POOL_SIZE} in the load generator, same workers; ratio = raw req/s / API req/s`,
-        `- API server peak RSS while the loops ran: ${peakRss.toFixed(0)} MB`,
+        `- fixture: one user with ${INSTANCES} RUNNING instances (provisioned through the API); a converged fleet of ${fleet.instances} more RUNNING instances in ${fleet.namespaces} namespaces (rows, credentials and applied-fields hashes in PostgreSQL, their objects in the emulator: bench/lib/health-fleet.ts) seeded in ${(fleet.ms / 1000).toFixed(1)} s, and ${HISTORY_DAYS} days of health history (${seeded.sweeps} sweeps, ${seeded.checks} checks) seeded by SQL in ${(seeded.ms / 1000).toFixed(1)} s`,
+        `- the API in its own process (PostgreSQL, pool of ${API_POOL_SIZE}, K8S_MODE=cluster, log level ${process.env.BENCH_LOG_LEVEL ?? "info"} to /dev/null), the Kubernetes API emulator in another; raw = \`pg.Pool\` of ${API_POOL_SIZE} in the load generator, same workers; ratio = raw req/s / API req/s`,
+        `- converged before measuring: one health sweep through the API (POST /api/admin/health/check, ${(sweepMs / 1000).toFixed(1)} s) found ${results.length} instances, none with missing or drifted objects, ${check.repaired.length} repairs requested`,
+        `- cluster calls during the measurement: the API's (minispod_kube_api_calls_total by verb) ${fmtCounts(apiCalls)}; writes (apply/create/update/patch/delete) ${applies.reduce((n, [, v]) => n + v, 0)}; served by the emulator ${fmtCounts(emulatorCalls)}`,
+        `- API server (its process only) peak RSS while the loops ran: ${peakRss.toFixed(0)} MB (${startRss.toFixed(0)} MB when they started, right after the convergence sweep)`,
         "- CPU ms/req: CPU time (user + system, /proc) of the API process, and of the PostgreSQL backends of the bench database, per request in the phase — the cost of a request, which a busy machine does not change the way it changes req/s",
         "",
         "| request | workers | API req/s | API p50 ms | API p99 ms | raw q/s | raw p50 ms | raw p99 ms | raw/API | API CPU ms/req | its DB CPU ms/req | raw DB CPU ms/q | errors |",
@@ -438,11 +550,6 @@ async function main(): Promise<void> {
         "",
       ].join("\n"),
     );
-  } finally {
-    await raw.end();
-    server.kill("SIGTERM");
-    await new Promise((r) => server.once("exit", r));
-    await benchDb.drop();
   }
 }
 
