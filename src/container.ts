@@ -276,15 +276,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
       clusterContact.record(result);
     }));
   const cluster = new KubeInstanceCluster(kube.client);
-  const manifests = new InstanceManifests({
-    render: {
-      tlsIssuer: config.kube.tlsClusterIssuer,
-      ingressClassName: config.kube.ingressClassName,
-      storageClassName: config.kube.storageClassName,
-      postgresServiceType: config.kube.postgresServiceType,
-    },
-    ingressControllerNamespace: config.kube.ingressControllerNamespace,
-  });
+  const manifests = InstanceManifests.fromConfig(config.kube);
   // The reconciler and billing need each other: billing signals the reconciler, and the reconciler's
   // refunds go through billing. The signal is resolved at call time, once both exist.
   let signal: InstanceSignal | undefined;

@@ -61,15 +61,7 @@ async function seed(m: Extract<EmulatorRequest, { type: "seed" }>, emulator: Kub
       JWT_SECRET: "bench-secret-bench-secret-bench-secret-00",
       CREDENTIALS_KEY: m.credentialsKey,
     });
-    const manifests = new InstanceManifests({
-      render: {
-        tlsIssuer: config.kube.tlsClusterIssuer,
-        ingressClassName: config.kube.ingressClassName,
-        storageClassName: config.kube.storageClassName,
-        postgresServiceType: config.kube.postgresServiceType,
-      },
-      ingressControllerNamespace: config.kube.ingressControllerNamespace,
-    });
+    const manifests = InstanceManifests.fromConfig(config.kube);
     const quotas = new QuotaService({ prisma: db.prisma, defaults: config.quotaDefaults });
     const owners = await db.prisma.user.findMany({ where: { instances: { some: { id: { in: fleet.instanceIds.slice(0, 1) } } } } });
     for (const u of owners) {

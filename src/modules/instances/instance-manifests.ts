@@ -2,6 +2,7 @@
  * From an instance row to its manifests: the bridge between the database's desired state and the
  * kube layer's pure templates. Rendering options come from configuration.
  */
+import type { Config } from "../../config/index.js";
 import type { Instance, Plan, Service } from "../../generated/prisma/client.js";
 import {
   type InstanceObjectNames,
@@ -40,6 +41,24 @@ function volumeOf(inst: Pick<Instance, "volumeClaim" | "volumeSnapshot" | "resto
 
 export class InstanceManifests {
   constructor(private readonly opts: InstanceManifestsOptions) {}
+
+  /** The renderer configured as the config says (the container's, and anything that must render the same). */
+  static fromConfig(
+    kube: Pick<
+      Config["kube"],
+      "tlsClusterIssuer" | "ingressClassName" | "storageClassName" | "postgresServiceType" | "ingressControllerNamespace"
+    >,
+  ): InstanceManifests {
+    return new InstanceManifests({
+      render: {
+        tlsIssuer: kube.tlsClusterIssuer,
+        ingressClassName: kube.ingressClassName,
+        storageClassName: kube.storageClassName,
+        postgresServiceType: kube.postgresServiceType,
+      },
+      ingressControllerNamespace: kube.ingressControllerNamespace,
+    });
+  }
 
   names(inst: Pick<Instance, "k8sName">): InstanceObjectNames {
     return names(inst.k8sName);
