@@ -133,3 +133,22 @@ export async function buildAdmin(ctx: TestContext): Promise<TestUser> {
 export function errorShape(code: string, extra: Record<string, unknown> = {}) {
   return { error: { code, message: expect.any(String), requestId: expect.any(String), ...extra } };
 }
+
+/** A new user with `credits` on their balance (one TOPUP ledger entry). */
+export async function buildFundedUser(ctx: TestContext, credits = 10_000): Promise<TestUser> {
+  const u = await buildUser(ctx);
+  await ctx.container.services.ledger.post(ctx.container.db.prisma, { userId: u.id, type: "TOPUP", amount: credits, reason: "test" });
+  return u;
+}
+
+/** The in-process Kubernetes API emulator of a test context (tests run against it). */
+export function emulatorOf(ctx: TestContext) {
+  const e = ctx.container.kube.emulator;
+  if (!e) throw new Error("tests run against the emulator");
+  return e;
+}
+
+/** Runs the reconciler until it has nothing left to do. */
+export function settleReconciler(ctx: TestContext): Promise<void> {
+  return ctx.container.loops.reconciler.runUntilIdle({ timeoutMs: 20_000 });
+}

@@ -5,7 +5,17 @@
  */
 import type { V1PersistentVolumeClaim } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildAdmin, buildUser, createTestContext, errorShape, type TestContext, type TestUser } from "../helpers/app.js";
+import {
+  buildAdmin,
+  buildFundedUser,
+  buildUser,
+  createTestContext,
+  emulatorOf,
+  errorShape,
+  settleReconciler,
+  type TestContext,
+  type TestUser,
+} from "../helpers/app.js";
 
 let ctx: TestContext;
 let admin: TestUser;
@@ -21,12 +31,8 @@ afterAll(async () => {
 });
 
 const prisma = () => ctx.container.db.prisma;
-const emulator = () => {
-  const e = ctx.container.kube.emulator;
-  if (!e) throw new Error("needs the emulator");
-  return e;
-};
-const settle = () => ctx.container.loops.reconciler.runUntilIdle({ timeoutMs: 20_000 });
+const emulator = () => emulatorOf(ctx);
+const settle = () => settleReconciler(ctx);
 const backupsDone = () => ctx.container.loops.backups.runUntilIdle({ timeoutMs: 20_000, between: settle });
 const SNAP = "snapshot.storage.k8s.io/v1";
 
@@ -37,11 +43,7 @@ async function runningInstance(u: TestUser, plan = "n8n/starter", name = "backed
   return res.body.instance as { id: string; namespace: string; resourceName: string };
 }
 
-async function fundedUser(): Promise<TestUser> {
-  const u = await buildUser(ctx);
-  await ctx.container.services.ledger.post(prisma(), { userId: u.id, type: "TOPUP", amount: 10_000, reason: "test" });
-  return u;
-}
+const fundedUser = () => buildFundedUser(ctx);
 
 async function eventsOf(id: string) {
   const rows = await prisma().instanceEvent.findMany({ where: { instanceId: id }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] });

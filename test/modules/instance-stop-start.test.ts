@@ -8,7 +8,16 @@ import type { V1Deployment, V1PersistentVolumeClaim, V1Pod, V1StatefulSet } from
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KINDS } from "../../src/kube/client.js";
 import type { Clock } from "../../src/platform/clock.js";
-import { buildAdmin, buildUser, createTestContext, errorShape, type TestContext, type TestUser } from "../helpers/app.js";
+import {
+  buildAdmin,
+  buildFundedUser,
+  buildUser,
+  createTestContext,
+  errorShape,
+  settleReconciler,
+  type TestContext,
+  type TestUser,
+} from "../helpers/app.js";
 
 /** Real time (the reconciler waits on it), shifted by the renewal test to reach a period's end. */
 class ShiftedClock implements Clock {
@@ -37,13 +46,8 @@ afterAll(async () => {
 
 const prisma = () => ctx.container.db.prisma;
 const kube = () => ctx.container.kube.client;
-const settle = () => ctx.container.loops.reconciler.runUntilIdle({ timeoutMs: 20_000 });
-
-async function fundedUser(credits = 5000): Promise<TestUser> {
-  const u = await buildUser(ctx);
-  await ctx.container.services.ledger.post(prisma(), { userId: u.id, type: "TOPUP", amount: credits, reason: "test" });
-  return u;
-}
+const settle = () => settleReconciler(ctx);
+const fundedUser = (credits = 5000) => buildFundedUser(ctx, credits);
 
 async function running(u: TestUser, plan: string, name: string) {
   const res = await ctx.api.post("/api/subscriptions").set(u.auth).send({ planId: plans[plan]!.id, instanceName: name });

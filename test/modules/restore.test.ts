@@ -6,7 +6,17 @@
 import type { V1Deployment } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KINDS } from "../../src/kube/client.js";
-import { buildAdmin, buildUser, createTestContext, errorShape, type TestContext, type TestUser } from "../helpers/app.js";
+import {
+  buildAdmin,
+  buildFundedUser,
+  buildUser,
+  createTestContext,
+  emulatorOf,
+  errorShape,
+  settleReconciler,
+  type TestContext,
+  type TestUser,
+} from "../helpers/app.js";
 
 let ctx: TestContext;
 const plans: Record<string, { id: string }> = {};
@@ -20,17 +30,12 @@ afterAll(async () => {
 });
 
 const prisma = () => ctx.container.db.prisma;
-const emulator = () => {
-  const e = ctx.container.kube.emulator;
-  if (!e) throw new Error("needs the emulator");
-  return e;
-};
-const settle = () => ctx.container.loops.reconciler.runUntilIdle({ timeoutMs: 20_000 });
+const emulator = () => emulatorOf(ctx);
+const settle = () => settleReconciler(ctx);
 const backupsDone = () => ctx.container.loops.backups.runUntilIdle({ timeoutMs: 20_000, between: settle });
 
 async function setup(name: string) {
-  const u: TestUser = await buildUser(ctx);
-  await ctx.container.services.ledger.post(prisma(), { userId: u.id, type: "TOPUP", amount: 10_000, reason: "test" });
+  const u: TestUser = await buildFundedUser(ctx);
   const res = await ctx.api.post("/api/subscriptions").set(u.auth).send({ planId: plans["n8n/starter"]!.id, instanceName: name });
   expect(res.status).toBe(201);
   await settle();
