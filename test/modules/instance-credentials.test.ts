@@ -218,11 +218,6 @@ describe("instances provisioned before credentials were stored adopt their live 
     const values = await secretData(inst.namespace, inst.secret);
     // As before this change: the values exist only in the Secret.
     await prisma().instanceCredentials.delete({ where: { instanceId: inst.id } });
-    const res = await ctx.api.get(`/api/instances/${inst.id}/credentials`).set(u.auth);
-    expect(res.status).toBe(409);
-    expect(res.body).toEqual(
-      errorShape("INVALID_STATE", { message: "The instance's credentials are not created yet", details: { status: "RUNNING" } }),
-    );
 
     expect(await ctx.container.loops.reconciler.adoptCredentials()).toContain(inst.id);
     expect(await ctx.container.services.credentials.read(inst.id)).toEqual(values);
@@ -232,6 +227,24 @@ describe("instances provisioned before credentials were stored adopt their live 
       ["INFO", `Stored the credentials of Secret ${inst.secret} (encrypted); the Secret is rendered from them from now on`],
     ]);
     expect(await ctx.container.loops.reconciler.adoptCredentials()).not.toContain(inst.id);
+    expect(await eventsOf(inst.id, "CREDENTIALS_ADOPTED")).toHaveLength(1);
+  });
+
+  it("the credentials endpoint adopts at once when the pass has not reached the instance yet (right after an upgrade)", async () => {
+    const u = await fundedUser();
+    const inst = await provision(u, "postgresql/small", "read before the pass");
+    const values = await secretData(inst.namespace, inst.secret);
+    await prisma().instanceCredentials.delete({ where: { instanceId: inst.id } });
+
+    const res = await ctx.api.get(`/api/instances/${inst.id}/credentials`).set(u.auth);
+    expect(res.status).toBe(200);
+    expect(res.body.credentials.password).toBe(values?.POSTGRES_PASSWORD);
+    expect(res.body.credentials.username).toBe(values?.POSTGRES_USER);
+    expect(await ctx.container.services.credentials.read(inst.id)).toEqual(values);
+    expect(await eventsOf(inst.id, "CREDENTIALS_ADOPTED")).toHaveLength(1);
+    // Adopted once: neither the pass nor a second read adopts again.
+    expect(await ctx.container.loops.reconciler.adoptCredentials()).not.toContain(inst.id);
+    expect((await ctx.api.get(`/api/instances/${inst.id}/credentials`).set(u.auth)).body).toEqual(res.body);
     expect(await eventsOf(inst.id, "CREDENTIALS_ADOPTED")).toHaveLength(1);
   });
 
@@ -261,6 +274,12 @@ describe("lost credentials are never regenerated", () => {
     await ctx.container.loops.reconciler.adoptCredentials();
     const message = `The instance's credentials are lost: none are stored and Secret ${inst.secret} is gone. New ones would not open its data, so none are generated; restore the Secret (e.g. from a backup), then restart the instance to adopt it`;
     expect((await eventsOf(inst.id, "CREDENTIALS_LOST")).map((e) => [e.level, e.message])).toEqual([["ERROR", message]]);
+    // The endpoint says so too, and generates nothing.
+    const lost = await ctx.api.get(`/api/instances/${inst.id}/credentials`).set(u.auth);
+    expect(lost.status).toBe(409);
+    expect(lost.body).toEqual(errorShape("INVALID_STATE", { message, details: { status: "RUNNING" } }));
+    expect(await prisma().instanceCredentials.count({ where: { instanceId: inst.id } })).toBe(0);
+    expect(await eventsOf(inst.id, "CREDENTIALS_LOST")).toHaveLength(1);
 
     await restart(u, inst.id);
     const row = await prisma().instance.findUniqueOrThrow({ where: { id: inst.id } });

@@ -8,9 +8,8 @@
 import { KubeError } from "../../kube/kube-errors.js";
 import { names } from "../../kube/templates/index.js";
 import type { InstanceCluster } from "../../modules/instances/instance-cluster.js";
+import { resolveCredentials } from "../../modules/instances/credentials-resolution.js";
 import { CredentialsLostError, type InstanceCredentialsStore } from "../../modules/instances/instance-credentials.js";
-import { templateOf } from "../../modules/instances/instance-manifests.js";
-import * as state from "../../modules/instances/instance-state.js";
 import type { PrismaClient } from "../../platform/db/index.js";
 import type { Logger } from "../../platform/logger.js";
 
@@ -57,43 +56,4 @@ export class CredentialsAdoption {
     this.last = Date.now();
     await this.adoptAll();
   }
-}
-
-/** One CREDENTIALS_LOST event per instance (the condition is rechecked every pass until it is resolved). */
-/**
- * An instance's credentials to render into its Secret (`InstanceCredentialsStore.resolve`), with the
- * instance events that go with it: CREDENTIALS_ADOPTED when the live Secret was adopted, and
- * CREDENTIALS_LOST (once) before a `CredentialsLostError` is rethrown. The reconciler's apply and the
- * adoption pass both come here.
- */
-export async function resolveCredentials(
-  o: { prisma: PrismaClient; cluster: InstanceCluster; credentials: InstanceCredentialsStore },
-  inst: { id: string; namespace: string; appliedGeneration: number; service: Parameters<typeof templateOf>[0] },
-  secretName: string,
-): Promise<Record<string, string>> {
-  try {
-    const r = await o.credentials.resolve({
-      id: inst.id,
-      template: templateOf(inst.service),
-      appliedGeneration: inst.appliedGeneration,
-      secretName,
-      readLiveSecret: () => o.cluster.readCredentials(inst.namespace, secretName),
-    });
-    if (r.source === "adopted") {
-      await state.recordEvent(o.prisma, inst.id, {
-        type: "CREDENTIALS_ADOPTED",
-        message: `Stored the credentials of Secret ${secretName} (encrypted); the Secret is rendered from them from now on`,
-      });
-    }
-    return r.values;
-  } catch (err) {
-    if (err instanceof CredentialsLostError) await recordLostOnce(o.prisma, inst.id, err);
-    throw err;
-  }
-}
-
-export async function recordLostOnce(prisma: PrismaClient, instanceId: string, err: CredentialsLostError): Promise<void> {
-  const already = await prisma.instanceEvent.findFirst({ where: { instanceId, type: "CREDENTIALS_LOST" }, select: { id: true } });
-  if (already) return;
-  await state.recordEvent(prisma, instanceId, { type: "CREDENTIALS_LOST", level: "ERROR", message: err.message });
 }

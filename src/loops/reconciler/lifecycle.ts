@@ -28,7 +28,7 @@ import type { PrismaClient } from "../../platform/db/index.js";
 import type { Logger } from "../../platform/logger.js";
 import type { ReconcilerMetrics } from "../../platform/metrics.js";
 import { inTransaction } from "../../platform/transaction.js";
-import { resolveCredentials } from "./credentials-adoption.js";
+import { resolveCredentials } from "../../modules/instances/credentials-resolution.js";
 import type { TenantSync } from "./tenant-sync.js";
 import type { WorkResult } from "./work-queue.js";
 

@@ -251,6 +251,8 @@ export function instancesRoutes(deps: { instances: InstancesService; authenticat
     "/:id/credentials",
     doc({
       summary: "Generated connection details (owner only)",
+      description:
+        "From the credentials stored (encrypted) in the database. An instance provisioned before they were stored adopts its live Secret's values at the first read (503 while the cluster is unreachable); 409 while it has none yet (PENDING, TERMINATED) or when they are lost (no stored row and no Secret): nothing is ever generated for an instance that ran.",
       tags: ["instances"],
       response: { description: "{credentials}", schema: InstanceCredentialsResponseSchema },
       errors: [409, 503],

@@ -26,7 +26,8 @@ import { lockUser } from "../credits/ledger.service.js";
 import type { QuotaService } from "../quotas/quotas.service.js";
 import type { IdempotentResponse } from "../../platform/idempotency.js";
 import type { InstanceCluster } from "./instance-cluster.js";
-import type { InstanceCredentialsStore } from "./instance-credentials.js";
+import { resolveCredentials } from "./credentials-resolution.js";
+import { CredentialsLostError, type InstanceCredentialsStore } from "./instance-credentials.js";
 import type { InstanceManifests } from "./instance-manifests.js";
 import { createInstanceRow } from "./instance-rows.js";
 import * as state from "./instance-state.js";
@@ -462,6 +463,22 @@ export class InstancesService {
   }
 
   /**
+   * An applied instance with no stored credentials was provisioned before they were kept in the
+   * database, and the reconciler's adoption pass has not reached it yet: adopt its live Secret now
+   * (once; the same path as the pass), instead of answering "not created yet" for a running instance.
+   * Lost credentials (no row, no Secret) are a 409 saying so; nothing is ever generated here.
+   */
+  private async adoptCredentials(inst: Owned): Promise<Record<string, string> | undefined> {
+    if (inst.appliedGeneration === 0) return undefined;
+    try {
+      return await clusterRead(() => resolveCredentials(this.o, inst, this.o.manifests.names(inst).secret));
+    } catch (err) {
+      if (err instanceof CredentialsLostError) throw new InvalidStateError(err.message, { details: { status: inst.status } });
+      throw err;
+    }
+  }
+
+  /**
    * Connection details, from the credentials stored in the database (the Secret is rendered from
    * them; no cluster call). Owner only: an admin gets a 404 too.
    */
@@ -470,7 +487,7 @@ export class InstancesService {
     if (inst.status === "TERMINATED" || inst.status === "PENDING") {
       throw new InvalidStateError(`Instance is ${inst.status}; it has no credentials`, { details: { status: inst.status } });
     }
-    const secret = await this.o.credentials.read(inst.id);
+    const secret = (await this.o.credentials.read(inst.id)) ?? (await this.adoptCredentials(inst));
     if (!secret) throw new InvalidStateError("The instance's credentials are not created yet", { details: { status: inst.status } });
     const base = { instanceId: inst.id, service: inst.service.slug, url: this.o.manifests.url(inst) };
     if (inst.service.template === "postgresql") {
