@@ -2,6 +2,7 @@
  * What every benchmark shares: a throwaway PostgreSQL database next to the one DATABASE_URL names,
  * percentiles, the machine line for RESULTS.md, and a main() runner that exits non-zero on failure.
  */
+import { readFileSync } from "node:fs";
 import os from "node:os";
 import pg from "pg";
 
@@ -46,4 +47,44 @@ export function runMain(main: () => Promise<void>): void {
       process.exit(1);
     },
   );
+}
+
+/** CPU time (user + system) of a process so far, in ms, from /proc (clock ticks of 10 ms). */
+export function cpuMs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return 0; // a backend that exited
+  }
+}
+
+/**
+ * CPU per unit of work, the number that survives a loaded machine: throughput falls with the share of
+ * the cores a process gets, but the CPU a request costs does not. A process's (the API's), and the
+ * database's (every backend connected to the database `pool` is on).
+ */
+export interface CpuMeter {
+  start(): Promise<void>;
+  stop(): Promise<{ apiMs: number; dbMs: number }>;
+}
+
+export function cpuMeter(pid: number, pool: pg.Pool): CpuMeter {
+  let db0 = new Map<number, number>();
+  let api0 = 0;
+  const dbPids = async () =>
+    (await pool.query<{ pid: number }>(`SELECT "pid" FROM pg_stat_activity WHERE "datname" = current_database()`)).rows.map((r) => r.pid);
+  return {
+    async start() {
+      db0 = new Map((await dbPids()).map((p) => [p, cpuMs(p)]));
+      api0 = cpuMs(pid);
+    },
+    async stop() {
+      const apiMs = cpuMs(pid) - api0;
+      // Backends that appeared during the phase started from zero; those that exited are not counted.
+      const now = await dbPids();
+      const dbMs = now.reduce((n, p) => n + cpuMs(p) - (db0.get(p) ?? 0), 0);
+      return { apiMs, dbMs };
+    },
+  };
 }
