@@ -21,6 +21,7 @@ import type { Logger } from "../platform/logger.js";
 import type { InstanceSignal } from "../platform/signals.js";
 import * as instanceState from "../modules/instances/instance-state.js";
 import type { BackupMetrics } from "../platform/metrics.js";
+import { UPGRADE_TRIGGER, upgradeSnapshotSettled } from "../modules/upgrades/upgrade-steps.js";
 
 export const BACKUPS_LEASE = "backups";
 const BATCH = 100;
@@ -177,6 +178,8 @@ export class BackupLoop {
     const s = await this.o.cluster.snapshotState(row.namespace, row.snapshotName);
     if (s.readyToUse) {
       await backupState.backupReady(this.o.prisma, row, s.restoreSizeBytes, this.o.clock.now());
+      // A pre-upgrade backup starts its upgrade's rollout (which also starts a PostgreSQL stopped for the cut).
+      if (row.trigger === UPGRADE_TRIGGER && (await this.settleUpgrade(row, { ready: true })) === "started") return "ready";
       await this.resume(row, "Starting again: the backup's snapshot is cut");
       return "ready";
     }
@@ -193,7 +196,15 @@ export class BackupLoop {
 
   private async fail(row: Backup, reason: string): Promise<void> {
     await backupState.backupFailed(this.o.prisma, row, reason, this.o.clock.now());
+    // A failed pre-upgrade backup: the upgrade does not start (the instance stays on its version).
+    if (row.trigger === UPGRADE_TRIGGER) await this.settleUpgrade(row, { ready: false, reason });
     await this.resume(row, "Starting again: the backup failed");
+  }
+
+  private async settleUpgrade(row: Backup, outcome: { ready: true } | { ready: false; reason: string }) {
+    const result = await upgradeSnapshotSettled(this.o.prisma, row, outcome, this.o.clock.now());
+    if (result === "started") this.o.signal.instanceChanged(row.instanceId);
+    return result;
   }
 
   /**

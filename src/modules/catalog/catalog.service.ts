@@ -82,7 +82,11 @@ export class CatalogService {
 
   async createService(input: ServiceCreateReq): Promise<ServiceView> {
     try {
-      const row = await this.opts.prisma.service.create({ data: input, include: { plans: true } });
+      // Its image and version are its first (default) version: new instances run it, upgrades start from it.
+      const row = await this.opts.prisma.service.create({
+        data: { ...input, versions: { create: { version: input.version, image: input.image, isDefault: true } } },
+        include: { plans: true },
+      });
       await this.opts.audit?.record(this.opts.prisma, {
         action: "admin.catalog.service.create",
         objectType: "service",
