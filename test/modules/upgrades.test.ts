@@ -218,6 +218,38 @@ describe("GET /api/instances/:id/versions and PUT /api/instances/:id/version", (
     );
   });
 
+  it("an instance without a volume upgrades with no snapshot, and a failed rollout goes back to the previous image only", async () => {
+    const admin = await buildAdmin(ctx);
+    const n8n = await prisma().service.findUniqueOrThrow({ where: { slug: "n8n" } });
+    const plan = await ctx.api
+      .post(`/api/admin/services/${n8n.id}/plans`)
+      .set(admin.auth)
+      .send({ slug: "ephemeral", name: "Ephemeral", cpuMilli: 250, memoryMb: 256, storageGb: 0, monthlyPriceCredits: 100 });
+    expect(plan.status).toBe(201);
+    plans["n8n/ephemeral"] = plan.body.plan;
+    const { u, inst } = await setup("n8n/ephemeral", "no-volume");
+    emulator().markImageBad(`${N8N}:1.104.0`);
+    try {
+      const res = await ctx.api.put(`/api/instances/${inst.id}/version`).set(u.auth).send({ version: "1.104.0" });
+      expect(res.status).toBe(202);
+      expect(res.body.versions.upgrade).toEqual({ fromVersion: "1.103.2", toVersion: "1.104.0", phase: "ROLLING_OUT", backupId: null });
+      let row = await prisma().instance.findUniqueOrThrow({ where: { id: inst.id } });
+      for (let i = 0; i < 30 && row.status !== "RUNNING"; i++) {
+        await ctx.container.loops.reconciler.reconcileNow(inst.id);
+        await emulator().fastForward();
+        row = await prisma().instance.findUniqueOrThrow({ where: { id: inst.id } });
+      }
+      expect(row).toMatchObject({ status: "RUNNING", version: "1.103.2", upgradeToVersion: null, volumeClaim: null });
+      expect((await deployment(inst.namespace, inst.resourceName)).image).toBe(`${N8N}:1.103.2`);
+      expect(await prisma().backup.count({ where: { instanceId: inst.id } })).toBe(0);
+      const events = await upgradeEvents(inst.id);
+      expect(events.map((e) => e.type)).toEqual(["UPGRADE_REQUESTED", "UPGRADE_STARTED", "UPGRADE_FAILED", "UPGRADE_ROLLED_BACK"]);
+      expect(events[3]?.data).toMatchObject({ restored: false });
+    } finally {
+      emulator().markImageGood(`${N8N}:1.104.0`);
+    }
+  });
+
   it("PostgreSQL moves within its major version (stopped briefly for the snapshot); 16 -> 17 in place is refused and changes nothing", async () => {
     const { u, inst } = await setup("postgresql/small", "db");
     const versions = await ctx.api.get(`/api/instances/${inst.id}/versions`).set(u.auth);

@@ -214,8 +214,11 @@ export class InstanceLifecycle {
         data: { durationMs: tookMs },
       });
       // A version upgrade ends here: rolled out, or (after a failure) rolled back to the previous version.
-      if (final === "RUNNING" && status === "UPGRADING") await state.upgradeRolledOut(tx, inst, tookMs);
-      else if (final === "RUNNING" && inst.upgradeFromVersion) await state.upgradeRolledBack(tx, inst, status === "RESTORING");
+      // (Suspended mid-rollout, it ends when it runs again: on the new version unless it was rolled back.)
+      if (final === "RUNNING" && inst.upgradeFromVersion) {
+        if (status === "UPGRADING" || inst.version === inst.upgradeToVersion) await state.upgradeRolledOut(tx, inst, tookMs);
+        else await state.upgradeRolledBack(tx, inst, status === "RESTORING");
+      }
     });
     // The rollout just watched is the instance's first health observation (the sweep takes over after).
     if (final === "RUNNING") await recordRolloutHealth(this.o.prisma, inst.id, doneAt);
