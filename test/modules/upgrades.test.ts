@@ -436,5 +436,15 @@ describe("admin: image versions and upgrade paths", () => {
     // Put the seeded default back for the other tests.
     const old = await prisma().serviceVersion.findFirstOrThrow({ where: { serviceId: ghost.id, version: "5.130.2-alpine" } });
     expect((await ctx.api.patch(`/api/admin/service-versions/${old.id}`).set(admin.auth).send({ isDefault: true })).status).toBe(200);
+    expect(await prisma().service.findUniqueOrThrow({ where: { id: ghost.id } })).toMatchObject({ version: "5.130.2-alpine" });
+
+    // The service's own version is its default version: editing it moves the default (created when new).
+    expect((await ctx.api.patch(`/api/admin/services/${ghost.id}`).set(admin.auth).send({ version: "5.130.4-alpine" })).status).toBe(200);
+    const defaults = await prisma().serviceVersion.findMany({ where: { serviceId: ghost.id, isDefault: true } });
+    expect(defaults.map((v) => [v.version, v.image, v.isActive])).toEqual([["5.130.4-alpine", "ghost", true]]);
+    expect((await ctx.api.patch(`/api/admin/services/${ghost.id}`).set(admin.auth).send({ version: "5.130.2-alpine" })).status).toBe(200);
+    expect((await prisma().serviceVersion.findFirstOrThrow({ where: { serviceId: ghost.id, isDefault: true } })).version).toBe(
+      "5.130.2-alpine",
+    );
   });
 });
