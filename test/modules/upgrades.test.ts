@@ -218,6 +218,30 @@ describe("GET /api/instances/:id/versions and PUT /api/instances/:id/version", (
     );
   });
 
+  it("an upgrade whose next step was lost (a process died once its backup was READY) is taken up by the next backup pass", async () => {
+    const { u, inst } = await setup("n8n/starter", "resumed");
+    expect((await ctx.api.put(`/api/instances/${inst.id}/version`).set(u.auth).send({ version: "1.104.0" })).status).toBe(202);
+    // As if the backup loop had marked the backup READY and died before the upgrade's step: a plain backup's pass.
+    const backup = await prisma().backup.update({
+      where: { id: (await prisma().instance.findUniqueOrThrow({ where: { id: inst.id } })).upgradeBackupId! },
+      data: { trigger: "manual" },
+    });
+    await ctx.container.loops.backups.runOnce();
+    expect(await prisma().backup.findUniqueOrThrow({ where: { id: backup.id } })).toMatchObject({ status: "READY" });
+    // The same pass found the waiting upgrade and started it.
+    expect(await prisma().instance.findUniqueOrThrow({ where: { id: inst.id } })).toMatchObject({
+      status: "UPGRADING",
+      version: "1.104.0",
+    });
+    await settle();
+    expect(await prisma().instance.findUniqueOrThrow({ where: { id: inst.id } })).toMatchObject({
+      status: "RUNNING",
+      version: "1.104.0",
+      upgradeToVersion: null,
+    });
+    expect((await deployment(inst.namespace, inst.resourceName)).image).toBe(`${N8N}:1.104.0`);
+  });
+
   it("an instance without a volume upgrades with no snapshot, and a failed rollout goes back to the previous image only", async () => {
     const admin = await buildAdmin(ctx);
     const n8n = await prisma().service.findUniqueOrThrow({ where: { slug: "n8n" } });

@@ -32,6 +32,9 @@ ADD COLUMN "upgrade_backup_id" TEXT,
 ADD COLUMN "upgrade_from_version" TEXT,
 ADD COLUMN "upgrade_from_image" TEXT;
 
+-- The backup loop looks for upgrades waiting on their pre-upgrade backup every pass (few rows).
+CREATE INDEX "instances_upgrade_to_version_idx" ON "instances"("upgrade_to_version");
+
 -- Every existing service's current image is its default version; every existing instance runs it.
 INSERT INTO "service_versions" ("id", "service_id", "version", "image", "is_active", "is_default", "upgrade_from", "notes", "created_at", "updated_at")
 SELECT 'sv' || md5(s."id" || ':' || s."version"), s."id", s."version", s."image", true, true, ARRAY[]::TEXT[], '', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP
