@@ -242,6 +242,30 @@ describe("GET /api/instances/:id/versions and PUT /api/instances/:id/version", (
     expect((await deployment(inst.namespace, inst.resourceName)).image).toBe(`${N8N}:1.104.0`);
   });
 
+  it("needs storage quota for the pre-upgrade backup and a rollback's volume (422), and then changes nothing", async () => {
+    const { u, inst } = await setup("n8n/starter", "tight");
+    const admin = await buildAdmin(ctx);
+    const quota = (storageGb: number) =>
+      ctx.api.put(`/api/admin/users/${u.id}/quota`).set(admin.auth).send({ maxInstances: 5, cpuMilli: 4000, memoryMb: 8192, storageGb });
+    // The volume (5 GiB) and the backup (5 GiB) fit in 10; a rollback's volume would not.
+    expect((await quota(10)).status).toBe(200);
+    const res = await ctx.api.put(`/api/instances/${inst.id}/version`).set(u.auth).send({ version: "1.104.0" });
+    expect(res.status).toBe(422);
+    expect(res.body).toEqual(errorShape("QUOTA_EXCEEDED", { details: { limit: "storageGb", max: 10, current: 10, requested: 5 } }));
+    expect(await prisma().instance.findUniqueOrThrow({ where: { id: inst.id } })).toMatchObject({
+      status: "RUNNING",
+      version: "1.103.2",
+      upgradeToVersion: null,
+      upgradeBackupId: null,
+    });
+    expect(await prisma().backup.count({ where: { instanceId: inst.id } })).toBe(0);
+    expect(await upgradeEvents(inst.id)).toEqual([]);
+    expect((await quota(15)).status).toBe(200);
+    expect((await ctx.api.put(`/api/instances/${inst.id}/version`).set(u.auth).send({ version: "1.104.0" })).status).toBe(202);
+    await backupsDone(settle);
+    expect(await prisma().instance.findUniqueOrThrow({ where: { id: inst.id } })).toMatchObject({ status: "RUNNING", version: "1.104.0" });
+  });
+
   it("an instance without a volume upgrades with no snapshot, and a failed rollout goes back to the previous image only", async () => {
     const admin = await buildAdmin(ctx);
     const n8n = await prisma().service.findUniqueOrThrow({ where: { slug: "n8n" } });
