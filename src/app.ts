@@ -13,6 +13,8 @@ import { adminCreditsRoutes, creditsRoutes } from "./modules/credits/credits.rou
 import { adminQuotasRoutes, quotasRoutes } from "./modules/quotas/quotas.routes.js";
 import { instancesRoutes } from "./modules/instances/instances.routes.js";
 import { backupsRoutes } from "./modules/backups/backups.routes.js";
+import { adminServiceVersionRoutes } from "./modules/catalog/service-versions.routes.js";
+import { upgradesRoutes } from "./modules/upgrades/upgrades.routes.js";
 import { subscriptionsRoutes } from "./modules/subscriptions/subscriptions.routes.js";
 import { adminUsersRoutes } from "./modules/users/users.routes.js";
 import { adminHealthRoutes } from "./modules/health/health.routes.js";
@@ -167,6 +169,7 @@ export function createApp(c: Container): Express {
   api.use("/quotas", authn, quotasRoutes({ quotas: c.services.quotas }));
   api.use("/subscriptions", authn, subscriptionsRoutes({ subscriptions: c.services.subscriptions }));
   api.use("/instances", backupsRoutes({ backups: c.services.backups, authenticate: authn }));
+  api.use("/instances", upgradesRoutes({ upgrades: c.services.upgrades, authenticate: authn }));
   api.use(
     "/instances",
     instancesRoutes({
@@ -181,6 +184,7 @@ export function createApp(c: Container): Express {
   const admin = Router();
   admin.use(authn, requireRole("ADMIN"));
   admin.use(adminCatalogRoutes({ catalog: c.services.catalog }));
+  admin.use(adminServiceVersionRoutes({ versions: c.services.serviceVersions }));
   admin.use(adminUsersRoutes({ users: c.services.users }));
   admin.use(adminCreditsRoutes({ credits: c.services.credits }));
   admin.use(adminQuotasRoutes({ quotas: c.services.quotas }));

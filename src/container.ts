@@ -53,6 +53,8 @@ import { KubeFleetReader } from "./modules/health/kube-fleet-reader.js";
 import { BackupLoop } from "./loops/backups.js";
 import { KubeBackupCluster } from "./modules/backups/backup-cluster.js";
 import { BackupsService } from "./modules/backups/backups.service.js";
+import { ServiceVersionsService } from "./modules/catalog/service-versions.service.js";
+import { UpgradesService } from "./modules/upgrades/upgrades.service.js";
 
 export interface Readiness {
   /** The database answered: this replica can serve. The cluster is reported only (platform/readiness.ts). */
@@ -85,6 +87,10 @@ export interface Container {
     /** Revoked login sessions, in memory on every replica (kept current by a short poll). */
     revocations: SessionRevocations;
     backups: BackupsService;
+    /** Image versions per service and their upgrade paths (admin catalog). */
+    serviceVersions: ServiceVersionsService;
+    /** Version upgrades of instances (GET /versions, PUT /version). */
+    upgrades: UpgradesService;
   };
   /** Stripe's webhook verifier, present when Stripe is configured (payments). */
   paymentsWebhookVerifier?: WebhookVerifier;
@@ -354,6 +360,8 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
     wake: () => backupLoop.wake(),
     audit,
   });
+  const serviceVersions = new ServiceVersionsService({ prisma, audit });
+  const upgrades = new UpgradesService({ prisma, clock, signal: lateSignal, quotas, backups, audit });
   const healthRepository = new HealthRepository(prisma);
   const healthSweeper = new HealthSweeper({
     prisma,
@@ -444,6 +452,8 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
       audit,
       revocations,
       backups,
+      serviceVersions,
+      upgrades,
     },
     paymentsWebhookVerifier: paymentsEdge.verifier,
     kube,

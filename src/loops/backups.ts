@@ -21,6 +21,7 @@ import type { Logger } from "../platform/logger.js";
 import type { InstanceSignal } from "../platform/signals.js";
 import * as instanceState from "../modules/instances/instance-state.js";
 import type { BackupMetrics } from "../platform/metrics.js";
+import { startUpgradeWithoutSnapshot, UPGRADE_TRIGGER, upgradeSnapshotSettled } from "../modules/upgrades/upgrade-steps.js";
 
 export const BACKUPS_LEASE = "backups";
 const BATCH = 100;
@@ -148,6 +149,7 @@ export class BackupLoop {
       }
       this.o.metrics?.backupsFinished(report.ready, report.failed);
       if (report.failed) this.o.logger.warn({ ...report }, "backup pass: some backups FAILED");
+      await this.recoverUpgrades();
       return report;
     } finally {
       await this.o.leases.release(BACKUPS_LEASE, this.holder);
@@ -177,6 +179,8 @@ export class BackupLoop {
     const s = await this.o.cluster.snapshotState(row.namespace, row.snapshotName);
     if (s.readyToUse) {
       await backupState.backupReady(this.o.prisma, row, s.restoreSizeBytes, this.o.clock.now());
+      // A pre-upgrade backup starts its upgrade's rollout (which also starts a PostgreSQL stopped for the cut).
+      if (row.trigger === UPGRADE_TRIGGER && (await this.settleUpgrade(row, { ready: true })) === "started") return "ready";
       await this.resume(row, "Starting again: the backup's snapshot is cut");
       return "ready";
     }
@@ -193,7 +197,48 @@ export class BackupLoop {
 
   private async fail(row: Backup, reason: string): Promise<void> {
     await backupState.backupFailed(this.o.prisma, row, reason, this.o.clock.now());
+    // A failed pre-upgrade backup: the upgrade does not start (the instance stays on its version).
+    if (row.trigger === UPGRADE_TRIGGER) await this.settleUpgrade(row, { ready: false, reason });
     await this.resume(row, "Starting again: the backup failed");
+  }
+
+  /**
+   * Upgrades still waiting for a pre-upgrade backup that is no longer pending (a process died between
+   * the backup's end and the upgrade's next step, or the API's between its request and the rollout of
+   * an instance without a volume): the step is taken now. Guarded transitions make a repeat harmless.
+   */
+  private async recoverUpgrades(): Promise<void> {
+    const waiting = await this.o.prisma.instance.findMany({
+      where: { upgradeToVersion: { not: null }, upgradeFromVersion: null },
+      select: { id: true, upgradeBackupId: true },
+      take: BATCH,
+    });
+    for (const inst of waiting) {
+      try {
+        if (!inst.upgradeBackupId) {
+          const r = await startUpgradeWithoutSnapshot(this.o.prisma, inst.id, this.o.clock.now());
+          if (r === "started") this.o.signal.instanceChanged(inst.id);
+          continue;
+        }
+        const backup = await this.o.prisma.backup.findUnique({ where: { id: inst.upgradeBackupId } });
+        if (backup?.status === "PENDING" && !backup.deleteRequestedAt) continue;
+        if (!backup) {
+          await instanceState.upgradeAbandoned(this.o.prisma, inst, "its pre-upgrade backup is gone");
+          continue;
+        }
+        if (backup.status === "READY" && (await this.settleUpgrade(backup, { ready: true })) === "started") continue;
+        if (backup.status === "FAILED") await this.settleUpgrade(backup, { ready: false, reason: backup.reason ?? "failed" });
+        await this.resume(backup, "Starting again: the upgrade did not start");
+      } catch (err) {
+        this.o.logger.warn({ err, instanceId: inst.id }, "backup pass: could not take an upgrade's next step; retrying on the next pass");
+      }
+    }
+  }
+
+  private async settleUpgrade(row: Backup, outcome: { ready: true } | { ready: false; reason: string }) {
+    const result = await upgradeSnapshotSettled(this.o.prisma, row, outcome, this.o.clock.now());
+    if (result === "started") this.o.signal.instanceChanged(row.instanceId);
+    return result;
   }
 
   /**

@@ -59,3 +59,8 @@ export function found<T>(value: T | null | undefined, what: string): T {
   if (value === null || value === undefined) throw new NotFoundError(`${what} not found`);
   return value;
 }
+
+/** A version upgrade the catalog's upgrade paths do not allow (e.g. a PostgreSQL major version in place). */
+export class UpgradeNotAllowedError extends ConflictError {
+  override readonly code = "UPGRADE_NOT_ALLOWED";
+}

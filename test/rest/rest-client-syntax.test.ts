@@ -9,7 +9,15 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 
-const FILES = ["rest/auth.rest", "rest/credits.rest", "rest/subscriptions.rest", "rest/instance.rest", "rest/admin/health.rest"];
+const FILES = [
+  "rest/auth.rest",
+  "rest/credits.rest",
+  "rest/subscriptions.rest",
+  "rest/instance.rest",
+  "rest/admin/health.rest",
+  "rest/upgrades.rest",
+  "rest/admin/versions.rest",
+];
 /** Provided by the REST Client environment (README: "Developer requests"), not defined in the files. */
 const ENVIRONMENT = new Set(["host", "adminPassword"]);
 /** REST Client's request metadata comments. */

@@ -7,6 +7,8 @@
  *   RUNNING -> STOPPED -> UPDATING -> RUNNING      (the owner: desired STOPPED scales to 0; start scales back up)
  *   RUNNING -> RESTORING -> RUNNING               (a new PVC from a backup's snapshot; the old one deleted once it runs,
  *                                                  or back to the old one — UPDATING — if the new one never does)
+ *   RUNNING -> UPGRADING -> RUNNING               (a new image version after a pre-upgrade snapshot; if it never runs,
+ *                                                  the previous version — RESTORING from that snapshot — then RUNNING)
  *   any -> TERMINATING -> TERMINATED              (desired TERMINATED: objects deleted)
  *   any -> FAILED                                 (a permanent error; never-ran instances are rolled back and refunded)
  *
@@ -23,6 +25,7 @@ import { CredentialsLostError, type InstanceCredentialsStore } from "../../modul
 import type { InstanceManifests } from "../../modules/instances/instance-manifests.js";
 import * as state from "../../modules/instances/instance-state.js";
 import type { BillingService } from "../../modules/subscriptions/billing.service.js";
+import { rollBackUpgrade } from "../../modules/upgrades/upgrade-steps.js";
 import type { Clock } from "../../platform/clock.js";
 import type { PrismaClient } from "../../platform/db/index.js";
 import type { Logger } from "../../platform/logger.js";
@@ -37,7 +40,7 @@ export class PermanentReconcileError extends Error {}
 
 type Loaded = Instance & { plan: Plan; service: Service };
 
-const TRANSITIONAL = ["PENDING", "PROVISIONING", "UPDATING", "RESTARTING", "RESTORING", "TERMINATING"] as const;
+const TRANSITIONAL = ["PENDING", "PROVISIONING", "UPDATING", "RESTARTING", "RESTORING", "UPGRADING", "TERMINATING"] as const;
 
 export interface LifecycleOptions {
   prisma: PrismaClient;
@@ -156,6 +159,7 @@ export class InstanceLifecycle {
         problem = `Rollout did not complete within ${Math.round(this.o.rolloutTimeoutMs / 1000)}s: ${rollout.message ?? "not ready"}`;
       }
       if (problem && status === "RESTORING") return this.rollBackRestore(inst, problem);
+      if (problem && status === "UPGRADING") return this.rollBackUpgrade(inst, problem);
       if (problem) throw new PermanentReconcileError(problem);
       if (inst.attempts === 0 || stuck) {
         const type = stuck ? state.podProblemEvent(stuck.reason) : "ROLLOUT_WAITING";
@@ -192,7 +196,9 @@ export class InstanceLifecycle {
               ? "Restarted"
               : status === "RESTORING"
                 ? "Restored from the backup (new volume in use, the old one deleted)"
-                : "Updated";
+                : status === "UPGRADING"
+                  ? `Upgraded to ${inst.version ?? "?"}`
+                  : "Updated";
     // A restore runs on its new volume: the old one goes (deleting twice after a crash is harmless).
     if (status === "RESTORING" && inst.restoreClaim) {
       const old = inst.volumeClaim ?? this.o.manifests.names(inst).pvc;
@@ -207,6 +213,12 @@ export class InstanceLifecycle {
         message: `${verb} in ${tookMs} ms`,
         data: { durationMs: tookMs },
       });
+      // A version upgrade ends here: rolled out, or (after a failure) rolled back to the previous version.
+      // (Suspended mid-rollout, it ends when it runs again: on the new version unless it was rolled back.)
+      if (final === "RUNNING" && inst.upgradeFromVersion) {
+        if (status === "UPGRADING" || inst.version === inst.upgradeToVersion) await state.upgradeRolledOut(tx, inst, tookMs);
+        else await state.upgradeRolledBack(tx, inst, status === "RESTORING");
+      }
     });
     // The rollout just watched is the instance's first health observation (the sweep takes over after).
     if (final === "RUNNING") await recordRolloutHealth(this.o.prisma, inst.id, doneAt);
@@ -237,6 +249,13 @@ export class InstanceLifecycle {
       outcome: { instanceId: inst.id, status: "UPDATING", result: "waiting" },
       next: { attempts: 0, nextAttemptAt: this.o.clock.now() },
     };
+  }
+
+  /** The new version never became ready: back to the previous one (next pass), from the pre-upgrade snapshot. */
+  private async rollBackUpgrade(inst: Loaded, reason: string): Promise<WorkResult> {
+    const now = this.o.clock.now();
+    const status = await rollBackUpgrade(this.o.prisma, inst, reason, now);
+    return { outcome: { instanceId: inst.id, status, result: "waiting" }, next: { attempts: 0, nextAttemptAt: now } };
   }
 
   /**
@@ -316,6 +335,11 @@ export class InstanceLifecycle {
       // The new volume was refused (e.g. the namespace's storage quota): back to the old one.
       log.warn({ err }, "restore failed; switching back");
       return this.rollBackRestore(inst, message);
+    }
+    if (permanent && inst.status === "UPGRADING" && inst.desiredState !== "TERMINATED") {
+      // The new version's objects were refused: back to the previous version.
+      log.warn({ err }, "upgrade failed; rolling back");
+      return this.rollBackUpgrade(inst, message);
     }
     if (permanent && !(err instanceof KubeNotFoundError && inst.desiredState === "TERMINATED")) {
       this.o.metrics.reconcileError("permanent");

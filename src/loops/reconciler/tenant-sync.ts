@@ -66,7 +66,9 @@ export class TenantSync {
   async syncAll(): Promise<string[]> {
     const users = await this.o.prisma.user.findMany({
       where: {
-        instances: { some: { status: { in: ["PROVISIONING", "RUNNING", "UPDATING", "RESTARTING", "SUSPENDED", "STOPPED", "RESTORING"] } } },
+        instances: {
+          some: { status: { in: ["PROVISIONING", "RUNNING", "UPDATING", "RESTARTING", "SUSPENDED", "STOPPED", "RESTORING", "UPGRADING"] } },
+        },
       },
       select: { id: true, tenantAppliedHash: true, quota: true },
     });

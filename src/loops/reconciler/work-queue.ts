@@ -49,7 +49,7 @@ export interface WorkQueueOptions {
 const DUE = Prisma.sql`
     "status" <> 'TERMINATED'
     AND ("status" <> 'FAILED' OR "desired_state" = 'TERMINATED')
-    AND ("generation" > "observed_generation" OR "status" IN ('PENDING','PROVISIONING','UPDATING','RESTARTING','RESTORING','TERMINATING')
+    AND ("generation" > "observed_generation" OR "status" IN ('PENDING','PROVISIONING','UPDATING','RESTARTING','RESTORING','UPGRADING','TERMINATING')
          OR ("desired_state" = 'TERMINATED'))`;
 
 export class InstanceWorkQueue {

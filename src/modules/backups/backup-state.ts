@@ -20,12 +20,14 @@ export async function requestBackup(
     snapshotClass: string;
     deadline: Date;
     quiesce: boolean;
+    /** manual (POST /backups, the default) or upgrade (the snapshot before a version upgrade). */
+    trigger?: string;
   },
 ): Promise<Backup> {
-  const row = await db.backup.create({ data: { ...b, status: "PENDING", trigger: "manual" } });
+  const row = await db.backup.create({ data: { ...b, status: "PENDING", trigger: b.trigger ?? "manual" } });
   await recordEvent(db, b.instanceId, {
     type: "BACKUP_REQUESTED",
-    message: `Backup requested: VolumeSnapshot ${b.snapshotName} of ${b.pvcName} (class ${b.snapshotClass})${b.quiesce ? "; PostgreSQL is stopped briefly for the cut" : ""}`,
+    message: `${b.trigger === "upgrade" ? "Pre-upgrade backup" : "Backup"} requested: VolumeSnapshot ${b.snapshotName} of ${b.pvcName} (class ${b.snapshotClass})${b.quiesce ? "; PostgreSQL is stopped briefly for the cut" : ""}`,
     data: { backupId: row.id, snapshotName: b.snapshotName },
   });
   return row;

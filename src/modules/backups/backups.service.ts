@@ -4,9 +4,9 @@
  * instance API: the owner acts; admins may read; another tenant's instance or backup is a 404.
  */
 import { randomBytes } from "node:crypto";
-import type { Backup } from "../../generated/prisma/client.js";
+import type { Backup, Instance, Plan, Service } from "../../generated/prisma/client.js";
 import type { Clock } from "../../platform/clock.js";
-import type { PrismaClient } from "../../platform/db/index.js";
+import type { PrismaClient, Tx } from "../../platform/db/index.js";
 import { ConflictError, InvalidStateError, NotFoundError } from "../../platform/domain-errors.js";
 import type { AuthIdentity } from "../../platform/http/auth.js";
 import { type Paginated, paginated, skipTake } from "../../platform/http/pagination.js";
@@ -84,23 +84,10 @@ export class BackupsService {
     if (pending) {
       throw new ConflictError("A backup of this instance is already in progress", { details: { backupId: pending.id } });
     }
-    const now = this.o.clock.now();
     // A backup holds a copy of the volume: it counts against the storage quota (checked under the user lock).
     const row = await inTransaction(this.o.prisma, async (tx) => {
       await lockUser(tx, inst.userId);
-      await this.o.quotas.assertWithinQuota(tx, inst.userId, { instances: 0, cpuMilli: 0, memoryMb: 0, storageGb: inst.plan.storageGb });
-      return backupState.requestBackup(tx, {
-        instanceId,
-        userId: inst.userId,
-        namespace: inst.namespace,
-        // The claim in use: after a restore it is the restored one.
-        pvcName: inst.volumeClaim ?? this.o.manifests.names(inst).pvc,
-        snapshotName: `${inst.k8sName}-backup-${randomBytes(4).toString("hex")}`,
-        snapshotClass: this.o.snapshotClass,
-        deadline: new Date(now.getTime() + this.o.timeoutMs),
-        // PostgreSQL is snapshotted from a clean shutdown: a RUNNING one is scaled to 0 for the cut.
-        quiesce: inst.service.template === "postgresql" && inst.status === "RUNNING",
-      });
+      return this.requestInTx(tx, inst, "manual");
     });
     await this.o.audit?.record(this.o.prisma, {
       action: "instance.backup.create",
@@ -112,14 +99,52 @@ export class BackupsService {
     return toBackupView(row);
   }
 
+  /**
+   * Requests a backup of `inst` inside the caller's transaction (after `lockUser`): the storage quota
+   * is checked, the row is PENDING, the loop cuts the snapshot. Also the pre-upgrade snapshot of a
+   * version upgrade (`trigger` "upgrade"); the caller wakes the loop after commit (`wake`).
+   */
+  async requestInTx(
+    tx: Tx,
+    inst: Pick<Instance, "id" | "userId" | "namespace" | "k8sName" | "volumeClaim" | "status"> & { plan: Plan; service: Service },
+    trigger: "manual" | "upgrade",
+  ): Promise<Backup> {
+    const now = this.o.clock.now();
+    await this.o.quotas.assertWithinQuota(tx, inst.userId, { instances: 0, cpuMilli: 0, memoryMb: 0, storageGb: inst.plan.storageGb });
+    return backupState.requestBackup(tx, {
+      instanceId: inst.id,
+      userId: inst.userId,
+      namespace: inst.namespace,
+      // The claim in use: after a restore it is the restored one.
+      pvcName: inst.volumeClaim ?? this.o.manifests.names(inst).pvc,
+      snapshotName: `${inst.k8sName}-backup-${randomBytes(4).toString("hex")}`,
+      snapshotClass: this.o.snapshotClass,
+      deadline: new Date(now.getTime() + this.o.timeoutMs),
+      // PostgreSQL is snapshotted from a clean shutdown: a RUNNING one is scaled to 0 for the cut.
+      quiesce: inst.service.template === "postgresql" && inst.status === "RUNNING",
+      trigger,
+    });
+  }
+
+  /** Wakes the backup loop (after a request committed). */
+  wake(): void {
+    this.o.wake();
+  }
+
   /** Asks for the backup's removal: its snapshot is deleted by the loop, then the backup disappears. */
   async delete(caller: AuthIdentity, instanceId: string, backupId: string): Promise<BackupView> {
     await this.instance(caller, instanceId, true);
     const row = await this.o.prisma.backup.findFirst({ where: { id: backupId, instanceId, deleteRequestedAt: null } });
     if (!row) throw new NotFoundError("Backup not found");
-    const inst = await this.o.prisma.instance.findUnique({ where: { id: instanceId }, select: { restoreSnapshot: true } });
+    const inst = await this.o.prisma.instance.findUnique({
+      where: { id: instanceId },
+      select: { restoreSnapshot: true, upgradeBackupId: true },
+    });
     if (inst?.restoreSnapshot === row.snapshotName) {
       throw new InvalidStateError("The instance is being restored from this backup", { details: { backupId } });
+    }
+    if (inst?.upgradeBackupId === row.id) {
+      throw new InvalidStateError("This is the pre-upgrade backup of the upgrade in progress", { details: { backupId } });
     }
     if (!(await backupState.requestBackupDeletion(this.o.prisma, row, this.o.clock.now()))) throw new NotFoundError("Backup not found");
     await this.o.audit?.record(this.o.prisma, {

@@ -5,6 +5,33 @@
 import type { PrismaClient } from "../../platform/db/index.js";
 import type { PlanCreateReq, ServiceCreateReq } from "./catalog.schema.js";
 
+/**
+ * Seeded image versions and upgrade paths (real tags of the images above; the service's own version
+ * is its default). Patch releases upgrade within their line; PostgreSQL 17 is offered to no 16.x
+ * instance — a major version cannot be upgraded in place — and every PostgreSQL tag stays on Alpine
+ * (its postgres user is uid 70, Debian's is 999: the volume's files would not be readable).
+ */
+export const SEED_VERSIONS: Record<string, Array<{ version: string; upgradeFrom: string[]; notes: string; isActive?: boolean }>> = {
+  n8n: [
+    { version: "1.103.1", upgradeFrom: [], notes: "Previous patch release" },
+    { version: "1.103.2", upgradeFrom: ["1.103.1"], notes: "Patch release" },
+    { version: "1.104.0", upgradeFrom: ["1.103.1", "1.103.2"], notes: "Minor release: new nodes and fixes" },
+  ],
+  ghost: [
+    { version: "5.130.1-alpine", upgradeFrom: [], notes: "Previous patch release" },
+    { version: "5.130.2-alpine", upgradeFrom: ["5.130.1-alpine"], notes: "Patch release" },
+  ],
+  postgresql: [
+    { version: "16.9-alpine", upgradeFrom: [], notes: "PostgreSQL 16" },
+    { version: "16.10-alpine", upgradeFrom: ["16.9-alpine"], notes: "PostgreSQL 16 minor release: bug and security fixes" },
+    {
+      version: "17.6-alpine",
+      upgradeFrom: [],
+      notes: "PostgreSQL 17: not an in-place upgrade from 16 (create a new instance and move the data with pg_dump/pg_restore)",
+    },
+  ],
+};
+
 export const SEED_CATALOG: Array<ServiceCreateReq & { plans: PlanCreateReq[] }> = [
   {
     slug: "n8n",
@@ -60,5 +87,31 @@ export async function seedCatalog(prisma: PrismaClient): Promise<void> {
         update: {},
       });
     }
+    await seedVersions(prisma, s);
+  }
+}
+
+/** Missing versions are created (existing ones left as an admin may have edited them); the service's version is the default. */
+async function seedVersions(prisma: PrismaClient, s: { id: string; slug: string; image: string; version: string }): Promise<void> {
+  for (const v of SEED_VERSIONS[s.slug] ?? []) {
+    await prisma.serviceVersion.upsert({
+      where: { serviceId_version: { serviceId: s.id, version: v.version } },
+      create: {
+        serviceId: s.id,
+        version: v.version,
+        image: s.image,
+        upgradeFrom: v.upgradeFrom,
+        notes: v.notes,
+        isActive: v.isActive ?? true,
+      },
+      update: {},
+    });
+  }
+  if (!(await prisma.serviceVersion.findFirst({ where: { serviceId: s.id, isDefault: true } }))) {
+    await prisma.serviceVersion.upsert({
+      where: { serviceId_version: { serviceId: s.id, version: s.version } },
+      create: { serviceId: s.id, version: s.version, image: s.image, isDefault: true },
+      update: { isDefault: true, isActive: true },
+    });
   }
 }

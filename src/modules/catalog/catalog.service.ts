@@ -2,6 +2,7 @@ import type { AuditService } from "../audit/audit.service.js";
 import type { Plan, Service } from "../../generated/prisma/client.js";
 import { Prisma, type PrismaClient } from "../../platform/db/index.js";
 import { ConflictError, NotFoundError, found } from "../../platform/domain-errors.js";
+import { inTransaction } from "../../platform/transaction.js";
 import type {
   PlanCreateReq,
   PlanUpdateReq,
@@ -82,7 +83,11 @@ export class CatalogService {
 
   async createService(input: ServiceCreateReq): Promise<ServiceView> {
     try {
-      const row = await this.opts.prisma.service.create({ data: input, include: { plans: true } });
+      // Its image and version are its first (default) version: new instances run it, upgrades start from it.
+      const row = await this.opts.prisma.service.create({
+        data: { ...input, versions: { create: { version: input.version, image: input.image, isDefault: true } } },
+        include: { plans: true },
+      });
       await this.opts.audit?.record(this.opts.prisma, {
         action: "admin.catalog.service.create",
         objectType: "service",
@@ -97,8 +102,23 @@ export class CatalogService {
   }
 
   async updateService(id: string, input: ServiceUpdateReq): Promise<ServiceView> {
-    found(await this.opts.prisma.service.findUnique({ where: { id } }), "Service");
-    const row = await this.opts.prisma.service.update({ where: { id }, data: input, include: { plans: { orderBy: planOrder } } });
+    const existing = found(await this.opts.prisma.service.findUnique({ where: { id } }), "Service");
+    const row = await inTransaction(this.opts.prisma, async (tx) => {
+      const updated = await tx.service.update({ where: { id }, data: input, include: { plans: { orderBy: planOrder } } });
+      // The service's image and version are its default version's (new instances run it): keep them one.
+      if (updated.image !== existing.image || updated.version !== existing.version) {
+        await tx.serviceVersion.updateMany({
+          where: { serviceId: id, isDefault: true, version: { not: updated.version } },
+          data: { isDefault: false },
+        });
+        await tx.serviceVersion.upsert({
+          where: { serviceId_version: { serviceId: id, version: updated.version } },
+          create: { serviceId: id, version: updated.version, image: updated.image, isDefault: true },
+          update: { image: updated.image, isDefault: true, isActive: true },
+        });
+      }
+      return updated;
+    });
     await this.opts.audit?.record(this.opts.prisma, {
       action: "admin.catalog.service.update",
       objectType: "service",

@@ -81,7 +81,13 @@ export class InstanceManifests {
       userId: inst.userId,
       namespace: inst.namespace,
       name: inst.k8sName,
-      service: { template, image: inst.service.image, version: inst.service.version, port: inst.service.port },
+      // The version the instance runs (set at creation and by upgrades); the service's for rows from before versions.
+      service: {
+        template,
+        image: inst.image ?? inst.service.image,
+        version: inst.version ?? inst.service.version,
+        port: inst.service.port,
+      },
       plan: { cpuMilli: inst.plan.cpuMilli, memoryMb: inst.plan.memoryMb, storageGb: inst.plan.storageGb },
       host: inst.subdomain,
       replicas: opts.replicas,

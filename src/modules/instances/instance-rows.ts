@@ -39,6 +39,8 @@ export async function createInstanceRow(
   const namespace = tenantNamespace(input.userId);
   const k8sName = await allocateK8sName(tx, namespace, input.name);
   const subdomain = `${k8sName}-${shortId()}.${input.baseDomain}`;
+  // It runs the service's default version (the service's own image and version when it has none).
+  const version = await tx.serviceVersion.findFirst({ where: { serviceId: input.plan.serviceId, isDefault: true } });
   const instance = await tx.instance.create({
     data: {
       userId: input.userId,
@@ -52,6 +54,8 @@ export async function createInstanceRow(
       url: HTTP_TEMPLATES.has(input.plan.service.template) ? `https://${subdomain}` : null,
       status: "PENDING",
       desiredState: "RUNNING",
+      version: version?.version ?? input.plan.service.version,
+      image: version?.image ?? input.plan.service.image,
     },
     include: instanceViewInclude,
   });

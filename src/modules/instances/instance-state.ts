@@ -43,6 +43,13 @@ export type InstanceEventType =
   | "STARTING"
   | "STOPPED"
   | "RESTORE_FAILED"
+  // version upgrades (PUT /version; the steps below)
+  | "UPGRADE_REQUESTED"
+  | "UPGRADE_SNAPSHOT_READY"
+  | "UPGRADE_STARTED"
+  | "UPGRADE_ROLLED_OUT"
+  | "UPGRADE_FAILED"
+  | "UPGRADE_ROLLED_BACK"
   | "TENANT_READY"
   | "OBJECTS_APPLIED"
   | "ROLLOUT_WAITING"
@@ -220,6 +227,189 @@ export async function restoreRolledBack(db: Db, inst: { id: string; restoreClaim
     level: "ERROR",
     message: `Restore failed (${reason}); switching back to the previous volume`,
     data: { claim: inst.restoreClaim },
+  });
+}
+
+// ---- version upgrades (PUT /version) ----------------------------------------------------------------
+//
+//   requestUpgrade           RUNNING; upgradeToVersion + upgradeBackupId set, the pre-upgrade backup PENDING
+//   beginUpgradeRollout      the backup is READY: UPGRADING on the new version/image (a new generation)
+//   upgradeAbandoned         the backup FAILED (or the instance changed meanwhile): nothing rolled out
+//   upgradeRolledOut         the new version runs: RUNNING, the upgrade columns cleared
+//   upgradeRollingBack       it never ran: back to the previous version/image, RESTORING from the backup's snapshot
+//   upgradeRolledBack        the previous version runs again (on the snapshot's data): the upgrade columns cleared
+
+/** The upgrade's columns all cleared. */
+const NO_UPGRADE = { upgradeToVersion: null, upgradeBackupId: null, upgradeFromVersion: null, upgradeFromImage: null } as const;
+
+/**
+ * PUT /version: records the upgrade (target version), then has `takeBackup` request the pre-upgrade
+ * backup (null: no volume) and records which. The instance keeps running its version until the backup
+ * is READY. Null (nothing written) when the instance changed meanwhile; else the backup's id.
+ */
+export async function requestUpgrade(
+  db: Db,
+  inst: { id: string; generation: number; version: string },
+  u: { toVersion: string; takeBackup: () => Promise<{ id: string; snapshotName: string } | null> },
+): Promise<{ backupId: string | null } | null> {
+  const res = await db.instance.updateMany({
+    where: {
+      id: inst.id,
+      status: "RUNNING",
+      desiredState: "RUNNING",
+      generation: inst.generation,
+      upgradeToVersion: null,
+      restoreClaim: null,
+    },
+    data: { ...NO_UPGRADE, upgradeToVersion: u.toVersion },
+  });
+  if (res.count !== 1) return null;
+  await recordEvent(db, inst.id, {
+    type: "UPGRADE_REQUESTED",
+    message: `Upgrade ${inst.version} -> ${u.toVersion} requested`,
+    data: { fromVersion: inst.version, toVersion: u.toVersion },
+  });
+  const backup = await u.takeBackup();
+  if (backup) await db.instance.update({ where: { id: inst.id }, data: { upgradeBackupId: backup.id } });
+  return { backupId: backup?.id ?? null };
+}
+
+/**
+ * The pre-upgrade backup is READY (or there is no volume to back up): UPGRADING on the new version and
+ * image — a new generation the reconciler rolls out, with its own rollout deadline. A PostgreSQL
+ * instance stopped for the snapshot (`quiesced`) is started on the new version directly. False (nothing
+ * written) when the instance is no longer where the upgrade left it.
+ */
+export async function beginUpgradeRollout(
+  db: Db,
+  inst: { id: string; upgradeToVersion: string | null; upgradeBackupId: string | null; version: string | null; image: string | null },
+  u: { image: string; fromVersion: string; fromImage: string; quiesced: boolean; snapshotName: string | null; now: Date },
+): Promise<boolean> {
+  if (!inst.upgradeToVersion) return false;
+  const res = await db.instance.updateMany({
+    where: {
+      id: inst.id,
+      upgradeToVersion: inst.upgradeToVersion,
+      upgradeBackupId: inst.upgradeBackupId,
+      upgradeFromVersion: null,
+      OR: [
+        { status: "RUNNING", desiredState: "RUNNING" },
+        ...(u.quiesced ? [{ status: "STOPPED" as const, desiredState: "STOPPED" as const }] : []),
+      ],
+    },
+    data: {
+      status: "UPGRADING",
+      desiredState: "RUNNING",
+      version: inst.upgradeToVersion,
+      image: u.image,
+      upgradeFromVersion: u.fromVersion,
+      upgradeFromImage: u.fromImage,
+      ...freshTransition(u.now),
+    },
+  });
+  if (res.count !== 1) return false;
+  if (u.snapshotName) {
+    await recordEvent(db, inst.id, {
+      type: "UPGRADE_SNAPSHOT_READY",
+      message: `Pre-upgrade backup ${u.snapshotName} is ready`,
+      data: { backupId: inst.upgradeBackupId },
+    });
+  }
+  await recordEvent(db, inst.id, {
+    type: "UPGRADE_STARTED",
+    message: `Rolling out ${u.image}:${inst.upgradeToVersion} (was ${u.fromVersion})`,
+    data: { fromVersion: u.fromVersion, toVersion: inst.upgradeToVersion, image: u.image },
+  });
+  return true;
+}
+
+/**
+ * The upgrade never started (its pre-upgrade backup failed, or the instance changed meanwhile): the
+ * instance stays on its version, loudly. Guarded by the backup it waited for.
+ */
+export async function upgradeAbandoned(db: Db, inst: { id: string; upgradeBackupId: string | null }, reason: string): Promise<boolean> {
+  const cur = await db.instance.findUnique({ where: { id: inst.id }, select: { upgradeToVersion: true, version: true } });
+  const res = await db.instance.updateMany({
+    where: { id: inst.id, upgradeBackupId: inst.upgradeBackupId, upgradeToVersion: { not: null }, upgradeFromVersion: null },
+    data: NO_UPGRADE,
+  });
+  if (res.count !== 1) return false;
+  await recordEvent(db, inst.id, {
+    type: "UPGRADE_FAILED",
+    level: "ERROR",
+    message: `Upgrade to ${cur?.upgradeToVersion ?? "?"} not started: ${reason}; the instance stays on ${cur?.version ?? "its version"}`,
+    data: { toVersion: cur?.upgradeToVersion ?? null, backupId: inst.upgradeBackupId, reason, rolledOut: false },
+  });
+  return true;
+}
+
+/** The new version runs (the reconciler's convergence from UPGRADING, in its transaction). */
+export async function upgradeRolledOut(
+  db: Db,
+  inst: { id: string; version: string | null; upgradeFromVersion: string | null; upgradeBackupId: string | null },
+  tookMs: number,
+): Promise<void> {
+  await db.instance.update({ where: { id: inst.id }, data: NO_UPGRADE });
+  await recordEvent(db, inst.id, {
+    type: "UPGRADE_ROLLED_OUT",
+    message: `Upgraded ${inst.upgradeFromVersion ?? "?"} -> ${inst.version ?? "?"} in ${tookMs} ms; the pre-upgrade backup is kept`,
+    data: { fromVersion: inst.upgradeFromVersion, toVersion: inst.version, backupId: inst.upgradeBackupId, durationMs: tookMs },
+  });
+}
+
+/**
+ * The new version did not become ready (rollout timeout, stuck pods, or a refused object): back to the
+ * previous version and image. With a pre-upgrade snapshot, RESTORING onto a new PVC `claim` made from
+ * it (the data as it was before the new version touched it; the restore machinery switches and cleans
+ * up); without one (no volume), UPDATING on the old image. A new generation, its own deadline.
+ */
+export async function upgradeRollingBack(
+  db: Db,
+  inst: { id: string; version: string | null; upgradeFromVersion: string | null; upgradeFromImage: string | null },
+  r: { reason: string; now: Date; restore?: { claim: string; snapshot: string } },
+): Promise<void> {
+  await db.instance.update({
+    where: { id: inst.id },
+    data: {
+      status: r.restore ? "RESTORING" : "UPDATING",
+      version: inst.upgradeFromVersion,
+      image: inst.upgradeFromImage,
+      ...(r.restore ? { restoreClaim: r.restore.claim, restoreSnapshot: r.restore.snapshot } : {}),
+      ...freshTransition(r.now),
+    },
+  });
+  await recordEvent(db, inst.id, {
+    type: "UPGRADE_FAILED",
+    level: "ERROR",
+    message: `Upgrade to ${inst.version ?? "?"} failed (${r.reason}); rolling back to ${inst.upgradeFromVersion ?? "?"}${
+      r.restore ? ` with the pre-upgrade backup ${r.restore.snapshot} on a new volume ${r.restore.claim}` : ""
+    }`,
+    data: {
+      toVersion: inst.version,
+      fromVersion: inst.upgradeFromVersion,
+      reason: r.reason,
+      rolledOut: true,
+      ...(r.restore ? { snapshot: r.restore.snapshot, claim: r.restore.claim } : {}),
+    },
+  });
+}
+
+/**
+ * The previous version runs again after a failed upgrade (the reconciler's convergence, in its
+ * transaction). `restored`: on the pre-upgrade snapshot's data; else on the volume as it was (no
+ * volume, or the snapshot's volume itself never ran — see RESTORE_FAILED).
+ */
+export async function upgradeRolledBack(
+  db: Db,
+  inst: { id: string; version: string | null; upgradeToVersion: string | null; upgradeBackupId: string | null },
+  restored: boolean,
+): Promise<void> {
+  await db.instance.update({ where: { id: inst.id }, data: NO_UPGRADE });
+  await recordEvent(db, inst.id, {
+    type: "UPGRADE_ROLLED_BACK",
+    level: "WARN",
+    message: `Rolled back to ${inst.version ?? "?"}${restored ? " with the pre-upgrade backup's data" : ""}; the upgrade to ${inst.upgradeToVersion ?? "?"} did not happen`,
+    data: { version: inst.version, toVersion: inst.upgradeToVersion, backupId: inst.upgradeBackupId, restored },
   });
 }
 

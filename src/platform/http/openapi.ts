@@ -19,7 +19,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   402: "Insufficient credits (`INSUFFICIENT_CREDITS`, details: {balance, price})",
   403: "The caller's role may not do this (`FORBIDDEN`)",
   404: "Not found — also another tenant's objects (`NOT_FOUND`)",
-  409: "Conflict: duplicate, wrong state or idempotency key reused (`CONFLICT`, `INVALID_STATE`, `IDEMPOTENCY_KEY_REUSED`, `IDEMPOTENCY_KEY_IN_PROGRESS` with Retry-After, ...)",
+  409: "Conflict: duplicate, wrong state or idempotency key reused (`CONFLICT`, `INVALID_STATE`, `UPGRADE_NOT_ALLOWED`, `IDEMPOTENCY_KEY_REUSED`, `IDEMPOTENCY_KEY_IN_PROGRESS` with Retry-After, ...)",
   413: "Request body too large (`PAYLOAD_TOO_LARGE`)",
   415: "Unsupported Content-Encoding of the request body (`UNSUPPORTED_MEDIA_TYPE`)",
   422: "Quota exceeded (`QUOTA_EXCEEDED`, details: {limit, max, current, requested})",
