@@ -181,7 +181,7 @@ describe("metadata-only watch, bookmarks, closed streams", () => {
       ["DELETED", "PartialObjectMetadata", "meta.k8s.io/v1", "s1"],
     ]);
     for (const e of got) expect(Object.keys(e.object).sort()).toEqual(["apiVersion", "kind", "metadata"]);
-    expect((got[0]?.object.metadata as { labels: Record<string, string> }).labels).toEqual({ a: "b" });
+    expect((got[0]?.object.metadata as { labels?: Record<string, string> } | undefined)?.labels).toEqual({ a: "b" });
   });
 
   it("refuses a watch that accepts only the list form (406 NotAcceptable): a watch event is one object", async () => {
