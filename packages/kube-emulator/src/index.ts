@@ -379,6 +379,11 @@ export class KubeEmulator {
     return this.cluster.finalizeAllNamespaces();
   }
 
+  /** Watch streams open right now. */
+  get openWatches(): number {
+    return this.router.openWatches;
+  }
+
   /** Ends every open watch stream cleanly, as an API server restart does; clients must re-watch. Returns how many. */
   closeWatches(): number {
     return this.router.closeWatches();

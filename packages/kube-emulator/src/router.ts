@@ -102,6 +102,10 @@ export class Router {
     this.watches.clear();
   }
 
+  get openWatches(): number {
+    return this.watches.size;
+  }
+
   /** Ends every open watch stream cleanly (what an API server's restart or a watch timeout does to clients). */
   closeWatches(): number {
     const n = this.watches.size;
