@@ -8,6 +8,7 @@ import { KubeEmulator } from "@minispod/kube-emulator";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { KubeClient, type KubeVerb, createKubeConfig } from "../../src/kube/client.js";
 import { Informer } from "../../src/kube/informer.js";
+import type { KubeObject } from "../../src/kube/objects.js";
 
 let emulator: KubeEmulator;
 let client: KubeClient;
@@ -60,7 +61,7 @@ function configMapInformer(metadataOnly = false, kind: "ConfigMap" | "Secret" = 
 }
 
 const cm = (ns: string, name: string, v: string, labels: Record<string, string> = { "informer-test": "yes" }) =>
-  client.apply({ apiVersion: "v1", kind: "ConfigMap", metadata: { name, namespace: ns, labels }, data: { v } });
+  client.apply({ apiVersion: "v1", kind: "ConfigMap", metadata: { name, namespace: ns, labels }, data: { v } } as KubeObject);
 const names = (inf: Informer<Seen>) => [...inf.values()].map((s) => `${s.name}=${s.value ?? ""}`).sort();
 
 describe("Informer", () => {
@@ -110,12 +111,8 @@ describe("Informer", () => {
     // another object is created, and the history is compacted past the informer's resourceVersion.
     expect(emulator.closeWatches()).toBeGreaterThanOrEqual(1);
     emulator.deleteObject("v1", "ConfigMap", "inf-a", "doomed");
-    emulator.apply({
-      apiVersion: "v1",
-      kind: "ConfigMap",
-      metadata: { name: "after-compaction", namespace: "inf-a", labels: { "informer-test": "yes" } },
-      data: { v: "c" },
-    });
+    const created = { name: "after-compaction", namespace: "inf-a", labels: { "informer-test": "yes" } };
+    emulator.apply({ apiVersion: "v1", kind: "ConfigMap", metadata: created, data: { v: "c" } });
     emulator.compactHistory();
     await inf.until(() => inf.stats.relists === 1 && inf.synced);
     expect(inf.stats.lists).toBe(2);
@@ -129,7 +126,7 @@ describe("Informer", () => {
       kind: "Secret",
       metadata: { name: "listed", namespace: "inf-a", labels: { "informer-test": "yes" } },
       stringData: { v: "secret-listed" },
-    });
+    } as KubeObject);
     const inf = configMapInformer(true, "Secret");
     inf.start();
     await inf.until(() => inf.synced);
@@ -138,7 +135,7 @@ describe("Informer", () => {
       kind: "Secret",
       metadata: { name: "watched", namespace: "inf-a", labels: { "informer-test": "yes" } },
       stringData: { v: "secret-watched" },
-    });
+    } as KubeObject);
     await inf.until(() => inf.get("inf-a", "watched") !== undefined);
     for (const name of ["listed", "watched"]) {
       expect(inf.get("inf-a", name)?.keys).toEqual(["apiVersion", "kind", "metadata"]);
