@@ -170,14 +170,17 @@ export class Informer<T> {
   private async run(): Promise<void> {
     const { logger } = this.o;
     let backoff = this.o.minBackoffMs ?? 500;
+    let watchesAtFailure = 0;
     while (!this.stopping) {
       try {
         if (this.rv === undefined || !this.listed) await this.list();
         if (this.stopping) break;
         await this.watchOnce();
-        backoff = this.o.minBackoffMs ?? 500; // a watch that opened and ended cleanly: all is well
       } catch (err) {
         if (this.stopping) break;
+        // A watch that opened before failing starts the backoff again from the bottom.
+        if (this.stats.watches > watchesAtFailure) backoff = this.o.minBackoffMs ?? 500;
+        watchesAtFailure = this.stats.watches;
         if (err instanceof ExpiredError || isExpired(err)) {
           // The server's history no longer reaches our resourceVersion: LIST again.
           logger.info({ kind: this.kind, resourceVersion: this.rv }, "informer: resourceVersion expired (410); listing again");
