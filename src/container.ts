@@ -49,7 +49,7 @@ import { PaymentsService } from "./modules/payments/payments.service.js";
 import { createStripeClient, StripeCheckoutProvider, StripeWebhookVerifier } from "./modules/payments/stripe.provider.js";
 import { AuditService } from "./modules/audit/audit.service.js";
 import { SessionRevocations } from "./modules/auth/session-revocations.js";
-import { KubeFleetReader } from "./modules/health/kube-fleet-reader.js";
+import { FleetCache, KubeFleetReader } from "./modules/health/kube-fleet-reader.js";
 import { BackupLoop } from "./loops/backups.js";
 import { KubeBackupCluster } from "./modules/backups/backup-cluster.js";
 import { BackupsService } from "./modules/backups/backups.service.js";
@@ -363,9 +363,13 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
   const serviceVersions = new ServiceVersionsService({ prisma, audit });
   const upgrades = new UpgradesService({ prisma, clock, signal: lateSignal, quotas, backups, audit });
   const healthRepository = new HealthRepository(prisma);
+  const fleetCache =
+    config.health.cache === "off"
+      ? undefined
+      : new FleetCache({ client: kube.client, logger: logger.child({ loop: "health", component: "informer" }), mode: config.health.cache });
   const healthSweeper = new HealthSweeper({
     prisma,
-    fleet: new KubeFleetReader(kube.client, { logger: logger.child({ loop: "health" }) }),
+    fleet: new KubeFleetReader(kube.client, { logger: logger.child({ loop: "health" }), ...(fleetCache ? { cache: fleetCache } : {}) }),
     manifests,
     repository: healthRepository,
     clock,
@@ -382,6 +386,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
     logger: logger.child({ loop: "health" }),
     intervalMs: config.health.intervalMs,
     retentionMs: config.health.retentionMs,
+    ...(fleetCache ? { cache: fleetCache } : {}),
   });
   const health = new HealthService({ prisma, clock, runner: healthLoop });
   const streams = {

@@ -68,6 +68,7 @@ const EnvSchema = z.object({
   HEALTH_INTERVAL: duration.default(5 * 60_000),
   HEALTH_CONSECUTIVE_OBSERVATIONS: int(1, 100).default(2),
   HEALTH_RETENTION: duration.default(30 * 86_400_000),
+  HEALTH_CACHE: z.enum(["all", "metadata", "off"]).default("all"),
   RECONCILE_RESYNC_INTERVAL: duration.default(30_000),
   ROLLOUT_TIMEOUT: duration.default(10 * 60_000),
   STUCK_POD_GRACE: duration.default(2 * 60_000),
@@ -199,6 +200,11 @@ const ConfigSchema = EnvSchema.transform((e, ctx) => {
       intervalMs: e.HEALTH_INTERVAL,
       consecutiveObservations: e.HEALTH_CONSECUTIVE_OBSERVATIONS,
       retentionMs: e.HEALTH_RETENTION,
+      /**
+       * Which kinds the sweep keeps in informers (LIST then WATCH) instead of LISTing each sweep: all
+       * twelve watchable kinds, the nine metadata-only ones, or none. Unsynced informers fall back to a LIST.
+       */
+      cache: e.HEALTH_CACHE,
     },
     backups: {
       /** VolumeSnapshotClass of instance backups (its driver must be the instances' CSI driver). */

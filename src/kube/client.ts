@@ -1,5 +1,8 @@
+import { request as httpRequest, type IncomingMessage } from "node:http";
+import { request as httpsRequest } from "node:https";
 import { PassThrough, type Readable } from "node:stream";
 import {
+  ApiException,
   createConfiguration,
   type KubeConfig,
   type KubernetesObject,
@@ -40,7 +43,7 @@ export interface KubeLogger {
   warn(obj: object, msg?: string): void;
 }
 
-export type KubeVerb = "apply" | "get" | "list" | "delete" | "patch" | "logs" | "version";
+export type KubeVerb = "apply" | "get" | "list" | "watch" | "delete" | "patch" | "logs" | "version";
 
 export interface KubeCallResult {
   ok: boolean;
@@ -102,6 +105,8 @@ export interface ListOptions {
 
 export interface ListResult<T> {
   items: T[];
+  /** The list's resourceVersion (its first page's: later pages are the same snapshot), to WATCH from. */
+  resourceVersion?: string;
   /** LIST requests made (pages, plus restarts after an expired continue token). */
   calls: number;
 }
@@ -139,6 +144,31 @@ interface RawPodMetrics {
 
 /** What `listMetadata` asks for: the API server's metadata-only list (client-go's metadata client). */
 const PARTIAL_METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1";
+/**
+ * What a metadata-only `watch` asks for, as client-go's metadata client does: each event's object as
+ * a PartialObjectMetadata (the list form is not what a watch event is), plain JSON as the fallback.
+ */
+const PARTIAL_METADATA_WATCH = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json";
+
+export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
+
+export interface WatchOptions {
+  labelSelector?: string;
+  /** Resume after this resourceVersion (from a LIST or the last event/bookmark). */
+  resourceVersion: string;
+  /** Objects as PartialObjectMetadata (labels, annotations, managedFields; never a Secret's data). */
+  metadataOnly?: boolean;
+  /** Server-side bound of the watch; the server then ends the stream cleanly. */
+  timeoutSeconds: number;
+}
+
+/** An open watch: events arrive through the callback given to `watch` until it ends. */
+export interface WatchStream {
+  /** Resolves when the server ends the stream (timeout, restart) or `close()` is called; rejects with a KubeError on a broken connection. */
+  readonly ended: Promise<void>;
+  /** Ends the watch (idempotent). */
+  close(): void;
+}
 
 /**
  * The object API handing a successful answer back as the server sent it (timestamps stay strings):
@@ -151,6 +181,13 @@ class RawAnswerApi extends KubernetesObjectApi {
   protected override async processResponse<T extends KubernetesObject>(response: ResponseContext, type?: string): Promise<T> {
     if (response.httpStatusCode >= 200 && response.httpStatusCode <= 299) return JSON.parse(await response.body.text()) as T;
     return super.processResponse<T>(response, type);
+  }
+}
+
+/** The object API, telling where a kind's collection lives (client-node's discovery, cached per process). */
+class PathApi extends KubernetesObjectApi {
+  collectionPath(apiVersion: string, kind: string): Promise<string> {
+    return this.specUriPath({ apiVersion, kind, metadata: {} }, "list");
   }
 }
 
@@ -209,6 +246,7 @@ export class KubeClient {
   private readonly rawObjects: KubernetesObjectApi;
   private readonly version: VersionApi;
   private readonly log: Log;
+  private readonly paths: PathApi;
 
   constructor(opts: KubeClientOptions) {
     this.kc = opts.kubeConfig;
@@ -244,6 +282,7 @@ export class KubeClient {
     this.rawObjects = new RawAnswerApi(configuration);
     this.version = new VersionApi(configuration);
     this.log = new Log(this.kc);
+    this.paths = new PathApi(configuration);
   }
 
   /** One API call with mapping, retries of transient failures and per-attempt reporting. */
@@ -364,6 +403,7 @@ export class KubeClient {
     for (let restart = 0; ; restart++) {
       const items: T[] = [];
       let token: string | undefined;
+      let resourceVersion: string | undefined;
       try {
         do {
           const page = await this.call("list", k, `list ${apiVersion} ${k}${opts.namespace ? ` in ${opts.namespace}` : ""}`, () =>
@@ -371,10 +411,11 @@ export class KubeClient {
           );
           calls++;
           items.push(...(page.items as T[]));
-          const meta = page.metadata as { _continue?: string; continue?: string } | undefined;
+          const meta = page.metadata as { _continue?: string; continue?: string; resourceVersion?: string } | undefined;
+          resourceVersion ??= meta?.resourceVersion;
           token = meta?._continue || meta?.continue || undefined;
         } while (token);
-        return { items, calls };
+        return { items, calls, ...(resourceVersion ? { resourceVersion } : {}) };
       } catch (err) {
         if (err instanceof KubeConflictError && err.statusCode === 410 && restart === 0) {
           calls++;
@@ -383,6 +424,137 @@ export class KubeClient {
         throw err;
       }
     }
+  }
+
+  /**
+   * WATCH a kind across all namespaces from a resourceVersion, with bookmarks
+   * (`allowWatchBookmarks`): resolves once the server has answered 200 (bounded by the request
+   * timeout; a refusal throws the mapped KubeError, e.g. KubeForbiddenError without `watch` RBAC),
+   * then hands every event to `onEvent` — including BOOKMARK and ERROR (a 410 Expired arrives as an
+   * ERROR event in a 200 stream) — until the stream ends. Same kubeconfig, auth and TLS as every
+   * other call; no retries here: whoever watches (the informer) decides when to watch again.
+   * A stream still open `timeoutSeconds` + the request timeout after it started is cut (a silent,
+   * half-open connection never holds a watcher). Needs `watch` on the resource (REQUIRED_RBAC).
+   */
+  async watch(
+    kind: KnownKind | KindRef,
+    opts: WatchOptions,
+    onEvent: (type: WatchEventType, object: KubernetesObject & { metadata?: V1ObjectMeta }) => void,
+  ): Promise<WatchStream> {
+    const { apiVersion, kind: k } = kindRef(kind);
+    const operation = `watch ${apiVersion} ${k}`;
+    const started = performance.now();
+    const fail = (raw: unknown): unknown => {
+      const err = toKubeError(raw, operation);
+      this.report("watch", k, {
+        ok: false,
+        durationMs: performance.now() - started,
+        ...(err instanceof KubeError && err.statusCode ? { statusCode: err.statusCode } : {}),
+        error: err instanceof Error ? err.name : "unknown",
+      });
+      return err;
+    };
+    let res: IncomingMessage;
+    let abort: () => void;
+    try {
+      const cluster = this.kc.getCurrentCluster();
+      if (!cluster) throw new Error("kubeconfig has no current cluster");
+      const path = await this.paths.collectionPath(apiVersion, k);
+      const url = new URL(cluster.server.replace(/\/$/, "") + path);
+      url.searchParams.set("watch", "true");
+      url.searchParams.set("allowWatchBookmarks", "true");
+      url.searchParams.set("resourceVersion", opts.resourceVersion);
+      url.searchParams.set("timeoutSeconds", String(opts.timeoutSeconds));
+      if (opts.labelSelector) url.searchParams.set("labelSelector", opts.labelSelector);
+      const fetchOpts = (await this.kc.applyToFetchOptions({})) as { agent?: unknown; headers?: Headers };
+      const headers: Record<string, string> = {};
+      fetchOpts.headers?.forEach((v, name) => {
+        headers[name] = v;
+      });
+      headers.accept = opts.metadataOnly ? PARTIAL_METADATA_WATCH : "application/json";
+      const controller = new AbortController();
+      abort = () => controller.abort();
+      const send = url.protocol === "https:" ? httpsRequest : httpRequest;
+      res = await withDeadline(
+        new Promise<IncomingMessage>((resolve, reject) => {
+          const req = send(url, { method: "GET", headers, agent: fetchOpts.agent as never, signal: controller.signal }, resolve);
+          req.on("error", reject);
+          req.end();
+        }),
+        this.requestTimeoutMs,
+        (late) => late.destroy(),
+      ).catch((err: unknown) => {
+        controller.abort();
+        throw err;
+      });
+      if (res.statusCode !== 200) {
+        const chunks: Buffer[] = [];
+        for await (const c of res) chunks.push(c as Buffer);
+        const body = Buffer.concat(chunks).toString("utf8");
+        throw new ApiException(res.statusCode ?? 0, `HTTP ${res.statusCode}`, body, {});
+      }
+    } catch (raw) {
+      throw fail(raw);
+    }
+    this.report("watch", k, { ok: true, durationMs: performance.now() - started });
+    res.socket?.setKeepAlive(true, 30_000);
+    let closed = false;
+    const ended = new Promise<void>((resolve, reject) => {
+      const cut = setTimeout(
+        () => {
+          reject(new KubeUnavailableError(`${operation}: stream outlived its timeout; cut`, { reason: "Timeout", operation }));
+          abort();
+        },
+        opts.timeoutSeconds * 1000 + this.requestTimeoutMs,
+      );
+      cut.unref();
+      let buf = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => {
+        buf += chunk;
+        let nl = buf.indexOf("\n");
+        while (nl >= 0) {
+          const line = buf.slice(0, nl);
+          buf = buf.slice(nl + 1);
+          nl = buf.indexOf("\n");
+          if (!line.trim() || closed) continue;
+          let event: { type?: WatchEventType; object?: KubernetesObject };
+          try {
+            event = JSON.parse(line);
+          } catch (err) {
+            // A torn stream: end it as broken rather than skip an event silently.
+            clearTimeout(cut);
+            reject(new KubeUnavailableError(`${operation}: unreadable watch event (${(err as Error).message})`, { operation }));
+            abort();
+            return;
+          }
+          if (event.type && event.object) onEvent(event.type, event.object);
+        }
+      });
+      res.on("end", () => {
+        clearTimeout(cut);
+        resolve();
+      });
+      res.on("error", (err) => {
+        clearTimeout(cut);
+        if (closed) resolve();
+        else reject(toKubeError(err, operation));
+      });
+      res.on("close", () => {
+        clearTimeout(cut);
+        if (closed || res.complete) resolve();
+        else reject(new KubeUnavailableError(`${operation}: connection closed mid-stream`, { reason: "Unreachable", operation }));
+      });
+    });
+    return {
+      ended,
+      close: () => {
+        if (closed) return;
+        closed = true;
+        abort();
+        res.destroy();
+      },
+    };
   }
 
   /**

@@ -83,3 +83,48 @@ export function otherWriters(metadata: MetadataLike | undefined, manager: string
   const time = (e: ManagedFieldsEntryLike) => (e.time ? new Date(e.time).getTime() : 0);
   return [...new Set(entries.sort((a, b) => time(b) - time(a)).map((e) => e.manager as string))];
 }
+
+/**
+ * Order of two resourceVersions: negative, 0 or positive; undefined when either is not an integer.
+ * resourceVersions are opaque by contract, but every API server backed by etcd hands out its
+ * revision (one increasing integer for the whole cluster), which is what informers and watch
+ * resumption rely on. Callers treat undefined as "cannot tell" and stay on the safe side.
+ */
+export function compareResourceVersions(a: string | undefined, b: string | undefined): number | undefined {
+  if (!a || !b || !/^\d+$/.test(a) || !/^\d+$/.test(b)) return undefined;
+  if (a.length !== b.length) return a.length - b.length;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** The resourceVersion an `appliedStamp` recorded ("" when none). */
+export function stampResourceVersion(stamp: string): string {
+  const space = stamp.indexOf(" ");
+  return space < 0 ? stamp : stamp.slice(0, space);
+}
+
+/**
+ * What an observation (a LIST, or an informer's cache) says about an object we applied:
+ *  - "holds": it still carries every field recorded by `appliedStamp`;
+ *  - "changed": someone changed or removed fields we applied;
+ *  - "behind": the observation is older than our apply (its resourceVersion is lower than the one
+ *    recorded), so it cannot judge our apply — the next sweep will. Never reported as drift: a
+ *    cache lagging behind the reconciler must not have a repair re-requested.
+ */
+export type StampVerdict = "holds" | "changed" | "behind";
+
+export function judgeStamp(stamp: string, observed: { resourceVersion?: string; appliedHash(): string }): StampVerdict {
+  const rv = stampResourceVersion(stamp);
+  if (rv !== "" && rv === observed.resourceVersion) return "holds";
+  if ((compareResourceVersions(observed.resourceVersion, rv) ?? 0) < 0) return "behind";
+  return stamp.slice(stamp.indexOf(" ") + 1) === observed.appliedHash() ? "holds" : "changed";
+}
+
+/**
+ * What an observation that does not show an object we applied means: "missing" when it is at least
+ * as new as our apply (it would show the object otherwise: deleted since), "behind" when it is
+ * older (it may simply not have seen the object yet). Unknown order counts as missing, as a fresh
+ * LIST would.
+ */
+export function judgeAbsent(stamp: string, observedUpTo: string | undefined): "missing" | "behind" {
+  return (compareResourceVersions(observedUpTo, stampResourceVersion(stamp)) ?? 0) < 0 ? "behind" : "missing";
+}

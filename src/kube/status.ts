@@ -155,7 +155,11 @@ export function summarizePod(p: V1Pod): PodSummary {
 }
 
 export function summarizePods(pods: V1Pod[]): PodStatusSummary {
-  const all = pods.map(summarizePod);
+  return summarizePodSummaries(pods.map(summarizePod));
+}
+
+/** `summarizePods` over pods already summarized (e.g. kept so by an informer). */
+export function summarizePodSummaries(all: PodSummary[]): PodStatusSummary {
   const live = all.filter((p) => !p.terminating);
   const newest = [...live].sort((a, b) => (b.createdAt ?? "").localeCompare(a.createdAt ?? "") || b.name.localeCompare(a.name))[0];
   return {

@@ -12,7 +12,11 @@
  * the lease is still held (FOR UPDATE), so a sweep that outlived its lease is abandoned, not written.
  * On-demand sweeps (POST /api/admin/health/check) wait up to `manualWaitMs` for the lease.
  *
- * stop(): no new sweeps; an in-flight sweep is awaited (it either commits whole or writes nothing).
+ * The sweep's informers (`cache`, HEALTH_CACHE) start with the loop and stop with it: they LIST
+ * then WATCH the fleet's kinds, so a sweep reads synced kinds from memory (kube-fleet-reader.ts).
+ *
+ * stop(): no new sweeps; an in-flight sweep is awaited (it either commits whole or writes nothing),
+ * then the informers' watches are closed.
  */
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
@@ -50,6 +54,8 @@ export interface HealthLoopOptions {
   /** Rows deleted per retention statement. Default 5000. */
   pruneBatchSize?: number;
   holder?: string;
+  /** The sweep's informers (FleetCache): started and stopped with the loop. */
+  cache?: { start(): void; stop(): Promise<void> };
 }
 
 export class HealthLoop {
@@ -152,9 +158,15 @@ export class HealthLoop {
     return expr ? { cron: expr } : { everyMs: this.o.intervalMs };
   }
 
+  /** The sweep's informers, if any (FleetCache). */
+  get cache(): HealthLoopOptions["cache"] {
+    return this.o.cache;
+  }
+
   start(): void {
     if (this.task || this.timer) return;
     this.stopped = false;
+    this.o.cache?.start();
     const tick = async () => {
       try {
         await this.runScheduled();
@@ -183,5 +195,6 @@ export class HealthLoop {
     this.timer = undefined;
     await this.running?.catch(() => {});
     await this.queue;
+    await this.o.cache?.stop();
   }
 }

@@ -10,10 +10,26 @@
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { REQUIRED_RBAC, rbacKeys } from "../../src/kube/rbac.js";
 import { buildUser, createTestContext, type TestContext } from "../helpers/app.js";
+
+/** What the health sweep's informers watch (HEALTH_CACHE=all). */
+const WATCHED = [
+  "/configmaps:watch",
+  "/limitranges:watch",
+  "/persistentvolumeclaims:watch",
+  "/pods:watch",
+  "/resourcequotas:watch",
+  "/secrets:watch",
+  "/serviceaccounts:watch",
+  "/services:watch",
+  "apps/deployments:watch",
+  "apps/statefulsets:watch",
+  "networking.k8s.io/ingresses:watch",
+  "networking.k8s.io/networkpolicies:watch",
+];
 
 type Rule = { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[]; nonResourceURLs?: string[] };
 
@@ -41,7 +57,9 @@ describe("k8s/rbac.yaml ClusterRole", () => {
 
   it("never grants the dangerous verbs (escalate, bind, impersonate) or cluster-admin-ish kinds", () => {
     const keys = grantedKeys(clusterRole().rules);
-    expect(keys.filter((k) => /:(escalate|bind|impersonate|deletecollection|watch|update)$/.test(k))).toEqual([]);
+    expect(keys.filter((k) => /:(escalate|bind|impersonate|deletecollection|update)$/.test(k))).toEqual([]);
+    // watch only where the health sweep's informers need it (the kinds they keep).
+    expect(keys.filter((k) => k.endsWith(":watch"))).toEqual(WATCHED);
     expect(keys.filter((k) => /rbac|clusterroles|nodes|persistentvolumes:|customresourcedefinitions/.test(k))).toEqual([]);
   });
 });
@@ -58,6 +76,11 @@ describe("REQUIRED_RBAC is what the code uses", () => {
     const emulator = ctx.container.kube.emulator;
     if (!emulator) throw new Error("needs the emulator");
     emulator.recorder.reset();
+    // The health sweep's informers (started with the health loop): LIST then WATCH of their kinds.
+    const cache = (ctx.container.loops as { health?: { cache?: { start(): void; stop(): Promise<void>; untilSynced?(): Promise<void> } } })
+      .health?.cache;
+    cache?.start();
+    await cache?.untilSynced?.();
     const settle = () => ctx.container.loops.reconciler.runUntilIdle({ timeoutMs: 20_000 });
     const u = await buildUser(ctx);
     await ctx.container.services.ledger.post(ctx.container.db.prisma, { userId: u.id, type: "TOPUP", amount: 50_000, reason: "test" });
@@ -110,6 +133,9 @@ describe("REQUIRED_RBAC is what the code uses", () => {
       await settle();
     }
 
+    // A watch is recorded when it ends: stop the informers and let the server see their streams go.
+    await cache?.stop();
+    await vi.waitFor(() => expect(emulator.openWatches).toBe(0));
     expect(emulator.recorder.unknownRoutes()).toEqual([]);
     const keys = new Set<string>();
     for (const call of emulator.recorder.calls()) {
@@ -135,6 +161,7 @@ describe("REQUIRED_RBAC is what the code uses", () => {
   it("every grant is used by the code (nothing more)", () => {
     const hasHealth = Boolean((ctx.container.loops as { health?: unknown }).health);
     const sweepOnly = new Set([
+      ...WATCHED,
       "/services:list",
       "apps/deployments:list",
       "apps/statefulsets:list",

@@ -6,6 +6,7 @@
  * never silently recreated.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { FleetCache } from "../../src/modules/health/kube-fleet-reader.js";
 import { Prisma } from "../../src/platform/db/index.js";
 import { buildAdmin, buildUser, createTestContext, type TestContext, type TestUser } from "../helpers/app.js";
 
@@ -27,11 +28,20 @@ const emulator = () => {
   return e;
 };
 const prisma = () => ctx.container.db.prisma;
+const cache = () => {
+  const c = ctx.container.loops.health.cache as FleetCache | undefined;
+  if (!c) throw new Error("the health sweep's informers are on by default (HEALTH_CACHE=all)");
+  return c;
+};
 const settle = () => ctx.container.loops.reconciler.runUntilIdle({ timeoutMs: 30_000 });
 
 beforeAll(async () => {
   // PostgreSQL exposed as NodePort: it gets its own NetworkPolicy, so every owned kind is present.
   ctx = await createTestContext({ env: { POSTGRES_SERVICE_TYPE: "NodePort", HEALTH_CONSECUTIVE_OBSERVATIONS: "2" } });
+  // The sweep's informers run (as with the health loop started): every check below reads the
+  // cluster from their caches, which see the provisioning, the kubectl edits and the repairs by WATCH.
+  cache().start();
+  await cache().untilSynced();
   admin = await buildAdmin(ctx);
   ghost = await runningInstance("ghost", "drift blog");
   pg = await runningInstance("postgresql", "drift db");
@@ -71,6 +81,7 @@ async function check(ids: string[]) {
   const res = await ctx.api.post("/api/admin/health/check").set(admin.auth).send({ instanceIds: ids });
   expect(res.status).toBe(200);
   return res.body as {
+    sweep: { apiCalls: number };
     results: Array<{ instanceId: string; missing: string[]; drifted: string[]; volumeLost: boolean; healthStatus: string; reason: string }>;
     repaired: string[];
   };
@@ -266,6 +277,8 @@ describe("drift of every owned kind is repaired by one admin health check", () =
     const r = await check([ghost.id, pg.id]);
     for (const res of r.results) expect(res).toMatchObject({ missing: [], drifted: [], volumeLost: false, healthStatus: "HEALTHY" });
     expect(r.repaired).toEqual([]);
+    // Every kind came from the synced informers: the one cluster call is the PodMetrics LIST.
+    expect(r.sweep.apiCalls).toBe(1);
   });
 
   it.each(CASES.map((c) => [c.what, c] as const))("%s", async (_what, c) => {

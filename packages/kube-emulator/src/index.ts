@@ -53,6 +53,8 @@ export interface KubeEmulatorOptions {
   namespaceDeletionDelayMs?: number;
   /** Watch events kept for resuming watches; older resourceVersions get 410 Expired. Default 10000. */
   watchHistorySize?: number;
+  /** A watch asking for bookmarks (allowWatchBookmarks) gets one this often. Default 60000, as the API server's watch cache. */
+  watchBookmarkIntervalMs?: number;
   /** Images whose pulls fail (ImagePullBackOff). Images containing ":bad" always fail. */
   badImages?: Iterable<string>;
   /**
@@ -189,6 +191,7 @@ export class KubeEmulator {
       token: this.token,
       requireAuth: opts.requireAuth ?? false,
       logIntervalMs: opts.logIntervalMs ?? 1000,
+      watchBookmarkIntervalMs: opts.watchBookmarkIntervalMs ?? 60_000,
       metricsEnabled: () => this.metricsOn,
       serverAddress: () => `${this.host}:${this.port}`,
     });
@@ -374,6 +377,16 @@ export class KubeEmulator {
   /** Completes every pending namespace deletion now. */
   finalizeNamespaces(): number {
     return this.cluster.finalizeAllNamespaces();
+  }
+
+  /** Watch streams open right now. */
+  get openWatches(): number {
+    return this.router.openWatches;
+  }
+
+  /** Ends every open watch stream cleanly, as an API server restart does; clients must re-watch. Returns how many. */
+  closeWatches(): number {
+    return this.router.closeWatches();
   }
 
   /** Forgets watch history (as an etcd compaction): watches from older versions get 410. */

@@ -35,6 +35,8 @@ export interface RouterDeps {
   token: string;
   requireAuth: boolean;
   logIntervalMs: number;
+  /** A watch with allowWatchBookmarks gets a BOOKMARK this often (the API server's watch cache: about a minute). */
+  watchBookmarkIntervalMs: number;
   metricsEnabled: () => boolean;
   serverAddress: () => string;
 }
@@ -85,6 +87,8 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export class Router {
   private readonly open = new Set<ServerResponse>();
+  /** Open watch streams (a subset of `open`): `closeWatches` ends them as an API server restart would. */
+  private readonly watches = new Set<ServerResponse>();
 
   constructor(private readonly d: RouterDeps) {}
 
@@ -95,6 +99,19 @@ export class Router {
       res.socket?.destroy();
     }
     this.open.clear();
+    this.watches.clear();
+  }
+
+  get openWatches(): number {
+    return this.watches.size;
+  }
+
+  /** Ends every open watch stream cleanly (what an API server's restart or a watch timeout does to clients). */
+  closeWatches(): number {
+    const n = this.watches.size;
+    for (const res of this.watches) if (!res.writableEnded) res.end();
+    this.watches.clear();
+    return n;
   }
 
   route(pathname: string): Route {
@@ -548,6 +565,10 @@ export class Router {
       labelSelector: ctx.query.labelSelector,
       fieldSelector: ctx.query.fieldSelector,
     });
+    // Metadata-only watch (client-go's metadata informers): every event's object as a
+    // PartialObjectMetadata. The list form is not something a watch event can be: a real server
+    // accepts the header and then fails the stream at its first event; refused here up front (406).
+    const metadataOnly = wantsPartialMetadata(ctx.req.headers.accept, false) !== undefined;
     const key = resourceKey(info);
     const rvParam = ctx.query.resourceVersion;
     const { res } = ctx;
@@ -565,8 +586,11 @@ export class Router {
     // Send headers now: clients (client-node's Watch) wait for them before the first event.
     res.flushHeaders();
     this.open.add(res);
+    this.watches.add(res);
     const write = (type: string, object: unknown) => {
-      if (!res.writableEnded) res.write(`${JSON.stringify({ type, object })}\n`);
+      if (res.writableEnded) return;
+      const shown = metadataOnly && type !== "ERROR" ? toPartialObjectMetadata(object as KubeObject) : object;
+      res.write(`${JSON.stringify({ type, object: shown })}\n`);
     };
     if (replay === undefined) {
       // What the watch cache does: a 200 stream carrying one ERROR event with 410 Expired.
@@ -593,10 +617,33 @@ export class Router {
       for (const obj of cluster.store.list(key, { namespace, match }).items) write("ADDED", obj);
     } else for (const e of replay) deliver(e);
     const timeoutSeconds = Number(ctx.query.timeoutSeconds ?? 1800);
-    const timer = setTimeout(() => res.end(), Math.max(1, timeoutSeconds) * 1000);
+    const timeoutMs = Math.max(1, timeoutSeconds) * 1000;
+    const timer = setTimeout(() => res.end(), timeoutMs);
     timer.unref();
+    // Bookmarks (allowWatchBookmarks=true): like the watch cache, an object of the watched kind
+    // carrying only the current resourceVersion, about every interval and once 2 s before the
+    // watch's timeout — never on demand. A client may resume from it instead of its last event.
+    const timers: NodeJS.Timeout[] = [];
+    if (ctx.query.allowWatchBookmarks === "true" || ctx.query.allowWatchBookmarks === "1") {
+      const bookmark = () =>
+        write("BOOKMARK", {
+          kind: info.kind,
+          apiVersion: groupVersion(info),
+          metadata: { resourceVersion: String(cluster.store.resourceVersion) },
+        });
+      const every = setInterval(bookmark, this.d.watchBookmarkIntervalMs);
+      every.unref();
+      timers.push(every);
+      if (timeoutMs > 2000) {
+        const last = setTimeout(bookmark, timeoutMs - 2000);
+        last.unref();
+        timers.push(last);
+      }
+    }
     res.on("close", () => {
       clearTimeout(timer);
+      for (const t of timers) clearTimeout(t);
+      this.watches.delete(res);
       unsubscribe();
     });
   }

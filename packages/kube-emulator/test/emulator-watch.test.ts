@@ -144,6 +144,89 @@ describe("watch", () => {
   });
 });
 
+describe("metadata-only watch, bookmarks, closed streams", () => {
+  /** Reads a watch stream's events until `n` have arrived (or the stream ends), then aborts it. */
+  async function events(res: Response, n: number): Promise<Array<{ type: string; object: Record<string, unknown> }>> {
+    const out: Array<{ type: string; object: Record<string, unknown> }> = [];
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    let buf = "";
+    while (out.length < n) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf += decoder.decode(value, { stream: true });
+      let nl = buf.indexOf("\n");
+      while (nl >= 0) {
+        out.push(JSON.parse(buf.slice(0, nl)));
+        buf = buf.slice(nl + 1);
+        nl = buf.indexOf("\n");
+      }
+    }
+    await reader.cancel();
+    return out;
+  }
+  const METADATA = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1";
+
+  it("sends every event's object as PartialObjectMetadata when asked (client-go's metadata watch): no Secret data", async () => {
+    const rv = kube.resourceVersion;
+    const res = await fetch(`${kube.url}/api/v1/namespaces/w/secrets?watch=true&resourceVersion=${rv}`, {
+      headers: { ...auth(), accept: `${METADATA},application/json` },
+    });
+    expect(res.status).toBe(200);
+    await core.createNamespacedSecret({ namespace: "w", body: { metadata: { name: "s1", labels: { a: "b" } }, stringData: { k: "v" } } });
+    await core.deleteNamespacedSecret({ name: "s1", namespace: "w" });
+    const got = await events(res, 2);
+    expect(got.map((e) => [e.type, e.object.kind, e.object.apiVersion, (e.object.metadata as { name: string }).name])).toEqual([
+      ["ADDED", "PartialObjectMetadata", "meta.k8s.io/v1", "s1"],
+      ["DELETED", "PartialObjectMetadata", "meta.k8s.io/v1", "s1"],
+    ]);
+    for (const e of got) expect(Object.keys(e.object).sort()).toEqual(["apiVersion", "kind", "metadata"]);
+    expect((got[0]?.object.metadata as { labels?: Record<string, string> } | undefined)?.labels).toEqual({ a: "b" });
+  });
+
+  it("refuses a watch that accepts only the list form (406 NotAcceptable): a watch event is one object", async () => {
+    const res = await fetch(`${kube.url}/api/v1/namespaces/w/secrets?watch=true`, {
+      headers: { ...auth(), accept: "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1" },
+    });
+    expect(res.status).toBe(406);
+    expect(((await res.json()) as { reason: string }).reason).toBe("NotAcceptable");
+  });
+
+  it("sends BOOKMARK events with the current resourceVersion only to watches that allow them", async () => {
+    const k = await KubeEmulator.start({ watchBookmarkIntervalMs: 20 });
+    try {
+      const h = { authorization: `Bearer ${k.token}` };
+      const rv = k.resourceVersion;
+      const withMarks = await fetch(`${k.url}/api/v1/configmaps?watch=true&allowWatchBookmarks=true&resourceVersion=${rv}`, { headers: h });
+      const meta = await fetch(`${k.url}/api/v1/configmaps?watch=true&allowWatchBookmarks=true&resourceVersion=${rv}`, {
+        headers: { ...h, accept: METADATA },
+      });
+      const [plain] = await events(withMarks, 1);
+      expect(plain).toEqual({ type: "BOOKMARK", object: { kind: "ConfigMap", apiVersion: "v1", metadata: { resourceVersion: rv } } });
+      const [partial] = await events(meta, 1);
+      expect(partial).toEqual({
+        type: "BOOKMARK",
+        object: { kind: "PartialObjectMetadata", apiVersion: "meta.k8s.io/v1", metadata: { resourceVersion: rv } },
+      });
+      // Without allowWatchBookmarks: the stream ends at its timeout with no event at all.
+      const none = await fetch(`${k.url}/api/v1/configmaps?watch=true&timeoutSeconds=1&resourceVersion=${rv}`, { headers: h });
+      expect(await none.text()).toBe("");
+    } finally {
+      await k.stop();
+    }
+  });
+
+  it("closeWatches ends open watch streams cleanly (as an API server restart does)", async () => {
+    const res = await fetch(`${kube.url}/api/v1/namespaces/w/configmaps?watch=true&resourceVersion=${kube.resourceVersion}`, {
+      headers: auth(),
+    });
+    expect(res.status).toBe(200);
+    const body = res.text();
+    expect(kube.closeWatches()).toBeGreaterThanOrEqual(1);
+    expect(await body).toBe("");
+  });
+});
+
 describe("namespace deletion", () => {
   it("goes Terminating, refuses creates with 403, then cascades and disappears", async () => {
     await core.createNamespace({ body: { metadata: { name: "doomed" } } });

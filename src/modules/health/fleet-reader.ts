@@ -3,6 +3,7 @@
  * Services, pods and usage, keyed by instance id, and every owned object's field ownership (drift). `KubeFleetReader` implements it with the one
  * cluster client (src/kube/client.ts), the way `InstanceCluster` serves the reconciler.
  */
+import type { StampVerdict } from "../../kube/ownership.js";
 import type { PodStatusSummary } from "../../kube/status.js";
 import type { WorkloadKind } from "../../kube/objects.js";
 
@@ -12,10 +13,10 @@ export interface FleetWorkload {
   desiredReplicas: number;
 }
 
-/** One owned object as a LIST showed it (metadata only). */
+/** One owned object as a LIST or an informer's cache showed it (metadata only). */
 export interface FleetObject {
-  /** Whether it still carries every field recorded after our last apply (`stampHolds`, src/kube/ownership.ts). */
-  holds(stamp: string): boolean;
+  /** Against what our last apply recorded (`judgeStamp`, src/kube/ownership.ts): holds, changed, or the observation is behind it. */
+  verdict(stamp: string): StampVerdict;
   /** Being deleted (a finalizer holds it, e.g. a PVC still mounted by a pod). */
   terminating: boolean;
   /** Other managers that wrote it, newest first (for the drift message). */
@@ -39,6 +40,13 @@ export interface FleetObservation {
   owned: Map<string, Map<string, FleetObject>>;
   /** Per namespace: the tenant baseline (ServiceAccount, ResourceQuota, LimitRange, NetworkPolicies) by "Kind/name". */
   tenants: Map<string, Map<string, FleetObject>>;
+  /**
+   * An object we applied (its stamp) that the observation does not show: "missing", or "behind" when
+   * the observation of its kind is older than our apply (`judgeAbsent`). `key` is "Kind/name".
+   */
+  absent(key: string, stamp: string): "missing" | "behind";
+  /** Where each kind came from this sweep: an informer's synced cache, or a LIST (unsynced, broken, or not cached). */
+  sources: { cached: string[]; listed: string[] };
 }
 
 export interface FleetReader {

@@ -4,10 +4,11 @@
  *   1. read the instances that should be running (status RUNNING) with their plan limits,
  *      hysteresis state and the fields the reconciler last applied — one query — and, at the same
  *      time,
- *   2. observe the whole fleet with label-selected, paginated LISTs across all namespaces:
- *      Deployments, StatefulSets, Pods and PodMetrics in full, and metadata-only lists of every
- *      other owned kind (kube-fleet-reader.ts) — thirteen LISTs (plus pages) whatever the fleet
- *      size, never a call per instance;
+ *   2. observe the whole fleet (kube-fleet-reader.ts): Deployments, StatefulSets, Pods and
+ *      PodMetrics in full, and every other owned kind as metadata only — each kind from its
+ *      informer's cache when that is synced, else with one label-selected, paginated LIST across
+ *      all namespaces: at most thirteen LISTs (plus pages) whatever the fleet size, with synced
+ *      informers one (PodMetrics), never a call per instance;
  *   3. judge each instance with the pure rules (health.rules.ts), and compare every object it
  *      (and its tenant) owns with what was applied (drift, src/kube/ownership.ts);
  *   4. write the whole result in ONE transaction: the sweep row, one health record per instance
@@ -228,7 +229,15 @@ export class HealthSweeper {
     if (volumeLost.length)
       this.o.logger.error({ instances: volumeLost.map((v) => v.instanceId) }, "health sweep: data volumes were deleted");
     this.o.logger.debug(
-      { sweepId, durationMs: sweep.durationMs, phasesMs: this.lastPhasesMs, instances: results.length, calls: fleet.calls },
+      {
+        sweepId,
+        durationMs: sweep.durationMs,
+        phasesMs: this.lastPhasesMs,
+        instances: results.length,
+        calls: fleet.calls,
+        cached: fleet.sources.cached,
+        listed: fleet.sources.listed,
+      },
       "health sweep",
     );
     return { sweep, results, repaired };
@@ -261,6 +270,10 @@ export class HealthSweeper {
       for (const key of expected) {
         if (key === workloadKey && !applied) continue;
         const obj = owned?.get(key);
+        const stamp = applied?.[key] ?? "";
+        // An observation older than our last apply of the object (a cache lagging behind the
+        // reconciler) judges nothing: the next sweep will.
+        if (!obj && applied && fleet.absent(key, stamp) === "behind") continue;
         if (key === pvcKey && (!obj || obj.terminating)) {
           volumeLost = key;
           continue;
@@ -269,7 +282,7 @@ export class HealthSweeper {
           if (key !== workloadKey) missing.push(key);
           continue;
         }
-        if (applied && !obj.holds(applied[key] ?? "")) drifted.push(`${key}: ${changedText(obj.writers())}`);
+        if (applied && obj.verdict(stamp) === "changed") drifted.push(`${key}: ${changedText(obj.writers())}`);
       }
       drifted.push(...this.tenantDrift(row, fleet, tenantDrift, tenantFields.get(row.user_id) ?? null));
     }
@@ -306,8 +319,9 @@ export class HealthSweeper {
     for (const [key, hash] of Object.entries(applied)) {
       if (key.startsWith("Namespace/")) continue; // cluster-scoped: not listed (its labels are fenced by admission)
       const obj = live?.get(key);
-      if (!obj) out.push(`${key}: missing`);
-      else if (!obj.holds(hash)) out.push(`${key}: ${changedText(obj.writers())}`);
+      if (!obj) {
+        if (fleet.absent(key, hash) === "missing") out.push(`${key}: missing`);
+      } else if (obj.verdict(hash) === "changed") out.push(`${key}: ${changedText(obj.writers())}`);
     }
     cache.set(row.namespace, out);
     return out;

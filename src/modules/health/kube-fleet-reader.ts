@@ -1,17 +1,28 @@
 /**
- * FleetReader over the one cluster client: label-selected, paginated LISTs across all namespaces,
- * in parallel, one per kind whatever the fleet size:
- *  - full objects where status matters: Deployments, StatefulSets, Pods (and PodMetrics);
- *  - metadata only (`PartialObjectMetadataList`) for everything else the platform owns: Services,
- *    ConfigMaps, Secrets (their data is never read), PersistentVolumeClaims, Ingresses,
- *    NetworkPolicies, ResourceQuotas, LimitRanges and ServiceAccounts — their managedFields are the
- *    drift evidence (src/kube/ownership.ts).
+ * FleetReader over the one cluster client. Every kind the sweep needs is read with one
+ * label-selected, paginated LIST across all namespaces, or — when an informer for it is synced
+ * (`FleetCache`, HEALTH_CACHE) — from that informer's memory, kept current by a WATCH:
+ *  - full objects where status matters: Deployments, StatefulSets, Pods (kept as pod summaries);
+ *  - metadata only (PartialObjectMetadataList / PartialObjectMetadata watch events) for everything
+ *    else the platform owns: Services, ConfigMaps, Secrets (their data is never read),
+ *    PersistentVolumeClaims, Ingresses, NetworkPolicies, ResourceQuotas, LimitRanges and
+ *    ServiceAccounts — their managedFields are the drift evidence (src/kube/ownership.ts);
+ *  - PodMetrics always by LIST (metrics.k8s.io cannot be watched).
+ * So a sweep makes at most one LIST per kind (plus pages) whatever the fleet size, and with synced
+ * informers only the PodMetrics one. An informer that is not synced (starting, reconnecting,
+ * broken) is never trusted: its kind is LISTed for that sweep.
+ *
+ * A cache is behind the cluster by the watch's delivery delay, and may be behind the reconciler's
+ * latest apply: each kind's observation carries the resourceVersion it is current to, and an object
+ * whose observation is older than what the reconciler recorded is "behind", never drift or missing
+ * (the next sweep judges it). Deletes arrive as DELETED events and remove the object from the cache.
  * Any failure but the metrics API's makes the observation unreadable.
  */
-import type { V1Deployment, V1Pod, V1StatefulSet } from "@kubernetes/client-node";
-import type { KnownKind, KubeClient, ObjectMetadataOnly, PodUsage } from "../../kube/client.js";
-import { type MetadataLike, objectKey, otherWriters, stampHolds } from "../../kube/ownership.js";
-import { summarizePodsBy } from "../../kube/status.js";
+import type { KubernetesObject, V1ObjectMeta, V1Pod } from "@kubernetes/client-node";
+import type { KnownKind, KubeClient, PodUsage } from "../../kube/client.js";
+import { Informer, type InformerLogger } from "../../kube/informer.js";
+import { appliedFieldsHash, judgeAbsent, judgeStamp, objectKey, otherWriters } from "../../kube/ownership.js";
+import { type PodSummary, summarizePod, summarizePodSummaries } from "../../kube/status.js";
 import { FLEET_SELECTOR, LABELS } from "../../kube/templates/labels.js";
 import type { FleetObject, FleetObservation, FleetReader } from "./fleet-reader.js";
 
@@ -30,10 +41,163 @@ const METADATA_KINDS: readonly KnownKind[] = [
   "LimitRange",
   "ServiceAccount",
 ];
+/** Kinds read in full (their status matters). */
+const FULL_KINDS = ["Deployment", "StatefulSet", "Pod"] as const satisfies readonly KnownKind[];
+type FullKind = (typeof FULL_KINDS)[number];
 
-interface Labelled {
-  metadata?: MetadataLike & { namespace?: string; labels?: Record<string, string> };
+/** Which kinds informers keep (HEALTH_CACHE): all twelve, the nine metadata-only ones, or none. */
+export type FleetCacheMode = "all" | "metadata" | "off";
+
+type Meta = KubernetesObject & { metadata?: V1ObjectMeta; spec?: { replicas?: number } };
+
+/** What the sweep keeps of an owned object (a LIST item's or an informer's projection). */
+interface OwnedMeta {
+  namespace: string;
+  name: string;
+  instanceId?: string;
+  component?: string;
+  resourceVersion?: string;
+  terminating: boolean;
+  /** `appliedFieldsHash` for our field manager: computed at once by informers (once per change), lazily for LIST items. */
+  appliedHash(): string;
+  writers(): string[];
+  /** Workloads only. */
+  desiredReplicas?: number;
 }
+
+/** A pod as the sweep needs it. */
+interface PodMeta {
+  instanceId?: string;
+  summary: PodSummary;
+}
+
+function ownedMeta(o: Meta, manager: string, eager: boolean, workload: boolean): OwnedMeta {
+  const meta = o.metadata;
+  const labels = meta?.labels ?? {};
+  const base = {
+    namespace: meta?.namespace ?? "",
+    name: meta?.name ?? "",
+    instanceId: labels[LABELS.instanceId],
+    component: labels[LABELS.component],
+    resourceVersion: meta?.resourceVersion,
+    terminating: Boolean(meta?.deletionTimestamp),
+    ...(workload ? { desiredReplicas: o.spec?.replicas ?? 1 } : {}),
+  };
+  if (eager) {
+    // An informer keeps this for as long as the object is unchanged: no managedFields held in memory.
+    const hash = appliedFieldsHash(meta, manager);
+    const writers = otherWriters(meta, manager);
+    return { ...base, appliedHash: () => hash, writers: () => writers };
+  }
+  let hash: string | undefined;
+  return { ...base, appliedHash: () => (hash ??= appliedFieldsHash(meta, manager)), writers: () => otherWriters(meta, manager) };
+}
+
+function podMeta(p: V1Pod): PodMeta {
+  return { instanceId: p.metadata?.labels?.[LABELS.instanceId], summary: summarizePod(p) };
+}
+
+interface FleetCacheOptions {
+  client: KubeClient;
+  logger: InformerLogger;
+  mode: FleetCacheMode;
+  pageSize?: number;
+}
+
+/**
+ * The informers of the health sweep: one per cached kind, with the sweep's label selectors and
+ * projections. Started and stopped with the health loop.
+ */
+export class FleetCache {
+  readonly owned = new Map<KnownKind, Informer<OwnedMeta>>();
+  pods: Informer<PodMeta> | undefined;
+
+  constructor(o: FleetCacheOptions) {
+    const manager = o.client.fieldManager;
+    const common = { client: o.client, logger: o.logger, ...(o.pageSize ? { pageSize: o.pageSize } : {}) };
+    if (o.mode === "off") return;
+    for (const kind of METADATA_KINDS) {
+      this.owned.set(
+        kind,
+        new Informer<OwnedMeta>({
+          ...common,
+          kind,
+          labelSelector: FLEET_SELECTOR,
+          metadataOnly: true,
+          transform: (obj) => ownedMeta(obj, manager, true, false),
+        }),
+      );
+    }
+    if (o.mode !== "all") return;
+    for (const kind of ["Deployment", "StatefulSet"] as const) {
+      this.owned.set(
+        kind,
+        new Informer<OwnedMeta>({
+          ...common,
+          kind,
+          labelSelector: INSTANCE_OBJECTS_SELECTOR,
+          metadataOnly: false,
+          transform: (obj) => ownedMeta(obj, manager, true, true),
+        }),
+      );
+    }
+    this.pods = new Informer<PodMeta>({
+      ...common,
+      kind: "Pod",
+      labelSelector: INSTANCE_OBJECTS_SELECTOR,
+      metadataOnly: false,
+      transform: (obj) => podMeta(obj as V1Pod),
+    });
+  }
+
+  private all(): Informer<unknown>[] {
+    return [...this.owned.values(), ...(this.pods ? [this.pods] : [])] as Informer<unknown>[];
+  }
+
+  start(): void {
+    for (const i of this.all()) i.start();
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.all().map((i) => i.stop()));
+  }
+
+  /** Every informer is synced (for the benchmark and tests; the sweep itself checks kind by kind). */
+  get synced(): boolean {
+    return this.all().every((i) => i.synced);
+  }
+
+  /** Resolves once every informer is synced. */
+  async untilSynced(): Promise<void> {
+    await Promise.all(this.all().map((i) => i.until(() => i.synced)));
+  }
+
+  /** Per kind: state, objects, and how often it listed, watched, re-listed and failed. */
+  status(): Array<{ kind: string; state: string; objects: number; resourceVersion?: string } & Informer<unknown>["stats"]> {
+    return this.all().map((i) => ({
+      kind: i.kind,
+      state: i.state,
+      objects: i.size,
+      ...(i.resourceVersion ? { resourceVersion: i.resourceVersion } : {}),
+      ...i.stats,
+    }));
+  }
+}
+
+const unreadable = (error: string): FleetObservation => ({
+  readable: false,
+  error,
+  calls: 0,
+  metricsAvailable: null,
+  workloads: new Map(),
+  services: new Map(),
+  pods: new Map(),
+  usage: new Map(),
+  owned: new Map(),
+  tenants: new Map(),
+  absent: () => "behind",
+  sources: { cached: [], listed: [] },
+});
 
 export class KubeFleetReader implements FleetReader {
   constructor(
@@ -42,13 +206,16 @@ export class KubeFleetReader implements FleetReader {
       logger: { warn(obj: object, msg?: string): void };
       /** LIST page size (default 500). */
       pageSize?: number;
+      /** Informers to read synced kinds from (absent: every kind is LISTed). */
+      cache?: FleetCache;
     },
   ) {}
 
   async read(): Promise<FleetObservation> {
     const { client } = this;
-    // Raw items (no client-node model objects): the readers below take JSON timestamps too.
-    const opts = { pageSize: this.opts.pageSize ?? 500, raw: true };
+    const manager = client.fieldManager;
+    const pageSize = this.opts.pageSize ?? 500;
+    const cache = this.opts.cache;
     // metrics-server does not paginate (it answers every pod at once), so neither do we; through the
     // model objects only the first page was ever read (client-node has no PodMetrics list model and
     // dropped `continue`), through raw answers every page was recomputed from scratch.
@@ -57,96 +224,98 @@ export class KubeFleetReader implements FleetReader {
       reason: `metrics could not be read: ${(err as Error).message}`,
       failed: true,
     }));
-    let deployments: V1Deployment[];
-    let statefulSets: V1StatefulSet[];
-    let pods: V1Pod[];
-    let metadata: Array<{ kind: KnownKind; items: ObjectMetadataOnly[] }>;
+    const sources: FleetObservation["sources"] = { cached: [], listed: [] };
+    /** Per kind: the resourceVersion its observation is current to. */
+    const upTo = new Map<string, string | undefined>();
     let calls = 0;
+
+    const ownedKinds: KnownKind[] = [...METADATA_KINDS, "Deployment", "StatefulSet"];
+    let owned: Array<{ kind: KnownKind; items: Iterable<OwnedMeta> }>;
+    let pods: Iterable<PodMeta>;
     try {
-      const [d, s, p, ...m] = await Promise.all([
-        client.listAll<V1Deployment>("Deployment", INSTANCE_OBJECTS_SELECTOR, opts),
-        client.listAll<V1StatefulSet>("StatefulSet", INSTANCE_OBJECTS_SELECTOR, opts),
-        client.listAll<V1Pod>("Pod", INSTANCE_OBJECTS_SELECTOR, opts),
-        ...METADATA_KINDS.map((kind) => client.listMetadata(kind, FLEET_SELECTOR, { pageSize: this.opts.pageSize ?? 500 })),
-      ]);
-      deployments = d.items;
-      statefulSets = s.items;
-      pods = p.items;
-      metadata = m.map((r, i) => ({ kind: METADATA_KINDS[i] as KnownKind, items: r.items }));
-      calls = d.calls + s.calls + p.calls + m.reduce((n, r) => n + r.calls, 0);
+      const readOwned = async (kind: KnownKind): Promise<{ kind: KnownKind; items: Iterable<OwnedMeta> }> => {
+        const informer = cache?.owned.get(kind);
+        if (informer?.synced) {
+          // A snapshot now: the cache keeps changing while other LISTs are awaited.
+          upTo.set(kind, informer.resourceVersion);
+          sources.cached.push(kind);
+          return { kind, items: [...informer.values()] };
+        }
+        const full = (FULL_KINDS as readonly string[]).includes(kind);
+        const r = full
+          ? await client.listAll<Meta>(kind, INSTANCE_OBJECTS_SELECTOR, { pageSize, raw: true })
+          : await client.listMetadata(kind, FLEET_SELECTOR, { pageSize });
+        calls += r.calls;
+        upTo.set(kind, r.resourceVersion);
+        sources.listed.push(kind);
+        return { kind, items: (r.items as Meta[]).map((o) => ownedMeta(o, manager, false, full)) };
+      };
+      const readPods = async (): Promise<Iterable<PodMeta>> => {
+        const informer = cache?.pods;
+        if (informer?.synced) {
+          sources.cached.push("Pod");
+          return [...informer.values()];
+        }
+        const r = await client.listAll<V1Pod>("Pod", INSTANCE_OBJECTS_SELECTOR, { pageSize, raw: true });
+        calls += r.calls;
+        sources.listed.push("Pod");
+        return r.items.map(podMeta);
+      };
+      [pods, ...owned] = await Promise.all([readPods(), ...ownedKinds.map(readOwned)]);
     } catch (err) {
       await metricsP;
       this.opts.logger.warn({ err: (err as Error).message }, "health sweep: the cluster could not be read");
-      return {
-        readable: false,
-        error: (err as Error).message,
-        calls: 0,
-        metricsAvailable: null,
-        workloads: new Map(),
-        services: new Map(),
-        pods: new Map(),
-        usage: new Map(),
-        owned: new Map(),
-        tenants: new Map(),
-      };
+      return unreadable((err as Error).message);
     }
     const metrics = await metricsP;
     if (metrics.available) calls += metrics.calls;
 
-    const manager = client.fieldManager;
-    const owned: FleetObservation["owned"] = new Map();
+    const ownedMap: FleetObservation["owned"] = new Map();
     const tenants: FleetObservation["tenants"] = new Map();
-    const add = (kind: string, o: Labelled) => {
-      const meta = o.metadata;
-      const labels = meta?.labels ?? {};
-      const id = labels[LABELS.instanceId];
-      const group = id ? owned : labels[LABELS.component] === "tenant" ? tenants : undefined;
-      const groupKey = id ?? meta?.namespace;
-      if (!group || !groupKey) return;
-      const entry: FleetObject = {
-        holds: (stamp) => stampHolds(stamp, meta, manager),
-        terminating: Boolean(meta?.deletionTimestamp),
-        writers: () => otherWriters(meta, manager),
-      };
-      let objects = group.get(groupKey);
-      if (!objects) {
-        objects = new Map();
-        group.set(groupKey, objects);
-      }
-      objects.set(objectKey(kind, meta?.name ?? ""), entry);
-    };
-
     const workloads: FleetObservation["workloads"] = new Map();
-    const addWorkload = (kind: "Deployment" | "StatefulSet", w: V1Deployment | V1StatefulSet) => {
-      const id = w.metadata?.labels?.[LABELS.instanceId];
-      if (!id || w.metadata?.deletionTimestamp) return;
-      workloads.set(id, { kind, name: w.metadata?.name ?? "", desiredReplicas: w.spec?.replicas ?? 1 });
-      add(kind, w as Labelled);
-    };
-    for (const d of deployments) addWorkload("Deployment", d);
-    for (const s of statefulSets) addWorkload("StatefulSet", s);
-
     const serviceNames: FleetObservation["services"] = new Map();
-    for (const { kind, items } of metadata) {
-      for (const o of items as Labelled[]) {
-        add(kind, o);
-        if (kind !== "Service") continue;
-        const id = o.metadata?.labels?.[LABELS.instanceId];
-        if (!id) continue;
-        const set = serviceNames.get(id) ?? new Set<string>();
-        set.add(o.metadata?.name ?? "");
-        serviceNames.set(id, set);
+    for (const { kind, items } of owned) {
+      const isWorkload = kind === "Deployment" || kind === "StatefulSet";
+      for (const o of items) {
+        const id = o.instanceId;
+        if (isWorkload) {
+          if (!id || o.terminating) continue;
+          workloads.set(id, { kind, name: o.name, desiredReplicas: o.desiredReplicas ?? 1 });
+        }
+        const group = id ? ownedMap : o.component === "tenant" ? tenants : undefined;
+        const groupKey = id ?? o.namespace;
+        if (!group || !groupKey) continue;
+        const entry: FleetObject = {
+          verdict: (stamp) => judgeStamp(stamp, o),
+          terminating: o.terminating,
+          writers: o.writers,
+        };
+        let objects = group.get(groupKey);
+        if (!objects) {
+          objects = new Map();
+          group.set(groupKey, objects);
+        }
+        objects.set(objectKey(kind, o.name), entry);
+        if (kind === "Service" && id) {
+          const set = serviceNames.get(id) ?? new Set<string>();
+          set.add(o.name);
+          serviceNames.set(id, set);
+        }
       }
     }
 
-    // Usage per instance: a pod's metrics belong to the instance its pod (or the metrics' labels) names.
+    // Pods by instance, and usage per instance: a pod's metrics belong to the instance its pod (or the metrics' labels) names.
+    const byInstance = new Map<string, PodSummary[]>();
+    const podOwner = new Map<string, string>();
+    for (const p of pods) {
+      if (!p.instanceId) continue;
+      const list = byInstance.get(p.instanceId);
+      if (list) list.push(p.summary);
+      else byInstance.set(p.instanceId, [p.summary]);
+      podOwner.set(`${p.summary.namespace}/${p.summary.name}`, p.instanceId);
+    }
     const usage: FleetObservation["usage"] = new Map();
     if (metrics.available) {
-      const podOwner = new Map<string, string>();
-      for (const p of pods) {
-        const id = p.metadata?.labels?.[LABELS.instanceId];
-        if (id) podOwner.set(`${p.metadata?.namespace}/${p.metadata?.name}`, id);
-      }
       for (const m of metrics.pods as PodUsage[]) {
         const id = podOwner.get(`${m.namespace}/${m.name}`) ?? m.labels[LABELS.instanceId];
         if (!id) continue;
@@ -162,10 +331,12 @@ export class KubeFleetReader implements FleetReader {
       metricsAvailable: metrics.available,
       workloads,
       services: serviceNames,
-      pods: summarizePodsBy(pods, LABELS.instanceId),
+      pods: new Map([...byInstance].map(([id, list]) => [id, summarizePodSummaries(list)])),
       usage,
-      owned,
+      owned: ownedMap,
       tenants,
+      absent: (key, stamp) => judgeAbsent(stamp, upTo.get(key.slice(0, key.indexOf("/")))),
+      sources,
     };
   }
 }

@@ -6,6 +6,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { seedHealthFleet } from "../../../bench/lib/health-fleet.js";
 import { KINDS } from "../../../src/kube/client.js";
+import type { FleetCache } from "../../../src/modules/health/kube-fleet-reader.js";
 import { LABELS } from "../../../src/kube/templates/labels.js";
 import type { RecordingInstanceSignal } from "../../helpers/recording-signal.js";
 import { buildUser, createTestContext, type TestContext } from "../../helpers/app.js";
@@ -379,6 +380,50 @@ describe("cluster calls per sweep are constant", () => {
     // PVCs, Ingresses, NetworkPolicies, ResourceQuotas, LimitRanges, ServiceAccounts.
     expect(calls[10]).toEqual({ list: 13, total: 13 });
     expect(calls[100]).toEqual(calls[10]);
+  });
+});
+
+describe("the sweep's informers (HEALTH_CACHE=all)", () => {
+  it("synced, a sweep reads every kind from memory (one call: PodMetrics); an unsynced informer's kind is LISTed instead", async () => {
+    const e = emulator();
+    const fleet = await seedHealthFleet(prisma(), e, 20, { prefix: "cached-" });
+    const cache = ctx.container.loops.health.cache as FleetCache;
+    cache.start();
+    try {
+      await cache.untilSynced();
+      e.recorder.reset();
+      const r = await sweep(fleet.instanceIds);
+      expect(r.results).toHaveLength(20);
+      expect(r.results.every((x) => x.observed === "HEALTHY" && x.drifted.length === 0 && x.missing.length === 0)).toBe(true);
+      expect(r.sweep.apiCalls).toBe(1);
+      expect(e.recorder.calls({ verb: "list" }).map((c) => `${c.verb} ${c.resource}`)).toEqual(["list pods.metrics.k8s.io"]);
+
+      // The ConfigMap informer stops (as while it reconnects or is broken): never trusted, its kind is LISTed.
+      await cache.owned.get("ConfigMap")?.stop();
+      e.recorder.reset();
+      const fallback = await sweep(fleet.instanceIds);
+      expect(fallback.sweep.apiCalls).toBe(2);
+      // (The stopped informer's watch is recorded as it ends: only LISTs are the sweep's.)
+      expect(
+        e.recorder
+          .calls({ verb: "list" })
+          .map((c) => `${c.verb} ${c.resource}`)
+          .sort(),
+      ).toEqual(["list configmaps", "list pods.metrics.k8s.io"]);
+      expect(fallback.results.every((x) => x.drifted.length === 0 && x.missing.length === 0)).toBe(true);
+
+      // A deleted object reaches the cache by its DELETED event and is reported by the next sweep.
+      const victim = fleet.instanceIds[0] as string;
+      const row = await prisma().instance.findUniqueOrThrow({ where: { id: victim } });
+      const ingress = cache.owned.get("Ingress");
+      e.deleteObject("networking.k8s.io/v1", "Ingress", row.namespace, `${row.k8sName}-ingress`);
+      await ingress?.until(() => ingress.get(row.namespace, `${row.k8sName}-ingress`) === undefined);
+      const seen = await sweep([victim]);
+      expect(seen.results[0]?.missing).toEqual([`Ingress/${row.k8sName}-ingress`]);
+      expect(seen.repaired).toEqual([victim]);
+    } finally {
+      await cache.stop();
+    }
   });
 });
 

@@ -1,0 +1,282 @@
+/**
+ * An informer: one kind, one label selector, kept in memory by LIST then WATCH — what client-go's
+ * (metadata) informers do, through the one cluster client (`KubeClient.listAll`/`listMetadata` and
+ * `KubeClient.watch`, same kubeconfig, auth, TLS and timeouts):
+ *
+ *  1. LIST every matching object (paginated) and remember the list's resourceVersion;
+ *  2. WATCH from that resourceVersion with bookmarks; ADDED/MODIFIED store the object, DELETED
+ *     removes it, BOOKMARK (and every event) advances `resourceVersion`;
+ *  3. when the server ends the watch (its timeout, a restart), watch again from the last
+ *     resourceVersion — nothing is missed, the server replays what happened meanwhile;
+ *  4. when the server no longer has that history (410 Gone/Expired, as an ERROR event or a status),
+ *     LIST again and replace the cache;
+ *  5. any other failure (network, 5xx, 403) marks the informer broken and retries with a capped
+ *     exponential backoff.
+ *
+ * `synced` is true only after the first LIST while a watch is open: then the cache is the cluster as
+ * of `resourceVersion`, behind it only by the watch's delivery delay. Readers must not trust an
+ * unsynced informer (use a LIST instead). What is kept per object is `transform(object)`, so a cache
+ * of 10,000 pods holds their summaries, not the pods.
+ *
+ * Timers and sockets: `stop()` closes the watch, cancels a pending backoff and waits for the loop;
+ * nothing is left open (the watch has a server-side timeout and a client-side cut as well).
+ */
+import type { KubernetesObject, V1ObjectMeta } from "@kubernetes/client-node";
+import type { KnownKind, KubeClient, WatchStream } from "./client.js";
+import { KubeConflictError } from "./kube-errors.js";
+
+type Meta = KubernetesObject & { metadata?: V1ObjectMeta };
+
+export interface InformerLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
+
+export interface InformerOptions<T> {
+  client: KubeClient;
+  kind: KnownKind;
+  labelSelector: string;
+  /** Metadata only (PartialObjectMetadataList / PartialObjectMetadata watch events): never a Secret's data. */
+  metadataOnly: boolean;
+  /** What the cache keeps of each object (called once per ADDED/MODIFIED and per listed object). */
+  transform: (obj: Meta) => T;
+  logger: InformerLogger;
+  /** LIST page size. Default 500. */
+  pageSize?: number;
+  /** Server-side timeout of one watch; client-go picks 5-10 min at random. Default: random 300-600 s. */
+  watchTimeoutSeconds?: () => number;
+  /** Backoff after a failure: starts here, doubles, capped at `maxBackoffMs`. Defaults 500 / 30000. */
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+/** `reconnecting`: the server ended the watch cleanly and it is being opened again from `resourceVersion`. */
+export type InformerState = "stopped" | "listing" | "watching" | "reconnecting" | "broken";
+
+export interface InformerStats {
+  lists: number;
+  watches: number;
+  /** LISTs again after 410 Gone/Expired. */
+  relists: number;
+  events: number;
+  failures: number;
+}
+
+const key = (m: V1ObjectMeta | undefined) => `${m?.namespace ?? ""}/${m?.name ?? ""}`;
+
+/** Whether a watch ERROR event / failure means "resourceVersion too old": LIST again. */
+function isExpired(err: unknown): boolean {
+  return err instanceof KubeConflictError && err.statusCode === 410;
+}
+
+class ExpiredError extends Error {}
+
+export class Informer<T> {
+  readonly kind: KnownKind;
+  private cache = new Map<string, T>();
+  private rv: string | undefined;
+  private listed = false;
+  private _state: InformerState = "stopped";
+  private loop: Promise<void> | undefined;
+  private stream: WatchStream | undefined;
+  private stopping = false;
+  private wake: (() => void) | undefined;
+  private lastError: string | undefined;
+  private readonly waiters = new Set<() => void>();
+  readonly stats: InformerStats = { lists: 0, watches: 0, relists: 0, events: 0, failures: 0 };
+
+  constructor(private readonly o: InformerOptions<T>) {
+    this.kind = o.kind;
+  }
+
+  get state(): InformerState {
+    return this._state;
+  }
+
+  /** Listed, and a watch is open: the cache is the cluster as of `resourceVersion` (plus the watch's delivery delay). */
+  get synced(): boolean {
+    return this.listed && this._state === "watching";
+  }
+
+  /** The newest resourceVersion the cache reflects (the LIST's, then every event's and bookmark's). */
+  get resourceVersion(): string | undefined {
+    return this.rv;
+  }
+
+  get error(): string | undefined {
+    return this.lastError;
+  }
+
+  get size(): number {
+    return this.cache.size;
+  }
+
+  /** The cached objects (as `transform` made them). Read synchronously: the cache changes between ticks. */
+  values(): IterableIterator<T> {
+    return this.cache.values();
+  }
+
+  get(namespace: string, name: string): T | undefined {
+    return this.cache.get(`${namespace}/${name}`);
+  }
+
+  start(): void {
+    if (this.loop) return;
+    this.stopping = false;
+    this.loop = this.run().finally(() => {
+      this._state = "stopped";
+      this.loop = undefined;
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.stream?.close();
+    this.wake?.();
+    await this.loop;
+    this.listed = false;
+    this.notify();
+  }
+
+  /**
+   * Resolves once `predicate()` holds, checked now and after every change of the cache or state
+   * (for tests and for callers that must see a given change). Rejects when the informer stops.
+   */
+  until(predicate: () => boolean): Promise<void> {
+    if (predicate()) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (predicate()) {
+          this.waiters.delete(check);
+          resolve();
+        } else if (this.stopping) {
+          this.waiters.delete(check);
+          reject(new Error(`informer ${this.kind} stopped`));
+        }
+      };
+      this.waiters.add(check);
+    });
+  }
+
+  private notify(): void {
+    for (const w of [...this.waiters]) w();
+  }
+
+  private setState(s: InformerState): void {
+    this._state = s;
+    this.notify();
+  }
+
+  private async run(): Promise<void> {
+    const { logger } = this.o;
+    let backoff = this.o.minBackoffMs ?? 500;
+    let watchesAtFailure = 0;
+    while (!this.stopping) {
+      try {
+        if (this.rv === undefined || !this.listed) await this.list();
+        if (this.stopping) break;
+        await this.watchOnce();
+      } catch (err) {
+        if (this.stopping) break;
+        // A watch that opened before failing starts the backoff again from the bottom.
+        if (this.stats.watches > watchesAtFailure) backoff = this.o.minBackoffMs ?? 500;
+        watchesAtFailure = this.stats.watches;
+        if (err instanceof ExpiredError || isExpired(err)) {
+          // The server's history no longer reaches our resourceVersion: LIST again.
+          logger.info({ kind: this.kind, resourceVersion: this.rv }, "informer: resourceVersion expired (410); listing again");
+          this.listed = false;
+          this.rv = undefined;
+          this.stats.relists++;
+          continue;
+        }
+        this.stats.failures++;
+        this.lastError = (err as Error).message;
+        this.setState("broken");
+        logger.warn({ kind: this.kind, err: this.lastError, retryInMs: backoff }, "informer: list/watch failed; retrying");
+        await this.sleep(backoff);
+        backoff = Math.min(backoff * 2, this.o.maxBackoffMs ?? 30_000);
+      }
+    }
+    this.stream = undefined;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.wake = undefined;
+        resolve();
+      }, ms);
+      this.wake = () => {
+        clearTimeout(t);
+        this.wake = undefined;
+        resolve();
+      };
+    });
+  }
+
+  private async list(): Promise<void> {
+    this.setState("listing");
+    this.listed = false;
+    const { client, kind, labelSelector, pageSize = 500 } = this.o;
+    const result = this.o.metadataOnly
+      ? await client.listMetadata(kind, labelSelector, { pageSize })
+      : await client.listAll<Meta>(kind, labelSelector, { pageSize, raw: true });
+    const next = new Map<string, T>();
+    for (const obj of result.items as Meta[]) next.set(key(obj.metadata), this.o.transform(obj));
+    if (!result.resourceVersion) throw new Error(`LIST ${kind} returned no resourceVersion`);
+    this.cache = next;
+    this.rv = result.resourceVersion;
+    this.listed = true;
+    this.stats.lists++;
+  }
+
+  private async watchOnce(): Promise<void> {
+    const { client, kind, labelSelector, metadataOnly } = this.o;
+    const timeoutSeconds = this.o.watchTimeoutSeconds?.() ?? 300 + Math.floor(Math.random() * 300);
+    let expired: unknown;
+    let failure: unknown;
+    const stream = await client.watch(
+      kind,
+      { labelSelector, metadataOnly, resourceVersion: this.rv ?? "", timeoutSeconds },
+      (type, obj) => {
+        if (expired || failure) return;
+        const rv = obj.metadata?.resourceVersion;
+        this.stats.events++;
+        switch (type) {
+          case "ADDED":
+          case "MODIFIED":
+            this.cache.set(key(obj.metadata), this.o.transform(obj));
+            break;
+          case "DELETED":
+            this.cache.delete(key(obj.metadata));
+            break;
+          case "BOOKMARK":
+            break;
+          case "ERROR": {
+            const status = obj as { code?: number; reason?: string; message?: string };
+            if (status.code === 410 || status.reason === "Expired" || status.reason === "Gone") expired = new ExpiredError(status.message);
+            else failure = new Error(`watch ${kind}: ERROR event ${status.code ?? "?"} ${status.reason ?? ""}: ${status.message ?? ""}`);
+            this.stream?.close();
+            return;
+          }
+        }
+        if (rv) this.rv = rv;
+        this.notify();
+      },
+    );
+    this.stream = stream;
+    this.stats.watches++;
+    this.lastError = undefined;
+    this.setState("watching");
+    if (this.stopping) stream.close();
+    try {
+      await stream.ended;
+    } finally {
+      this.stream = undefined;
+      // Not synced until a watch is open again (events meanwhile are replayed by the next watch).
+      if (!this.stopping) this.setState("reconnecting");
+    }
+    if (expired) throw expired;
+    if (failure) throw failure;
+  }
+}
