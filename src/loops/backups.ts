@@ -6,6 +6,9 @@
  * the guarded transitions in backup-state.ts make an overlapping pass harmless. It runs every
  * BACKUP_POLL_INTERVAL and whenever a request wakes it. A cluster error leaves the work for the next
  * pass: nothing is lost.
+ * Each pass also runs the plans' daily schedule (src/modules/backups/backup-schedule.ts): due scheduled
+ * backups are requested first, retention follows the scheduled backups that became READY, and
+ * newly overdue instances are announced.
  */
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
@@ -13,6 +16,7 @@ import type { Backup } from "../generated/prisma/client.js";
 import { KubeError } from "../kube/kube-errors.js";
 import { renderVolumeSnapshot } from "../kube/templates/volume-snapshot.js";
 import type { BackupCluster } from "../modules/backups/backup-cluster.js";
+import type { BackupSchedule } from "../modules/backups/backup-schedule.js";
 import * as backupState from "../modules/backups/backup-state.js";
 import type { Clock } from "../platform/clock.js";
 import type { PrismaClient } from "../platform/db/index.js";
@@ -31,6 +35,12 @@ export interface BackupPassReport {
   failed: number;
   deleted: number;
   pending: number;
+  /** Scheduled backups requested this pass, refused by the storage quota (counted in failed too), and deleted by retention. */
+  scheduled: number;
+  refused: number;
+  retained: number;
+  /** Instances newly announced as overdue (no good backup in 48 h). */
+  overdue: number;
 }
 
 export interface BackupLoopOptions {
@@ -45,6 +55,8 @@ export interface BackupLoopOptions {
   signal: InstanceSignal;
   /** Counts the backups each pass finished (READY / FAILED). */
   metrics?: BackupMetrics;
+  /** The plans' daily backups, their retention and the overdue events (none: manual backups only). */
+  schedule?: BackupSchedule;
   holder?: string;
 }
 
@@ -112,11 +124,29 @@ export class BackupLoop {
   }
 
   private async pass(): Promise<BackupPassReport> {
-    const report: BackupPassReport = { skipped: false, ready: 0, failed: 0, deleted: 0, pending: 0 };
+    const report: BackupPassReport = {
+      skipped: false,
+      ready: 0,
+      failed: 0,
+      deleted: 0,
+      pending: 0,
+      scheduled: 0,
+      refused: 0,
+      retained: 0,
+      overdue: 0,
+    };
     if (!(await this.o.leases.tryAcquire(BACKUPS_LEASE, this.holder, Math.max(60_000, this.o.pollIntervalMs * 3)))) {
       return { ...report, skipped: true };
     }
     try {
+      if (this.o.schedule) {
+        const s = await this.o.schedule.requestDue();
+        report.scheduled = s.requested;
+        report.refused = s.refused;
+        report.failed += s.refused;
+      }
+      /** Instances whose scheduled backups became READY in this pass: their retention runs after it. */
+      const retain: string[] = [];
       const rows = await this.o.prisma.backup.findMany({
         where: { OR: [{ status: "PENDING" }, { deleteRequestedAt: { not: null } }, { instance: { status: "TERMINATED" } }] },
         include: { instance: { select: { status: true } } },
@@ -132,6 +162,7 @@ export class BackupLoop {
           }
           const outcome = row.deleteRequestedAt ? await this.remove(row) : await this.watch(row);
           report[outcome] += 1;
+          if (outcome === "ready" && row.trigger === "scheduled") retain.push(row.instanceId);
         } catch (err) {
           report.pending += 1;
           if (err instanceof KubeError && err.transient) {
@@ -145,6 +176,12 @@ export class BackupLoop {
           report.pending -= 1;
           report.failed += 1;
         }
+      }
+      if (this.o.schedule) {
+        report.retained = await this.o.schedule.applyRetention(retain);
+        report.overdue = await this.o.schedule.noteOverdue();
+        // Retention's delete requests are carried out by the next pass: keep runUntilIdle going.
+        report.pending += report.retained;
       }
       this.o.metrics?.backupsFinished(report.ready, report.failed);
       if (report.failed) this.o.logger.warn({ ...report }, "backup pass: some backups FAILED");
