@@ -75,7 +75,9 @@ const EnvSchema = z.object({
   BACKUP_TIMEOUT: duration.default(15 * 60_000),
   BACKUP_POLL_INTERVAL: durationFrom(100).default(10_000),
   BACKUP_SCHEDULE_ENABLED: bool.default(true),
-  BACKUP_SCHEDULE_SPREAD: durationFrom(60_000).pipe(z.number().max(86_400_000, "at most 24h")).default(4 * 3_600_000),
+  BACKUP_SCHEDULE_SPREAD: durationFrom(60_000)
+    .pipe(z.number().max(86_400_000, "at most 24h"))
+    .default(4 * 3_600_000),
   BACKUP_SCHEDULE_BATCH: int(1, 10_000).default(50),
   RECONCILE_CONCURRENCY: int(1, 256).default(8),
   RECONCILE_LEASE: durationFrom(1000).default(60_000),

@@ -50,38 +50,41 @@ export interface DueInstanceRow {
  * at most `limit`.
  */
 export function dueInstancesSql(now: Date, spreadMs: number, limit: number): Prisma.Sql {
+  // MATERIALIZED: each instance's slot (an md5 and a date_bin) is computed once, not once per use.
   return Prisma.sql`
-    SELECT c."id", c."slot" FROM (
-      SELECT i."id", i."created_at", s."last_slot_at", ${slotSql(now, spreadMs)} AS "slot"
+    WITH c AS MATERIALIZED (
+      SELECT i."id", i."created_at", ${slotSql(now, spreadMs)} AS "slot"
         FROM "instances" i
         JOIN "plans" p ON p."id" = i."plan_id"
-        LEFT JOIN "backup_schedules" s ON s."instance_id" = i."id"
        WHERE i."status" IN ('RUNNING', 'STOPPED') AND i."desired_state" <> 'TERMINATED'
          AND p."backup_retention" > 0 AND p."storage_gb" > 0
-    ) c
+    )
+    SELECT c."id", c."slot"
+      FROM c LEFT JOIN "backup_schedules" s ON s."instance_id" = c."id"
      WHERE c."slot" > c."created_at"
-       AND (c."last_slot_at" IS NULL OR c."last_slot_at" < c."slot")
+       AND (s."last_slot_at" IS NULL OR s."last_slot_at" < c."slot")
        AND NOT EXISTS (SELECT 1 FROM "backups" b
                         WHERE b."instance_id" = c."id" AND b."status" = 'PENDING' AND b."delete_requested_at" IS NULL)
      ORDER BY c."slot", c."id"
      LIMIT ${limit}`;
 }
 
+/** A good backup of instance `i`: READY, not being deleted (manual or scheduled). */
+const GOOD = Prisma.sql`b."instance_id" = i."id" AND b."status" = 'READY' AND b."delete_requested_at" IS NULL`;
+
 /**
- * The overdue rule, as a FROM … WHERE over instances `i` (with plan `p` and its last good backup
- * `g.at`): RUNNING or STOPPED, its plan schedules backups, older than 48 h, and no READY backup (manual
- * or scheduled, not being deleted) that became ready in the last 48 h.
+ * The overdue rule, as a FROM … WHERE over instances `i` (with plan `p`): RUNNING or STOPPED, its plan
+ * schedules backups, older than 48 h, and no good backup that became ready in the last 48 h. An
+ * anti-join on the partial index `backups_ready_idx`, so it stays cheap for a large fleet.
  */
 function overdueFromSql(now: Date): Prisma.Sql {
   const since = new Date(now.getTime() - BACKUP_OVERDUE_HOURS * 3_600_000);
   return Prisma.sql`
       FROM "instances" i
       JOIN "plans" p ON p."id" = i."plan_id"
-      LEFT JOIN LATERAL (SELECT max(b."ready_at") AS "at" FROM "backups" b
-                          WHERE b."instance_id" = i."id" AND b."status" = 'READY' AND b."delete_requested_at" IS NULL) g ON TRUE
      WHERE i."status" IN ('RUNNING', 'STOPPED') AND p."backup_retention" > 0 AND p."storage_gb" > 0
        AND i."created_at" < ${since}::timestamptz
-       AND (g."at" IS NULL OR g."at" < ${since}::timestamptz)`;
+       AND NOT EXISTS (SELECT 1 FROM "backups" b WHERE ${GOOD} AND b."ready_at" >= ${since}::timestamptz)`;
 }
 
 /** How many instances are overdue: a scalar subquery (the health summary embeds it in its one statement). */
@@ -95,16 +98,16 @@ export interface OverdueInstanceRow {
 }
 
 /**
- * Overdue instances whose overdue episode has not been announced yet: never noted, or noted before
- * their last good backup (that episode ended; this is a new one). At most `limit`.
+ * Overdue instances whose overdue episode has not been announced yet: never noted, or a good backup
+ * became ready after the note (that episode ended; this is a new one). At most `limit`.
  */
 export function overdueUnnotedSql(now: Date, limit: number): Prisma.Sql {
   return Prisma.sql`
-    SELECT i."id", g."at" AS "last_good_at"
+    SELECT i."id", (SELECT max(b."ready_at") FROM "backups" b WHERE ${GOOD}) AS "last_good_at"
       ${overdueFromSql(now)}
        AND NOT EXISTS (SELECT 1 FROM "backup_schedules" s
                         WHERE s."instance_id" = i."id" AND s."overdue_noted_at" IS NOT NULL
-                          AND (g."at" IS NULL OR s."overdue_noted_at" > g."at"))
+                          AND NOT EXISTS (SELECT 1 FROM "backups" b WHERE ${GOOD} AND b."ready_at" > s."overdue_noted_at"))
      ORDER BY i."id"
      LIMIT ${limit}`;
 }

@@ -87,7 +87,12 @@ export class BackupSchedule {
         await lockUser(tx, inst.userId);
         let outcome: keyof ScheduleReport = "requested";
         try {
-          await this.o.quotas.assertWithinQuota(tx, inst.userId, { instances: 0, cpuMilli: 0, memoryMb: 0, storageGb: inst.plan.storageGb });
+          await this.o.quotas.assertWithinQuota(tx, inst.userId, {
+            instances: 0,
+            cpuMilli: 0,
+            memoryMb: 0,
+            storageGb: inst.plan.storageGb,
+          });
           await backupState.requestBackup(tx, { ...fields, trigger: "scheduled", deadline: new Date(now.getTime() + this.o.timeoutMs) });
         } catch (err) {
           if (!(err instanceof QuotaExceededError)) throw err;

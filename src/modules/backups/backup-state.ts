@@ -113,7 +113,15 @@ export async function backupDeleted(db: Db, b: Pick<Backup, "id" | "instanceId" 
  */
 export async function scheduledBackupRefused(
   db: Db,
-  b: { instanceId: string; userId: string; namespace: string; pvcName: string; snapshotName: string; snapshotClass: string; quiesce: boolean },
+  b: {
+    instanceId: string;
+    userId: string;
+    namespace: string;
+    pvcName: string;
+    snapshotName: string;
+    snapshotClass: string;
+    quiesce: boolean;
+  },
   reason: string,
   at: Date,
 ): Promise<Backup> {

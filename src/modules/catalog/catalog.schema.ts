@@ -98,8 +98,14 @@ export const PlanViewSchema = z.object({
   storageGb: z.number().int(),
   monthlyPriceCredits: z.number().int(),
   isActive: z.boolean(),
-  backupRetention: z.number().int().describe(planFields.backupRetention.description ?? ""),
-  backupHourUtc: z.number().int().describe(planFields.backupHourUtc.description ?? ""),
+  backupRetention: z
+    .number()
+    .int()
+    .describe(planFields.backupRetention.description ?? ""),
+  backupHourUtc: z
+    .number()
+    .int()
+    .describe(planFields.backupHourUtc.description ?? ""),
   createdAt: IsoDateTime,
   updatedAt: IsoDateTime,
 });
