@@ -20,7 +20,7 @@ UPDATE "plans" p
 CREATE UNIQUE INDEX "backups_instance_pending_key" ON "backups" ("instance_id") WHERE "status" = 'PENDING' AND "delete_requested_at" IS NULL;
 
 -- Good backups by instance and time: the overdue rule (health summary, gauge, events) is an anti-join on it.
-CREATE INDEX "backups_ready_idx" ON "backups" ("instance_id", "ready_at") WHERE "status" = 'READY' AND "delete_requested_at" IS NULL;
+CREATE INDEX "backups_instance_id_status_ready_at_idx" ON "backups"("instance_id", "status", "ready_at");
 
 -- The schedule's memory per instance: the last daily slot handled, and the announced overdue episode.
 CREATE TABLE "backup_schedules" (

@@ -75,7 +75,7 @@ const GOOD = Prisma.sql`b."instance_id" = i."id" AND b."status" = 'READY' AND b.
 /**
  * The overdue rule, as a FROM … WHERE over instances `i` (with plan `p`): RUNNING or STOPPED, its plan
  * schedules backups, older than 48 h, and no good backup that became ready in the last 48 h. An
- * anti-join on the partial index `backups_ready_idx`, so it stays cheap for a large fleet.
+ * anti-join on the index `backups_instance_id_status_ready_at_idx`, so it stays cheap for a large fleet.
  */
 function overdueFromSql(now: Date): Prisma.Sql {
   const since = new Date(now.getTime() - BACKUP_OVERDUE_HOURS * 3_600_000);
