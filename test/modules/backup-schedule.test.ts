@@ -340,6 +340,25 @@ describe("failures are loud", () => {
   });
 });
 
+describe("PostgreSQL", () => {
+  it("a scheduled backup of a RUNNING PostgreSQL instance stops it briefly for the cut, like a manual one", async () => {
+    const u = await buildFundedUser(ctx);
+    const inst = await runningInstance(u, "postgresql/small", "nightly-db");
+    clock.jumpTo(new Date(firstSlot(inst).getTime() + 1000));
+    expect(await loop().runOnce()).toMatchObject({ scheduled: 1 });
+    const [row] = await backupsOf(inst.id);
+    expect(row).toMatchObject({ trigger: "scheduled", quiesce: true, status: "PENDING" });
+    expect(await prisma().instance.findUniqueOrThrow({ where: { id: inst.id } })).toMatchObject({ desiredState: "STOPPED" });
+    await backupsDone();
+    expect(await prisma().backup.findUniqueOrThrow({ where: { id: row!.id } })).toMatchObject({ status: "READY" });
+    expect(await prisma().instance.findUniqueOrThrow({ where: { id: inst.id } })).toMatchObject({
+      status: "RUNNING",
+      desiredState: "RUNNING",
+    });
+    await terminate(u, inst.id);
+  });
+});
+
 describe("the fleet query", () => {
   it("requests at most BACKUP_SCHEDULE_BATCH scheduled backups per pass, never one beside a pending backup", async () => {
     const u = await buildFundedUser(ctx, 50_000);
