@@ -310,6 +310,12 @@ describe("failures are loud", () => {
     expect(first.overdue).toBe(1);
     expect(await summaryBackups()).toEqual({ withoutGoodBackup48h: 1 });
     expect(await gauge("minispod_backups_overdue")).toBe(1);
+    // The admin finds them in the instance list too.
+    const overdueList = await ctx.api.get("/api/instances?backupOverdue=true").set(admin.auth);
+    expect(overdueList.status).toBe(200);
+    expect(overdueList.body.data.map((i: { id: string }) => i.id)).toEqual([inst.id]);
+    expect(overdueList.body.page.total).toBe(1);
+    expect((await ctx.api.get("/api/instances?backupOverdue=maybe").set(admin.auth)).status).toBe(400);
     expect(await loop().runOnce()).toMatchObject({ overdue: 0 });
     const overdue = (await backupEvents(inst.id)).filter((e) => e.type === "BACKUP_OVERDUE");
     expect(overdue).toEqual([
@@ -335,6 +341,7 @@ describe("failures are loud", () => {
     expect((await backupsOf(inst.id)).map((b) => [b.trigger, b.status])).toEqual([["scheduled", "READY"]]);
     expect(await summaryBackups()).toEqual({ withoutGoodBackup48h: 0 });
     expect(await gauge("minispod_backups_overdue")).toBe(0);
+    expect((await ctx.api.get("/api/instances?backupOverdue=true").set(admin.auth)).body.data).toEqual([]);
     expect((await backupEvents(inst.id)).filter((e) => e.type === "BACKUP_OVERDUE")).toHaveLength(1);
     await terminate(u, inst.id);
   });

@@ -92,6 +92,11 @@ export function overdueCountSql(now: Date): Prisma.Sql {
   return Prisma.sql`(SELECT count(*)::int ${overdueFromSql(now)})`;
 }
 
+/** A condition on instances `i`: it is overdue (the instance list's `backupOverdue=true` filter). */
+export function overdueInstanceIdsSql(now: Date): Prisma.Sql {
+  return Prisma.sql`i."id" IN (SELECT i."id" ${overdueFromSql(now)})`;
+}
+
 export interface OverdueInstanceRow {
   id: string;
   last_good_at: Date | null;
