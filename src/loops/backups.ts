@@ -140,7 +140,11 @@ export class BackupLoop {
     }
     try {
       if (this.o.schedule) {
-        const s = await this.o.schedule.requestDue();
+        // The schedule never holds up the pending backups: an error is logged and the pass goes on.
+        const s = await this.o.schedule.requestDue().catch((err: unknown) => {
+          this.o.logger.error({ err }, "backup schedule: requesting the due scheduled backups failed; retrying on the next pass");
+          return { requested: 0, refused: 0 };
+        });
         report.scheduled = s.requested;
         report.refused = s.refused;
         report.failed += s.refused;
@@ -178,8 +182,15 @@ export class BackupLoop {
         }
       }
       if (this.o.schedule) {
-        report.retained = await this.o.schedule.applyRetention(retain);
-        report.overdue = await this.o.schedule.noteOverdue();
+        // A failure here is retried with the instance's next scheduled backup (retention) or the next pass (overdue).
+        report.retained = await this.o.schedule.applyRetention(retain).catch((err: unknown) => {
+          this.o.logger.error({ err, instanceIds: retain }, "backup schedule: retention failed");
+          return 0;
+        });
+        report.overdue = await this.o.schedule.noteOverdue().catch((err: unknown) => {
+          this.o.logger.error({ err }, "backup schedule: announcing overdue instances failed");
+          return 0;
+        });
         // Retention's delete requests are carried out by the next pass: keep runUntilIdle going.
         report.pending += report.retained;
       }

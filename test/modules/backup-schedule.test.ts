@@ -269,6 +269,24 @@ describe("failures are loud", () => {
   let inst: Awaited<ReturnType<typeof runningInstance>>;
   let slot: Date;
 
+  it("a scheduled snapshot the CSI driver fails is FAILED with an ERROR event that names the schedule", async () => {
+    const owner = await buildFundedUser(ctx);
+    const fragile = await runningInstance(owner, "n8n/pro", "fragile");
+    emulator().failSnapshots(fragile.namespace, `${fragile.resourceName}-pvc`, "rpc error: code = Internal desc = disk busy");
+    clock.jumpTo(new Date(firstSlot(fragile).getTime() + 1000));
+    await backupsDone();
+    emulator().failSnapshots(fragile.namespace, `${fragile.resourceName}-pvc`, undefined);
+    const [row] = await backupsOf(fragile.id);
+    const reason = "Failed to check and update snapshot content: rpc error: code = Internal desc = disk busy";
+    expect(row).toMatchObject({ trigger: "scheduled", status: "FAILED", reason });
+    expect((await backupEvents(fragile.id)).at(-1)).toEqual({
+      type: "BACKUP_FAILED",
+      level: "ERROR",
+      message: `Scheduled backup ${row!.snapshotName} failed: ${reason}`,
+    });
+    await terminate(owner, fragile.id);
+  });
+
   it("a scheduled backup the storage quota refuses is FAILED with the reason and an ERROR event, not skipped", async () => {
     u = await buildFundedUser(ctx);
     inst = await runningInstance(u, "ghost/starter", "crowded");
