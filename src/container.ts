@@ -51,6 +51,8 @@ import { AuditService } from "./modules/audit/audit.service.js";
 import { SessionRevocations } from "./modules/auth/session-revocations.js";
 import { FleetCache, KubeFleetReader } from "./modules/health/kube-fleet-reader.js";
 import { BackupLoop } from "./loops/backups.js";
+import { BackupSchedule } from "./modules/backups/backup-schedule.js";
+import { overdueCountSql } from "./modules/backups/backup-schedule.sql.js";
 import { KubeBackupCluster } from "./modules/backups/backup-cluster.js";
 import { BackupsService } from "./modules/backups/backups.service.js";
 import { ServiceVersionsService } from "./modules/catalog/service-versions.service.js";
@@ -272,6 +274,11 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
         health: r.healthStatus,
         count: r._count._all,
       })),
+    // One scalar query per scrape: instances with no good backup in 48 h (the health summary's rule).
+    countBackupsOverdue: async () => {
+      const [row] = await prisma.$queryRaw<Array<{ n: number }>>`SELECT ${overdueCountSql(clock.now())} AS "n"`;
+      return row?.n ?? 0;
+    },
   });
   // Every Kubernetes call is counted (metrics) and tells readiness whether the API server answered.
   const clusterContact = new ClusterContact(clock);
@@ -349,6 +356,17 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
     timeoutMs: config.backups.timeoutMs,
     signal: lateSignal,
     metrics,
+    schedule: new BackupSchedule({
+      prisma,
+      clock,
+      manifests,
+      quotas,
+      snapshotClass: config.backups.snapshotClass,
+      timeoutMs: config.backups.timeoutMs,
+      enabled: config.backups.scheduleEnabled,
+      spreadMs: config.backups.scheduleSpreadMs,
+      batch: config.backups.scheduleBatch,
+    }),
   });
   const backups = new BackupsService({
     prisma,

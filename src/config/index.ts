@@ -75,6 +75,11 @@ const EnvSchema = z.object({
   BACKUP_SNAPSHOT_CLASS: z.string().min(1).default("csi-snapshots"),
   BACKUP_TIMEOUT: duration.default(15 * 60_000),
   BACKUP_POLL_INTERVAL: durationFrom(100).default(10_000),
+  BACKUP_SCHEDULE_ENABLED: bool.default(true),
+  BACKUP_SCHEDULE_SPREAD: durationFrom(60_000)
+    .pipe(z.number().max(86_400_000, "at most 24h"))
+    .default(4 * 3_600_000),
+  BACKUP_SCHEDULE_BATCH: int(1, 10_000).default(50),
   RECONCILE_CONCURRENCY: int(1, 256).default(8),
   RECONCILE_LEASE: durationFrom(1000).default(60_000),
   RENEWAL_CRON: z.string().default("*/10 * * * *"),
@@ -213,6 +218,12 @@ const ConfigSchema = EnvSchema.transform((e, ctx) => {
       timeoutMs: e.BACKUP_TIMEOUT,
       /** How often the backup loop looks at pending backups (it is also kicked by each request). */
       pollIntervalMs: e.BACKUP_POLL_INTERVAL,
+      /** Whether the backup loop takes the plans' daily scheduled backups (retention and overdue alerts work either way). */
+      scheduleEnabled: e.BACKUP_SCHEDULE_ENABLED,
+      /** Each instance's daily slot is the plan's backupHourUtc plus an offset in [0, spread) derived from its id. */
+      scheduleSpreadMs: e.BACKUP_SCHEDULE_SPREAD,
+      /** At most this many scheduled backups are requested per pass of the backup loop. */
+      scheduleBatch: e.BACKUP_SCHEDULE_BATCH,
     },
     reconciler: {
       resyncIntervalMs: e.RECONCILE_RESYNC_INTERVAL,

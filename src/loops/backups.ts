@@ -6,6 +6,9 @@
  * the guarded transitions in backup-state.ts make an overlapping pass harmless. It runs every
  * BACKUP_POLL_INTERVAL and whenever a request wakes it. A cluster error leaves the work for the next
  * pass: nothing is lost.
+ * Each pass also runs the plans' daily schedule (src/modules/backups/backup-schedule.ts): due scheduled
+ * backups are requested first, retention follows the scheduled backups that became READY, and
+ * newly overdue instances are announced.
  */
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
@@ -13,6 +16,7 @@ import type { Backup } from "../generated/prisma/client.js";
 import { KubeError } from "../kube/kube-errors.js";
 import { renderVolumeSnapshot } from "../kube/templates/volume-snapshot.js";
 import type { BackupCluster } from "../modules/backups/backup-cluster.js";
+import type { BackupSchedule } from "../modules/backups/backup-schedule.js";
 import * as backupState from "../modules/backups/backup-state.js";
 import type { Clock } from "../platform/clock.js";
 import type { PrismaClient } from "../platform/db/index.js";
@@ -32,6 +36,12 @@ export interface BackupPassReport {
   failed: number;
   deleted: number;
   pending: number;
+  /** Scheduled backups requested this pass, refused by the storage quota (counted in failed too), and deleted by retention. */
+  scheduled: number;
+  refused: number;
+  retained: number;
+  /** Instances newly announced as overdue (no good backup in 48 h). */
+  overdue: number;
 }
 
 export interface BackupLoopOptions {
@@ -46,6 +56,8 @@ export interface BackupLoopOptions {
   signal: InstanceSignal;
   /** Counts the backups each pass finished (READY / FAILED). */
   metrics?: BackupMetrics;
+  /** The plans' daily backups, their retention and the overdue events (none: manual backups only). */
+  schedule?: BackupSchedule;
   holder?: string;
 }
 
@@ -113,11 +125,33 @@ export class BackupLoop {
   }
 
   private async pass(): Promise<BackupPassReport> {
-    const report: BackupPassReport = { skipped: false, ready: 0, failed: 0, deleted: 0, pending: 0 };
+    const report: BackupPassReport = {
+      skipped: false,
+      ready: 0,
+      failed: 0,
+      deleted: 0,
+      pending: 0,
+      scheduled: 0,
+      refused: 0,
+      retained: 0,
+      overdue: 0,
+    };
     if (!(await this.o.leases.tryAcquire(BACKUPS_LEASE, this.holder, Math.max(60_000, this.o.pollIntervalMs * 3)))) {
       return { ...report, skipped: true };
     }
     try {
+      if (this.o.schedule) {
+        // The schedule never holds up the pending backups: an error is logged and the pass goes on.
+        const s = await this.o.schedule.requestDue().catch((err: unknown) => {
+          this.o.logger.error({ err }, "backup schedule: requesting the due scheduled backups failed; retrying on the next pass");
+          return { requested: 0, refused: 0 };
+        });
+        report.scheduled = s.requested;
+        report.refused = s.refused;
+        report.failed += s.refused;
+      }
+      /** Instances whose scheduled backups became READY in this pass: their retention runs after it. */
+      const retain: string[] = [];
       const rows = await this.o.prisma.backup.findMany({
         where: { OR: [{ status: "PENDING" }, { deleteRequestedAt: { not: null } }, { instance: { status: "TERMINATED" } }] },
         include: { instance: { select: { status: true } } },
@@ -133,6 +167,7 @@ export class BackupLoop {
           }
           const outcome = row.deleteRequestedAt ? await this.remove(row) : await this.watch(row);
           report[outcome] += 1;
+          if (outcome === "ready" && row.trigger === "scheduled") retain.push(row.instanceId);
         } catch (err) {
           report.pending += 1;
           if (err instanceof KubeError && err.transient) {
@@ -146,6 +181,19 @@ export class BackupLoop {
           report.pending -= 1;
           report.failed += 1;
         }
+      }
+      if (this.o.schedule) {
+        // A failure here is retried with the instance's next scheduled backup (retention) or the next pass (overdue).
+        report.retained = await this.o.schedule.applyRetention(retain).catch((err: unknown) => {
+          this.o.logger.error({ err, instanceIds: retain }, "backup schedule: retention failed");
+          return 0;
+        });
+        report.overdue = await this.o.schedule.noteOverdue().catch((err: unknown) => {
+          this.o.logger.error({ err }, "backup schedule: announcing overdue instances failed");
+          return 0;
+        });
+        // Retention's delete requests are carried out by the next pass: keep runUntilIdle going.
+        report.pending += report.retained;
       }
       this.o.metrics?.backupsFinished(report.ready, report.failed);
       if (report.failed) this.o.logger.warn({ ...report }, "backup pass: some backups FAILED");

@@ -8,7 +8,8 @@
  *  - health sweep: `observeSweep(durationMs, ok)` — call it once per sweep;
  *  - backup loop: `BackupMetrics` (`backupsFinished`);
  *  - cluster client: `kubeCall` is KubeClient's `onCall`.
- * Instance gauges are read from the database at scrape time with one GROUP BY query.
+ * Instance gauges are read from the database at scrape time with one GROUP BY query, and the
+ * overdue-backup gauge with one count (so every replica reports the same, whichever runs the loop).
  */
 import { HealthStatus, InstanceStatus } from "../generated/prisma/enums.js";
 import type { RequestHandler } from "express";
@@ -46,6 +47,8 @@ export const HEALTH_STATUS_VALUES = Object.values(HealthStatus);
 export interface MetricsOptions {
   /** Instance counts by (status, health); called at scrape time. */
   countInstances?: () => Promise<InstanceCount[]>;
+  /** Instances with no good backup in 48 h although their plan schedules backups; called at scrape time. */
+  countBackupsOverdue?: () => Promise<number>;
   /** Node.js process metrics (CPU, memory, event loop, GC). Default true. */
   processMetrics?: boolean;
 }
@@ -104,6 +107,15 @@ export class Metrics implements ReconcilerMetrics, SweepMetrics, BackupMetrics {
     // Both series exist from the start, so `increase(minispod_backups_total{result="failed"}[1d]) > 0` works at once.
     this.backups.inc({ result: "ready" }, 0);
     this.backups.inc({ result: "failed" }, 0);
+    const countOverdue = opts.countBackupsOverdue;
+    new Gauge({
+      name: "minispod_backups_overdue",
+      help: "Instances whose plan schedules daily backups but that have no READY backup from the last 48 h (alert when > 0)",
+      registers,
+      async collect() {
+        this.set(countOverdue ? await countOverdue() : 0);
+      },
+    });
     const counts = () => this.instanceCounts();
     new Gauge({
       name: "minispod_instances_by_status",

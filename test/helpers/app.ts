@@ -34,6 +34,9 @@ export function testConfig(env: Record<string, string> = {}): Config {
     BACKGROUND_LOOPS: "false",
     LOGIN_RATE_LIMIT_PER_MINUTE: "1000",
     REGISTER_RATE_LIMIT_PER_HOUR: "100000",
+    // Tests run on the wall clock: a daily slot could fall inside one and add a backup it does not expect.
+    // test/modules/backup-schedule.test.ts turns the schedule on, with its own clock.
+    BACKUP_SCHEDULE_ENABLED: "false",
     ...env,
   });
 }

@@ -8,6 +8,13 @@ import type { Backup } from "../../generated/prisma/client.js";
 import type { Db } from "../../platform/db/index.js";
 import { recordEvent } from "../instances/instance-state.js";
 
+/** How events name a backup: scheduled ones say so, so a failed schedule is told apart from a manual attempt. */
+function backupNoun(b: { trigger?: string }): string {
+  if (b.trigger === "scheduled") return "Scheduled backup";
+  if (b.trigger === "upgrade") return "Pre-upgrade backup";
+  return "Backup";
+}
+
 /** POST /backups: a PENDING row and its BACKUP_REQUESTED event. */
 export async function requestBackup(
   db: Db,
@@ -20,14 +27,14 @@ export async function requestBackup(
     snapshotClass: string;
     deadline: Date;
     quiesce: boolean;
-    /** manual (POST /backups, the default) or upgrade (the snapshot before a version upgrade). */
+    /** "manual" (POST /backups, the default), "scheduled" (the plan's daily backup) or "upgrade" (the snapshot before a version upgrade). */
     trigger?: string;
   },
 ): Promise<Backup> {
   const row = await db.backup.create({ data: { ...b, status: "PENDING", trigger: b.trigger ?? "manual" } });
   await recordEvent(db, b.instanceId, {
     type: "BACKUP_REQUESTED",
-    message: `${b.trigger === "upgrade" ? "Pre-upgrade backup" : "Backup"} requested: VolumeSnapshot ${b.snapshotName} of ${b.pvcName} (class ${b.snapshotClass})${b.quiesce ? "; PostgreSQL is stopped briefly for the cut" : ""}`,
+    message: `${backupNoun(row)} requested: VolumeSnapshot ${b.snapshotName} of ${b.pvcName} (class ${b.snapshotClass})${b.quiesce ? "; PostgreSQL is stopped briefly for the cut" : ""}`,
     data: { backupId: row.id, snapshotName: b.snapshotName },
   });
   return row;
@@ -58,7 +65,12 @@ export async function backupReady(db: Db, b: Pick<Backup, "id" | "instanceId" | 
 }
 
 /** The snapshot failed (or never became ready in time): FAILED with the reason, loudly. */
-export async function backupFailed(db: Db, b: Pick<Backup, "id" | "instanceId" | "snapshotName">, reason: string, at: Date) {
+export async function backupFailed(
+  db: Db,
+  b: Pick<Backup, "id" | "instanceId" | "snapshotName"> & { trigger?: string },
+  reason: string,
+  at: Date,
+) {
   const res = await db.backup.updateMany({
     where: { id: b.id, status: "PENDING" },
     data: { status: "FAILED", failedAt: at, reason: reason.slice(0, 1000) },
@@ -67,7 +79,7 @@ export async function backupFailed(db: Db, b: Pick<Backup, "id" | "instanceId" |
   await recordEvent(db, b.instanceId, {
     type: "BACKUP_FAILED",
     level: "ERROR",
-    message: `Backup ${b.snapshotName} failed: ${reason}`,
+    message: `${backupNoun(b)} ${b.snapshotName} failed: ${reason}`,
     data: { backupId: b.id, reason },
   });
 }
@@ -94,4 +106,48 @@ export async function backupDeleted(db: Db, b: Pick<Backup, "id" | "instanceId" 
   const res = await db.backup.deleteMany({ where: { id: b.id, deleteRequestedAt: { not: null } } });
   if (res.count !== 1) return;
   await recordEvent(db, b.instanceId, { type: "BACKUP_DELETED", message: `Backup ${b.snapshotName} deleted`, data: { backupId: b.id } });
+}
+
+/**
+ * A scheduled backup the storage quota refused: recorded as FAILED with the quota's message and an
+ * ERROR event (never silently skipped), so the owner and the operators see that the schedule ran and why
+ * it took nothing. No VolumeSnapshot is ever created for it.
+ */
+export async function scheduledBackupRefused(
+  db: Db,
+  b: {
+    instanceId: string;
+    userId: string;
+    namespace: string;
+    pvcName: string;
+    snapshotName: string;
+    snapshotClass: string;
+    quiesce: boolean;
+  },
+  reason: string,
+  at: Date,
+): Promise<Backup> {
+  const row = await db.backup.create({
+    data: { ...b, quiesce: false, status: "FAILED", trigger: "scheduled", deadline: at, failedAt: at, reason: reason.slice(0, 1000) },
+  });
+  await recordEvent(db, b.instanceId, {
+    type: "BACKUP_FAILED",
+    level: "ERROR",
+    message: `Scheduled backup ${b.snapshotName} failed: ${reason}`,
+    data: { backupId: row.id, reason },
+  });
+  return row;
+}
+
+/**
+ * The instance has had no good (READY) backup for `hours` although its plan schedules them: an ERROR
+ * event, once per such episode (the backup schedule remembers that it announced it).
+ */
+export async function backupOverdue(db: Db, instanceId: string, lastGoodAt: Date | null, hours: number): Promise<void> {
+  await recordEvent(db, instanceId, {
+    type: "BACKUP_OVERDUE",
+    level: "ERROR",
+    message: `Scheduled backups are overdue: no good backup in ${hours} h (${lastGoodAt ? `the last READY one is from ${lastGoodAt.toISOString()}` : "there is none"}); see the BACKUP_FAILED events`,
+    data: { lastGoodAt: lastGoodAt?.toISOString() ?? null, hours },
+  });
 }

@@ -12,7 +12,9 @@ export const BackupViewSchema = z.object({
   instanceId: z.string(),
   status: z.enum(BackupStatus).describe("PENDING until the VolumeSnapshot is readyToUse (READY) or fails (FAILED, see reason)"),
   reason: z.string().nullable().describe("Why it FAILED: the snapshot controller's or CSI driver's message, or a timeout"),
-  trigger: z.string().describe("manual"),
+  trigger: z
+    .string()
+    .describe("manual (POST /backups) or scheduled (the plan's daily backup; its retention deletes the oldest READY scheduled ones)"),
   snapshotName: z.string().describe("The VolumeSnapshot in the instance's namespace"),
   snapshotClass: z.string().describe("Its VolumeSnapshotClass (BACKUP_SNAPSHOT_CLASS)"),
   sizeBytes: z.number().int().nullable().describe("The volume size a restore needs (restoreSize), once READY"),

@@ -53,9 +53,31 @@ const planFields = {
   storageGb: z.number().int().min(0).max(10_000),
   monthlyPriceCredits: z.number().int().min(0).max(100_000_000),
   isActive: z.boolean(),
+  backupRetention: z
+    .number()
+    .int()
+    .min(0)
+    .max(365)
+    .describe(
+      "Daily scheduled backups kept per instance (the oldest READY ones beyond it are deleted); 0 = no scheduled backups. Manual backups are not counted or deleted by it",
+    ),
+  backupHourUtc: z
+    .number()
+    .int()
+    .min(0)
+    .max(23)
+    .describe(
+      "Start of the daily backup window (hour, UTC). Each instance's slot is this hour plus a fixed offset derived from its id, within BACKUP_SCHEDULE_SPREAD, so a fleet does not snapshot all at once",
+    ),
 };
 
-export const PlanCreateSchema = z.strictObject({ ...planFields, slug, isActive: planFields.isActive.default(true) });
+export const PlanCreateSchema = z.strictObject({
+  ...planFields,
+  slug,
+  isActive: planFields.isActive.default(true),
+  backupRetention: planFields.backupRetention.default(0),
+  backupHourUtc: planFields.backupHourUtc.default(2),
+});
 export type PlanCreateReq = z.infer<typeof PlanCreateSchema>;
 
 export const PlanUpdateSchema = z
@@ -76,6 +98,14 @@ export const PlanViewSchema = z.object({
   storageGb: z.number().int(),
   monthlyPriceCredits: z.number().int(),
   isActive: z.boolean(),
+  backupRetention: z
+    .number()
+    .int()
+    .describe(planFields.backupRetention.description ?? ""),
+  backupHourUtc: z
+    .number()
+    .int()
+    .describe(planFields.backupHourUtc.description ?? ""),
   createdAt: IsoDateTime,
   updatedAt: IsoDateTime,
 });

@@ -26,6 +26,8 @@ export function toPlanView(p: Plan): PlanView {
     storageGb: p.storageGb,
     monthlyPriceCredits: p.monthlyPriceCredits,
     isActive: p.isActive,
+    backupRetention: p.backupRetention,
+    backupHourUtc: p.backupHourUtc,
     createdAt: p.createdAt.toISOString(),
     updatedAt: p.updatedAt.toISOString(),
   };

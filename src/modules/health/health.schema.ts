@@ -110,6 +110,11 @@ export const HealthSummaryResponseSchema = z.object({
     health: z.record(Health, count).describe("Health of the RUNNING instances"),
     lastSweep: SweepViewSchema.nullable(),
     clusterReachable: z.boolean().nullable(),
+    backups: z.object({
+      withoutGoodBackup48h: count.describe(
+        "RUNNING or STOPPED instances whose plan schedules daily backups (backupRetention > 0), older than 48 h, with no READY backup (manual or scheduled) from the last 48 h — the minispod_backups_overdue gauge; each is also a BACKUP_OVERDUE instance event",
+      ),
+    }),
   }),
 });
 export type HealthSummaryView = z.infer<typeof HealthSummaryResponseSchema>["summary"];

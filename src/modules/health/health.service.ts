@@ -19,6 +19,7 @@ import {
   STATS_RANGES,
   type StatsBucket,
 } from "./health.schema.js";
+import { overdueCountSql } from "../backups/backup-schedule.sql.js";
 import { type HealthStatsRow, healthStatsSql } from "./health.sql.js";
 import type { SweepResult, SweepView } from "./health.sweeper.js";
 
@@ -69,15 +70,16 @@ const uptime = (up: number, known: number) => (known > 0 ? round2((up / known) *
 export class HealthService {
   constructor(private readonly o: { prisma: PrismaClient; clock: Clock; runner: SweepRunner }) {}
 
-  /** One statement: the counts by (status, health) and the last sweep. */
+  /** One statement: the counts by (status, health), the instances without a good backup in 48 h, and the last sweep. */
   async summary(): Promise<HealthSummaryView> {
     const { prisma } = this.o;
     const [row] = await prisma.$queryRaw<
-      Array<{ counts: Array<{ status: string; health: HealthStatus; n: number }> } & Partial<HealthSweep>>
+      Array<{ counts: Array<{ status: string; health: HealthStatus; n: number }>; backupsOverdue: number } & Partial<HealthSweep>>
     >`
       SELECT (SELECT coalesce(json_agg(g), '[]'::json)
                 FROM (SELECT "status"::text AS "status", "health_status"::text AS "health", count(*)::int AS "n"
                         FROM "instances" GROUP BY 1, 2) g) AS "counts",
+             ${overdueCountSql(this.o.clock.now())} AS "backupsOverdue",
              l."id", l."trigger", l."started_at" AS "startedAt", l."finished_at" AS "finishedAt", l."duration_ms" AS "durationMs",
              l."instance_count" AS "instanceCount", l."cluster_reachable" AS "clusterReachable", l."api_calls" AS "apiCalls",
              l."metrics_available" AS "metricsAvailable", l."error"
@@ -99,6 +101,7 @@ export class HealthService {
       health,
       lastSweep: last ? sweepView(last) : null,
       clusterReachable: last ? last.clusterReachable : null,
+      backups: { withoutGoodBackup48h: row?.backupsOverdue ?? 0 },
     };
   }
 

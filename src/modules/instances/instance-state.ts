@@ -35,6 +35,7 @@ export type InstanceEventType =
   | "BACKUP_FAILED"
   | "BACKUP_DELETE_REQUESTED"
   | "BACKUP_DELETED"
+  | "BACKUP_OVERDUE"
   | "HEALTH_DRIFT"
   | "HEALTH_VOLUME_LOST"
   // the reconciler's steps

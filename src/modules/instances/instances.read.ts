@@ -10,6 +10,7 @@
  */
 import { Prisma } from "../../platform/db/index.js";
 import type { Db } from "../../platform/db/index.js";
+import { overdueInstanceIdsSql } from "../backups/backup-schedule.sql.js";
 import type { InstanceView } from "./instances.view.js";
 
 /** A timestamptz as `Date.prototype.toISOString()` writes it (the columns are timestamptz(3)). */
@@ -47,6 +48,8 @@ export interface InstanceReadFilter {
   statusNotIn?: string[];
   /** Service slug. */
   service?: string;
+  /** Only instances without a good backup in 48 h (the overdue rule) as of this time. */
+  backupOverdueAt?: Date;
 }
 
 /** WHERE conditions over `i` (instances) and `s` (services); add a filter here and nowhere else. */
@@ -56,6 +59,7 @@ function conditions(f: InstanceReadFilter): Prisma.Sql {
   if (f.status !== undefined) c.push(Prisma.sql`i."status" = ${f.status}::"InstanceStatus"`);
   if (f.statusNotIn?.length) c.push(Prisma.sql`i."status"::text <> ALL (${f.statusNotIn}::text[])`);
   if (f.service !== undefined) c.push(Prisma.sql`s."slug" = ${f.service}`);
+  if (f.backupOverdueAt !== undefined) c.push(overdueInstanceIdsSql(f.backupOverdueAt));
   return c.length ? Prisma.join(c, " AND ") : Prisma.sql`TRUE`;
 }
 

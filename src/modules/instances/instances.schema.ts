@@ -19,6 +19,11 @@ export const InstanceListQuerySchema = PageQuerySchema.extend({
   status: z.enum(INSTANCE_STATUSES).optional().describe("Only instances in this status (TERMINATED ones only when asked for)"),
   service: z.string().min(1).max(40).optional(),
   includeTerminated: boolString.default(false).describe("Also list TERMINATED instances (left out by default)"),
+  backupOverdue: boolString
+    .optional()
+    .describe(
+      "true: only instances whose plan schedules backups with no READY backup from the last 48 h (the health summary's backups.withoutGoodBackup48h)",
+    ),
 }).strict();
 export type InstanceListQuery = z.infer<typeof InstanceListQuerySchema>;
 

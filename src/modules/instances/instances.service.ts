@@ -118,6 +118,7 @@ export class InstancesService {
         // TERMINATED instances are history: listed only when asked for.
         statusNotIn: q.status || q.includeTerminated ? undefined : ["TERMINATED"],
         service: q.service,
+        ...(q.backupOverdue ? { backupOverdueAt: this.o.clock.now() } : {}),
       },
       skipTake(q),
     );

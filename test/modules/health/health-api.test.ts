@@ -317,6 +317,7 @@ describe("POST /api/admin/health/check and GET /api/admin/health/summary", () =>
         health: { HEALTHY: 1, DEGRADED: 0, UNHEALTHY: 0, UNKNOWN: 1 },
         lastSweep: res.body.sweep,
         clusterReachable: true,
+        backups: { withoutGoodBackup48h: 0 },
       },
     });
   });
