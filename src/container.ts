@@ -51,8 +51,10 @@ import { AuditService } from "./modules/audit/audit.service.js";
 import { SessionRevocations } from "./modules/auth/session-revocations.js";
 import { KubeFleetReader } from "./modules/health/kube-fleet-reader.js";
 import { BackupLoop } from "./loops/backups.js";
+import { TenantTeardown } from "./loops/reconciler/tenant-teardown.js";
 import { KubeBackupCluster } from "./modules/backups/backup-cluster.js";
 import { BackupsService } from "./modules/backups/backups.service.js";
+import { RetainedBackupsService } from "./modules/backups/retained-backups.service.js";
 
 export interface Readiness {
   /** The database answered: this replica can serve. The cluster is reported only (platform/readiness.ts). */
@@ -85,6 +87,7 @@ export interface Container {
     /** Revoked login sessions, in memory on every replica (kept current by a short poll). */
     revocations: SessionRevocations;
     backups: BackupsService;
+    retainedBackups: RetainedBackupsService;
   };
   /** Stripe's webhook verifier, present when Stripe is configured (payments). */
   paymentsWebhookVerifier?: WebhookVerifier;
@@ -304,6 +307,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
     resyncIntervalMs: config.reconciler.resyncIntervalMs,
     rolloutTimeoutMs: config.reconciler.rolloutTimeoutMs,
     stuckPodGraceMs: config.reconciler.stuckPodGraceMs,
+    backupRetentionAfterDeleteMs: config.backups.retentionAfterDeleteMs,
     ...overrides.reconciler,
   });
   const baseSignal = overrides.signal ?? reconciler;
@@ -343,6 +347,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
     timeoutMs: config.backups.timeoutMs,
     signal: lateSignal,
     metrics,
+    teardown: new TenantTeardown({ prisma, cluster }),
   });
   const backups = new BackupsService({
     prisma,
@@ -354,6 +359,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
     wake: () => backupLoop.wake(),
     audit,
   });
+  const retainedBackups = new RetainedBackupsService({ prisma, clock, wake: () => backupLoop.wake(), audit });
   const healthRepository = new HealthRepository(prisma);
   const healthSweeper = new HealthSweeper({
     prisma,
@@ -444,6 +450,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
       audit,
       revocations,
       backups,
+      retainedBackups,
     },
     paymentsWebhookVerifier: paymentsEdge.verifier,
     kube,

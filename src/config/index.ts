@@ -74,6 +74,7 @@ const EnvSchema = z.object({
   BACKUP_SNAPSHOT_CLASS: z.string().min(1).default("csi-snapshots"),
   BACKUP_TIMEOUT: duration.default(15 * 60_000),
   BACKUP_POLL_INTERVAL: durationFrom(100).default(10_000),
+  BACKUP_RETENTION_AFTER_DELETE: durationFrom(0).default(7 * 86_400_000),
   RECONCILE_CONCURRENCY: int(1, 256).default(8),
   RECONCILE_LEASE: durationFrom(1000).default(60_000),
   RENEWAL_CRON: z.string().default("*/10 * * * *"),
@@ -207,6 +208,8 @@ const ConfigSchema = EnvSchema.transform((e, ctx) => {
       timeoutMs: e.BACKUP_TIMEOUT,
       /** How often the backup loop looks at pending backups (it is also kicked by each request). */
       pollIntervalMs: e.BACKUP_POLL_INTERVAL,
+      /** A deleted instance's newest READY backup is kept this long, restorable into a new instance (0: none kept). */
+      retentionAfterDeleteMs: e.BACKUP_RETENTION_AFTER_DELETE,
     },
     reconciler: {
       resyncIntervalMs: e.RECONCILE_RESYNC_INTERVAL,

@@ -117,8 +117,13 @@ export class BackupsService {
     await this.instance(caller, instanceId, true);
     const row = await this.o.prisma.backup.findFirst({ where: { id: backupId, instanceId, deleteRequestedAt: null } });
     if (!row) throw new NotFoundError("Backup not found");
-    const inst = await this.o.prisma.instance.findUnique({ where: { id: instanceId }, select: { restoreSnapshot: true } });
-    if (inst?.restoreSnapshot === row.snapshotName) {
+    const inst = await this.o.prisma.instance.findUnique({
+      where: { id: instanceId },
+      select: { restoreSnapshot: true, volumeSnapshot: true, provisionedAt: true },
+    });
+    // Its snapshot is needed until the volume made from it exists: an in-place restore, or a new instance
+    // made from a retained backup that has not run yet.
+    if (inst?.restoreSnapshot === row.snapshotName || (inst?.volumeSnapshot === row.snapshotName && !inst.provisionedAt)) {
       throw new InvalidStateError("The instance is being restored from this backup", { details: { backupId } });
     }
     if (!(await backupState.requestBackupDeletion(this.o.prisma, row, this.o.clock.now()))) throw new NotFoundError("Backup not found");

@@ -35,6 +35,8 @@ export type InstanceEventType =
   | "BACKUP_FAILED"
   | "BACKUP_DELETE_REQUESTED"
   | "BACKUP_DELETED"
+  | "BACKUP_RETAINED"
+  | "BACKUP_MOVED"
   | "HEALTH_DRIFT"
   | "HEALTH_VOLUME_LOST"
   // the reconciler's steps
