@@ -380,3 +380,19 @@ describe("the tenant namespace of a user with no instance left", () => {
     expect((await ctx.api.delete(`/api/backups/retained/${kept.id}`).set(u.auth)).status).toBe(404);
   });
 });
+
+describe("the OpenAPI document", () => {
+  it("has the retained-backup endpoints and restoreBackupId on POST /api/subscriptions, with their schemas", async () => {
+    const doc = (await ctx.api.get("/openapi.json")).body;
+    expect(Object.keys(doc.paths["/api/backups/retained"])).toEqual(["get"]);
+    expect(Object.keys(doc.paths["/api/backups/retained/{backupId}"])).toEqual(["delete"]);
+    const list = doc.paths["/api/backups/retained"].get.responses["200"].content["application/json"].schema;
+    expect(JSON.stringify(list)).toContain("retainedUntil");
+    const body = doc.paths["/api/subscriptions"].post.requestBody.content["application/json"].schema;
+    expect(body.properties.restoreBackupId).toMatchObject({ type: "string", minLength: 1, maxLength: 64 });
+    expect(body.required).toEqual(["planId", "instanceName"]);
+    expect(Object.keys(doc.paths["/api/subscriptions"].post.responses)).toEqual(
+      expect.arrayContaining(["201", "402", "404", "409", "422"]),
+    );
+  });
+});
