@@ -7,7 +7,9 @@
  * namespace with it. Time moves through the injectable clock.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { adoptRetained, expireRetained } from "../../src/modules/backups/backup-retention.js";
 import type { Clock } from "../../src/platform/clock.js";
+import { inTransaction } from "../../src/platform/transaction.js";
 import {
   buildFundedUser,
   createTestContext,
@@ -399,5 +401,32 @@ describe("the OpenAPI document", () => {
     expect(Object.keys(doc.paths["/api/subscriptions"].post.responses)).toEqual(
       expect.arrayContaining(["201", "402", "404", "409", "422"]),
     );
+  });
+});
+
+describe("the loop's expiry and a restore racing for one retained backup", () => {
+  it("exactly one wins, every time (each update is guarded by the state it expects)", async () => {
+    const u = await buildFundedUser(ctx);
+    const gone = await running(u, "ghost/starter", "raced");
+    const kept = await backup(u, gone.id);
+    await deleteInstance(u, gone.id);
+    const row = await prisma().backup.findUniqueOrThrow({ where: { id: kept.id } });
+    const until = row.retainedUntil!;
+    for (let round = 0; round < 6; round++) {
+      await prisma().backup.update({
+        where: { id: kept.id },
+        data: { instanceId: gone.id, retainedUntil: until, deleteRequestedAt: null },
+      });
+      // The restore read the backup just before the end of its retention; the loop looks just after it.
+      const [adopted, expired] = await Promise.all([
+        inTransaction(prisma(), (tx) => adoptRetained(tx, row, { id: gone.id, name: "raced" }, new Date(until.getTime() - 1000))),
+        expireRetained(prisma(), row, new Date(until.getTime() + 1000)),
+      ]);
+      expect([adopted, expired].filter(Boolean)).toHaveLength(1);
+      const after = await prisma().backup.findUniqueOrThrow({ where: { id: kept.id } });
+      // Adopted: no longer retained and not being deleted. Expired: still marked retained, being deleted.
+      if (adopted) expect(after).toMatchObject({ retainedUntil: null, deleteRequestedAt: null });
+      else expect(after).toMatchObject({ retainedUntil: until, deleteRequestedAt: new Date(until.getTime() + 1000) });
+    }
   });
 });
