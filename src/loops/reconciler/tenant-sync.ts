@@ -62,11 +62,6 @@ export class TenantSync {
     return tenant;
   }
 
-  /** The user's namespace was deleted: nothing of its baseline is applied any more. */
-  async forget(userId: string): Promise<void> {
-    await forgetTenant(this.o.prisma, userId);
-  }
-
   /** Re-applies every changed baseline of a user with a live instance. Returns the users whose baseline was applied. */
   async syncAll(): Promise<string[]> {
     const users = await this.o.prisma.user.findMany({
