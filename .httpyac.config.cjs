@@ -49,8 +49,41 @@ function resolve(expr, variables) {
   return v === undefined ? undefined : typeof v === "object" && v !== null ? JSON.stringify(v) : String(v);
 }
 
+/**
+ * `# @waitFor <JSONPath> <value>[|<value>...]` before a GET request: httpYac (and so scripts/rest-e2e.sh)
+ * first polls that same request until the JSONPath of its response body (REST Client's `$.a.b[0]` form)
+ * has one of the values, then sends it — the request then shows the state waited for. For the VS Code
+ * REST Client it is an ordinary comment: the file says to send the request again until it shows the
+ * state. Polls every 250 ms for up to 90 s; a timeout fails the request loudly (no response).
+ */
+function addWaitFor(api) {
+  api.hooks.parseMetaData.addHook("waitFor", (type, value, context) => {
+    if (type !== "waitFor" || !value) return false;
+    const [path, wanted = ""] = value.trim().split(/\s+/);
+    const values = wanted.split("|");
+    context.httpRegion.hooks.execute.addHook("waitFor", async (ctx) => {
+      const req = ctx.httpRegion.request;
+      const url = await api.utils.replaceVariables(req.url, "url", ctx);
+      const headers = {};
+      for (const [k, v] of Object.entries(req.headers ?? {})) headers[k] = await api.utils.replaceVariables(v, k, ctx);
+      const deadline = Date.now() + 90_000;
+      let last;
+      for (;;) {
+        const res = await fetch(url, { method: "GET", headers });
+        const body = await res.json().catch(() => undefined);
+        last = jsonPath(body, path);
+        if (values.includes(String(last))) return true;
+        if (Date.now() > deadline) throw new Error(`@waitFor ${path} ${wanted}: still ${String(last)} after 90 s (${url})`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    });
+    return true;
+  });
+}
+
 module.exports = {
   configureHooks(api) {
+    addWaitFor(api);
     api.hooks.replaceVariable.addHook(
       "restClientRequestVariables",
       async (text, _type, context) => {

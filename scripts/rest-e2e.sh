@@ -2,8 +2,9 @@
 # Runs rest/end-to-end-test.rest (httpyac, with assertions) against a freshly started local-mode server:
 # embedded PGlite in a new DATA_DIR, the built-in Kubernetes API emulator, a free port. Any failed
 # assertion (or request) fails the script. Then runs the REST Client-syntax files (auth, credits,
-# subscriptions, instance, admin/health) unchanged through httpyac (.httpyac.config.cjs resolves
-# REST Client's request variables) and fails unless every request answered as the file says
+# subscriptions, instance, instance-stop-start, backups, backup-retention, admin/health) unchanged
+# through httpyac (.httpyac.config.cjs resolves REST Client's request variables and polls the requests
+# marked `# @waitFor`) and fails unless every request answered as the file says
 # (scripts/rest-client-check.mjs). Usage: bash scripts/rest-e2e.sh   (npm run test:rest)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,5 +48,11 @@ for i in $(seq 1 120); do
 done
 # `restart` follows the plan change at once, while the instance is UPDATING: 409 INVALID_STATE.
 rest_client rest/instance.rest restart=409
+# These wait on the cluster between requests (`# @waitFor`, polled by .httpyac.config.cjs): stop/start and
+# backup/restore on the same instance, then a deleted instance's retained backup restored into a new one.
+rest_client rest/instance-stop-start.rest
+rest_client rest/backups.rest
+# Nothing is left to give up after the restore took the retained backup: 404 in sequence.
+rest_client rest/backup-retention.rest releaseRetained=404
 rest_client rest/admin/health.rest
 echo "==> rest e2e passed"

@@ -15,6 +15,7 @@ import { instancesRoutes } from "./modules/instances/instances.routes.js";
 import { backupsRoutes } from "./modules/backups/backups.routes.js";
 import { adminServiceVersionRoutes } from "./modules/catalog/service-versions.routes.js";
 import { upgradesRoutes } from "./modules/upgrades/upgrades.routes.js";
+import { retainedBackupsRoutes } from "./modules/backups/retained-backups.routes.js";
 import { subscriptionsRoutes } from "./modules/subscriptions/subscriptions.routes.js";
 import { adminUsersRoutes } from "./modules/users/users.routes.js";
 import { adminHealthRoutes } from "./modules/health/health.routes.js";
@@ -168,6 +169,7 @@ export function createApp(c: Container): Express {
   );
   api.use("/quotas", authn, quotasRoutes({ quotas: c.services.quotas }));
   api.use("/subscriptions", authn, subscriptionsRoutes({ subscriptions: c.services.subscriptions }));
+  api.use("/backups", authn, retainedBackupsRoutes({ retained: c.services.retainedBackups }));
   api.use("/instances", backupsRoutes({ backups: c.services.backups, authenticate: authn }));
   api.use("/instances", upgradesRoutes({ upgrades: c.services.upgrades, authenticate: authn }));
   api.use(

@@ -57,6 +57,8 @@ import { KubeBackupCluster } from "./modules/backups/backup-cluster.js";
 import { BackupsService } from "./modules/backups/backups.service.js";
 import { ServiceVersionsService } from "./modules/catalog/service-versions.service.js";
 import { UpgradesService } from "./modules/upgrades/upgrades.service.js";
+import { TenantTeardown } from "./loops/reconciler/tenant-teardown.js";
+import { RetainedBackupsService } from "./modules/backups/retained-backups.service.js";
 
 export interface Readiness {
   /** The database answered: this replica can serve. The cluster is reported only (platform/readiness.ts). */
@@ -93,6 +95,7 @@ export interface Container {
     serviceVersions: ServiceVersionsService;
     /** Version upgrades of instances (GET /versions, PUT /version). */
     upgrades: UpgradesService;
+    retainedBackups: RetainedBackupsService;
   };
   /** Stripe's webhook verifier, present when Stripe is configured (payments). */
   paymentsWebhookVerifier?: WebhookVerifier;
@@ -317,6 +320,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
     resyncIntervalMs: config.reconciler.resyncIntervalMs,
     rolloutTimeoutMs: config.reconciler.rolloutTimeoutMs,
     stuckPodGraceMs: config.reconciler.stuckPodGraceMs,
+    backupRetentionAfterDeleteMs: config.backups.retentionAfterDeleteMs,
     ...overrides.reconciler,
   });
   const baseSignal = overrides.signal ?? reconciler;
@@ -367,6 +371,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
       spreadMs: config.backups.scheduleSpreadMs,
       batch: config.backups.scheduleBatch,
     }),
+    teardown: new TenantTeardown({ prisma, cluster }),
   });
   const backups = new BackupsService({
     prisma,
@@ -380,6 +385,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
   });
   const serviceVersions = new ServiceVersionsService({ prisma, audit });
   const upgrades = new UpgradesService({ prisma, clock, signal: lateSignal, quotas, backups, audit });
+  const retainedBackups = new RetainedBackupsService({ prisma, clock, wake: () => backupLoop.wake(), audit });
   const healthRepository = new HealthRepository(prisma);
   const fleetCache =
     config.health.cache === "off"
@@ -477,6 +483,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
       backups,
       serviceVersions,
       upgrades,
+      retainedBackups,
     },
     paymentsWebhookVerifier: paymentsEdge.verifier,
     kube,

@@ -80,6 +80,7 @@ const EnvSchema = z.object({
     .pipe(z.number().max(86_400_000, "at most 24h"))
     .default(4 * 3_600_000),
   BACKUP_SCHEDULE_BATCH: int(1, 10_000).default(50),
+  BACKUP_RETENTION_AFTER_DELETE: durationFrom(0).default(7 * 86_400_000),
   RECONCILE_CONCURRENCY: int(1, 256).default(8),
   RECONCILE_LEASE: durationFrom(1000).default(60_000),
   RENEWAL_CRON: z.string().default("*/10 * * * *"),
@@ -224,6 +225,8 @@ const ConfigSchema = EnvSchema.transform((e, ctx) => {
       scheduleSpreadMs: e.BACKUP_SCHEDULE_SPREAD,
       /** At most this many scheduled backups are requested per pass of the backup loop. */
       scheduleBatch: e.BACKUP_SCHEDULE_BATCH,
+      /** A deleted instance's newest READY backup is kept this long, restorable into a new instance (0: none kept). */
+      retentionAfterDeleteMs: e.BACKUP_RETENTION_AFTER_DELETE,
     },
     reconciler: {
       resyncIntervalMs: e.RECONCILE_RESYNC_INTERVAL,

@@ -2,7 +2,9 @@
  * The backup loop: creates each PENDING backup's VolumeSnapshot (server-side apply: re-running is
  * safe), watches it until it is readyToUse (READY) or reports an error or misses BACKUP_TIMEOUT
  * (FAILED, with the reason, an ERROR instance event, and the failed snapshot removed), and carries
- * out delete requests (snapshot deleted, then the row) — also for every backup of a TERMINATED instance. One replica at a time (the `backups` lease);
+ * out delete requests (snapshot deleted, then the row) — also for every backup of a TERMINATED instance
+ * but the one retained after it (BACKUP_RETENTION_AFTER_DELETE), which goes when its retention is over,
+ * followed by the tenant namespace if nothing else is left in it. One replica at a time (the `backups` lease);
  * the guarded transitions in backup-state.ts make an overlapping pass harmless. It runs every
  * BACKUP_POLL_INTERVAL and whenever a request wakes it. A cluster error leaves the work for the next
  * pass: nothing is lost.
@@ -17,10 +19,12 @@ import { KubeError } from "../kube/kube-errors.js";
 import { renderVolumeSnapshot } from "../kube/templates/volume-snapshot.js";
 import type { BackupCluster } from "../modules/backups/backup-cluster.js";
 import type { BackupSchedule } from "../modules/backups/backup-schedule.js";
+import * as backupRetention from "../modules/backups/backup-retention.js";
 import * as backupState from "../modules/backups/backup-state.js";
 import type { Clock } from "../platform/clock.js";
 import type { PrismaClient } from "../platform/db/index.js";
 import type { LeaseManager } from "../platform/lease.js";
+import type { TenantTeardown } from "./reconciler/tenant-teardown.js";
 import type { Logger } from "../platform/logger.js";
 import type { InstanceSignal } from "../platform/signals.js";
 import * as instanceState from "../modules/instances/instance-state.js";
@@ -58,6 +62,8 @@ export interface BackupLoopOptions {
   metrics?: BackupMetrics;
   /** The plans' daily backups, their retention and the overdue events (none: manual backups only). */
   schedule?: BackupSchedule;
+  /** Deletes the tenant namespace once its last retained backup is gone and no instance lives there. */
+  teardown: Pick<TenantTeardown, "removeIfUnused">;
   holder?: string;
 }
 
@@ -152,16 +158,29 @@ export class BackupLoop {
       }
       /** Instances whose scheduled backups became READY in this pass: their retention runs after it. */
       const retain: string[] = [];
+      const now = this.o.clock.now();
       const rows = await this.o.prisma.backup.findMany({
-        where: { OR: [{ status: "PENDING" }, { deleteRequestedAt: { not: null } }, { instance: { status: "TERMINATED" } }] },
+        where: {
+          OR: [
+            { status: "PENDING" },
+            { deleteRequestedAt: { not: null } },
+            // A terminated instance's backups, except the one retained after it (until its retention is over).
+            { instance: { status: "TERMINATED" }, retainedUntil: null },
+            { retainedUntil: { lte: now } },
+          ],
+        },
         include: { instance: { select: { status: true } } },
         orderBy: { createdAt: "asc" },
         take: BATCH,
       });
       for (const { instance, ...row } of rows) {
         try {
-          // A terminated instance's backups go with it (its snapshots are deleted, or went with its namespace).
-          if (instance.status === "TERMINATED" && !row.deleteRequestedAt) {
+          if (row.retainedUntil && row.retainedUntil <= now && !row.deleteRequestedAt) {
+            // Its retention after the instance was deleted is over (unless it was restored meanwhile).
+            if (!(await backupRetention.expireRetained(this.o.prisma, row, now))) continue;
+            row.deleteRequestedAt = now;
+          } else if (instance.status === "TERMINATED" && !row.retainedUntil && !row.deleteRequestedAt) {
+            // A terminated instance's other backups go with it (their snapshots are deleted, or went with its namespace).
             await backupState.requestBackupDeletion(this.o.prisma, row, this.o.clock.now(), "the instance was deleted");
             row.deleteRequestedAt = this.o.clock.now();
           }
@@ -327,6 +346,8 @@ export class BackupLoop {
   private async remove(row: Backup): Promise<"deleted"> {
     await this.o.cluster.deleteSnapshot(row.namespace, row.snapshotName);
     await backupState.backupDeleted(this.o.prisma, row);
+    // The last thing a deleted user's namespace was kept for may just have gone: the namespace goes too.
+    if (row.retainedUntil) await this.o.teardown.removeIfUnused(row.userId, row.namespace);
     return "deleted";
   }
 }

@@ -26,6 +26,7 @@ import type { InstanceSignal } from "../platform/signals.js";
 import { CredentialsAdoption } from "./reconciler/credentials-adoption.js";
 import { InstanceLifecycle, type LifecycleOptions } from "./reconciler/lifecycle.js";
 import { TenantSync } from "./reconciler/tenant-sync.js";
+import { TenantTeardown } from "./reconciler/tenant-teardown.js";
 import { InstanceWorkQueue, type ReconcileOutcome } from "./reconciler/work-queue.js";
 
 export { PermanentReconcileError } from "./reconciler/lifecycle.js";
@@ -63,6 +64,8 @@ export interface ReconcilerOptions {
   /** Backoff bounds for transient errors. */
   retryBaseMs?: number;
   retryMaxMs?: number;
+  /** A terminated instance's newest READY backup is kept this long (BACKUP_RETENTION_AFTER_DELETE; default 0: none). */
+  backupRetentionAfterDeleteMs?: number;
 }
 
 const NO_METRICS: ReconcilerMetrics = { provisioned: () => {}, reconcileError: () => {} };
@@ -97,6 +100,8 @@ export class Reconciler implements InstanceSignal {
       manifests: opts.manifests,
       credentials: opts.credentials,
       tenants: this.tenants,
+      teardown: new TenantTeardown({ prisma: opts.prisma, cluster: opts.cluster }),
+      backupRetentionAfterDeleteMs: opts.backupRetentionAfterDeleteMs ?? 0,
       billing: opts.billing,
       clock: opts.clock,
       logger: opts.logger,

@@ -47,6 +47,10 @@ export class InsufficientCreditsError extends AppError {
 export class QuotaExceededError extends AppError {
   readonly code = "QUOTA_EXCEEDED";
 }
+/** Well-formed input that cannot be carried out as asked (e.g. a backup restored into another service's plan). */
+export class UnprocessableError extends AppError {
+  readonly code: string = "UNPROCESSABLE";
+}
 export class RateLimitedError extends AppError {
   readonly code = "RATE_LIMITED";
 }

@@ -302,12 +302,15 @@ describe("PostgreSQL consistency: a brief scale-down for the cut", () => {
 });
 
 describe("an instance's deletion", () => {
-  it("deletes its backups: the snapshots (or the namespace with them) and the rows", async () => {
+  it("deletes its backups but the newest READY one (kept: BACKUP_RETENTION_AFTER_DELETE): the snapshots and the rows", async () => {
     const u = await fundedUser();
     const keep = await runningInstance(u, "n8n/starter", "keeper");
     const inst = await runningInstance(u, "ghost/starter", "doomed");
     const b = await ctx.api.post(`/api/instances/${inst.id}/backups`).set(u.auth);
     const k = await ctx.api.post(`/api/instances/${keep.id}/backups`).set(u.auth);
+    await backupsDone();
+    // The newest READY backup outlives the instance (test/modules/backup-retention.test.ts); the older ones go.
+    const newest = await ctx.api.post(`/api/instances/${inst.id}/backups`).set(u.auth);
     await backupsDone();
     expect((await ctx.api.delete(`/api/instances/${inst.id}`).set(u.auth)).status).toBe(202);
     await settle();
@@ -315,8 +318,10 @@ describe("an instance's deletion", () => {
     await emulator().settle();
     // The namespace stays (the user has another instance): the snapshot was deleted explicitly.
     expect(emulator().getObject(SNAP, "VolumeSnapshot", inst.namespace, b.body.backup.snapshotName)).toBeUndefined();
-    expect(await prisma().backup.findMany({ where: { instanceId: inst.id } })).toEqual([]);
-    expect((await ctx.api.get(`/api/instances/${inst.id}/backups`).set(u.auth)).body.data).toEqual([]);
+    expect((await prisma().backup.findMany({ where: { instanceId: inst.id } })).map((r) => r.id)).toEqual([newest.body.backup.id]);
+    expect((await ctx.api.get(`/api/instances/${inst.id}/backups`).set(u.auth)).body.data.map((r: { id: string }) => r.id)).toEqual([
+      newest.body.backup.id,
+    ]);
     expect(
       (await prisma().instanceEvent.findMany({ where: { instanceId: inst.id, type: "BACKUP_DELETE_REQUESTED" } })).map((e) => e.message),
     ).toEqual([`Deletion of backup ${b.body.backup.snapshotName}: the instance was deleted`]);

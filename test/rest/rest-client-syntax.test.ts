@@ -14,6 +14,9 @@ const FILES = [
   "rest/credits.rest",
   "rest/subscriptions.rest",
   "rest/instance.rest",
+  "rest/instance-stop-start.rest",
+  "rest/backups.rest",
+  "rest/backup-retention.rest",
   "rest/admin/health.rest",
   "rest/upgrades.rest",
   "rest/admin/versions.rest",
@@ -22,6 +25,12 @@ const FILES = [
 const ENVIRONMENT = new Set(["host", "adminPassword"]);
 /** REST Client's request metadata comments. */
 const METADATA = new Set(["name", "note", "prompt", "no-redirect", "no-cookie-jar"]);
+/**
+ * `# @waitFor $.json.path VALUE[|VALUE]` before a GET: a plain comment to REST Client (it ignores
+ * metadata it does not know), read by httpYac through .httpyac.config.cjs, which polls the request
+ * until its response shows the value (so scripts/rest-e2e.sh can run files that wait on the cluster).
+ */
+const WAIT_FOR = /^\$(\.[A-Za-z_]\w*|\[\d+\])+ [\w-]+(\|[\w-]+)*$/;
 const IDENT = /^[A-Za-z_][\w-]*$/;
 const SYSTEM =
   /^\$(guid|randomInt -?\d+ -?\d+|timestamp( -?\d+ (y|M|w|d|h|m|s|ms))?|(datetime|localDatetime) (rfc1123|iso8601|'[^']*'|"[^"]*")( -?\d+ (y|M|w|d|h|m|s|ms))?|processEnv %?[\w]+|dotenv %?[\w]+|shared [\w]+)$/;
@@ -43,7 +52,11 @@ function problems(text: string): string[] {
     }
     const meta = /^\s*(#|\/\/)\s*@([\w-]+)(?:\s+(.*))?$/.exec(line);
     if (meta) {
-      if (!METADATA.has(meta[2] ?? "")) out.push(`${at}: '# @${meta[2]}' is not REST Client metadata`);
+      if (meta[2] === "waitFor") {
+        if (!WAIT_FOR.test((meta[3] ?? "").trim())) out.push(`${at}: '# @waitFor' needs a JSONPath and a value`);
+        const request = lines.slice(i + 1).find((l) => /^(GET|POST|PUT|PATCH|DELETE) /.test(l));
+        if (!request?.startsWith("GET ")) out.push(`${at}: '# @waitFor' must precede a GET request`);
+      } else if (!METADATA.has(meta[2] ?? "")) out.push(`${at}: '# @${meta[2]}' is not REST Client metadata`);
       if (meta[2] === "name") requestNames.add((meta[3] ?? "").trim());
     }
     if (/^\s*\{\{\s*$/.test(line) || /^\s*\}\}\s*$/.test(line)) out.push(`${at}: script block`);
@@ -101,6 +114,9 @@ describe("the developer .rest files use only REST Client syntax", () => {
       "X-B: {{other.response.body.$.id}}",
       "X-C: {{$uuid}}",
       "?? status == 200",
+      "# @waitFor status",
+      "# @waitFor $.instance.status RUNNING",
+      "POST /api/x",
     ].join("\n");
     expect(problems(bad)).toEqual([
       "line 1: script block",
@@ -108,6 +124,9 @@ describe("the developer .rest files use only REST Client syntax", () => {
       "line 5: '# @ref' is not REST Client metadata",
       "line 8: Idempotency-Key must be {{$guid}}",
       "line 12: httpYac assertion",
+      "line 13: '# @waitFor' needs a JSONPath and a value",
+      "line 13: '# @waitFor' must precede a GET request",
+      "line 14: '# @waitFor' must precede a GET request",
       "line 6: {{baseUrl}} is neither a file variable nor an environment variable",
       "line 7: {{login.accessToken}} is not REST Client syntax (shorthand or JavaScript)",
       "line 9: {{services.data.find((s) => s.id)?.id}} is not REST Client syntax (shorthand or JavaScript)",

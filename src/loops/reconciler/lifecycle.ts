@@ -24,6 +24,7 @@ import type { InstanceCluster, RolloutState } from "../../modules/instances/inst
 import { CredentialsLostError, type InstanceCredentialsStore } from "../../modules/instances/instance-credentials.js";
 import type { InstanceManifests } from "../../modules/instances/instance-manifests.js";
 import * as state from "../../modules/instances/instance-state.js";
+import { retainNewestBackup } from "../../modules/backups/backup-retention.js";
 import type { BillingService } from "../../modules/subscriptions/billing.service.js";
 import { rollBackUpgrade } from "../../modules/upgrades/upgrade-steps.js";
 import type { Clock } from "../../platform/clock.js";
@@ -33,6 +34,7 @@ import type { ReconcilerMetrics } from "../../platform/metrics.js";
 import { inTransaction } from "../../platform/transaction.js";
 import { resolveCredentials } from "../../modules/instances/credentials-resolution.js";
 import type { TenantSync } from "./tenant-sync.js";
+import type { TenantTeardown } from "./tenant-teardown.js";
 import type { WorkResult } from "./work-queue.js";
 
 /** A failure that retrying cannot fix: the transition ends in FAILED. */
@@ -49,6 +51,10 @@ export interface LifecycleOptions {
   /** The instance's credentials, kept in the database: its Secret is rendered from them. */
   credentials: InstanceCredentialsStore;
   tenants: TenantSync;
+  /** Deletes the tenant namespace once nothing in it is needed. */
+  teardown: TenantTeardown;
+  /** A terminated instance's newest READY backup is kept this long (0: none). */
+  backupRetentionAfterDeleteMs: number;
   /** Refunds and subscription endings of failed and terminated instances. */
   billing: Pick<BillingService, "refundFailedProvisioning" | "endSubscription">;
   clock: Clock;
@@ -301,6 +307,11 @@ export class InstanceLifecycle {
     if (inst.status !== "TERMINATING") {
       await state.beginTerminating(this.o.prisma, inst.id);
     }
+    // Its newest READY backup outlives it (BACKUP_RETENTION_AFTER_DELETE), and with it the namespace that
+    // holds the snapshot; the backup loop deletes the others, and this one when its retention is over.
+    if (this.o.backupRetentionAfterDeleteMs > 0) {
+      await retainNewestBackup(this.o.prisma, inst.id, new Date(this.o.clock.now().getTime() + this.o.backupRetentionAfterDeleteMs));
+    }
     const removed = await this.removeObjects(inst);
     const now = this.o.clock.now();
     await inTransaction(this.o.prisma, async (tx) => {
@@ -312,19 +323,17 @@ export class InstanceLifecycle {
     return { outcome: { instanceId: inst.id, status: "TERMINATED", result: "done" } };
   }
 
-  /** Deletes every object of the instance, and the tenant namespace when the user has no other live instance. */
+  /**
+   * Deletes every object of the instance, and the tenant namespace when the user has no other live
+   * instance and no retained backup (tenant-teardown.ts).
+   */
   private async removeObjects(inst: Loaded): Promise<string[]> {
     const removed: string[] = [];
     for (const ref of this.o.manifests.instanceRefs(inst)) {
       if (await this.o.cluster.delete(ref)) removed.push(`${ref.kind}/${ref.name}`);
     }
-    const others = await this.o.prisma.instance.count({
-      where: { userId: inst.userId, id: { not: inst.id }, status: { notIn: ["TERMINATED", "FAILED"] } },
-    });
-    if (others === 0) {
-      if (await this.o.cluster.deleteNamespace(inst.namespace)) removed.push(`Namespace/${inst.namespace}`);
-      await this.o.tenants.forget(inst.userId);
-    }
+    const teardown = await this.o.teardown.removeIfUnused(inst.userId, inst.namespace, inst.id);
+    if (teardown.deleted) removed.push(`Namespace/${inst.namespace}`);
     return removed;
   }
 

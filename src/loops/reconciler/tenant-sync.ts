@@ -35,6 +35,11 @@ function namespaceOf(tenant: Manifest[]): string {
   return ns;
 }
 
+/** The user's namespace was deleted: nothing of its baseline is applied any more. */
+export async function forgetTenant(prisma: PrismaClient, userId: string): Promise<void> {
+  await prisma.user.update({ where: { id: userId }, data: { tenantAppliedHash: null, tenantAppliedFields: Prisma.DbNull } });
+}
+
 export class TenantSync {
   private lastSync = 0;
 
@@ -55,11 +60,6 @@ export class TenantSync {
     const fields = await this.o.cluster.applyAll(tenant);
     await this.o.prisma.user.update({ where: { id: userId }, data: { tenantAppliedHash: hash, tenantAppliedFields: fields } });
     return tenant;
-  }
-
-  /** The user's namespace was deleted: nothing of its baseline is applied any more. */
-  async forget(userId: string): Promise<void> {
-    await this.o.prisma.user.update({ where: { id: userId }, data: { tenantAppliedHash: null, tenantAppliedFields: Prisma.DbNull } });
   }
 
   /** Re-applies every changed baseline of a user with a live instance. Returns the users whose baseline was applied. */

@@ -138,9 +138,11 @@ export class BackupsService {
     if (!row) throw new NotFoundError("Backup not found");
     const inst = await this.o.prisma.instance.findUnique({
       where: { id: instanceId },
-      select: { restoreSnapshot: true, upgradeBackupId: true },
+      select: { restoreSnapshot: true, upgradeBackupId: true, volumeSnapshot: true, provisionedAt: true },
     });
-    if (inst?.restoreSnapshot === row.snapshotName) {
+    // Its snapshot is needed until the volume made from it exists: an in-place restore, or a new instance
+    // made from a retained backup that has not run yet.
+    if (inst?.restoreSnapshot === row.snapshotName || (inst?.volumeSnapshot === row.snapshotName && !inst.provisionedAt)) {
       throw new InvalidStateError("The instance is being restored from this backup", { details: { backupId } });
     }
     if (inst?.upgradeBackupId === row.id) {

@@ -6,7 +6,7 @@
 import { randomInt } from "node:crypto";
 import type { Plan, Service } from "../../generated/prisma/client.js";
 import type { Tx } from "../../platform/db/index.js";
-import { tenantNamespace } from "../../kube/templates/names.js";
+import { names, tenantNamespace } from "../../kube/templates/names.js";
 import { allocateK8sName } from "./instance-names.js";
 import { recordEvent } from "./instance-state.js";
 import { instanceViewInclude } from "./instances.view.js";
@@ -34,6 +34,8 @@ export async function createInstanceRow(
     name: string;
     baseDomain: string;
     eventMessage: string;
+    /** A VolumeSnapshot in the user's namespace that the instance's first volume is made from (a retained backup's). */
+    volumeFromSnapshot?: string;
   },
 ) {
   const namespace = tenantNamespace(input.userId);
@@ -56,6 +58,8 @@ export async function createInstanceRow(
       desiredState: "RUNNING",
       version: version?.version ?? input.plan.service.version,
       image: version?.image ?? input.plan.service.image,
+      // The claim keeps its usual name; its immutable spec.dataSource names the snapshot (rendered on every apply).
+      ...(input.volumeFromSnapshot ? { volumeClaim: names(k8sName).pvc, volumeSnapshot: input.volumeFromSnapshot } : {}),
     },
     include: instanceViewInclude,
   });

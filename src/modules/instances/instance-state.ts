@@ -36,6 +36,8 @@ export type InstanceEventType =
   | "BACKUP_DELETE_REQUESTED"
   | "BACKUP_DELETED"
   | "BACKUP_OVERDUE"
+  | "BACKUP_RETAINED"
+  | "BACKUP_MOVED"
   | "HEALTH_DRIFT"
   | "HEALTH_VOLUME_LOST"
   // the reconciler's steps

@@ -159,6 +159,9 @@ export function instancesRoutes(deps: { instances: InstancesService; authenticat
     "/:id",
     doc({
       summary: "Terminate: TERMINATING then TERMINATED",
+      description:
+        "Its cluster objects and volume are deleted, and its backups but the newest READY one, which is kept for " +
+        "BACKUP_RETENTION_AFTER_DELETE and can be restored into a new instance (GET /api/backups/retained).",
       tags: ["instances"],
       status: 202,
       response: { description: "{instance}", schema: InstanceResponseSchema },

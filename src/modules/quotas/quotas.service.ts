@@ -3,8 +3,8 @@
  * Usage counts the user's instances that hold (or are about to hold) resources: status not TERMINATED
  * or FAILED, and not already asked to terminate (desiredState TERMINATED) — a cancelled instance frees
  * its share at once, even while the cluster is still removing it. Storage also counts the user's
- * backups (PENDING or READY, not being deleted): each its restore size in whole GiB, rounded up (the
- * instance's plan storage while it is pending).
+ * backups (PENDING or READY, not being deleted, of a live instance or retained after a deleted one):
+ * each its restore size in whole GiB, rounded up (the instance's plan storage while it is pending).
  */
 import type { AuditService } from "../audit/audit.service.js";
 import type { Db, PrismaClient, Tx } from "../../platform/db/index.js";
@@ -63,7 +63,13 @@ export class QuotaService {
       usage.storageGb += plan.storageGb;
     }
     const backups = await db.backup.findMany({
-      where: { userId, status: { in: ["PENDING", "READY"] }, deleteRequestedAt: null, instance: { status: { not: "TERMINATED" } } },
+      where: {
+        userId,
+        status: { in: ["PENDING", "READY"] },
+        deleteRequestedAt: null,
+        // A deleted instance's retained backup still holds its snapshot.
+        OR: [{ instance: { status: { not: "TERMINATED" } } }, { retainedUntil: { not: null } }],
+      },
       select: { sizeBytes: true, instance: { select: { plan: { select: { storageGb: true } } } } },
     });
     for (const b of backups) {

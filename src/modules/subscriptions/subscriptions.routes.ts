@@ -22,6 +22,11 @@ export function subscriptionsRoutes(deps: { subscriptions: SubscriptionsService 
     "/",
     doc({
       summary: "Subscribe to a plan: charges the first period and provisions an instance",
+      description:
+        "With restoreBackupId (a backup kept after its instance was deleted: GET /api/backups/retained), the new instance's " +
+        "volume is made from that backup's snapshot and the backup becomes the new instance's. 404 when the backup is not the " +
+        "caller's or its retention is over; 422 BACKUP_MISMATCH when it is of another service or larger than the plan's " +
+        "volume; 409 INVALID_STATE when it is not READY or its instance is not deleted (restore in place instead).",
       tags: ["subscriptions"],
       status: 201,
       response: { description: "{subscription, instance}", schema: SubscriptionCreateResponseSchema },

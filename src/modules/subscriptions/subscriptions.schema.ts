@@ -10,6 +10,16 @@ export const SubscriptionCreateSchema = z.strictObject({
   planId: z.string().min(1).max(64),
   /** Display name of the instance: 1-63 characters of any script. */
   instanceName: DisplayNameSchema,
+  restoreBackupId: z
+    .string()
+    .min(1)
+    .max(64)
+    .optional()
+    .describe(
+      "A backup retained after its instance was deleted (GET /api/backups/retained): the new instance's volume is made from its " +
+        "snapshot, and the backup becomes the new instance's backup. 404 when it is not the caller's, or its retention is over; " +
+        "422 BACKUP_MISMATCH when it is of another service or larger than the plan's volume; 409 when it is not READY",
+    ),
 });
 export type SubscriptionCreateReq = z.infer<typeof SubscriptionCreateSchema>;
 

@@ -12,6 +12,7 @@ import type { InstanceSignal } from "../../platform/signals.js";
 import { inTransaction, isUniqueViolation } from "../../platform/transaction.js";
 import { ledgerKeys } from "../credits/ledger-keys.js";
 import { type CreditTransactionView, type LedgerService, lockUser, toCreditTransactionView } from "../credits/ledger.service.js";
+import { adoptRetained, restorableBackup } from "../backups/backup-retention.js";
 import { createInstanceRow } from "../instances/instance-rows.js";
 import { toInstanceView } from "../instances/instances.view.js";
 import type { QuotaService } from "../quotas/quotas.service.js";
@@ -86,13 +87,15 @@ export class SubscriptionsService implements InstanceSubscriptions {
         details: { planId: plan.id, planActive: plan.isActive, serviceActive: plan.service.isActive },
       });
     }
+    const now = this.opts.clock.now();
+    // A new instance made from a backup retained after a deleted one (checked before anything is charged).
+    const fromBackup = body.restoreBackupId ? await restorableBackup(tx, { userId, backupId: body.restoreBackupId, plan, now }) : undefined;
     await this.opts.quotas.assertWithinQuota(tx, userId, {
       instances: 1,
       cpuMilli: plan.cpuMilli,
       memoryMb: plan.memoryMb,
       storageGb: plan.storageGb,
     });
-    const now = this.opts.clock.now();
     const subscription = await tx.subscription.create({
       data: { userId, planId: plan.id, status: "ACTIVE", currentPeriodStart: now, currentPeriodEnd: addCalendarMonth(now) },
     });
@@ -114,12 +117,22 @@ export class SubscriptionsService implements InstanceSubscriptions {
       name: body.instanceName,
       baseDomain: this.opts.baseDomain,
       eventMessage: `Instance requested by subscription to ${plan.service.name} ${plan.name}`,
+      ...(fromBackup ? { volumeFromSnapshot: fromBackup.snapshotName } : {}),
     });
+    if (fromBackup && !(await adoptRetained(tx, fromBackup, instance, now))) {
+      // Its retention ended (or it was deleted) since it was read: the whole purchase rolls back.
+      throw new NotFoundError("Backup not found: its retention after the instance was deleted is over");
+    }
     await this.opts.audit?.record(tx, {
       action: "instance.create",
       objectType: "instance",
       objectId: instance.id,
-      details: { subscriptionId: subscription.id, planId: plan.id, name: instance.name },
+      details: {
+        subscriptionId: subscription.id,
+        planId: plan.id,
+        name: instance.name,
+        ...(fromBackup ? { restoredFromBackupId: fromBackup.id } : {}),
+      },
     });
     const full = await tx.subscription.findUniqueOrThrow({ where: { id: subscription.id }, include: subscriptionViewInclude });
     return { subscription: toSubscriptionView(full), instance: toInstanceView(instance) };

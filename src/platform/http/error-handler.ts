@@ -14,6 +14,7 @@ import {
   QuotaExceededError,
   RateLimitedError,
   UnauthorizedError,
+  UnprocessableError,
   ValidationError,
 } from "../domain-errors.js";
 import type { Logger } from "../logger.js";
@@ -30,6 +31,7 @@ const STATUS_BY_CLASS: Array<[abstract new (...args: never[]) => AppError, numbe
   [NotFoundError, 404],
   [ConflictError, 409],
   [QuotaExceededError, 422],
+  [UnprocessableError, 422],
   [RateLimitedError, 429],
   [DependencyUnavailableError, 503],
 ];

@@ -22,7 +22,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   409: "Conflict: duplicate, wrong state or idempotency key reused (`CONFLICT`, `INVALID_STATE`, `UPGRADE_NOT_ALLOWED`, `IDEMPOTENCY_KEY_REUSED`, `IDEMPOTENCY_KEY_IN_PROGRESS` with Retry-After, ...)",
   413: "Request body too large (`PAYLOAD_TOO_LARGE`)",
   415: "Unsupported Content-Encoding of the request body (`UNSUPPORTED_MEDIA_TYPE`)",
-  422: "Quota exceeded (`QUOTA_EXCEEDED`, details: {limit, max, current, requested})",
+  422: "Quota exceeded (`QUOTA_EXCEEDED`, details: {limit, max, current, requested}), or well-formed input that cannot be carried out (`BACKUP_MISMATCH`: a backup of another service, or larger than the plan's volume)",
   429: "Rate limited (`RATE_LIMITED`)",
   500: "Unexpected error (`INTERNAL_ERROR`)",
   503: "A dependency (database, cluster) is unavailable (`DEPENDENCY_UNAVAILABLE`)",

@@ -9,6 +9,8 @@
  * - statefulset.ts: StatefulSet -> Pods `<name>-<ordinal>` (OrderedReady) and PVCs from volumeClaimTemplates.
  * - pods.ts: pods become Ready after `podReadyDelayMs`; bad images stay Pending in ImagePullBackOff;
  *   crashing workloads loop in CrashLoopBackOff with a growing restartCount.
+ * - pod-scheduling.ts: a pod whose PersistentVolumeClaim is missing or unbound stays Pending and
+ *   Unschedulable (FailedScheduling) until the claim binds.
  * - pvc.ts, certificate.ts, load-balancer.ts, namespace.ts, resource-quota.ts, garbage-collector.ts:
  *   PVCs bind (and grow), certificates become Ready, LoadBalancer services and ingresses get an IP,
  *   namespaces get their `default` ServiceAccount, quotas report usage, deleted owners have their
@@ -40,6 +42,7 @@ import { terminatePod } from "./termination.js";
 import { collectGarbage } from "./garbage-collector.js";
 import { reconcileLoadBalancer } from "./load-balancer.js";
 import { reconcileNamespace } from "./namespace.js";
+import { schedulePod, podsWaitingForClaim, unscheduled } from "./pod-scheduling.js";
 import { kickPods, podTaskKey, retryImagePulls, startPod } from "./pods.js";
 import { reconcilePvc } from "./pvc.js";
 import { reconcileQuota } from "./resource-quota.js";
@@ -163,6 +166,8 @@ export class Controllers implements ControllerContext {
       case resourceKey(PVCS):
         if (e.type !== "DELETED") this.enqueue("PersistentVolumeClaim", ns, obj.metadata.name);
         if (e.type === "DELETED") claimDeleted(this.cluster, obj);
+        // Pods the scheduler left Pending for this claim (missing, or not bound yet) try again.
+        for (const pod of podsWaitingForClaim(this, ns, obj.metadata.name)) this.enqueue("Pod", ns, pod);
         // Snapshots waiting for this claim to exist or bind try again.
         for (const vs of this.cluster.store.iterate(resourceKey(VOLUMESNAPSHOTS), ns)) this.enqueue("VolumeSnapshot", ns, vs.metadata.name);
         this.enqueueQuota(ns);
@@ -260,7 +265,9 @@ export class Controllers implements ControllerContext {
         return;
       case "Pod": {
         const pod = this.cluster.tryGet(PODS, ns, name);
-        if (pod && !rec(pod.status).phase) startPod(this, pod);
+        // Not yet on a node: the scheduler (which waits for the pod's claims to bind), then the kubelet.
+        if (pod && unscheduled(pod)) schedulePod(this, pod);
+        else if (pod && !rec(pod.status).phase) startPod(this, pod); // created with a node: straight to the kubelet
         return;
       }
       case "PersistentVolumeClaim":

@@ -291,7 +291,7 @@ export function podsOwnedBy(ctx: ControllerContext, ns: string, uids: Set<string
   return out;
 }
 
-function qosClass(containers: Obj[]): string {
+export function qosClass(containers: Obj[]): string {
   let guaranteed = containers.length > 0;
   let any = false;
   for (const c of containers) {
