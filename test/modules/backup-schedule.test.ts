@@ -403,11 +403,12 @@ describe("the fleet query", () => {
     await backupsDone();
     // Every instance got its one scheduled backup, the first one's after its manual backup was READY.
     for (const i of insts) expect((await backupsOf(i.id)).filter((b) => b.trigger === "scheduled" && b.status === "READY")).toHaveLength(1);
+    const [manualRow, scheduledRow] = await backupsOf(insts[0]!.id);
     expect((await backupEvents(insts[0]!.id)).map((e) => e.message.split(" ").slice(0, 2).join(" "))).toEqual([
       "Backup requested:",
-      "Backup " + (await backupsOf(insts[0]!.id))[0]!.snapshotName,
+      `Backup ${manualRow!.snapshotName}`,
       "Scheduled backup",
-      "Backup " + (await backupsOf(insts[0]!.id))[1]!.snapshotName,
+      `Backup ${scheduledRow!.snapshotName}`,
     ]);
     for (const i of insts) await terminate(u, i.id);
   });
