@@ -286,8 +286,17 @@ export class HealthSweeper {
       }
       drifted.push(...this.tenantDrift(row, fleet, tenantDrift, tenantFields.get(row.user_id) ?? null));
     }
+    // The workload absent from an observation older than our last apply of it (a cache lagging behind
+    // a repair that re-created it): not judged this sweep — the rules would call it missing and the
+    // repair would be requested again.
+    const workloadStamp = applied?.[workloadKey];
+    const workloadBehind =
+      fleet.readable &&
+      workloadStamp !== undefined &&
+      !fleet.workloads.get(row.id) &&
+      fleet.absent(workloadKey, workloadStamp) === "behind";
     const observation = observe({
-      clusterReadable: fleet.readable,
+      clusterReadable: fleet.readable && !workloadBehind,
       clusterError: fleet.error,
       plan: { cpuMilli: row.plan_cpu_milli, memoryMb: row.plan_memory_mb },
       expectedWorkload: { kind, name: n.workload },
@@ -297,6 +306,7 @@ export class HealthSweeper {
       usage: fleet.usage.get(row.id),
       previousRestartCount: row.health_checked_at ? row.last_restart_count : undefined,
     });
+    if (workloadBehind) observation.reason = `not judged: the cluster cache has not yet seen the last apply of ${workloadKey}`;
     if (volumeLost) {
       observation.status = "UNHEALTHY";
       observation.reason = `${VOLUME_LOST}: ${volumeLost} is gone; it is not recreated empty (delete the instance, or restore its data elsewhere)`;

@@ -43,7 +43,6 @@ const METADATA_KINDS: readonly KnownKind[] = [
 ];
 /** Kinds read in full (their status matters). */
 const FULL_KINDS = ["Deployment", "StatefulSet", "Pod"] as const satisfies readonly KnownKind[];
-type FullKind = (typeof FULL_KINDS)[number];
 
 /** Which kinds informers keep (HEALTH_CACHE): all twelve, the nine metadata-only ones, or none. */
 export type FleetCacheMode = "all" | "metadata" | "off";

@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { seedHealthFleet } from "../../../bench/lib/health-fleet.js";
 import { KINDS } from "../../../src/kube/client.js";
 import type { FleetCache } from "../../../src/modules/health/kube-fleet-reader.js";
+import { judgeAbsent } from "../../../src/kube/ownership.js";
 import { LABELS } from "../../../src/kube/templates/labels.js";
 import type { RecordingInstanceSignal } from "../../helpers/recording-signal.js";
 import { buildUser, createTestContext, type TestContext } from "../../helpers/app.js";
@@ -424,6 +425,51 @@ describe("the sweep's informers (HEALTH_CACHE=all)", () => {
     } finally {
       await cache.stop();
     }
+  });
+});
+
+describe("an observation behind the reconciler's last apply", () => {
+  it("reports nothing missing or drifted and requests no repair (a cache that has not yet seen a re-created object)", async () => {
+    const e = emulator();
+    const fleet = await seedHealthFleet(prisma(), e, 2, { prefix: "behind-" });
+    const [id] = fleet.instanceIds as [string];
+    const row = await prisma().instance.findUniqueOrThrow({ where: { id } });
+    // As after a repair: the reconciler recorded the re-created Deployment at a resourceVersion.
+    const applied = { ...(row.appliedFields as Record<string, string>), [`Deployment/${row.k8sName}`]: "999999 h" };
+    await prisma().instance.update({ where: { id }, data: { appliedFields: applied } });
+    const { HealthSweeper } = await import("../../../src/modules/health/health.sweeper.js");
+    const loop = ctx.container.loops.health as unknown as { o: { sweeper: InstanceType<typeof HealthSweeper> } };
+    const real = (loop.o.sweeper as unknown as { o: ConstructorParameters<typeof HealthSweeper>[0] }).o;
+    // The cluster as a lagging cache would show it: the instance's Deployment and ConfigMap absent,
+    // and every kind observed only up to a resourceVersion older than the reconciler's applies.
+    const lagging = {
+      async read() {
+        const obs = await real.fleet.read();
+        obs.workloads.delete(id);
+        obs.owned.get(id)?.delete(`Deployment/${row.k8sName}`);
+        obs.owned.get(id)?.delete(`ConfigMap/${row.k8sName}-config`);
+        return { ...obs, absent: (_key: string, stamp: string) => judgeAbsent(stamp, "1") };
+      },
+    };
+    const sweeper = new HealthSweeper({ ...real, fleet: lagging });
+    const r = await sweeper.sweep({ trigger: "manual", instanceIds: [id] });
+    expect(r.results[0]).toMatchObject({
+      instanceId: id,
+      observed: "UNKNOWN",
+      missing: [],
+      drifted: [],
+      volumeLost: false,
+      reason: `not judged: the cluster cache has not yet seen the last apply of Deployment/${row.k8sName}`,
+    });
+    expect(r.repaired).toEqual([]);
+    // The same gaps in an observation as new as the applies are missing objects, and repaired.
+    const current = new HealthSweeper({
+      ...real,
+      fleet: { read: async () => ({ ...(await lagging.read()), absent: (_key: string, stamp: string) => judgeAbsent(stamp, undefined) }) },
+    });
+    const m = await current.sweep({ trigger: "manual", instanceIds: [id] });
+    expect(m.results[0]?.missing).toEqual([`Deployment/${row.k8sName}`, `ConfigMap/${row.k8sName}-config`]);
+    expect(m.repaired).toEqual([id]);
   });
 });
 
