@@ -308,7 +308,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
   });
   const baseSignal = overrides.signal ?? reconciler;
   signal = overrides.wrapSignal ? overrides.wrapSignal(baseSignal) : baseSignal;
-  const credits = new CreditsService({ prisma, ledger, idempotency, signal, topUpListener: billing, audit });
+  const credits = new CreditsService({ prisma, read: db.read, ledger, idempotency, signal, topUpListener: billing, audit });
   const subscriptions = new SubscriptionsService({
     prisma,
     ledger,
@@ -322,6 +322,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
   const users = new UsersService({ prisma, quotas, revocations, audit, clock });
   const instances = new InstancesService({
     prisma,
+    read: db.read,
     clock,
     signal,
     quotas,
