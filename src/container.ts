@@ -376,7 +376,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
     intervalMs: config.health.intervalMs,
     retentionMs: config.health.retentionMs,
   });
-  const health = new HealthService({ prisma, clock, runner: healthLoop });
+  const health = new HealthService({ prisma, read: db.read, clock, runner: healthLoop });
   const streams = {
     hub: new InstanceEventHub({ prisma, logger: logger.child({ component: "event-hub" }), pollMs: config.streams.pollMs }),
     limits: new StreamLimits({ events: config.streams.maxEventStreamsPerUser, logs: config.streams.maxLogFollowsPerUser }),
