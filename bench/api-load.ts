@@ -22,7 +22,7 @@
  *
  * Settings (environment):
  *   BENCH_SERVER        tsx (default: `node --import tsx src/index.ts`, what `npm start` runs) or dist
- *                       (`node --import tsx dist/index.js`: the compiled server; tsx only loads the emulator package)
+ *                       (`node dist/index.js`, what `npm run start:prod` runs: the compiled server, run `npm run build` first)
  *   BENCH_CONCURRENCY   workers for the user endpoints (default 50)
  *   BENCH_ADMIN_CONCURRENCY workers for the admin health endpoints (default 10)
  *   BENCH_SECONDS       seconds per phase (default 2)      BENCH_ROUNDS  rounds (default 3: median of three)
@@ -282,9 +282,9 @@ async function main(): Promise<void> {
     await ask(undefined, "ready");
     // BENCH_SERVER_NODE_ARGS: extra node flags for the API process, e.g. "--cpu-prof --cpu-prof-dir=prof".
     const extraArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean);
-    // The compiled server imports the emulator package (a TypeScript workspace package, a test fixture
-    // not in dist/) for emulated mode only; tsx's loader stays so that import resolves; the server code is dist/'s.
-    const entry = SERVER === "dist" ? ["--import", "tsx", "dist/index.js"] : ["--import", "tsx", "src/index.ts"];
+    // The compiled server as `npm run start:prod` runs it: plain node, no tsx loader (the emulator
+    // package, TypeScript, is imported only in emulated mode; this API runs in cluster mode).
+    const entry = SERVER === "dist" ? ["dist/index.js"] : ["--import", "tsx", "src/index.ts"];
     server = spawn(process.execPath, [...extraArgs, ...entry], {
       env: {
         ...process.env,

@@ -1,11 +1,10 @@
 /**
  * The Express app factory (no listen): used by src/index.ts and by the tests.
  */
-import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
+import { createHash, timingSafeEqual } from "node:crypto";
 import express, { type Express, type RequestHandler, Router } from "express";
 import helmet from "helmet";
 import { z } from "zod";
-import { pinoHttp } from "pino-http";
 import type { Container } from "./container.js";
 import { authRoutes } from "./modules/auth/auth.routes.js";
 import { adminCatalogRoutes, catalogRoutes } from "./modules/catalog/catalog.routes.js";
@@ -23,6 +22,7 @@ import { DEV_CHECKOUT_PATH } from "./modules/payments/dev.provider.js";
 import { adminPaymentsRoutes, devCheckoutRoutes, paymentsRoutes, webhookRoutes } from "./modules/payments/payments.routes.js";
 import { adminAuditRoutes } from "./modules/audit/audit.routes.js";
 import { DependencyUnavailableError, UnauthorizedError } from "./platform/domain-errors.js";
+import { accessLog } from "./platform/http/access-log.js";
 import { authenticate, requireRole } from "./platform/http/auth.js";
 import { apiDescription } from "./platform/http/api-description.js";
 import { corsMiddleware } from "./platform/http/cors.js";
@@ -54,38 +54,14 @@ function metricsAuth(token: string | undefined): RequestHandler {
 const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
 const LivenessSchema = z.object({ status: z.literal("ok") });
 
-const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
-
 export function createApp(c: Container): Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("trust proxy", c.config.http.trustProxy);
   app.set("query parser", "extended");
 
-  app.use(
-    pinoHttp({
-      logger: c.logger,
-      genReqId: (req, res) => {
-        const incoming = req.headers["x-request-id"];
-        const id = typeof incoming === "string" && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-        res.setHeader("X-Request-Id", id);
-        return id;
-      },
-      // Lean request logs: no headers (they carry tokens), no bodies.
-      serializers: {
-        req: (req: { id: unknown; method: string; url: string; remoteAddress?: string }) => ({
-          id: req.id,
-          method: req.method,
-          // A stream ticket is single-use and short-lived; still, keep it out of the logs.
-          url: req.url.replace(/([?&]ticket=)[^&]*/g, "$1[redacted]"),
-          remoteAddress: req.remoteAddress,
-        }),
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-      },
-      autoLogging: { ignore: (req) => req.url === "/healthz" || req.url === "/metrics" },
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? "error" : res.statusCode >= 400 ? "warn" : "info"),
-    }),
-  );
+  // Request id and access log (method, URL, status, duration, request id); lean: see access-log.ts.
+  app.use(accessLog({ logger: c.logger, ignore: (req) => req.url === "/healthz" || req.url === "/metrics" }));
   // Route labels come from the app's own routes, read once after createApp has mounted them all.
   let routeOf: ReturnType<typeof routePatternMatcher> | undefined;
   const routeLabel = (method: string, path: string) => {

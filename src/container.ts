@@ -325,7 +325,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
   });
   const baseSignal = overrides.signal ?? reconciler;
   signal = overrides.wrapSignal ? overrides.wrapSignal(baseSignal) : baseSignal;
-  const credits = new CreditsService({ prisma, ledger, idempotency, signal, topUpListener: billing, audit });
+  const credits = new CreditsService({ prisma, read: db.read, ledger, idempotency, signal, topUpListener: billing, audit });
   const subscriptions = new SubscriptionsService({
     prisma,
     ledger,
@@ -339,6 +339,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
   const users = new UsersService({ prisma, quotas, revocations, audit, clock });
   const instances = new InstancesService({
     prisma,
+    read: db.read,
     clock,
     signal,
     quotas,
@@ -412,7 +413,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
     retentionMs: config.health.retentionMs,
     ...(fleetCache ? { cache: fleetCache } : {}),
   });
-  const health = new HealthService({ prisma, clock, runner: healthLoop });
+  const health = new HealthService({ prisma, read: db.read, clock, runner: healthLoop });
   const streams = {
     hub: new InstanceEventHub({ prisma, logger: logger.child({ component: "event-hub" }), pollMs: config.streams.pollMs }),
     limits: new StreamLimits({ events: config.streams.maxEventStreamsPerUser, logs: config.streams.maxLogFollowsPerUser }),

@@ -162,7 +162,11 @@ describe("instance bodies built by PostgreSQL equal toInstanceView's, byte for b
     }
     // A filter the API does not expose yet (lists without TERMINATED instances) reads the same way.
     const prisma = ctx.container.db.prisma;
-    const live = await readInstancePage(prisma, { userId: alice.id, statusNotIn: ["TERMINATED", "FAILED"] }, { skip: 0, take: 20 });
+    const live = await readInstancePage(
+      ctx.container.db.read,
+      { userId: alice.id, statusNotIn: ["TERMINATED", "FAILED"] },
+      { skip: 0, take: 20 },
+    );
     const liveRows = await prisma.instance.findMany({
       where: { userId: alice.id, status: { notIn: ["TERMINATED", "FAILED"] } },
       include: instanceViewInclude,

@@ -1,5 +1,5 @@
 import type { AuditService } from "../audit/audit.service.js";
-import type { Db, PrismaClient, Tx } from "../../platform/db/index.js";
+import { type Db, Prisma, type PrismaClient, prismaRead, type SqlRead, type Tx } from "../../platform/db/index.js";
 import { NotFoundError } from "../../platform/domain-errors.js";
 import { type PageQuery, type Paginated, paginated, skipTake } from "../../platform/http/pagination.js";
 import type { IdempotencyService, IdempotentResponse } from "../../platform/idempotency.js";
@@ -22,16 +22,27 @@ export class CreditsService {
   constructor(
     private readonly opts: {
       prisma: PrismaClient;
+      /** The balance read past Prisma's query engine: `Database.read` (default: through `prisma`). */
+      read?: SqlRead;
       ledger: LedgerService;
       idempotency: IdempotencyService;
       signal: InstanceSignal;
       topUpListener?: TopUpListener;
       audit?: AuditService;
     },
-  ) {}
+  ) {
+    this.read = opts.read ?? prismaRead(opts.prisma);
+  }
 
+  private readonly read: SqlRead;
+
+  /** One statement, straight to the driver (GET /api/credits is polled by dashboards). */
   async balance(userId: string): Promise<{ balance: number }> {
-    return { balance: await this.opts.ledger.balance(this.opts.prisma, userId) };
+    const [user] = await this.read<{ balance: number }>(
+      Prisma.sql`SELECT "credit_balance" AS "balance" FROM "users" WHERE "id" = ${userId}`,
+    );
+    if (!user) throw new NotFoundError("User not found");
+    return { balance: user.balance };
   }
 
   /** The user's ledger, newest first. */

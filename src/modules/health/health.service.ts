@@ -3,7 +3,7 @@
  * time-bucketed statistics computed in SQL (generate_series + date_bin), never by loading rows.
  */
 import type { Clock } from "../../platform/clock.js";
-import type { PrismaClient } from "../../platform/db/index.js";
+import { Prisma, type PrismaClient, prismaRead, type SqlRead } from "../../platform/db/index.js";
 import { NotFoundError, found } from "../../platform/domain-errors.js";
 import type { HealthCheck, HealthSweep } from "../../generated/prisma/client.js";
 import { INSTANCE_STATUSES } from "../instances/instances.schema.js";
@@ -68,14 +68,18 @@ const round2 = (n: number) => Math.round(n * 100) / 100;
 const uptime = (up: number, known: number) => (known > 0 ? round2((up / known) * 100) : null);
 
 export class HealthService {
-  constructor(private readonly o: { prisma: PrismaClient; clock: Clock; runner: SweepRunner }) {}
+  /** The summary's and the stats' one statement, past Prisma's query engine: `Database.read` (default: through `prisma`). */
+  private readonly read: SqlRead;
+
+  constructor(private readonly o: { prisma: PrismaClient; read?: SqlRead; clock: Clock; runner: SweepRunner }) {
+    this.read = o.read ?? prismaRead(o.prisma);
+  }
 
   /** One statement: the counts by (status, health), the instances without a good backup in 48 h, and the last sweep. */
   async summary(): Promise<HealthSummaryView> {
-    const { prisma } = this.o;
-    const [row] = await prisma.$queryRaw<
-      Array<{ counts: Array<{ status: string; health: HealthStatus; n: number }>; backupsOverdue: number } & Partial<HealthSweep>>
-    >`
+    const [row] = await this.read<
+      { counts: Array<{ status: string; health: HealthStatus; n: number }>; backupsOverdue: number } & Partial<HealthSweep>
+    >(Prisma.sql`
       SELECT (SELECT coalesce(json_agg(g), '[]'::json)
                 FROM (SELECT "status"::text AS "status", "health_status"::text AS "health", count(*)::int AS "n"
                         FROM "instances" GROUP BY 1, 2) g) AS "counts",
@@ -84,7 +88,7 @@ export class HealthService {
              l."instance_count" AS "instanceCount", l."cluster_reachable" AS "clusterReachable", l."api_calls" AS "apiCalls",
              l."metrics_available" AS "metricsAvailable", l."error"
         FROM (SELECT 1) AS one
-        LEFT JOIN LATERAL (SELECT * FROM "health_sweeps" ORDER BY "started_at" DESC LIMIT 1) l ON TRUE`;
+        LEFT JOIN LATERAL (SELECT * FROM "health_sweeps" ORDER BY "started_at" DESC LIMIT 1) l ON TRUE`);
     const rows = row?.counts ?? [];
     const last = row?.id ? (row as HealthSweep) : null;
     const byStatus = Object.fromEntries(INSTANCE_STATUSES.map((s) => [s, 0])) as HealthSummaryView["instances"]["byStatus"];
@@ -177,7 +181,7 @@ export class HealthService {
       from = new Date(to.getTime() - STATS_RANGES[range]);
       bucketSeconds = RANGE_BUCKET_SECONDS[range];
     }
-    const rows = await this.o.prisma.$queryRaw<HealthStatsRow[]>(healthStatsSql(from, to, bucketSeconds));
+    const rows = await this.read<HealthStatsRow>(healthStatsSql(from, to, bucketSeconds));
     const avg = (sum: number | null, n: number) => (n > 0 && sum !== null ? round2(sum / n) : null);
     const buckets: StatsBucket[] = rows.map((r) => {
       const start = new Date(r.start);

@@ -6,10 +6,12 @@
  *
  * Why: through Prisma's `findMany({ include })` plus a `count`, a list cost two statements and most of
  * the request's CPU went into building and then re-shaping row objects; here the database hands back
- * one JSON value (and the total) and Node only parses it.
+ * one JSON value (and the total) and Node only parses it. The statement goes straight to the driver
+ * (`SqlRead`, normally `Database.read`): through Prisma's `$queryRaw` its query engine still cost more
+ * CPU per request than the rest of the request's handling.
  */
 import { Prisma } from "../../platform/db/index.js";
-import type { Db } from "../../platform/db/index.js";
+import type { SqlRead } from "../../platform/db/index.js";
 import { overdueInstanceIdsSql } from "../backups/backup-schedule.sql.js";
 import type { InstanceView } from "./instances.view.js";
 
@@ -68,12 +70,12 @@ function conditions(f: InstanceReadFilter): Prisma.Sql {
  * statement: the matching ids once, counted and paged; JSON is built for the page's rows only.
  */
 export async function readInstancePage(
-  db: Db,
+  read: SqlRead,
   f: InstanceReadFilter,
   page: { skip: number; take: number },
 ): Promise<{ rows: InstanceView[]; total: number }> {
   const serviceJoin = f.service === undefined ? Prisma.empty : Prisma.sql`JOIN "services" s ON s."id" = i."service_id"`;
-  const [r] = await db.$queryRaw<Array<{ total: number; data: InstanceView[] }>>`
+  const [r] = await read<{ total: number; data: InstanceView[] }>(Prisma.sql`
     WITH f AS (
       SELECT i."id", i."created_at" FROM "instances" i ${serviceJoin} WHERE ${conditions(f)}
     ), pg AS (
@@ -81,14 +83,14 @@ export async function readInstancePage(
     )
     SELECT (SELECT count(*) FROM f)::int AS "total",
            coalesce((SELECT json_agg(${INSTANCE_JSON} ORDER BY i."created_at" DESC, i."id" DESC)
-                       FROM pg JOIN "instances" i ON i."id" = pg."id" ${JOINS}), '[]'::json) AS "data"`;
+                       FROM pg JOIN "instances" i ON i."id" = pg."id" ${JOINS}), '[]'::json) AS "data"`);
   return { rows: r?.data ?? [], total: r?.total ?? 0 };
 }
 
 /** One instance's view, or undefined when it does not exist or (with userId) belongs to someone else. */
-export async function readInstance(db: Db, id: string, userId: string | undefined): Promise<InstanceView | undefined> {
+export async function readInstance(read: SqlRead, id: string, userId: string | undefined): Promise<InstanceView | undefined> {
   const owner = userId === undefined ? Prisma.empty : Prisma.sql`AND i."user_id" = ${userId}`;
-  const [r] = await db.$queryRaw<Array<{ v: InstanceView }>>`
-    SELECT ${INSTANCE_JSON} AS "v" FROM "instances" i ${JOINS} WHERE i."id" = ${id} ${owner}`;
+  const [r] = await read<{ v: InstanceView }>(Prisma.sql`
+    SELECT ${INSTANCE_JSON} AS "v" FROM "instances" i ${JOINS} WHERE i."id" = ${id} ${owner}`);
   return r?.v;
 }

@@ -9,7 +9,7 @@ import type { AuditService } from "../audit/audit.service.js";
 import type { Readable } from "node:stream";
 import type { Instance, Plan, Prisma as PrismaNs, Service } from "../../generated/prisma/client.js";
 import type { Clock } from "../../platform/clock.js";
-import type { PrismaClient } from "../../platform/db/index.js";
+import { type PrismaClient, prismaRead, type SqlRead } from "../../platform/db/index.js";
 import { KubeError, KubeNotFoundError } from "../../kube/kube-errors.js";
 import {
   ConflictError,
@@ -74,6 +74,8 @@ import { type PostgresSslmode, postgresTls } from "./postgres-tls.js";
 
 export interface InstancesServiceOptions {
   prisma: PrismaClient;
+  /** The hot reads (list, get) past Prisma's query engine: `Database.read` (default: through `prisma`). */
+  read?: SqlRead;
   clock: Clock;
   signal: InstanceSignal;
   quotas: QuotaService;
@@ -94,7 +96,11 @@ type Owned = Instance & { plan: Plan; service: Service };
 const EVENTS_PAGE = 500;
 
 export class InstancesService {
-  constructor(private readonly o: InstancesServiceOptions) {}
+  private readonly read: SqlRead;
+
+  constructor(private readonly o: InstancesServiceOptions) {
+    this.read = o.read ?? prismaRead(o.prisma);
+  }
 
   private scope(caller: AuthIdentity): PrismaNs.InstanceWhereInput {
     return caller.role === "ADMIN" ? {} : { userId: caller.userId };
@@ -111,7 +117,7 @@ export class InstancesService {
   /** One SQL statement: the page's JSON built by PostgreSQL, and the total (see instances.read.ts). */
   async list(caller: AuthIdentity, q: InstanceListQuery): Promise<Paginated<InstanceView>> {
     const { rows, total } = await readInstancePage(
-      this.o.prisma,
+      this.read,
       {
         userId: caller.role === "ADMIN" ? undefined : caller.userId,
         status: q.status,
@@ -127,7 +133,7 @@ export class InstancesService {
 
   /** One SQL statement; 404 for an instance the caller may not see. */
   async get(caller: AuthIdentity, id: string): Promise<InstanceView> {
-    const view = await readInstance(this.o.prisma, id, caller.role === "ADMIN" ? undefined : caller.userId);
+    const view = await readInstance(this.read, id, caller.role === "ADMIN" ? undefined : caller.userId);
     if (!view) throw new NotFoundError("Instance not found");
     return view;
   }

@@ -9,10 +9,23 @@ import { PGlite } from "@electric-sql/pglite";
 import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
-import { PrismaClient } from "../../generated/prisma/client.js";
+import { Prisma, PrismaClient } from "../../generated/prisma/client.js";
 
 export type { PrismaClient };
-export { Prisma } from "../../generated/prisma/client.js";
+export { Prisma };
+
+/**
+ * A parameterised read (a `Prisma.sql` template) sent straight to the driver, past Prisma's query
+ * engine: for the hot read paths (GET /api/instances, /api/instances/:id, /api/credits), where that
+ * engine cost more CPU than the rest of the request. Rows come back as the driver parses them
+ * (json columns parsed, int4 as numbers); statements are still seen by `onStatement`.
+ */
+export type SqlRead = <T = Record<string, unknown>>(sql: Prisma.Sql) => Promise<T[]>;
+
+/** The same read through Prisma (`$queryRaw`): for a transaction, or where no `Database` is at hand. */
+export function prismaRead(db: Db): SqlRead {
+  return <T>(sql: Prisma.Sql) => db.$queryRaw<T[]>(sql);
+}
 
 /** A Prisma interactive-transaction client (what `$transaction(async (tx) => ...)` hands over). */
 export type Tx = Parameters<Parameters<PrismaClient["$transaction"]>[0]>[0];
@@ -28,6 +41,8 @@ export interface Database {
   execScript(sql: string): Promise<void>;
   /** A raw parameterised query outside Prisma (used by the migrator). */
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  /** A `Prisma.sql` read outside Prisma, on the same connections (see `SqlRead`). */
+  read: SqlRead;
   /**
    * Runs fn while holding a session-level advisory lock, so that only one process at a time runs it
    * (PGlite is single-process, so there it simply runs).
@@ -104,6 +119,10 @@ function createPostgres(url: string, poolSize: number, onStatement?: StatementLi
       const r = await pool.query(sql, params as unknown[]);
       return r.rows;
     },
+    async read<T>(sql: Prisma.Sql) {
+      const r = await pool.query(sql.text, sql.values as unknown[]);
+      return r.rows as T[];
+    },
     async withAdvisoryLock(key, fn) {
       const client = await pool.connect();
       try {
@@ -154,6 +173,10 @@ async function createPglite(db: PGlite, location: string, onStatement?: Statemen
     async query(sql, params) {
       const r = await db.query(sql, params as unknown[]);
       return r.rows as never[];
+    },
+    async read<T>(sql: Prisma.Sql) {
+      const r = await db.query(sql.text, sql.values as unknown[]);
+      return r.rows as T[];
     },
     async withAdvisoryLock(_key, fn) {
       return fn();
