@@ -111,12 +111,12 @@ describe("REQUIRED_RBAC is what the code uses", () => {
         // A broken update (an image that cannot be pulled) fails the instance; once reverted, the
         // reconciler deletes the StatefulSet pod stuck at the broken revision (pods delete).
         const { prisma } = ctx.container.db;
-        const service = await prisma.service.findUniqueOrThrow({ where: { slug: svc } });
-        await prisma.service.update({ where: { id: service.id }, data: { version: "bad" } });
+        const { version } = await prisma.instance.findUniqueOrThrow({ where: { id } });
+        await prisma.instance.update({ where: { id }, data: { version: "bad" } });
         await ctx.api.post(`/api/instances/${id}/restart`).set(u.auth).expect(202);
         await settle();
         expect((await prisma.instance.findUniqueOrThrow({ where: { id } })).status).toBe("FAILED");
-        await prisma.service.update({ where: { id: service.id }, data: { version: service.version } });
+        await prisma.instance.update({ where: { id }, data: { version } });
         await ctx.api.post(`/api/instances/${id}/restart`).set(u.auth).expect(202);
         await settle();
         expect((await prisma.instance.findUniqueOrThrow({ where: { id } })).status).toBe("RUNNING");

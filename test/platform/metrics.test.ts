@@ -72,6 +72,7 @@ describe("GET /metrics", () => {
       '{status="SUSPENDED"}': 0,
       '{status="STOPPED"}': 0,
       '{status="RESTORING"}': 0,
+      '{status="UPGRADING"}': 0,
       '{status="FAILED"}': 0,
       '{status="TERMINATING"}': 0,
       '{status="TERMINATED"}': 0,
