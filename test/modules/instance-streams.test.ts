@@ -466,7 +466,8 @@ describe("one shared source of new events per process", () => {
 
     for (const es of streams) es.close();
     // With no stream left, the poller stops: no more queries.
-    while (hub.watching > 0) await new Promise((r) => setTimeout(r, 10));
+    // (The poll in progress when the last stream left still completes: wait for the poller to stop.)
+    while (hub.watching > 0 || hub.polling) await new Promise((r) => setTimeout(r, 10));
     const idle = total();
     await new Promise((r) => setTimeout(r, 100));
     expect(total()).toBe(idle);

@@ -57,6 +57,11 @@ export class InstanceEventHub {
     return this.listeners.size;
   }
 
+  /** Whether the poller is running (it finishes the poll in progress after the last listener leaves). */
+  get polling(): boolean {
+    return this.running;
+  }
+
   /**
    * Registers a listener. Resolves once the poller covers every event written from now on, so a
    * stream that reads its backlog after this resolves misses nothing. Returns the unsubscribe.

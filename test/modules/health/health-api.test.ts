@@ -305,6 +305,7 @@ describe("POST /api/admin/health/check and GET /api/admin/health/summary", () =>
             PROVISIONING: 0,
             RUNNING: 2,
             UPDATING: 0,
+            UPGRADING: 0,
             RESTARTING: 0,
             SUSPENDED: 0,
             STOPPED: 0,
