@@ -443,10 +443,15 @@ export class KubeEmulator {
 
   /**
    * Bulk-seeds a fleet of namespaces with ready Deployments and their pods, directly in the store
-   * (no HTTP, no per-object watch events); for the health benchmark's 10,000 instances.
+   * (no HTTP, no per-object watch events); for the health benchmark's 10,000 instances. A real API
+   * server never writes without telling its watchers, so open watches are ended afterwards (as an API
+   * server restart would end them): a watcher that resumes from its resourceVersion gets 410 Expired
+   * (the seeding compacted the history) and re-lists, instead of silently missing the seeded objects.
    */
   seedFleet(options: SeedFleetOptions): SeedFleetResult {
-    return seedFleet(this.cluster, options);
+    const result = seedFleet(this.cluster, options);
+    this.router.closeWatches();
+    return result;
   }
 
   /** Annotation that makes a pod template's pods crash-loop. */

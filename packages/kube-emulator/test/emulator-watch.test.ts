@@ -369,6 +369,30 @@ describe("fault injection and the call recorder", () => {
 });
 
 describe("bulk seeding for benchmarks", () => {
+  it("ends open watches, and a watcher resuming from its resourceVersion gets 410 Expired (it re-lists)", async () => {
+    const small = await KubeEmulator.start();
+    try {
+      const rv = small.resourceVersion;
+      const headers = { authorization: `Bearer ${small.token}` };
+      const open = await fetch(`${small.url}/apis/apps/v1/deployments?watch=true&resourceVersion=${rv}`, { headers });
+      expect(open.status).toBe(200);
+      const body = open.text();
+      small.seedFleet({ namespaces: 2, deploymentsPerNamespace: 2 });
+      // The seeded objects bypassed the watch history: the stream ends instead of missing them.
+      expect(await body).toBe("");
+      const resumed = await fetch(`${small.url}/apis/apps/v1/deployments?watch=true&resourceVersion=${rv}`, { headers });
+      const [event] = (await resumed.text())
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as { type: string; object: { code: number; reason: string } });
+      expect(event).toMatchObject({ type: "ERROR", object: { code: 410, reason: "Expired" } });
+      const list = (await (await fetch(`${small.url}/apis/apps/v1/deployments`, { headers })).json()) as { items: unknown[] };
+      expect(list.items).toHaveLength(4);
+    } finally {
+      await small.stop();
+    }
+  });
+
   it("seeds 10,000 deployments with pods and lists them with selectors and pagination", async () => {
     const big = await KubeEmulator.start();
     try {
