@@ -40,7 +40,7 @@ import { createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
-import { ADMIN_DATABASE_URL, createBenchDatabase, machineLine, percentile, runMain } from "./lib/common.js";
+import { ADMIN_DATABASE_URL, type CpuMeter, cpuMeter, createBenchDatabase, machineLine, percentile, runMain } from "./lib/common.js";
 import { healthStatsSql } from "../src/modules/health/health.sql.js";
 import { newCredentialsKey } from "../src/platform/credentials-cipher.js";
 import type { EmulatorReply, EmulatorRequest } from "./lib/emulator-process.js";
@@ -86,46 +86,6 @@ function rssMb(pid: number): number {
   } catch {
     return Number.NaN;
   }
-}
-
-/** CPU time (user + system) of a process so far, in ms, from /proc (clock ticks of 10 ms). */
-function cpuMs(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return 0; // a backend that exited
-  }
-}
-
-/**
- * CPU per request, the number that survives a loaded machine: throughput falls with the share of the
- * cores a process gets, but the CPU a request costs does not. The API process's, and the database's
- * (every backend connected to the bench database).
- */
-interface CpuMeter {
-  start(): Promise<void>;
-  stop(): Promise<{ apiMs: number; dbMs: number }>;
-}
-
-function cpuMeter(serverPid: number, pool: pg.Pool): CpuMeter {
-  let db0 = new Map<number, number>();
-  let api0 = 0;
-  const dbPids = async () =>
-    (await pool.query<{ pid: number }>(`SELECT "pid" FROM pg_stat_activity WHERE "datname" = current_database()`)).rows.map((r) => r.pid);
-  return {
-    async start() {
-      db0 = new Map((await dbPids()).map((p) => [p, cpuMs(p)]));
-      api0 = cpuMs(serverPid);
-    },
-    async stop() {
-      const apiMs = cpuMs(serverPid) - api0;
-      // Backends that appeared during the phase started from zero; those that exited are not counted.
-      const now = await dbPids();
-      const dbMs = now.reduce((n, p) => n + cpuMs(p) - (db0.get(p) ?? 0), 0);
-      return { apiMs, dbMs };
-    },
-  };
 }
 
 interface PhaseResult {

@@ -155,3 +155,24 @@ export function emulatorOf(ctx: TestContext) {
 export function settleReconciler(ctx: TestContext): Promise<void> {
   return ctx.container.loops.reconciler.runUntilIdle({ timeoutMs: 20_000 });
 }
+
+/** The catalog's plans (with their service) by `service/plan` slug, e.g. "n8n/starter". */
+export async function plansBySlug(ctx: TestContext) {
+  const plans = await ctx.container.db.prisma.plan.findMany({ include: { service: true } });
+  return Object.fromEntries(plans.map((p) => [`${p.service.slug}/${p.slug}`, p]));
+}
+
+/**
+ * What the backup, restore and stop/start suites share, for the suite's context (read at each call,
+ * so it can be built before `beforeAll` creates it).
+ */
+export function backupTestKit(ctx: () => TestContext) {
+  const settle = () => settleReconciler(ctx());
+  return {
+    prisma: () => ctx().container.db.prisma,
+    emulator: () => emulatorOf(ctx()),
+    settle,
+    /** Backup passes (with the reconciler between them) until no backup is pending. */
+    backupsDone: () => ctx().container.loops.backups.runUntilIdle({ timeoutMs: 20_000, between: settle }),
+  };
+}

@@ -6,10 +6,9 @@
  * the instance reaches RUNNING again, with its volume and credentials.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildAdmin, buildUser, createTestContext, type TestContext, type TestUser } from "../helpers/app.js";
+import { buildUser, createTestContext, type TestContext } from "../helpers/app.js";
 
 let ctx: TestContext;
-let admin: TestUser;
 
 const emulator = () => {
   const e = ctx.container.kube.emulator;
@@ -21,7 +20,6 @@ const settle = () => ctx.container.loops.reconciler.runUntilIdle({ timeoutMs: 30
 
 beforeAll(async () => {
   ctx = await createTestContext({ env: { STUCK_POD_GRACE: "1ms", ROLLOUT_TIMEOUT: "20s" } });
-  admin = await buildAdmin(ctx);
 });
 afterAll(async () => {
   await ctx?.close();

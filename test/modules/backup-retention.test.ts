@@ -13,11 +13,11 @@ import { inTransaction } from "../../src/platform/transaction.js";
 import {
   buildFundedUser,
   createTestContext,
-  emulatorOf,
   errorShape,
-  settleReconciler,
   type TestContext,
   type TestUser,
+  backupTestKit,
+  plansBySlug,
 } from "../helpers/app.js";
 
 /** Real time (the reconciler waits on it), shifted forward to reach the end of a retention. */
@@ -36,16 +36,13 @@ const plans: Record<string, { id: string; monthlyPriceCredits: number; serviceId
 
 beforeAll(async () => {
   ctx = await createTestContext({ clock, env: { K8S_EMULATOR_SNAPSHOT_READY_DELAY: "0" } });
-  for (const p of await ctx.container.db.prisma.plan.findMany({ include: { service: true } })) plans[`${p.service.slug}/${p.slug}`] = p;
+  Object.assign(plans, await plansBySlug(ctx));
 });
 afterAll(async () => {
   await ctx.close();
 });
 
-const prisma = () => ctx.container.db.prisma;
-const emulator = () => emulatorOf(ctx);
-const settle = () => settleReconciler(ctx);
-const backupsDone = () => ctx.container.loops.backups.runUntilIdle({ timeoutMs: 20_000, between: settle });
+const { prisma, emulator, settle, backupsDone } = backupTestKit(() => ctx);
 
 interface Inst {
   id: string;

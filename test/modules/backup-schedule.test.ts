@@ -18,11 +18,11 @@ import {
   buildAdmin,
   buildFundedUser,
   createTestContext,
-  emulatorOf,
   errorShape,
-  settleReconciler,
   type TestContext,
   type TestUser,
+  backupTestKit,
+  plansBySlug,
 } from "../helpers/app.js";
 import { usingPostgres } from "../helpers/db.js";
 
@@ -53,15 +53,13 @@ beforeAll(async () => {
     env: { K8S_EMULATOR_SNAPSHOT_READY_DELAY: "0", BACKUP_SCHEDULE_ENABLED: "true", BACKUP_SCHEDULE_BATCH: "2" },
   });
   admin = await buildAdmin(ctx);
-  for (const p of await ctx.container.db.prisma.plan.findMany({ include: { service: true } })) plans[`${p.service.slug}/${p.slug}`] = p;
+  Object.assign(plans, await plansBySlug(ctx));
 });
 afterAll(async () => {
   await ctx.close();
 });
 
-const prisma = () => ctx.container.db.prisma;
-const emulator = () => emulatorOf(ctx);
-const settle = () => settleReconciler(ctx);
+const { prisma, emulator, settle } = backupTestKit(() => ctx);
 const loop = () => ctx.container.loops.backups;
 const backupsDone = () => loop().runUntilIdle({ timeoutMs: 30_000, between: settle });
 

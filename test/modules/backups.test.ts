@@ -10,11 +10,11 @@ import {
   buildFundedUser,
   buildUser,
   createTestContext,
-  emulatorOf,
   errorShape,
-  settleReconciler,
   type TestContext,
   type TestUser,
+  backupTestKit,
+  plansBySlug,
 } from "../helpers/app.js";
 
 let ctx: TestContext;
@@ -24,16 +24,13 @@ const plans: Record<string, { id: string }> = {};
 beforeAll(async () => {
   ctx = await createTestContext({ env: { K8S_EMULATOR_SNAPSHOT_READY_DELAY: "0" } });
   admin = await buildAdmin(ctx);
-  for (const p of await ctx.container.db.prisma.plan.findMany({ include: { service: true } })) plans[`${p.service.slug}/${p.slug}`] = p;
+  Object.assign(plans, await plansBySlug(ctx));
 });
 afterAll(async () => {
   await ctx.close();
 });
 
-const prisma = () => ctx.container.db.prisma;
-const emulator = () => emulatorOf(ctx);
-const settle = () => settleReconciler(ctx);
-const backupsDone = () => ctx.container.loops.backups.runUntilIdle({ timeoutMs: 20_000, between: settle });
+const { prisma, emulator, settle, backupsDone } = backupTestKit(() => ctx);
 const SNAP = "snapshot.storage.k8s.io/v1";
 
 async function runningInstance(u: TestUser, plan = "n8n/starter", name = "backed up") {

@@ -17,6 +17,8 @@ import {
   settleReconciler,
   type TestContext,
   type TestUser,
+  backupTestKit,
+  plansBySlug,
 } from "../helpers/app.js";
 
 /** Real time (the reconciler waits on it), shifted by the renewal test to reach a period's end. */
@@ -38,13 +40,13 @@ const plans: Record<string, { id: string; monthlyPriceCredits: number }> = {};
 beforeAll(async () => {
   ctx = await createTestContext({ clock });
   admin = await buildAdmin(ctx);
-  for (const p of await ctx.container.db.prisma.plan.findMany({ include: { service: true } })) plans[`${p.service.slug}/${p.slug}`] = p;
+  Object.assign(plans, await plansBySlug(ctx));
 });
 afterAll(async () => {
   await ctx.close();
 });
 
-const prisma = () => ctx.container.db.prisma;
+const { prisma } = backupTestKit(() => ctx);
 const kube = () => ctx.container.kube.client;
 const settle = () => settleReconciler(ctx);
 const fundedUser = (credits = 5000) => buildFundedUser(ctx, credits);

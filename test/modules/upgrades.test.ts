@@ -13,11 +13,11 @@ import {
   buildFundedUser,
   buildUser,
   createTestContext,
-  emulatorOf,
   errorShape,
-  settleReconciler,
   type TestContext,
   type TestUser,
+  backupTestKit,
+  plansBySlug,
 } from "../helpers/app.js";
 
 let ctx: TestContext;
@@ -26,15 +26,13 @@ const N8N = "docker.n8n.io/n8nio/n8n";
 
 beforeAll(async () => {
   ctx = await createTestContext({ env: { K8S_EMULATOR_SNAPSHOT_READY_DELAY: "0", STUCK_POD_GRACE: "1ms" } });
-  for (const p of await ctx.container.db.prisma.plan.findMany({ include: { service: true } })) plans[`${p.service.slug}/${p.slug}`] = p;
+  Object.assign(plans, await plansBySlug(ctx));
 });
 afterAll(async () => {
   await ctx.close();
 });
 
-const prisma = () => ctx.container.db.prisma;
-const emulator = () => emulatorOf(ctx);
-const settle = () => settleReconciler(ctx);
+const { prisma, emulator, settle } = backupTestKit(() => ctx);
 const backupsDone = (between?: () => Promise<void>) => ctx.container.loops.backups.runUntilIdle({ timeoutMs: 20_000, between });
 
 async function setup(plan: string, name: string) {
