@@ -2,7 +2,7 @@
 # Runs rest/end-to-end-test.rest (httpyac, with assertions) against a freshly started local-mode server:
 # embedded PGlite in a new DATA_DIR, the built-in Kubernetes API emulator, a free port. Any failed
 # assertion (or request) fails the script. Then runs the REST Client-syntax files (auth, credits,
-# subscriptions, instance, instance-stop-start, backups, backup-retention, admin/health) unchanged
+# subscriptions, instance, instance-stop-start, backups, backup-retention, upgrades, admin/health) unchanged
 # through httpyac (.httpyac.config.cjs resolves REST Client's request variables and polls the requests
 # marked `# @waitFor`) and fails unless every request answered as the file says
 # (scripts/rest-client-check.mjs). Usage: bash scripts/rest-e2e.sh   (npm run test:rest)
@@ -54,5 +54,10 @@ rest_client rest/instance-stop-start.rest
 rest_client rest/backups.rest
 # Nothing is left to give up after the restore took the retained backup: 404 in sequence.
 rest_client rest/backup-retention.rest releaseRetained=404
+# upgrades.rest works on the newest instance: a PostgreSQL one (16.9 -> 16.10; 16 -> 17 is refused, 409).
+PG_PLAN=$(curl -fsS "$BASE_URL/api/services/postgresql" | node -pe 'JSON.parse(require("fs").readFileSync(0)).service.plans[0].id')
+curl -fsS "$BASE_URL/api/instances" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+  -d "{\"planId\":\"$PG_PLAN\",\"name\":\"rest upgrade\"}" >/dev/null
+rest_client rest/upgrades.rest majorUpgrade=409
 rest_client rest/admin/health.rest
 echo "==> rest e2e passed"
