@@ -12,6 +12,7 @@ import type { AuthIdentity } from "../../platform/http/auth.js";
 import { type Paginated, paginated, skipTake } from "../../platform/http/pagination.js";
 import type { AuditService } from "../audit/audit.service.js";
 import { releaseRetained, retainedWhere } from "./backup-retention.js";
+import { planSummary, serviceSummary } from "../instances/instances.view.js";
 import { toBackupView } from "./backups.service.js";
 import type { RetainedBackupListQuery, RetainedBackupView } from "./retained-backups.schema.js";
 
@@ -24,16 +25,8 @@ function toRetainedBackupView(b: Row): RetainedBackupView {
     ...toBackupView(b),
     retainedUntil: (b.retainedUntil ?? new Date(0)).toISOString(),
     instance: { id: i.id, name: i.name, terminatedAt: i.terminatedAt?.toISOString() ?? null },
-    service: { id: i.service.id, slug: i.service.slug, name: i.service.name },
-    plan: {
-      id: i.plan.id,
-      slug: i.plan.slug,
-      name: i.plan.name,
-      cpuMilli: i.plan.cpuMilli,
-      memoryMb: i.plan.memoryMb,
-      storageGb: i.plan.storageGb,
-      monthlyPriceCredits: i.plan.monthlyPriceCredits,
-    },
+    service: serviceSummary(i.service),
+    plan: planSummary(i.plan),
   };
 }
 

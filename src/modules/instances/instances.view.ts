@@ -14,6 +14,24 @@ export const instanceViewInclude = { service: true, plan: true } as const;
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 
+/** The service an instance (or a retained backup) belongs to, as the API shows it. */
+export function serviceSummary(s: Service): InstanceView["service"] {
+  return { id: s.id, slug: s.slug, name: s.name };
+}
+
+/** The plan an instance (or a retained backup) was bought on, as the API shows it. */
+export function planSummary(p: Plan): InstanceView["plan"] {
+  return {
+    id: p.id,
+    slug: p.slug,
+    name: p.name,
+    cpuMilli: p.cpuMilli,
+    memoryMb: p.memoryMb,
+    storageGb: p.storageGb,
+    monthlyPriceCredits: p.monthlyPriceCredits,
+  };
+}
+
 export function toInstanceView(i: InstanceWithRefs): InstanceView {
   return {
     id: i.id,
@@ -25,16 +43,8 @@ export function toInstanceView(i: InstanceWithRefs): InstanceView {
     url: i.url,
     subdomain: i.subdomain,
     namespace: i.namespace,
-    service: { id: i.service.id, slug: i.service.slug, name: i.service.name },
-    plan: {
-      id: i.plan.id,
-      slug: i.plan.slug,
-      name: i.plan.name,
-      cpuMilli: i.plan.cpuMilli,
-      memoryMb: i.plan.memoryMb,
-      storageGb: i.plan.storageGb,
-      monthlyPriceCredits: i.plan.monthlyPriceCredits,
-    },
+    service: serviceSummary(i.service),
+    plan: planSummary(i.plan),
     resources: { cpuMilli: i.plan.cpuMilli, memoryMb: i.plan.memoryMb, storageGb: i.plan.storageGb },
     health: { status: i.healthStatus, reason: i.healthReason, checkedAt: iso(i.healthCheckedAt) },
     subscriptionId: i.subscriptionId,
