@@ -2,13 +2,10 @@
  * Migration 20261201100000_backup_schedule on a database that already has a catalog: the existing plans
  * get the seeded catalog's schedule (a plan without storage gets none), and a fresh seed agrees.
  */
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SEED_CATALOG } from "../../src/modules/catalog/catalog.seed.js";
-import { migrate, readMigrations } from "../../src/platform/db/migrator.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
+import { migrate } from "../../src/platform/db/migrator.js";
+import { createTestDatabase, migrateUpTo, type TestDatabase } from "../helpers/db.js";
 
 const MIGRATION = "20261201100000_backup_schedule";
 let t: TestDatabase;
@@ -21,12 +18,7 @@ afterAll(async () => {
 
 describe(MIGRATION, () => {
   it("backfills the existing plans with the seeded catalog's retention and window", async () => {
-    const before = mkdtempSync(path.join(os.tmpdir(), "mig-"));
-    for (const f of readMigrations().filter((m) => m.name < MIGRATION)) {
-      mkdirSync(path.join(before, f.name));
-      writeFileSync(path.join(before, f.name, "migration.sql"), f.sql);
-    }
-    await migrate(t.db, before);
+    await migrateUpTo(t.db, MIGRATION);
     // The catalog as the seed wrote it before this migration, plus an admin's plan without storage.
     for (const { plans, ...s } of SEED_CATALOG) {
       await t.db.query(

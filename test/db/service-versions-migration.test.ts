@@ -2,12 +2,9 @@
  * Migration 20261201200000_service_versions on a database with data: every existing service gets its
  * current image as its default version, and every existing instance records the version it runs.
  */
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { defaultMigrationsDir, migrate, readMigrations } from "../../src/platform/db/migrator.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
+import { migrate } from "../../src/platform/db/migrator.js";
+import { createTestDatabase, migrateUpTo, type TestDatabase } from "../helpers/db.js";
 
 const MIGRATION = "20261201200000_service_versions";
 let t: TestDatabase;
@@ -20,12 +17,7 @@ afterAll(async () => {
 
 describe(MIGRATION, () => {
   it("backfills: each service's image is its default version, each instance runs its service's version", async () => {
-    const before = mkdtempSync(path.join(os.tmpdir(), "mig-"));
-    for (const f of readMigrations(defaultMigrationsDir()).filter((m) => m.name < MIGRATION)) {
-      mkdirSync(path.join(before, f.name));
-      writeFileSync(path.join(before, f.name, "migration.sql"), f.sql);
-    }
-    await migrate(t.db, before);
+    await migrateUpTo(t.db, MIGRATION);
     await t.db.execScript(`
       INSERT INTO "users" ("id","email","password_hash","name","updated_at") VALUES ('u1','u1@example.com','x','U',now());
       INSERT INTO "services" ("id","slug","name","template","image","version","port","updated_at")

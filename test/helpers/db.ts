@@ -3,9 +3,12 @@
  * set (CI sets it: concurrency is only proven on real PostgreSQL), otherwise an in-memory PGlite.
  */
 import { randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import pg from "pg";
 import { createDatabase, type Database } from "../../src/platform/db/index.js";
-import { migrate } from "../../src/platform/db/migrator.js";
+import { migrate, readMigrations } from "../../src/platform/db/migrator.js";
 
 export function adminDatabaseUrl(): string | undefined {
   return process.env.TEST_DATABASE_URL || process.env.DATABASE_URL || undefined;
@@ -55,4 +58,17 @@ export async function createTestDatabase(
       await dropDb();
     },
   };
+}
+
+/**
+ * Applies every migration older than `migration` (the schema as it was just before it), for tests of
+ * that migration's backfill on existing data; the test then applies the rest with `migrate(db)`.
+ */
+export async function migrateUpTo(db: Database, migration: string): Promise<void> {
+  const before = mkdtempSync(path.join(os.tmpdir(), "mig-"));
+  for (const f of readMigrations().filter((m) => m.name < migration)) {
+    mkdirSync(path.join(before, f.name));
+    writeFileSync(path.join(before, f.name, "migration.sql"), f.sql);
+  }
+  await migrate(db, before);
 }

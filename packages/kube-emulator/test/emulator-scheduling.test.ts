@@ -1,9 +1,10 @@
 // The scheduler's volume-binding check: a pod whose PersistentVolumeClaim is missing or not yet
 // Bound stays Pending on no node, with PodScheduled=False/Unschedulable and a FailedScheduling
 // event worded as kube-scheduler words it, and starts once the claim binds — as on a real cluster.
-import { CoreV1Api, CustomObjectsApi, KubeConfig, type V1Pod } from "@kubernetes/client-node";
+import type { CoreV1Api, CustomObjectsApi, V1Pod } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { KubeEmulator } from "../src/index.js";
+import type { KubeEmulator } from "../src/index.js";
+import { startEmulatorWithNamespace } from "./helpers.js";
 
 const NS = "sched";
 let kube: KubeEmulator;
@@ -11,12 +12,7 @@ let core: CoreV1Api;
 let custom: CustomObjectsApi;
 
 beforeAll(async () => {
-  kube = await KubeEmulator.start({ podReadyDelayMs: 0, snapshotReadyDelayMs: 60_000 });
-  const kc = new KubeConfig();
-  kc.loadFromString(kube.kubeconfigYaml());
-  core = kc.makeApiClient(CoreV1Api);
-  custom = kc.makeApiClient(CustomObjectsApi);
-  await core.createNamespace({ body: { metadata: { name: NS } } });
+  ({ kube, core, custom } = await startEmulatorWithNamespace(NS, { podReadyDelayMs: 0, snapshotReadyDelayMs: 60_000 }));
 });
 afterAll(async () => {
   await kube.stop();

@@ -3,9 +3,10 @@
 // (bound content at once, readyToUse after a delay, errors when the class or PVC is missing), PVCs
 // provisioned from a snapshot only when it is ready, and the volume-contents test hook that proves a
 // restored volume holds the snapshot's data.
-import { CoreV1Api, CustomObjectsApi, KubeConfig, type V1PersistentVolumeClaim } from "@kubernetes/client-node";
+import type { CoreV1Api, CustomObjectsApi, V1PersistentVolumeClaim } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { KubeEmulator } from "../src/index.js";
+import type { KubeEmulator } from "../src/index.js";
+import { startEmulatorWithNamespace } from "./helpers.js";
 
 const GROUP = "snapshot.storage.k8s.io";
 const NS = "snaps";
@@ -14,12 +15,7 @@ let core: CoreV1Api;
 let custom: CustomObjectsApi;
 
 beforeAll(async () => {
-  kube = await KubeEmulator.start({ podReadyDelayMs: 0, snapshotReadyDelayMs: 60_000 });
-  const kc = new KubeConfig();
-  kc.loadFromString(kube.kubeconfigYaml());
-  core = kc.makeApiClient(CoreV1Api);
-  custom = kc.makeApiClient(CustomObjectsApi);
-  await core.createNamespace({ body: { metadata: { name: NS } } });
+  ({ kube, core, custom } = await startEmulatorWithNamespace(NS, { podReadyDelayMs: 0, snapshotReadyDelayMs: 60_000 }));
 });
 afterAll(async () => {
   await kube.stop();
