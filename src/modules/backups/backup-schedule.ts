@@ -12,7 +12,6 @@
  *    instance is being restored from is never deleted.
  *  - `noteOverdue`: an instance with no good backup in 48 h gets one ERROR event per episode.
  */
-import { randomBytes } from "node:crypto";
 import type { Clock } from "../../platform/clock.js";
 import type { PrismaClient } from "../../platform/db/index.js";
 import { QuotaExceededError } from "../../platform/domain-errors.js";
@@ -21,6 +20,7 @@ import { lockUser } from "../credits/ledger.service.js";
 import type { InstanceManifests } from "../instances/instance-manifests.js";
 import type { QuotaService } from "../quotas/quotas.service.js";
 import * as backupState from "./backup-state.js";
+import { backupTarget } from "./backups.service.js";
 import {
   BACKUP_OVERDUE_HOURS,
   type DueInstanceRow,
@@ -71,17 +71,7 @@ export class BackupSchedule {
   private async requestOne(d: DueInstanceRow, now: Date): Promise<keyof ScheduleReport | undefined> {
     const inst = await this.o.prisma.instance.findUnique({ where: { id: d.id }, include: { plan: true, service: true } });
     if (!inst || !["RUNNING", "STOPPED"].includes(inst.status) || inst.desiredState === "TERMINATED") return undefined;
-    const fields = {
-      instanceId: inst.id,
-      userId: inst.userId,
-      namespace: inst.namespace,
-      // The claim in use: after a restore it is the restored one.
-      pvcName: inst.volumeClaim ?? this.o.manifests.names(inst).pvc,
-      snapshotName: `${inst.k8sName}-backup-${randomBytes(4).toString("hex")}`,
-      snapshotClass: this.o.snapshotClass,
-      // PostgreSQL is snapshotted from a clean shutdown, as for a manual backup.
-      quiesce: inst.service.template === "postgresql" && inst.status === "RUNNING",
-    };
+    const fields = backupTarget(inst, this.o.manifests, this.o.snapshotClass);
     try {
       return await inTransaction(this.o.prisma, async (tx) => {
         await lockUser(tx, inst.userId);

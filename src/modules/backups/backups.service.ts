@@ -38,6 +38,28 @@ export function toBackupView(b: Backup): BackupView {
   };
 }
 
+/**
+ * What a backup of `inst` snapshots, and how: the one rule for manual, scheduled and pre-upgrade
+ * backups alike.
+ */
+export function backupTarget(
+  inst: Pick<Instance, "id" | "userId" | "namespace" | "k8sName" | "volumeClaim" | "status"> & { service: Pick<Service, "template"> },
+  manifests: InstanceManifests,
+  snapshotClass: string,
+) {
+  return {
+    instanceId: inst.id,
+    userId: inst.userId,
+    namespace: inst.namespace,
+    // The claim in use: after a restore it is the restored one.
+    pvcName: inst.volumeClaim ?? manifests.names(inst).pvc,
+    snapshotName: `${inst.k8sName}-backup-${randomBytes(4).toString("hex")}`,
+    snapshotClass,
+    // PostgreSQL is snapshotted from a clean shutdown: a RUNNING one is scaled to 0 for the cut.
+    quiesce: inst.service.template === "postgresql" && inst.status === "RUNNING",
+  };
+}
+
 export interface BackupsServiceOptions {
   prisma: PrismaClient;
   clock: Clock;
@@ -112,16 +134,8 @@ export class BackupsService {
     const now = this.o.clock.now();
     await this.o.quotas.assertWithinQuota(tx, inst.userId, { instances: 0, cpuMilli: 0, memoryMb: 0, storageGb: inst.plan.storageGb });
     return backupState.requestBackup(tx, {
-      instanceId: inst.id,
-      userId: inst.userId,
-      namespace: inst.namespace,
-      // The claim in use: after a restore it is the restored one.
-      pvcName: inst.volumeClaim ?? this.o.manifests.names(inst).pvc,
-      snapshotName: `${inst.k8sName}-backup-${randomBytes(4).toString("hex")}`,
-      snapshotClass: this.o.snapshotClass,
+      ...backupTarget(inst, this.o.manifests, this.o.snapshotClass),
       deadline: new Date(now.getTime() + this.o.timeoutMs),
-      // PostgreSQL is snapshotted from a clean shutdown: a RUNNING one is scaled to 0 for the cut.
-      quiesce: inst.service.template === "postgresql" && inst.status === "RUNNING",
       trigger,
     });
   }
