@@ -9,18 +9,42 @@ export type { InstanceView };
 
 export type InstanceWithRefs = Instance & { service: Service; plan: Plan };
 
+/** What the view reads of an instance row and its service and plan (a Prisma row, or instances.read.ts's lean row). */
+export type InstanceViewSource = Pick<
+  Instance,
+  | "id"
+  | "name"
+  | "k8sName"
+  | "status"
+  | "statusMessage"
+  | "desiredState"
+  | "url"
+  | "subdomain"
+  | "namespace"
+  | "healthStatus"
+  | "healthReason"
+  | "healthCheckedAt"
+  | "subscriptionId"
+  | "provisionedAt"
+  | "terminatedAt"
+  | "createdAt"
+  | "updatedAt"
+> & { service: Pick<Service, "id" | "slug" | "name">; plan: PlanSummarySource };
+
+type PlanSummarySource = Pick<Plan, "id" | "slug" | "name" | "cpuMilli" | "memoryMb" | "storageGb" | "monthlyPriceCredits">;
+
 /** Include this in Prisma queries whose rows go through toInstanceView. */
 export const instanceViewInclude = { service: true, plan: true } as const;
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 
 /** The service an instance (or a retained backup) belongs to, as the API shows it. */
-export function serviceSummary(s: Service): InstanceView["service"] {
+export function serviceSummary(s: Pick<Service, "id" | "slug" | "name">): InstanceView["service"] {
   return { id: s.id, slug: s.slug, name: s.name };
 }
 
 /** The plan an instance (or a retained backup) was bought on, as the API shows it. */
-export function planSummary(p: Plan): InstanceView["plan"] {
+export function planSummary(p: PlanSummarySource): InstanceView["plan"] {
   return {
     id: p.id,
     slug: p.slug,
@@ -32,7 +56,7 @@ export function planSummary(p: Plan): InstanceView["plan"] {
   };
 }
 
-export function toInstanceView(i: InstanceWithRefs): InstanceView {
+export function toInstanceView(i: InstanceViewSource): InstanceView {
   return {
     id: i.id,
     name: i.name,

@@ -3,6 +3,7 @@
  * embedded PGlite (on disk, or in memory for tests) otherwise. Both speak the same SQL, so the same
  * migrations and queries serve both; concurrency guarantees are only proven on real PostgreSQL.
  */
+import { createHash } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { PGlite } from "@electric-sql/pglite";
@@ -83,6 +84,25 @@ export async function createDatabase(opts: DatabaseOptions): Promise<Database> {
   return createPglite(new PGlite(), "memory", opts.onStatement);
 }
 
+/**
+ * The hot reads (`Database.read`) run as named prepared statements: each pooled connection parses and
+ * plans a statement's text once and then only binds and executes it (for the instance list, planning
+ * cost the database about as much as executing). The name is the text's hash, so a text always maps to
+ * the same name on every connection. The texts are the read path's templates (their values are
+ * parameters), a few dozen at most; past PREPARED_MAX distinct texts a read runs unnamed, so a caller
+ * that built texts from data could not grow every connection's statement cache without bound.
+ */
+const PREPARED_MAX = 256;
+const preparedNames = new Map<string, string>();
+function preparedName(text: string): string | undefined {
+  let name = preparedNames.get(text);
+  if (name === undefined && preparedNames.size < PREPARED_MAX) {
+    name = `minispod_read_${createHash("sha1").update(text).digest("hex").slice(0, 20)}`;
+    preparedNames.set(text, name);
+  }
+  return name;
+}
+
 function createPostgres(url: string, poolSize: number, onStatement?: StatementListener): Database {
   const pool = new pg.Pool({ connectionString: url, max: poolSize });
   // An idle client's error (e.g. the server restarting) must not crash the process.
@@ -120,7 +140,7 @@ function createPostgres(url: string, poolSize: number, onStatement?: StatementLi
       return r.rows;
     },
     async read<T>(sql: Prisma.Sql) {
-      const r = await pool.query(sql.text, sql.values as unknown[]);
+      const r = await pool.query({ name: preparedName(sql.text), text: sql.text, values: sql.values as unknown[] });
       return r.rows as T[];
     },
     async withAdvisoryLock(key, fn) {
