@@ -133,6 +133,11 @@ export async function readInstancePage(
   page: { skip: number; take: number },
 ): Promise<{ rows: InstanceView[]; total: number }> {
   const serviceJoin = f.service === undefined ? Prisma.empty : Prisma.sql`JOIN "services" s ON s."id" = i."service_id"`;
+  // The page size is written into the statement's text, not sent as a parameter. The statement is
+  // prepared (Database.read), and after five executions PostgreSQL may switch to a generic plan: with
+  // LIMIT as a parameter that plan assumed a tenth of the table per page and hash-joined all of it
+  // (5 ms instead of 0.1 ms); with the literal it keeps the index lookups. A few page sizes, a few texts.
+  if (!Number.isSafeInteger(page.take) || page.take < 1) throw new Error(`page size must be a positive integer, got ${page.take}`);
   const rows = await read<InstanceRow & { total: number }>(Prisma.sql`
     WITH f AS (
       SELECT i."id", i."created_at" FROM "instances" i ${serviceJoin} WHERE ${conditions(f)}
@@ -140,7 +145,7 @@ export async function readInstancePage(
     SELECT c."total", r.* FROM (SELECT count(*)::int AS "total" FROM f) c
     LEFT JOIN LATERAL (
       SELECT ${COLUMNS}
-        FROM (SELECT f."id" FROM f ORDER BY f."created_at" DESC, f."id" DESC LIMIT ${page.take} OFFSET ${page.skip}) pg
+        FROM (SELECT f."id" FROM f ORDER BY f."created_at" DESC, f."id" DESC LIMIT ${Prisma.raw(String(page.take))} OFFSET ${page.skip}) pg
         JOIN "instances" i ON i."id" = pg."id" ${JOINS}
     ) r ON TRUE
     ORDER BY r."created_at" DESC, r."id" DESC`);
