@@ -32,17 +32,27 @@ export async function seedHealthFleet(
     orderBy: { cpuMilli: "asc" },
   });
   const now = new Date();
-  const userId = `bench-user-${opts.prefix}${randomUUID().slice(0, 8)}`;
-  await prisma.$executeRaw`INSERT INTO "users" ("id","email","password_hash","name","updated_at")
-    VALUES (${userId}, ${`${userId}@bench.invalid`}, 'x', 'bench', ${now})`;
+  // One user per namespace, as the product gives every user their own namespace: a fleet owned by a
+  // single user would also skew the planner's statistics (every user-filtered query would be
+  // estimated at half the table) in a way no real fleet does.
+  const userBase = `bench-user-${opts.prefix}${randomUUID().slice(0, 8)}-`;
+  const userIds = Array.from({ length: nsCount }, (_, n) => `${userBase}${n}`);
+  await prisma.$executeRawUnsafe(
+    `INSERT INTO "users" ("id","email","password_hash","name","updated_at")
+     SELECT u.id, u.id || '@bench.invalid', 'x', 'bench', $2 FROM unnest($1::text[]) AS u(id)`,
+    userIds,
+    now,
+  );
 
   const id = (ns: number, i: number) => `${opts.prefix}${ns}-${i}`;
   const instanceIds: string[] = [];
   const namespaces: string[] = [];
   const k8sNames: string[] = [];
+  const owners: string[] = [];
   for (let n = 0; n < nsCount; n++) {
     for (let i = 0; i < per && instanceIds.length < count; i++) {
       instanceIds.push(id(n, i));
+      owners.push(userIds[n] as string);
       namespaces.push(`${opts.prefix}${n}`);
       k8sNames.push(`app-${i}`);
     }
@@ -50,25 +60,25 @@ export async function seedHealthFleet(
   // One subscription per instance (a subscription has at most one live instance).
   await prisma.$executeRawUnsafe(
     `INSERT INTO "subscriptions" ("id","user_id","plan_id","current_period_start","current_period_end","updated_at")
-     SELECT 'sub-' || v.id, $1, $2, $3, $4, $3 FROM unnest($5::text[]) AS v(id)`,
-    userId,
+     SELECT 'sub-' || v.id, v.owner, $1, $2, $3, $2 FROM unnest($4::text[], $5::text[]) AS v(id, owner)`,
     plan.id,
     now,
     new Date(now.getTime() + 30 * 86_400_000),
     instanceIds,
+    owners,
   );
   await prisma.$executeRawUnsafe(
     `INSERT INTO "instances" ("id","user_id","subscription_id","service_id","plan_id","name","k8s_name","namespace","subdomain",
                               "status","desired_state","generation","observed_generation","applied_generation","provisioned_at","updated_at")
-     SELECT v.id, $1, 'sub-' || v.id, $2, $3, v.id, v.k8s, v.ns, v.id || '.bench.invalid', 'RUNNING', 'RUNNING', 1, 1, 1, $4, $4
-       FROM unnest($5::text[], $6::text[], $7::text[]) AS v(id, k8s, ns)`,
-    userId,
+     SELECT v.id, v.owner, 'sub-' || v.id, $1, $2, v.id, v.k8s, v.ns, v.id || '.bench.invalid', 'RUNNING', 'RUNNING', 1, 1, 1, $3, $3
+       FROM unnest($4::text[], $5::text[], $6::text[], $7::text[]) AS v(id, k8s, ns, owner)`,
     plan.serviceId,
     plan.id,
     now,
     instanceIds,
     k8sNames,
     namespaces,
+    owners,
   );
 
   const labels = (ns: string, i: number) => ({
@@ -141,10 +151,10 @@ export async function seedHealthFleet(
     appliedFields,
   );
 
-  // Each namespace's tenant baseline (the same objects in every namespace, so one recorded map for the user).
-  const tenant: Record<string, string> = {};
-  const tl = { [LABELS.managedBy]: MANAGED_BY, [LABELS.userId]: userId, [LABELS.component]: "tenant" };
-  for (const ns of seeded.namespaces) {
+  // Each namespace's tenant baseline, recorded on the namespace's user.
+  const tenants: string[] = [];
+  for (const [n, ns] of seeded.namespaces.entries()) {
+    const tl = { [LABELS.managedBy]: MANAGED_BY, [LABELS.userId]: userIds[n] as string, [LABELS.component]: "tenant" };
     const fields: Record<string, string> = {};
     apply({ apiVersion: "v1", kind: "ServiceAccount", metadata: meta("default", ns, tl), automountServiceAccountToken: false }, fields);
     apply(
@@ -180,8 +190,12 @@ export async function seedHealthFleet(
         fields,
       );
     }
-    Object.assign(tenant, fields);
+    tenants.push(JSON.stringify(fields));
   }
-  await prisma.$executeRaw`UPDATE "users" SET "tenant_applied_fields" = ${JSON.stringify(tenant)}::jsonb WHERE "id" = ${userId}`;
+  await prisma.$executeRawUnsafe(
+    `UPDATE "users" u SET "tenant_applied_fields" = v.fields::jsonb FROM unnest($1::text[], $2::text[]) AS v(id, fields) WHERE u."id" = v.id`,
+    userIds.slice(0, tenants.length),
+    tenants,
+  );
   return { instanceIds, namespaces: seeded.namespaces };
 }
