@@ -4,7 +4,7 @@
  * and the two catalogs are compared. The migrations may add only what Prisma's schema language cannot
  * express: CHECK constraints, triggers and partial indexes.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { createDatabase, type Database } from "../../src/platform/db/index.js";
 import { migrate } from "../../src/platform/db/migrator.js";
 import { schemaToSql } from "../../scripts/schema-sql.js";

@@ -8,7 +8,7 @@ import { type Algorithm, hash, verify } from "@node-rs/argon2";
 import type { Clock } from "../../platform/clock.js";
 import type { PrismaClient } from "../../platform/db/index.js";
 import { ConflictError, UnauthorizedError, ValidationError } from "../../platform/domain-errors.js";
-import { type AccessTokenOptions, type Role, signAccessToken } from "../../platform/http/auth.js";
+import { type AccessTokenOptions, signAccessToken } from "../../platform/http/auth.js";
 import type { AuthSessionResponse, PublicUser, TokenPair } from "./auth.schema.js";
 import type { Logger } from "../../platform/logger.js";
 import type { User } from "../../generated/prisma/client.js";
