@@ -60,4 +60,6 @@ curl -fsS "$BASE_URL/api/instances" -H "Authorization: Bearer $TOKEN" -H 'Conten
   -d "{\"planId\":\"$PG_PLAN\",\"name\":\"rest upgrade\"}" >/dev/null
 rest_client rest/upgrades.rest majorUpgrade=409
 rest_client rest/admin/health.rest
+# After upgrades.rest (which upgrades to 16.10): a new PostgreSQL 16 minor version, then deactivated.
+rest_client rest/admin/versions.rest
 echo "==> rest e2e passed"
