@@ -1,8 +1,53 @@
 /**
- * The SQL of the admin health statistics, as tagged `Prisma.sql` (parameters, never interpolated text),
- * so the service runs it through Prisma and the benchmark runs the very same statement through `pg`.
+ * The SQL of the admin health summary and statistics, as tagged `Prisma.sql` (parameters, never
+ * interpolated text), so the service runs it through Prisma and the benchmarks run the very same
+ * statement through `pg`.
  */
 import { Prisma } from "../../platform/db/index.js";
+import { storedOverdueCountSql } from "../backups/backup-schedule.sql.js";
+
+/**
+ * The instances per (status, health) as rows {status, health, n}: the sum of the trigger-kept
+ * deltas in "instance_counts" (exactly a GROUP BY over "instances" in the same snapshot, without
+ * reading the fleet; see its migration).
+ */
+export const instanceCountsSql = Prisma.sql`SELECT "status"::text AS "status", "health_status"::text AS "health", sum("n")::int AS "n"
+            FROM "instance_counts" GROUP BY 1, 2 HAVING sum("n") <> 0`;
+
+/** The same as one JSON value, for the summary's one statement. */
+const instanceCountsJsonSql = Prisma.sql`(SELECT coalesce(json_agg(g), '[]'::json) FROM (${instanceCountsSql}) g)`;
+
+/**
+ * The admin health summary's one statement: the instance counts, the instances without a good backup
+ * in 48 h (the stored value when recent enough, else counted: storedOverdueCountSql) and the last sweep.
+ */
+export function healthSummarySql(now: Date): Prisma.Sql {
+  return Prisma.sql`
+      SELECT ${instanceCountsJsonSql} AS "counts",
+             ${storedOverdueCountSql(now)} AS "backupsOverdue",
+             l."id", l."trigger", l."started_at" AS "startedAt", l."finished_at" AS "finishedAt", l."duration_ms" AS "durationMs",
+             l."instance_count" AS "instanceCount", l."cluster_reachable" AS "clusterReachable", l."api_calls" AS "apiCalls",
+             l."metrics_available" AS "metricsAvailable", l."error"
+        FROM (SELECT 1) AS one
+        LEFT JOIN LATERAL (SELECT * FROM "health_sweeps" ORDER BY "started_at" DESC LIMIT 1) l ON TRUE`;
+}
+
+/**
+ * Folds the deltas of "instance_counts" into one row per (status, health) (dropping pairs that sum to
+ * 0), touching only pairs that have more than one row. Safe beside writers and another fold: the
+ * DELETE removes only rows its snapshot sees (a delta committed meanwhile stays), a row another fold
+ * deleted first is skipped, and each fold re-inserts the sum of exactly the rows it deleted.
+ */
+export const compactInstanceCountsSql = Prisma.sql`
+    WITH g AS (
+      SELECT "status", "health_status" FROM "instance_counts" GROUP BY 1, 2 HAVING count(*) > 1 OR sum("n") = 0
+    ), d AS (
+      DELETE FROM "instance_counts" c USING g
+       WHERE c."status" = g."status" AND c."health_status" = g."health_status"
+      RETURNING c."status", c."health_status", c."n"
+    )
+    INSERT INTO "instance_counts" ("status", "health_status", "n")
+    SELECT "status", "health_status", sum("n")::int FROM d GROUP BY 1, 2 HAVING sum("n") <> 0`;
 
 export interface HealthStatsRow {
   start: Date;
