@@ -382,6 +382,70 @@ describe("PostgreSQL", () => {
   });
 });
 
+describe("the pace of the fleet queries", () => {
+  /** The schedule on its own clock (no loop pass in between), reporting whether its fleet query ran. */
+  function scheduleOn(at: ShiftedClock) {
+    return new BackupSchedule({
+      prisma: prisma(),
+      clock: at,
+      manifests: InstanceManifests.fromConfig(ctx.config.kube),
+      quotas: ctx.container.services.quotas,
+      snapshotClass: "csi-snapshots",
+      timeoutMs: 60_000,
+      enabled: true,
+      spreadMs: SPREAD,
+      batch: 10,
+    });
+  }
+
+  it("the due query runs at most a minute apart: a slot that passes meanwhile is taken at most a minute late", async () => {
+    const u = await buildFundedUser(ctx);
+    const inst = await runningInstance(u, "n8n/starter", "paced");
+    const slot = firstSlot(inst);
+    const at = new ShiftedClock();
+    const schedule = scheduleOn(at);
+    at.jumpTo(new Date(slot.getTime() - 30_000));
+    expect(await schedule.requestDue()).toEqual({ checked: true, requested: 0, refused: 0 });
+    // The slot passes 30 s later: the query waits for its minute.
+    at.jumpTo(new Date(slot.getTime() + 1000));
+    expect(await schedule.requestDue()).toEqual({ checked: false, requested: 0, refused: 0 });
+    expect(await backupsOf(inst.id)).toEqual([]);
+    at.jumpTo(new Date(slot.getTime() + 30_000));
+    expect(await schedule.requestDue()).toEqual({ checked: true, requested: 1, refused: 0 });
+    expect((await backupsOf(inst.id)).map((b) => [b.trigger, b.status])).toEqual([["scheduled", "PENDING"]]);
+    // Nothing more to take: the next passes of that minute skip the query; a clock that moved back runs it.
+    expect(await schedule.requestDue()).toMatchObject({ checked: false });
+    at.jumpTo(new Date(slot.getTime() + 89_000));
+    expect(await schedule.requestDue()).toMatchObject({ checked: false });
+    at.jumpTo(new Date(slot.getTime()));
+    expect(await schedule.requestDue()).toEqual({ checked: true, requested: 0, refused: 0 });
+    await backupsDone();
+    await terminate(u, inst.id);
+  });
+
+  it("the summary and the gauge serve the stored overdue count for 2 minutes, then count it again", async () => {
+    const fresh = await summaryBackups();
+    const stored = (computedAt: Date) =>
+      prisma().fleetGauge.upsert({
+        where: { name: "backups_overdue" },
+        create: { name: "backups_overdue", value: 42, computedAt },
+        update: { value: 42, computedAt },
+      });
+    // (42: a value no count gives here, to tell the stored count from a fresh one.)
+    await stored(new Date(clock.now().getTime() - 100_000));
+    expect(await summaryBackups()).toEqual({ withoutGoodBackup48h: 42 });
+    expect(await gauge("minispod_backups_overdue")).toBe(42);
+    await stored(new Date(clock.now().getTime() - 121_000));
+    expect(await summaryBackups()).toEqual(fresh);
+    expect(await gauge("minispod_backups_overdue")).toBe(fresh.withoutGoodBackup48h);
+    // A sweep's end stores the count again.
+    await stored(new Date(clock.now().getTime() - 100_000));
+    expect((await ctx.api.post("/api/admin/health/check").set(admin.auth).send({})).status).toBe(200);
+    expect(await summaryBackups()).toEqual(fresh);
+    expect((await prisma().fleetGauge.findUniqueOrThrow({ where: { name: "backups_overdue" } })).value).toBe(fresh.withoutGoodBackup48h);
+  });
+});
+
 describe("the fleet query", () => {
   it("requests at most BACKUP_SCHEDULE_BATCH scheduled backups per pass, never one beside a pending backup", async () => {
     const u = await buildFundedUser(ctx, 50_000);
