@@ -72,23 +72,29 @@ export interface HealthStatsRow {
  * aggregating the records themselves (test/modules/health/health-rollups.test.ts checks that).
  */
 export function healthStatsSql(from: Date, to: Date, bucketSeconds: number): Prisma.Sql {
-  return Prisma.sql`WITH b AS (
-         SELECT gs AS "start"
-           FROM generate_series(${from}::timestamptz, ${to}::timestamptz - interval '1 millisecond', make_interval(secs => ${bucketSeconds}::int)) AS gs
-       ), c AS (
-         SELECT date_bin(make_interval(secs => ${bucketSeconds}::int), r."checked_at", ${from}::timestamptz) AS "bucket", r.*
+  // The rollup rows are aggregated per bucket first (a hash aggregate), and only then joined to the
+  // buckets: joining first sorted and joined every row (~3x the time for 30 days of 5-minute sweeps).
+  return Prisma.sql`WITH c AS (
+         SELECT date_bin(make_interval(secs => ${bucketSeconds}::int), r."checked_at", ${from}::timestamptz) AS "bucket",
+                sum(r."checks") AS "checks", sum(r."healthy") AS "healthy", sum(r."degraded") AS "degraded",
+                sum(r."unhealthy") AS "unhealthy", sum(r."unknown") AS "unknown",
+                sum(r."cpu_sum") AS "cpu_sum", sum(r."cpu_n") AS "cpu_n", max(r."cpu_peak") AS "cpu_peak",
+                sum(r."mem_sum") AS "mem_sum", sum(r."mem_n") AS "mem_n", max(r."mem_peak") AS "mem_peak",
+                sum(r."incidents") AS "incidents"
            FROM "health_check_rollups" r
           WHERE r."checked_at" >= ${from}::timestamptz AND r."checked_at" < ${to}::timestamptz
+          GROUP BY 1
        )
        SELECT b."start",
-              coalesce(sum(c."checks"), 0)::int AS "checks",
-              coalesce(sum(c."healthy"), 0)::int AS "healthy",
-              coalesce(sum(c."degraded"), 0)::int AS "degraded",
-              coalesce(sum(c."unhealthy"), 0)::int AS "unhealthy",
-              coalesce(sum(c."unknown"), 0)::int AS "unknown",
-              sum(c."cpu_sum")::float8 AS "cpu_sum", coalesce(sum(c."cpu_n"), 0)::int AS "cpu_n", max(c."cpu_peak") AS "cpu_peak",
-              sum(c."mem_sum")::float8 AS "mem_sum", coalesce(sum(c."mem_n"), 0)::int AS "mem_n", max(c."mem_peak") AS "mem_peak",
-              coalesce(sum(c."incidents"), 0)::int AS "incidents"
-         FROM b LEFT JOIN c ON c."bucket" = b."start"
-        GROUP BY b."start" ORDER BY b."start"`;
+              coalesce(c."checks", 0)::int AS "checks",
+              coalesce(c."healthy", 0)::int AS "healthy",
+              coalesce(c."degraded", 0)::int AS "degraded",
+              coalesce(c."unhealthy", 0)::int AS "unhealthy",
+              coalesce(c."unknown", 0)::int AS "unknown",
+              c."cpu_sum"::float8 AS "cpu_sum", coalesce(c."cpu_n", 0)::int AS "cpu_n", c."cpu_peak",
+              c."mem_sum"::float8 AS "mem_sum", coalesce(c."mem_n", 0)::int AS "mem_n", c."mem_peak",
+              coalesce(c."incidents", 0)::int AS "incidents"
+         FROM generate_series(${from}::timestamptz, ${to}::timestamptz - interval '1 millisecond', make_interval(secs => ${bucketSeconds}::int)) AS b("start")
+         LEFT JOIN c ON c."bucket" = b."start"
+        ORDER BY b."start"`;
 }
