@@ -2,7 +2,7 @@
  * Database time of the admin health read path and the backup schedule's fleet queries at fleet scale,
  * measured by PostgreSQL itself (EXPLAIN (ANALYZE, BUFFERS)): load-independent, unlike req/s.
  *
- *   DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres npx tsx bench/read-path-explain.ts
+ *   DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres npm run bench:explain
  *
  * A fresh database next to DATABASE_URL's (dropped afterwards unless BENCH_KEEP=1; BENCH_DB_URL reuses a
  * kept one, migrating it and seeding nothing), seeded by SQL: BENCH_FLEET instances (default 10,000;
@@ -10,7 +10,11 @@
  * backups each — except one in 40, whose last good backup is three days old (overdue) — and
  * BENCH_HISTORY_DAYS (30) x BENCH_SWEEPS_PER_DAY (4) sweeps of health history. Then each statement the
  * service sends (captured from the service itself, so this measures the very statement it runs) is
- * EXPLAINed BENCH_RUNS times (default 7); the median execution time and the first plan's buffers are printed.
+ * EXPLAINed BENCH_RUNS times (default 7); the median execution time and the first plan (BENCH_PLANS=0: none)
+ * are printed. Before measuring, the end of a health sweep is replayed (HealthRepository.refreshFleetCounts:
+ * the instance counts folded, the overdue count stored), as the summary finds them in production.
+ * BENCH_ROLLUP_MINUTES=5 adds a rollup row every 5 minutes of the history (what 5-minute sweeps leave,
+ * without seeding 86 million records; the stats' cost depends on the number of rollup rows only).
  */
 import pg from "pg";
 import { dueInstancesSql, overdueCountSql, overdueUnnotedSql, storedOverdueCountSql } from "../src/modules/backups/backup-schedule.sql.js";
@@ -136,6 +140,15 @@ async function main(): Promise<void> {
       progress(`seeding ${FLEET} instances, backups and ${HISTORY_DAYS} days of history into ${url}`);
       await seedCatalog(db.prisma);
       await seed(pool);
+    }
+    const rollupMinutes = Number(process.env.BENCH_ROLLUP_MINUTES ?? 0);
+    if (rollupMinutes > 0) {
+      await pool.query(
+        `INSERT INTO "health_check_rollups" SELECT t, 10000, 9900, 50, 30, 20, 2500000, 10000, 450, 5000000, 10000, 999, 3
+           FROM generate_series(now() - make_interval(days => $1), now(), make_interval(mins => $2)) t ON CONFLICT DO NOTHING`,
+        [HISTORY_DAYS, rollupMinutes],
+      );
+      await pool.query(`ANALYZE "health_check_rollups"`);
     }
     const now = new Date();
     // What the loops leave behind (the end of a health sweep): the stored values the summary reads.
