@@ -99,6 +99,8 @@ export class BackupSchedule {
       for (const d of due) {
         const outcome = await this.requestOne(d, now);
         if (outcome) report[outcome] += 1;
+        // Not taken (a manual backup won the race, or the instance changed meanwhile): look again next pass.
+        else this.lastDue.again = true;
       }
     } catch (err) {
       this.lastDue.again = true; // the slots not handled are looked at again on the next pass
