@@ -7,7 +7,7 @@ import { type PrismaClient, prismaRead, type SqlRead } from "../../platform/db/i
 import { NotFoundError, found } from "../../platform/domain-errors.js";
 import type { HealthCheck, HealthSweep } from "../../generated/prisma/client.js";
 import { INSTANCE_STATUSES } from "../instances/instances.schema.js";
-import { HEALTH_STATUSES, type HealthMeasurements, type HealthStatus } from "./health.rules.js";
+import { HEALTH_STATUSES, type HealthStatus } from "./health.rules.js";
 import {
   type HealthInstanceView,
   type HealthRecordView,
