@@ -10,7 +10,7 @@
  * emulator behave as usual while a test jumps to an instance's daily slot.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BackupSchedule } from "../../src/modules/backups/backup-schedule.js";
+import { BackupSchedule, CHECK_INTERVAL_MS } from "../../src/modules/backups/backup-schedule.js";
 import { lastSlotAt } from "../../src/modules/backups/backup-schedule.sql.js";
 import { InstanceManifests } from "../../src/modules/instances/instance-manifests.js";
 import type { Clock } from "../../src/platform/clock.js";
@@ -71,6 +71,12 @@ async function runningInstance(u: TestUser, plan: string, name: string) {
   expect(row.status).toBe("RUNNING");
   return { id: row.id, namespace: row.namespace, resourceName: row.k8sName, createdAt: row.createdAt, plan };
 }
+
+/**
+ * A moment a passed slot is surely taken at: the schedule's fleet query runs at most CHECK_INTERVAL_MS
+ * apart, so a slot is taken within that much after it passed (the last query may have run just before it).
+ */
+const takenBy = (slot: Date) => new Date(slot.getTime() + CHECK_INTERVAL_MS);
 
 /** The instance's first daily slot after it was created. */
 function firstSlot(inst: { id: string; createdAt: Date; plan: string }): Date {
@@ -271,7 +277,7 @@ describe("failures are loud", () => {
     const owner = await buildFundedUser(ctx);
     const fragile = await runningInstance(owner, "n8n/pro", "fragile");
     emulator().failSnapshots(fragile.namespace, `${fragile.resourceName}-pvc`, "rpc error: code = Internal desc = disk busy");
-    clock.jumpTo(new Date(firstSlot(fragile).getTime() + 1000));
+    clock.jumpTo(takenBy(firstSlot(fragile)));
     await backupsDone();
     emulator().failSnapshots(fragile.namespace, `${fragile.resourceName}-pvc`, undefined);
     const [row] = await backupsOf(fragile.id);
@@ -297,7 +303,7 @@ describe("failures are loud", () => {
     expect(quota.status).toBe(200);
     const failedBefore = await failedCount();
 
-    clock.jumpTo(new Date(slot.getTime() + 1000));
+    clock.jumpTo(takenBy(slot));
     expect(await loop().runOnce()).toMatchObject({ scheduled: 0, refused: 1, failed: 1 });
     const rows = await backupsOf(inst.id);
     const reason = "the storage quota has no room for it: Quota exceeded: storageGb is 5, 5 in use, 5 requested";
@@ -367,7 +373,7 @@ describe("PostgreSQL", () => {
   it("a scheduled backup of a RUNNING PostgreSQL instance stops it briefly for the cut, like a manual one", async () => {
     const u = await buildFundedUser(ctx);
     const inst = await runningInstance(u, "postgresql/small", "nightly-db");
-    clock.jumpTo(new Date(firstSlot(inst).getTime() + 1000));
+    clock.jumpTo(takenBy(firstSlot(inst)));
     expect(await loop().runOnce()).toMatchObject({ scheduled: 1 });
     const [row] = await backupsOf(inst.id);
     expect(row).toMatchObject({ trigger: "scheduled", quiesce: true, status: "PENDING" });
