@@ -52,7 +52,8 @@ import { SessionRevocations } from "./modules/auth/session-revocations.js";
 import { FleetCache, KubeFleetReader } from "./modules/health/kube-fleet-reader.js";
 import { BackupLoop } from "./loops/backups.js";
 import { BackupSchedule } from "./modules/backups/backup-schedule.js";
-import { overdueCountSql } from "./modules/backups/backup-schedule.sql.js";
+import { storedOverdueCountSql } from "./modules/backups/backup-schedule.sql.js";
+import { instanceCountsSql } from "./modules/health/health.sql.js";
 import { KubeBackupCluster } from "./modules/backups/backup-cluster.js";
 import { BackupsService } from "./modules/backups/backups.service.js";
 import { ServiceVersionsService } from "./modules/catalog/service-versions.service.js";
@@ -270,16 +271,16 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
   const idempotency = new IdempotencyService({ prisma });
   const quotas = new QuotaService({ prisma, defaults: config.quotaDefaults, audit });
   const metrics = new Metrics({
-    // One GROUP BY per scrape for both instance gauges.
+    // One small query per scrape for both instance gauges: the trigger-kept counts (health.sql.ts), not the fleet.
     countInstances: async () =>
-      (await prisma.instance.groupBy({ by: ["status", "healthStatus"], _count: { _all: true } })).map((r) => ({
+      (await prisma.$queryRaw<Array<{ status: string; health: string; n: number }>>(instanceCountsSql)).map((r) => ({
         status: r.status,
-        health: r.healthStatus,
-        count: r._count._all,
+        health: r.health,
+        count: r.n,
       })),
-    // One scalar query per scrape: instances with no good backup in 48 h (the health summary's rule).
+    // Instances with no good backup in 48 h: the count the backup loop stored (the health summary's value).
     countBackupsOverdue: async () => {
-      const [row] = await prisma.$queryRaw<Array<{ n: number }>>`SELECT ${overdueCountSql(clock.now())} AS "n"`;
+      const [row] = await prisma.$queryRaw<Array<{ n: number }>>`SELECT ${storedOverdueCountSql(clock.now())} AS "n"`;
       return row?.n ?? 0;
     },
   });

@@ -10,7 +10,9 @@
  * pass: nothing is lost.
  * Each pass also runs the plans' daily schedule (src/modules/backups/backup-schedule.ts): due scheduled
  * backups are requested first, retention follows the scheduled backups that became READY, and
- * newly overdue instances are announced.
+ * newly overdue instances are announced (and the overdue count stored for the health summary and
+ * /metrics). The schedule's two fleet queries run at most a minute apart unless the pass has news for
+ * them (backup-schedule.ts says when), not on every pass.
  */
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
@@ -46,6 +48,8 @@ export interface BackupPassReport {
   retained: number;
   /** Instances newly announced as overdue (no good backup in 48 h). */
   overdue: number;
+  /** Whether this pass ran the schedule's due query (at most a minute apart unless there is more to take). */
+  scheduleChecked: boolean;
 }
 
 export interface BackupLoopOptions {
@@ -141,6 +145,7 @@ export class BackupLoop {
       refused: 0,
       retained: 0,
       overdue: 0,
+      scheduleChecked: false,
     };
     if (!(await this.o.leases.tryAcquire(BACKUPS_LEASE, this.holder, Math.max(60_000, this.o.pollIntervalMs * 3)))) {
       return { ...report, skipped: true };
@@ -150,8 +155,9 @@ export class BackupLoop {
         // The schedule never holds up the pending backups: an error is logged and the pass goes on.
         const s = await this.o.schedule.requestDue().catch((err: unknown) => {
           this.o.logger.error({ err }, "backup schedule: requesting the due scheduled backups failed; retrying on the next pass");
-          return { requested: 0, refused: 0 };
+          return { checked: true, requested: 0, refused: 0 };
         });
+        report.scheduleChecked = s.checked;
         report.scheduled = s.requested;
         report.refused = s.refused;
         report.failed += s.refused;
@@ -207,7 +213,9 @@ export class BackupLoop {
           this.o.logger.error({ err, instanceIds: retain }, "backup schedule: retention failed");
           return 0;
         });
-        report.overdue = await this.o.schedule.noteOverdue().catch((err: unknown) => {
+        // A backup that became READY, or one deleted (or asked to be, by retention), changes who is overdue.
+        const goodBackupsChanged = report.ready > 0 || report.deleted > 0 || report.retained > 0;
+        report.overdue = await this.o.schedule.noteOverdue({ goodBackupsChanged }).catch((err: unknown) => {
           this.o.logger.error({ err }, "backup schedule: announcing overdue instances failed");
           return 0;
         });

@@ -12,6 +12,9 @@
  * the lease is still held (FOR UPDATE), so a sweep that outlived its lease is abandoned, not written.
  * On-demand sweeps (POST /api/admin/health/check) wait up to `manualWaitMs` for the lease.
  *
+ * After each sweep the admin summary's stored values are refreshed (instance-count deltas folded, the
+ * overdue-backup count stored): see HealthRepository.refreshFleetCounts.
+ *
  * The sweep's informers (`cache`, HEALTH_CACHE) start with the loop and stop with it: they LIST
  * then WATCH the fleet's kinds, so a sweep reads synced kinds from memory (kube-fleet-reader.ts).
  *
@@ -92,6 +95,7 @@ export class HealthLoop {
       const since = new Date(clock.now().getTime() - this.o.intervalMs / 2);
       if (await repository.scheduledSweepSince(since)) return { skipped: "recently-swept", pruned: 0 };
       const result = await this.o.sweeper.sweep({ trigger: "scheduled", stillOwner: this.stillOwner });
+      await this.refreshFleetCounts();
       const pruned = await this.prune();
       return { result, pruned };
     } finally {
@@ -129,12 +133,24 @@ export class HealthLoop {
       await new Promise((r) => setTimeout(r, 100));
     }
     try {
-      return await this.o.sweeper.sweep({ trigger: "manual", instanceIds, stillOwner: this.stillOwner });
+      const result = await this.o.sweeper.sweep({ trigger: "manual", instanceIds, stillOwner: this.stillOwner });
+      await this.refreshFleetCounts();
+      return result;
     } finally {
       await leases
         .release(HEALTH_LEASE, this.holder)
         .catch((err: unknown) => this.o.logger.warn({ err }, "could not release the health lease"));
     }
+  }
+
+  /**
+   * What the admin health summary reads, refreshed at the end of every sweep (HealthRepository.refreshFleetCounts).
+   * A failure is logged, not the sweep's: the summary then counts the overdue backups itself once the stored count is too old.
+   */
+  private async refreshFleetCounts(): Promise<void> {
+    await this.o.repository
+      .refreshFleetCounts(this.o.clock.now())
+      .catch((err: unknown) => this.o.logger.warn({ err }, "could not refresh the fleet counts after the sweep"));
   }
 
   /** Deletes health records (and sweep rows) older than the retention, in batches. */

@@ -8,8 +8,9 @@
  *  - health sweep: `observeSweep(durationMs, ok)` — call it once per sweep;
  *  - backup loop: `BackupMetrics` (`backupsFinished`);
  *  - cluster client: `kubeCall` is KubeClient's `onCall`.
- * Instance gauges are read from the database at scrape time with one GROUP BY query, and the
- * overdue-backup gauge with one count (so every replica reports the same, whichever runs the loop).
+ * Instance gauges are read from the database at scrape time with one small query (the counts the
+ * database keeps per change), and the overdue-backup gauge is the count the backup loop stored (so
+ * every replica reports the same, whichever runs the loop).
  */
 import { HealthStatus, InstanceStatus } from "../generated/prisma/enums.js";
 import type { RequestHandler } from "express";
@@ -47,7 +48,7 @@ export const HEALTH_STATUS_VALUES = Object.values(HealthStatus);
 export interface MetricsOptions {
   /** Instance counts by (status, health); called at scrape time. */
   countInstances?: () => Promise<InstanceCount[]>;
-  /** Instances with no good backup in 48 h although their plan schedules backups; called at scrape time. */
+  /** Instances with no good backup in 48 h although their plan schedules backups (the stored count); called at scrape time. */
   countBackupsOverdue?: () => Promise<number>;
   /** Node.js process metrics (CPU, memory, event loop, GC). Default true. */
   processMetrics?: boolean;

@@ -10,7 +10,7 @@
  * emulator behave as usual while a test jumps to an instance's daily slot.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BackupSchedule } from "../../src/modules/backups/backup-schedule.js";
+import { BackupSchedule, CHECK_INTERVAL_MS } from "../../src/modules/backups/backup-schedule.js";
 import { lastSlotAt } from "../../src/modules/backups/backup-schedule.sql.js";
 import { InstanceManifests } from "../../src/modules/instances/instance-manifests.js";
 import type { Clock } from "../../src/platform/clock.js";
@@ -71,6 +71,12 @@ async function runningInstance(u: TestUser, plan: string, name: string) {
   expect(row.status).toBe("RUNNING");
   return { id: row.id, namespace: row.namespace, resourceName: row.k8sName, createdAt: row.createdAt, plan };
 }
+
+/**
+ * A moment a passed slot is surely taken at: the schedule's fleet query runs at most CHECK_INTERVAL_MS
+ * apart, so a slot is taken within that much after it passed (the last query may have run just before it).
+ */
+const takenBy = (slot: Date) => new Date(slot.getTime() + CHECK_INTERVAL_MS);
 
 /** The instance's first daily slot after it was created. */
 function firstSlot(inst: { id: string; createdAt: Date; plan: string }): Date {
@@ -271,7 +277,7 @@ describe("failures are loud", () => {
     const owner = await buildFundedUser(ctx);
     const fragile = await runningInstance(owner, "n8n/pro", "fragile");
     emulator().failSnapshots(fragile.namespace, `${fragile.resourceName}-pvc`, "rpc error: code = Internal desc = disk busy");
-    clock.jumpTo(new Date(firstSlot(fragile).getTime() + 1000));
+    clock.jumpTo(takenBy(firstSlot(fragile)));
     await backupsDone();
     emulator().failSnapshots(fragile.namespace, `${fragile.resourceName}-pvc`, undefined);
     const [row] = await backupsOf(fragile.id);
@@ -297,7 +303,7 @@ describe("failures are loud", () => {
     expect(quota.status).toBe(200);
     const failedBefore = await failedCount();
 
-    clock.jumpTo(new Date(slot.getTime() + 1000));
+    clock.jumpTo(takenBy(slot));
     expect(await loop().runOnce()).toMatchObject({ scheduled: 0, refused: 1, failed: 1 });
     const rows = await backupsOf(inst.id);
     const reason = "the storage quota has no room for it: Quota exceeded: storageGb is 5, 5 in use, 5 requested";
@@ -367,7 +373,7 @@ describe("PostgreSQL", () => {
   it("a scheduled backup of a RUNNING PostgreSQL instance stops it briefly for the cut, like a manual one", async () => {
     const u = await buildFundedUser(ctx);
     const inst = await runningInstance(u, "postgresql/small", "nightly-db");
-    clock.jumpTo(new Date(firstSlot(inst).getTime() + 1000));
+    clock.jumpTo(takenBy(firstSlot(inst)));
     expect(await loop().runOnce()).toMatchObject({ scheduled: 1 });
     const [row] = await backupsOf(inst.id);
     expect(row).toMatchObject({ trigger: "scheduled", quiesce: true, status: "PENDING" });
@@ -379,6 +385,70 @@ describe("PostgreSQL", () => {
       desiredState: "RUNNING",
     });
     await terminate(u, inst.id);
+  });
+});
+
+describe("the pace of the fleet queries", () => {
+  /** The schedule on its own clock (no loop pass in between), reporting whether its fleet query ran. */
+  function scheduleOn(at: ShiftedClock) {
+    return new BackupSchedule({
+      prisma: prisma(),
+      clock: at,
+      manifests: InstanceManifests.fromConfig(ctx.config.kube),
+      quotas: ctx.container.services.quotas,
+      snapshotClass: "csi-snapshots",
+      timeoutMs: 60_000,
+      enabled: true,
+      spreadMs: SPREAD,
+      batch: 10,
+    });
+  }
+
+  it("the due query runs at most a minute apart: a slot that passes meanwhile is taken at most a minute late", async () => {
+    const u = await buildFundedUser(ctx);
+    const inst = await runningInstance(u, "n8n/starter", "paced");
+    const slot = firstSlot(inst);
+    const at = new ShiftedClock();
+    const schedule = scheduleOn(at);
+    at.jumpTo(new Date(slot.getTime() - 30_000));
+    expect(await schedule.requestDue()).toEqual({ checked: true, requested: 0, refused: 0 });
+    // The slot passes 30 s later: the query waits for its minute.
+    at.jumpTo(new Date(slot.getTime() + 1000));
+    expect(await schedule.requestDue()).toEqual({ checked: false, requested: 0, refused: 0 });
+    expect(await backupsOf(inst.id)).toEqual([]);
+    at.jumpTo(new Date(slot.getTime() + 30_000));
+    expect(await schedule.requestDue()).toEqual({ checked: true, requested: 1, refused: 0 });
+    expect((await backupsOf(inst.id)).map((b) => [b.trigger, b.status])).toEqual([["scheduled", "PENDING"]]);
+    // Nothing more to take: the next passes of that minute skip the query; a clock that moved back runs it.
+    expect(await schedule.requestDue()).toMatchObject({ checked: false });
+    at.jumpTo(new Date(slot.getTime() + 89_000));
+    expect(await schedule.requestDue()).toMatchObject({ checked: false });
+    at.jumpTo(new Date(slot.getTime()));
+    expect(await schedule.requestDue()).toEqual({ checked: true, requested: 0, refused: 0 });
+    await backupsDone();
+    await terminate(u, inst.id);
+  });
+
+  it("the summary and the gauge serve the stored overdue count for 2 minutes, then count it again", async () => {
+    const fresh = await summaryBackups();
+    const stored = (computedAt: Date) =>
+      prisma().fleetGauge.upsert({
+        where: { name: "backups_overdue" },
+        create: { name: "backups_overdue", value: 42, computedAt },
+        update: { value: 42, computedAt },
+      });
+    // (42: a value no count gives here, to tell the stored count from a fresh one.)
+    await stored(new Date(clock.now().getTime() - 100_000));
+    expect(await summaryBackups()).toEqual({ withoutGoodBackup48h: 42 });
+    expect(await gauge("minispod_backups_overdue")).toBe(42);
+    await stored(new Date(clock.now().getTime() - 121_000));
+    expect(await summaryBackups()).toEqual(fresh);
+    expect(await gauge("minispod_backups_overdue")).toBe(fresh.withoutGoodBackup48h);
+    // A sweep's end stores the count again.
+    await stored(new Date(clock.now().getTime() - 100_000));
+    expect((await ctx.api.post("/api/admin/health/check").set(admin.auth).send({})).status).toBe(200);
+    expect(await summaryBackups()).toEqual(fresh);
+    expect((await prisma().fleetGauge.findUniqueOrThrow({ where: { name: "backups_overdue" } })).value).toBe(fresh.withoutGoodBackup48h);
   });
 });
 

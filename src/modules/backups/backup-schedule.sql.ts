@@ -41,13 +41,16 @@ function slotSql(now: Date, spreadMs: number): Prisma.Sql {
 export interface DueInstanceRow {
   id: string;
   slot: Date;
+  /** Due, but a backup of it is pending (never two at once): its slot waits for a later pass. At most one such row. */
+  deferred: boolean;
 }
 
 /**
  * ONE statement for the whole fleet: the instances whose latest slot has passed and has not been
  * handled (no backup_schedules row at or after it), that were created before that slot (a new instance
  * waits for its first slot), and that have no pending backup (never two at once) — oldest slot first,
- * at most `limit`.
+ * at most `limit` — plus at most one row flagged `deferred`: a due instance that waits for its pending
+ * backup (so the loop knows to look again soon).
  */
 export function dueInstancesSql(now: Date, spreadMs: number, limit: number): Prisma.Sql {
   // MATERIALIZED: each instance's slot (an md5 and a date_bin) is computed once, not once per use.
@@ -58,15 +61,17 @@ export function dueInstancesSql(now: Date, spreadMs: number, limit: number): Pri
         JOIN "plans" p ON p."id" = i."plan_id"
        WHERE i."status" IN ('RUNNING', 'STOPPED') AND i."desired_state" <> 'TERMINATED'
          AND p."backup_retention" > 0 AND p."storage_gb" > 0
+    ), d AS MATERIALIZED (
+      SELECT c."id", c."slot",
+             EXISTS (SELECT 1 FROM "backups" b
+                      WHERE b."instance_id" = c."id" AND b."status" = 'PENDING' AND b."delete_requested_at" IS NULL) AS "deferred"
+        FROM c LEFT JOIN "backup_schedules" s ON s."instance_id" = c."id"
+       WHERE c."slot" > c."created_at"
+         AND (s."last_slot_at" IS NULL OR s."last_slot_at" < c."slot")
     )
-    SELECT c."id", c."slot"
-      FROM c LEFT JOIN "backup_schedules" s ON s."instance_id" = c."id"
-     WHERE c."slot" > c."created_at"
-       AND (s."last_slot_at" IS NULL OR s."last_slot_at" < c."slot")
-       AND NOT EXISTS (SELECT 1 FROM "backups" b
-                        WHERE b."instance_id" = c."id" AND b."status" = 'PENDING' AND b."delete_requested_at" IS NULL)
-     ORDER BY c."slot", c."id"
-     LIMIT ${limit}`;
+    (SELECT d."id", d."slot", FALSE AS "deferred" FROM d WHERE NOT d."deferred" ORDER BY d."slot", d."id" LIMIT ${limit})
+    UNION ALL
+    (SELECT d."id", d."slot", TRUE FROM d WHERE d."deferred" LIMIT 1)`;
 }
 
 /** A good backup of instance `i`: READY, not being deleted (manual or scheduled). */
@@ -87,9 +92,46 @@ function overdueFromSql(now: Date): Prisma.Sql {
        AND NOT EXISTS (SELECT 1 FROM "backups" b WHERE ${GOOD} AND b."ready_at" >= ${since}::timestamptz)`;
 }
 
-/** How many instances are overdue: a scalar subquery (the health summary embeds it in its one statement). */
+/** How many instances are overdue, counted now: a scalar subquery (a fleet-wide anti-join: ~10 ms at 10,000 instances). */
 export function overdueCountSql(now: Date): Prisma.Sql {
   return Prisma.sql`(SELECT count(*)::int ${overdueFromSql(now)})`;
+}
+
+/** The "fleet_gauges" row of the overdue count (written by the backup loop and at the end of each health sweep). */
+export const BACKUPS_OVERDUE_GAUGE = "backups_overdue";
+
+/**
+ * How old (by the clock) a stored overdue count may be and still be served. The backup loop refreshes
+ * it at most a minute apart (OVERDUE_REFRESH_MS in backup-schedule.ts) while it runs, and at once after
+ * a pass in which a backup became READY or was deleted; each health sweep refreshes it too.
+ */
+export const BACKUPS_OVERDUE_MAX_AGE_MS = 2 * 60_000;
+
+/**
+ * How many instances are overdue, as a scalar expression for one statement: the stored count when it
+ * was computed within BACKUPS_OVERDUE_MAX_AGE_MS before `now`, else counted now (COALESCE evaluates
+ * the count only when no such row exists: no backup loop running, or a clock that moved back).
+ */
+export function storedOverdueCountSql(now: Date): Prisma.Sql {
+  const since = new Date(now.getTime() - BACKUPS_OVERDUE_MAX_AGE_MS);
+  return Prisma.sql`coalesce(
+      (SELECT g."value" FROM "fleet_gauges" g
+        WHERE g."name" = ${BACKUPS_OVERDUE_GAUGE} AND g."computed_at" > ${since}::timestamptz AND g."computed_at" <= ${now}::timestamptz),
+      ${overdueCountSql(now)})`;
+}
+
+/** Stores the count of the overdue instances in CTE `from` (one row per instance) as of `now`; a newer stored count wins. */
+function storeOverdueCountSql(now: Date, from: Prisma.Sql): Prisma.Sql {
+  return Prisma.sql`
+    INSERT INTO "fleet_gauges" ("name", "value", "computed_at")
+    SELECT ${BACKUPS_OVERDUE_GAUGE}, count(*)::int, ${now}::timestamptz FROM ${from}
+    ON CONFLICT ("name") DO UPDATE SET "value" = EXCLUDED."value", "computed_at" = EXCLUDED."computed_at"
+     WHERE "fleet_gauges"."computed_at" <= EXCLUDED."computed_at"`;
+}
+
+/** Counts the overdue instances now and stores the count (the end of a health sweep). */
+export function refreshOverdueCountSql(now: Date): Prisma.Sql {
+  return Prisma.sql`WITH o AS (SELECT i."id" ${overdueFromSql(now)}) ${storeOverdueCountSql(now, Prisma.sql`o`)}`;
 }
 
 /** A condition on instances `i`: it is overdue (the instance list's `backupOverdue=true` filter). */
@@ -103,14 +145,18 @@ export interface OverdueInstanceRow {
 }
 
 /**
- * Overdue instances whose overdue episode has not been announced yet: never noted, or a good backup
- * became ready after the note (that episode ended; this is a new one). At most `limit`.
+ * ONE fleet-wide pass of the overdue rule for the backup loop: stores how many instances are overdue
+ * (the health summary's and the gauge's value, as of `now`) and returns the overdue instances whose
+ * overdue episode has not been announced yet: never noted, or a good backup became ready after the
+ * note (that episode ended; this is a new one). At most `limit`.
  */
 export function overdueUnnotedSql(now: Date, limit: number): Prisma.Sql {
   return Prisma.sql`
+    WITH o AS MATERIALIZED (SELECT i."id" ${overdueFromSql(now)}),
+         stored AS (${storeOverdueCountSql(now, Prisma.sql`o`)})
     SELECT i."id", (SELECT max(b."ready_at") FROM "backups" b WHERE ${GOOD}) AS "last_good_at"
-      ${overdueFromSql(now)}
-       AND NOT EXISTS (SELECT 1 FROM "backup_schedules" s
+      FROM o i
+     WHERE NOT EXISTS (SELECT 1 FROM "backup_schedules" s
                         WHERE s."instance_id" = i."id" AND s."overdue_noted_at" IS NOT NULL
                           AND NOT EXISTS (SELECT 1 FROM "backups" b WHERE ${GOOD} AND b."ready_at" > s."overdue_noted_at"))
      ORDER BY i."id"

@@ -7,7 +7,9 @@ import { randomUUID } from "node:crypto";
 import type { PrismaClient, Tx } from "../../platform/db/index.js";
 import { Prisma } from "../../platform/db/index.js";
 import type { InstanceEventType } from "../instances/instance-state.js";
+import { refreshOverdueCountSql } from "../backups/backup-schedule.sql.js";
 import type { HealthMeasurements, HealthStatus } from "./health.rules.js";
+import { compactInstanceCountsSql } from "./health.sql.js";
 
 /** An instance the sweep judges (RUNNING), with its plan limits and hysteresis state. */
 export interface SweptInstanceRow {
@@ -190,6 +192,15 @@ export class HealthRepository {
       select: { id: true },
     });
     return recent !== null;
+  }
+
+  /**
+   * After a sweep, what the admin health summary reads instead of the fleet: the instance-count deltas
+   * folded into one row per (status, health), and the overdue-backup count stored as of `now`.
+   */
+  async refreshFleetCounts(now: Date): Promise<void> {
+    await this.prisma.$executeRaw(compactInstanceCountsSql);
+    await this.prisma.$executeRaw(refreshOverdueCountSql(now));
   }
 
   /** Deletes up to `batch` health records older than `cutoff`; returns how many. */

@@ -106,13 +106,15 @@ export type InstanceHealthResult = z.infer<typeof InstanceHealthResultSchema>;
 
 export const HealthSummaryResponseSchema = z.object({
   summary: z.object({
-    instances: z.object({ total: count, byStatus: z.record(z.enum(InstanceStatus), count) }),
+    instances: z
+      .object({ total: count, byStatus: z.record(z.enum(InstanceStatus), count) })
+      .describe("Every instance, by status (exact: counts kept by the database with each change, never stale)"),
     health: z.record(Health, count).describe("Health of the RUNNING instances"),
     lastSweep: SweepViewSchema.nullable(),
     clusterReachable: z.boolean().nullable(),
     backups: z.object({
       withoutGoodBackup48h: count.describe(
-        "RUNNING or STOPPED instances whose plan schedules daily backups (backupRetention > 0), older than 48 h, with no READY backup (manual or scheduled) from the last 48 h — the minispod_backups_overdue gauge; each is also a BACKUP_OVERDUE instance event",
+        "RUNNING or STOPPED instances whose plan schedules daily backups (backupRetention > 0), older than 48 h, with no READY backup (manual or scheduled) from the last 48 h — the minispod_backups_overdue gauge; each is also a BACKUP_OVERDUE instance event. Not counted per request: the backup loop stores it (at most a minute apart, and right after a pass in which a backup became READY or was deleted) and so does every health sweep's end, so it can lag by up to 2 minutes; a stored count older than that is not used (the count is then made for this request)",
       ),
     }),
   }),

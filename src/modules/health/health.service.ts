@@ -3,11 +3,11 @@
  * time-bucketed statistics computed in SQL (generate_series + date_bin), never by loading rows.
  */
 import type { Clock } from "../../platform/clock.js";
-import { Prisma, type PrismaClient, prismaRead, type SqlRead } from "../../platform/db/index.js";
+import { type PrismaClient, prismaRead, type SqlRead } from "../../platform/db/index.js";
 import { NotFoundError, found } from "../../platform/domain-errors.js";
 import type { HealthCheck, HealthSweep } from "../../generated/prisma/client.js";
 import { INSTANCE_STATUSES } from "../instances/instances.schema.js";
-import { HEALTH_STATUSES, type HealthMeasurements, type HealthStatus } from "./health.rules.js";
+import { HEALTH_STATUSES, type HealthStatus } from "./health.rules.js";
 import {
   type HealthInstanceView,
   type HealthRecordView,
@@ -19,8 +19,7 @@ import {
   STATS_RANGES,
   type StatsBucket,
 } from "./health.schema.js";
-import { overdueCountSql } from "../backups/backup-schedule.sql.js";
-import { type HealthStatsRow, healthStatsSql } from "./health.sql.js";
+import { type HealthStatsRow, healthStatsSql, healthSummarySql } from "./health.sql.js";
 import type { SweepResult, SweepView } from "./health.sweeper.js";
 
 /** What runs a sweep now (the health loop, which holds the sweeper lease). */
@@ -75,20 +74,15 @@ export class HealthService {
     this.read = o.read ?? prismaRead(o.prisma);
   }
 
-  /** One statement: the counts by (status, health), the instances without a good backup in 48 h, and the last sweep. */
+  /**
+   * One statement (health.sql.ts): the counts by (status, health) from the trigger-kept counts, the
+   * instances without a good backup in 48 h as the loops stored it (counted when that is too old), and
+   * the last sweep — none of it reads the fleet.
+   */
   async summary(): Promise<HealthSummaryView> {
     const [row] = await this.read<
       { counts: Array<{ status: string; health: HealthStatus; n: number }>; backupsOverdue: number } & Partial<HealthSweep>
-    >(Prisma.sql`
-      SELECT (SELECT coalesce(json_agg(g), '[]'::json)
-                FROM (SELECT "status"::text AS "status", "health_status"::text AS "health", count(*)::int AS "n"
-                        FROM "instances" GROUP BY 1, 2) g) AS "counts",
-             ${overdueCountSql(this.o.clock.now())} AS "backupsOverdue",
-             l."id", l."trigger", l."started_at" AS "startedAt", l."finished_at" AS "finishedAt", l."duration_ms" AS "durationMs",
-             l."instance_count" AS "instanceCount", l."cluster_reachable" AS "clusterReachable", l."api_calls" AS "apiCalls",
-             l."metrics_available" AS "metricsAvailable", l."error"
-        FROM (SELECT 1) AS one
-        LEFT JOIN LATERAL (SELECT * FROM "health_sweeps" ORDER BY "started_at" DESC LIMIT 1) l ON TRUE`);
+    >(healthSummarySql(this.o.clock.now()));
     const rows = row?.counts ?? [];
     const last = row?.id ? (row as HealthSweep) : null;
     const byStatus = Object.fromEntries(INSTANCE_STATUSES.map((s) => [s, 0])) as HealthSummaryView["instances"]["byStatus"];
