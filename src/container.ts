@@ -56,6 +56,7 @@ import { overdueCountSql } from "./modules/backups/backup-schedule.sql.js";
 import { KubeBackupCluster } from "./modules/backups/backup-cluster.js";
 import { BackupsService } from "./modules/backups/backups.service.js";
 import { ServiceVersionsService } from "./modules/catalog/service-versions.service.js";
+import { CatalogCache } from "./modules/catalog/catalog-cache.js";
 import { UpgradesService } from "./modules/upgrades/upgrades.service.js";
 import { TenantTeardown } from "./loops/reconciler/tenant-teardown.js";
 import { RetainedBackupsService } from "./modules/backups/retained-backups.service.js";
@@ -75,6 +76,8 @@ export interface Container {
   services: {
     auth: AuthService;
     catalog: CatalogService;
+    /** Plans, services and default versions in memory (CATALOG_CACHE_TTL; cleared by this replica's admin writes). */
+    catalogCache: CatalogCache;
     ledger: LedgerService;
     credits: CreditsService;
     quotas: QuotaService;
@@ -265,7 +268,8 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
     revocations,
     audit,
   });
-  const catalog = new CatalogService({ prisma, audit });
+  const catalogCache = new CatalogCache({ prisma, ttlMs: config.catalog.cacheTtlMs });
+  const catalog = new CatalogService({ prisma, audit, onChange: () => catalogCache.invalidate() });
   const ledger = new LedgerService();
   const idempotency = new IdempotencyService({ prisma });
   const quotas = new QuotaService({ prisma, defaults: config.quotaDefaults, audit });
@@ -328,6 +332,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
   const credits = new CreditsService({ prisma, read: db.read, ledger, idempotency, signal, topUpListener: billing, audit });
   const subscriptions = new SubscriptionsService({
     prisma,
+    catalog: catalogCache,
     ledger,
     quotas,
     idempotency,
@@ -384,7 +389,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
     wake: () => backupLoop.wake(),
     audit,
   });
-  const serviceVersions = new ServiceVersionsService({ prisma, audit });
+  const serviceVersions = new ServiceVersionsService({ prisma, audit, onChange: () => catalogCache.invalidate() });
   const upgrades = new UpgradesService({ prisma, clock, signal: lateSignal, quotas, backups, audit });
   const retainedBackups = new RetainedBackupsService({ prisma, clock, wake: () => backupLoop.wake(), audit });
   const healthRepository = new HealthRepository(prisma);
@@ -468,6 +473,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
     services: {
       auth,
       catalog,
+      catalogCache,
       ledger,
       credits,
       quotas,

@@ -3,6 +3,7 @@
  * reconciler), reading them, and cancelling (pro-rata refund, instance terminated).
  */
 import type { AuditService } from "../audit/audit.service.js";
+import type { CatalogCache } from "../catalog/catalog-cache.js";
 import type { Clock } from "../../platform/clock.js";
 import type { PrismaClient, Tx } from "../../platform/db/index.js";
 import { ConflictError, InvalidStateError, NotFoundError } from "../../platform/domain-errors.js";
@@ -40,6 +41,8 @@ export class SubscriptionsService implements InstanceSubscriptions {
   constructor(
     private readonly opts: {
       prisma: PrismaClient;
+      /** Plans, services and default versions (read from memory, not per request). */
+      catalog: CatalogCache;
       ledger: LedgerService;
       quotas: QuotaService;
       idempotency: IdempotencyService;
@@ -79,8 +82,8 @@ export class SubscriptionsService implements InstanceSubscriptions {
   }
 
   private async createInTx(tx: Tx, userId: string, body: SubscriptionCreateReq): Promise<SubscriptionCreateResponse> {
-    await lockUser(tx, userId);
-    const plan = await tx.plan.findUnique({ where: { id: body.planId }, include: { service: true } });
+    const user = await lockUser(tx, userId);
+    const plan = await this.opts.catalog.plan(body.planId);
     if (!plan) throw new NotFoundError("Plan not found");
     if (!plan.isActive || !plan.service.isActive) {
       throw new PlanUnavailableError(`Plan '${plan.service.slug}/${plan.slug}' is not available`, {
@@ -108,6 +111,8 @@ export class SubscriptionsService implements InstanceSubscriptions {
         referenceType: "subscription",
         referenceId: subscription.id,
         idempotencyKey: ledgerKeys.firstPeriod(subscription.id),
+        // The user row is locked above and its balance unchanged since.
+        locked: user,
       });
     }
     const instance = await createInstanceRow(tx, {
@@ -117,6 +122,7 @@ export class SubscriptionsService implements InstanceSubscriptions {
       name: body.instanceName,
       baseDomain: this.opts.baseDomain,
       eventMessage: `Instance requested by subscription to ${plan.service.name} ${plan.name}`,
+      defaultVersion: await this.opts.catalog.defaultVersion(plan.serviceId),
       ...(fromBackup ? { volumeFromSnapshot: fromBackup.snapshotName } : {}),
     });
     if (fromBackup && !(await adoptRetained(tx, fromBackup, instance, now))) {
@@ -134,8 +140,11 @@ export class SubscriptionsService implements InstanceSubscriptions {
         ...(fromBackup ? { restoredFromBackupId: fromBackup.id } : {}),
       },
     });
-    const full = await tx.subscription.findUniqueOrThrow({ where: { id: subscription.id }, include: subscriptionViewInclude });
-    return { subscription: toSubscriptionView(full), instance: toInstanceView(instance) };
+    // Built from what this transaction wrote (nothing else touches the new subscription row): no read back.
+    return {
+      subscription: toSubscriptionView({ ...subscription, plan, instances: [{ id: instance.id }] }),
+      instance: toInstanceView(instance),
+    };
   }
 
   async list(userId: string, q: SubscriptionListQuery): Promise<Paginated<SubscriptionView>> {
