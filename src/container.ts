@@ -311,6 +311,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
   });
   const reconciler = new Reconciler({
     prisma,
+    catalog: catalogCache,
     cluster,
     manifests,
     credentials: credentialStore,

@@ -14,6 +14,7 @@
  * missed, and tenant baselines (and unadopted credentials) are re-checked once per resync interval.
  */
 import { randomBytes } from "node:crypto";
+import { CatalogCache } from "../modules/catalog/catalog-cache.js";
 import type { InstanceCluster } from "../modules/instances/instance-cluster.js";
 import type { InstanceCredentialsStore } from "../modules/instances/instance-credentials.js";
 import type { InstanceManifests } from "../modules/instances/instance-manifests.js";
@@ -34,6 +35,8 @@ export type { ReconcileOutcome } from "./reconciler/work-queue.js";
 
 export interface ReconcilerOptions {
   prisma: PrismaClient;
+  /** Plans and services from memory (the container's); absent: read from the database on every pass. */
+  catalog?: CatalogCache;
   cluster: InstanceCluster;
   manifests: InstanceManifests;
   /** Instance credentials kept in the database (Secrets are rendered from them). */
@@ -96,6 +99,7 @@ export class Reconciler implements InstanceSignal {
     });
     const lifecycle = new InstanceLifecycle({
       prisma: opts.prisma,
+      catalog: opts.catalog ?? new CatalogCache({ prisma: opts.prisma, ttlMs: 0 }),
       cluster: opts.cluster,
       manifests: opts.manifests,
       credentials: opts.credentials,
@@ -123,7 +127,7 @@ export class Reconciler implements InstanceSignal {
       concurrency: opts.concurrency,
       resyncIntervalMs: opts.resyncIntervalMs,
       retryMs: retryBaseMs,
-      work: (id) => lifecycle.run(id),
+      work: (id, row) => lifecycle.run(id, row),
       afterPass: async () => {
         await this.tenants.maybeSyncAll();
         await this.adoption.maybeAdoptAll();

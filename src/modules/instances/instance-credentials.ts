@@ -65,10 +65,19 @@ export class InstanceCredentialsStore {
    */
   async storeIfAbsent(instanceId: string, values: CredentialValues, db: Db = this.prisma): Promise<CredentialValues> {
     const ciphertext = this.cipher.encrypt(JSON.stringify(sortKeys(values)), aad(instanceId));
-    await db.instanceCredentials.createMany({
-      data: [{ instanceId, keyId: this.cipher.currentKeyId, ciphertext }],
-      skipDuplicates: true,
-    });
+    const now = new Date();
+    // One statement: the row this insert wrote, or (it lost to an existing row) the existing one.
+    const rows = await db.$queryRaw<Array<{ ciphertext: string }>>`
+      WITH ins AS (
+        INSERT INTO "instance_credentials" ("instance_id", "key_id", "ciphertext", "created_at", "updated_at")
+        VALUES (${instanceId}, ${this.cipher.currentKeyId}, ${ciphertext}, ${now}, ${now})
+        ON CONFLICT DO NOTHING RETURNING "ciphertext")
+      SELECT "ciphertext" FROM ins
+      UNION ALL
+      SELECT "ciphertext" FROM "instance_credentials" WHERE "instance_id" = ${instanceId} AND NOT EXISTS (SELECT 1 FROM ins)`;
+    const row = rows[0];
+    if (row) return this.open(instanceId, row.ciphertext);
+    // A racing writer committed after this statement's snapshot was taken: read what it stored.
     const stored = await this.read(instanceId, db);
     if (!stored) throw new Error(`credentials of instance ${instanceId} were not stored`);
     return stored;
@@ -81,10 +90,11 @@ export class InstanceCredentialsStore {
 
   /** The credentials to render into the instance's Secret: stored, else generated or adopted once (see the top). */
   async resolve(inst: ResolveInput): Promise<{ values: CredentialValues; source: CredentialsSource }> {
-    const stored = await this.read(inst.id);
-    if (stored) return { values: stored, source: "stored" };
+    // Never applied: generate and store in one statement (a row stored by an earlier attempt wins and is returned).
     if (inst.appliedGeneration === 0)
       return { values: await this.storeIfAbsent(inst.id, generateCredentials(inst.template)), source: "generated" };
+    const stored = await this.read(inst.id);
+    if (stored) return { values: stored, source: "stored" };
     const live = await inst.readLiveSecret();
     if (live) return { values: await this.storeIfAbsent(inst.id, live), source: "adopted" };
     // A template without credentials (Ghost) loses nothing: its (empty) set is simply stored.
