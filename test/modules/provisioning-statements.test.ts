@@ -115,3 +115,38 @@ describe.skipIf(!usingPostgres)("SQL statements per provisioned instance (real P
     expect((await ctx.api.post("/api/subscriptions").set(u.auth).send({ planId, instanceName: "third" })).status).toBe(201);
   });
 });
+
+describe.skipIf(!usingPostgres)("catalog lookups never wait inside a transaction (real PostgreSQL)", () => {
+  let c: TestContext;
+  beforeAll(async () => {
+    // Every lookup loads (TTL 0): were it made inside the subscription's transaction, 40 transactions
+    // holding the pool's 20 connections would each wait for a load needing another connection.
+    c = await createTestContext({
+      env: {
+        CATALOG_CACHE_TTL: "0",
+        DEFAULT_QUOTA_MAX_INSTANCES: "100",
+        DEFAULT_QUOTA_CPU_MILLI: "1000000",
+        DEFAULT_QUOTA_MEMORY_MB: "1000000",
+        DEFAULT_QUOTA_STORAGE_GB: "100000",
+      },
+    });
+  });
+  afterAll(async () => {
+    await c?.close();
+  });
+
+  it("40 concurrent subscriptions with the cache off all succeed", async () => {
+    const plan = await c.container.db.prisma.plan.findFirstOrThrow({ where: { slug: "starter", service: { slug: "ghost" } } });
+    const user = await buildFundedUser(c, 1_000_000);
+    const statuses = await Promise.all(
+      Array.from({ length: 40 }, async (_, i) => {
+        const res = await c.api
+          .post("/api/subscriptions")
+          .set(user.auth)
+          .send({ planId: plan.id, instanceName: `burst ${i}` });
+        return res.status;
+      }),
+    );
+    expect(statuses).toEqual(Array(40).fill(201));
+  });
+});

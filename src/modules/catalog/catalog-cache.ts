@@ -11,6 +11,9 @@
  * plan changed a few seconds late is what any request racing the admin's write sees anyway: the
  * plan was never read under a lock. An id that is not in the cache (a plan created since) reloads
  * it once. `ttlMs` 0 turns the cache off (every lookup loads).
+ *
+ * A lookup may load, on pool connections of its own: never look up while holding a transaction
+ * (many transactions waiting on a load that waits for a free connection starve the pool).
  */
 import type { Plan, Service, ServiceVersion } from "../../generated/prisma/client.js";
 import type { PrismaClient } from "../../platform/db/index.js";

@@ -3,7 +3,7 @@
  * reconciler), reading them, and cancelling (pro-rata refund, instance terminated).
  */
 import type { AuditService } from "../audit/audit.service.js";
-import type { CatalogCache } from "../catalog/catalog-cache.js";
+import type { CatalogCache, CatalogPlan, DefaultVersion } from "../catalog/catalog-cache.js";
 import type { Clock } from "../../platform/clock.js";
 import type { PrismaClient, Tx } from "../../platform/db/index.js";
 import { ConflictError, InvalidStateError, NotFoundError } from "../../platform/domain-errors.js";
@@ -65,11 +65,15 @@ export class SubscriptionsService implements InstanceSubscriptions {
     body: SubscriptionCreateReq,
     idempotencyKey?: string,
   ): Promise<IdempotentResponse<SubscriptionCreateResponse>> {
+    // Looked up before the transaction: a cache miss loads the catalog on other pool connections,
+    // which must never wait behind connections held by transactions (that starves the pool). What it
+    // finds is judged inside the transaction, as before (a replayed request is not judged again).
+    const catalog = await this.catalogFor(body.planId);
     for (let attempt = 1; ; attempt++) {
       try {
         const res = await this.opts.idempotency.execute<SubscriptionCreateResponse>(
           { userId, scope: "subscriptions.create", key: idempotencyKey, request: body },
-          async (tx) => ({ status: 201, body: await this.createInTx(tx, userId, body) }),
+          async (tx) => ({ status: 201, body: await this.createInTx(tx, userId, body, catalog) }),
         );
         if (!res.replayed) this.opts.signal.instanceChanged(res.body.instance.id);
         return res;
@@ -81,9 +85,20 @@ export class SubscriptionsService implements InstanceSubscriptions {
     }
   }
 
-  private async createInTx(tx: Tx, userId: string, body: SubscriptionCreateReq): Promise<SubscriptionCreateResponse> {
+  /** The plan with its service, and the service's default version (the catalog cache). */
+  private async catalogFor(planId: string): Promise<{ plan: CatalogPlan | undefined; defaultVersion: DefaultVersion | null }> {
+    const plan = await this.opts.catalog.plan(planId);
+    return { plan, defaultVersion: plan ? await this.opts.catalog.defaultVersion(plan.serviceId) : null };
+  }
+
+  private async createInTx(
+    tx: Tx,
+    userId: string,
+    body: SubscriptionCreateReq,
+    catalog: { plan: CatalogPlan | undefined; defaultVersion: DefaultVersion | null },
+  ): Promise<SubscriptionCreateResponse> {
     const user = await lockUser(tx, userId);
-    const plan = await this.opts.catalog.plan(body.planId);
+    const plan = catalog.plan;
     if (!plan) throw new NotFoundError("Plan not found");
     if (!plan.isActive || !plan.service.isActive) {
       throw new PlanUnavailableError(`Plan '${plan.service.slug}/${plan.slug}' is not available`, {
@@ -122,7 +137,7 @@ export class SubscriptionsService implements InstanceSubscriptions {
       name: body.instanceName,
       baseDomain: this.opts.baseDomain,
       eventMessage: `Instance requested by subscription to ${plan.service.name} ${plan.name}`,
-      defaultVersion: await this.opts.catalog.defaultVersion(plan.serviceId),
+      defaultVersion: catalog.defaultVersion,
       ...(fromBackup ? { volumeFromSnapshot: fromBackup.snapshotName } : {}),
     });
     if (fromBackup && !(await adoptRetained(tx, fromBackup, instance, now))) {
