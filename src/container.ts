@@ -311,6 +311,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
   });
   const reconciler = new Reconciler({
     prisma,
+    read: db.read,
     catalog: catalogCache,
     cluster,
     manifests,

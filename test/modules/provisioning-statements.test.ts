@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildAdmin, buildFundedUser, createTestContext, settleReconciler, type TestContext, type TestUser } from "../helpers/app.js";
 import { usingPostgres } from "../helpers/db.js";
 import { INSTANCE_ROW_COLUMNS } from "../../src/modules/instances/instance-rows.js";
+import { Prisma } from "../../src/platform/db/index.js";
 
 const statements: string[] = [];
 let ctx: TestContext;
@@ -98,10 +99,12 @@ describe.skipIf(!usingPostgres)("SQL statements per provisioned instance (real P
     expect(await prisma.instanceCredentials.count({ where: { instanceId } })).toBe(1);
   });
 
-  it("the claim's row (INSTANCE_ROW_COLUMNS) is Prisma's row of the instance, field for field", async () => {
-    const prisma = ctx.container.db.prisma;
-    const [raw] = await prisma.$queryRaw<unknown[]>`SELECT ${INSTANCE_ROW_COLUMNS} FROM "instances" WHERE "id" = ${instanceId}`;
-    expect(raw).toEqual(await prisma.instance.findUniqueOrThrow({ where: { id: instanceId } }));
+  it("the claim's row (INSTANCE_ROW_COLUMNS) is Prisma's row of the instance, field for field, on either path", async () => {
+    const { prisma, read } = ctx.container.db;
+    const sql = Prisma.sql`SELECT ${INSTANCE_ROW_COLUMNS} FROM "instances" WHERE "id" = ${instanceId}`;
+    const expected = await prisma.instance.findUniqueOrThrow({ where: { id: instanceId } });
+    expect((await read(sql))[0]).toEqual(expected);
+    expect((await prisma.$queryRaw<unknown[]>(sql))[0]).toEqual(expected);
   });
 
   it("an admin's catalog change is seen by the next subscription at once (the cache is cleared)", async () => {

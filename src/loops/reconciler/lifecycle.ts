@@ -29,7 +29,7 @@ import { retainNewestBackup } from "../../modules/backups/backup-retention.js";
 import type { BillingService } from "../../modules/subscriptions/billing.service.js";
 import { rollBackUpgrade } from "../../modules/upgrades/upgrade-steps.js";
 import type { Clock } from "../../platform/clock.js";
-import type { PrismaClient } from "../../platform/db/index.js";
+import type { PrismaClient, SqlRead } from "../../platform/db/index.js";
 import type { Logger } from "../../platform/logger.js";
 import type { ReconcilerMetrics } from "../../platform/metrics.js";
 import { inTransaction } from "../../platform/transaction.js";
@@ -49,6 +49,8 @@ export interface LifecycleOptions {
   prisma: PrismaClient;
   /** The instance's plan and service (from memory: they are read on every pass). */
   catalog: CatalogCache;
+  /** The pass's own statements outside transactions, past Prisma's engine (`Database.read`). */
+  read: SqlRead;
   cluster: InstanceCluster;
   manifests: InstanceManifests;
   /** The instance's credentials, kept in the database: its Secret is rendered from them. */
@@ -132,7 +134,7 @@ export class InstanceLifecycle {
                 ? { type: "STARTING", message: "Starting: scaling back up" }
                 : undefined;
         await state.beginTransition(
-          this.o.prisma,
+          this.o.read,
           inst.id,
           { status: next, startedAt: inst.transitionStartedAt, deadline: inst.transitionDeadline },
           event,
@@ -155,7 +157,7 @@ export class InstanceLifecycle {
       const objects = this.o.manifests.instance(inst, { replicas, credentials });
       await this.refuseEmptyVolume(inst, objects);
       const applied = await this.o.cluster.applyAll(objects);
-      await state.markApplied(this.o.prisma, inst.id, inst.generation, applied, {
+      await state.markApplied(this.o.read, inst.id, inst.generation, applied, {
         type: "OBJECTS_APPLIED",
         message: `Applied ${objects.length} objects`,
         data: { objects: objects.map(describe) },
@@ -240,7 +242,7 @@ export class InstanceLifecycle {
       // The usual end: one statement (the status, its event, the first health observation below, and
       // the claim given back).
       released = await state.converged(
-        this.o.prisma,
+        this.o.read,
         inst,
         {
           owner: this.o.owner,

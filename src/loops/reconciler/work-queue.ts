@@ -9,7 +9,7 @@
  */
 import type { Instance } from "../../generated/prisma/client.js";
 import type { Clock } from "../../platform/clock.js";
-import { Prisma, type PrismaClient } from "../../platform/db/index.js";
+import { Prisma, type PrismaClient, type SqlRead } from "../../platform/db/index.js";
 import type { Logger } from "../../platform/logger.js";
 import { INSTANCE_ROW_COLUMNS } from "../../modules/instances/instance-rows.js";
 
@@ -30,6 +30,8 @@ export interface WorkResult {
 
 export interface WorkQueueOptions {
   prisma: PrismaClient;
+  /** The claim, past Prisma's engine (it returns whole rows). */
+  read: SqlRead;
   clock: Clock;
   logger: Logger;
   /** Identifies this process in lease rows. */
@@ -166,7 +168,7 @@ export class InstanceWorkQueue {
     const now = this.o.clock.now();
     const until = new Date(now.getTime() + this.o.leaseMs);
     const idFilter = onlyIds?.length ? Prisma.sql`AND "id" = ANY(${onlyIds}::text[])` : Prisma.empty;
-    const rows = await this.o.prisma.$queryRaw<Instance[]>`
+    const rows = await this.o.read<Instance>(Prisma.sql`
       UPDATE "instances" SET "lease_owner" = ${this.o.owner}, "lease_expires_at" = ${until}
         WHERE "id" IN (
           SELECT "id" FROM "instances"
@@ -177,7 +179,7 @@ export class InstanceWorkQueue {
            ORDER BY "next_attempt_at"
            LIMIT ${limit}
            FOR UPDATE SKIP LOCKED)
-        RETURNING ${INSTANCE_ROW_COLUMNS}`;
+        RETURNING ${INSTANCE_ROW_COLUMNS}`);
     const ids: string[] = [];
     for (const row of rows) {
       if (this.inFlight.has(row.id)) continue;

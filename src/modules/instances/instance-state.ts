@@ -12,7 +12,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { DesiredState, InstanceStatus, Prisma as PrismaNs } from "../../generated/prisma/client.js";
-import { Prisma } from "../../platform/db/index.js";
+import { Prisma, type SqlTarget, sqlRows } from "../../platform/db/index.js";
 import type { PodProblemReason } from "../../kube/status.js";
 import type { Db, Tx } from "../../platform/db/index.js";
 
@@ -527,7 +527,7 @@ export async function recordVolumesLost(
 
 /** Enters (or re-enters) a transition under `status`, starting its clock and deadline if not started. */
 export async function beginTransition(
-  db: Db,
+  db: SqlTarget,
   instanceId: string,
   t: { status: InstanceStatus; startedAt: Date; deadline: Date },
   event?: InstanceEventInput,
@@ -542,7 +542,7 @@ export async function beginTransition(
  * the update matched. (The reconciler's steps; each was an update and an insert, or a transaction.)
  */
 async function updateWithEvent(
-  db: Db,
+  db: SqlTarget,
   instanceId: string,
   set: PrismaNs.Sql,
   guard: PrismaNs.Sql,
@@ -550,15 +550,22 @@ async function updateWithEvent(
 ): Promise<boolean> {
   const now = new Date();
   if (!event) {
-    const n = await db.$executeRaw`UPDATE "instances" SET ${set}, "updated_at" = ${now} WHERE "id" = ${instanceId} ${guard}`;
-    return n === 1;
+    const rows = await sqlRows(
+      db,
+      Prisma.sql`UPDATE "instances" SET ${set}, "updated_at" = ${now} WHERE "id" = ${instanceId} ${guard} RETURNING "id"`,
+    );
+    return rows.length === 1;
   }
   const data = event.data === undefined ? null : JSON.stringify(event.data);
-  const n = await db.$executeRaw`
+  const rows = await sqlRows(
+    db,
+    Prisma.sql`
     WITH u AS (UPDATE "instances" SET ${set}, "updated_at" = ${now} WHERE "id" = ${instanceId} ${guard} RETURNING "id")
     INSERT INTO "instance_events" ("id", "instance_id", "type", "level", "message", "data", "created_at")
-    SELECT ${randomUUID()}, u."id", ${event.type}, ${event.level ?? "INFO"}, ${event.message}, ${data}::jsonb, ${now} FROM u`;
-  return n === 1;
+    SELECT ${randomUUID()}, u."id", ${event.type}, ${event.level ?? "INFO"}, ${event.message}, ${data}::jsonb, ${now} FROM u
+    RETURNING "id"`,
+  );
+  return rows.length === 1;
 }
 
 /** Desired TERMINATED: the objects are being deleted. */
@@ -572,7 +579,7 @@ export async function beginTerminating(db: Db, instanceId: string): Promise<void
  * fields our field manager owns after the apply (what the health sweep checks for drift).
  */
 export async function markApplied(
-  db: Db,
+  db: SqlTarget,
   instanceId: string,
   generation: number,
   appliedFields: Record<string, string>,
@@ -587,7 +594,7 @@ export async function markApplied(
  * generation that arrived meanwhile stays due.
  */
 export async function converged(
-  db: Db,
+  db: SqlTarget,
   inst: { id: string; generation: number; provisionedAt: Date | null },
   c: {
     owner: string;
@@ -612,13 +619,16 @@ export async function converged(
            "url" = ${c.url}, "provisioned_at" = ${provisionedAt}::timestamptz, "transition_started_at" = NULL,
            "transition_deadline" = NULL, "attempts" = 0, "updated_at" = ${now} ${release} ${also}
      WHERE "id" = ${inst.id} AND "lease_owner" = ${c.owner} AND "generation" = ${inst.generation}`;
-  if (!event) return (await db.$executeRaw`${update}`) === 1;
+  if (!event) return (await sqlRows(db, Prisma.sql`${update} RETURNING "id"`)).length === 1;
   const data = event.data === undefined ? null : JSON.stringify(event.data);
-  const rows = await db.$queryRaw<Array<{ matched: number }>>`
+  const rows = await sqlRows<{ matched: number }>(
+    db,
+    Prisma.sql`
     WITH u AS (${update} RETURNING "id")
     INSERT INTO "instance_events" ("id", "instance_id", "type", "level", "message", "data", "created_at")
     VALUES (${randomUUID()}, ${inst.id}, ${event.type}, ${event.level ?? "INFO"}, ${event.message}, ${data}::jsonb, ${now})
-    RETURNING (SELECT count(*)::int FROM u) AS "matched"`;
+    RETURNING (SELECT count(*)::int FROM u) AS "matched"`,
+  );
   return rows[0]?.matched === 1;
 }
 
