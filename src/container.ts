@@ -240,7 +240,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
 
   const prisma = db.prisma;
   // A key that cannot open the stored credentials stops startup here (never a silent regeneration).
-  const credentialStore = new InstanceCredentialsStore(prisma, cipher);
+  const credentialStore = new InstanceCredentialsStore(prisma, cipher, db.read);
   const stored = await credentialStore.verifyKeys();
   logger.info({ keyId: cipher.currentKeyId, storedCredentials: stored.rows }, "instance credentials key verified");
   const revocations = new SessionRevocations({
