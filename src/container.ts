@@ -57,6 +57,7 @@ import { instanceCountsSql } from "./modules/health/health.sql.js";
 import { KubeBackupCluster } from "./modules/backups/backup-cluster.js";
 import { BackupsService } from "./modules/backups/backups.service.js";
 import { ServiceVersionsService } from "./modules/catalog/service-versions.service.js";
+import { CatalogCache } from "./modules/catalog/catalog-cache.js";
 import { UpgradesService } from "./modules/upgrades/upgrades.service.js";
 import { TenantTeardown } from "./loops/reconciler/tenant-teardown.js";
 import { RetainedBackupsService } from "./modules/backups/retained-backups.service.js";
@@ -76,6 +77,8 @@ export interface Container {
   services: {
     auth: AuthService;
     catalog: CatalogService;
+    /** Plans, services and default versions in memory (CATALOG_CACHE_TTL; cleared by this replica's admin writes). */
+    catalogCache: CatalogCache;
     ledger: LedgerService;
     credits: CreditsService;
     quotas: QuotaService;
@@ -238,7 +241,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
 
   const prisma = db.prisma;
   // A key that cannot open the stored credentials stops startup here (never a silent regeneration).
-  const credentialStore = new InstanceCredentialsStore(prisma, cipher);
+  const credentialStore = new InstanceCredentialsStore(prisma, cipher, db.read);
   const stored = await credentialStore.verifyKeys();
   logger.info({ keyId: cipher.currentKeyId, storedCredentials: stored.rows }, "instance credentials key verified");
   const revocations = new SessionRevocations({
@@ -266,7 +269,8 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
     revocations,
     audit,
   });
-  const catalog = new CatalogService({ prisma, audit });
+  const catalogCache = new CatalogCache({ prisma, ttlMs: config.catalog.cacheTtlMs });
+  const catalog = new CatalogService({ prisma, audit, onChange: () => catalogCache.invalidate() });
   const ledger = new LedgerService();
   const idempotency = new IdempotencyService({ prisma });
   const quotas = new QuotaService({ prisma, defaults: config.quotaDefaults, audit });
@@ -308,6 +312,8 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
   });
   const reconciler = new Reconciler({
     prisma,
+    read: db.read,
+    catalog: catalogCache,
     cluster,
     manifests,
     credentials: credentialStore,
@@ -329,6 +335,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
   const credits = new CreditsService({ prisma, read: db.read, ledger, idempotency, signal, topUpListener: billing, audit });
   const subscriptions = new SubscriptionsService({
     prisma,
+    catalog: catalogCache,
     ledger,
     quotas,
     idempotency,
@@ -385,7 +392,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
     wake: () => backupLoop.wake(),
     audit,
   });
-  const serviceVersions = new ServiceVersionsService({ prisma, audit });
+  const serviceVersions = new ServiceVersionsService({ prisma, audit, onChange: () => catalogCache.invalidate() });
   const upgrades = new UpgradesService({ prisma, clock, signal: lateSignal, quotas, backups, audit });
   const retainedBackups = new RetainedBackupsService({ prisma, clock, wake: () => backupLoop.wake(), audit });
   const healthRepository = new HealthRepository(prisma);
@@ -469,6 +476,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
     services: {
       auth,
       catalog,
+      catalogCache,
       ledger,
       credits,
       quotas,

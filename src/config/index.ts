@@ -83,6 +83,7 @@ const EnvSchema = z.object({
   BACKUP_RETENTION_AFTER_DELETE: durationFrom(0).default(7 * 86_400_000),
   RECONCILE_CONCURRENCY: int(1, 256).default(8),
   RECONCILE_LEASE: durationFrom(1000).default(60_000),
+  CATALOG_CACHE_TTL: durationFrom(0).default(5_000),
   RENEWAL_CRON: z.string().default("*/10 * * * *"),
   BILLING_GRACE_PERIOD: duration.default(7 * 86_400_000),
   IDEMPOTENCY_RETENTION: duration.default(7 * 86_400_000),
@@ -236,6 +237,8 @@ const ConfigSchema = EnvSchema.transform((e, ctx) => {
       /** How long a claim on an instance lasts before another replica may take it over. */
       leaseMs: e.RECONCILE_LEASE,
     },
+    /** Plans, services and default versions kept in memory this long (this replica's admin writes clear it at once; 0: off). */
+    catalog: { cacheTtlMs: e.CATALOG_CACHE_TTL },
     /** Live responses: instance event streams (SSE) and log follows. */
     streams: {
       /** Lifetime of a `?ticket=` from POST /api/instances/:id/stream-ticket. */

@@ -14,12 +14,13 @@
  * missed, and tenant baselines (and unadopted credentials) are re-checked once per resync interval.
  */
 import { randomBytes } from "node:crypto";
+import { CatalogCache } from "../modules/catalog/catalog-cache.js";
 import type { InstanceCluster } from "../modules/instances/instance-cluster.js";
 import type { InstanceCredentialsStore } from "../modules/instances/instance-credentials.js";
 import type { InstanceManifests } from "../modules/instances/instance-manifests.js";
 import type { QuotaService } from "../modules/quotas/quotas.service.js";
 import type { Clock } from "../platform/clock.js";
-import type { PrismaClient } from "../platform/db/index.js";
+import { type PrismaClient, prismaRead, type SqlRead } from "../platform/db/index.js";
 import type { Logger } from "../platform/logger.js";
 import type { ReconcilerMetrics } from "../platform/metrics.js";
 import type { InstanceSignal } from "../platform/signals.js";
@@ -34,6 +35,10 @@ export type { ReconcileOutcome } from "./reconciler/work-queue.js";
 
 export interface ReconcilerOptions {
   prisma: PrismaClient;
+  /** Plans and services from memory (the container's); absent: read from the database on every pass. */
+  catalog?: CatalogCache;
+  /** Raw statements outside transactions straight on the driver (`Database.read`); absent: through Prisma. */
+  read?: SqlRead;
   cluster: InstanceCluster;
   manifests: InstanceManifests;
   /** Instance credentials kept in the database (Secrets are rendered from them). */
@@ -79,8 +84,10 @@ export class Reconciler implements InstanceSignal {
   constructor(opts: ReconcilerOptions) {
     this.owner = opts.owner ?? `reconciler-${randomBytes(6).toString("hex")}`;
     const retryBaseMs = opts.retryBaseMs ?? 1_000;
+    const read = opts.read ?? prismaRead(opts.prisma);
     this.tenants = new TenantSync({
       prisma: opts.prisma,
+      read,
       cluster: opts.cluster,
       manifests: opts.manifests,
       quotas: opts.quotas,
@@ -96,6 +103,8 @@ export class Reconciler implements InstanceSignal {
     });
     const lifecycle = new InstanceLifecycle({
       prisma: opts.prisma,
+      catalog: opts.catalog ?? new CatalogCache({ prisma: opts.prisma, ttlMs: 0 }),
+      read,
       cluster: opts.cluster,
       manifests: opts.manifests,
       credentials: opts.credentials,
@@ -116,6 +125,7 @@ export class Reconciler implements InstanceSignal {
     });
     this.queue = new InstanceWorkQueue({
       prisma: opts.prisma,
+      read,
       clock: opts.clock,
       logger: opts.logger,
       owner: this.owner,
@@ -123,7 +133,7 @@ export class Reconciler implements InstanceSignal {
       concurrency: opts.concurrency,
       resyncIntervalMs: opts.resyncIntervalMs,
       retryMs: retryBaseMs,
-      work: (id) => lifecycle.run(id),
+      work: (id, row) => lifecycle.run(id, row),
       afterPass: async () => {
         await this.tenants.maybeSyncAll();
         await this.adoption.maybeAdoptAll();

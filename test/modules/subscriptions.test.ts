@@ -167,7 +167,8 @@ describe("POST /api/subscriptions", () => {
     expect(res.body).toEqual(
       errorShape("PLAN_UNAVAILABLE", { details: { planId: inactivePlan.id, planActive: false, serviceActive: true } }),
     );
-    await prisma.service.update({ where: { id: service.id }, data: { isActive: false } });
+    // Through the admin write path: the catalog cache (CATALOG_CACHE_TTL) hears of it at once.
+    await ctx.container.services.catalog.updateService(service.id, { isActive: false });
     const res2 = await subscribe(u, { planId: activePlan.id, instanceName: "x" });
     expect(res2.status).toBe(409);
     expect(res2.body).toEqual(

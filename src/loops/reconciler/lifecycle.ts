@@ -19,7 +19,8 @@
 import type { Instance, Plan, Service } from "../../generated/prisma/client.js";
 import { KubeError, KubeNotFoundError } from "../../kube/kube-errors.js";
 import type { Manifest } from "../../kube/objects.js";
-import { recordRolloutHealth } from "../../modules/health/rollout-health.js";
+import { recordRolloutHealth, rolloutHealthAssignments } from "../../modules/health/rollout-health.js";
+import type { CatalogCache } from "../../modules/catalog/catalog-cache.js";
 import type { InstanceCluster, RolloutState } from "../../modules/instances/instance-cluster.js";
 import { CredentialsLostError, type InstanceCredentialsStore } from "../../modules/instances/instance-credentials.js";
 import type { InstanceManifests } from "../../modules/instances/instance-manifests.js";
@@ -28,7 +29,7 @@ import { retainNewestBackup } from "../../modules/backups/backup-retention.js";
 import type { BillingService } from "../../modules/subscriptions/billing.service.js";
 import { rollBackUpgrade } from "../../modules/upgrades/upgrade-steps.js";
 import type { Clock } from "../../platform/clock.js";
-import type { PrismaClient } from "../../platform/db/index.js";
+import type { PrismaClient, SqlRead } from "../../platform/db/index.js";
 import type { Logger } from "../../platform/logger.js";
 import type { ReconcilerMetrics } from "../../platform/metrics.js";
 import { inTransaction } from "../../platform/transaction.js";
@@ -46,6 +47,10 @@ const TRANSITIONAL = ["PENDING", "PROVISIONING", "UPDATING", "RESTARTING", "REST
 
 export interface LifecycleOptions {
   prisma: PrismaClient;
+  /** The instance's plan and service (from memory: they are read on every pass). */
+  catalog: CatalogCache;
+  /** The pass's own statements outside transactions, past Prisma's engine (`Database.read`). */
+  read: SqlRead;
   cluster: InstanceCluster;
   manifests: InstanceManifests;
   /** The instance's credentials, kept in the database: its Secret is rendered from them. */
@@ -78,9 +83,9 @@ export interface LifecycleOptions {
 export class InstanceLifecycle {
   constructor(private readonly o: LifecycleOptions) {}
 
-  /** One pass over a claimed instance. */
-  async run(id: string): Promise<WorkResult> {
-    const inst = await this.o.prisma.instance.findUnique({ where: { id }, include: { plan: true, service: true } });
+  /** One pass over a claimed instance (its row as the claim returned it, when at hand). */
+  async run(id: string, claimed?: Instance): Promise<WorkResult> {
+    const inst = await this.load(id, claimed);
     if (!inst || inst.leaseOwner !== this.o.owner) {
       return { outcome: { instanceId: id, status: inst?.status ?? "TERMINATED", result: "skipped" } };
     }
@@ -91,6 +96,18 @@ export class InstanceLifecycle {
     } catch (err) {
       return await this.handleError(inst, err, log);
     }
+  }
+
+  /** The instance row (from the claim, or one statement) with its plan and service (the catalog cache). */
+  private async load(id: string, claimed?: Instance): Promise<Loaded | null> {
+    const row = claimed ?? (await this.o.prisma.instance.findUnique({ where: { id } }));
+    if (!row) return null;
+    const [plan, service] = await Promise.all([this.o.catalog.plan(row.planId), this.o.catalog.service(row.serviceId)]);
+    if (plan && service) {
+      const { service: _planService, ...planRow } = plan;
+      return { ...row, plan: planRow, service };
+    }
+    return this.o.prisma.instance.findUnique({ where: { id }, include: { plan: true, service: true } });
   }
 
   private async converge(inst: Loaded, log: Logger): Promise<WorkResult> {
@@ -107,17 +124,21 @@ export class InstanceLifecycle {
       if (next !== status || !inst.transitionStartedAt) {
         inst.transitionStartedAt ??= now;
         inst.transitionDeadline ??= new Date(now.getTime() + this.o.rolloutTimeoutMs);
-        await state.beginTransition(this.o.prisma, inst.id, {
-          status: next,
-          startedAt: inst.transitionStartedAt,
-          deadline: inst.transitionDeadline,
-        });
-        if (next === "PROVISIONING")
-          await state.recordEvent(this.o.prisma, inst.id, { type: "PROVISIONING_STARTED", message: "Provisioning started" });
-        if (next === "UPDATING" && status === "SUSPENDED")
-          await state.recordEvent(this.o.prisma, inst.id, { type: "RESUMING", message: "Resuming: scaling back up" });
-        if (next === "UPDATING" && status === "STOPPED")
-          await state.recordEvent(this.o.prisma, inst.id, { type: "STARTING", message: "Starting: scaling back up" });
+        // The status and the event that says why, in one statement.
+        const event: state.InstanceEventInput | undefined =
+          next === "PROVISIONING"
+            ? { type: "PROVISIONING_STARTED", message: "Provisioning started" }
+            : next === "UPDATING" && status === "SUSPENDED"
+              ? { type: "RESUMING", message: "Resuming: scaling back up" }
+              : next === "UPDATING" && status === "STOPPED"
+                ? { type: "STARTING", message: "Starting: scaling back up" }
+                : undefined;
+        await state.beginTransition(
+          this.o.read,
+          inst.id,
+          { status: next, startedAt: inst.transitionStartedAt, deadline: inst.transitionDeadline },
+          event,
+        );
         status = next;
       }
     }
@@ -136,8 +157,7 @@ export class InstanceLifecycle {
       const objects = this.o.manifests.instance(inst, { replicas, credentials });
       await this.refuseEmptyVolume(inst, objects);
       const applied = await this.o.cluster.applyAll(objects);
-      await state.markApplied(this.o.prisma, inst.id, inst.generation, applied);
-      await state.recordEvent(this.o.prisma, inst.id, {
+      await state.markApplied(this.o.read, inst.id, inst.generation, applied, {
         type: "OBJECTS_APPLIED",
         message: `Applied ${objects.length} objects`,
         data: { objects: objects.map(describe) },
@@ -211,25 +231,47 @@ export class InstanceLifecycle {
       await this.o.cluster.delete({ apiVersion: "v1", kind: "PersistentVolumeClaim", name: old, namespace: inst.namespace });
     }
     // The status and its event commit together: a reader never sees RUNNING without its event.
-    await inTransaction(this.o.prisma, async (tx) => {
-      if (status === "RESTORING") await state.restoreSwitched(tx, inst);
-      await state.converged(tx, inst, { owner: this.o.owner, status: final, url: this.o.manifests.url(inst), at: doneAt });
-      await state.recordEvent(tx, inst.id, {
-        type: final !== "RUNNING" ? final : firstRun ? "RUNNING" : `${status}_COMPLETE`,
-        message: `${verb} in ${tookMs} ms`,
-        data: { durationMs: tookMs },
+    const event: state.InstanceEventInput = {
+      type: final !== "RUNNING" ? final : firstRun ? "RUNNING" : `${status}_COMPLETE`,
+      message: `${verb} in ${tookMs} ms`,
+      data: { durationMs: tookMs },
+    };
+    const url = this.o.manifests.url(inst);
+    let released = false;
+    if (status !== "RESTORING" && !(final === "RUNNING" && inst.upgradeFromVersion)) {
+      // The usual end: one statement (the status, its event, the first health observation below, and
+      // the claim given back).
+      released = await state.converged(
+        this.o.read,
+        inst,
+        {
+          owner: this.o.owner,
+          status: final,
+          url,
+          at: doneAt,
+          releaseClaim: true,
+          ...(final === "RUNNING" ? { alsoSet: rolloutHealthAssignments(doneAt) } : {}),
+        },
+        event,
+      );
+    } else {
+      await inTransaction(this.o.prisma, async (tx) => {
+        if (status === "RESTORING") await state.restoreSwitched(tx, inst);
+        await state.converged(tx, inst, { owner: this.o.owner, status: final, url, at: doneAt });
+        await state.recordEvent(tx, inst.id, event);
+        // A version upgrade ends here: rolled out, or (after a failure) rolled back to the previous version.
+        // (Suspended mid-rollout, it ends when it runs again: on the new version unless it was rolled back.)
+        if (final === "RUNNING" && inst.upgradeFromVersion) {
+          if (status === "UPGRADING" || inst.version === inst.upgradeToVersion) await state.upgradeRolledOut(tx, inst, tookMs);
+          else await state.upgradeRolledBack(tx, inst, status === "RESTORING");
+        }
       });
-      // A version upgrade ends here: rolled out, or (after a failure) rolled back to the previous version.
-      // (Suspended mid-rollout, it ends when it runs again: on the new version unless it was rolled back.)
-      if (final === "RUNNING" && inst.upgradeFromVersion) {
-        if (status === "UPGRADING" || inst.version === inst.upgradeToVersion) await state.upgradeRolledOut(tx, inst, tookMs);
-        else await state.upgradeRolledBack(tx, inst, status === "RESTORING");
-      }
-    });
+    }
     // The rollout just watched is the instance's first health observation (the sweep takes over after).
-    if (final === "RUNNING") await recordRolloutHealth(this.o.prisma, inst.id, doneAt);
+    // (Already taken by the converged update when it matched.)
+    if (final === "RUNNING" && !released) await recordRolloutHealth(this.o.prisma, inst.id, doneAt);
     if (firstRun) this.o.metrics.provisioned(tookMs, inst.service.slug);
-    return { outcome: { instanceId: inst.id, status: final, result: "done" } };
+    return { outcome: { instanceId: inst.id, status: final, result: "done" }, released };
   }
 
   /**

@@ -11,11 +11,13 @@ import type { Manifest } from "../../kube/objects.js";
 import type { InstanceCluster } from "../../modules/instances/instance-cluster.js";
 import type { InstanceManifests } from "../../modules/instances/instance-manifests.js";
 import type { QuotaService } from "../../modules/quotas/quotas.service.js";
-import { Prisma, type PrismaClient } from "../../platform/db/index.js";
+import { Prisma, type PrismaClient, type SqlRead } from "../../platform/db/index.js";
 import type { Logger } from "../../platform/logger.js";
 
 export interface TenantSyncOptions {
   prisma: PrismaClient;
+  /** The per-instance check, past Prisma's engine. */
+  read: SqlRead;
   cluster: InstanceCluster;
   manifests: InstanceManifests;
   quotas: QuotaService;
@@ -53,10 +55,30 @@ export class TenantSync {
    * baseline whose objects were deleted or edited, so it is applied again. Returns the baseline.
    */
   async ensure(userId: string, opts: { force?: boolean } = {}): Promise<Manifest[]> {
-    const user = await this.o.prisma.user.findUniqueOrThrow({ where: { id: userId }, select: { tenantAppliedHash: true, quota: true } });
-    const tenant = this.o.manifests.tenant(userId, this.o.quotas.limitsOf(user.quota));
+    // The applied hash and the quota row in one statement.
+    const [user] = await this.o.read<{
+      hash: string | null;
+      maxInstances: number | null;
+      cpuMilli: number | null;
+      memoryMb: number | null;
+      storageGb: number | null;
+    }>(Prisma.sql`
+      SELECT u."tenant_applied_hash" AS "hash", q."max_instances" AS "maxInstances", q."cpu_milli" AS "cpuMilli",
+             q."memory_mb" AS "memoryMb", q."storage_gb" AS "storageGb"
+        FROM "users" u LEFT JOIN "quotas" q ON q."user_id" = u."id" WHERE u."id" = ${userId}`);
+    if (!user) throw new Error(`user ${userId} not found`);
+    const quota =
+      user.maxInstances === null
+        ? null
+        : {
+            maxInstances: user.maxInstances,
+            cpuMilli: Number(user.cpuMilli),
+            memoryMb: Number(user.memoryMb),
+            storageGb: Number(user.storageGb),
+          };
+    const tenant = this.o.manifests.tenant(userId, this.o.quotas.limitsOf(quota));
     const hash = hashManifests(tenant);
-    if (!opts.force && hash === user.tenantAppliedHash && (await this.o.cluster.namespaceActive(namespaceOf(tenant)))) return tenant;
+    if (!opts.force && hash === user.hash && (await this.o.cluster.namespaceActive(namespaceOf(tenant)))) return tenant;
     const fields = await this.o.cluster.applyAll(tenant);
     await this.o.prisma.user.update({ where: { id: userId }, data: { tenantAppliedHash: hash, tenantAppliedFields: fields } });
     return tenant;

@@ -9,8 +9,9 @@
  */
 import type { Instance } from "../../generated/prisma/client.js";
 import type { Clock } from "../../platform/clock.js";
-import { Prisma, type PrismaClient } from "../../platform/db/index.js";
+import { Prisma, type PrismaClient, type SqlRead } from "../../platform/db/index.js";
 import type { Logger } from "../../platform/logger.js";
+import { INSTANCE_ROW_COLUMNS } from "../../modules/instances/instance-rows.js";
 
 export interface ReconcileOutcome {
   instanceId: string;
@@ -23,10 +24,14 @@ export interface ReconcileOutcome {
 export interface WorkResult {
   outcome: ReconcileOutcome;
   next?: { attempts: number; nextAttemptAt: Date };
+  /** The pass's last write gave the claim back already (with nothing due): no release needed. */
+  released?: boolean;
 }
 
 export interface WorkQueueOptions {
   prisma: PrismaClient;
+  /** The claim, past Prisma's engine (it returns whole rows). */
+  read: SqlRead;
   clock: Clock;
   logger: Logger;
   /** Identifies this process in lease rows. */
@@ -39,8 +44,8 @@ export interface WorkQueueOptions {
   resyncIntervalMs: number;
   /** Delay before a failed pass of the queue itself is retried. */
   retryMs: number;
-  /** Works on one claimed instance (the lifecycle). */
-  work: (id: string) => Promise<WorkResult>;
+  /** Works on one claimed instance (the lifecycle), given its row as the claim returned it. */
+  work: (id: string, row: Instance | undefined) => Promise<WorkResult>;
   /** Runs after each pass that took all the work it could (the tenant sync). */
   afterPass?: () => Promise<void>;
 }
@@ -58,6 +63,8 @@ export class InstanceWorkQueue {
   private pumping = false;
   private kicked = false;
   private readonly inFlight = new Map<string, Promise<ReconcileOutcome>>();
+  /** Rows returned by the claim, handed to the work on them (which then need not read them again). */
+  private readonly claimedRows = new Map<string, Instance>();
 
   constructor(private readonly o: WorkQueueOptions) {}
 
@@ -145,8 +152,10 @@ export class InstanceWorkQueue {
 
   /** Works on a claimed instance, then gives the claim back with the time it is due again. */
   private async process(id: string): Promise<ReconcileOutcome> {
-    const { outcome, next } = await this.o.work(id);
-    if (outcome.result !== "skipped") {
+    const row = this.claimedRows.get(id);
+    this.claimedRows.delete(id);
+    const { outcome, next, released } = await this.o.work(id, row);
+    if (outcome.result !== "skipped" && !released) {
       await this.release(id, next ?? {}).catch((err: unknown) =>
         this.o.logger.error({ err, instanceId: id }, "could not release claim; it will expire"),
       );
@@ -159,7 +168,7 @@ export class InstanceWorkQueue {
     const now = this.o.clock.now();
     const until = new Date(now.getTime() + this.o.leaseMs);
     const idFilter = onlyIds?.length ? Prisma.sql`AND "id" = ANY(${onlyIds}::text[])` : Prisma.empty;
-    const rows = await this.o.prisma.$queryRaw<Array<{ id: string }>>`
+    const rows = await this.o.read<Instance>(Prisma.sql`
       UPDATE "instances" SET "lease_owner" = ${this.o.owner}, "lease_expires_at" = ${until}
         WHERE "id" IN (
           SELECT "id" FROM "instances"
@@ -170,8 +179,14 @@ export class InstanceWorkQueue {
            ORDER BY "next_attempt_at"
            LIMIT ${limit}
            FOR UPDATE SKIP LOCKED)
-        RETURNING "id"`;
-    return rows.map((r) => r.id).filter((id) => !this.inFlight.has(id));
+        RETURNING ${INSTANCE_ROW_COLUMNS}`);
+    const ids: string[] = [];
+    for (const row of rows) {
+      if (this.inFlight.has(row.id)) continue;
+      this.claimedRows.set(row.id, row);
+      ids.push(row.id);
+    }
+    return ids;
   }
 
   /**

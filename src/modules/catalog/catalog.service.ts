@@ -57,7 +57,13 @@ function isUniqueViolation(err: unknown): boolean {
 }
 
 export class CatalogService {
-  constructor(private readonly opts: { prisma: PrismaClient; audit?: AuditService }) {}
+  constructor(
+    private readonly opts: {
+      prisma: PrismaClient;
+      audit?: AuditService /** Told after each admin write (the catalog cache). */;
+      onChange?: () => void;
+    },
+  ) {}
 
   /** Active services with their active plans (the public catalog). */
   async listActive(): Promise<ServiceView[]> {
@@ -83,7 +89,32 @@ export class CatalogService {
     return rows.map(toServiceView);
   }
 
-  async createService(input: ServiceCreateReq): Promise<ServiceView> {
+  /** Admin writes: the catalog cache (catalog-cache.ts) is told once each has committed (or failed). */
+  createService(input: ServiceCreateReq): Promise<ServiceView> {
+    return this.changing(() => this.createServiceNow(input));
+  }
+
+  updateService(id: string, input: ServiceUpdateReq): Promise<ServiceView> {
+    return this.changing(() => this.updateServiceNow(id, input));
+  }
+
+  createPlan(serviceId: string, input: PlanCreateReq): Promise<PlanView> {
+    return this.changing(() => this.createPlanNow(serviceId, input));
+  }
+
+  updatePlan(id: string, input: PlanUpdateReq): Promise<PlanView> {
+    return this.changing(() => this.updatePlanNow(id, input));
+  }
+
+  private async changing<T>(write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } finally {
+      this.opts.onChange?.();
+    }
+  }
+
+  private async createServiceNow(input: ServiceCreateReq): Promise<ServiceView> {
     try {
       // Its image and version are its first (default) version: new instances run it, upgrades start from it.
       const row = await this.opts.prisma.service.create({
@@ -103,7 +134,7 @@ export class CatalogService {
     }
   }
 
-  async updateService(id: string, input: ServiceUpdateReq): Promise<ServiceView> {
+  private async updateServiceNow(id: string, input: ServiceUpdateReq): Promise<ServiceView> {
     const existing = found(await this.opts.prisma.service.findUnique({ where: { id } }), "Service");
     const row = await inTransaction(this.opts.prisma, async (tx) => {
       const updated = await tx.service.update({ where: { id }, data: input, include: { plans: { orderBy: planOrder } } });
@@ -130,7 +161,7 @@ export class CatalogService {
     return toServiceView(row);
   }
 
-  async createPlan(serviceId: string, input: PlanCreateReq): Promise<PlanView> {
+  private async createPlanNow(serviceId: string, input: PlanCreateReq): Promise<PlanView> {
     found(await this.opts.prisma.service.findUnique({ where: { id: serviceId } }), "Service");
     try {
       const plan = await this.opts.prisma.plan.create({ data: { ...input, serviceId } });
@@ -147,7 +178,7 @@ export class CatalogService {
     }
   }
 
-  async updatePlan(id: string, input: PlanUpdateReq): Promise<PlanView> {
+  private async updatePlanNow(id: string, input: PlanUpdateReq): Promise<PlanView> {
     const existing = await this.opts.prisma.plan.findUnique({ where: { id } });
     if (!existing) throw new NotFoundError("Plan not found");
     const plan = await this.opts.prisma.plan.update({ where: { id }, data: input });

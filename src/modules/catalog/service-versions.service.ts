@@ -32,7 +32,13 @@ export function toServiceVersionView(v: ServiceVersion): ServiceVersionView {
 const ORDER = [{ createdAt: "desc" as const }, { version: "desc" as const }];
 
 export class ServiceVersionsService {
-  constructor(private readonly o: { prisma: PrismaClient; audit?: AuditService }) {}
+  constructor(
+    private readonly o: {
+      prisma: PrismaClient;
+      audit?: AuditService /** Told after each write (the catalog cache). */;
+      onChange?: () => void;
+    },
+  ) {}
 
   async list(serviceId: string): Promise<ServiceVersionView[]> {
     found(await this.o.prisma.service.findUnique({ where: { id: serviceId } }), "Service");
@@ -41,6 +47,14 @@ export class ServiceVersionsService {
   }
 
   async create(serviceId: string, input: ServiceVersionCreateReq): Promise<ServiceVersionView> {
+    try {
+      return await this.createNow(serviceId, input);
+    } finally {
+      this.o.onChange?.();
+    }
+  }
+
+  private async createNow(serviceId: string, input: ServiceVersionCreateReq): Promise<ServiceVersionView> {
     const service = found(await this.o.prisma.service.findUnique({ where: { id: serviceId } }), "Service");
     const image = input.image ?? service.image;
     this.checkPaths(service.template as ServiceTemplate, { image, version: input.version }, input.upgradeFrom);
@@ -68,6 +82,14 @@ export class ServiceVersionsService {
   }
 
   async update(id: string, input: ServiceVersionUpdateReq): Promise<ServiceVersionView> {
+    try {
+      return await this.updateNow(id, input);
+    } finally {
+      this.o.onChange?.();
+    }
+  }
+
+  private async updateNow(id: string, input: ServiceVersionUpdateReq): Promise<ServiceVersionView> {
     const existing = found(await this.o.prisma.serviceVersion.findUnique({ where: { id }, include: { service: true } }), "Version");
     const next = { ...existing, ...input };
     if (input.upgradeFrom !== undefined || input.image !== undefined) {

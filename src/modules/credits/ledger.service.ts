@@ -28,7 +28,7 @@
  * from the next credits that arrive. Both run under the same user-row lock as `post`.
  */
 import type { CreditTransaction, CreditTransactionType } from "../../generated/prisma/client.js";
-import type { Db, Tx } from "../../platform/db/index.js";
+import { type Db, Prisma, type Tx } from "../../platform/db/index.js";
 import { ConflictError, InsufficientCreditsError, NotFoundError, ValidationError } from "../../platform/domain-errors.js";
 import { inTransaction } from "../../platform/transaction.js";
 import type { CreditTransactionView } from "./credits.schema.js";
@@ -48,6 +48,11 @@ export interface LedgerPostInput {
   idempotencyKey?: string;
   /** The admin who made a manual entry. */
   createdById?: string;
+  /**
+   * The caller already holds the user's row lock in the transaction it passes (`lockUser`, with the
+   * balance it returned, unchanged since): it is not locked again.
+   */
+  locked?: { creditBalance: number };
 }
 
 export interface LedgerPostResult {
@@ -99,22 +104,26 @@ export class LedgerService {
       throw new ValidationError("A ledger amount must be a non-zero integer");
     }
     return inTransaction(db, async (tx) => {
-      const user = await lockUser(tx, input.userId);
-      if (input.idempotencyKey !== undefined) {
-        const existing = await tx.creditTransaction.findUnique({ where: { idempotencyKey: input.idempotencyKey } });
-        if (existing) {
-          if (existing.userId !== input.userId || existing.type !== input.type || existing.amount !== input.amount) {
-            throw new ConflictError(`Ledger idempotency key '${input.idempotencyKey}' already names a different movement`);
-          }
-          return { entry: existing, replayed: true };
-        }
-      }
+      const user = input.locked ?? (await lockUser(tx, input.userId));
+      // The balance moves only when no entry has the key yet (one statement on the usual path; the
+      // key's entry, if any, is looked at only when nothing moved).
+      const key = input.idempotencyKey;
       const rows = await tx.$queryRaw<Array<{ credit_balance: number }>>`
         UPDATE "users" SET "credit_balance" = "credit_balance" + ${input.amount}, "updated_at" = now()
         WHERE "id" = ${input.userId} AND "credit_balance" + ${input.amount} >= 0
+          ${key === undefined ? Prisma.empty : Prisma.sql`AND NOT EXISTS (SELECT 1 FROM "credit_transactions" WHERE "idempotency_key" = ${key})`}
         RETURNING "credit_balance"`;
       const balanceAfter = rows[0]?.credit_balance;
       if (balanceAfter === undefined) {
+        if (key !== undefined) {
+          const existing = await tx.creditTransaction.findUnique({ where: { idempotencyKey: key } });
+          if (existing) {
+            if (existing.userId !== input.userId || existing.type !== input.type || existing.amount !== input.amount) {
+              throw new ConflictError(`Ledger idempotency key '${key}' already names a different movement`);
+            }
+            return { entry: existing, replayed: true };
+          }
+        }
         const price = -input.amount;
         throw new InsufficientCreditsError(`Insufficient credits: ${price} needed, balance is ${user.creditBalance}`, {
           details: { balance: user.creditBalance, price },

@@ -5,7 +5,7 @@
  * an instance without a judgement (UNKNOWN) gets it; the sweep takes over from the next pass, with
  * usage and restart counts (a restart during start-up may then show as DEGRADED candidate once).
  */
-import type { Db } from "../../platform/db/index.js";
+import { type Db, Prisma } from "../../platform/db/index.js";
 
 export const ROLLOUT_HEALTH_REASON = "rollout complete: all replicas ready";
 
@@ -21,4 +21,18 @@ export async function recordRolloutHealth(db: Db, instanceId: string, at: Date):
     },
   });
   return r.count === 1;
+}
+
+/**
+ * The same rule as assignments for the UPDATE that makes the instance RUNNING (the reconciler's
+ * converged step), so that the observation costs no statement of its own: only a row whose health
+ * is UNKNOWN gets it (every right-hand side reads the row as it was).
+ */
+export function rolloutHealthAssignments(at: Date): Prisma.Sql {
+  const unknown = Prisma.sql`"health_status" = 'UNKNOWN'`;
+  return Prisma.sql`"health_status" = CASE WHEN ${unknown} THEN CAST('HEALTHY' AS "HealthStatus") ELSE "health_status" END,
+    "health_reason" = CASE WHEN ${unknown} THEN ${ROLLOUT_HEALTH_REASON} ELSE "health_reason" END,
+    "health_checked_at" = CASE WHEN ${unknown} THEN ${at}::timestamptz ELSE "health_checked_at" END,
+    "health_candidate" = CASE WHEN ${unknown} THEN NULL ELSE "health_candidate" END,
+    "health_candidate_count" = CASE WHEN ${unknown} THEN 0 ELSE "health_candidate_count" END`;
 }

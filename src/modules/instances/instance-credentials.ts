@@ -16,7 +16,7 @@
 import type { ServiceTemplate } from "../../kube/templates/index.js";
 import { generateCredentials } from "../../kube/templates/index.js";
 import { type CredentialsCipher, CredentialsKeyError } from "../../platform/credentials-cipher.js";
-import type { Db, PrismaClient } from "../../platform/db/index.js";
+import { type Db, Prisma, type PrismaClient, type SqlTarget, sqlRows } from "../../platform/db/index.js";
 
 export type CredentialValues = Record<string, string>;
 
@@ -50,6 +50,8 @@ export class InstanceCredentialsStore {
   constructor(
     private readonly prisma: PrismaClient,
     readonly cipher: CredentialsCipher,
+    /** Where `storeIfAbsent` runs when given no transaction: the driver (`Database.read`), else Prisma. */
+    private readonly sql: SqlTarget = prisma,
   ) {}
 
   /** The stored credentials, decrypted; undefined when the instance has none stored. */
@@ -63,13 +65,25 @@ export class InstanceCredentialsStore {
    * Stores `values` unless the instance already has credentials, and returns what is stored (the
    * first writer wins: two reconcilers racing on one instance end up with the same values).
    */
-  async storeIfAbsent(instanceId: string, values: CredentialValues, db: Db = this.prisma): Promise<CredentialValues> {
+  async storeIfAbsent(instanceId: string, values: CredentialValues, db?: Db): Promise<CredentialValues> {
     const ciphertext = this.cipher.encrypt(JSON.stringify(sortKeys(values)), aad(instanceId));
-    await db.instanceCredentials.createMany({
-      data: [{ instanceId, keyId: this.cipher.currentKeyId, ciphertext }],
-      skipDuplicates: true,
-    });
-    const stored = await this.read(instanceId, db);
+    const now = new Date();
+    // One statement: the row this insert wrote, or (it lost to an existing row) the existing one.
+    const rows = await sqlRows<{ ciphertext: string }>(
+      db ?? this.sql,
+      Prisma.sql`
+      WITH ins AS (
+        INSERT INTO "instance_credentials" ("instance_id", "key_id", "ciphertext", "created_at", "updated_at")
+        VALUES (${instanceId}, ${this.cipher.currentKeyId}, ${ciphertext}, ${now}, ${now})
+        ON CONFLICT DO NOTHING RETURNING "ciphertext")
+      SELECT "ciphertext" FROM ins
+      UNION ALL
+      SELECT "ciphertext" FROM "instance_credentials" WHERE "instance_id" = ${instanceId} AND NOT EXISTS (SELECT 1 FROM ins)`,
+    );
+    const row = rows[0];
+    if (row) return this.open(instanceId, row.ciphertext);
+    // A racing writer committed after this statement's snapshot was taken: read what it stored.
+    const stored = await this.read(instanceId, db ?? this.prisma);
     if (!stored) throw new Error(`credentials of instance ${instanceId} were not stored`);
     return stored;
   }
@@ -81,10 +95,11 @@ export class InstanceCredentialsStore {
 
   /** The credentials to render into the instance's Secret: stored, else generated or adopted once (see the top). */
   async resolve(inst: ResolveInput): Promise<{ values: CredentialValues; source: CredentialsSource }> {
-    const stored = await this.read(inst.id);
-    if (stored) return { values: stored, source: "stored" };
+    // Never applied: generate and store in one statement (a row stored by an earlier attempt wins and is returned).
     if (inst.appliedGeneration === 0)
       return { values: await this.storeIfAbsent(inst.id, generateCredentials(inst.template)), source: "generated" };
+    const stored = await this.read(inst.id);
+    if (stored) return { values: stored, source: "stored" };
     const live = await inst.readLiveSecret();
     if (live) return { values: await this.storeIfAbsent(inst.id, live), source: "adopted" };
     // A template without credentials (Ghost) loses nothing: its (empty) set is simply stored.

@@ -5,11 +5,22 @@
  */
 import { randomInt } from "node:crypto";
 import type { Plan, Service } from "../../generated/prisma/client.js";
-import type { Tx } from "../../platform/db/index.js";
+import { Prisma, type Tx } from "../../platform/db/index.js";
 import { names, tenantNamespace } from "../../kube/templates/names.js";
 import { allocateK8sName } from "./instance-names.js";
 import { recordEvent } from "./instance-state.js";
-import { instanceViewInclude } from "./instances.view.js";
+import type { InstanceWithRefs } from "./instances.view.js";
+
+/**
+ * Every column of an instance row under its Prisma field name (`"k8s_name" AS "k8sName"`, ...), for raw
+ * statements that hand back whole rows (the reconciler's claim): each field's column is its name in
+ * snake_case. test/modules/provisioning-statements.test.ts checks the result equals Prisma's row.
+ */
+export const INSTANCE_ROW_COLUMNS = Prisma.raw(
+  Object.values(Prisma.InstanceScalarFieldEnum)
+    .map((f) => `"${f.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}" AS "${f}"`)
+    .join(", "),
+);
 
 /** Templates served over HTTP(S) get an Ingress and so a URL; PostgreSQL does not. */
 const HTTP_TEMPLATES = new Set(["n8n", "ghost"]);
@@ -36,13 +47,18 @@ export async function createInstanceRow(
     eventMessage: string;
     /** A VolumeSnapshot in the user's namespace that the instance's first volume is made from (a retained backup's). */
     volumeFromSnapshot?: string;
+    /** The service's default version when the caller has it (the catalog cache); read here otherwise. */
+    defaultVersion?: { version: string; image: string } | null;
   },
-) {
+): Promise<InstanceWithRefs> {
   const namespace = tenantNamespace(input.userId);
   const k8sName = await allocateK8sName(tx, namespace, input.name);
   const subdomain = `${k8sName}-${shortId()}.${input.baseDomain}`;
   // It runs the service's default version (the service's own image and version when it has none).
-  const version = await tx.serviceVersion.findFirst({ where: { serviceId: input.plan.serviceId, isDefault: true } });
+  const version =
+    input.defaultVersion !== undefined
+      ? input.defaultVersion
+      : await tx.serviceVersion.findFirst({ where: { serviceId: input.plan.serviceId, isDefault: true } });
   const instance = await tx.instance.create({
     data: {
       userId: input.userId,
@@ -61,12 +77,13 @@ export async function createInstanceRow(
       // The claim keeps its usual name; its immutable spec.dataSource names the snapshot (rendered on every apply).
       ...(input.volumeFromSnapshot ? { volumeClaim: names(k8sName).pvc, volumeSnapshot: input.volumeFromSnapshot } : {}),
     },
-    include: instanceViewInclude,
   });
   await recordEvent(tx, instance.id, {
     type: "CREATED",
     message: input.eventMessage,
     data: { subscriptionId: input.subscriptionId, planId: input.plan.id, k8sName, namespace },
   });
-  return instance;
+  // The plan and service it was created with are the ones the caller holds (no read back).
+  const { service, ...plan } = input.plan;
+  return { ...instance, plan, service };
 }

@@ -12,6 +12,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { DesiredState, InstanceStatus, Prisma as PrismaNs } from "../../generated/prisma/client.js";
+import { Prisma, type SqlTarget, sqlRows } from "../../platform/db/index.js";
 import type { PodProblemReason } from "../../kube/status.js";
 import type { Db, Tx } from "../../platform/db/index.js";
 
@@ -525,11 +526,46 @@ export async function recordVolumesLost(
 // ---- the reconciler's steps -----------------------------------------------------------------------
 
 /** Enters (or re-enters) a transition under `status`, starting its clock and deadline if not started. */
-export async function beginTransition(db: Db, instanceId: string, t: { status: InstanceStatus; startedAt: Date; deadline: Date }) {
-  await db.instance.update({
-    where: { id: instanceId },
-    data: { status: t.status, transitionStartedAt: t.startedAt, transitionDeadline: t.deadline },
-  });
+export async function beginTransition(
+  db: SqlTarget,
+  instanceId: string,
+  t: { status: InstanceStatus; startedAt: Date; deadline: Date },
+  event?: InstanceEventInput,
+) {
+  const set = Prisma.sql`"status" = CAST(${t.status}::text AS "InstanceStatus"), "transition_started_at" = ${t.startedAt},
+    "transition_deadline" = ${t.deadline}`;
+  await updateWithEvent(db, instanceId, set, Prisma.empty, event);
+}
+
+/**
+ * One statement: the instance row's update and (when given) its event, the event written only when
+ * the update matched. (The reconciler's steps; each was an update and an insert, or a transaction.)
+ */
+async function updateWithEvent(
+  db: SqlTarget,
+  instanceId: string,
+  set: PrismaNs.Sql,
+  guard: PrismaNs.Sql,
+  event?: InstanceEventInput,
+): Promise<boolean> {
+  const now = new Date();
+  if (!event) {
+    const rows = await sqlRows(
+      db,
+      Prisma.sql`UPDATE "instances" SET ${set}, "updated_at" = ${now} WHERE "id" = ${instanceId} ${guard} RETURNING "id"`,
+    );
+    return rows.length === 1;
+  }
+  const data = event.data === undefined ? null : JSON.stringify(event.data);
+  const rows = await sqlRows(
+    db,
+    Prisma.sql`
+    WITH u AS (UPDATE "instances" SET ${set}, "updated_at" = ${now} WHERE "id" = ${instanceId} ${guard} RETURNING "id")
+    INSERT INTO "instance_events" ("id", "instance_id", "type", "level", "message", "data", "created_at")
+    SELECT ${randomUUID()}, u."id", ${event.type}, ${event.level ?? "INFO"}, ${event.message}, ${data}::jsonb, ${now} FROM u
+    RETURNING "id"`,
+  );
+  return rows.length === 1;
 }
 
 /** Desired TERMINATED: the objects are being deleted. */
@@ -542,8 +578,15 @@ export async function beginTerminating(db: Db, instanceId: string): Promise<void
  * Every object of `generation` is applied; `appliedFields` records, per object, the hash of the
  * fields our field manager owns after the apply (what the health sweep checks for drift).
  */
-export async function markApplied(db: Db, instanceId: string, generation: number, appliedFields: Record<string, string>): Promise<void> {
-  await db.instance.update({ where: { id: instanceId }, data: { appliedGeneration: generation, appliedFields } });
+export async function markApplied(
+  db: SqlTarget,
+  instanceId: string,
+  generation: number,
+  appliedFields: Record<string, string>,
+  event?: InstanceEventInput,
+): Promise<void> {
+  const set = Prisma.sql`"applied_generation" = ${generation}, "applied_fields" = ${JSON.stringify(appliedFields)}::jsonb`;
+  await updateWithEvent(db, instanceId, set, Prisma.empty, event);
 }
 
 /**
@@ -551,23 +594,42 @@ export async function markApplied(db: Db, instanceId: string, generation: number
  * generation that arrived meanwhile stays due.
  */
 export async function converged(
-  db: Db,
+  db: SqlTarget,
   inst: { id: string; generation: number; provisionedAt: Date | null },
-  c: { owner: string; status: "RUNNING" | "SUSPENDED" | "STOPPED"; url: string; at: Date },
-): Promise<void> {
-  await db.instance.updateMany({
-    where: { id: inst.id, leaseOwner: c.owner, generation: inst.generation },
-    data: {
-      status: c.status,
-      statusMessage: null,
-      observedGeneration: inst.generation,
-      url: c.url,
-      provisionedAt: inst.provisionedAt ?? (c.status === "RUNNING" ? c.at : null),
-      transitionStartedAt: null,
-      transitionDeadline: null,
-      attempts: 0,
-    },
-  });
+  c: {
+    owner: string;
+    status: "RUNNING" | "SUSPENDED" | "STOPPED";
+    url: string | null;
+    at: Date;
+    releaseClaim?: boolean;
+    /** More assignments for the same update (the rollout's health observation). */
+    alsoSet?: PrismaNs.Sql;
+  },
+  /** Recorded whether or not the guarded update matched, in the same statement (one commit). */
+  event?: InstanceEventInput,
+): Promise<boolean> {
+  const provisionedAt = inst.provisionedAt ?? (c.status === "RUNNING" ? c.at : null);
+  // With releaseClaim the claim is given back by this same update (the work queue's release is then not needed).
+  const release = c.releaseClaim ? Prisma.sql`, "lease_owner" = NULL, "lease_expires_at" = NULL` : Prisma.empty;
+  const also = c.alsoSet ? Prisma.sql`, ${c.alsoSet}` : Prisma.empty;
+  const now = new Date();
+  const update = Prisma.sql`
+    UPDATE "instances"
+       SET "status" = CAST(${c.status}::text AS "InstanceStatus"), "status_message" = NULL, "observed_generation" = ${inst.generation},
+           "url" = ${c.url}, "provisioned_at" = ${provisionedAt}::timestamptz, "transition_started_at" = NULL,
+           "transition_deadline" = NULL, "attempts" = 0, "updated_at" = ${now} ${release} ${also}
+     WHERE "id" = ${inst.id} AND "lease_owner" = ${c.owner} AND "generation" = ${inst.generation}`;
+  if (!event) return (await sqlRows(db, Prisma.sql`${update} RETURNING "id"`)).length === 1;
+  const data = event.data === undefined ? null : JSON.stringify(event.data);
+  const rows = await sqlRows<{ matched: number }>(
+    db,
+    Prisma.sql`
+    WITH u AS (${update} RETURNING "id")
+    INSERT INTO "instance_events" ("id", "instance_id", "type", "level", "message", "data", "created_at")
+    VALUES (${randomUUID()}, ${inst.id}, ${event.type}, ${event.level ?? "INFO"}, ${event.message}, ${data}::jsonb, ${now})
+    RETURNING (SELECT count(*)::int FROM u) AS "matched"`,
+  );
+  return rows[0]?.matched === 1;
 }
 
 /** Objects deleted: TERMINATED. */

@@ -7,7 +7,7 @@
  * each its restore size in whole GiB, rounded up (the instance's plan storage while it is pending).
  */
 import type { AuditService } from "../audit/audit.service.js";
-import type { Db, PrismaClient, Tx } from "../../platform/db/index.js";
+import { type Db, Prisma, type PrismaClient, type Tx } from "../../platform/db/index.js";
 import { NotFoundError, QuotaExceededError } from "../../platform/domain-errors.js";
 import type { AdminQuotaView, QuotaLimits, QuotaPutReq, QuotaUsage, QuotaView } from "./quotas.schema.js";
 
@@ -44,43 +44,64 @@ export class QuotaService {
    * and objects), optionally ignoring some (e.g. the one being resized).
    */
   async usage(db: Db, userId: string, opts: { excludeInstanceIds?: string[] } = {}): Promise<QuotaUsage> {
-    const rows = await db.instance.findMany({
-      where: {
-        userId,
-        status: { not: "TERMINATED" },
-        desiredState: { not: "TERMINATED" },
-        // A FAILED instance that never ran was rolled back; one that had run keeps its objects and data.
-        NOT: { status: "FAILED", provisionedAt: null },
-        ...(opts.excludeInstanceIds?.length ? { id: { notIn: opts.excludeInstanceIds } } : {}),
+    return (await this.limitsAndUsage(db, userId, opts)).usage;
+  }
+
+  /**
+   * The user's limits and usage in one statement: the usage rule (see the top of this file) as SQL,
+   * the limits from the quota row or the defaults.
+   */
+  private async limitsAndUsage(db: Db, userId: string, opts: { excludeInstanceIds?: string[] } = {}): Promise<QuotaView> {
+    const exclude = opts.excludeInstanceIds?.length ? Prisma.sql`AND i."id" <> ALL(${opts.excludeInstanceIds}::text[])` : Prisma.empty;
+    const rows = await db.$queryRaw<
+      Array<{
+        has_quota: boolean;
+        max_instances: number | null;
+        q_cpu: number | null;
+        q_memory: number | null;
+        q_storage: number | null;
+        instances: number;
+        cpu: number;
+        memory: number;
+        storage: number;
+        backup_storage: number;
+      }>
+    >`
+      SELECT q."user_id" IS NOT NULL AS "has_quota", q."max_instances", q."cpu_milli" AS "q_cpu", q."memory_mb" AS "q_memory",
+             q."storage_gb" AS "q_storage", u."instances", u."cpu", u."memory", u."storage", b."backup_storage"
+        FROM (SELECT 1) AS one
+        LEFT JOIN "quotas" q ON q."user_id" = ${userId}
+       CROSS JOIN (
+         SELECT count(*)::int AS "instances", coalesce(sum(p."cpu_milli"), 0)::int AS "cpu",
+                coalesce(sum(p."memory_mb"), 0)::int AS "memory", coalesce(sum(p."storage_gb"), 0)::int AS "storage"
+           FROM "instances" i JOIN "plans" p ON p."id" = i."plan_id"
+          WHERE i."user_id" = ${userId} AND i."status" <> 'TERMINATED' AND i."desired_state" <> 'TERMINATED'
+            AND NOT (i."status" = 'FAILED' AND i."provisioned_at" IS NULL) ${exclude}) AS u
+       CROSS JOIN (
+         SELECT coalesce(sum(CASE WHEN b."size_bytes" IS NULL THEN p."storage_gb" ELSE ceil(b."size_bytes" / 1073741824.0) END), 0)::int AS "backup_storage"
+           FROM "backups" b JOIN "instances" i ON i."id" = b."instance_id" JOIN "plans" p ON p."id" = i."plan_id"
+          WHERE b."user_id" = ${userId} AND b."status" IN ('PENDING', 'READY') AND b."delete_requested_at" IS NULL
+            AND (i."status" <> 'TERMINATED' OR b."retained_until" IS NOT NULL)) AS b`;
+    const r = rows[0];
+    if (!r) throw new Error("quota usage query returned no row");
+    const limits = this.limitsOf(
+      r.has_quota
+        ? { maxInstances: Number(r.max_instances), cpuMilli: Number(r.q_cpu), memoryMb: Number(r.q_memory), storageGb: Number(r.q_storage) }
+        : null,
+    );
+    return {
+      limits,
+      usage: {
+        instances: Number(r.instances),
+        cpuMilli: Number(r.cpu),
+        memoryMb: Number(r.memory),
+        storageGb: Number(r.storage) + Number(r.backup_storage),
       },
-      select: { plan: { select: { cpuMilli: true, memoryMb: true, storageGb: true } } },
-    });
-    const usage: QuotaUsage = { instances: 0, cpuMilli: 0, memoryMb: 0, storageGb: 0 };
-    for (const { plan } of rows) {
-      usage.instances += 1;
-      usage.cpuMilli += plan.cpuMilli;
-      usage.memoryMb += plan.memoryMb;
-      usage.storageGb += plan.storageGb;
-    }
-    const backups = await db.backup.findMany({
-      where: {
-        userId,
-        status: { in: ["PENDING", "READY"] },
-        deleteRequestedAt: null,
-        // A deleted instance's retained backup still holds its snapshot.
-        OR: [{ instance: { status: { not: "TERMINATED" } } }, { retainedUntil: { not: null } }],
-      },
-      select: { sizeBytes: true, instance: { select: { plan: { select: { storageGb: true } } } } },
-    });
-    for (const b of backups) {
-      usage.storageGb += b.sizeBytes === null ? b.instance.plan.storageGb : Math.ceil(Number(b.sizeBytes) / 2 ** 30);
-    }
-    return usage;
+    };
   }
 
   async view(userId: string, db: Db = this.opts.prisma): Promise<QuotaView> {
-    const [limits, usage] = await Promise.all([this.limits(db, userId), this.usage(db, userId)]);
-    return { limits, usage };
+    return this.limitsAndUsage(db, userId);
   }
 
   /**
@@ -90,8 +111,7 @@ export class QuotaService {
    * so that two concurrent requests cannot both pass on the same usage.
    */
   async assertWithinQuota(tx: Tx, userId: string, requested: ResourceDelta, opts: { excludeInstanceIds?: string[] } = {}): Promise<void> {
-    const limits = await this.limits(tx, userId);
-    const usage = await this.usage(tx, userId, opts);
+    const { limits, usage } = await this.limitsAndUsage(tx, userId, opts);
     for (const limit of QUOTA_LIMITS) {
       const key = USAGE_KEY[limit];
       const req = requested[key];

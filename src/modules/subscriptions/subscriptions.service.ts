@@ -3,6 +3,7 @@
  * reconciler), reading them, and cancelling (pro-rata refund, instance terminated).
  */
 import type { AuditService } from "../audit/audit.service.js";
+import type { CatalogCache, CatalogPlan, DefaultVersion } from "../catalog/catalog-cache.js";
 import type { Clock } from "../../platform/clock.js";
 import type { PrismaClient, Tx } from "../../platform/db/index.js";
 import { ConflictError, InvalidStateError, NotFoundError } from "../../platform/domain-errors.js";
@@ -40,6 +41,8 @@ export class SubscriptionsService implements InstanceSubscriptions {
   constructor(
     private readonly opts: {
       prisma: PrismaClient;
+      /** Plans, services and default versions (read from memory, not per request). */
+      catalog: CatalogCache;
       ledger: LedgerService;
       quotas: QuotaService;
       idempotency: IdempotencyService;
@@ -62,11 +65,15 @@ export class SubscriptionsService implements InstanceSubscriptions {
     body: SubscriptionCreateReq,
     idempotencyKey?: string,
   ): Promise<IdempotentResponse<SubscriptionCreateResponse>> {
+    // Looked up before the transaction: a cache miss loads the catalog on other pool connections,
+    // which must never wait behind connections held by transactions (that starves the pool). What it
+    // finds is judged inside the transaction, as before (a replayed request is not judged again).
+    const catalog = await this.catalogFor(body.planId);
     for (let attempt = 1; ; attempt++) {
       try {
         const res = await this.opts.idempotency.execute<SubscriptionCreateResponse>(
           { userId, scope: "subscriptions.create", key: idempotencyKey, request: body },
-          async (tx) => ({ status: 201, body: await this.createInTx(tx, userId, body) }),
+          async (tx) => ({ status: 201, body: await this.createInTx(tx, userId, body, catalog) }),
         );
         if (!res.replayed) this.opts.signal.instanceChanged(res.body.instance.id);
         return res;
@@ -78,9 +85,20 @@ export class SubscriptionsService implements InstanceSubscriptions {
     }
   }
 
-  private async createInTx(tx: Tx, userId: string, body: SubscriptionCreateReq): Promise<SubscriptionCreateResponse> {
-    await lockUser(tx, userId);
-    const plan = await tx.plan.findUnique({ where: { id: body.planId }, include: { service: true } });
+  /** The plan with its service, and the service's default version (the catalog cache). */
+  private async catalogFor(planId: string): Promise<{ plan: CatalogPlan | undefined; defaultVersion: DefaultVersion | null }> {
+    const plan = await this.opts.catalog.plan(planId);
+    return { plan, defaultVersion: plan ? await this.opts.catalog.defaultVersion(plan.serviceId) : null };
+  }
+
+  private async createInTx(
+    tx: Tx,
+    userId: string,
+    body: SubscriptionCreateReq,
+    catalog: { plan: CatalogPlan | undefined; defaultVersion: DefaultVersion | null },
+  ): Promise<SubscriptionCreateResponse> {
+    const user = await lockUser(tx, userId);
+    const plan = catalog.plan;
     if (!plan) throw new NotFoundError("Plan not found");
     if (!plan.isActive || !plan.service.isActive) {
       throw new PlanUnavailableError(`Plan '${plan.service.slug}/${plan.slug}' is not available`, {
@@ -108,6 +126,8 @@ export class SubscriptionsService implements InstanceSubscriptions {
         referenceType: "subscription",
         referenceId: subscription.id,
         idempotencyKey: ledgerKeys.firstPeriod(subscription.id),
+        // The user row is locked above and its balance unchanged since.
+        locked: user,
       });
     }
     const instance = await createInstanceRow(tx, {
@@ -117,6 +137,7 @@ export class SubscriptionsService implements InstanceSubscriptions {
       name: body.instanceName,
       baseDomain: this.opts.baseDomain,
       eventMessage: `Instance requested by subscription to ${plan.service.name} ${plan.name}`,
+      defaultVersion: catalog.defaultVersion,
       ...(fromBackup ? { volumeFromSnapshot: fromBackup.snapshotName } : {}),
     });
     if (fromBackup && !(await adoptRetained(tx, fromBackup, instance, now))) {
@@ -134,8 +155,11 @@ export class SubscriptionsService implements InstanceSubscriptions {
         ...(fromBackup ? { restoredFromBackupId: fromBackup.id } : {}),
       },
     });
-    const full = await tx.subscription.findUniqueOrThrow({ where: { id: subscription.id }, include: subscriptionViewInclude });
-    return { subscription: toSubscriptionView(full), instance: toInstanceView(instance) };
+    // Built from what this transaction wrote (nothing else touches the new subscription row): no read back.
+    return {
+      subscription: toSubscriptionView({ ...subscription, plan, instances: [{ id: instance.id }] }),
+      instance: toInstanceView(instance),
+    };
   }
 
   async list(userId: string, q: SubscriptionListQuery): Promise<Paginated<SubscriptionView>> {

@@ -28,6 +28,17 @@ export function prismaRead(db: Db): SqlRead {
   return <T>(sql: Prisma.Sql) => db.$queryRaw<T[]>(sql);
 }
 
+/**
+ * Where a raw statement may run: Prisma (the client or a transaction, for composing) or, outside any
+ * transaction, straight on the driver (`Database.read`, past Prisma's engine: the reconciler's hot
+ * statements). `sqlRows` runs it on either.
+ */
+export type SqlTarget = Db | SqlRead;
+
+export function sqlRows<T>(db: SqlTarget, sql: Prisma.Sql): Promise<T[]> {
+  return typeof db === "function" ? db<T>(sql) : db.$queryRaw<T[]>(sql);
+}
+
 /** A Prisma interactive-transaction client (what `$transaction(async (tx) => ...)` hands over). */
 export type Tx = Parameters<Parameters<PrismaClient["$transaction"]>[0]>[0];
 /** Either the client or a transaction: services accept both so callers can compose transactions. */
