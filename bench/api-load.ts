@@ -213,6 +213,13 @@ async function kubeCallsByVerb(base: string): Promise<Record<string, number>> {
   return out;
 }
 
+/** The API's V8 heap from its /metrics (prom-client's default metrics), in MB: used and total (reserved). */
+async function heapMb(base: string): Promise<{ used: number; total: number }> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const gauge = (name: string) => Number(new RegExp(`^minispod_${name} (\\S+)$`, "m").exec(text)?.[1]) / 2 ** 20;
+  return { used: gauge("nodejs_heap_size_used_bytes"), total: gauge("nodejs_heap_size_total_bytes") };
+}
+
 const diff = (after: Record<string, number>, before: Record<string, number>) =>
   Object.entries(after)
     .map(([k, v]) => [k, v - (before[k] ?? 0)] as const)
@@ -440,6 +447,7 @@ async function measure(
     const emulatorBefore = await ask({ type: "counts" }, "counts");
     // Its heap still holds what the convergence sweep (10,000 results, 13 LISTs) grew it to: V8 keeps it.
     const startRss = rssMb(server.pid as number);
+    const startHeap = await heapMb(base);
     let peakRss = 0;
     const sampler = setInterval(() => {
       peakRss = Math.max(peakRss, rssMb(server.pid as number));
@@ -462,6 +470,8 @@ async function measure(
       }
     }
     clearInterval(sampler);
+    const endRss = rssMb(server.pid as number);
+    const endHeap = await heapMb(base);
     const apiCalls = diff(await kubeCallsByVerb(base), callsBefore);
     const emulatorAfter = await ask({ type: "counts" }, "counts");
     const emulatorCalls = diff(emulatorAfter.byVerb, emulatorBefore.byVerb);
@@ -499,7 +509,7 @@ async function measure(
         `- the API in its own process (PostgreSQL, pool of ${API_POOL_SIZE}, K8S_MODE=cluster, log level ${process.env.BENCH_LOG_LEVEL ?? "info"} to /dev/null), the Kubernetes API emulator in another; raw = \`pg.Pool\` of ${API_POOL_SIZE} in the load generator, same workers; ratio = raw req/s / API req/s`,
         `- converged before measuring: one health sweep through the API (POST /api/admin/health/check, ${(sweepMs / 1000).toFixed(1)} s) found ${results.length} instances, none with missing or drifted objects, ${check.repaired.length} repairs requested`,
         `- cluster calls during the measurement: the API's (minispod_kube_api_calls_total by verb) ${fmtCounts(apiCalls)}; writes (apply/create/update/patch/delete) ${applies.reduce((n, [, v]) => n + v, 0)}; served by the emulator ${fmtCounts(emulatorCalls)}`,
-        `- API server (its process only) peak RSS while the loops ran: ${peakRss.toFixed(0)} MB (${startRss.toFixed(0)} MB when they started, right after the convergence sweep)`,
+        `- API server (its process only) peak RSS while the loops ran: ${peakRss.toFixed(0)} MB (${startRss.toFixed(0)} MB when they started, right after the convergence sweep; ${endRss.toFixed(0)} MB at the end); its V8 heap (/metrics: nodejs_heap_size_used_bytes of nodejs_heap_size_total_bytes, garbage not yet collected included) ${startHeap.used.toFixed(0)} of ${startHeap.total.toFixed(0)} MB when they started, ${endHeap.used.toFixed(0)} of ${endHeap.total.toFixed(0)} MB at the end`,
         "- CPU ms/req: CPU time (user + system, /proc) of the API process, and of the PostgreSQL backends of the bench database, per request in the phase — the cost of a request, which a busy machine does not change the way it changes req/s",
         "",
         "| request | workers | API req/s | API p50 ms | API p99 ms | raw q/s | raw p50 ms | raw p99 ms | raw/API | API CPU ms/req | its DB CPU ms/req | raw DB CPU ms/q | errors |",
