@@ -221,6 +221,13 @@ async function kubeCallsByVerb(base: string): Promise<Record<string, number>> {
   return out;
 }
 
+/** The API's V8 heap from its /metrics (prom-client's default metrics), in MB: used and total (reserved). */
+async function heapMb(base: string): Promise<{ used: number; total: number }> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const gauge = (name: string) => Number(new RegExp(`^minispod_${name} (\\S+)$`, "m").exec(text)?.[1]) / 2 ** 20;
+  return { used: gauge("nodejs_heap_size_used_bytes"), total: gauge("nodejs_heap_size_total_bytes") };
+}
+
 const diff = (after: Record<string, number>, before: Record<string, number>) =>
   Object.entries(after)
     .map(([k, v]) => [k, v - (before[k] ?? 0)] as const)
@@ -453,6 +460,7 @@ async function measure(
     const emulatorBefore = await ask({ type: "counts" }, "counts");
     // Its heap still holds what the convergence sweep (10,000 results, 13 LISTs) grew it to: V8 keeps it.
     const startRss = rssMb(server.pid as number);
+    const startHeap = await heapMb(base);
     let peakRss = 0;
     const sampler = setInterval(() => {
       peakRss = Math.max(peakRss, rssMb(server.pid as number));
@@ -480,6 +488,8 @@ async function measure(
       }
     }
     clearInterval(sampler);
+    const endRss = rssMb(server.pid as number);
+    const endHeap = await heapMb(base);
     const apiCalls = diff(await kubeCallsByVerb(base), callsBefore);
     const emulatorAfter = await ask({ type: "counts" }, "counts");
     const emulatorCalls = diff(emulatorAfter.byVerb, emulatorBefore.byVerb);
@@ -518,7 +528,7 @@ async function measure(
         `- the API in its own process (PostgreSQL, pool of ${API_POOL_SIZE}, K8S_MODE=cluster, log level ${process.env.BENCH_LOG_LEVEL ?? "info"} to /dev/null), the Kubernetes API emulator in another; raw = \`pg.Pool\` of ${API_POOL_SIZE} in the load generator, same workers; ratio = raw req/s / API req/s`,
         `- converged before measuring: one health sweep through the API (POST /api/admin/health/check, ${(sweepMs / 1000).toFixed(1)} s) found ${results.length} instances, none with missing or drifted objects, ${check.repaired.length} repairs requested`,
         `- cluster calls during the measurement: the API's (minispod_kube_api_calls_total by verb) ${fmtCounts(apiCalls)}; writes (apply/create/update/patch/delete) ${applies.reduce((n, [, v]) => n + v, 0)}; served by the emulator ${fmtCounts(emulatorCalls)}`,
-        `- API server (its process only) peak RSS while the loops ran: ${peakRss.toFixed(0)} MB (${startRss.toFixed(0)} MB when they started, right after the convergence sweep)`,
+        `- API server (its process only) peak RSS while the loops ran: ${peakRss.toFixed(0)} MB (${startRss.toFixed(0)} MB when they started, right after the convergence sweep; ${endRss.toFixed(0)} MB at the end); its V8 heap (/metrics: nodejs_heap_size_used_bytes of nodejs_heap_size_total_bytes, garbage not yet collected included) ${startHeap.used.toFixed(0)} of ${startHeap.total.toFixed(0)} MB when they started, ${endHeap.used.toFixed(0)} of ${endHeap.total.toFixed(0)} MB at the end`,
         `- with no requests at all (${IDLE_SECONDS} s before the rounds) the API process used ${(idle.apiMs / IDLE_SECONDS).toFixed(0)} ms of CPU per second and the bench database's backends ${(idle.dbMs / IDLE_SECONDS).toFixed(0)} ms/s: the background loops, included in the CPU ms/req columns below`,
         "- CPU ms/req: CPU time (user + system, /proc) of the API process, and of the PostgreSQL backends of the bench database, per request in the phase — the cost of a request, which a busy machine does not change the way it changes req/s",
         "",

@@ -103,6 +103,16 @@ export interface ListOptions {
   raw?: boolean;
 }
 
+/**
+ * Where a LIST hands its items page by page instead of returning them all (`items` is then empty):
+ * whoever keeps a projection of each item (an informer) never holds every page at once.
+ */
+export interface ListSink<T> {
+  item(item: T): void;
+  /** The list starts over (its continue token expired): forget what `item` was given so far. */
+  restart(): void;
+}
+
 export interface ListResult<T> {
   items: T[];
   /** The list's resourceVersion (its first page's: later pages are the same snapshot), to WATCH from. */
@@ -378,8 +388,13 @@ export class KubeClient {
    * Every object of a kind matching a label selector, across all namespaces unless one is given,
    * following `continue` tokens page by page. An expired token (410) restarts the list once.
    */
-  async listAll<T = KubernetesObject>(kind: KnownKind | KindRef, labelSelector?: string, opts: ListOptions = {}): Promise<ListResult<T>> {
-    return this.listPaged<T>(opts.raw ? this.rawObjects : this.objects, kind, labelSelector, opts);
+  async listAll<T = KubernetesObject>(
+    kind: KnownKind | KindRef,
+    labelSelector?: string,
+    opts: ListOptions = {},
+    sink?: ListSink<T>,
+  ): Promise<ListResult<T>> {
+    return this.listPaged<T>(opts.raw ? this.rawObjects : this.objects, kind, labelSelector, opts, sink);
   }
 
   /**
@@ -387,15 +402,21 @@ export class KubeClient {
    * server's `PartialObjectMetadataList`: what the health sweep needs to find drift without reading
    * specs — and without ever reading Secret data. Needs `list` on the resource, like `listAll`.
    */
-  async listMetadata(kind: KnownKind | KindRef, labelSelector?: string, opts: ListOptions = {}): Promise<ListResult<ObjectMetadataOnly>> {
-    return this.listPaged<ObjectMetadataOnly>(this.metadataObjects, kind, labelSelector, opts);
+  async listMetadata(
+    kind: KnownKind | KindRef,
+    labelSelector?: string,
+    opts: ListOptions = {},
+    sink?: ListSink<ObjectMetadataOnly>,
+  ): Promise<ListResult<ObjectMetadataOnly>> {
+    return this.listPaged<ObjectMetadataOnly>(this.metadataObjects, kind, labelSelector, opts, sink);
   }
 
   private async listPaged<T>(
     api: KubernetesObjectApi,
     kind: KnownKind | KindRef,
-    labelSelector?: string,
-    opts: ListOptions = {},
+    labelSelector: string | undefined,
+    opts: ListOptions,
+    sink: ListSink<T> | undefined,
   ): Promise<ListResult<T>> {
     const { apiVersion, kind: k } = kindRef(kind);
     const pageSize = opts.pageSize ?? 500;
@@ -410,7 +431,8 @@ export class KubeClient {
             api.list(apiVersion, k, opts.namespace, undefined, undefined, undefined, opts.fieldSelector, labelSelector, pageSize, token),
           );
           calls++;
-          items.push(...(page.items as T[]));
+          if (sink) for (const item of page.items as T[]) sink.item(item);
+          else for (const item of page.items as T[]) items.push(item);
           const meta = page.metadata as { _continue?: string; continue?: string; resourceVersion?: string } | undefined;
           resourceVersion ??= meta?.resourceVersion;
           token = meta?._continue || meta?.continue || undefined;
@@ -419,6 +441,7 @@ export class KubeClient {
       } catch (err) {
         if (err instanceof KubeConflictError && err.statusCode === 410 && restart === 0) {
           calls++;
+          sink?.restart();
           continue;
         }
         throw err;

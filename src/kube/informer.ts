@@ -62,7 +62,47 @@ export interface InformerStats {
   failures: number;
 }
 
-const key = (m: V1ObjectMeta | undefined) => `${m?.namespace ?? ""}/${m?.name ?? ""}`;
+/**
+ * The cache: objects by namespace, then by name — no "namespace/name" key string per object (with
+ * 10,000 objects those keys cost more than a small projection). A namespace left empty is dropped.
+ */
+class ObjectStore<T> {
+  private readonly byNamespace = new Map<string, Map<string, T>>();
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  get(namespace: string, name: string): T | undefined {
+    return this.byNamespace.get(namespace)?.get(name);
+  }
+
+  set(m: V1ObjectMeta | undefined, value: T): void {
+    const namespace = m?.namespace ?? "";
+    const name = m?.name ?? "";
+    let names = this.byNamespace.get(namespace);
+    if (!names) {
+      names = new Map();
+      this.byNamespace.set(namespace, names);
+    }
+    const before = names.size;
+    names.set(name, value);
+    this.count += names.size - before;
+  }
+
+  delete(m: V1ObjectMeta | undefined): void {
+    const namespace = m?.namespace ?? "";
+    const names = this.byNamespace.get(namespace);
+    if (!names?.delete(m?.name ?? "")) return;
+    this.count--;
+    if (names.size === 0) this.byNamespace.delete(namespace);
+  }
+
+  *values(): IterableIterator<T> {
+    for (const names of this.byNamespace.values()) yield* names.values();
+  }
+}
 
 /** Whether a watch ERROR event / failure means "resourceVersion too old": LIST again. */
 function isExpired(err: unknown): boolean {
@@ -73,7 +113,7 @@ class ExpiredError extends Error {}
 
 export class Informer<T> {
   readonly kind: KnownKind;
-  private cache = new Map<string, T>();
+  private cache = new ObjectStore<T>();
   private rv: string | undefined;
   private listed = false;
   private _state: InformerState = "stopped";
@@ -117,7 +157,7 @@ export class Informer<T> {
   }
 
   get(namespace: string, name: string): T | undefined {
-    return this.cache.get(`${namespace}/${name}`);
+    return this.cache.get(namespace, name);
   }
 
   start(): void {
@@ -218,11 +258,17 @@ export class Informer<T> {
     this.setState("listing");
     this.listed = false;
     const { client, kind, labelSelector, pageSize = 500 } = this.o;
+    // Each page's objects are projected as they arrive: the LIST is never held whole.
+    let next = new ObjectStore<T>();
+    const sink = {
+      item: (obj: Meta) => next.set(obj.metadata, this.o.transform(obj)),
+      restart: () => {
+        next = new ObjectStore<T>();
+      },
+    };
     const result = this.o.metadataOnly
-      ? await client.listMetadata(kind, labelSelector, { pageSize })
-      : await client.listAll<Meta>(kind, labelSelector, { pageSize, raw: true });
-    const next = new Map<string, T>();
-    for (const obj of result.items as Meta[]) next.set(key(obj.metadata), this.o.transform(obj));
+      ? await client.listMetadata(kind, labelSelector, { pageSize }, sink)
+      : await client.listAll<Meta>(kind, labelSelector, { pageSize, raw: true }, sink);
     if (!result.resourceVersion) throw new Error(`LIST ${kind} returned no resourceVersion`);
     this.cache = next;
     this.rv = result.resourceVersion;
@@ -245,10 +291,10 @@ export class Informer<T> {
         switch (type) {
           case "ADDED":
           case "MODIFIED":
-            this.cache.set(key(obj.metadata), this.o.transform(obj));
+            this.cache.set(obj.metadata, this.o.transform(obj));
             break;
           case "DELETED":
-            this.cache.delete(key(obj.metadata));
+            this.cache.delete(obj.metadata);
             break;
           case "BOOKMARK":
             break;

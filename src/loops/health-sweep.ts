@@ -112,7 +112,12 @@ export class HealthLoop {
   /** Sweeps of this process run one at a time (they share one lease holder id). */
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
     const p = this.queue.then(fn, fn);
-    this.queue = p.catch(() => {});
+    // Settles when p does, holding neither its value nor its error: `p.catch(() => {})` would resolve
+    // with p's value and keep the last sweep's results (10,000 of them) alive until the next sweep.
+    this.queue = p.then(
+      () => {},
+      () => {},
+    );
     return p;
   }
 

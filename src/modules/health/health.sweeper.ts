@@ -104,6 +104,76 @@ export class HealthSweeper {
   private async run(req: SweepRequest, started: number): Promise<SweepResult> {
     const startedAt = this.o.clock.now();
     const sweepId = randomUUID();
+    // The instances' rows and the fleet's observation live only in readAndJudge: they are garbage
+    // before the write starts, not held (with 10,000 instances, tens of MB) until the sweep ends.
+    const { checkedAt, results, records, volumeLost, toRepair, driftedTenants, fleet, tLoaded, tRead } = await this.readAndJudge(req);
+    const sweep: SweepView = {
+      id: sweepId,
+      trigger: req.trigger,
+      startedAt: startedAt.toISOString(),
+      finishedAt: startedAt.toISOString(),
+      durationMs: 0,
+      instanceCount: results.length,
+      clusterReachable: fleet.readable,
+      metricsAvailable: fleet.metricsAvailable,
+      apiCalls: fleet.calls,
+      error: fleet.readable ? null : (fleet.error ?? "cluster could not be read"),
+    };
+    const tJudged = performance.now();
+    const tFetched = Math.max(tLoaded, tRead);
+    const repaired = await inTransaction(
+      this.o.prisma,
+      async (tx) => {
+        if (req.stillOwner && !(await req.stillOwner(tx)))
+          throw new SweepAbandonedError("the health sweeper lease was lost; sweep abandoned");
+        const { repository } = this.o;
+        if (records.length) {
+          await repository.insertChecks(tx, sweepId, checkedAt, records);
+          await repository.updateHealth(tx, checkedAt, records);
+          await repository.recordHealthChanges(tx, checkedAt, records);
+        }
+        if (!req.instanceIds) await repository.resetNotRunning(tx);
+        const repairedIds = await requestRepairs(tx, checkedAt, toRepair);
+        await repository.forgetTenantBaselines(tx, driftedTenants);
+        await recordVolumesLost(tx, checkedAt, volumeLost);
+        // The sweep row last, so its duration covers reading, judging and (all but the commit of) writing.
+        sweep.durationMs = Math.round(performance.now() - started);
+        const finishedAt = new Date(startedAt.getTime() + sweep.durationMs);
+        sweep.finishedAt = finishedAt.toISOString();
+        await repository.insertSweep(tx, { ...sweep, startedAt, finishedAt });
+        return repairedIds;
+      },
+      { timeoutMs: 60_000 },
+    );
+    const tWritten = performance.now();
+    this.lastPhasesMs = {
+      loadInstances: Math.round(tLoaded - started),
+      listCluster: Math.round(tRead - started),
+      judge: Math.round(tJudged - tFetched),
+      write: Math.round(tWritten - tJudged),
+    };
+    for (const id of repaired) this.o.signal.instanceChanged(id);
+    if (repaired.length)
+      this.o.logger.warn({ instances: repaired }, "health sweep found missing or drifted objects; reconciler asked to re-apply");
+    if (volumeLost.length)
+      this.o.logger.error({ instances: volumeLost.map((v) => v.instanceId) }, "health sweep: data volumes were deleted");
+    this.o.logger.debug(
+      {
+        sweepId,
+        durationMs: sweep.durationMs,
+        phasesMs: this.lastPhasesMs,
+        instances: results.length,
+        calls: fleet.calls,
+        cached: fleet.sources.cached,
+        listed: fleet.sources.listed,
+      },
+      "health sweep",
+    );
+    return { sweep, results, repaired };
+  }
+
+  /** Reads the instances and the fleet (at the same time) and judges every instance: what the write needs, and nothing else. */
+  private async readAndJudge(req: SweepRequest) {
     // The database and the cluster are read at the same time (neither depends on the other).
     let tLoaded = 0;
     let tRead = 0;
@@ -163,84 +233,25 @@ export class HealthSweeper {
       records.push({ ...result, lastRestartCount: obs.status === "UNKNOWN" ? row.last_restart_count : obs.restartCount });
     }
 
-    const sweep: SweepView = {
-      id: sweepId,
-      trigger: req.trigger,
-      startedAt: startedAt.toISOString(),
-      finishedAt: startedAt.toISOString(),
-      durationMs: 0,
-      instanceCount: results.length,
-      clusterReachable: fleet.readable,
-      metricsAvailable: fleet.metricsAvailable,
-      apiCalls: fleet.calls,
-      error: fleet.readable ? null : (fleet.error ?? "cluster could not be read"),
-    };
-    const tJudged = performance.now();
-    const tFetched = Math.max(tLoaded, tRead);
-    // An instance whose volume is gone is never re-applied: that would create an empty volume under it.
-    const toRepair = results.filter((r) => !r.volumeLost && (r.missing.length > 0 || r.drifted.length > 0));
     const generations = new Map(rows.map((r) => [r.id, r.generation]));
+    // An instance whose volume is gone is never re-applied: that would create an empty volume under it.
+    const toRepair = results
+      .filter((r) => !r.volumeLost && (r.missing.length > 0 || r.drifted.length > 0))
+      .map((r) => ({ instanceId: r.instanceId, generation: generations.get(r.instanceId) ?? 0, missing: r.missing, drifted: r.drifted }));
     // Users whose baseline drifted: its objects are applied again with their instances' repair.
     const driftedTenants = [...new Set(rows.filter((r) => (tenantDrift.get(r.namespace)?.length ?? 0) > 0).map((r) => r.user_id))];
-
-    const repaired = await inTransaction(
-      this.o.prisma,
-      async (tx) => {
-        if (req.stillOwner && !(await req.stillOwner(tx)))
-          throw new SweepAbandonedError("the health sweeper lease was lost; sweep abandoned");
-        const { repository } = this.o;
-        if (records.length) {
-          await repository.insertChecks(tx, sweepId, checkedAt, records);
-          await repository.updateHealth(tx, checkedAt, records);
-          await repository.recordHealthChanges(tx, checkedAt, records);
-        }
-        if (!req.instanceIds) await repository.resetNotRunning(tx);
-        const repairedIds = await requestRepairs(
-          tx,
-          checkedAt,
-          toRepair.map((r) => ({
-            instanceId: r.instanceId,
-            generation: generations.get(r.instanceId) ?? 0,
-            missing: r.missing,
-            drifted: r.drifted,
-          })),
-        );
-        await repository.forgetTenantBaselines(tx, driftedTenants);
-        await recordVolumesLost(tx, checkedAt, volumeLost);
-        // The sweep row last, so its duration covers reading, judging and (all but the commit of) writing.
-        sweep.durationMs = Math.round(performance.now() - started);
-        const finishedAt = new Date(startedAt.getTime() + sweep.durationMs);
-        sweep.finishedAt = finishedAt.toISOString();
-        await repository.insertSweep(tx, { ...sweep, startedAt, finishedAt });
-        return repairedIds;
-      },
-      { timeoutMs: 60_000 },
-    );
-    const tWritten = performance.now();
-    this.lastPhasesMs = {
-      loadInstances: Math.round(tLoaded - started),
-      listCluster: Math.round(tRead - started),
-      judge: Math.round(tJudged - tFetched),
-      write: Math.round(tWritten - tJudged),
+    const { readable, error, calls, metricsAvailable, sources } = fleet;
+    return {
+      checkedAt,
+      results,
+      records,
+      volumeLost,
+      toRepair,
+      driftedTenants,
+      fleet: { readable, error, calls, metricsAvailable, sources },
+      tLoaded,
+      tRead,
     };
-    for (const id of repaired) this.o.signal.instanceChanged(id);
-    if (repaired.length)
-      this.o.logger.warn({ instances: repaired }, "health sweep found missing or drifted objects; reconciler asked to re-apply");
-    if (volumeLost.length)
-      this.o.logger.error({ instances: volumeLost.map((v) => v.instanceId) }, "health sweep: data volumes were deleted");
-    this.o.logger.debug(
-      {
-        sweepId,
-        durationMs: sweep.durationMs,
-        phasesMs: this.lastPhasesMs,
-        instances: results.length,
-        calls: fleet.calls,
-        cached: fleet.sources.cached,
-        listed: fleet.sources.listed,
-      },
-      "health sweep",
-    );
-    return { sweep, results, repaired };
   }
 
   /**

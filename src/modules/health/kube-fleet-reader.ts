@@ -21,7 +21,7 @@
 import type { KubernetesObject, V1ObjectMeta, V1Pod } from "@kubernetes/client-node";
 import type { KnownKind, KubeClient, PodUsage } from "../../kube/client.js";
 import { Informer, type InformerLogger } from "../../kube/informer.js";
-import { appliedFieldsHash, judgeAbsent, judgeStamp, objectKey, otherWriters } from "../../kube/ownership.js";
+import { appliedFieldsHash, judgeAbsent, judgeStamp, objectKey, otherWriters, type StampVerdict } from "../../kube/ownership.js";
 import { type PodSummary, summarizePod, summarizePodSummaries } from "../../kube/status.js";
 import { FLEET_SELECTOR, LABELS } from "../../kube/templates/labels.js";
 import type { FleetObject, FleetObservation, FleetReader } from "./fleet-reader.js";
@@ -49,19 +49,19 @@ export type FleetCacheMode = "all" | "metadata" | "off";
 
 type Meta = KubernetesObject & { metadata?: V1ObjectMeta; spec?: { replicas?: number } };
 
-/** What the sweep keeps of an owned object (a LIST item's or an informer's projection). */
-interface OwnedMeta {
-  namespace: string;
-  name: string;
-  instanceId?: string;
-  component?: string;
-  resourceVersion?: string;
-  terminating: boolean;
+/** What the sweep keeps of an owned object (a LIST item's or an informer's projection); it is the FleetObject the sweep judges. */
+interface OwnedMeta extends FleetObject {
+  readonly namespace: string;
+  readonly name: string;
+  readonly instanceId?: string;
+  readonly component?: string;
+  readonly resourceVersion?: string;
+  readonly terminating: boolean;
   /** `appliedFieldsHash` for our field manager: computed at once by informers (once per change), lazily for LIST items. */
   appliedHash(): string;
   writers(): string[];
   /** Workloads only. */
-  desiredReplicas?: number;
+  readonly desiredReplicas?: number;
 }
 
 /** A pod as the sweep needs it. */
@@ -70,30 +70,107 @@ interface PodMeta {
   summary: PodSummary;
 }
 
-function ownedMeta(o: Meta, manager: string, eager: boolean, workload: boolean): OwnedMeta {
-  const meta = o.metadata;
-  const labels = meta?.labels ?? {};
-  const base = {
-    namespace: meta?.namespace ?? "",
-    name: meta?.name ?? "",
-    instanceId: labels[LABELS.instanceId],
-    component: labels[LABELS.component],
-    resourceVersion: meta?.resourceVersion,
-    terminating: Boolean(meta?.deletionTimestamp),
-    ...(workload ? { desiredReplicas: o.spec?.replicas ?? 1 } : {}),
-  };
-  if (eager) {
-    // An informer keeps this for as long as the object is unchanged: no managedFields held in memory.
-    const hash = appliedFieldsHash(meta, manager);
+const NO_WRITERS: string[] = [];
+Object.freeze(NO_WRITERS);
+const NO_LABELS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
+/**
+ * What an informer keeps of an owned object for as long as it is unchanged: a few strings and the
+ * hash of the fields we applied, computed once per change — plain fields and prototype methods, no
+ * per-object closures (a closure would hold its creator's scope, and with it the whole metadata and
+ * its managedFields), so 10,000 instances' objects cost a few hundred bytes each.
+ */
+class CachedOwned implements OwnedMeta {
+  readonly namespace: string;
+  readonly name: string;
+  readonly instanceId: string | undefined;
+  readonly component: string | undefined;
+  readonly resourceVersion: string | undefined;
+  readonly terminating: boolean;
+  readonly desiredReplicas: number | undefined;
+  private readonly hash: string;
+  private readonly otherWriters: string[];
+
+  constructor(o: Meta, manager: string, workload: boolean) {
+    const meta = o.metadata;
+    const labels = meta?.labels;
+    this.namespace = meta?.namespace ?? "";
+    this.name = meta?.name ?? "";
+    this.instanceId = labels?.[LABELS.instanceId];
+    this.component = labels?.[LABELS.component];
+    this.resourceVersion = meta?.resourceVersion;
+    this.terminating = Boolean(meta?.deletionTimestamp);
+    this.desiredReplicas = workload ? (o.spec?.replicas ?? 1) : undefined;
+    this.hash = appliedFieldsHash(meta, manager);
     const writers = otherWriters(meta, manager);
-    return { ...base, appliedHash: () => hash, writers: () => writers };
+    this.otherWriters = writers.length ? writers : NO_WRITERS;
   }
-  let hash: string | undefined;
-  return { ...base, appliedHash: () => (hash ??= appliedFieldsHash(meta, manager)), writers: () => otherWriters(meta, manager) };
+
+  appliedHash(): string {
+    return this.hash;
+  }
+
+  verdict(stamp: string): StampVerdict {
+    return judgeStamp(stamp, this);
+  }
+
+  writers(): string[] {
+    return this.otherWriters;
+  }
 }
 
+/** A LIST item as the sweep reads it (for this sweep only): the hash is computed only when a resourceVersion differs. */
+class ListedOwned implements OwnedMeta {
+  readonly namespace: string;
+  readonly name: string;
+  readonly instanceId: string | undefined;
+  readonly component: string | undefined;
+  readonly resourceVersion: string | undefined;
+  readonly terminating: boolean;
+  readonly desiredReplicas: number | undefined;
+  private hash: string | undefined;
+
+  constructor(
+    private readonly meta: V1ObjectMeta | undefined,
+    private readonly manager: string,
+    desiredReplicas: number | undefined,
+  ) {
+    const labels = meta?.labels;
+    this.namespace = meta?.namespace ?? "";
+    this.name = meta?.name ?? "";
+    this.instanceId = labels?.[LABELS.instanceId];
+    this.component = labels?.[LABELS.component];
+    this.resourceVersion = meta?.resourceVersion;
+    this.terminating = Boolean(meta?.deletionTimestamp);
+    this.desiredReplicas = desiredReplicas;
+  }
+
+  appliedHash(): string {
+    this.hash ??= appliedFieldsHash(this.meta, this.manager);
+    return this.hash;
+  }
+
+  verdict(stamp: string): StampVerdict {
+    return judgeStamp(stamp, this);
+  }
+
+  writers(): string[] {
+    return otherWriters(this.meta, this.manager);
+  }
+}
+
+function ownedMeta(o: Meta, manager: string, eager: boolean, workload: boolean): OwnedMeta {
+  if (eager) return new CachedOwned(o, manager, workload);
+  return new ListedOwned(o.metadata, manager, workload ? (o.spec?.replicas ?? 1) : undefined);
+}
+
+/**
+ * A pod as the sweep judges it (summarizePodSummaries, the health rules): its labels are not read,
+ * so an informer does not keep a copy of them.
+ */
 function podMeta(p: V1Pod): PodMeta {
-  return { instanceId: p.metadata?.labels?.[LABELS.instanceId], summary: summarizePod(p) };
+  const summary = summarizePod(p);
+  return { instanceId: summary.labels[LABELS.instanceId], summary: { ...summary, labels: NO_LABELS } };
 }
 
 interface FleetCacheOptions {
@@ -284,17 +361,12 @@ export class KubeFleetReader implements FleetReader {
         const group = id ? ownedMap : o.component === "tenant" ? tenants : undefined;
         const groupKey = id ?? o.namespace;
         if (!group || !groupKey) continue;
-        const entry: FleetObject = {
-          verdict: (stamp) => judgeStamp(stamp, o),
-          terminating: o.terminating,
-          writers: o.writers,
-        };
         let objects = group.get(groupKey);
         if (!objects) {
           objects = new Map();
           group.set(groupKey, objects);
         }
-        objects.set(objectKey(kind, o.name), entry);
+        objects.set(objectKey(kind, o.name), o);
         if (kind === "Service" && id) {
           const set = serviceNames.get(id) ?? new Set<string>();
           set.add(o.name);
