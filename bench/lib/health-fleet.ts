@@ -11,6 +11,10 @@ import { randomUUID } from "node:crypto";
 import type { KubeEmulator } from "@minispod/kube-emulator";
 import { appliedStamp, type MetadataLike, objectKey } from "../../src/kube/ownership.js";
 import { LABELS, MANAGED_BY } from "../../src/kube/templates/labels.js";
+import { loadConfig } from "../../src/config/index.js";
+import { tenantNamespace } from "../../src/kube/templates/names.js";
+import { renderTenant } from "../../src/kube/templates/tenant.js";
+import { hashManifests } from "../../src/loops/reconciler/tenant-sync.js";
 import type { PrismaClient } from "../../src/platform/db/index.js";
 
 export interface SeededFleet {
@@ -192,10 +196,26 @@ export async function seedHealthFleet(
     }
     tenants.push(JSON.stringify(fields));
   }
+  // The users' baselines as the API's tenant sync renders them (on the default configuration, which the
+  // benchmarks' API runs with) recorded as applied: otherwise that sync would apply 1,000 baselines
+  // (10,000 objects) while the benchmark measures, which a converged fleet never does.
+  const config = loadConfig({});
+  const renderedHash = (userId: string) =>
+    hashManifests(
+      renderTenant({
+        userId,
+        namespace: tenantNamespace(userId),
+        quota: { ...config.quotaDefaults },
+        ingressControllerNamespace: config.kube.ingressControllerNamespace,
+      }),
+    );
+  const owning = userIds.slice(0, tenants.length);
   await prisma.$executeRawUnsafe(
-    `UPDATE "users" u SET "tenant_applied_fields" = v.fields::jsonb FROM unnest($1::text[], $2::text[]) AS v(id, fields) WHERE u."id" = v.id`,
-    userIds.slice(0, tenants.length),
+    `UPDATE "users" u SET "tenant_applied_fields" = v.fields::jsonb, "tenant_applied_hash" = v.hash
+       FROM unnest($1::text[], $2::text[], $3::text[]) AS v(id, fields, hash) WHERE u."id" = v.id`,
+    owning,
     tenants,
+    owning.map(renderedHash),
   );
   return { instanceIds, namespaces: seeded.namespaces };
 }

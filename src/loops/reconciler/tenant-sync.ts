@@ -27,7 +27,7 @@ export interface TenantSyncOptions {
 }
 
 /** A stable digest of rendered manifests (object key order is fixed by the templates). */
-function hashManifests(objects: Manifest[]): string {
+export function hashManifests(objects: Manifest[]): string {
   return createHash("sha256").update(JSON.stringify(objects)).digest("hex");
 }
 
