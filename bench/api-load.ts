@@ -22,7 +22,7 @@
  *
  * Settings (environment):
  *   BENCH_SERVER        tsx (default: `node --import tsx src/index.ts`, what `npm start` runs) or dist
- *                       (`node dist/index.js`, what `npm run start:prod` runs: the compiled server, run `npm run build` first)
+ *                       (`npm run start:prod`'s node arguments: the compiled server as it ships; run `npm run build` first)
  *   BENCH_CONCURRENCY   workers for the user endpoints (default 50)
  *   BENCH_ADMIN_CONCURRENCY workers for the admin health endpoints (default 10)
  *   BENCH_SECONDS       seconds per phase (default 2)      BENCH_ROUNDS  rounds (default 3: median of three)
@@ -42,7 +42,16 @@ import { createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
-import { ADMIN_DATABASE_URL, type CpuMeter, cpuMeter, createBenchDatabase, machineLine, percentile, runMain } from "./lib/common.js";
+import {
+  ADMIN_DATABASE_URL,
+  type CpuMeter,
+  cpuMeter,
+  createBenchDatabase,
+  machineLine,
+  percentile,
+  runMain,
+  startProdArgs,
+} from "./lib/common.js";
 import { healthStatsSql, healthSummarySql } from "../src/modules/health/health.sql.js";
 import { newCredentialsKey } from "../src/platform/credentials-cipher.js";
 import type { EmulatorReply, EmulatorRequest } from "./lib/emulator-process.js";
@@ -259,7 +268,7 @@ async function main(): Promise<void> {
     const extraArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean);
     // The compiled server as `npm run start:prod` runs it: plain node, no tsx loader (the emulator
     // package, TypeScript, is imported only in emulated mode; this API runs in cluster mode).
-    const entry = SERVER === "dist" ? ["dist/index.js"] : ["--import", "tsx", "src/index.ts"];
+    const entry = SERVER === "dist" ? startProdArgs() : ["--import", "tsx", "src/index.ts"];
     server = spawn(process.execPath, [...extraArgs, ...entry], {
       env: {
         ...process.env,
@@ -519,7 +528,7 @@ async function measure(
         : `DATABASE_URL=${ADMIN_DATABASE_URL} npm run bench:api`;
     process.stdout.write(
       [
-        `## API vs raw query, side by side (${SERVER === "dist" ? "node --import tsx dist/index.js" : "tsx src/index.ts, as npm start"})`,
+        `## API vs raw query, side by side (${SERVER === "dist" ? `node ${startProdArgs().join(" ")}, as npm run start:prod` : "tsx src/index.ts, as npm start"})`,
         "",
         machineLine(),
         `- load average (1, 5, 15 min) at the start of each round: ${loads.join(" | ")}`,

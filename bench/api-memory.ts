@@ -21,7 +21,7 @@ import { createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { newCredentialsKey } from "../src/platform/credentials-cipher.js";
-import { createBenchDatabase, runMain } from "./lib/common.js";
+import { createBenchDatabase, runMain, startProdArgs } from "./lib/common.js";
 import type { EmulatorReply, EmulatorRequest } from "./lib/emulator-process.js";
 
 const SERVER = process.env.BENCH_SERVER ?? "tsx";
@@ -143,7 +143,7 @@ async function main(): Promise<void> {
   try {
     await ask(undefined, "ready");
     const extraArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean);
-    const entry = SERVER === "dist" ? ["dist/index.js"] : ["--import", "tsx", "src/index.ts"];
+    const entry = SERVER === "dist" ? startProdArgs() : ["--import", "tsx", "src/index.ts"];
     const start = async (): Promise<ChildProcess> => {
       const child = spawn(process.execPath, [...extraArgs, ...entry], {
         env: {
@@ -278,7 +278,7 @@ async function main(): Promise<void> {
     }
     process.stdout.write(
       [
-        `## API memory, ${FLEET} instances (${SERVER === "dist" ? "node dist/index.js" : "node --import tsx src/index.ts"}${extraArgs.length ? ` ${extraArgs.join(" ")}` : ""})`,
+        `## API memory, ${FLEET} instances (${SERVER === "dist" ? `node ${startProdArgs().join(" ")}` : "node --import tsx src/index.ts"}${extraArgs.length ? ` ${extraArgs.join(" ")}` : ""})`,
         "",
         "| step | RSS MB | heap used MB | heap total MB | external MB | heap spaces used MB | RSS by mapping MB |",
         "| --- | --- | --- | --- | --- | --- | --- |",

@@ -49,6 +49,17 @@ export function runMain(main: () => Promise<void>): void {
   );
 }
 
+/**
+ * The node arguments of `npm run start:prod` (package.json), the same argv as the image's CMD and the
+ * Deployment's (test/deploy/manifests.test.ts): a benchmark of the compiled server runs what ships.
+ */
+export function startProdArgs(): string[] {
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { scripts: Record<string, string> };
+  const [node, ...args] = (pkg.scripts["start:prod"] ?? "").split(" ").filter(Boolean);
+  if (node !== "node" || !args.length) throw new Error(`start:prod is not "node <args>": ${pkg.scripts["start:prod"]}`);
+  return args;
+}
+
 /** CPU time (user + system) of a process so far, in ms, from /proc (clock ticks of 10 ms). */
 export function cpuMs(pid: number): number {
   try {
