@@ -10,19 +10,15 @@
  *   started by itself                -> {type: "ready", url}
  *   {type: "seed", dbUrl, count, prefix, credentialsKey}
  *        N converged instances in the database and their objects here (bench/lib/health-fleet.ts), and a
- *        credentials row per instance (so the reconciler's adoption pass has nothing to read), and the
- *        fleet user's tenant baseline recorded as applied (so the reconciler's tenant sync applies nothing)
+ *        credentials row per instance (so the reconciler's adoption pass has nothing to read); the fleet
+ *        users' tenant baselines are recorded as applied by seedHealthFleet (the tenant sync applies nothing)
  *                                     -> {type: "seeded", ms, instances, namespaces}
  *   {type: "counts"}                 -> {type: "counts", byVerb: {verb: n}, total} (HTTP calls served so far)
  * Exits when the parent disconnects or on SIGTERM.
  */
-import { createHash } from "node:crypto";
 import { KubeEmulator } from "@minispod/kube-emulator";
-import { loadConfig } from "../../src/config/index.js";
 import { generateCredentials } from "../../src/kube/templates/index.js";
 import { InstanceCredentialsStore } from "../../src/modules/instances/instance-credentials.js";
-import { InstanceManifests } from "../../src/modules/instances/instance-manifests.js";
-import { QuotaService } from "../../src/modules/quotas/quotas.service.js";
 import { CredentialsCipher } from "../../src/platform/credentials-cipher.js";
 import { createDatabase } from "../../src/platform/db/index.js";
 import { seedHealthFleet } from "./health-fleet.js";
@@ -50,25 +46,6 @@ async function seed(m: Extract<EmulatorRequest, { type: "seed" }>, emulator: Kub
         }
       }),
     );
-    // The tenant sync re-applies a baseline whose rendering's hash differs from users.tenant_applied_hash
-    // (src/loops/reconciler/tenant-sync.ts, hashManifests: sha256 of the rendered manifests' JSON). The
-    // fleet's baseline objects are seeded above; record the hash the API (same default render settings)
-    // computes, as it would have after applying them.
-    const config = loadConfig({
-      ...process.env,
-      NODE_ENV: "development",
-      DATABASE_URL: m.dbUrl,
-      JWT_SECRET: "bench-secret-bench-secret-bench-secret-00",
-      CREDENTIALS_KEY: m.credentialsKey,
-    });
-    const manifests = InstanceManifests.fromConfig(config.kube);
-    const quotas = new QuotaService({ prisma: db.prisma, defaults: config.quotaDefaults });
-    const owners = await db.prisma.user.findMany({ where: { instances: { some: { id: { in: fleet.instanceIds.slice(0, 1) } } } } });
-    for (const u of owners) {
-      const tenant = manifests.tenant(u.id, await quotas.limits(db.prisma, u.id));
-      const hash = createHash("sha256").update(JSON.stringify(tenant)).digest("hex");
-      await db.prisma.user.update({ where: { id: u.id }, data: { tenantAppliedHash: hash } });
-    }
     return { type: "seeded", ms: performance.now() - t0, instances: fleet.instanceIds.length, namespaces: fleet.namespaces.length };
   } finally {
     await db.close();

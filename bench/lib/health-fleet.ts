@@ -12,9 +12,9 @@ import type { KubeEmulator } from "@minispod/kube-emulator";
 import { appliedStamp, type MetadataLike, objectKey } from "../../src/kube/ownership.js";
 import { LABELS, MANAGED_BY } from "../../src/kube/templates/labels.js";
 import { loadConfig } from "../../src/config/index.js";
-import { tenantNamespace } from "../../src/kube/templates/names.js";
-import { renderTenant } from "../../src/kube/templates/tenant.js";
 import { hashManifests } from "../../src/loops/reconciler/tenant-sync.js";
+import { InstanceManifests } from "../../src/modules/instances/instance-manifests.js";
+import { QuotaService } from "../../src/modules/quotas/quotas.service.js";
 import type { PrismaClient } from "../../src/platform/db/index.js";
 
 export interface SeededFleet {
@@ -199,16 +199,11 @@ export async function seedHealthFleet(
   // The users' baselines as the API's tenant sync renders them (on the default configuration, which the
   // benchmarks' API runs with) recorded as applied: otherwise that sync would apply 1,000 baselines
   // (10,000 objects) while the benchmark measures, which a converged fleet never does.
-  const config = loadConfig({});
-  const renderedHash = (userId: string) =>
-    hashManifests(
-      renderTenant({
-        userId,
-        namespace: tenantNamespace(userId),
-        quota: { ...config.quotaDefaults },
-        ingressControllerNamespace: config.kube.ingressControllerNamespace,
-      }),
-    );
+  // The environment the benchmarks give their API (theirs, in development mode).
+  const config = loadConfig({ ...process.env, NODE_ENV: "development" });
+  const manifests = InstanceManifests.fromConfig(config.kube);
+  const defaults = new QuotaService({ prisma, defaults: config.quotaDefaults }).limitsOf(null);
+  const renderedHash = (userId: string) => hashManifests(manifests.tenant(userId, defaults));
   const owning = userIds.slice(0, tenants.length);
   await prisma.$executeRawUnsafe(
     `UPDATE "users" u SET "tenant_applied_fields" = v.fields::jsonb, "tenant_applied_hash" = v.hash
