@@ -37,8 +37,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import http from "node:http";
-import { mkdtempSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
@@ -54,7 +53,7 @@ import {
 } from "./lib/common.js";
 import { healthStatsSql, healthSummarySql } from "../src/modules/health/health.sql.js";
 import { newCredentialsKey } from "../src/platform/credentials-cipher.js";
-import type { EmulatorReply, EmulatorRequest } from "./lib/emulator-process.js";
+import { type AskEmulator, exitOf, freePort, rssMb, startEmulatorProcess, stopChild } from "./lib/processes.js";
 
 const SERVER = process.env.BENCH_SERVER ?? "tsx";
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 50);
@@ -73,31 +72,11 @@ const ADMIN = { email: "bench-admin@example.com", password: "bench-admin-passwor
 
 const progress = (msg: string) => process.stderr.write(`[bench:api ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 // biome-ignore lint/suspicious/noExplicitAny: benchmark fixtures read a few known fields of API answers
 async function json(res: Response): Promise<any> {
   const text = await res.text();
   if (!res.ok) throw new Error(`${res.status} ${text}`);
   return text ? JSON.parse(text) : undefined;
-}
-
-function rssMb(pid: number): number {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return m ? Number(m[1]) / 1024 : Number.NaN;
-  } catch {
-    return Number.NaN;
-  }
 }
 
 interface PhaseResult {
@@ -184,41 +163,6 @@ async function seedHistory(pool: pg.Pool, prefix: string): Promise<{ ms: number;
   return { ms: performance.now() - t0, checks: sweeps * ids.length, sweeps };
 }
 
-/** A promise that rejects when the child exits (unless `expected()`), for racing every wait against it. */
-function exitOf(child: ChildProcess, name: string, expected: () => boolean): Promise<never> {
-  const p = new Promise<never>((_, reject) =>
-    child.once("exit", (code, signal) => {
-      if (!expected()) reject(new Error(`the ${name} process exited (${signal ?? `code ${code}`}) before the benchmark ended`));
-    }),
-  );
-  p.catch(() => {}); // observed through Promise.race
-  return p;
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once("exit", r));
-  child.kill("SIGTERM");
-  await exited;
-}
-
-/** The emulator process: one request, its one answer (or the process's death). */
-function emulatorClient(child: ChildProcess, died: Promise<never>) {
-  return <T extends EmulatorReply["type"]>(req: EmulatorRequest | undefined, type: T): Promise<Extract<EmulatorReply, { type: T }>> => {
-    const answer = new Promise<Extract<EmulatorReply, { type: T }>>((resolve, reject) => {
-      const on = (m: EmulatorReply) => {
-        if (m.type !== type && m.type !== "error") return;
-        child.off("message", on);
-        if (m.type === "error") reject(new Error(`emulator: ${m.message}`));
-        else resolve(m as Extract<EmulatorReply, { type: T }>);
-      };
-      child.on("message", on);
-    });
-    if (req) child.send(req);
-    return Promise.race([answer, died]);
-  };
-}
-
 /** minispod_kube_api_calls_total from the API's /metrics, summed by verb. */
 async function kubeCallsByVerb(base: string): Promise<Record<string, number>> {
   const text = await (await fetch(`${base}/metrics`)).text();
@@ -254,12 +198,9 @@ async function main(): Promise<void> {
   const kubeconfig = path.join(tmp, "kubeconfig");
   const credentialsKey = newCredentialsKey();
 
-  // The emulator in its own process (node + tsx, as `npm run emulator`), so its work is not the API's.
-  const emulator = spawn(process.execPath, ["--import", "tsx", "bench/lib/emulator-process.ts", kubeconfig], {
-    stdio: ["ignore", "inherit", "inherit", "ipc"],
-  });
-  const emulatorDied = exitOf(emulator, "emulator", () => stopping);
-  const ask = emulatorClient(emulator, emulatorDied);
+  // The emulator in its own process, so its work is not the API's.
+  const emulator = startEmulatorProcess(kubeconfig);
+  const { ask } = emulator;
   let server: ChildProcess | undefined;
   let raw: pg.Pool | undefined;
   try {
@@ -295,14 +236,14 @@ async function main(): Promise<void> {
     });
     const serverDied = exitOf(server, "API server", () => stopping);
     // Every wait below also ends, with an error, when either process dies (a fatal error at start, a crash).
-    const guard = <T>(p: Promise<T>) => Promise.race([p, serverDied, emulatorDied]);
+    const guard = <T>(p: Promise<T>) => Promise.race([p, serverDied, emulator.died]);
     raw = new pg.Pool({ connectionString: benchDb.url, max: API_POOL_SIZE });
     await guard(measure(base, server, raw, ask, benchDb.url, credentialsKey));
   } finally {
     stopping = true;
     await raw?.end();
     if (server) await stopChild(server);
-    await stopChild(emulator);
+    await emulator.stop();
     await benchDb.drop();
   }
 }
@@ -311,7 +252,7 @@ async function measure(
   base: string,
   server: ChildProcess,
   raw: pg.Pool,
-  ask: ReturnType<typeof emulatorClient>,
+  ask: AskEmulator,
   dbUrl: string,
   credentialsKey: string,
 ): Promise<void> {

@@ -17,12 +17,11 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { newCredentialsKey } from "../src/platform/credentials-cipher.js";
 import { createBenchDatabase, runMain, startProdArgs } from "./lib/common.js";
-import type { EmulatorReply, EmulatorRequest } from "./lib/emulator-process.js";
+import { freePort, rssMb, startEmulatorProcess, stopChild } from "./lib/processes.js";
 
 const SERVER = process.env.BENCH_SERVER ?? "tsx";
 const FLEET = Number(process.env.BENCH_FLEET ?? 10_000);
@@ -34,26 +33,6 @@ const LOAD_SECONDS = Number(process.env.BENCH_LOAD_SECONDS ?? 5);
 const LOAD_WORKERS = Number(process.env.BENCH_LOAD_WORKERS ?? 50);
 const ADMIN = { email: "bench-admin@example.com", password: "bench-admin-password" };
 const progress = (msg: string) => process.stderr.write(`[bench:memory ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function rssMb(pid: number): number {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return m ? Number(m[1]) / 1024 : Number.NaN;
-  } catch {
-    return Number.NaN;
-  }
-}
 
 /** RSS by mapping (MB): anonymous, [heap] (malloc's brk), [stack], and the largest file-backed ones. */
 function smaps(pid: number): string {
@@ -107,27 +86,6 @@ async function heapMb(base: string): Promise<Record<string, number>> {
   return out;
 }
 
-function emulatorClient(child: ChildProcess) {
-  return <T extends EmulatorReply["type"]>(req: EmulatorRequest | undefined, type: T): Promise<Extract<EmulatorReply, { type: T }>> =>
-    new Promise((resolve, reject) => {
-      const on = (m: EmulatorReply) => {
-        if (m.type !== type && m.type !== "error") return;
-        child.off("message", on);
-        if (m.type === "error") reject(new Error(`emulator: ${m.message}`));
-        else resolve(m as Extract<EmulatorReply, { type: T }>);
-      };
-      child.on("message", on);
-      if (req) child.send(req);
-    });
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once("exit", r));
-  child.kill("SIGTERM");
-  await exited;
-}
-
 async function main(): Promise<void> {
   const db = await createBenchDatabase("minispod_bench_mem");
   const port = await freePort();
@@ -135,10 +93,8 @@ async function main(): Promise<void> {
   const tmp = mkdtempSync(path.join(os.tmpdir(), "minispod-bench-mem-"));
   const kubeconfig = path.join(tmp, "kubeconfig");
   const credentialsKey = newCredentialsKey();
-  const emulator = spawn(process.execPath, ["--import", "tsx", "bench/lib/emulator-process.ts", kubeconfig], {
-    stdio: ["ignore", "inherit", "inherit", "ipc"],
-  });
-  const ask = emulatorClient(emulator);
+  const emulator = startEmulatorProcess(kubeconfig);
+  const { ask } = emulator;
   let server: ChildProcess | undefined;
   try {
     await ask(undefined, "ready");
@@ -295,7 +251,7 @@ async function main(): Promise<void> {
     );
   } finally {
     if (server) await stopChild(server);
-    await stopChild(emulator);
+    await emulator.stop();
     await db.drop();
   }
 }

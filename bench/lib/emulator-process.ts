@@ -13,7 +13,9 @@
  *        credentials row per instance (so the reconciler's adoption pass has nothing to read); the fleet
  *        users' tenant baselines are recorded as applied by seedHealthFleet (the tenant sync applies nothing)
  *                                     -> {type: "seeded", ms, instances, namespaces}
- *   {type: "counts"}                 -> {type: "counts", byVerb: {verb: n}, total} (HTTP calls served so far)
+ *   {type: "counts"}                 -> {type: "counts", byVerb: {verb: n}, byCall: {"verb resource": n}, total}
+ *                                       (HTTP calls served since the start or the last reset)
+ *   {type: "reset"}                  -> {type: "reset"} (the call recorder emptied)
  * Exits when the parent disconnects or on SIGTERM.
  */
 import { KubeEmulator } from "@minispod/kube-emulator";
@@ -23,11 +25,15 @@ import { CredentialsCipher } from "../../src/platform/credentials-cipher.js";
 import { createDatabase } from "../../src/platform/db/index.js";
 import { seedHealthFleet } from "./health-fleet.js";
 
-export type EmulatorRequest = { type: "seed"; dbUrl: string; count: number; prefix: string; credentialsKey: string } | { type: "counts" };
+export type EmulatorRequest =
+  | { type: "seed"; dbUrl: string; count: number; prefix: string; credentialsKey: string }
+  | { type: "counts" }
+  | { type: "reset" };
 export type EmulatorReply =
   | { type: "ready"; url: string }
   | { type: "seeded"; ms: number; instances: number; namespaces: number }
-  | { type: "counts"; byVerb: Record<string, number>; total: number }
+  | { type: "counts"; byVerb: Record<string, number>; byCall: Record<string, number>; total: number }
+  | { type: "reset" }
   | { type: "error"; message: string };
 
 const send = (m: EmulatorReply) => process.send?.(m);
@@ -63,10 +69,19 @@ async function main(): Promise<void> {
   process.on("message", (m: EmulatorRequest) => {
     const answer = async (): Promise<EmulatorReply> => {
       if (m.type === "seed") return seed(m, emulator);
+      if (m.type === "reset") {
+        emulator.recorder.reset();
+        return { type: "reset" };
+      }
       const byVerb: Record<string, number> = {};
+      const byCall: Record<string, number> = {};
       const calls = emulator.recorder.calls();
-      for (const c of calls) byVerb[c.verb ?? "?"] = (byVerb[c.verb ?? "?"] ?? 0) + 1;
-      return { type: "counts", byVerb, total: calls.length };
+      for (const c of calls) {
+        byVerb[c.verb ?? "?"] = (byVerb[c.verb ?? "?"] ?? 0) + 1;
+        const call = `${c.verb} ${c.resource ?? ""}`.trim();
+        byCall[call] = (byCall[call] ?? 0) + 1;
+      }
+      return { type: "counts", byVerb, byCall, total: calls.length };
     };
     answer().then(send, (err: unknown) =>
       send({ type: "error", message: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
