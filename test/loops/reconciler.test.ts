@@ -5,6 +5,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { KINDS } from "../../src/kube/client.js";
 import { Reconciler } from "../../src/loops/reconciler.js";
+import { forgetTenant } from "../../src/loops/reconciler/tenant-sync.js";
 import type { InstanceCluster } from "../../src/modules/instances/instance-cluster.js";
 import { InstanceManifests } from "../../src/modules/instances/instance-manifests.js";
 import { KubeInstanceCluster } from "../../src/modules/instances/kube-instance-cluster.js";
@@ -322,6 +323,33 @@ describe("tenant baseline sync", () => {
     expect(baseline).toHaveLength(10);
     expect(baselineApplies(first.namespace)).toBe(baseline.length);
     expect(emulator().getObject("v1", "ResourceQuota", first.namespace, "tenant-quota")).toBeDefined();
+  });
+
+  it("a new instance while the user's namespace is still being deleted waits until it is gone, then provisions afresh (not FAILED)", async () => {
+    const u = await fundedUser();
+    const first = await subscribe(u, "namespace going");
+    const r = reconciler();
+    await r.runUntilIdle();
+    // As when the user's last instance was removed: the namespace deleted, its baseline forgotten.
+    expect(await ctx.container.kube.client.deleteNamespace(first.namespace)).toBe(true);
+    await forgetTenant(prisma(), u.id);
+    const cluster = new KubeInstanceCluster(ctx.container.kube.client);
+    expect(await cluster.namespaceState(first.namespace)).toBe("terminating");
+
+    emulator().recorder.reset();
+    const second = await subscribe(u, "namespace coming");
+    await r.runUntilIdle();
+    expect(await status(second.id)).toBe("RUNNING");
+    const events = await prisma().instanceEvent.findMany({ where: { instanceId: second.id }, orderBy: { createdAt: "asc" } });
+    expect(events.map((e) => e.type)).not.toContain("FAILED");
+    // Nothing was applied into the dying namespace: the first apply of the Namespace came after it was gone.
+    const nsCalls = emulator()
+      .recorder.calls()
+      .filter((c) => c.resource === "namespaces")
+      .map((c) => c.verb);
+    expect(nsCalls.indexOf("apply")).toBeGreaterThan(nsCalls.indexOf("get"));
+    expect(await cluster.namespaceState(second.namespace)).toBe("active");
+    expect(emulator().getObject("v1", "ConfigMap", second.namespace, `${second.resourceName}-config`)).toBeDefined();
   });
 
   it("an admin's quota change reaches the namespace's ResourceQuota without any instance changing", async () => {

@@ -37,6 +37,14 @@ function namespaceOf(tenant: Manifest[]): string {
   return ns;
 }
 
+/** The tenant namespace is still being deleted; retried by the reconciler (not a permanent error). */
+export class TenantNamespaceTerminatingError extends Error {
+  constructor(readonly namespace: string) {
+    super(`namespace ${namespace} is still being deleted; the tenant baseline is applied once it is gone`);
+    this.name = "TenantNamespaceTerminatingError";
+  }
+}
+
 /** The user's namespace was deleted: nothing of its baseline is applied any more. */
 export async function forgetTenant(prisma: PrismaClient, userId: string): Promise<void> {
   await prisma.user.update({ where: { id: userId }, data: { tenantAppliedHash: null, tenantAppliedFields: Prisma.DbNull } });
@@ -51,7 +59,8 @@ export class TenantSync {
    * Makes sure the user's current baseline is in the cluster and records it as applied (with the
    * fields each object got, for the drift check). A baseline whose rendering equals the one last
    * applied is not applied again when its namespace is still there (one GET instead of ten applies
-   * for a user's second instance); the health sweep's drift repair forgets the applied hash of a
+   * for a user's second instance; the GET is made for a first instance too, to find a namespace
+   * still being deleted); the health sweep's drift repair forgets the applied hash of a
    * baseline whose objects were deleted or edited, so it is applied again. Returns the baseline.
    */
   async ensure(userId: string, opts: { force?: boolean } = {}): Promise<Manifest[]> {
@@ -78,7 +87,14 @@ export class TenantSync {
           };
     const tenant = this.o.manifests.tenant(userId, this.o.quotas.limitsOf(quota));
     const hash = hashManifests(tenant);
-    if (!opts.force && hash === user.hash && (await this.o.cluster.namespaceActive(namespaceOf(tenant)))) return tenant;
+    const namespace = namespaceOf(tenant);
+    const state = await this.o.cluster.namespaceState(namespace);
+    // The user's last instance was just removed and its namespace is still being deleted: applying the
+    // Namespace does not stop that, and nothing new can be created in it (a real API server answers
+    // 403 "being terminated", then 404 once it is gone). A transient error: the reconciler retries with
+    // its backoff until the namespace is gone, then applies the baseline afresh.
+    if (state === "terminating") throw new TenantNamespaceTerminatingError(namespace);
+    if (!opts.force && hash === user.hash && state === "active") return tenant;
     const fields = await this.o.cluster.applyAll(tenant);
     await this.o.prisma.user.update({ where: { id: userId }, data: { tenantAppliedHash: hash, tenantAppliedFields: fields } });
     return tenant;

@@ -48,6 +48,8 @@ export interface InstanceCluster {
   delete(ref: ObjectRef): Promise<boolean>;
   /** Whether the namespace exists and is not being deleted (a GET). */
   namespaceActive(namespace: string): Promise<boolean>;
+  /** The namespace's state: there and usable, being deleted (nothing new can be created in it), or gone (a GET). */
+  namespaceState(namespace: string): Promise<"active" | "terminating" | "absent">;
   /** Deletes a namespace (and so everything in it); false when it did not exist. */
   deleteNamespace(namespace: string): Promise<boolean>;
   /**

@@ -32,8 +32,13 @@ export class KubeInstanceCluster implements InstanceCluster {
   }
 
   async namespaceActive(namespace: string): Promise<boolean> {
+    return (await this.namespaceState(namespace)) === "active";
+  }
+
+  async namespaceState(namespace: string): Promise<"active" | "terminating" | "absent"> {
     const ns = await this.client.find<V1Namespace>({ ...KINDS.Namespace, name: namespace });
-    return ns !== undefined && !ns.metadata?.deletionTimestamp && ns.status?.phase !== "Terminating";
+    if (ns === undefined) return "absent";
+    return ns.metadata?.deletionTimestamp || ns.status?.phase === "Terminating" ? "terminating" : "active";
   }
 
   deleteNamespace(namespace: string): Promise<boolean> {
