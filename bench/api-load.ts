@@ -53,7 +53,8 @@ import {
 } from "./lib/common.js";
 import { healthStatsSql, healthSummarySql } from "../src/modules/health/health.sql.js";
 import { newCredentialsKey } from "../src/platform/credentials-cipher.js";
-import { type AskEmulator, exitOf, freePort, rssMb, startEmulatorProcess, stopChild } from "./lib/processes.js";
+import { seedHealthHistory } from "./lib/health-history.js";
+import { type AskEmulator, benchServerEnv, exitOf, freePort, rssMb, startEmulatorProcess, stopChild } from "./lib/processes.js";
 
 const SERVER = process.env.BENCH_SERVER ?? "tsx";
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 50);
@@ -133,34 +134,14 @@ const median = (xs: number[]) => {
   return s[Math.floor((s.length - 1) / 2)] as number;
 };
 
-/** HISTORY_DAYS of health history of the (already seeded) fleet, one INSERT per sweep. */
+/** HISTORY_DAYS of health history of the (already seeded) fleet (bench/lib/health-history.ts). */
 async function seedHistory(pool: pg.Pool, prefix: string): Promise<{ ms: number; checks: number; sweeps: number }> {
   const t0 = performance.now();
   const ids = (await pool.query<{ id: string }>(`SELECT "id" FROM "instances" WHERE "id" LIKE $1 ORDER BY "id"`, [`${prefix}%`])).rows.map(
     (r) => r.id,
   );
-  const sweeps = Math.floor(HISTORY_DAYS * SWEEPS_PER_DAY);
-  const stepMs = 86_400_000 / SWEEPS_PER_DAY;
-  const start = Date.now() - HISTORY_DAYS * 86_400_000;
-  for (let k = 0; k < sweeps; k++) {
-    const at = new Date(start + k * stepMs);
-    const id = `bench-sweep-${k}`;
-    await pool.query(
-      `INSERT INTO "health_sweeps" ("id","trigger","started_at","finished_at","duration_ms","instance_count","api_calls","metrics_available")
-       VALUES ($1, 'scheduled', $2, $2, 1500, $3, 62, true)`,
-      [id, at, ids.length],
-    );
-    // Instance g is UNHEALTHY for a few sweeps now and then (incidents), else mostly HEALTHY.
-    await pool.query(
-      `INSERT INTO "health_checks" ("instance_id","sweep_id","status","pod_phase","ready_replicas","desired_replicas","restart_count","cpu_milli","memory_mb","reason","checked_at")
-       SELECT v.id, $1,
-              (CASE WHEN (g + $3 / 3) % 173 = 0 THEN 'UNHEALTHY' WHEN (g + $3) % 59 = 0 THEN 'DEGRADED' WHEN (g * 7 + $3) % 211 = 0 THEN 'UNKNOWN' ELSE 'HEALTHY' END)::"HealthStatus",
-              'Running', 1, 1, 0, 50 + (g * 13 + $3) % 400, 100 + (g * 17 + $3) % 900, NULL, $2
-         FROM unnest($4::text[]) WITH ORDINALITY AS v(id, g)`,
-      [id, at, k, ids],
-    );
-  }
-  return { ms: performance.now() - t0, checks: sweeps * ids.length, sweeps };
+  const seeded = await seedHealthHistory(pool, ids, { days: HISTORY_DAYS, sweepsPerDay: SWEEPS_PER_DAY });
+  return { ms: performance.now() - t0, ...seeded };
 }
 
 /** minispod_kube_api_calls_total from the API's /metrics, summed by verb. */
@@ -212,24 +193,15 @@ async function main(): Promise<void> {
     const entry = SERVER === "dist" ? startProdArgs() : ["--import", "tsx", "src/index.ts"];
     server = spawn(process.execPath, [...extraArgs, ...entry], {
       env: {
-        ...process.env,
-        NODE_ENV: "development",
-        LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "info",
-        PORT: String(port),
-        HOST: "127.0.0.1",
-        DATABASE_URL: benchDb.url,
-        DATA_DIR: path.join(tmp, "data"),
-        CREDENTIALS_KEY: credentialsKey,
-        JWT_SECRET: "bench-secret-bench-secret-bench-secret-00",
-        ADMIN_EMAIL: ADMIN.email,
-        ADMIN_PASSWORD: ADMIN.password,
-        // The emulator's kubeconfig is plain http: allowed outside production (NODE_ENV stays development).
-        K8S_MODE: "cluster",
-        KUBECONFIG_PATH: kubeconfig,
+        ...benchServerEnv({
+          port,
+          databaseUrl: benchDb.url,
+          dataDir: path.join(tmp, "data"),
+          credentialsKey,
+          kubeconfig,
+          admin: ADMIN,
+        }),
         LOGIN_RATE_LIMIT_PER_MINUTE: "100000",
-        // No scheduled sweep during the measurement (one is run by hand before it, to check convergence);
-        // the reconciler, renewal and backup loops run as configured by default.
-        HEALTH_INTERVAL: "24h",
       },
       // The access log goes to /dev/null: the server still formats and writes every line.
       stdio: ["ignore", "ignore", "inherit"],

@@ -21,7 +21,7 @@ import os from "node:os";
 import path from "node:path";
 import { newCredentialsKey } from "../src/platform/credentials-cipher.js";
 import { createBenchDatabase, runMain, startProdArgs } from "./lib/common.js";
-import { freePort, rssMb, startEmulatorProcess, stopChild } from "./lib/processes.js";
+import { benchServerEnv, freePort, rssMb, startEmulatorProcess, stopChild } from "./lib/processes.js";
 
 const SERVER = process.env.BENCH_SERVER ?? "tsx";
 const FLEET = Number(process.env.BENCH_FLEET ?? 10_000);
@@ -102,22 +102,7 @@ async function main(): Promise<void> {
     const entry = SERVER === "dist" ? startProdArgs() : ["--import", "tsx", "src/index.ts"];
     const start = async (): Promise<ChildProcess> => {
       const child = spawn(process.execPath, [...extraArgs, ...entry], {
-        env: {
-          ...process.env,
-          NODE_ENV: "development",
-          LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "info",
-          PORT: String(port),
-          HOST: "127.0.0.1",
-          DATABASE_URL: db.url,
-          DATA_DIR: path.join(tmp, "data"),
-          CREDENTIALS_KEY: credentialsKey,
-          JWT_SECRET: "bench-secret-bench-secret-bench-secret-00",
-          ADMIN_EMAIL: ADMIN.email,
-          ADMIN_PASSWORD: ADMIN.password,
-          K8S_MODE: "cluster",
-          KUBECONFIG_PATH: kubeconfig,
-          HEALTH_INTERVAL: "24h",
-        },
+        env: benchServerEnv({ port, databaseUrl: db.url, dataDir: path.join(tmp, "data"), credentialsKey, kubeconfig, admin: ADMIN }),
         stdio: ["ignore", process.env.BENCH_SERVER_LOG ? "inherit" : "ignore", "inherit"],
       });
       for (const deadline = Date.now() + 180_000; ; ) {

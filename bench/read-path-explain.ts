@@ -25,6 +25,7 @@ import { compactInstanceCountsSql } from "../src/modules/health/health.sql.js";
 import { createDatabase, Prisma } from "../src/platform/db/index.js";
 import { migrate } from "../src/platform/db/migrator.js";
 import { createBenchDatabase, runMain } from "./lib/common.js";
+import { seedHealthHistory } from "./lib/health-history.js";
 
 const FLEET = Number(process.env.BENCH_FLEET ?? 10_000);
 const HISTORY_DAYS = Number(process.env.BENCH_HISTORY_DAYS ?? 30);
@@ -83,28 +84,14 @@ async function seed(pool: pg.Pool): Promise<void> {
   const ids = (await pool.query<{ id: string }>(`SELECT "id" FROM "instances" WHERE "status" = 'RUNNING' ORDER BY "id"`)).rows.map(
     (r) => r.id,
   );
-  const sweeps = Math.floor(HISTORY_DAYS * SWEEPS_PER_DAY);
-  const stepMs = DAY / SWEEPS_PER_DAY;
-  const start = now - HISTORY_DAYS * DAY;
-  for (let k = 0; k < sweeps; k++) {
-    const at = new Date(start + k * stepMs);
-    const id = `bench-sweep-${k}`;
-    await pool.query(
-      `INSERT INTO "health_sweeps" ("id","trigger","started_at","finished_at","duration_ms","instance_count","api_calls","metrics_available")
-       VALUES ($1, 'scheduled', $2, $2, 1500, $3, 62, true)`,
-      [id, at, ids.length],
-    );
-    // The same history as bench/api-load.ts: incidents now and then, else mostly HEALTHY.
-    await pool.query(
-      `INSERT INTO "health_checks" ("instance_id","sweep_id","status","pod_phase","ready_replicas","desired_replicas","restart_count","cpu_milli","memory_mb","reason","checked_at")
-       SELECT v.id, $1,
-              (CASE WHEN (g + $3 / 3) % 173 = 0 THEN 'UNHEALTHY' WHEN (g + $3) % 59 = 0 THEN 'DEGRADED' WHEN (g * 7 + $3) % 211 = 0 THEN 'UNKNOWN' ELSE 'HEALTHY' END)::"HealthStatus",
-              'Running', 1, 1, 0, 50 + (g * 13 + $3) % 400, 100 + (g * 17 + $3) % 900, NULL, $2
-         FROM unnest($4::text[]) WITH ORDINALITY AS v(id, g)`,
-      [id, at, k, ids],
-    );
-    if (k % 20 === 19) progress(`history: ${k + 1}/${sweeps} sweeps`);
-  }
+  await seedHealthHistory(pool, ids, {
+    days: HISTORY_DAYS,
+    sweepsPerDay: SWEEPS_PER_DAY,
+    now,
+    onSweep: (done, of) => {
+      if (done % 20 === 0) progress(`history: ${done}/${of} sweeps`);
+    },
+  });
   await pool.query("VACUUM ANALYZE");
 }
 

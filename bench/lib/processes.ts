@@ -46,6 +46,38 @@ export async function stopChild(child: ChildProcess): Promise<void> {
   await exited;
 }
 
+/**
+ * The environment of a benchmark's API process: development mode (the emulator's kubeconfig is plain
+ * http, allowed outside production), cluster mode against that emulator, PostgreSQL, and no scheduled
+ * health sweep during a measurement (a benchmark runs one by hand when it needs one); the reconciler,
+ * renewal and backup loops run as configured by default.
+ */
+export function benchServerEnv(o: {
+  port: number;
+  databaseUrl: string;
+  dataDir: string;
+  credentialsKey: string;
+  kubeconfig: string;
+  admin: { email: string; password: string };
+}): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    NODE_ENV: "development",
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "info",
+    PORT: String(o.port),
+    HOST: "127.0.0.1",
+    DATABASE_URL: o.databaseUrl,
+    DATA_DIR: o.dataDir,
+    CREDENTIALS_KEY: o.credentialsKey,
+    JWT_SECRET: "bench-secret-bench-secret-bench-secret-00",
+    ADMIN_EMAIL: o.admin.email,
+    ADMIN_PASSWORD: o.admin.password,
+    K8S_MODE: "cluster",
+    KUBECONFIG_PATH: o.kubeconfig,
+    HEALTH_INTERVAL: "24h",
+  };
+}
+
 export type AskEmulator = <T extends EmulatorReply["type"]>(
   req: EmulatorRequest | undefined,
   type: T,
