@@ -2,7 +2,7 @@
  * The reconciler under faults, competition and crashes. Faults come from the emulator (outages,
  * 5xx bursts); competing reconcilers share one PostgreSQL database (claims are only proven there).
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { KINDS } from "../../src/kube/client.js";
 import { Reconciler } from "../../src/loops/reconciler.js";
 import { forgetTenant } from "../../src/loops/reconciler/tenant-sync.js";
@@ -350,6 +350,30 @@ describe("tenant baseline sync", () => {
     expect(nsCalls.indexOf("apply")).toBeGreaterThan(nsCalls.indexOf("get"));
     expect(await cluster.namespaceState(second.namespace)).toBe("active");
     expect(emulator().getObject("v1", "ConfigMap", second.namespace, `${second.resourceName}-config`)).toBeDefined();
+  });
+
+  it("a tenant sync pass renders again only the baselines whose limits changed since the last pass", async () => {
+    const u = await fundedUser();
+    await subscribe(u, "rendered once");
+    const r = reconciler();
+    await r.runUntilIdle();
+    await r.syncTenants(); // this reconciler's first pass renders every user's baseline
+    const render = vi.spyOn(InstanceManifests.prototype, "tenant");
+    try {
+      expect(await r.syncTenants()).toEqual([]);
+      expect(render).not.toHaveBeenCalled();
+      await prisma().quota.upsert({
+        where: { userId: u.id },
+        create: { userId: u.id, maxInstances: 4, cpuMilli: 1600, memoryMb: 3000, storageGb: 30 },
+        update: { maxInstances: 4, cpuMilli: 1600, memoryMb: 3000, storageGb: 30 },
+      });
+      expect(await r.syncTenants()).toEqual([u.id]);
+      // Rendered to compare, then to apply: that user only.
+      expect(new Set(render.mock.calls.map((c) => c[0]))).toEqual(new Set([u.id]));
+      expect(await r.syncTenants()).toEqual([]);
+    } finally {
+      render.mockRestore();
+    }
   });
 
   it("an admin's quota change reaches the namespace's ResourceQuota without any instance changing", async () => {
