@@ -388,22 +388,22 @@ describe("PostgreSQL", () => {
   });
 });
 
-describe("the pace of the fleet queries", () => {
-  /** The schedule on its own clock (no loop pass in between), reporting whether its fleet query ran. */
-  function scheduleOn(at: ShiftedClock) {
-    return new BackupSchedule({
-      prisma: prisma(),
-      clock: at,
-      manifests: InstanceManifests.fromConfig(ctx.config.kube),
-      quotas: ctx.container.services.quotas,
-      snapshotClass: "csi-snapshots",
-      timeoutMs: 60_000,
-      enabled: true,
-      spreadMs: SPREAD,
-      batch: 10,
-    });
-  }
+/** The schedule on its own clock (no loop pass in between), reporting whether its fleet query ran. */
+function scheduleOn(at: ShiftedClock) {
+  return new BackupSchedule({
+    prisma: prisma(),
+    clock: at,
+    manifests: InstanceManifests.fromConfig(ctx.config.kube),
+    quotas: ctx.container.services.quotas,
+    snapshotClass: "csi-snapshots",
+    timeoutMs: 60_000,
+    enabled: true,
+    spreadMs: SPREAD,
+    batch: 10,
+  });
+}
 
+describe("the pace of the fleet queries", () => {
   it("the due query runs at most a minute apart: a slot that passes meanwhile is taken at most a minute late", async () => {
     const u = await buildFundedUser(ctx);
     const inst = await runningInstance(u, "n8n/starter", "paced");
@@ -488,17 +488,7 @@ describe.skipIf(!usingPostgres)("concurrency (real PostgreSQL)", () => {
     const inst = await runningInstance(u, "n8n/starter", "raced");
     clock.jumpTo(new Date(inst.createdAt.getTime() + 30 * HOUR));
     // The schedule's request path on its own (no loop pass cuts anything meanwhile), against two manual requests.
-    const schedule = new BackupSchedule({
-      prisma: prisma(),
-      clock,
-      manifests: InstanceManifests.fromConfig(ctx.config.kube),
-      quotas: ctx.container.services.quotas,
-      snapshotClass: "csi-snapshots",
-      timeoutMs: 60_000,
-      enabled: true,
-      spreadMs: SPREAD,
-      batch: 10,
-    });
+    const schedule = scheduleOn(clock);
     const [a, b, due] = await Promise.all([
       ctx.api.post(`/api/instances/${inst.id}/backups`).set(u.auth),
       ctx.api.post(`/api/instances/${inst.id}/backups`).set(u.auth),
