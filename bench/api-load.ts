@@ -144,6 +144,22 @@ async function seedHistory(pool: pg.Pool, prefix: string): Promise<{ ms: number;
   return { ms: performance.now() - t0, ...seeded };
 }
 
+/**
+ * The API process's event loop and GC as its /metrics show them (prom-client's default metrics):
+ * the longest event-loop delay since the previous scrape (the histogram is reset at each scrape) and
+ * the total GC time so far by kind. Scraped around each API phase, so a tail latency can be told from
+ * a stalled event loop or a long collection.
+ */
+async function runtimeProbe(base: string): Promise<{ lagMaxMs: number; gcMs: Record<string, number> }> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const lag = /^minispod_nodejs_eventloop_lag_max_seconds(?:\{[^}]*\})? (\S+)$/m.exec(text);
+  const gcMs: Record<string, number> = {};
+  for (const m of text.matchAll(/^minispod_nodejs_gc_duration_seconds_sum\{[^}]*kind="([^"]+)"[^}]*\} (\S+)$/gm)) {
+    gcMs[m[1] as string] = Number(m[2]) * 1000;
+  }
+  return { lagMaxMs: lag ? Number(lag[1]) * 1000 : Number.NaN, gcMs };
+}
+
 /** minispod_kube_api_calls_total from the API's /metrics, summed by verb. */
 async function kubeCallsByVerb(base: string): Promise<Record<string, number>> {
   const text = await (await fetch(`${base}/metrics`)).text();
@@ -378,6 +394,8 @@ async function measure(
     for (const sc of scenarios) if (!(await sc.api(0))) throw new Error(`${sc.name} did not answer 200`);
 
     const measured = new Map<string, { api: PhaseResult[]; raw: PhaseResult[] }>();
+    /** Per API phase: the longest event-loop delay, and GC ms per second of the phase by kind. */
+    const runtime = new Map<string, Array<{ lagMaxMs: number; minor: number; major: number; incremental: number }>>();
     const callsBefore = await kubeCallsByVerb(base);
     const emulatorBefore = await ask({ type: "counts" }, "counts");
     // Its heap still holds what the convergence sweep (10,000 results, 13 LISTs) grew it to: V8 keeps it.
@@ -405,7 +423,14 @@ async function measure(
       for (const sc of scenarios) {
         const entry = measured.get(sc.name) ?? { api: [], raw: [] };
         measured.set(sc.name, entry);
-        entry.api.push(await phase(sc.workers, sc.api, meter));
+        const before = await runtimeProbe(base);
+        const api = await phase(sc.workers, sc.api, meter);
+        const after = await runtimeProbe(base);
+        entry.api.push(api);
+        const rt = runtime.get(sc.name) ?? [];
+        runtime.set(sc.name, rt);
+        const gc = (kind: string) => ((after.gcMs[kind] ?? 0) - (before.gcMs[kind] ?? 0)) / SECONDS;
+        rt.push({ lagMaxMs: after.lagMaxMs, minor: gc("minor"), major: gc("major"), incremental: gc("incremental") });
         if (sc.raw) entry.raw.push(await phase(sc.workers, sc.raw.op, meter));
       }
     }
@@ -459,6 +484,17 @@ async function measure(
         ...rows,
         "",
         ...scenarios.filter((s) => s.raw).map((s) => `- raw for ${s.name}: ${s.raw?.label}`),
+        "",
+        "The API process during its phases (its /metrics, scraped before and after each phase; medians of the rounds, and the worst round's event-loop delay):",
+        "",
+        "| request | longest event-loop delay ms (median, worst) | GC ms per s: minor | major | incremental marking |",
+        "| --- | --- | --- | --- | --- |",
+        ...scenarios.map((sc) => {
+          const rt = runtime.get(sc.name) ?? [];
+          const med = (k: "lagMaxMs" | "minor" | "major" | "incremental") => median(rt.map((x) => x[k]));
+          const worst = Math.max(...rt.map((x) => x.lagMaxMs));
+          return `| ${sc.name} | ${f1(med("lagMaxMs"))}, ${f1(worst)} | ${f1(med("minor"))} | ${f1(med("major"))} | ${f1(med("incremental"))} |`;
+        }),
         "",
       ].join("\n"),
     );
