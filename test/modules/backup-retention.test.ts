@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { adoptRetained, expireRetained } from "../../src/modules/backups/backup-retention.js";
-import type { Clock } from "../../src/platform/clock.js";
+import { ShiftedClock } from "../helpers/clock.js";
 import { inTransaction } from "../../src/platform/transaction.js";
 import {
   buildFundedUser,
@@ -19,14 +19,6 @@ import {
   backupTestKit,
   plansBySlug,
 } from "../helpers/app.js";
-
-/** Real time (the reconciler waits on it), shifted forward to reach the end of a retention. */
-class ShiftedClock implements Clock {
-  offsetMs = 0;
-  now(): Date {
-    return new Date(Date.now() + this.offsetMs);
-  }
-}
 
 const DAY = 86_400_000;
 const SNAP = "snapshot.storage.k8s.io/v1";

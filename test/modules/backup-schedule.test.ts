@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BackupSchedule, CHECK_INTERVAL_MS } from "../../src/modules/backups/backup-schedule.js";
 import { lastSlotAt } from "../../src/modules/backups/backup-schedule.sql.js";
 import { InstanceManifests } from "../../src/modules/instances/instance-manifests.js";
-import type { Clock } from "../../src/platform/clock.js";
+import { ShiftedClock } from "../helpers/clock.js";
 import {
   buildAdmin,
   buildFundedUser,
@@ -25,17 +25,6 @@ import {
   plansBySlug,
 } from "../helpers/app.js";
 import { usingPostgres } from "../helpers/db.js";
-
-class ShiftedClock implements Clock {
-  offsetMs = 0;
-  now(): Date {
-    return new Date(Date.now() + this.offsetMs);
-  }
-  /** Moves the clock so that it reads `at` now. */
-  jumpTo(at: Date): void {
-    this.offsetMs = at.getTime() - Date.now();
-  }
-}
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;

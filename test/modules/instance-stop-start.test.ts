@@ -7,7 +7,7 @@
 import type { V1Deployment, V1PersistentVolumeClaim, V1Pod, V1StatefulSet } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KINDS } from "../../src/kube/client.js";
-import type { Clock } from "../../src/platform/clock.js";
+import { ShiftedClock } from "../helpers/clock.js";
 import {
   buildAdmin,
   buildFundedUser,
@@ -21,17 +21,6 @@ import {
   plansBySlug,
 } from "../helpers/app.js";
 
-/** Real time (the reconciler waits on it), shifted by the renewal test to reach a period's end. */
-class ShiftedClock implements Clock {
-  offsetMs = 0;
-  now(): Date {
-    return new Date(Date.now() + this.offsetMs);
-  }
-  /** Moves "now" to just after `at` (real time keeps running from there). */
-  jumpTo(at: Date): void {
-    this.offsetMs = at.getTime() + 1000 - Date.now();
-  }
-}
 const clock = new ShiftedClock();
 let ctx: TestContext;
 let admin: TestUser;
@@ -217,14 +206,14 @@ describe("stop and start in other states", () => {
     await settle();
 
     const periodEnd = async () => (await prisma().subscription.findUniqueOrThrow({ where: { id: inst.subscriptionId } })).currentPeriodEnd;
-    clock.jumpTo(await periodEnd());
+    clock.jumpTo(new Date((await periodEnd()).getTime() + 1000));
     await ctx.container.loops.renewal.runOnce();
     const renewal = await prisma().creditTransaction.findFirst({ where: { userId: u.id, type: "RENEWAL_CHARGE" } });
     expect(renewal).toMatchObject({ amount: -price, referenceId: inst.subscriptionId });
     expect(await prisma().subscription.findUniqueOrThrow({ where: { id: inst.subscriptionId } })).toMatchObject({ status: "ACTIVE" });
 
     // The next renewal cannot be paid: PAST_DUE; the stopped instance stays STOPPED (it already holds no pod).
-    clock.jumpTo(await periodEnd());
+    clock.jumpTo(new Date((await periodEnd()).getTime() + 1000));
     await ctx.container.loops.renewal.runOnce();
     expect(await prisma().subscription.findUniqueOrThrow({ where: { id: inst.subscriptionId } })).toMatchObject({ status: "PAST_DUE" });
     expect(await prisma().instance.findUniqueOrThrow({ where: { id: inst.id } })).toMatchObject({
