@@ -15,18 +15,22 @@ function backupNoun(b: { trigger?: string }): string {
   return "Backup";
 }
 
+/** What a backup snapshots and how (backups.service.ts, backupTarget): the same for every trigger. */
+export interface BackupTarget {
+  instanceId: string;
+  userId: string;
+  namespace: string;
+  pvcName: string;
+  snapshotName: string;
+  snapshotClass: string;
+  quiesce: boolean;
+}
+
 /** POST /backups: a PENDING row and its BACKUP_REQUESTED event. */
 export async function requestBackup(
   db: Db,
-  b: {
-    instanceId: string;
-    userId: string;
-    namespace: string;
-    pvcName: string;
-    snapshotName: string;
-    snapshotClass: string;
+  b: BackupTarget & {
     deadline: Date;
-    quiesce: boolean;
     /** "manual" (POST /backups, the default), "scheduled" (the plan's daily backup) or "upgrade" (the snapshot before a version upgrade). */
     trigger?: string;
   },
@@ -113,20 +117,7 @@ export async function backupDeleted(db: Db, b: Pick<Backup, "id" | "instanceId" 
  * ERROR event (never silently skipped), so the owner and the operators see that the schedule ran and why
  * it took nothing. No VolumeSnapshot is ever created for it.
  */
-export async function scheduledBackupRefused(
-  db: Db,
-  b: {
-    instanceId: string;
-    userId: string;
-    namespace: string;
-    pvcName: string;
-    snapshotName: string;
-    snapshotClass: string;
-    quiesce: boolean;
-  },
-  reason: string,
-  at: Date,
-): Promise<Backup> {
+export async function scheduledBackupRefused(db: Db, b: BackupTarget, reason: string, at: Date): Promise<Backup> {
   const row = await db.backup.create({
     data: { ...b, quiesce: false, status: "FAILED", trigger: "scheduled", deadline: at, failedAt: at, reason: reason.slice(0, 1000) },
   });

@@ -16,6 +16,7 @@ import { lockUser } from "../credits/ledger.service.js";
 import type { QuotaService } from "../quotas/quotas.service.js";
 import { inTransaction } from "../../platform/transaction.js";
 import * as backupState from "./backup-state.js";
+import type { BackupTarget } from "./backup-state.js";
 import type { BackupListQuery, BackupView } from "./backups.schema.js";
 
 /** Instances whose volume exists and is settled: a snapshot can be cut. */
@@ -46,7 +47,7 @@ export function backupTarget(
   inst: Pick<Instance, "id" | "userId" | "namespace" | "k8sName" | "volumeClaim" | "status"> & { service: Pick<Service, "template"> },
   manifests: InstanceManifests,
   snapshotClass: string,
-) {
+): BackupTarget {
   return {
     instanceId: inst.id,
     userId: inst.userId,
