@@ -36,7 +36,6 @@
  * The server's RSS (VmRSS from /proc) is sampled every 100 ms while the loops run; the peak is printed.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import http from "node:http";
 import { mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -54,6 +53,7 @@ import {
 import { healthStatsSql, healthSummarySql } from "../src/modules/health/health.sql.js";
 import { newCredentialsKey } from "../src/platform/credentials-cipher.js";
 import { seedHealthHistory } from "./lib/health-history.js";
+import { loadClient } from "./lib/http-load.js";
 import { type AskEmulator, benchServerEnv, exitOf, freePort, rssMb, startEmulatorProcess, stopChild } from "./lib/processes.js";
 
 const SERVER = process.env.BENCH_SERVER ?? "tsx";
@@ -320,19 +320,12 @@ async function measure(
 
     const auth = { authorization: `Bearer ${token}` };
     const adminAuth = { authorization: `Bearer ${adminToken}` };
-    // A keep-alive node:http client, not fetch: on two cores the load generator's CPU is taken from the
-    // server it measures, and with fetch (undici) GET /healthz measured 1,221 req/s where this client
-    // measured 4,174 req/s two minutes later on the same fixture (the API's CPU per request: 0.33 vs 0.15 ms).
-    const agent = new http.Agent({ keepAlive: true, maxSockets: Math.max(CONCURRENCY, ADMIN_CONCURRENCY) });
-    const get = (p: string, headers?: Record<string, string>) =>
-      new Promise<boolean>((resolve, reject) => {
-        const req = http.request(`${base}${p}`, { agent, headers }, (res) => {
-          res.resume();
-          res.on("end", () => resolve(res.statusCode === 200));
-        });
-        req.on("error", reject);
-        req.end();
-      });
+    // The lean keep-alive client (bench/lib/http-load.ts): on two cores the load generator's CPU is taken
+    // from the server it measures. With fetch (undici) GET /healthz measured 1,221 req/s where a
+    // keep-alive node:http client measured 4,174 req/s on the same fixture; the lean client costs less
+    // again than node:http (bench/RESULTS.md).
+    const client = loadClient(base);
+    const get = (p: string, headers?: Record<string, string>) => client.get(p, headers);
     const q = async (text: string, values: unknown[], expectRows = 1) => (await raw.query(text, values)).rows.length >= expectRows;
     const rowsSql = (where: string) =>
       `SELECT i.*, s."id" AS "s_id", s."slug" AS "s_slug", s."name" AS "s_name", p."id" AS "p_id", p."slug" AS "p_slug", p."name" AS "p_name",
@@ -435,6 +428,7 @@ async function measure(
       }
     }
     clearInterval(sampler);
+    client.close();
     const endRss = rssMb(server.pid as number);
     const endHeap = await heapMb(base);
     const apiCalls = diff(await kubeCallsByVerb(base), callsBefore);
