@@ -5,12 +5,13 @@
  * bodies byte for byte against `toInstanceView` over Prisma rows.
  *
  * Why this shape (measured, bench/RESULTS.md): through Prisma's `findMany({ include })` plus a `count`
- * a list cost two statements and most of its CPU went into Prisma's engine. Building the JSON in
- * PostgreSQL (json_build_object, to_char) took that away from Node but cost the database more than
- * the rest of the query: ~0.19 ms of a 20-row page's ~0.3 ms execution. So the database returns plain
- * columns, times as epoch milliseconds (a float8 the driver parses with parseFloat, where a
- * timestamptz goes through a regular-expression date parser), and Node maps them. The statement is
- * prepared once per connection (`Database.read`), which halved the list's database time again.
+ * a list cost two statements and most of its CPU went into Prisma's engine. Building the whole body in
+ * PostgreSQL (json_build_object, to_char) cost the database more than the rest of the query. Plain
+ * columns were cheap for the database, but the driver then parsed 27 fields per row one by one, the
+ * largest part of the list's cost in Node (bench/row-decoding.ts), and the API's one thread is what limits
+ * the reads. So each instance comes as one JSON array of plain values (`TUPLE`, times as epoch
+ * milliseconds), the list's page as one `json_agg` of them, parsed once and mapped here. The statement is
+ * prepared once per connection (`Database.read`).
  */
 import { Prisma } from "../../platform/db/index.js";
 import type { SqlRead } from "../../platform/db/index.js";
@@ -117,8 +118,8 @@ function conditions(f: InstanceReadFilter): Prisma.Sql {
 
 /**
  * One page of instances, newest first (ties by id), and the number of matching instances, in one
- * statement: the matching ids once (`f`), counted, and the page's rows joined to it laterally, so an
- * empty page (beyond the last) still brings the total.
+ * statement: the matching ids once (`f`), counted, and the page's instances as one JSON array ('[]' for
+ * a page beyond the last, which still brings the total).
  */
 export async function readInstancePage(
   read: SqlRead,
