@@ -60,14 +60,14 @@ export function createApp(c: Container): Express {
   app.set("trust proxy", c.config.http.trustProxy);
   app.set("query parser", "extended");
 
-  // Request id and access log (method, URL, status, duration, request id); lean: see access-log.ts.
-  app.use(accessLog({ logger: c.logger, ignore: (req) => req.url === "/healthz" || req.url === "/metrics" }));
   // Route labels come from the app's own routes, read once after createApp has mounted them all.
   let routeOf: ReturnType<typeof routePatternMatcher> | undefined;
   const routeLabel = (method: string, path: string) => {
     routeOf ??= routePatternMatcher(listAppRoutes(app));
     return routeOf(method, path);
   };
+  // Request id and access log (method, URL, route, status, duration, request id); lean: see access-log.ts.
+  app.use(accessLog({ logger: c.logger, ignore: (req) => req.url === "/healthz" || req.url === "/metrics", routeOf: routeLabel }));
   app.use(httpMetricsMiddleware(c.metrics, routeLabel));
   app.use(helmet());
   app.use(corsMiddleware(c.config.http.corsOrigins));

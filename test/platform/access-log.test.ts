@@ -1,7 +1,7 @@
 /**
  * The access log (src/platform/http/access-log.ts): one line per request with the request id, method,
- * URL (stream tickets redacted), client address, status and duration; warn for a 4xx, error for a 5xx;
- * probes not logged; every request gets an id, echoed as X-Request-Id.
+ * URL (stream tickets redacted), route pattern, client address, status and duration; warn for a 4xx,
+ * error for a 5xx; probes not logged; every request gets an id, echoed as X-Request-Id.
  */
 import { Writable } from "node:stream";
 import express from "express";
@@ -9,6 +9,7 @@ import { pino } from "pino";
 import request from "supertest";
 import { describe, expect, it } from "vitest";
 import { accessLog } from "../../src/platform/http/access-log.js";
+import { listAppRoutes, routePatternMatcher } from "../../src/platform/http/routes.js";
 
 function setup() {
   const lines: Array<Record<string, unknown>> = [];
@@ -20,12 +21,25 @@ function setup() {
   });
   const logger = pino({ level: "info", base: null, timestamp: false }, sink);
   const app = express();
-  app.use(accessLog({ logger, ignore: (req) => req.url === "/healthz" }));
+  let routeOf: ReturnType<typeof routePatternMatcher> | undefined;
+  app.use(
+    accessLog({
+      logger,
+      ignore: (req) => req.url === "/healthz",
+      routeOf: (method, path) => {
+        routeOf ??= routePatternMatcher(listAppRoutes(app));
+        return routeOf(method, path);
+      },
+    }),
+  );
   app.get("/healthz", (_req, res) => {
     res.json({ status: "ok" });
   });
   app.get("/ok", (req, res) => {
     res.json({ id: req.id });
+  });
+  app.get("/items/:id", (req, res) => {
+    res.json({ id: req.params.id });
   });
   app.get("/missing", (_req, res) => {
     res.status(404).json({});
@@ -46,11 +60,23 @@ describe("access log", () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).toEqual({
       level: 30,
-      req: { id: "client-id-1", method: "GET", url: "/ok?a=1&ticket=[redacted]&b=2", remoteAddress: expect.any(String) },
+      req: { id: "client-id-1", method: "GET", url: "/ok?a=1&ticket=[redacted]&b=2", route: "/ok", remoteAddress: expect.any(String) },
       res: { statusCode: 200 },
       responseTime: expect.any(Number),
       msg: "request completed",
     });
+  });
+
+  it("logs the matched route pattern, never the ids in the path; 'unmatched' where no route matches", async () => {
+    const { app, lines } = setup();
+    expect((await request(app).get("/items/42?expand=1")).status).toBe(200);
+    expect((await request(app).get("/items/43/")).status).toBe(200);
+    expect((await request(app).get("/no/such/path")).status).toBe(404);
+    expect(lines.map((l) => [(l.req as { url: string }).url, (l.req as { route: string }).route, l.msg])).toEqual([
+      ["/items/42?expand=1", "/items/:id", "request completed"],
+      ["/items/43/", "/items/:id", "request completed"],
+      ["/no/such/path", "unmatched", "request completed"],
+    ]);
   });
 
   it("generates an id for a missing or malformed X-Request-Id", async () => {

@@ -104,13 +104,17 @@ describe("process lifecycle", () => {
         (l) =>
           JSON.parse(l) as {
             msg: string;
-            req?: { id: string; method: string; url: string };
+            req?: { id: string; method: string; url: string; route: string };
             res?: { statusCode: number };
             responseTime?: number;
           },
       );
     const last = lines.find((l) => l.req?.id === "last-request");
-    expect(last).toMatchObject({ msg: "request completed", req: { method: "GET", url: "/api/services" }, res: { statusCode: 200 } });
+    expect(last).toMatchObject({
+      msg: "request completed",
+      req: { method: "GET", url: "/api/services", route: "/api/services" },
+      res: { statusCode: 200 },
+    });
     expect(last?.responseTime).toEqual(expect.any(Number));
     expect(lines.at(-1)?.msg).toBe("shutdown complete");
   }, 90_000);

@@ -1,10 +1,14 @@
 /**
  * The access log: one line per request when its response ends (or the client goes away), with the
- * request id, method, URL, client address, status and duration — the line pino-http wrote, written
- * directly by the app's logger (whose destination is asynchronous in the server, flushed on shutdown):
+ * request id, method, URL, route, client address, status and duration — the line pino-http wrote, plus
+ * the route, written directly by the app's logger (whose destination is asynchronous in the server,
+ * flushed on shutdown):
  *
- *   {..., "req": {"id", "method", "url", "remoteAddress"}, "res": {"statusCode"}, "responseTime": ms,
+ *   {..., "req": {"id", "method", "url", "route", "remoteAddress"}, "res": {"statusCode"}, "responseTime": ms,
  *    "msg": "request completed" | "request aborted" | "request errored"}
+ *
+ * `route` is the matched route pattern (`/api/instances/:id`), the same label as the HTTP metrics'
+ * (`unmatched` for a path no route has), so lines can be grouped per endpoint and joined to the metrics.
  *
  * Levels: info, warn for a 4xx, error for a 5xx (with an `err` saying so) or a response stream error.
  * Also gives every request its id (`req.id`, echoed as `X-Request-Id`): a client's own id when it is
@@ -34,12 +38,14 @@ export interface AccessLogOptions {
   logger: Logger;
   /** Requests not logged (they still get an id): probes and scrapes. */
   ignore?: (req: IncomingMessage) => boolean;
+  /** The route pattern a method and path match (the HTTP metrics' `routeOf`); without it no `route` is logged. */
+  routeOf?: (method: string, path: string) => string | undefined;
 }
 
 export function accessLog(opts: AccessLogOptions): RequestHandler {
-  const { logger, ignore } = opts;
+  const { logger, ignore, routeOf } = opts;
   // The completed/aborted line holds only the fields `write` builds (request id, method, URL with any
-  // stream ticket cut out, client address, status, duration): no redact path (logger.ts) can match
+  // stream ticket cut out, route, client address, status, duration): no redact path (logger.ts) can match
   // them, so it is written without pino's redaction pass, which cost 8.7 of the 15 us per line
   // (bench/RESULTS.md). The error line carries an `err` and keeps the redacting logger.
   const completed = logger.child({}, { redact: { paths: [] } });
@@ -54,7 +60,7 @@ export function accessLog(opts: AccessLogOptions): RequestHandler {
       res.removeListener("close", done);
       res.removeListener("finish", done);
       res.removeListener("error", done);
-      write(logger, completed, req, res, started, err);
+      write(logger, completed, routeOf, req, res, started, err);
     };
     res.on("close", done);
     res.on("finish", done);
@@ -63,13 +69,24 @@ export function accessLog(opts: AccessLogOptions): RequestHandler {
   };
 }
 
-function write(logger: Logger, completed: Logger, req: Request, res: Response, started: number, err: unknown): void {
+function write(
+  logger: Logger,
+  completed: Logger,
+  routeOf: AccessLogOptions["routeOf"],
+  req: Request,
+  res: Response,
+  started: number,
+  err: unknown,
+): void {
   const status = res.statusCode;
+  const url = req.originalUrl || req.url;
+  const query = url.indexOf("?");
   const line = {
     req: {
       id: req.id,
       method: req.method,
-      url: (req.originalUrl || req.url).replace(TICKET, "$1[redacted]"),
+      url: url.replace(TICKET, "$1[redacted]"),
+      ...(routeOf ? { route: routeOf(req.method, query < 0 ? url : url.slice(0, query)) ?? "unmatched" } : {}),
       remoteAddress: req.socket?.remoteAddress,
     },
     res: { statusCode: status },
