@@ -25,11 +25,11 @@ import {
   writeFileSync,
 } from "node:fs";
 import { get as httpsGet } from "node:https";
-import { createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { parse } from "yaml";
+import { freePort } from "../lib/free-port.js";
 import { readDockerfile, type Stage } from "./dockerfile.js";
 import { apiEnvironment, DECLARED, drift, type Manifests, migrateEnvironment, readManifests } from "./env.js";
 
@@ -78,17 +78,6 @@ function httpsStatus(url: string, ca: string): Promise<number | undefined> {
       resolve(res.statusCode);
     });
     req.on("error", reject);
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
   });
 }
 
