@@ -74,13 +74,8 @@ const NO_WRITERS: string[] = [];
 Object.freeze(NO_WRITERS);
 const NO_LABELS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
-/**
- * What an informer keeps of an owned object for as long as it is unchanged: a few strings and the
- * hash of the fields we applied, computed once per change — plain fields and prototype methods, no
- * per-object closures (a closure would hold its creator's scope, and with it the whole metadata and
- * its managedFields), so 10,000 instances' objects cost a few hundred bytes each.
- */
-class CachedOwned implements OwnedMeta {
+/** The fields every owned object's projection reads from its metadata, and its stamp's verdict. */
+abstract class OwnedFields {
   readonly namespace: string;
   readonly name: string;
   readonly instanceId: string | undefined;
@@ -88,53 +83,8 @@ class CachedOwned implements OwnedMeta {
   readonly resourceVersion: string | undefined;
   readonly terminating: boolean;
   readonly desiredReplicas: number | undefined;
-  private readonly hash: string;
-  private readonly otherWriters: string[];
 
-  constructor(o: Meta, manager: string, workload: boolean) {
-    const meta = o.metadata;
-    const labels = meta?.labels;
-    this.namespace = meta?.namespace ?? "";
-    this.name = meta?.name ?? "";
-    this.instanceId = labels?.[LABELS.instanceId];
-    this.component = labels?.[LABELS.component];
-    this.resourceVersion = meta?.resourceVersion;
-    this.terminating = Boolean(meta?.deletionTimestamp);
-    this.desiredReplicas = workload ? (o.spec?.replicas ?? 1) : undefined;
-    this.hash = appliedFieldsHash(meta, manager);
-    const writers = otherWriters(meta, manager);
-    this.otherWriters = writers.length ? writers : NO_WRITERS;
-  }
-
-  appliedHash(): string {
-    return this.hash;
-  }
-
-  verdict(stamp: string): StampVerdict {
-    return judgeStamp(stamp, this);
-  }
-
-  writers(): string[] {
-    return this.otherWriters;
-  }
-}
-
-/** A LIST item as the sweep reads it (for this sweep only): the hash is computed only when a resourceVersion differs. */
-class ListedOwned implements OwnedMeta {
-  readonly namespace: string;
-  readonly name: string;
-  readonly instanceId: string | undefined;
-  readonly component: string | undefined;
-  readonly resourceVersion: string | undefined;
-  readonly terminating: boolean;
-  readonly desiredReplicas: number | undefined;
-  private hash: string | undefined;
-
-  constructor(
-    private readonly meta: V1ObjectMeta | undefined,
-    private readonly manager: string,
-    desiredReplicas: number | undefined,
-  ) {
+  constructor(meta: V1ObjectMeta | undefined, desiredReplicas: number | undefined) {
     const labels = meta?.labels;
     this.namespace = meta?.namespace ?? "";
     this.name = meta?.name ?? "";
@@ -145,13 +95,54 @@ class ListedOwned implements OwnedMeta {
     this.desiredReplicas = desiredReplicas;
   }
 
-  appliedHash(): string {
-    this.hash ??= appliedFieldsHash(this.meta, this.manager);
-    return this.hash;
-  }
+  abstract appliedHash(): string;
 
   verdict(stamp: string): StampVerdict {
     return judgeStamp(stamp, this);
+  }
+}
+
+/**
+ * What an informer keeps of an owned object for as long as it is unchanged: a few strings and the
+ * hash of the fields we applied, computed once per change — plain fields and prototype methods, no
+ * per-object closures (a closure would hold its creator's scope, and with it the whole metadata and
+ * its managedFields), so 10,000 instances' objects cost a few hundred bytes each.
+ */
+class CachedOwned extends OwnedFields implements OwnedMeta {
+  private readonly hash: string;
+  private readonly otherWriters: string[];
+
+  constructor(meta: V1ObjectMeta | undefined, manager: string, desiredReplicas: number | undefined) {
+    super(meta, desiredReplicas);
+    this.hash = appliedFieldsHash(meta, manager);
+    const writers = otherWriters(meta, manager);
+    this.otherWriters = writers.length ? writers : NO_WRITERS;
+  }
+
+  appliedHash(): string {
+    return this.hash;
+  }
+
+  writers(): string[] {
+    return this.otherWriters;
+  }
+}
+
+/** A LIST item as the sweep reads it (for this sweep only): the hash is computed only when a resourceVersion differs. */
+class ListedOwned extends OwnedFields implements OwnedMeta {
+  private hash: string | undefined;
+
+  constructor(
+    private readonly meta: V1ObjectMeta | undefined,
+    private readonly manager: string,
+    desiredReplicas: number | undefined,
+  ) {
+    super(meta, desiredReplicas);
+  }
+
+  appliedHash(): string {
+    this.hash ??= appliedFieldsHash(this.meta, this.manager);
+    return this.hash;
   }
 
   writers(): string[] {
@@ -160,8 +151,8 @@ class ListedOwned implements OwnedMeta {
 }
 
 function ownedMeta(o: Meta, manager: string, eager: boolean, workload: boolean): OwnedMeta {
-  if (eager) return new CachedOwned(o, manager, workload);
-  return new ListedOwned(o.metadata, manager, workload ? (o.spec?.replicas ?? 1) : undefined);
+  const desiredReplicas = workload ? (o.spec?.replicas ?? 1) : undefined;
+  return eager ? new CachedOwned(o.metadata, manager, desiredReplicas) : new ListedOwned(o.metadata, manager, desiredReplicas);
 }
 
 /**
