@@ -21,7 +21,7 @@
  * so load from other processes hits both sides alike; every number printed is the median of the rounds.
  *
  * Settings (environment):
- *   BENCH_SERVER        tsx (default: `node --import tsx src/index.ts`, what `npm start` runs) or dist
+ *   BENCH_SERVER        tsx (default: what `npm start` runs, `node ... --import tsx src/index.ts`) or dist (`npm run start:prod`)
  *                       (`npm run start:prod`'s node arguments: the compiled server as it ships; run `npm run build` first)
  *   BENCH_CONCURRENCY   workers for the user endpoints (default 50)
  *   BENCH_ADMIN_CONCURRENCY workers for the admin health endpoints (default 10)
@@ -48,7 +48,7 @@ import {
   machineLine,
   percentile,
   runMain,
-  startProdArgs,
+  serverNodeArgs,
 } from "./lib/common.js";
 import { healthStatsSql, healthSummarySql } from "../src/modules/health/health.sql.js";
 import { newCredentialsKey } from "../src/platform/credentials-cipher.js";
@@ -206,7 +206,7 @@ async function main(): Promise<void> {
     const extraArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean);
     // The compiled server as `npm run start:prod` runs it: plain node, no tsx loader (the emulator
     // package, TypeScript, is imported only in emulated mode; this API runs in cluster mode).
-    const entry = SERVER === "dist" ? startProdArgs() : ["--import", "tsx", "src/index.ts"];
+    const entry = serverNodeArgs(SERVER);
     server = spawn(process.execPath, [...extraArgs, ...entry], {
       env: {
         ...benchServerEnv({
@@ -460,7 +460,7 @@ async function measure(
         : `DATABASE_URL=${ADMIN_DATABASE_URL} npm run bench:api`;
     process.stdout.write(
       [
-        `## API vs raw query, side by side (${SERVER === "dist" ? `node ${startProdArgs().join(" ")}, as npm run start:prod` : "tsx src/index.ts, as npm start"})`,
+        `## API vs raw query, side by side (node ${serverNodeArgs(SERVER).join(" ")}, as ${SERVER === "dist" ? "npm run start:prod" : "npm start"})`,
         "",
         machineLine(),
         `- load average (1, 5, 15 min) at the start of each round: ${loads.join(" | ")}`,

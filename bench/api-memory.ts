@@ -20,7 +20,7 @@ import { mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { newCredentialsKey } from "../src/platform/credentials-cipher.js";
-import { createBenchDatabase, runMain, startProdArgs } from "./lib/common.js";
+import { createBenchDatabase, runMain, serverNodeArgs } from "./lib/common.js";
 import { benchServerEnv, freePort, rssMb, startEmulatorProcess, stopChild } from "./lib/processes.js";
 
 const SERVER = process.env.BENCH_SERVER ?? "tsx";
@@ -99,7 +99,7 @@ async function main(): Promise<void> {
   try {
     await ask(undefined, "ready");
     const extraArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean);
-    const entry = SERVER === "dist" ? startProdArgs() : ["--import", "tsx", "src/index.ts"];
+    const entry = serverNodeArgs(SERVER);
     const start = async (): Promise<ChildProcess> => {
       const child = spawn(process.execPath, [...extraArgs, ...entry], {
         env: benchServerEnv({ port, databaseUrl: db.url, dataDir: path.join(tmp, "data"), credentialsKey, kubeconfig, admin: ADMIN }),
@@ -219,7 +219,7 @@ async function main(): Promise<void> {
     }
     process.stdout.write(
       [
-        `## API memory, ${FLEET} instances (${SERVER === "dist" ? `node ${startProdArgs().join(" ")}` : "node --import tsx src/index.ts"}${extraArgs.length ? ` ${extraArgs.join(" ")}` : ""})`,
+        `## API memory, ${FLEET} instances (node ${serverNodeArgs(SERVER).join(" ")}${extraArgs.length ? ` ${extraArgs.join(" ")}` : ""})`,
         "",
         "| step | RSS MB | heap used MB | heap total MB | external MB | heap spaces used MB | RSS by mapping MB |",
         "| --- | --- | --- | --- | --- | --- | --- |",

@@ -50,14 +50,20 @@ export function runMain(main: () => Promise<void>): void {
 }
 
 /**
- * The node arguments of `npm run start:prod` (package.json), the same argv as the image's CMD and the
- * Deployment's (test/deploy/manifests.test.ts): a benchmark of the compiled server runs what ships.
+ * The node arguments of an npm script that runs `node <args>` (package.json): `start:prod` is the same argv
+ * as the image's CMD and the Deployment's (test/deploy/manifests.test.ts), `start` is what `npm start`
+ * runs; a benchmark of either server runs what users run.
  */
-export function startProdArgs(): string[] {
+export function npmScriptNodeArgs(script: "start" | "start:prod"): string[] {
   const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { scripts: Record<string, string> };
-  const [node, ...args] = (pkg.scripts["start:prod"] ?? "").split(" ").filter(Boolean);
-  if (node !== "node" || !args.length) throw new Error(`start:prod is not "node <args>": ${pkg.scripts["start:prod"]}`);
+  const [node, ...args] = (pkg.scripts[script] ?? "").split(" ").filter(Boolean);
+  if (node !== "node" || !args.length) throw new Error(`${script} is not "node <args>": ${pkg.scripts[script]}`);
   return args;
+}
+
+/** The API's node arguments for a benchmark's BENCH_SERVER: `dist` (npm run start:prod) or `tsx` (npm start). */
+export function serverNodeArgs(server: string): string[] {
+  return npmScriptNodeArgs(server === "dist" ? "start:prod" : "start");
 }
 
 /** CPU time (user + system) of a process so far, in ms, from /proc (clock ticks of 10 ms). */
