@@ -84,11 +84,10 @@ async function main(): Promise<void> {
   };
 
   async function newUser(i: number): Promise<{ id: string; token: string }> {
-    const r = await container.services.auth.register({
-      email: `bench-${i}-${Date.now()}@example.com`,
-      password: "bench-password-1",
-      name: "Bench",
-    });
+    const r = await container.services.auth.register(
+      { email: `bench-${i}-${Date.now()}@example.com`, password: "bench-password-1", name: "Bench" },
+      undefined,
+    );
     await container.services.ledger.post(prisma, { userId: r.user.id, type: "TOPUP", amount: 1_000_000, reason: "bench" });
     return { id: r.user.id, token: r.accessToken };
   }

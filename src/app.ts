@@ -34,7 +34,7 @@ import { doc, type RouteDoc } from "./platform/http/route-meta.js";
 import { listAppRoutes, routePatternMatcher } from "./platform/http/routes.js";
 import { httpMetricsMiddleware } from "./platform/metrics.js";
 import { ReadinessSchema } from "./platform/readiness.js";
-import { runWithRequestContext } from "./platform/request-context.js";
+import { startRequestContext } from "./platform/request-context.js";
 
 const API_VERSION = "0.1.0";
 /** With a METRICS_TOKEN configured, the scrape must present it (constant-time comparison). */
@@ -82,8 +82,11 @@ export function createApp(c: Container): Express {
   const json = express.json({ limit: c.config.http.bodyLimit, strict: true });
   app.use((req, res, next) => (BODY_METHODS.has(req.method) ? json(req, res, next) : next()));
   app.use(rejectNulCharacters);
-  // After body parsing (its stream callbacks would lose the context): who is asking, for the audit log.
-  app.use((req, _res, next) => runWithRequestContext({ requestId: String(req.id), ip: req.ip }, next));
+  // Who is asking, for the audit log (request-context.ts).
+  app.use((req, res, next) => {
+    startRequestContext(req, res);
+    next();
+  });
 
   // Operations.
   const ops = (d: RouteDoc) => doc({ ...d, tags: ["operations"], operational: true });

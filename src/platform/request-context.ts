@@ -1,10 +1,12 @@
 /**
- * Who is asking, for code far from the HTTP layer (the audit log): the request id, the client IP
- * (as Express computes it under TRUST_PROXY) and, once `authenticate` has run, the caller. Kept in
- * AsyncLocalStorage for the duration of a request, so services record it without taking Express
- * objects or threading extra parameters. Outside a request (loops, scripts) there is none.
+ * Who is asking, for the audit log: the request id, the client IP (as Express computes it under
+ * TRUST_PROXY) and, once `authenticate` has run, the caller. The app keeps it on `res.locals` for the
+ * duration of a request; controllers hand it to the services that record audit events, which pass it
+ * to `AuditService.record` — explicitly, not through an AsyncLocalStorage: on Node 20 that turns on
+ * promise hooks for every promise in the process, 8-10% of every request's CPU (bench/RESULTS.md).
+ * Outside a request (loops, scripts) there is none: `undefined`.
  */
-import { AsyncLocalStorage } from "node:async_hooks";
+import type { Request, Response } from "express";
 
 export interface RequestContext {
   requestId: string;
@@ -12,12 +14,12 @@ export interface RequestContext {
   actor?: { userId: string; role: string };
 }
 
-const storage = new AsyncLocalStorage<RequestContext>();
-
-export function runWithRequestContext<T>(ctx: RequestContext, fn: () => T): T {
-  return storage.run(ctx, fn);
+/** Gives the request its context (the app, once per request, after the request id is known). */
+export function startRequestContext(req: Request, res: Response): void {
+  res.locals.requestContext = { requestId: String(req.id), ip: req.ip } satisfies RequestContext;
 }
 
-export function currentRequestContext(): RequestContext | undefined {
-  return storage.getStore();
+/** The request's context (undefined where the app did not start one, e.g. a bare router in a test). */
+export function requestContext(res: Response): RequestContext | undefined {
+  return res.locals.requestContext as RequestContext | undefined;
 }

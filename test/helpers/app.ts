@@ -109,7 +109,7 @@ export interface TestUser {
 export async function buildUser(ctx: TestContext, overrides: { email?: string; password?: string; name?: string } = {}): Promise<TestUser> {
   const email = overrides.email ?? uniqueEmail();
   const password = overrides.password ?? "correct horse battery";
-  const r = await ctx.container.services.auth.register({ email, password, name: overrides.name ?? "Test User" });
+  const r = await ctx.container.services.auth.register({ email, password, name: overrides.name ?? "Test User" }, undefined);
   return {
     id: r.user.id,
     email,
@@ -121,7 +121,7 @@ export async function buildUser(ctx: TestContext, overrides: { email?: string; p
 }
 
 export async function buildAdmin(ctx: TestContext): Promise<TestUser> {
-  const r = await ctx.container.services.auth.login({ email: TEST_ADMIN.email, password: TEST_ADMIN.password });
+  const r = await ctx.container.services.auth.login({ email: TEST_ADMIN.email, password: TEST_ADMIN.password }, undefined);
   return {
     id: r.user.id,
     email: TEST_ADMIN.email,

@@ -200,7 +200,11 @@ describe("crash safety", () => {
 describe.skipIf(!usingPostgres)("two reconcilers on one database (PostgreSQL)", () => {
   it("never work on the same instance at once, and together converge every instance", async () => {
     const u = await fundedUser(100_000);
-    await ctx.container.services.quotas.setLimits(u.id, { maxInstances: 50, cpuMilli: 100_000, memoryMb: 100_000, storageGb: 1000 });
+    await ctx.container.services.quotas.setLimits(
+      u.id,
+      { maxInstances: 50, cpuMilli: 100_000, memoryMb: 100_000, storageGb: 1000 },
+      undefined,
+    );
     const ids: string[] = [];
     for (let i = 0; i < 12; i++) ids.push((await subscribe(u, `pair ${i}`)).id);
 
@@ -384,7 +388,7 @@ describe("tenant baseline sync", () => {
     expect(await r.syncTenants()).not.toContain(u.id); // provisioning applied the current baseline
     const generation = (await prisma().instance.findUniqueOrThrow({ where: { id: inst.id } })).generation;
 
-    const admin = await ctx.container.services.auth.login({ email: "admin@test.minispod", password: "admin-password-123" });
+    const admin = await ctx.container.services.auth.login({ email: "admin@test.minispod", password: "admin-password-123" }, undefined);
     const put = await ctx.api
       .put(`/api/admin/users/${u.id}/quota`)
       .set("Authorization", `Bearer ${admin.accessToken}`)

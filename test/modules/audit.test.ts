@@ -29,6 +29,7 @@ describe("the audit log records", () => {
 
   it("security events, admin actions and instance lifecycle actions, with actor, object, IP and request id", async () => {
     const prisma = ctx.container.db.prisma;
+    const started = new Date(Date.now() - 1).toISOString();
     const email = uniqueEmail("audited");
     const password = "audit-secret-password-1";
     const reg = await ctx.api.post("/api/auth/register").set("X-Request-Id", "req-register-1").send({ email, password, name: "Audited" });
@@ -72,7 +73,15 @@ describe("the audit log records", () => {
         port: 5678,
       });
     expect(svc.status).toBe(201);
-    expect((await ctx.api.patch(`/api/admin/services/${svc.body.service.id}`).set(admin.auth).send({ name: "Audit 2" })).status).toBe(200);
+    expect(
+      (
+        await ctx.api
+          .patch(`/api/admin/services/${svc.body.service.id}`)
+          .set(admin.auth)
+          .set("X-Request-Id", "req-service-2")
+          .send({ name: "Audit 2" })
+      ).status,
+    ).toBe(200);
 
     // Instance lifecycle.
     const plan = await prisma.plan.findFirstOrThrow({ where: { slug: "small", service: { slug: "postgresql" } } });
@@ -85,7 +94,9 @@ describe("the audit log records", () => {
     const generated = Object.entries(creds.body.credentials as Record<string, unknown>).filter(([k]) => /password|key|secret/i.test(k));
     expect(generated.length).toBeGreaterThan(0);
     secrets.push(...generated.map(([, v]) => String(v)));
-    expect((await ctx.api.post(`/api/instances/${instanceId}/restart`).set(userAuth)).status).toBe(202);
+    expect((await ctx.api.post(`/api/instances/${instanceId}/restart`).set(userAuth).set("X-Request-Id", "req-restart-1")).status).toBe(
+      202,
+    );
     await ctx.container.loops.reconciler.runUntilIdle();
     expect((await ctx.api.delete(`/api/instances/${instanceId}`).set(userAuth)).status).toBe(202);
     expect((await ctx.api.patch(`/api/admin/users/${userId}`).set(admin.auth).send({ disabled: true })).status).toBe(200);
@@ -147,6 +158,41 @@ describe("the audit log records", () => {
     const adminActions = await events(`actorId=${admin.id}&action=admin.&pageSize=100`);
     expect(adminActions.data.length).toBeGreaterThanOrEqual(5);
     for (const e of adminActions.data) expect(String(e.action).startsWith("admin.")).toBe(true);
+
+    // Every event above came from an HTTP request: each carries that request's id and the client's address,
+    // whichever way the service got it (the caller's identity, or the request context handed down).
+    expect(lifecycle.data.find((e) => e.action === "instance.restart")).toMatchObject({ requestId: "req-restart-1", actorId: userId });
+    expect((await events(`objectType=service&objectId=${svc.body.service.id}`)).data[0]).toMatchObject({
+      action: "admin.catalog.service.update",
+      requestId: "req-service-2",
+      actorId: admin.id,
+      actorRole: "ADMIN",
+    });
+    const all = await events(`pageSize=100&from=${encodeURIComponent(started)}`);
+    expect(all.page.total).toBeLessThanOrEqual(100);
+    expect(new Set(all.data.map((e) => e.action))).toEqual(
+      new Set([
+        "auth.register",
+        "auth.login.failed",
+        "auth.login",
+        "auth.refresh.reuse",
+        "auth.password.change",
+        "auth.logout",
+        "admin.credits.grant",
+        "admin.quota.set",
+        "admin.catalog.service.create",
+        "admin.catalog.service.update",
+        "instance.create",
+        "instance.restart",
+        "instance.delete",
+        "subscription.cancel",
+        "admin.user.disable",
+      ]),
+    );
+    for (const e of all.data) {
+      expect(e.requestId, String(e.action)).toEqual(expect.any(String));
+      expect(e.ip, String(e.action)).toEqual(expect.stringMatching(/127\.0\.0\.1/));
+    }
   });
 
   it("holds no secret: passwords, tokens, refresh tokens, generated credentials", async () => {

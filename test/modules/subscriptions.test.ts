@@ -168,7 +168,7 @@ describe("POST /api/subscriptions", () => {
       errorShape("PLAN_UNAVAILABLE", { details: { planId: inactivePlan.id, planActive: false, serviceActive: true } }),
     );
     // Through the admin write path: the catalog cache (CATALOG_CACHE_TTL) hears of it at once.
-    await ctx.container.services.catalog.updateService(service.id, { isActive: false });
+    await ctx.container.services.catalog.updateService(service.id, { isActive: false }, undefined);
     const res2 = await subscribe(u, { planId: activePlan.id, instanceName: "x" });
     expect(res2.status).toBe(409);
     expect(res2.body).toEqual(

@@ -1,7 +1,7 @@
 /**
  * The audit log: who did what to which object, from which IP, and when. Services call `record` in
  * the same transaction as the action (so a rolled-back action leaves no entry) with one line; the
- * actor, IP and request id come from the request context. The table is append-only in the database
+ * actor, IP and request id come from the request's context (`request`, handed down by the controller). The table is append-only in the database
  * (see the migration); retention deletes only through `audit_events_prune()`. Details never carry
  * secrets: keys that look like one are dropped before writing.
  */
@@ -9,7 +9,7 @@ import type { AuditEvent } from "../../generated/prisma/client.js";
 import type { Db, PrismaClient } from "../../platform/db/index.js";
 import { type Paginated, paginated, skipTake } from "../../platform/http/pagination.js";
 import type { Logger } from "../../platform/logger.js";
-import { currentRequestContext } from "../../platform/request-context.js";
+import type { RequestContext } from "../../platform/request-context.js";
 import type { AuditEventView, AuditListQuery } from "./audit.schema.js";
 
 export interface AuditEntry {
@@ -19,7 +19,9 @@ export interface AuditEntry {
   objectId?: string | null;
   /** Non-secret context; secret-looking keys are dropped. */
   details?: Record<string, unknown>;
-  /** Defaults to the authenticated caller of the current request. */
+  /** The request the action came from (its id, client IP and caller); undefined outside a request. */
+  request: RequestContext | undefined;
+  /** Defaults to the authenticated caller of `request`. */
   actorId?: string | null;
   actorRole?: string | null;
 }
@@ -55,7 +57,7 @@ export class AuditService {
 
   /** Records one event, in `db` (pass the action's transaction). */
   async record(db: Db, entry: AuditEntry): Promise<void> {
-    const ctx = currentRequestContext();
+    const ctx = entry.request;
     await db.auditEvent.create({
       data: {
         action: entry.action,

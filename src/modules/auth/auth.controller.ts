@@ -1,3 +1,4 @@
+import { requestContext } from "../../platform/request-context.js";
 import type { Request, Response } from "express";
 import { caller } from "../../platform/http/auth.js";
 import { input } from "../../platform/http/request-validation.js";
@@ -8,24 +9,24 @@ export class AuthController {
   constructor(private readonly auth: AuthService) {}
 
   register = async (_req: Request, res: Response) => {
-    res.status(201).json(await this.auth.register(input<AuthRegisterReq>(res).body));
+    res.status(201).json(await this.auth.register(input<AuthRegisterReq>(res).body, requestContext(res)));
   };
 
   login = async (_req: Request, res: Response) => {
-    res.status(200).json(await this.auth.login(input<AuthLoginReq>(res).body));
+    res.status(200).json(await this.auth.login(input<AuthLoginReq>(res).body, requestContext(res)));
   };
 
   refresh = async (_req: Request, res: Response) => {
-    res.status(200).json(await this.auth.refresh(input<AuthRefreshReq>(res).body.refreshToken));
+    res.status(200).json(await this.auth.refresh(input<AuthRefreshReq>(res).body.refreshToken, requestContext(res)));
   };
 
   logout = async (_req: Request, res: Response) => {
-    await this.auth.logout(input<AuthRefreshReq>(res).body.refreshToken);
+    await this.auth.logout(input<AuthRefreshReq>(res).body.refreshToken, requestContext(res));
     res.status(204).end();
   };
 
   changePassword = async (_req: Request, res: Response) => {
-    res.status(200).json(await this.auth.changePassword(caller(res).userId, input<AuthPasswordChangeReq>(res).body));
+    res.status(200).json(await this.auth.changePassword(caller(res).userId, input<AuthPasswordChangeReq>(res).body, requestContext(res)));
   };
 
   me = async (_req: Request, res: Response) => {

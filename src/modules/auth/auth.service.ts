@@ -3,6 +3,7 @@
  * tokens stored as sha256 hashes and rotated on every use. Presenting a token that was already
  * rotated (a replay: someone holds a stolen copy) revokes every token of its family.
  */
+import type { RequestContext } from "../../platform/request-context.js";
 import { createHash, randomBytes } from "node:crypto";
 import { type Algorithm, hash, verify } from "@node-rs/argon2";
 import type { Clock } from "../../platform/clock.js";
@@ -58,7 +59,10 @@ export class AuthService {
 
   constructor(private readonly opts: AuthServiceOptions) {}
 
-  async register(input: { email: string; password: string; name: string }): Promise<AuthSessionResponse> {
+  async register(
+    input: { email: string; password: string; name: string },
+    request: RequestContext | undefined,
+  ): Promise<AuthSessionResponse> {
     const passwordHash = await hashPassword(input.password);
     let user: User;
     try {
@@ -71,6 +75,7 @@ export class AuthService {
     }
     this.opts.logger.info({ userId: user.id }, "user registered");
     await this.opts.audit?.record(this.opts.prisma, {
+      request,
       action: "auth.register",
       objectType: "user",
       objectId: user.id,
@@ -80,12 +85,13 @@ export class AuthService {
     return { user: toPublicUser(user), ...(await this.issueTokens(user, undefined)) };
   }
 
-  async login(input: { email: string; password: string }): Promise<AuthSessionResponse> {
+  async login(input: { email: string; password: string }, request: RequestContext | undefined): Promise<AuthSessionResponse> {
     const user = await this.opts.prisma.user.findUnique({ where: { email: input.email } });
     if (!user) {
       this.dummyHash ??= hashPassword(randomBytes(16).toString("hex"));
       await verify(await this.dummyHash, input.password).catch(() => false);
       await this.opts.audit?.record(this.opts.prisma, {
+        request,
         action: "auth.login.failed",
         objectType: "user",
         actorId: null,
@@ -97,6 +103,7 @@ export class AuthService {
     const ok = await verify(user.passwordHash, input.password).catch(() => false);
     if (!ok) {
       await this.opts.audit?.record(this.opts.prisma, {
+        request,
         action: "auth.login.failed",
         objectType: "user",
         objectId: user.id,
@@ -108,6 +115,7 @@ export class AuthService {
     }
     if (user.disabledAt) {
       await this.opts.audit?.record(this.opts.prisma, {
+        request,
         action: "auth.login.failed",
         objectType: "user",
         objectId: user.id,
@@ -119,6 +127,7 @@ export class AuthService {
     }
     const tokens = await this.issueTokens(user, undefined);
     await this.opts.audit?.record(this.opts.prisma, {
+      request,
       action: "auth.login",
       objectType: "user",
       objectId: user.id,
@@ -128,14 +137,14 @@ export class AuthService {
     return { user: toPublicUser(user), ...tokens };
   }
 
-  async refresh(refreshToken: string): Promise<TokenPair> {
+  async refresh(refreshToken: string, request: RequestContext | undefined): Promise<TokenPair> {
     const prisma = this.opts.prisma;
     const now = this.opts.clock.now();
     const row = await prisma.refreshToken.findUnique({ where: { tokenHash: sha256(refreshToken) }, include: { user: true } });
     if (!row) throw new UnauthorizedError("Invalid refresh token");
     if (row.revokedAt) {
       // Reuse of a rotated or revoked token: the family (session) is compromised.
-      await this.revokeReused(row.userId, row.familyId);
+      await this.revokeReused(row.userId, row.familyId, request);
       throw new UnauthorizedError("Refresh token reuse detected; please log in again");
     }
     if (row.expiresAt <= now) throw new UnauthorizedError("Refresh token expired");
@@ -143,17 +152,18 @@ export class AuthService {
     // Claim the token: of two concurrent refreshes with the same token only one wins.
     const claimed = await prisma.refreshToken.updateMany({ where: { id: row.id, revokedAt: null }, data: { revokedAt: now } });
     if (claimed.count !== 1) {
-      await this.revokeReused(row.userId, row.familyId);
+      await this.revokeReused(row.userId, row.familyId, request);
       throw new UnauthorizedError("Refresh token reuse detected; please log in again");
     }
     const pair = await this.issueTokens(row.user, row.familyId, row.id);
     return pair;
   }
 
-  private async revokeReused(userId: string, familyId: string): Promise<void> {
+  private async revokeReused(userId: string, familyId: string, request: RequestContext | undefined): Promise<void> {
     await this.opts.revocations.revokeSession(this.opts.prisma, userId, familyId, "refresh-reuse");
     this.opts.logger.warn({ userId, familyId }, "refresh token reuse detected; session revoked");
     await this.opts.audit?.record(this.opts.prisma, {
+      request,
       action: "auth.refresh.reuse",
       objectType: "session",
       objectId: familyId,
@@ -164,12 +174,13 @@ export class AuthService {
   }
 
   /** Ends the refresh token's session: its refresh tokens and its access tokens stop working. */
-  async logout(refreshToken: string): Promise<void> {
+  async logout(refreshToken: string, request: RequestContext | undefined): Promise<void> {
     const row = await this.opts.prisma.refreshToken.findUnique({ where: { tokenHash: sha256(refreshToken) } });
     if (!row) return; // Logging out twice (or with an unknown token) is not an error: the session is gone either way.
     await inTransaction(this.opts.prisma, async (tx) => {
       await this.opts.revocations.revokeSession(tx, row.userId, row.familyId, "logout");
       await this.opts.audit?.record(tx, {
+        request,
         action: "auth.logout",
         objectType: "session",
         objectId: row.familyId,
@@ -183,12 +194,21 @@ export class AuthService {
    * Changes the caller's password: every session of the account (this one included) is revoked, and
    * a fresh session is returned so the caller stays signed in.
    */
-  async changePassword(userId: string, input: { currentPassword: string; newPassword: string }): Promise<{ user: PublicUser } & TokenPair> {
+  async changePassword(
+    userId: string,
+    input: { currentPassword: string; newPassword: string },
+    request: RequestContext | undefined,
+  ): Promise<{ user: PublicUser } & TokenPair> {
     const user = await this.opts.prisma.user.findUnique({ where: { id: userId } });
     if (!user || user.disabledAt) throw new UnauthorizedError("Account no longer active");
     const ok = await verify(user.passwordHash, input.currentPassword).catch(() => false);
     if (!ok) {
-      await this.opts.audit?.record(this.opts.prisma, { action: "auth.password.change.failed", objectType: "user", objectId: user.id });
+      await this.opts.audit?.record(this.opts.prisma, {
+        request,
+        action: "auth.password.change.failed",
+        objectType: "user",
+        objectId: user.id,
+      });
       throw new ValidationError("Request validation failed", {
         details: [{ path: "body.currentPassword", message: "is not the current password", code: "invalid_value" }],
       });
@@ -198,6 +218,7 @@ export class AuthService {
       const u = await tx.user.update({ where: { id: userId }, data: { passwordHash } });
       const sessions = await this.opts.revocations.revokeUser(tx, userId, "password-change");
       await this.opts.audit?.record(tx, {
+        request,
         action: "auth.password.change",
         objectType: "user",
         objectId: userId,

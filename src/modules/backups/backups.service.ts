@@ -113,6 +113,7 @@ export class BackupsService {
       return this.requestInTx(tx, inst, "manual");
     });
     await this.o.audit?.record(this.o.prisma, {
+      request: caller.request,
       action: "instance.backup.create",
       objectType: "instance",
       objectId: instanceId,
@@ -165,6 +166,7 @@ export class BackupsService {
     }
     if (!(await backupState.requestBackupDeletion(this.o.prisma, row, this.o.clock.now()))) throw new NotFoundError("Backup not found");
     await this.o.audit?.record(this.o.prisma, {
+      request: caller.request,
       action: "instance.backup.delete",
       objectType: "instance",
       objectId: instanceId,

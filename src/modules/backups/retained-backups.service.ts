@@ -49,6 +49,7 @@ export class RetainedBackupsService {
     const row = await this.o.prisma.backup.findFirst({ where: { id: backupId, ...retainedWhere(caller.userId, now) }, include });
     if (!row || !(await releaseRetained(this.o.prisma, row, now))) throw new NotFoundError("Backup not found");
     await this.o.audit?.record(this.o.prisma, {
+      request: caller.request,
       action: "instance.backup.delete",
       objectType: "instance",
       objectId: row.instanceId,

@@ -1,3 +1,4 @@
+import { requestContext } from "../../platform/request-context.js";
 import type { Request, Response } from "express";
 import { input } from "../../platform/http/request-validation.js";
 import type { PlanCreateReq, PlanUpdateReq, ServiceCreateReq, ServiceUpdateReq } from "./catalog.schema.js";
@@ -21,21 +22,21 @@ export class CatalogController {
   };
 
   createService = async (_req: Request, res: Response) => {
-    res.status(201).json({ service: await this.catalog.createService(input<ServiceCreateReq>(res).body) });
+    res.status(201).json({ service: await this.catalog.createService(input<ServiceCreateReq>(res).body, requestContext(res)) });
   };
 
   updateService = async (_req: Request, res: Response) => {
     const { body, params } = input<ServiceUpdateReq, unknown, { id: string }>(res);
-    res.json({ service: await this.catalog.updateService(params.id, body) });
+    res.json({ service: await this.catalog.updateService(params.id, body, requestContext(res)) });
   };
 
   createPlan = async (_req: Request, res: Response) => {
     const { body, params } = input<PlanCreateReq, unknown, { id: string }>(res);
-    res.status(201).json({ plan: await this.catalog.createPlan(params.id, body) });
+    res.status(201).json({ plan: await this.catalog.createPlan(params.id, body, requestContext(res)) });
   };
 
   updatePlan = async (_req: Request, res: Response) => {
     const { body, params } = input<PlanUpdateReq, unknown, { id: string }>(res);
-    res.json({ plan: await this.catalog.updatePlan(params.id, body) });
+    res.json({ plan: await this.catalog.updatePlan(params.id, body, requestContext(res)) });
   };
 }

@@ -1,3 +1,4 @@
+import type { RequestContext } from "../../platform/request-context.js";
 import type { AuditService } from "../audit/audit.service.js";
 import type { Plan, Service } from "../../generated/prisma/client.js";
 import { Prisma, type PrismaClient } from "../../platform/db/index.js";
@@ -90,20 +91,20 @@ export class CatalogService {
   }
 
   /** Admin writes: the catalog cache (catalog-cache.ts) is told once each has committed (or failed). */
-  createService(input: ServiceCreateReq): Promise<ServiceView> {
-    return this.changing(() => this.createServiceNow(input));
+  createService(input: ServiceCreateReq, request: RequestContext | undefined): Promise<ServiceView> {
+    return this.changing(() => this.createServiceNow(input, request));
   }
 
-  updateService(id: string, input: ServiceUpdateReq): Promise<ServiceView> {
-    return this.changing(() => this.updateServiceNow(id, input));
+  updateService(id: string, input: ServiceUpdateReq, request: RequestContext | undefined): Promise<ServiceView> {
+    return this.changing(() => this.updateServiceNow(id, input, request));
   }
 
-  createPlan(serviceId: string, input: PlanCreateReq): Promise<PlanView> {
-    return this.changing(() => this.createPlanNow(serviceId, input));
+  createPlan(serviceId: string, input: PlanCreateReq, request: RequestContext | undefined): Promise<PlanView> {
+    return this.changing(() => this.createPlanNow(serviceId, input, request));
   }
 
-  updatePlan(id: string, input: PlanUpdateReq): Promise<PlanView> {
-    return this.changing(() => this.updatePlanNow(id, input));
+  updatePlan(id: string, input: PlanUpdateReq, request: RequestContext | undefined): Promise<PlanView> {
+    return this.changing(() => this.updatePlanNow(id, input, request));
   }
 
   private async changing<T>(write: () => Promise<T>): Promise<T> {
@@ -114,7 +115,7 @@ export class CatalogService {
     }
   }
 
-  private async createServiceNow(input: ServiceCreateReq): Promise<ServiceView> {
+  private async createServiceNow(input: ServiceCreateReq, request: RequestContext | undefined): Promise<ServiceView> {
     try {
       // Its image and version are its first (default) version: new instances run it, upgrades start from it.
       const row = await this.opts.prisma.service.create({
@@ -122,6 +123,7 @@ export class CatalogService {
         include: { plans: true },
       });
       await this.opts.audit?.record(this.opts.prisma, {
+        request,
         action: "admin.catalog.service.create",
         objectType: "service",
         objectId: row.id,
@@ -134,7 +136,7 @@ export class CatalogService {
     }
   }
 
-  private async updateServiceNow(id: string, input: ServiceUpdateReq): Promise<ServiceView> {
+  private async updateServiceNow(id: string, input: ServiceUpdateReq, request: RequestContext | undefined): Promise<ServiceView> {
     const existing = found(await this.opts.prisma.service.findUnique({ where: { id } }), "Service");
     const row = await inTransaction(this.opts.prisma, async (tx) => {
       const updated = await tx.service.update({ where: { id }, data: input, include: { plans: { orderBy: planOrder } } });
@@ -153,6 +155,7 @@ export class CatalogService {
       return updated;
     });
     await this.opts.audit?.record(this.opts.prisma, {
+      request,
       action: "admin.catalog.service.update",
       objectType: "service",
       objectId: id,
@@ -161,11 +164,12 @@ export class CatalogService {
     return toServiceView(row);
   }
 
-  private async createPlanNow(serviceId: string, input: PlanCreateReq): Promise<PlanView> {
+  private async createPlanNow(serviceId: string, input: PlanCreateReq, request: RequestContext | undefined): Promise<PlanView> {
     found(await this.opts.prisma.service.findUnique({ where: { id: serviceId } }), "Service");
     try {
       const plan = await this.opts.prisma.plan.create({ data: { ...input, serviceId } });
       await this.opts.audit?.record(this.opts.prisma, {
+        request,
         action: "admin.catalog.plan.create",
         objectType: "plan",
         objectId: plan.id,
@@ -178,11 +182,12 @@ export class CatalogService {
     }
   }
 
-  private async updatePlanNow(id: string, input: PlanUpdateReq): Promise<PlanView> {
+  private async updatePlanNow(id: string, input: PlanUpdateReq, request: RequestContext | undefined): Promise<PlanView> {
     const existing = await this.opts.prisma.plan.findUnique({ where: { id } });
     if (!existing) throw new NotFoundError("Plan not found");
     const plan = await this.opts.prisma.plan.update({ where: { id }, data: input });
     await this.opts.audit?.record(this.opts.prisma, {
+      request,
       action: "admin.catalog.plan.update",
       objectType: "plan",
       objectId: id,

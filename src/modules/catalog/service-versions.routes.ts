@@ -1,3 +1,4 @@
+import { requestContext } from "../../platform/request-context.js";
 import { type Request, type Response, Router } from "express";
 import { doc } from "../../platform/http/route-meta.js";
 import { input, validate } from "../../platform/http/request-validation.js";
@@ -48,7 +49,7 @@ export function adminServiceVersionRoutes(deps: { versions: ServiceVersionsServi
     validate({ params: IdParamsSchema, body: ServiceVersionCreateSchema }),
     async (_req: Request, res: Response) => {
       const { params, body } = input<ServiceVersionCreateReq, unknown, { id: string }>(res);
-      res.status(201).json({ serviceVersion: await deps.versions.create(params.id, body) });
+      res.status(201).json({ serviceVersion: await deps.versions.create(params.id, body, requestContext(res)) });
     },
   );
   r.patch(
@@ -63,7 +64,7 @@ export function adminServiceVersionRoutes(deps: { versions: ServiceVersionsServi
     validate({ params: IdParamsSchema, body: ServiceVersionUpdateSchema }),
     async (_req: Request, res: Response) => {
       const { params, body } = input<ServiceVersionUpdateReq, unknown, { id: string }>(res);
-      res.json({ serviceVersion: await deps.versions.update(params.id, body) });
+      res.json({ serviceVersion: await deps.versions.update(params.id, body, requestContext(res)) });
     },
   );
   return r;

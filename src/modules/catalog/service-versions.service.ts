@@ -4,6 +4,7 @@
  * Rules no data may break (a PostgreSQL major version in place, an image running as another uid) are
  * refused here (400) and again when an instance asks (modules/upgrades/upgrade-paths.ts).
  */
+import type { RequestContext } from "../../platform/request-context.js";
 import type { ServiceVersion } from "../../generated/prisma/client.js";
 import type { ServiceTemplate } from "../../kube/templates/template-spec.js";
 import { Prisma, type PrismaClient } from "../../platform/db/index.js";
@@ -46,15 +47,19 @@ export class ServiceVersionsService {
     return rows.map(toServiceVersionView);
   }
 
-  async create(serviceId: string, input: ServiceVersionCreateReq): Promise<ServiceVersionView> {
+  async create(serviceId: string, input: ServiceVersionCreateReq, request: RequestContext | undefined): Promise<ServiceVersionView> {
     try {
-      return await this.createNow(serviceId, input);
+      return await this.createNow(serviceId, input, request);
     } finally {
       this.o.onChange?.();
     }
   }
 
-  private async createNow(serviceId: string, input: ServiceVersionCreateReq): Promise<ServiceVersionView> {
+  private async createNow(
+    serviceId: string,
+    input: ServiceVersionCreateReq,
+    request: RequestContext | undefined,
+  ): Promise<ServiceVersionView> {
     const service = found(await this.o.prisma.service.findUnique({ where: { id: serviceId } }), "Service");
     const image = input.image ?? service.image;
     this.checkPaths(service.template as ServiceTemplate, { image, version: input.version }, input.upgradeFrom);
@@ -65,6 +70,7 @@ export class ServiceVersionsService {
         const created = await tx.serviceVersion.create({ data: { ...input, image, serviceId } });
         if (input.isDefault) await tx.service.update({ where: { id: serviceId }, data: { image, version: input.version } });
         await this.o.audit?.record(tx, {
+          request,
           action: "admin.catalog.version.create",
           objectType: "service_version",
           objectId: created.id,
@@ -81,15 +87,15 @@ export class ServiceVersionsService {
     }
   }
 
-  async update(id: string, input: ServiceVersionUpdateReq): Promise<ServiceVersionView> {
+  async update(id: string, input: ServiceVersionUpdateReq, request: RequestContext | undefined): Promise<ServiceVersionView> {
     try {
-      return await this.updateNow(id, input);
+      return await this.updateNow(id, input, request);
     } finally {
       this.o.onChange?.();
     }
   }
 
-  private async updateNow(id: string, input: ServiceVersionUpdateReq): Promise<ServiceVersionView> {
+  private async updateNow(id: string, input: ServiceVersionUpdateReq, request: RequestContext | undefined): Promise<ServiceVersionView> {
     const existing = found(await this.o.prisma.serviceVersion.findUnique({ where: { id }, include: { service: true } }), "Version");
     const next = { ...existing, ...input };
     if (input.upgradeFrom !== undefined || input.image !== undefined) {
@@ -109,6 +115,7 @@ export class ServiceVersionsService {
       if (updated.isDefault)
         await tx.service.update({ where: { id: existing.serviceId }, data: { image: updated.image, version: updated.version } });
       await this.o.audit?.record(tx, {
+        request,
         action: "admin.catalog.version.update",
         objectType: "service_version",
         objectId: id,

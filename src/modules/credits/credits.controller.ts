@@ -1,3 +1,4 @@
+import { requestContext } from "../../platform/request-context.js";
 import type { Request, Response } from "express";
 import { caller } from "../../platform/http/auth.js";
 import type { PageQuery } from "../../platform/http/pagination.js";
@@ -25,7 +26,7 @@ export class CreditsController {
   grant = async (req: Request, res: Response) => {
     const { body, params } = input<CreditsGrantReq, unknown, { id: string }>(res);
     const key = idempotencyKeyFrom(req.headers[IDEMPOTENCY_HEADER.toLowerCase()], true) as string;
-    const r = await this.credits.grant(caller(res).userId, params.id, body, key);
+    const r = await this.credits.grant(caller(res).userId, params.id, body, key, requestContext(res));
     if (r.replayed) res.setHeader("Idempotent-Replayed", "true");
     res.status(r.status).json(r.body);
   };

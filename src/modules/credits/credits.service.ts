@@ -1,3 +1,4 @@
+import type { RequestContext } from "../../platform/request-context.js";
 import type { AuditService } from "../audit/audit.service.js";
 import { type Db, Prisma, type PrismaClient, prismaRead, type SqlRead, type Tx } from "../../platform/db/index.js";
 import { NotFoundError } from "../../platform/domain-errors.js";
@@ -72,6 +73,7 @@ export class CreditsService {
     userId: string,
     body: CreditsGrantReq,
     idempotencyKey: string,
+    request: RequestContext | undefined,
   ): Promise<IdempotentResponse<CreditsGrantResponse>> {
     const wake: string[] = [];
     const res = await this.opts.idempotency.execute<CreditsGrantResponse>(
@@ -89,6 +91,7 @@ export class CreditsService {
           createdById: adminId,
         });
         await this.opts.audit?.record(tx, {
+          request,
           action: "admin.credits.grant",
           objectType: "user",
           objectId: userId,

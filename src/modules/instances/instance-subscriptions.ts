@@ -4,6 +4,7 @@
  * create and change instances, not the other way round).
  */
 import type { Tx } from "../../platform/db/index.js";
+import type { AuthIdentity } from "../../platform/http/auth.js";
 import type { IdempotentResponse } from "../../platform/idempotency.js";
 import type { InstanceView } from "./instances.view.js";
 
@@ -24,12 +25,16 @@ export interface PlanChange {
 
 export interface InstanceSubscriptions {
   /** Buys a plan and creates its instance (POST /api/subscriptions), replaying a repeated idempotency key. */
-  create(userId: string, body: { planId: string; instanceName: string }, idempotencyKey?: string): Promise<IdempotentResponse<Purchase>>;
+  create(
+    caller: AuthIdentity,
+    body: { planId: string; instanceName: string },
+    idempotencyKey?: string,
+  ): Promise<IdempotentResponse<Purchase>>;
   /**
    * Inside the caller's transaction (user row locked): moves the subscription to the new plan and
    * settles the pro-rata price difference. Returns the credits moved (negative: charged; 0: none).
    */
   changePlan(tx: Tx, change: PlanChange): Promise<number>;
   /** Cancels the subscription: its instances terminate, unused whole days are refunded. */
-  cancel(userId: string, subscriptionId: string): Promise<unknown>;
+  cancel(caller: AuthIdentity, subscriptionId: string): Promise<unknown>;
 }

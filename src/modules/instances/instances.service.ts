@@ -143,7 +143,7 @@ export class InstancesService {
    * charge, quota check, idempotency scope and reconciler signal), with the instance's name as `name`.
    */
   async buy(caller: AuthIdentity, body: { planId: string; name: string }, idempotencyKey?: string): Promise<IdempotentResponse<Purchase>> {
-    return this.o.subscriptions.create(caller.userId, { planId: body.planId, instanceName: body.name }, idempotencyKey);
+    return this.o.subscriptions.create(caller, { planId: body.planId, instanceName: body.name }, idempotencyKey);
   }
 
   /** A new instance for a paid-up subscription that has no live instance (e.g. after its instance FAILED). */
@@ -185,6 +185,7 @@ export class InstancesService {
         eventMessage: `Instance requested for subscription to ${plan.service.name} ${plan.name}`,
       });
       await this.o.audit?.record(tx, {
+        request: caller.request,
         action: "instance.create",
         objectType: "instance",
         objectId: inst.id,
@@ -245,6 +246,7 @@ export class InstancesService {
         data: { fromPlanId: inst.planId, toPlanId: plan.id, credits },
       });
       await this.o.audit?.record(tx, {
+        request: caller.request,
         action: "instance.update",
         objectType: "instance",
         objectId: inst.id,
@@ -269,6 +271,7 @@ export class InstancesService {
       throw new InvalidStateError("Instance changed state meanwhile; try again");
     }
     await this.o.audit?.record(this.o.prisma, {
+      request: caller.request,
       action: "instance.restart",
       objectType: "instance",
       objectId: id,
@@ -297,7 +300,13 @@ export class InstancesService {
     if (!(await state.requestStop(this.o.prisma, inst, this.o.clock.now()))) {
       throw new InvalidStateError("Instance changed state meanwhile; try again");
     }
-    await this.o.audit?.record(this.o.prisma, { action: "instance.stop", objectType: "instance", objectId: id, details: {} });
+    await this.o.audit?.record(this.o.prisma, {
+      request: caller.request,
+      action: "instance.stop",
+      objectType: "instance",
+      objectId: id,
+      details: {},
+    });
     this.o.signal.instanceChanged(id);
     return this.get(caller, id);
   }
@@ -325,7 +334,13 @@ export class InstancesService {
     if (!(await state.requestStart(this.o.prisma, inst, this.o.clock.now()))) {
       throw new InvalidStateError("Instance changed state meanwhile; try again");
     }
-    await this.o.audit?.record(this.o.prisma, { action: "instance.start", objectType: "instance", objectId: id, details: {} });
+    await this.o.audit?.record(this.o.prisma, {
+      request: caller.request,
+      action: "instance.start",
+      objectType: "instance",
+      objectId: id,
+      details: {},
+    });
     this.o.signal.instanceChanged(id);
     return this.get(caller, id);
   }
@@ -359,6 +374,7 @@ export class InstancesService {
     });
     if (!ok) throw new InvalidStateError("Instance changed state meanwhile; try again");
     await this.o.audit?.record(this.o.prisma, {
+      request: caller.request,
       action: "instance.restore",
       objectType: "instance",
       objectId: id,
@@ -379,12 +395,13 @@ export class InstancesService {
     const sub = await this.o.prisma.subscription.findUnique({ where: { id: inst.subscriptionId } });
     if (sub && sub.status !== "CANCELLED") {
       // Cancelling marks the subscription's instances for termination and signals the reconciler.
-      await this.o.subscriptions.cancel(caller.userId, sub.id);
+      await this.o.subscriptions.cancel(caller, sub.id);
     } else {
       await inTransaction(this.o.prisma, (tx) => state.requestTermination(tx, id));
     }
     await state.showTerminating(this.o.prisma, id, this.o.clock.now());
     await this.o.audit?.record(this.o.prisma, {
+      request: caller.request,
       action: "instance.delete",
       objectType: "instance",
       objectId: id,

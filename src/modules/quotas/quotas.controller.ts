@@ -1,3 +1,4 @@
+import { requestContext } from "../../platform/request-context.js";
 import type { Request, Response } from "express";
 import { caller } from "../../platform/http/auth.js";
 import { input } from "../../platform/http/request-validation.js";
@@ -17,6 +18,6 @@ export class QuotasController {
 
   adminPut = async (_req: Request, res: Response) => {
     const { body, params } = input<QuotaPutReq, unknown, { id: string }>(res);
-    res.json({ quota: await this.quotas.setLimits(params.id, body) });
+    res.json({ quota: await this.quotas.setLimits(params.id, body, requestContext(res)) });
   };
 }

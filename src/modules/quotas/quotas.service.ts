@@ -6,6 +6,7 @@
  * backups (PENDING or READY, not being deleted, of a live instance or retained after a deleted one):
  * each its restore size in whole GiB, rounded up (the instance's plan storage while it is pending).
  */
+import type { RequestContext } from "../../platform/request-context.js";
 import type { AuditService } from "../audit/audit.service.js";
 import { type Db, Prisma, type PrismaClient, type Tx } from "../../platform/db/index.js";
 import { NotFoundError, QuotaExceededError } from "../../platform/domain-errors.js";
@@ -127,11 +128,12 @@ export class QuotaService {
   }
 
   /** Admin: replaces the user's limits. */
-  async setLimits(userId: string, limits: QuotaPutReq): Promise<AdminQuotaView> {
+  async setLimits(userId: string, limits: QuotaPutReq, request: RequestContext | undefined): Promise<AdminQuotaView> {
     const user = await this.opts.prisma.user.findUnique({ where: { id: userId }, select: { id: true } });
     if (!user) throw new NotFoundError("User not found");
     await this.opts.prisma.quota.upsert({ where: { userId }, create: { userId, ...limits }, update: limits });
     await this.opts.audit?.record(this.opts.prisma, {
+      request,
       action: "admin.quota.set",
       objectType: "user",
       objectId: userId,

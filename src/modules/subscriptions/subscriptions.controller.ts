@@ -10,7 +10,7 @@ export class SubscriptionsController {
 
   create = async (req: Request, res: Response) => {
     const key = idempotencyKeyFrom(req.headers[IDEMPOTENCY_HEADER.toLowerCase()], false);
-    const r = await this.subscriptions.create(caller(res).userId, input<SubscriptionCreateReq>(res).body, key);
+    const r = await this.subscriptions.create(caller(res), input<SubscriptionCreateReq>(res).body, key);
     if (r.replayed) res.setHeader("Idempotent-Replayed", "true");
     res.status(r.status).json(r.body);
   };
@@ -26,6 +26,6 @@ export class SubscriptionsController {
 
   cancel = async (_req: Request, res: Response) => {
     const { params } = input<unknown, unknown, { id: string }>(res);
-    res.json(await this.subscriptions.cancel(caller(res).userId, params.id));
+    res.json(await this.subscriptions.cancel(caller(res), params.id));
   };
 }

@@ -2,6 +2,7 @@
  * Subscriptions: buying a plan (charge the first period, create the instance row, signal the
  * reconciler), reading them, and cancelling (pro-rata refund, instance terminated).
  */
+import type { AuthIdentity } from "../../platform/http/auth.js";
 import type { AuditService } from "../audit/audit.service.js";
 import type { CatalogCache, CatalogPlan, DefaultVersion } from "../catalog/catalog-cache.js";
 import type { Clock } from "../../platform/clock.js";
@@ -61,10 +62,11 @@ export class SubscriptionsService implements InstanceSubscriptions {
    * the reconciler is signalled. With an idempotency key, a retry returns the first response.
    */
   async create(
-    userId: string,
+    caller: AuthIdentity,
     body: SubscriptionCreateReq,
     idempotencyKey?: string,
   ): Promise<IdempotentResponse<SubscriptionCreateResponse>> {
+    const userId = caller.userId;
     // Looked up before the transaction: a cache miss loads the catalog on other pool connections,
     // which must never wait behind connections held by transactions (that starves the pool). What it
     // finds is judged inside the transaction, as before (a replayed request is not judged again).
@@ -73,7 +75,7 @@ export class SubscriptionsService implements InstanceSubscriptions {
       try {
         const res = await this.opts.idempotency.execute<SubscriptionCreateResponse>(
           { userId, scope: "subscriptions.create", key: idempotencyKey, request: body },
-          async (tx) => ({ status: 201, body: await this.createInTx(tx, userId, body, catalog) }),
+          async (tx) => ({ status: 201, body: await this.createInTx(tx, caller, body, catalog) }),
         );
         if (!res.replayed) this.opts.signal.instanceChanged(res.body.instance.id);
         return res;
@@ -93,10 +95,11 @@ export class SubscriptionsService implements InstanceSubscriptions {
 
   private async createInTx(
     tx: Tx,
-    userId: string,
+    caller: AuthIdentity,
     body: SubscriptionCreateReq,
     catalog: { plan: CatalogPlan | undefined; defaultVersion: DefaultVersion | null },
   ): Promise<SubscriptionCreateResponse> {
+    const userId = caller.userId;
     const user = await lockUser(tx, userId);
     const plan = catalog.plan;
     if (!plan) throw new NotFoundError("Plan not found");
@@ -145,6 +148,7 @@ export class SubscriptionsService implements InstanceSubscriptions {
       throw new NotFoundError("Backup not found: its retention after the instance was deleted is over");
     }
     await this.opts.audit?.record(tx, {
+      request: caller.request,
       action: "instance.create",
       objectType: "instance",
       objectId: instance.id,
@@ -221,7 +225,8 @@ export class SubscriptionsService implements InstanceSubscriptions {
    * REFUND (`refund:cancel:<id>`; see billing-rules.ts). No cancel refund when the provisioning's
    * first-period refund already returned the money.
    */
-  async cancel(userId: string, id: string): Promise<SubscriptionCancelResponse> {
+  async cancel(caller: AuthIdentity, id: string): Promise<SubscriptionCancelResponse> {
+    const userId = caller.userId;
     const { body, wake } = await inTransaction(this.opts.prisma, async (tx) => {
       await lockUser(tx, userId);
       const sub = await tx.subscription.findFirst({
@@ -258,6 +263,7 @@ export class SubscriptionsService implements InstanceSubscriptions {
         message: "Terminating: the subscription was cancelled",
       });
       await this.opts.audit?.record(tx, {
+        request: caller.request,
         action: "subscription.cancel",
         objectType: "subscription",
         objectId: sub.id,

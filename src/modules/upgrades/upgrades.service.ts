@@ -113,6 +113,7 @@ export class UpgradesService {
     });
     if (!started) throw new InvalidStateError("Instance changed state meanwhile; try again");
     await this.o.audit?.record(this.o.prisma, {
+      request: caller.request,
       action: "instance.upgrade",
       objectType: "instance",
       objectId: id,

@@ -1,3 +1,4 @@
+import { requestContext } from "../../platform/request-context.js";
 import { type Request, type Response, Router } from "express";
 import { doc } from "../../platform/http/route-meta.js";
 import { input, validate } from "../../platform/http/request-validation.js";
@@ -27,7 +28,7 @@ class UsersController {
 
   update = async (_req: Request, res: Response) => {
     const { body, params } = input<AdminUserUpdateReq, unknown, { id: string }>(res);
-    res.json({ user: await this.users.update(caller(res).userId, params.id, body) });
+    res.json({ user: await this.users.update(caller(res).userId, params.id, body, requestContext(res)) });
   };
 }
 

@@ -1,4 +1,5 @@
 /** Admin view of accounts: who they are, their balance and quota. */
+import type { RequestContext } from "../../platform/request-context.js";
 import type { User } from "../../generated/prisma/client.js";
 import type { Clock } from "../../platform/clock.js";
 import type { PrismaClient } from "../../platform/db/index.js";
@@ -54,7 +55,7 @@ export class UsersService {
    * Disables/enables an account or changes its role. Disabling or a role change revokes every
    * session of the user (access tokens carry the role), on every replica within about a second.
    */
-  async update(adminId: string, id: string, body: AdminUserUpdateReq): Promise<AdminUserView> {
+  async update(adminId: string, id: string, body: AdminUserUpdateReq, request: RequestContext | undefined): Promise<AdminUserView> {
     if (id === adminId) throw new ConflictError("An admin cannot disable or change the role of their own account");
     return inTransaction(this.opts.prisma, async (tx) => {
       const before = found(await tx.user.findUnique({ where: { id } }), "User");
@@ -70,14 +71,16 @@ export class UsersService {
       const revoked = disable || roleChange ? await this.opts.revocations?.revokeUser(tx, id, reason) : 0;
       if (disable)
         await this.opts.audit?.record(tx, {
+          request,
           action: "admin.user.disable",
           objectType: "user",
           objectId: id,
           details: { sessionsRevoked: revoked },
         });
-      if (enable) await this.opts.audit?.record(tx, { action: "admin.user.enable", objectType: "user", objectId: id });
+      if (enable) await this.opts.audit?.record(tx, { request, action: "admin.user.enable", objectType: "user", objectId: id });
       if (roleChange)
         await this.opts.audit?.record(tx, {
+          request,
           action: "admin.user.role",
           objectType: "user",
           objectId: id,

@@ -8,7 +8,7 @@ import type { RequestHandler, Response } from "express";
 import { createSecretKey, type KeyObject } from "node:crypto";
 import jwt from "jsonwebtoken";
 import { ForbiddenError, UnauthorizedError } from "../domain-errors.js";
-import { currentRequestContext } from "../request-context.js";
+import { type RequestContext, requestContext } from "../request-context.js";
 import { withRouteMeta } from "./route-meta.js";
 
 export type Role = "USER" | "ADMIN";
@@ -18,6 +18,8 @@ export interface AuthIdentity {
   role: Role;
   /** The login session (refresh-token family) the token belongs to. */
   sessionId?: string;
+  /** The request this identity came with (behind `authenticate`): what an audit event records of it. */
+  request?: RequestContext;
 }
 
 export interface AccessTokenOptions {
@@ -123,9 +125,12 @@ export function authenticate(opts: AccessTokenOptions): RequestHandler {
       const m = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
       if (!m?.[1]) throw new UnauthorizedError("Missing bearer token");
       const identity = verifyAccessToken(m[1], opts);
+      const ctx = requestContext(res);
+      if (ctx) {
+        ctx.actor = { userId: identity.userId, role: identity.role };
+        identity.request = ctx;
+      }
       res.locals.auth = identity;
-      const ctx = currentRequestContext();
-      if (ctx) ctx.actor = { userId: identity.userId, role: identity.role };
       next();
     },
     { auth: true },
