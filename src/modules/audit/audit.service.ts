@@ -1,9 +1,10 @@
 /**
  * The audit log: who did what to which object, from which IP, and when. Services call `record` in
  * the same transaction as the action (so a rolled-back action leaves no entry) with one line; the
- * actor, IP and request id come from the request's context (`request`, handed down by the controller). The table is append-only in the database
- * (see the migration); retention deletes only through `audit_events_prune()`. Details never carry
- * secrets: keys that look like one are dropped before writing.
+ * actor, IP and request id come from the request's context (`request`: the caller's identity carries
+ * it, or the controller hands it down). The table is append-only in the database (see the
+ * migration); retention deletes only through `audit_events_prune()`. Details never carry secrets:
+ * keys that look like one are dropped before writing.
  */
 import type { AuditEvent } from "../../generated/prisma/client.js";
 import type { Db, PrismaClient } from "../../platform/db/index.js";
