@@ -28,7 +28,7 @@
 import { mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import type { V1Deployment, V1Pod } from "@kubernetes/client-node";
+import type { LiveDeployment, LivePod } from "../src/kube/objects.js";
 import pg from "pg";
 import { loadConfig } from "../src/config/index.js";
 import { buildContainer } from "../src/container.js";
@@ -136,7 +136,7 @@ async function measure(n: number, cache: "all" | "metadata" | "off"): Promise<Ro
       );
     }
     const calls = runs.map((r) => r.calls);
-    // The first sweep of a process also makes client-node's one-time API discovery GETs (cached after).
+    // The first sweep of a process also makes the cluster client's one-time API discovery GETs (cached after).
     // A LIST whose continue token expired mid-way (410) restarts once: one more call, reported as such.
     if (Math.max(...calls) - Math.min(...calls) > 13) throw new Error(`calls per sweep varied beyond one restart per LIST: ${calls}`);
     const byResource = new Map<string, number>();
@@ -154,8 +154,8 @@ async function measure(n: number, cache: "all" | "metadata" | "off"): Promise<Ro
       const worker = async () => {
         for (let i = next++; i < rows.length; i = next++) {
           const r = rows[i] as (typeof rows)[number];
-          const d = await c.kube.client.get<V1Deployment>({ ...KINDS.Deployment, name: r.k8sName, namespace: r.namespace });
-          const pods = await c.kube.client.listAll<V1Pod>("Pod", instanceSelector(r.id), { namespace: r.namespace });
+          const d = await c.kube.client.get<LiveDeployment>({ ...KINDS.Deployment, name: r.k8sName, namespace: r.namespace });
+          const pods = await c.kube.client.listAll<LivePod>("Pod", instanceSelector(r.id), { namespace: r.namespace });
           const ready = pods.items.filter((p) => p.status?.conditions?.some((x) => x.type === "Ready" && x.status === "True")).length;
           const status = ready >= (d.spec?.replicas ?? 1) ? "HEALTHY" : "UNHEALTHY";
           await prisma.$executeRaw`INSERT INTO "health_checks" ("instance_id","status","ready_replicas","desired_replicas")
@@ -203,7 +203,7 @@ async function main(): Promise<void> {
     "",
     `- date: ${new Date().toISOString()}; machine: ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB; node ${process.version}`,
     `- command: \`DATABASE_URL=${adminUrl} npm run bench:health\` (BENCH_SIZES=${SIZES.join(",")}, BENCH_REPEAT=${REPEAT}, BENCH_NAIVE_MAX=${NAIVE_MAX}, BENCH_CACHE=${CACHES.join(",")})`,
-    "- PostgreSQL (a fresh database per fleet size), Kubernetes API emulator on loopback (real HTTP through @kubernetes/client-node), LIST page size 500",
+    "- PostgreSQL (a fresh database per fleet size), Kubernetes API emulator on loopback (real HTTP through the cluster client, src/kube/client.ts), LIST page size 500",
     "- fleet: per instance a ready Deployment + pod, ConfigMap, Secret, PVC, Service and Ingress (server-side applied, their applied-fields hashes recorded), per namespace of 10 instances a tenant baseline (ServiceAccount, ResourceQuota, LimitRange, 6 NetworkPolicies): 5 owned objects + workload per instance, 9 per namespace",
     "- sweep = `HealthLoop.runNow()`: lease, every kind from its synced informer or else one label-selected LIST across all namespaces (full: Deployments, StatefulSets, Pods, PodMetrics; metadata-only: Services, ConfigMaps, Secrets, PVCs, Ingresses, NetworkPolicies, ResourceQuotas, LimitRanges, ServiceAccounts; PodMetrics is always a LIST), rules + drift check of every owned object, one transaction (one INSERT of N records, one UPDATE of N instances, the sweep row)",
     "- HEALTH_CACHE: `all` = informers (LIST then WATCH, started after seeding and synced before the first sweep) for the 12 watchable kinds, `metadata` = for the 9 metadata-only kinds, `off` = none (every kind LISTed each sweep); LISTs per sweep counts only LIST requests (the informers' open watches are not per-sweep calls)",
@@ -215,7 +215,7 @@ async function main(): Promise<void> {
       (r) =>
         `| ${r.n.toLocaleString("en-US")} | ${r.cache} | ${r.informers ? `${f(r.informers.syncMs)} (${r.informers.calls})` : "-"} | ${f(r.firstMs)} (${r.firstCalls}) | ${f(median(r.sweepMs))} | ${f(median(r.sweepCpuMs))} | ${new Set(r.calls).size === 1 ? r.calls[0] : r.calls.join(", ")} | ${r.load.map((l) => l.toFixed(2)).join(", ")} | ${r.naive ? f(r.naive.ms) : "not run"} | ${r.naive ? r.naive.calls : "-"} |`,
     ),
-    "- the first sweep's extra calls are @kubernetes/client-node's one-time API discovery (cached for the process); it also moves every instance from UNKNOWN to HEALTHY",
+    "- the first sweep's extra calls are the cluster client's one-time API discovery (cached for the process); it also moves every instance from UNKNOWN to HEALTHY",
     ...rows.map(
       (r) =>
         `- ${r.n.toLocaleString("en-US")}, HEALTH_CACHE=${r.cache}: ${r.informers ? `informers (objects per kind: ${r.informers.kinds}; heap after sync ${f(r.informers.heapMb)} MiB); ` : ""}LISTs of one sweep by resource: ${r.callsByResource}; later sweeps ${r.sweepMs.map(f).join(", ")} ms, CPU ${r.sweepCpuMs.map(f).join(", ")} ms (last one by phase: ${r.phases}); seeding ${f(r.seedMs)} ms`,

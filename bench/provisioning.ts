@@ -124,7 +124,7 @@ async function main(): Promise<void> {
     }
   }
 
-  // Warm-up: first requests compile code paths, fill connection pools and client-node's discovery cache.
+  // Warm-up: first requests compile code paths, fill connection pools and the cluster client's discovery cache.
   const warm = await newUser(-1);
   await waitRunning([await subscribe(warm.token, "warm up")]);
 

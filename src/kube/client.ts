@@ -1,27 +1,11 @@
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
-import { PassThrough, type Readable } from "node:stream";
-import {
-  ApiException,
-  createConfiguration,
-  type KubeConfig,
-  type KubernetesObject,
-  KubernetesObjectApi,
-  Log,
-  PatchStrategy,
-  type RequestContext,
-  type ResponseContext,
-  ServerConfiguration,
-  type V1ObjectMeta,
-  type V1Pod,
-  VersionApi,
-  type VersionInfo,
-} from "@kubernetes/client-node";
-import { KubeConflictError, KubeError, KubeNotFoundError, KubeUnavailableError, toKubeError } from "./kube-errors.js";
+import type { Readable } from "node:stream";
+import { KubeApiError, KubeConflictError, KubeError, KubeNotFoundError, KubeUnavailableError, toKubeError } from "./kube-errors.js";
+import type { KubeConfig } from "./kubeconfig.js";
 import { cpuMilli, memoryMb } from "./quantity.js";
 import { DEFAULT_RETRY, type RetryOptions, withRetry } from "./retry.js";
-import { modelTypeName, toClientModel } from "./schema.js";
-import { describeRef, type KubeObject, type ObjectRef, refOf } from "./objects.js";
+import { describeRef, type KubeObject, type LiveObject, type LivePod, type ObjectMeta, type ObjectRef, refOf } from "./objects.js";
 import { validateManifest } from "./manifest-validation.js";
 
 export { createKubeConfig, type KubeConfigOptions } from "./kubeconfig.js";
@@ -34,7 +18,8 @@ export { createKubeConfig, type KubeConfigOptions } from "./kubeconfig.js";
  *  - bounds every request with a timeout and reports every HTTP attempt to `onCall` (metrics).
  * The RBAC verbs each method needs are listed in `REQUIRED_RBAC` (rbac.ts), which k8s/rbac.yaml
  * grants exactly: a new kind of call here needs a row there.
- * Objects read back are @kubernetes/client-node models (e.g. `V1Pod`, with `Date` timestamps).
+ * Requests are plain JSON over one keep-alive connection pool (kubeconfig.ts); objects read back are
+ * the server's JSON as sent (`LivePod`, timestamps as strings).
  */
 
 /** The pino-compatible subset the client logs through. */
@@ -55,6 +40,7 @@ export interface KubeCallResult {
 }
 
 export interface KubeClientOptions {
+  /** From `createKubeConfig` (kubeconfig.ts). */
   kubeConfig: KubeConfig;
   logger?: KubeLogger;
   /** Server-side apply field manager (default "minispod"). */
@@ -96,11 +82,6 @@ export interface ListOptions {
   /** Only this namespace; default all namespaces. */
   namespace?: string;
   fieldSelector?: string;
-  /**
-   * Items as the server sent them (JSON, timestamps as strings) instead of client-node model objects
-   * (`Date` timestamps): much cheaper for large lists whose readers accept both (src/kube/status.ts).
-   */
-  raw?: boolean;
 }
 
 /**
@@ -180,42 +161,42 @@ export interface WatchStream {
   close(): void;
 }
 
-/**
- * The object API handing a successful answer back as the server sent it (timestamps stay strings):
- *  - for metadata-only lists, which client-node has no model for (its generic deserialisation reads
- *    the list's metadata as an object's and drops `continue`: only the first page would be seen);
- *  - for fleet-wide LISTs read by the health sweep, where building model objects for every item was
- *    a large share of the sweep's CPU.
- */
-class RawAnswerApi extends KubernetesObjectApi {
-  protected override async processResponse<T extends KubernetesObject>(response: ResponseContext, type?: string): Promise<T> {
-    if (response.httpStatusCode >= 200 && response.httpStatusCode <= 299) return JSON.parse(await response.body.text()) as T;
-    return super.processResponse<T>(response, type);
-  }
-}
-
-/** The object API, telling where a kind's collection lives (client-node's discovery, cached per process). */
-class PathApi extends KubernetesObjectApi {
-  collectionPath(apiVersion: string, kind: string): Promise<string> {
-    return this.specUriPath({ apiVersion, kind, metadata: {} }, "list");
-  }
-}
-
 /** One item of a metadata-only list (`PartialObjectMetadata`). */
 export interface ObjectMetadataOnly {
-  metadata?: V1ObjectMeta;
+  metadata?: ObjectMeta;
+}
+
+/** Where the API server serves a kind: its resource (plural) name and whether it is namespaced. */
+interface ApiResource {
+  plural: string;
+  namespaced: boolean;
+}
+
+/** A collection or object URL path plus query, for one kind. */
+type Query = Record<string, string | number | boolean | undefined>;
+
+interface RequestOptions {
+  query?: Query;
+  body?: string;
+  contentType?: string;
+  accept?: string;
 }
 
 function kindRef(kind: KnownKind | KindRef): KindRef {
   return typeof kind === "string" ? KINDS[kind] : kind;
 }
 
-function toHeader(ref: ObjectRef): KubernetesObject & { metadata: { name: string; namespace?: string } } {
-  return {
-    apiVersion: ref.apiVersion,
-    kind: ref.kind,
-    metadata: { name: ref.name, ...(ref.namespace ? { namespace: ref.namespace } : {}) },
-  };
+/** `/api/v1` or `/apis/<group>/<version>`: where a group version's resources are discovered and served. */
+function groupVersionPath(apiVersion: string): string {
+  return apiVersion.includes("/") ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+}
+
+function withQuery(path: string, query: Query | undefined): string {
+  if (!query) return path;
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, String(v));
+  const qs = params.toString();
+  return qs ? `${path}?${qs}` : path;
 }
 
 /** Reject with an AbortError-like timeout if `promise` has not settled within `ms`. */
@@ -242,21 +223,33 @@ function withDeadline<T>(promise: Promise<T>, ms: number, onLate?: (value: T) =>
   });
 }
 
+/** The whole body of a response, as text. */
+function readBody(res: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = "";
+    res.setEncoding("utf8");
+    res.on("data", (chunk: string) => {
+      text += chunk;
+    });
+    res.on("end", () => resolve(text));
+    res.on("error", reject);
+    res.on("close", () => {
+      if (!res.complete) reject(Object.assign(new Error("connection closed before the response ended"), { code: "ECONNRESET" }));
+    });
+  });
+}
+
 export class KubeClient {
   readonly fieldManager: string;
   private readonly kc: KubeConfig;
+  private readonly server: string;
+  private readonly send: typeof httpRequest;
   private readonly logger?: KubeLogger;
   private readonly retry: RetryOptions;
   private readonly requestTimeoutMs: number;
   private readonly onCall?: KubeClientOptions["onCall"];
-  private readonly objects: KubernetesObjectApi;
-  /** The same API, asking for metadata only (`PartialObjectMetadataList`): see `listMetadata`. */
-  private readonly metadataObjects: KubernetesObjectApi;
-  /** The same API, answers as sent (no model objects): `listAll(..., { raw: true })`. */
-  private readonly rawObjects: KubernetesObjectApi;
-  private readonly version: VersionApi;
-  private readonly log: Log;
-  private readonly paths: PathApi;
+  /** Discovery, per group version, for the process's lifetime (a failed lookup is not kept). */
+  private readonly discovered = new Map<string, Promise<Map<string, ApiResource>>>();
 
   constructor(opts: KubeClientOptions) {
     this.kc = opts.kubeConfig;
@@ -265,34 +258,8 @@ export class KubeClient {
     this.retry = { ...DEFAULT_RETRY, ...opts.retry };
     this.requestTimeoutMs = opts.requestTimeoutMs;
     this.onCall = opts.onCall;
-
-    const cluster = this.kc.getCurrentCluster();
-    if (!cluster) throw new Error("kubeconfig has no current cluster");
-    const timeoutMs = this.requestTimeoutMs;
-    // Same wiring as KubeConfig.makeApiClient, plus a middleware giving each request its own
-    // deadline (client-node has no per-request timeout of its own).
-    const configure = (accept?: string) =>
-      createConfiguration({
-        baseServer: new ServerConfiguration(cluster.server, {}),
-        authMethods: { default: this.kc },
-        promiseMiddleware: [
-          {
-            pre: async (ctx: RequestContext) => {
-              ctx.setSignal(AbortSignal.timeout(timeoutMs));
-              if (accept) ctx.setHeaderParam("Accept", accept);
-              return ctx;
-            },
-            post: async (rsp: ResponseContext) => rsp,
-          },
-        ],
-      });
-    const configuration = configure();
-    this.objects = new KubernetesObjectApi(configuration);
-    this.metadataObjects = new RawAnswerApi(configure(PARTIAL_METADATA_LIST));
-    this.rawObjects = new RawAnswerApi(configuration);
-    this.version = new VersionApi(configuration);
-    this.log = new Log(this.kc);
-    this.paths = new PathApi(configuration);
+    this.server = this.kc.getCurrentCluster().server;
+    this.send = this.server.startsWith("https:") ? httpsRequest : httpRequest;
   }
 
   /** One API call with mapping, retries of transient failures and per-attempt reporting. */
@@ -331,35 +298,116 @@ export class KubeClient {
   }
 
   /**
+   * Send one request and wait for its response headers (bounded by the request timeout). A non-2xx
+   * answer is read whole and thrown as a `KubeApiError` (mapped by `toKubeError`); a 2xx response is
+   * handed back unread. A 401 drops cached credentials, so the next attempt fetches fresh ones.
+   */
+  private async open(method: string, path: string, o: RequestOptions, signal?: AbortSignal): Promise<IncomingMessage> {
+    const { agent, headers } = await this.kc.requestAuth();
+    headers.accept = o.accept ?? "application/json";
+    if (o.body !== undefined) {
+      headers["content-type"] = o.contentType ?? "application/json";
+      headers["content-length"] = String(Buffer.byteLength(o.body));
+    }
+    const res = await new Promise<IncomingMessage>((resolve, reject) => {
+      const req = this.send(this.server + withQuery(path, o.query), { method, headers, agent, ...(signal ? { signal } : {}) }, resolve);
+      req.on("error", reject);
+      req.end(o.body);
+    });
+    const status = res.statusCode ?? 0;
+    if (status >= 200 && status <= 299) return res;
+    const body = await readBody(res);
+    if (status === 401) this.kc.invalidateCredentials();
+    throw new KubeApiError(status, body, res.headers);
+  }
+
+  /** One request, its whole JSON answer parsed; the request timeout bounds all of it. */
+  private async requestJson<T>(method: string, path: string, o: RequestOptions = {}): Promise<T> {
+    const signal = AbortSignal.timeout(this.requestTimeoutMs);
+    const res = await this.open(method, path, o, signal);
+    const text = await readBody(res);
+    return (text ? JSON.parse(text) : {}) as T;
+  }
+
+  /**
+   * Where the server serves a kind, from its discovery document (`GET /api/v1`, `/apis/<group>/<version>`),
+   * as kubectl and client-go find it. A group version the server does not serve (metrics.k8s.io without a
+   * metrics server) answers 404 (or 503 while its backend is down); a kind missing from a served group
+   * version is reported as a 404 too.
+   */
+  private async resource(apiVersion: string, kind: string): Promise<ApiResource> {
+    let pending = this.discovered.get(apiVersion);
+    if (!pending) {
+      pending = this.requestJson<{ resources?: { name?: string; kind?: string; namespaced?: boolean }[] }>(
+        "GET",
+        groupVersionPath(apiVersion),
+      ).then((list) => {
+        const byKind = new Map<string, ApiResource>();
+        for (const r of list.resources ?? []) {
+          // Subresources (pods/log, deployments/scale) share their parent's kind; they are not collections.
+          if (!r.name || !r.kind || r.name.includes("/")) continue;
+          byKind.set(r.kind, { plural: r.name, namespaced: r.namespaced === true });
+        }
+        return byKind;
+      });
+      this.discovered.set(apiVersion, pending);
+      pending.catch(() => this.discovered.delete(apiVersion));
+    }
+    const found = (await pending).get(kind);
+    if (!found) {
+      const message = `the server does not serve ${kind} in ${apiVersion}`;
+      throw new KubeApiError(404, JSON.stringify({ kind: "Status", status: "Failure", reason: "NotFound", code: 404, message }), {});
+    }
+    return found;
+  }
+
+  /** A kind's collection, in one namespace or (namespace omitted) across all of them. */
+  private async collectionPath(apiVersion: string, kind: string, namespace?: string): Promise<string> {
+    const r = await this.resource(apiVersion, kind);
+    const ns = r.namespaced && namespace ? `/namespaces/${encodeURIComponent(namespace)}` : "";
+    return `${groupVersionPath(apiVersion)}${ns}/${r.plural}`;
+  }
+
+  /** One object; a namespaced kind without a namespace is addressed in "default", as kubectl does. */
+  private async objectPath(ref: { apiVersion: string; kind: string; name: string; namespace?: string }): Promise<string> {
+    const r = await this.resource(ref.apiVersion, ref.kind);
+    const ns = r.namespaced ? `/namespaces/${encodeURIComponent(ref.namespace || "default")}` : "";
+    return `${groupVersionPath(ref.apiVersion)}${ns}/${r.plural}/${encodeURIComponent(ref.name)}`;
+  }
+
+  /**
    * Validate, then server-side apply with this client's field manager and `force` (we own every
    * field we render). Applying the same manifest twice is a no-op on the server.
    * Throws `InvalidManifestError` before any request when the manifest is invalid.
    */
-  async apply<T extends KubernetesObject = KubernetesObject>(manifest: KubeObject): Promise<T> {
+  async apply<T extends LiveObject = LiveObject>(manifest: KubeObject): Promise<T> {
     validateManifest(manifest);
-    const typeName = modelTypeName(manifest.apiVersion, manifest.kind);
-    // The object API serializes through client-node's models, which drop wire names like `from`:
-    // hand it the model shape.
-    const body = typeName ? toClientModel(structuredClone(manifest), typeName) : structuredClone(manifest);
-    return this.call("apply", manifest.kind, `apply ${describeRef(refOf(manifest))}`, () =>
-      this.objects.patch(body as KubernetesObject, undefined, undefined, this.fieldManager, true, PatchStrategy.ServerSideApply),
-    ) as Promise<T>;
+    const ref = refOf(manifest);
+    // JSON is YAML: the apply patch is the manifest as kubectl would send it, wire names and all.
+    const body = JSON.stringify(manifest);
+    return this.call("apply", manifest.kind, `apply ${describeRef(ref)}`, async () =>
+      this.requestJson<T>("PATCH", await this.objectPath(ref), {
+        query: { fieldManager: this.fieldManager, force: true },
+        body,
+        contentType: "application/apply-patch+yaml",
+      }),
+    );
   }
 
   /** Apply in order, stopping at the first failure (later objects usually depend on earlier ones). */
-  async applyAll(manifests: readonly KubeObject[]): Promise<KubernetesObject[]> {
-    const out: KubernetesObject[] = [];
+  async applyAll(manifests: readonly KubeObject[]): Promise<LiveObject[]> {
+    const out: LiveObject[] = [];
     for (const m of manifests) out.push(await this.apply(m));
     return out;
   }
 
   /** Read one object. Throws `KubeNotFoundError` when it does not exist. */
-  async get<T extends KubernetesObject = KubernetesObject>(ref: ObjectRef): Promise<T> {
-    return this.call("get", ref.kind, `get ${describeRef(ref)}`, () => this.objects.read(toHeader(ref))) as Promise<T>;
+  async get<T extends LiveObject = LiveObject>(ref: ObjectRef): Promise<T> {
+    return this.call("get", ref.kind, `get ${describeRef(ref)}`, async () => this.requestJson<T>("GET", await this.objectPath(ref)));
   }
 
   /** Read one object, or `undefined` when it does not exist. */
-  async find<T extends KubernetesObject = KubernetesObject>(ref: ObjectRef): Promise<T | undefined> {
+  async find<T extends LiveObject = LiveObject>(ref: ObjectRef): Promise<T | undefined> {
     try {
       return await this.get<T>(ref);
     } catch (err) {
@@ -373,9 +421,10 @@ export class KubeClient {
    * Dependents (a Deployment's ReplicaSets and pods) are removed in the background.
    */
   async delete(ref: ObjectRef, opts: { propagationPolicy?: "Background" | "Foreground" | "Orphan" } = {}): Promise<boolean> {
+    const body = JSON.stringify({ apiVersion: "v1", kind: "DeleteOptions", propagationPolicy: opts.propagationPolicy ?? "Background" });
     try {
-      await this.call("delete", ref.kind, `delete ${describeRef(ref)}`, () =>
-        this.objects.delete(toHeader(ref), undefined, undefined, undefined, undefined, opts.propagationPolicy ?? "Background"),
+      await this.call("delete", ref.kind, `delete ${describeRef(ref)}`, async () =>
+        this.requestJson("DELETE", await this.objectPath(ref), { body }),
       );
       return true;
     } catch (err) {
@@ -387,14 +436,15 @@ export class KubeClient {
   /**
    * Every object of a kind matching a label selector, across all namespaces unless one is given,
    * following `continue` tokens page by page. An expired token (410) restarts the list once.
+   * Items are the server's JSON (timestamps as strings).
    */
-  async listAll<T = KubernetesObject>(
+  async listAll<T = LiveObject>(
     kind: KnownKind | KindRef,
     labelSelector?: string,
     opts: ListOptions = {},
     sink?: ListSink<T>,
   ): Promise<ListResult<T>> {
-    return this.listPaged<T>(opts.raw ? this.rawObjects : this.objects, kind, labelSelector, opts, sink);
+    return this.listPaged<T>(undefined, kind, labelSelector, opts, sink);
   }
 
   /**
@@ -408,11 +458,11 @@ export class KubeClient {
     opts: ListOptions = {},
     sink?: ListSink<ObjectMetadataOnly>,
   ): Promise<ListResult<ObjectMetadataOnly>> {
-    return this.listPaged<ObjectMetadataOnly>(this.metadataObjects, kind, labelSelector, opts, sink);
+    return this.listPaged<ObjectMetadataOnly>(PARTIAL_METADATA_LIST, kind, labelSelector, opts, sink);
   }
 
   private async listPaged<T>(
-    api: KubernetesObjectApi,
+    accept: string | undefined,
     kind: KnownKind | KindRef,
     labelSelector: string | undefined,
     opts: ListOptions,
@@ -420,6 +470,7 @@ export class KubeClient {
   ): Promise<ListResult<T>> {
     const { apiVersion, kind: k } = kindRef(kind);
     const pageSize = opts.pageSize ?? 500;
+    const operation = `list ${apiVersion} ${k}${opts.namespace ? ` in ${opts.namespace}` : ""}`;
     let calls = 0;
     for (let restart = 0; ; restart++) {
       const items: T[] = [];
@@ -427,15 +478,19 @@ export class KubeClient {
       let resourceVersion: string | undefined;
       try {
         do {
-          const page = await this.call("list", k, `list ${apiVersion} ${k}${opts.namespace ? ` in ${opts.namespace}` : ""}`, () =>
-            api.list(apiVersion, k, opts.namespace, undefined, undefined, undefined, opts.fieldSelector, labelSelector, pageSize, token),
+          const query: Query = { labelSelector, fieldSelector: opts.fieldSelector, limit: pageSize || undefined, continue: token };
+          const page = await this.call("list", k, operation, async () =>
+            this.requestJson<{ items?: T[]; metadata?: { continue?: string; resourceVersion?: string } }>(
+              "GET",
+              await this.collectionPath(apiVersion, k, opts.namespace),
+              { query, ...(accept ? { accept } : {}) },
+            ),
           );
           calls++;
-          if (sink) for (const item of page.items as T[]) sink.item(item);
-          else for (const item of page.items as T[]) items.push(item);
-          const meta = page.metadata as { _continue?: string; continue?: string; resourceVersion?: string } | undefined;
-          resourceVersion ??= meta?.resourceVersion;
-          token = meta?._continue || meta?.continue || undefined;
+          if (sink) for (const item of page.items ?? []) sink.item(item);
+          else for (const item of page.items ?? []) items.push(item);
+          resourceVersion ??= page.metadata?.resourceVersion;
+          token = page.metadata?.continue || undefined;
         } while (token);
         return { items, calls, ...(resourceVersion ? { resourceVersion } : {}) };
       } catch (err) {
@@ -462,7 +517,7 @@ export class KubeClient {
   async watch(
     kind: KnownKind | KindRef,
     opts: WatchOptions,
-    onEvent: (type: WatchEventType, object: KubernetesObject & { metadata?: V1ObjectMeta }) => void,
+    onEvent: (type: WatchEventType, object: LiveObject) => void,
   ): Promise<WatchStream> {
     const { apiVersion, kind: k } = kindRef(kind);
     const operation = `watch ${apiVersion} ${k}`;
@@ -477,45 +532,25 @@ export class KubeClient {
       });
       return err;
     };
+    const controller = new AbortController();
+    const abort = () => controller.abort();
     let res: IncomingMessage;
-    let abort: () => void;
     try {
-      const cluster = this.kc.getCurrentCluster();
-      if (!cluster) throw new Error("kubeconfig has no current cluster");
-      const path = await this.paths.collectionPath(apiVersion, k);
-      const url = new URL(cluster.server.replace(/\/$/, "") + path);
-      url.searchParams.set("watch", "true");
-      url.searchParams.set("allowWatchBookmarks", "true");
-      url.searchParams.set("resourceVersion", opts.resourceVersion);
-      url.searchParams.set("timeoutSeconds", String(opts.timeoutSeconds));
-      if (opts.labelSelector) url.searchParams.set("labelSelector", opts.labelSelector);
-      const fetchOpts = (await this.kc.applyToFetchOptions({})) as { agent?: unknown; headers?: Headers };
-      const headers: Record<string, string> = {};
-      fetchOpts.headers?.forEach((v, name) => {
-        headers[name] = v;
-      });
-      headers.accept = opts.metadataOnly ? PARTIAL_METADATA_WATCH : "application/json";
-      const controller = new AbortController();
-      abort = () => controller.abort();
-      const send = url.protocol === "https:" ? httpsRequest : httpRequest;
-      res = await withDeadline(
-        new Promise<IncomingMessage>((resolve, reject) => {
-          const req = send(url, { method: "GET", headers, agent: fetchOpts.agent as never, signal: controller.signal }, resolve);
-          req.on("error", reject);
-          req.end();
-        }),
-        this.requestTimeoutMs,
-        (late) => late.destroy(),
+      const path = await this.collectionPath(apiVersion, k);
+      const query: Query = {
+        watch: true,
+        allowWatchBookmarks: true,
+        resourceVersion: opts.resourceVersion,
+        timeoutSeconds: opts.timeoutSeconds,
+        labelSelector: opts.labelSelector,
+      };
+      const accept = opts.metadataOnly ? PARTIAL_METADATA_WATCH : "application/json";
+      res = await withDeadline(this.open("GET", path, { query, accept }, controller.signal), this.requestTimeoutMs, (late) =>
+        late.destroy(),
       ).catch((err: unknown) => {
         controller.abort();
         throw err;
       });
-      if (res.statusCode !== 200) {
-        const chunks: Buffer[] = [];
-        for await (const c of res) chunks.push(c as Buffer);
-        const body = Buffer.concat(chunks).toString("utf8");
-        throw new ApiException(res.statusCode ?? 0, `HTTP ${res.statusCode}`, body, {});
-      }
     } catch (raw) {
       throw fail(raw);
     }
@@ -541,7 +576,7 @@ export class KubeClient {
           buf = buf.slice(nl + 1);
           nl = buf.indexOf("\n");
           if (!line.trim() || closed) continue;
-          let event: { type?: WatchEventType; object?: KubernetesObject };
+          let event: { type?: WatchEventType; object?: LiveObject };
           try {
             event = JSON.parse(line);
           } catch (err) {
@@ -581,56 +616,48 @@ export class KubeClient {
   }
 
   /**
-   * Pod logs. Without `follow`: the lines (tail/since applied by the server). With `follow`: a
-   * Readable of raw log bytes that ends when the container stops; destroy it to stop following.
+   * Pod logs. Without `follow`: the lines (tail/since applied by the server), the whole read bounded
+   * by the request timeout. With `follow`: a Readable of raw log bytes, open once the server has
+   * answered, that ends when the container stops; destroy it to stop following.
    */
   logs(namespace: string, podName: string, opts: LogsOptions & { follow: true }): Promise<Readable>;
   logs(namespace: string, podName: string, opts?: LogsOptions & { follow?: false }): Promise<string[]>;
   async logs(namespace: string, podName: string, opts: LogsOptions = {}): Promise<string[] | Readable> {
     const container = opts.container ?? (await this.firstContainer(namespace, podName));
-    const params = {
-      ...(opts.tailLines !== undefined ? { tailLines: opts.tailLines } : {}),
-      ...(opts.sinceSeconds !== undefined ? { sinceSeconds: opts.sinceSeconds } : {}),
-      ...(opts.timestamps ? { timestamps: true } : {}),
-      follow: opts.follow === true,
+    const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(podName)}/log`;
+    const query: Query = {
+      container,
+      tailLines: opts.tailLines,
+      sinceSeconds: opts.sinceSeconds,
+      timestamps: opts.timestamps ? true : undefined,
+      follow: opts.follow ? true : undefined,
     };
     const operation = `logs ${namespace}/${podName}/${container}`;
-    // Log.log resolves once the response headers arrive and pipes the body into `sink`.
-    const open = (sink: PassThrough) =>
-      this.call("logs", "Pod", operation, () =>
-        withDeadline(this.log.log(namespace, podName, container, sink, params), this.requestTimeoutMs, (late) => late.abort()),
-      );
+    const accept = "text/plain, */*";
 
     if (opts.follow) {
-      const stream = new PassThrough();
-      const controller = await open(stream);
-      stream.once("close", () => controller.abort());
-      return stream;
+      return this.call("logs", "Pod", operation, () => {
+        const controller = new AbortController();
+        return withDeadline(this.open("GET", path, { query, accept }, controller.signal), this.requestTimeoutMs, (late) =>
+          late.destroy(),
+        ).catch((err: unknown) => {
+          controller.abort();
+          throw err;
+        });
+      });
     }
 
-    const sink = new PassThrough();
-    const chunks: Buffer[] = [];
-    sink.on("data", (chunk: Buffer) => chunks.push(chunk));
-    const ended = new Promise<void>((resolve, reject) => {
-      sink.once("end", resolve);
-      sink.once("error", reject);
+    const text = await this.call("logs", "Pod", operation, async () => {
+      const signal = AbortSignal.timeout(this.requestTimeoutMs);
+      return readBody(await this.open("GET", path, { query, accept }, signal));
     });
-    const controller = await open(sink);
-    try {
-      // The promise above settles at the headers; the lines are complete only at the stream's end.
-      await withDeadline(ended, this.requestTimeoutMs);
-    } catch (err) {
-      controller.abort();
-      throw toKubeError(err, operation);
-    }
-    const text = Buffer.concat(chunks).toString("utf8");
     const lines = text.split("\n");
     if (lines.at(-1) === "") lines.pop();
     return lines;
   }
 
   private async firstContainer(namespace: string, podName: string): Promise<string> {
-    const pod = await this.get<V1Pod>({ ...KINDS.Pod, name: podName, namespace });
+    const pod = await this.get<LivePod>({ ...KINDS.Pod, name: podName, namespace });
     const name = pod.spec?.containers?.[0]?.name;
     if (!name) throw new KubeNotFoundError(`pod ${namespace}/${podName} has no containers`, { statusCode: 404 });
     return name;
@@ -641,7 +668,7 @@ export class KubeClient {
    * server (404) or with one that is down (the API server answers 503) yields
    * `{available: false}` — "no usage data" is not an error. An unreachable API server still throws.
    */
-  async podMetrics(namespace?: string, selector?: string, opts: { pageSize?: number; raw?: boolean } = {}): Promise<PodMetricsResult> {
+  async podMetrics(namespace?: string, selector?: string, opts: { pageSize?: number } = {}): Promise<PodMetricsResult> {
     try {
       const { items, calls } = await this.listAll<RawPodMetrics>("PodMetrics", selector, { ...opts, ...(namespace ? { namespace } : {}) });
       return { available: true, pods: items.map(toPodUsage), calls };
@@ -661,8 +688,17 @@ export class KubeClient {
 
   /** Readiness probe of the cluster connection: GET /version. */
   async ping(): Promise<VersionInfo> {
-    return this.call("version", "version", "GET /version", () => this.version.getCode());
+    return this.call("version", "version", "GET /version", () => this.requestJson<VersionInfo>("GET", "/version"));
   }
+}
+
+/** The API server's `GET /version` answer. */
+export interface VersionInfo {
+  major: string;
+  minor: string;
+  gitVersion: string;
+  platform?: string;
+  [field: string]: unknown;
 }
 
 function toPodUsage(m: RawPodMetrics): PodUsage {

@@ -21,11 +21,11 @@
  * Timers and sockets: `stop()` closes the watch, cancels a pending backoff and waits for the loop;
  * nothing is left open (the watch has a server-side timeout and a client-side cut as well).
  */
-import type { KubernetesObject, V1ObjectMeta } from "@kubernetes/client-node";
+import type { LiveObject, ObjectMeta } from "./objects.js";
 import type { KnownKind, KubeClient, WatchStream } from "./client.js";
 import { KubeConflictError } from "./kube-errors.js";
 
-type Meta = KubernetesObject & { metadata?: V1ObjectMeta };
+type Meta = LiveObject;
 
 export interface InformerLogger {
   info(obj: object, msg?: string): void;
@@ -78,7 +78,7 @@ class ObjectStore<T> {
     return this.byNamespace.get(namespace)?.get(name);
   }
 
-  set(m: V1ObjectMeta | undefined, value: T): void {
+  set(m: ObjectMeta | undefined, value: T): void {
     const namespace = m?.namespace ?? "";
     const name = m?.name ?? "";
     let names = this.byNamespace.get(namespace);
@@ -91,7 +91,7 @@ class ObjectStore<T> {
     this.count += names.size - before;
   }
 
-  delete(m: V1ObjectMeta | undefined): void {
+  delete(m: ObjectMeta | undefined): void {
     const namespace = m?.namespace ?? "";
     const names = this.byNamespace.get(namespace);
     if (!names?.delete(m?.name ?? "")) return;
@@ -268,7 +268,7 @@ export class Informer<T> {
     };
     const result = this.o.metadataOnly
       ? await client.listMetadata(kind, labelSelector, { pageSize }, sink)
-      : await client.listAll<Meta>(kind, labelSelector, { pageSize, raw: true }, sink);
+      : await client.listAll<Meta>(kind, labelSelector, { pageSize }, sink);
     if (!result.resourceVersion) throw new Error(`LIST ${kind} returned no resourceVersion`);
     this.cache = next;
     this.rv = result.resourceVersion;

@@ -106,7 +106,22 @@ export class InvalidNameError extends Error {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Mapping: the one place where raw failures of @kubernetes/client-node become typed errors.
+// Mapping: the one place where raw failures of a Kubernetes call become typed errors.
+
+/**
+ * A non-2xx answer of the API server, as the client received it: the status, the raw body (usually a
+ * `Status` JSON) and the headers (Retry-After). Never seen outside the client: `toKubeError` maps it.
+ */
+export class KubeApiError extends Error {
+  constructor(
+    readonly code: number,
+    readonly body: string,
+    readonly headers: Record<string, string | string[] | undefined>,
+  ) {
+    super(`HTTP ${code}`);
+    this.name = "KubeApiError";
+  }
+}
 
 interface StatusBody {
   kind?: string;
@@ -116,12 +131,15 @@ interface StatusBody {
   details?: { causes?: { reason?: string; message?: string; field?: string }[] };
 }
 
-/** `ApiException` (duck-typed, so a second copy of client-node in node_modules cannot slip through). */
-function isApiException(err: unknown): err is { code: number; body: unknown; headers?: Record<string, string>; message: string } {
+/**
+ * An API server's answer: a `KubeApiError`, or anything shaped like one (client-node's `ApiException`,
+ * which tests' own clients throw), duck-typed.
+ */
+function isApiException(err: unknown): err is { code: number; body: unknown; headers?: Record<string, unknown>; message: string } {
   return err instanceof Error && typeof (err as { code?: unknown }).code === "number" && "body" in err;
 }
 
-/** The body of an ApiException is the raw response text (usually a `Status` JSON); parse it once here. */
+/** The body of an API error is the raw response text (usually a `Status` JSON); parse it once here. */
 function parseStatus(body: unknown): StatusBody | undefined {
   if (typeof body === "string") {
     try {

@@ -1,4 +1,4 @@
-import type { V1Deployment, V1Pod, V1StatefulSet } from "@kubernetes/client-node";
+import type { LiveDeployment, LivePod, LiveStatefulSet } from "./objects.js";
 import type { WorkloadKind } from "./objects.js";
 
 /**
@@ -34,7 +34,7 @@ export interface RolloutState {
 }
 
 /** `kubectl rollout status` for a Deployment (k8s.io/kubectl/pkg/polymorphichelpers/rollout_status.go). */
-export function deploymentRolloutState(d: V1Deployment): RolloutState {
+export function deploymentRolloutState(d: LiveDeployment): RolloutState {
   const name = d.metadata?.name ?? "";
   const generation = d.metadata?.generation ?? 0;
   const st = d.status ?? {};
@@ -74,7 +74,7 @@ export function deploymentRolloutState(d: V1Deployment): RolloutState {
 }
 
 /** `kubectl rollout status` for a StatefulSet with the RollingUpdate strategy. */
-export function statefulSetRolloutState(s: V1StatefulSet): RolloutState {
+export function statefulSetRolloutState(s: LiveStatefulSet): RolloutState {
   const name = s.metadata?.name ?? "";
   const st = s.status;
   const generation = s.metadata?.generation ?? 0;
@@ -101,8 +101,8 @@ export function statefulSetRolloutState(s: V1StatefulSet): RolloutState {
   };
 }
 
-export function rolloutState(kind: WorkloadKind, obj: V1Deployment | V1StatefulSet): RolloutState {
-  return kind === "Deployment" ? deploymentRolloutState(obj as V1Deployment) : statefulSetRolloutState(obj as V1StatefulSet);
+export function rolloutState(kind: WorkloadKind, obj: LiveDeployment | LiveStatefulSet): RolloutState {
+  return kind === "Deployment" ? deploymentRolloutState(obj as LiveDeployment) : statefulSetRolloutState(obj as LiveStatefulSet);
 }
 
 export interface PodSummary {
@@ -135,10 +135,14 @@ export interface PodStatusSummary {
   ready: boolean;
 }
 
-const iso = (d: Date | string | undefined): string | undefined =>
-  d === undefined ? undefined : d instanceof Date ? d.toISOString() : String(d);
+/** A timestamp as the API server sends it (RFC 3339), normalised to the ISO form with milliseconds. */
+const iso = (d: string | undefined): string | undefined => {
+  if (d === undefined) return undefined;
+  const ms = Date.parse(d);
+  return Number.isFinite(ms) ? new Date(ms).toISOString() : d;
+};
 
-export function summarizePod(p: V1Pod): PodSummary {
+export function summarizePod(p: LivePod): PodSummary {
   const statuses = [...(p.status?.initContainerStatuses ?? []), ...(p.status?.containerStatuses ?? [])];
   return {
     name: p.metadata?.name ?? "",
@@ -154,7 +158,7 @@ export function summarizePod(p: V1Pod): PodSummary {
   };
 }
 
-export function summarizePods(pods: V1Pod[]): PodStatusSummary {
+export function summarizePods(pods: LivePod[]): PodStatusSummary {
   return summarizePodSummaries(pods.map(summarizePod));
 }
 
@@ -182,7 +186,7 @@ export function summarizePodSummaries(all: PodSummary[]): PodStatusSummary {
  * lets the controller create it again from the current template. Pods of the current revision are
  * never chosen: deleting them would only recreate the same broken pod.
  */
-export function stuckOldRevisionPods(sts: V1StatefulSet, pods: V1Pod[]): PodSummary[] {
+export function stuckOldRevisionPods(sts: LiveStatefulSet, pods: LivePod[]): PodSummary[] {
   const revision = sts.status?.updateRevision;
   if (!revision || (sts.status?.observedGeneration ?? 0) < (sts.metadata?.generation ?? 0)) return [];
   return pods
@@ -198,8 +202,8 @@ export function stuckOldRevisionPods(sts: V1StatefulSet, pods: V1Pod[]): PodSumm
 }
 
 /** Group pods by the value of one label (e.g. `minispod.io/instance-id`) and summarize each group. */
-export function summarizePodsBy(pods: V1Pod[], labelKey: string): Map<string, PodStatusSummary> {
-  const groups = new Map<string, V1Pod[]>();
+export function summarizePodsBy(pods: LivePod[], labelKey: string): Map<string, PodStatusSummary> {
+  const groups = new Map<string, LivePod[]>();
   for (const pod of pods) {
     const key = pod.metadata?.labels?.[labelKey];
     if (key === undefined) continue;
@@ -210,18 +214,18 @@ export function summarizePodsBy(pods: V1Pod[], labelKey: string): Map<string, Po
   return new Map([...groups].map(([k, v]) => [k, summarizePods(v)]));
 }
 
-/** Milliseconds since the epoch of a timestamp as the client returns it (a Date) or as JSON has it. */
-const timeOf = (t: Date | string | undefined): number => (t === undefined ? Number.NEGATIVE_INFINITY : new Date(t).getTime());
+/** Milliseconds since the epoch of an RFC 3339 timestamp. */
+const timeOf = (t: string | undefined): number => (t === undefined ? Number.NEGATIVE_INFINITY : new Date(t).getTime());
 
 /**
  * The pod to read logs from: the newest pod that is Running and not being deleted (during a
- * rollout the old and the new pod both run for a while). Ordered by creation time, not by the
- * text of the timestamp: the client hands back Dates, whose string form starts with the weekday.
+ * rollout the old and the new pod both run for a while). Ordered by creation time, parsed: RFC 3339
+ * text with and without fractional seconds or an offset does not sort as text.
  */
-export function newestRunningPod(pods: V1Pod[]): V1Pod | undefined {
+export function newestRunningPod(pods: LivePod[]): LivePod | undefined {
   return pods
     .filter((p) => p.status?.phase === "Running" && !p.metadata?.deletionTimestamp)
-    .reduce<V1Pod | undefined>(
+    .reduce<LivePod | undefined>(
       (best, p) => (!best || timeOf(p.metadata?.creationTimestamp) > timeOf(best.metadata?.creationTimestamp) ? p : best),
       undefined,
     );

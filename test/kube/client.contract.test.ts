@@ -8,7 +8,14 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Readable } from "node:stream";
-import type { V1ConfigMap, V1Deployment, V1Namespace, V1PersistentVolumeClaim, V1Pod, V1Secret } from "@kubernetes/client-node";
+import type {
+  LiveConfigMap,
+  LiveDeployment,
+  LiveNamespace,
+  LivePersistentVolumeClaim,
+  LivePod,
+  LiveSecret,
+} from "../../src/kube/objects.js";
 import type { IDeployment } from "kubernetes-models/apps/v1";
 import type { IPersistentVolumeClaim } from "kubernetes-models/v1";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -33,6 +40,7 @@ import {
   podStatusSummary,
   restartWorkload,
   scaleWorkload,
+  thirdPartyKubeConfig,
   waitForRollout,
 } from "./helpers/workload-ops.js";
 
@@ -58,6 +66,12 @@ function kubeConfig(overrideYaml?: string) {
       ...(process.env.KUBE_CONTRACT_KUBECONFIG ? { kubeconfigPath: process.env.KUBE_CONTRACT_KUBECONFIG } : {}),
     });
   return createKubeConfig({ mode: "emulated", kubeconfigYaml: emulator!.kubeconfigYaml() });
+}
+
+/** The same cluster for client-node (the patches the product never sends). */
+function thirdPartyConfig() {
+  if (REAL) return thirdPartyKubeConfig({ path: process.env.KUBE_CONTRACT_KUBECONFIG });
+  return thirdPartyKubeConfig({ yaml: emulator!.kubeconfigYaml() });
 }
 
 function newClient(opts: { maxAttempts?: number; requestTimeoutMs?: number; yaml?: string } = {}) {
@@ -185,7 +199,7 @@ describe("connection", () => {
 
 describe("tenant", () => {
   it("creates the namespace with its Pod Security labels and baseline objects, idempotently", async () => {
-    const ns = await client.get<V1Namespace>({ apiVersion: "v1", kind: "Namespace", name: NS });
+    const ns = await client.get<LiveNamespace>({ apiVersion: "v1", kind: "Namespace", name: NS });
     expect(ns.metadata?.labels).toMatchObject({
       "pod-security.kubernetes.io/enforce": "restricted",
       "app.kubernetes.io/managed-by": "minispod",
@@ -238,13 +252,15 @@ describe("tenant", () => {
 
 describe("apply, get, delete", () => {
   it("server-side apply is idempotent: applying twice keeps the resourceVersion", async () => {
-    const first = await client.apply<V1ConfigMap>(configMap("twice", { a: "1" }));
-    const second = await client.apply<V1ConfigMap>(configMap("twice", { a: "1" }));
+    const first = await client.apply<LiveConfigMap>(configMap("twice", { a: "1" }));
+    const second = await client.apply<LiveConfigMap>(configMap("twice", { a: "1" }));
     expect(second.metadata?.resourceVersion).toBe(first.metadata?.resourceVersion);
     expect(first.metadata?.managedFields?.some((f) => f.manager === "minispod" && f.operation === "Apply")).toBe(true);
-    const changed = await client.apply<V1ConfigMap>(configMap("twice", { a: "2" }));
+    const changed = await client.apply<LiveConfigMap>(configMap("twice", { a: "2" }));
     expect(changed.metadata?.resourceVersion).not.toBe(first.metadata?.resourceVersion);
-    expect((await client.get<V1ConfigMap>({ apiVersion: "v1", kind: "ConfigMap", name: "twice", namespace: NS })).data).toEqual({ a: "2" });
+    expect((await client.get<LiveConfigMap>({ apiVersion: "v1", kind: "ConfigMap", name: "twice", namespace: NS })).data).toEqual({
+      a: "2",
+    });
   });
 
   it("applies a rendered instance of every service; re-applying changes no spec", async () => {
@@ -306,7 +322,7 @@ describe("listAll", () => {
   it("follows limit/continue across all namespaces and returns every item", async () => {
     for (let i = 0; i < 7; i++) await client.apply(configMap(`page-${i}`, { i: String(i) }, NS, { "contract-page": "yes" }));
     const selector = `contract-run=${RUN},contract-page=yes`;
-    const { items, calls: n } = await client.listAll<V1ConfigMap>("ConfigMap", selector, { pageSize: 2 });
+    const { items, calls: n } = await client.listAll<LiveConfigMap>("ConfigMap", selector, { pageSize: 2 });
     expect(items.map((c) => c.metadata?.name).sort()).toEqual(["page-0", "page-1", "page-2", "page-3", "page-4", "page-5", "page-6"]);
     expect(n).toBe(4);
     expect(new Set(items.map((c) => c.metadata?.uid)).size).toBe(items.length);
@@ -328,7 +344,7 @@ describe("listMetadata", () => {
   it("pages through metadata only (PartialObjectMetadataList): Secret data never comes back; managedFields do", async () => {
     const applied: Record<string, string> = {};
     for (let i = 0; i < 5; i++) {
-      const live = await client.apply<V1Secret>({
+      const live = await client.apply<LiveSecret>({
         apiVersion: "v1",
         kind: "Secret",
         metadata: { name: `meta-${i}`, namespace: NS, labels: { "contract-run": RUN, "contract-meta": "yes" } },
@@ -389,8 +405,8 @@ describe("rollouts and pods", () => {
   it("restart replaces the pod via the restartedAt annotation", async () => {
     const before = (await podStatusSummary(client, NS, selectorOf("good"))).newest!.name;
     const at = new Date();
-    await restartWorkload(kubeConfig(), NS, "good", "Deployment", at);
-    const d = await client.get<V1Deployment>({ apiVersion: "apps/v1", kind: "Deployment", name: "good", namespace: NS });
+    await restartWorkload(thirdPartyConfig(), NS, "good", "Deployment", at);
+    const d = await client.get<LiveDeployment>({ apiVersion: "apps/v1", kind: "Deployment", name: "good", namespace: NS });
     expect(d.spec?.template.metadata?.annotations?.["kubectl.kubernetes.io/restartedAt"]).toBe(at.toISOString());
     await waitForRollout(client, NS, "good", "Deployment", { timeoutMs: WAIT, pollMs: REAL ? 1000 : 20 });
     const after = await eventually(async () => {
@@ -400,15 +416,15 @@ describe("rollouts and pods", () => {
     expect(after.newest!.name).not.toBe(before);
     // A later full apply by the "minispod" manager does not fight over the annotation.
     await client.apply(workload("good"));
-    const kept = await client.get<V1Deployment>({ apiVersion: "apps/v1", kind: "Deployment", name: "good", namespace: NS });
+    const kept = await client.get<LiveDeployment>({ apiVersion: "apps/v1", kind: "Deployment", name: "good", namespace: NS });
     expect(kept.spec?.template.metadata?.annotations?.["kubectl.kubernetes.io/restartedAt"]).toBe(at.toISOString());
   });
 
   it("scales to zero and back", async () => {
-    await scaleWorkload(kubeConfig(), NS, "good", "Deployment", 0);
+    await scaleWorkload(thirdPartyConfig(), NS, "good", "Deployment", 0);
     await waitForRollout(client, NS, "good", "Deployment", { timeoutMs: WAIT, pollMs: REAL ? 1000 : 20 });
     await eventually(async () => (await podStatusSummary(client, NS, selectorOf("good"))).total === 0);
-    await scaleWorkload(kubeConfig(), NS, "good", "Deployment", 1);
+    await scaleWorkload(thirdPartyConfig(), NS, "good", "Deployment", 1);
     await waitForRollout(client, NS, "good", "Deployment", { timeoutMs: WAIT, pollMs: REAL ? 1000 : 20 });
     expect((await podStatusSummary(client, NS, selectorOf("good"))).readyCount).toBe(1);
   });
@@ -508,7 +524,7 @@ describe("metrics", () => {
 describe("error mapping", () => {
   // A real API server (and the emulator) treats metadata.resourceVersion in an apply as a precondition.
   it("409: an apply with a stale resourceVersion", async () => {
-    const cm = await client.apply<V1ConfigMap>(configMap("stale", { v: "1" }));
+    const cm = await client.apply<LiveConfigMap>(configMap("stale", { v: "1" }));
     await client.apply(configMap("stale", { v: "2" }));
     const stale = configMap("stale", { v: "3" });
     stale.metadata!.resourceVersion = cm.metadata!.resourceVersion!;
@@ -544,7 +560,7 @@ describe("error mapping", () => {
     expect(invalid.causes.length).toBeGreaterThan(0);
     expect(invalid.causes[0]!.field).toMatch(/^spec/);
     expect(invalid.causes[0]!.message).toBeTruthy();
-    const still = await client.get<V1PersistentVolumeClaim>({
+    const still = await client.get<LivePersistentVolumeClaim>({
       apiVersion: "v1",
       kind: "PersistentVolumeClaim",
       name: "shrink",
@@ -658,7 +674,7 @@ describe("error mapping", () => {
 
 describe("pods in the fleet", () => {
   it("one fleet-wide LIST maps pods to instances by label", async () => {
-    const { items, calls: n } = await client.listAll<V1Pod>("Pod", "app.kubernetes.io/managed-by=minispod", { pageSize: 500 });
+    const { items, calls: n } = await client.listAll<LivePod>("Pod", "app.kubernetes.io/managed-by=minispod", { pageSize: 500 });
     expect(n).toBe(1);
     const ids = new Set(items.map((p) => p.metadata?.labels?.["minispod.io/instance-id"]));
     expect(ids.has(`${RUN}-talker`)).toBe(true);

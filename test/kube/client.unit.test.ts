@@ -1,7 +1,8 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ApiException, type V1Deployment, type V1Pod, type V1StatefulSet } from "@kubernetes/client-node";
+import { ApiException } from "@kubernetes/client-node";
+import type { LiveDeployment, LivePod, LiveStatefulSet } from "../../src/kube/objects.js";
 import { describe, expect, it, vi } from "vitest";
 import { createKubeConfig } from "../../src/kube/client.js";
 import {
@@ -152,7 +153,7 @@ describe("retry", () => {
 });
 
 describe("rollout status", () => {
-  const dep = (spec: number, status: V1Deployment["status"], generation = 2): V1Deployment => ({
+  const dep = (spec: number, status: LiveDeployment["status"], generation = 2): LiveDeployment => ({
     metadata: { name: "d", generation },
     spec: { replicas: spec, selector: {}, template: {} },
     status,
@@ -178,7 +179,7 @@ describe("rollout status", () => {
   });
 
   it("follows kubectl rollout status for StatefulSets", () => {
-    const sts = (status: V1StatefulSet["status"]): V1StatefulSet => ({
+    const sts = (status: LiveStatefulSet["status"]): LiveStatefulSet => ({
       metadata: { name: "s", generation: 3 },
       spec: { replicas: 1, selector: {}, serviceName: "s", template: {} },
       status,
@@ -197,13 +198,19 @@ describe("rollout status", () => {
 });
 
 describe("pod summaries", () => {
-  const pod = (name: string, created: string, status: V1Pod["status"], labels: Record<string, string> = {}, deleting = false): V1Pod => ({
+  const pod = (
+    name: string,
+    created: string,
+    status: LivePod["status"],
+    labels: Record<string, string> = {},
+    deleting = false,
+  ): LivePod => ({
     metadata: {
       name,
       namespace: "ns",
-      creationTimestamp: new Date(created),
+      creationTimestamp: created,
       labels,
-      ...(deleting ? { deletionTimestamp: new Date(created) } : {}),
+      ...(deleting ? { deletionTimestamp: created } : {}),
     },
     status,
   });
@@ -237,7 +244,7 @@ describe("pod summaries", () => {
   });
 
   it("groups a fleet-wide list by instance id", () => {
-    const ready = { phase: "Running", conditions: [{ type: "Ready", status: "True" }] };
+    const ready: LivePod["status"] = { phase: "Running", conditions: [{ type: "Ready", status: "True" }] };
     const groups = summarizePodsBy(
       [
         pod("a", "2025-01-01T00:00:00Z", ready, { "minispod.io/instance-id": "i1" }),
@@ -340,24 +347,28 @@ current-context: one
 });
 
 describe("newestRunningPod", () => {
-  const pod = (name: string, created: Date, phase = "Running", deleting = false): V1Pod => ({
-    metadata: { name, creationTimestamp: created, ...(deleting ? { deletionTimestamp: new Date("2026-11-30T12:00:00Z") } : {}) },
+  const pod = (name: string, created: string, phase: NonNullable<LivePod["status"]>["phase"] = "Running", deleting = false): LivePod => ({
+    metadata: { name, creationTimestamp: created, ...(deleting ? { deletionTimestamp: "2026-11-30T12:00:00Z" } : {}) },
     status: { phase },
   });
 
-  it("picks the newest Running pod by time, not by the text of its Date", () => {
-    // String(Date) starts with the weekday: "Mon ..." sorts after "Fri ..." although this Monday is earlier.
-    const monday = pod("monday", new Date("2026-11-23T10:00:00Z"));
-    const friday = pod("friday", new Date("2026-11-27T10:00:00Z"));
-    expect(String(monday.metadata?.creationTimestamp) > String(friday.metadata?.creationTimestamp)).toBe(true);
-    expect(newestRunningPod([friday, monday])?.metadata?.name).toBe("friday");
-    expect(newestRunningPod([monday, friday])?.metadata?.name).toBe("friday");
+  it("picks the newest Running pod by time, not by the text of its timestamp", () => {
+    // RFC 3339 text does not sort as time: an offset, or fractional seconds ("." sorts before "Z").
+    const early = pod("early", "2026-11-27T11:00:00+02:00"); // 09:00 UTC
+    const mid = pod("mid", "2026-11-27T10:00:00Z");
+    const late = pod("late", "2026-11-27T10:00:00.5Z");
+    expect(String(early.metadata?.creationTimestamp) > String(mid.metadata?.creationTimestamp)).toBe(true);
+    expect(String(late.metadata?.creationTimestamp) < String(mid.metadata?.creationTimestamp)).toBe(true);
+    expect(newestRunningPod([early, mid])?.metadata?.name).toBe("mid");
+    expect(newestRunningPod([mid, early])?.metadata?.name).toBe("mid");
+    expect(newestRunningPod([late, mid, early])?.metadata?.name).toBe("late");
+    expect(newestRunningPod([mid, late])?.metadata?.name).toBe("late");
   });
 
   it("skips pods that are not Running or are being deleted", () => {
-    const old = pod("old", new Date("2026-11-27T10:00:00Z"));
-    const pending = pod("pending", new Date("2026-11-30T10:00:00Z"), "Pending");
-    const leaving = pod("leaving", new Date("2026-11-30T11:00:00Z"), "Running", true);
+    const old = pod("old", "2026-11-27T10:00:00Z");
+    const pending = pod("pending", "2026-11-30T10:00:00Z", "Pending");
+    const leaving = pod("leaving", "2026-11-30T11:00:00Z", "Running", true);
     expect(newestRunningPod([old, pending, leaving])?.metadata?.name).toBe("old");
     expect(newestRunningPod([pending])).toBeUndefined();
   });

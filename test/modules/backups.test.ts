@@ -3,7 +3,7 @@
  * CSI snapshot model. PENDING -> READY (with the size) or FAILED (with the controller's or driver's
  * reason, an ERROR event, the failed snapshot removed); delete removes the snapshot, then the backup.
  */
-import type { V1PersistentVolumeClaim } from "@kubernetes/client-node";
+import type { LivePersistentVolumeClaim } from "../../src/kube/objects.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   buildAdmin,
@@ -131,7 +131,7 @@ describe("manual backups: POST -> PENDING -> READY; list; delete", () => {
         resources: { requests: { storage: "5Gi" } },
         dataSource: { apiGroup: "snapshot.storage.k8s.io", kind: "VolumeSnapshot", name: res.body.backup.snapshotName },
       },
-    } as V1PersistentVolumeClaim & { apiVersion: string; kind: string });
+    } as LivePersistentVolumeClaim & { apiVersion: string; kind: string });
     await e.settle();
     expect(e.getObject("v1", "PersistentVolumeClaim", inst.namespace, "probe-restore")?.status).toMatchObject({ phase: "Bound" });
     expect(e.readVolumeData(inst.namespace, "probe-restore")).toEqual({ marker: "before" });

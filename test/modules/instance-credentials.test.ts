@@ -9,12 +9,13 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { KubernetesObjectApi, PatchStrategy, type V1Secret } from "@kubernetes/client-node";
+import { KubernetesObjectApi, PatchStrategy } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { reencryptCredentials } from "../../src/cli/credentials-reencrypt.js";
 import { buildContainer } from "../../src/container.js";
 import { KINDS } from "../../src/kube/client.js";
-import { createKubeConfig } from "../../src/kube/kubeconfig.js";
+import type { LiveSecret } from "../../src/kube/objects.js";
+import { thirdPartyKubeConfig } from "../kube/helpers/workload-ops.js";
 import { CredentialsCipher, CredentialsKeyError, credentialsKeyId } from "../../src/platform/credentials-cipher.js";
 import { createLogger } from "../../src/platform/logger.js";
 import { buildUser, createTestContext, errorShape, type TestContext, type TestUser, testConfig } from "../helpers/app.js";
@@ -81,7 +82,7 @@ async function editSecret(namespace: string, name: string, key: string, value: s
   } else {
     const emulator = ctx.container.kube.emulator;
     if (!emulator) throw new Error("tests run against the emulator");
-    const api = KubernetesObjectApi.makeApiClient(createKubeConfig({ mode: "emulated", kubeconfigYaml: emulator.kubeconfigYaml() }));
+    const api = KubernetesObjectApi.makeApiClient(thirdPartyKubeConfig({ yaml: emulator.kubeconfigYaml() }));
     await api.patch(
       { apiVersion: "v1", kind: "Secret", metadata: { name, namespace }, data },
       undefined,
@@ -95,7 +96,7 @@ async function editSecret(namespace: string, name: string, key: string, value: s
 }
 
 async function secretData(namespace: string, name: string): Promise<Record<string, string> | undefined> {
-  const s = await kube().find<V1Secret>({ ...KINDS.Secret, name, namespace });
+  const s = await kube().find<LiveSecret>({ ...KINDS.Secret, name, namespace });
   if (!s) return undefined;
   return Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")]));
 }

@@ -4,7 +4,7 @@
  * Wrong states are 409s in the one error shape; the health sweep does not judge a stopped instance;
  * a stopped instance keeps counting against the quota and its subscription keeps renewing.
  */
-import type { V1Deployment, V1PersistentVolumeClaim, V1Pod, V1StatefulSet } from "@kubernetes/client-node";
+import type { LiveDeployment, LivePersistentVolumeClaim, LivePod, LiveStatefulSet } from "../../src/kube/objects.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KINDS } from "../../src/kube/client.js";
 import { ShiftedClock } from "../helpers/clock.js";
@@ -55,7 +55,7 @@ async function eventTypes(id: string): Promise<string[]> {
 }
 
 const pods = async (ns: string, id: string) =>
-  (await kube().listAll<V1Pod>("Pod", `minispod.io/instance-id=${id}`, { namespace: ns })).items;
+  (await kube().listAll<LivePod>("Pod", `minispod.io/instance-id=${id}`, { namespace: ns })).items;
 
 describe("stop -> STOPPED (scaled to 0, data kept) -> start -> RUNNING on the same volume", () => {
   let u: TestUser;
@@ -65,7 +65,7 @@ describe("stop -> STOPPED (scaled to 0, data kept) -> start -> RUNNING on the sa
   it("stops a RUNNING instance: 202 with desiredState STOPPED, then STOPPED with no pod and every object kept", async () => {
     u = await fundedUser();
     inst = await running(u, "n8n/starter", "Stoppable");
-    const pvc = await kube().get<V1PersistentVolumeClaim>({
+    const pvc = await kube().get<LivePersistentVolumeClaim>({
       ...KINDS.PersistentVolumeClaim,
       name: `${inst.resourceName}-pvc`,
       namespace: inst.namespace,
@@ -84,10 +84,10 @@ describe("stop -> STOPPED (scaled to 0, data kept) -> start -> RUNNING on the sa
     await settle();
     const view = await ctx.api.get(`/api/instances/${inst.id}`).set(u.auth);
     expect(view.body.instance).toMatchObject({ status: "STOPPED", desiredState: "STOPPED", statusMessage: null });
-    const dep = await kube().get<V1Deployment>({ ...KINDS.Deployment, name: inst.resourceName, namespace: inst.namespace });
+    const dep = await kube().get<LiveDeployment>({ ...KINDS.Deployment, name: inst.resourceName, namespace: inst.namespace });
     expect(dep.spec?.replicas).toBe(0);
     expect(await pods(inst.namespace, inst.id)).toHaveLength(0);
-    const kept = await kube().get<V1PersistentVolumeClaim>({
+    const kept = await kube().get<LivePersistentVolumeClaim>({
       ...KINDS.PersistentVolumeClaim,
       name: `${inst.resourceName}-pvc`,
       namespace: inst.namespace,
@@ -138,13 +138,13 @@ describe("stop -> STOPPED (scaled to 0, data kept) -> start -> RUNNING on the sa
     const view = await ctx.api.get(`/api/instances/${inst.id}`).set(u.auth);
     expect(view.body.instance).toMatchObject({ status: "RUNNING", desiredState: "RUNNING" });
     expect(await pods(inst.namespace, inst.id)).toHaveLength(1);
-    const pvc = await kube().get<V1PersistentVolumeClaim>({
+    const pvc = await kube().get<LivePersistentVolumeClaim>({
       ...KINDS.PersistentVolumeClaim,
       name: `${inst.resourceName}-pvc`,
       namespace: inst.namespace,
     });
     expect(pvc.metadata?.uid).toBe(pvcUid);
-    const dep = await kube().get<V1Deployment>({ ...KINDS.Deployment, name: inst.resourceName, namespace: inst.namespace });
+    const dep = await kube().get<LiveDeployment>({ ...KINDS.Deployment, name: inst.resourceName, namespace: inst.namespace });
     expect(dep.spec?.template.spec?.volumes?.find((v) => v.persistentVolumeClaim)?.persistentVolumeClaim?.claimName).toBe(
       `${inst.resourceName}-pvc`,
     );
@@ -188,7 +188,7 @@ describe("stop and start in other states", () => {
     const inst = await running(u, "postgresql/small", "db");
     expect((await ctx.api.post(`/api/instances/${inst.id}/stop`).set(u.auth)).status).toBe(202);
     await settle();
-    const sts = await kube().get<V1StatefulSet>({ ...KINDS.StatefulSet, name: inst.resourceName, namespace: inst.namespace });
+    const sts = await kube().get<LiveStatefulSet>({ ...KINDS.StatefulSet, name: inst.resourceName, namespace: inst.namespace });
     expect(sts.spec?.replicas).toBe(0);
     expect(await pods(inst.namespace, inst.id)).toHaveLength(0);
     expect((await ctx.api.get(`/api/instances/${inst.id}`).set(u.auth)).body.instance.status).toBe("STOPPED");

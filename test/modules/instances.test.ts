@@ -2,7 +2,7 @@
  * The instance lifecycle end to end: HTTP API -> database -> reconciler -> the real cluster client ->
  * the Kubernetes API emulator. The cluster is inspected through the same client at each step.
  */
-import type { V1Deployment, V1PersistentVolumeClaim, V1Pod, V1Secret, V1StatefulSet } from "@kubernetes/client-node";
+import type { LiveDeployment, LivePersistentVolumeClaim, LivePod, LiveSecret, LiveStatefulSet } from "../../src/kube/objects.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KINDS } from "../../src/kube/client.js";
 import { buildAdmin, buildUser, createTestContext, errorShape, type TestContext, type TestUser } from "../helpers/app.js";
@@ -83,12 +83,12 @@ describe("n8n instance lifecycle: subscribe -> RUNNING -> logs -> restart -> upd
     expect(res.body.instance.provisionedAt).toMatch(/Z$/);
     expect(await eventTypes(id)).toEqual(["CREATED", "PROVISIONING_STARTED", "TENANT_READY", "OBJECTS_APPLIED", "RUNNING"]);
 
-    const dep = await kube().get<V1Deployment>({ ...KINDS.Deployment, name, namespace: ns });
+    const dep = await kube().get<LiveDeployment>({ ...KINDS.Deployment, name, namespace: ns });
     expect(dep.spec?.strategy?.type).toBe("Recreate");
     expect(dep.spec?.template.spec?.containers[0]?.ports?.[0]?.containerPort).toBe(5678);
     expect(dep.spec?.template.spec?.containers[0]?.resources?.limits).toMatchObject({ cpu: "500m", memory: "512Mi" });
     expect(dep.status?.readyReplicas).toBe(1);
-    const pvc = await kube().get<V1PersistentVolumeClaim>({ ...KINDS.PersistentVolumeClaim, name: `${name}-pvc`, namespace: ns });
+    const pvc = await kube().get<LivePersistentVolumeClaim>({ ...KINDS.PersistentVolumeClaim, name: `${name}-pvc`, namespace: ns });
     expect(pvc.spec?.resources?.requests?.storage).toBe("5Gi");
     for (const ref of [
       { ...KINDS.ConfigMap, name: `${name}-config` },
@@ -100,7 +100,7 @@ describe("n8n instance lifecycle: subscribe -> RUNNING -> logs -> restart -> upd
       expect(await kube().find({ ...ref, namespace: ns }), `${ref.kind} ${ref.name}`).toBeDefined();
     }
     // The encryption key lives only in the Secret.
-    const secret = await kube().get<V1Secret>({ ...KINDS.Secret, name: `${name}-secret`, namespace: ns });
+    const secret = await kube().get<LiveSecret>({ ...KINDS.Secret, name: `${name}-secret`, namespace: ns });
     const key = Buffer.from(secret.data?.N8N_ENCRYPTION_KEY ?? "", "base64").toString();
     expect(key).toMatch(/^[0-9a-f]{64}$/);
     const cm = await kube().get({ ...KINDS.ConfigMap, name: `${name}-config`, namespace: ns });
@@ -164,7 +164,7 @@ describe("n8n instance lifecycle: subscribe -> RUNNING -> logs -> restart -> upd
   });
 
   it("restarts: RESTARTING, then RUNNING on a new pod", async () => {
-    const before = await kube().listAll<V1Pod>("Pod", `minispod.io/instance-id=${id}`, { namespace: ns });
+    const before = await kube().listAll<LivePod>("Pod", `minispod.io/instance-id=${id}`, { namespace: ns });
     expect(before.items).toHaveLength(1);
     const res = await ctx.api.post(`/api/instances/${id}/restart`).set(u.auth);
     expect(res.status).toBe(202);
@@ -174,9 +174,9 @@ describe("n8n instance lifecycle: subscribe -> RUNNING -> logs -> restart -> upd
     expect(again.body).toEqual(errorShape("INVALID_STATE", { details: { status: "RESTARTING" } }));
     await settle();
     expect((await ctx.api.get(`/api/instances/${id}`).set(u.auth)).body.instance.status).toBe("RUNNING");
-    const after = await kube().listAll<V1Pod>("Pod", `minispod.io/instance-id=${id}`, { namespace: ns });
+    const after = await kube().listAll<LivePod>("Pod", `minispod.io/instance-id=${id}`, { namespace: ns });
     expect(after.items.map((p) => p.metadata?.name)).not.toContain(before.items[0]?.metadata?.name);
-    const dep = await kube().get<V1Deployment>({ ...KINDS.Deployment, name, namespace: ns });
+    const dep = await kube().get<LiveDeployment>({ ...KINDS.Deployment, name, namespace: ns });
     expect(dep.spec?.template.metadata?.annotations?.["kubectl.kubernetes.io/restartedAt"]).toMatch(/Z$/);
     expect((await eventTypes(id)).slice(-3)).toEqual(["RESTART_REQUESTED", "OBJECTS_APPLIED", "RESTARTING_COMPLETE"]);
   });
@@ -193,12 +193,12 @@ describe("n8n instance lifecycle: subscribe -> RUNNING -> logs -> restart -> upd
     expect(await balance(u.id)).toBe(before + entry.amount);
     await settle();
     expect((await ctx.api.get(`/api/instances/${id}`).set(u.auth)).body.instance.status).toBe("RUNNING");
-    const dep = await kube().get<V1Deployment>({ ...KINDS.Deployment, name, namespace: ns });
+    const dep = await kube().get<LiveDeployment>({ ...KINDS.Deployment, name, namespace: ns });
     // The API server may or may not canonicalise quantities (1000m -> 1, 1024Mi -> 1Gi).
     const limits = dep.spec?.template.spec?.containers[0]?.resources?.limits ?? {};
     expect(["1", "1000m"]).toContain(limits.cpu);
     expect(["1Gi", "1024Mi"]).toContain(limits.memory);
-    const pvc = await kube().get<V1PersistentVolumeClaim>({ ...KINDS.PersistentVolumeClaim, name: `${name}-pvc`, namespace: ns });
+    const pvc = await kube().get<LivePersistentVolumeClaim>({ ...KINDS.PersistentVolumeClaim, name: `${name}-pvc`, namespace: ns });
     expect(pvc.spec?.resources?.requests?.storage).toBe("10Gi");
     const sub = await ctx.container.db.prisma.subscription.findFirstOrThrow({ where: { instances: { some: { id } } } });
     expect(sub.planId).toBe(plans["n8n/pro"]!.id);
@@ -255,7 +255,7 @@ describe("PostgreSQL instances", () => {
     const got = (await ctx.api.get(`/api/instances/${instance.id}`).set(u.auth)).body.instance;
     expect(got.status).toBe("RUNNING");
     expect(got.url).toBe(`postgresql://orders-db-svc.${instance.namespace}.svc.cluster.local:5432`);
-    const sts = await kube().get<V1StatefulSet>({ ...KINDS.StatefulSet, name: "orders-db", namespace: instance.namespace });
+    const sts = await kube().get<LiveStatefulSet>({ ...KINDS.StatefulSet, name: "orders-db", namespace: instance.namespace });
     // The seeded image is postgres:16.9-alpine, whose postgres user is uid/gid 70 (999 is Debian's).
     expect(sts.spec?.template.spec?.securityContext).toMatchObject({ runAsUser: 70, runAsGroup: 70, fsGroup: 70 });
     expect(sts.spec?.serviceName).toBe("orders-db-hl");
@@ -360,7 +360,7 @@ describe("billing suspension and resume", () => {
       status: "SUSPENDED",
       desiredState: "SUSPENDED",
     });
-    const dep = await kube().get<V1Deployment>({ ...KINDS.Deployment, name: "paused-blog", namespace: instance.namespace });
+    const dep = await kube().get<LiveDeployment>({ ...KINDS.Deployment, name: "paused-blog", namespace: instance.namespace });
     expect(dep.spec?.replicas).toBe(0);
     expect((await kube().listAll("Pod", `minispod.io/instance-id=${instance.id}`)).items).toEqual([]);
     // Actions on a suspended instance are refused.
@@ -378,7 +378,7 @@ describe("billing suspension and resume", () => {
       status: "RUNNING",
       desiredState: "RUNNING",
     });
-    const resumed = await kube().get<V1Deployment>({ ...KINDS.Deployment, name: "paused-blog", namespace: instance.namespace });
+    const resumed = await kube().get<LiveDeployment>({ ...KINDS.Deployment, name: "paused-blog", namespace: instance.namespace });
     expect(resumed.spec?.replicas).toBe(1);
     expect(resumed.status?.readyReplicas).toBe(1);
     expect(await eventTypes(instance.id)).toEqual(expect.arrayContaining(["SUSPENDED", "RESUMING", "UPDATING_COMPLETE"]));

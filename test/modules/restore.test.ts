@@ -3,7 +3,7 @@
  * the snapshot's marker is back, on a new PVC made from the snapshot; the old PVC is deleted once the
  * instance runs on the new one, or kept and switched back to when the restored instance never runs.
  */
-import type { V1Deployment } from "@kubernetes/client-node";
+import type { LiveDeployment } from "../../src/kube/objects.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KINDS } from "../../src/kube/client.js";
 import {
@@ -41,7 +41,7 @@ async function setup(name: string) {
 }
 
 async function mountedClaim(ns: string, name: string): Promise<string | undefined> {
-  const dep = await ctx.container.kube.client.get<V1Deployment>({ ...KINDS.Deployment, name, namespace: ns });
+  const dep = await ctx.container.kube.client.get<LiveDeployment>({ ...KINDS.Deployment, name, namespace: ns });
   return dep.spec?.template.spec?.volumes?.find((v) => v.persistentVolumeClaim)?.persistentVolumeClaim?.claimName;
 }
 

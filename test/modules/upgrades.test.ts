@@ -5,7 +5,7 @@
  * allow (a PostgreSQL major version in place) are refused and change nothing; the admin manages the
  * versions and their paths.
  */
-import type { V1Deployment, V1StatefulSet } from "@kubernetes/client-node";
+import type { LiveDeployment, LiveStatefulSet } from "../../src/kube/objects.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KINDS } from "../../src/kube/client.js";
 import {
@@ -45,7 +45,7 @@ async function setup(plan: string, name: string) {
 }
 
 async function deployment(ns: string, name: string) {
-  const dep = await ctx.container.kube.client.get<V1Deployment>({ ...KINDS.Deployment, name, namespace: ns });
+  const dep = await ctx.container.kube.client.get<LiveDeployment>({ ...KINDS.Deployment, name, namespace: ns });
   return {
     image: dep.spec?.template.spec?.containers[0]?.image,
     claim: dep.spec?.template.spec?.volumes?.find((v) => v.persistentVolumeClaim)?.persistentVolumeClaim?.claimName,
@@ -317,7 +317,7 @@ describe("GET /api/instances/:id/versions and PUT /api/instances/:id/version", (
     expect((await ctx.api.put(`/api/instances/${inst.id}/version`).set(u.auth).send({ version: "16.10-alpine" })).status).toBe(202);
     await backupsDone(settle);
     await settle();
-    const sts = await ctx.container.kube.client.get<V1StatefulSet>({
+    const sts = await ctx.container.kube.client.get<LiveStatefulSet>({
       ...KINDS.StatefulSet,
       name: inst.resourceName,
       namespace: inst.namespace,

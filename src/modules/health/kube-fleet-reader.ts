@@ -18,7 +18,7 @@
  * (the next sweep judges it). Deletes arrive as DELETED events and remove the object from the cache.
  * Any failure but the metrics API's makes the observation unreadable.
  */
-import type { KubernetesObject, V1ObjectMeta, V1Pod } from "@kubernetes/client-node";
+import type { LiveObject, LivePod, ObjectMeta } from "../../kube/objects.js";
 import type { KnownKind, KubeClient, PodUsage } from "../../kube/client.js";
 import { Informer, type InformerLogger } from "../../kube/informer.js";
 import { appliedFieldsHash, judgeAbsent, judgeStamp, objectKey, otherWriters, type StampVerdict } from "../../kube/ownership.js";
@@ -47,7 +47,7 @@ const FULL_KINDS = ["Deployment", "StatefulSet", "Pod"] as const satisfies reado
 /** Which kinds informers keep (HEALTH_CACHE): all twelve, the nine metadata-only ones, or none. */
 export type FleetCacheMode = "all" | "metadata" | "off";
 
-type Meta = KubernetesObject & { metadata?: V1ObjectMeta; spec?: { replicas?: number } };
+type Meta = LiveObject & { spec?: { replicas?: number } };
 
 /** What the sweep keeps of an owned object (a LIST item's or an informer's projection); it is the FleetObject the sweep judges. */
 interface OwnedMeta extends FleetObject {
@@ -84,7 +84,7 @@ abstract class OwnedFields {
   readonly terminating: boolean;
   readonly desiredReplicas: number | undefined;
 
-  constructor(meta: V1ObjectMeta | undefined, desiredReplicas: number | undefined) {
+  constructor(meta: ObjectMeta | undefined, desiredReplicas: number | undefined) {
     const labels = meta?.labels;
     this.namespace = meta?.namespace ?? "";
     this.name = meta?.name ?? "";
@@ -112,7 +112,7 @@ class CachedOwned extends OwnedFields implements OwnedMeta {
   private readonly hash: string;
   private readonly otherWriters: string[];
 
-  constructor(meta: V1ObjectMeta | undefined, manager: string, desiredReplicas: number | undefined) {
+  constructor(meta: ObjectMeta | undefined, manager: string, desiredReplicas: number | undefined) {
     super(meta, desiredReplicas);
     this.hash = appliedFieldsHash(meta, manager);
     const writers = otherWriters(meta, manager);
@@ -133,7 +133,7 @@ class ListedOwned extends OwnedFields implements OwnedMeta {
   private hash: string | undefined;
 
   constructor(
-    private readonly meta: V1ObjectMeta | undefined,
+    private readonly meta: ObjectMeta | undefined,
     private readonly manager: string,
     desiredReplicas: number | undefined,
   ) {
@@ -159,7 +159,7 @@ function ownedMeta(o: Meta, manager: string, eager: boolean, workload: boolean):
  * A pod as the sweep judges it (summarizePodSummaries, the health rules): its labels are not read,
  * so an informer does not keep a copy of them.
  */
-function podMeta(p: V1Pod): PodMeta {
+function podMeta(p: LivePod): PodMeta {
   const summary = summarizePod(p);
   return { instanceId: summary.labels[LABELS.instanceId], summary: { ...summary, labels: NO_LABELS } };
 }
@@ -213,7 +213,7 @@ export class FleetCache {
       kind: "Pod",
       labelSelector: INSTANCE_OBJECTS_SELECTOR,
       metadataOnly: false,
-      transform: (obj) => podMeta(obj as V1Pod),
+      transform: (obj) => podMeta(obj as LivePod),
     });
   }
 
@@ -283,10 +283,9 @@ export class KubeFleetReader implements FleetReader {
     const manager = client.fieldManager;
     const pageSize = this.opts.pageSize ?? 500;
     const cache = this.opts.cache;
-    // metrics-server does not paginate (it answers every pod at once), so neither do we; through the
-    // model objects only the first page was ever read (client-node has no PodMetrics list model and
-    // dropped `continue`), through raw answers every page was recomputed from scratch.
-    const metricsP = client.podMetrics(undefined, INSTANCE_OBJECTS_SELECTOR, { pageSize: 0, raw: true }).catch((err: unknown) => ({
+    // metrics-server does not paginate (it answers every pod at once, and would recompute every pod
+    // for each page), so neither do we.
+    const metricsP = client.podMetrics(undefined, INSTANCE_OBJECTS_SELECTOR, { pageSize: 0 }).catch((err: unknown) => ({
       available: false as const,
       reason: `metrics could not be read: ${(err as Error).message}`,
       failed: true,
@@ -310,7 +309,7 @@ export class KubeFleetReader implements FleetReader {
         }
         const full = (FULL_KINDS as readonly string[]).includes(kind);
         const r = full
-          ? await client.listAll<Meta>(kind, INSTANCE_OBJECTS_SELECTOR, { pageSize, raw: true })
+          ? await client.listAll<Meta>(kind, INSTANCE_OBJECTS_SELECTOR, { pageSize })
           : await client.listMetadata(kind, FLEET_SELECTOR, { pageSize });
         calls += r.calls;
         upTo.set(kind, r.resourceVersion);
@@ -323,7 +322,7 @@ export class KubeFleetReader implements FleetReader {
           sources.cached.push("Pod");
           return [...informer.values()];
         }
-        const r = await client.listAll<V1Pod>("Pod", INSTANCE_OBJECTS_SELECTOR, { pageSize, raw: true });
+        const r = await client.listAll<LivePod>("Pod", INSTANCE_OBJECTS_SELECTOR, { pageSize });
         calls += r.calls;
         sources.listed.push("Pod");
         return r.items.map(podMeta);

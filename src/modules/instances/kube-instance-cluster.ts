@@ -2,11 +2,10 @@
  * InstanceCluster over the one cluster client.
  */
 import type { Readable } from "node:stream";
-import type { V1Deployment, V1Namespace, V1Pod, V1Secret, V1StatefulSet } from "@kubernetes/client-node";
 import { KINDS, type KubeClient } from "../../kube/client.js";
 import { isPodProblemReason, newestRunningPod, rolloutState, stuckOldRevisionPods, summarizePods } from "../../kube/status.js";
 import { instanceSelector } from "../../kube/templates/index.js";
-import type { Manifest, ObjectRef } from "../../kube/objects.js";
+import type { LiveDeployment, LiveNamespace, LivePod, LiveSecret, LiveStatefulSet, Manifest, ObjectRef } from "../../kube/objects.js";
 import { appliedStamp, objectKey } from "../../kube/ownership.js";
 import type { AppliedFields, InstanceCluster, LogOptions, PodProblem, RolloutState } from "./instance-cluster.js";
 
@@ -36,7 +35,7 @@ export class KubeInstanceCluster implements InstanceCluster {
   }
 
   async namespaceState(namespace: string): Promise<"active" | "terminating" | "absent"> {
-    const ns = await this.client.find<V1Namespace>({ ...KINDS.Namespace, name: namespace });
+    const ns = await this.client.find<LiveNamespace>({ ...KINDS.Namespace, name: namespace });
     if (ns === undefined) return "absent";
     return ns.metadata?.deletionTimestamp || ns.status?.phase === "Terminating" ? "terminating" : "active";
   }
@@ -46,7 +45,7 @@ export class KubeInstanceCluster implements InstanceCluster {
   }
 
   async readCredentials(namespace: string, secretName: string): Promise<Record<string, string> | undefined> {
-    const secret = await this.client.find<V1Secret>({ ...KINDS.Secret, name: secretName, namespace });
+    const secret = await this.client.find<LiveSecret>({ ...KINDS.Secret, name: secretName, namespace });
     if (!secret) return undefined;
     const out: Record<string, string> = {};
     for (const [k, v] of Object.entries(secret.data ?? {})) out[k] = Buffer.from(v, "base64").toString("utf8");
@@ -55,7 +54,7 @@ export class KubeInstanceCluster implements InstanceCluster {
   }
 
   async mountsClaim(namespace: string, kind: "Deployment" | "StatefulSet", name: string, claimName: string): Promise<boolean> {
-    const workload = await this.client.find<V1Deployment | V1StatefulSet>({ ...KINDS[kind], name, namespace });
+    const workload = await this.client.find<LiveDeployment | LiveStatefulSet>({ ...KINDS[kind], name, namespace });
     return (workload?.spec?.template.spec?.volumes ?? []).some((v) => v.persistentVolumeClaim?.claimName === claimName);
   }
 
@@ -66,12 +65,12 @@ export class KubeInstanceCluster implements InstanceCluster {
     _replicas: 0 | 1,
     instanceId: string,
   ): Promise<RolloutState> {
-    const workload = await this.client.get<V1Deployment | V1StatefulSet>({ ...KINDS[kind], name, namespace });
+    const workload = await this.client.get<LiveDeployment | LiveStatefulSet>({ ...KINDS[kind], name, namespace });
     const state = rolloutState(kind, workload);
     if (state.done) return { done: true, message: state.message };
-    const pods = await this.client.listAll<V1Pod>("Pod", instanceSelector(instanceId), { namespace });
+    const pods = await this.client.listAll<LivePod>("Pod", instanceSelector(instanceId), { namespace });
     if (kind === "StatefulSet") {
-      const stuck = stuckOldRevisionPods(workload as V1StatefulSet, pods.items);
+      const stuck = stuckOldRevisionPods(workload as LiveStatefulSet, pods.items);
       if (stuck.length) {
         const deletedStuckPods: Array<{ name: string; reason: string }> = [];
         for (const p of stuck) {
@@ -93,7 +92,7 @@ export class KubeInstanceCluster implements InstanceCluster {
 
   async runningPod(namespace: string, instanceId: string): Promise<{ name: string; container: string } | undefined> {
     const pods = await this.client.listAll("Pod", instanceSelector(instanceId), { namespace });
-    const pod = newestRunningPod(pods.items as V1Pod[]);
+    const pod = newestRunningPod(pods.items as LivePod[]);
     const container = pod?.spec?.containers?.[0]?.name;
     if (!pod?.metadata?.name || !container) return undefined;
     return { name: pod.metadata.name, container };

@@ -3,23 +3,36 @@
  * workloads: waiting for a rollout like `kubectl rollout status`, pod summaries, a tenant baseline
  * applied namespace-first, waiting for a namespace deletion, `kubectl rollout restart` and
  * `kubectl scale`. They go through the client's public API (or, for the two patches the product never
- * sends, client-node's own object API), so the product's client carries no test-only methods.
+ * sends, client-node's own object API with its own KubeConfig — see `thirdPartyKubeConfig`), so the
+ * product's client carries no test-only methods.
  */
-import {
-  type KubeConfig,
-  type KubernetesObject,
-  KubernetesObjectApi,
-  PatchStrategy,
-  type V1Deployment,
-  type V1Namespace,
-  type V1Pod,
-  type V1StatefulSet,
-} from "@kubernetes/client-node";
+import { KubeConfig, type KubernetesObject, KubernetesObjectApi, PatchStrategy } from "@kubernetes/client-node";
 import { KINDS, type KubeClient } from "../../../src/kube/client.js";
 import { KubeConflictError, KubeError, KubeTimeoutError } from "../../../src/kube/kube-errors.js";
 import { type PodStatusSummary, type RolloutState, rolloutState, summarizePods } from "../../../src/kube/status.js";
 import { ANNOTATIONS } from "../../../src/kube/templates/labels.js";
-import { describeRef, type KubeObject, type WorkloadKind } from "../../../src/kube/objects.js";
+import {
+  describeRef,
+  type KubeObject,
+  type LiveDeployment,
+  type LiveNamespace,
+  type LiveObject,
+  type LivePod,
+  type LiveStatefulSet,
+  type WorkloadKind,
+} from "../../../src/kube/objects.js";
+
+/**
+ * A kubeconfig for @kubernetes/client-node (a devDependency: the independent client tests drive the
+ * cluster with), from the same YAML or file the product's client reads.
+ */
+export function thirdPartyKubeConfig(source: { yaml: string } | { path?: string }): KubeConfig {
+  const kc = new KubeConfig();
+  if ("yaml" in source) kc.loadFromString(source.yaml);
+  else if (source.path) kc.loadFromFile(source.path);
+  else kc.loadFromDefault();
+  return kc;
+}
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -40,7 +53,7 @@ export async function waitForRollout(
   let last = "no status read yet";
   for (;;) {
     try {
-      const obj = await client.get<V1Deployment | V1StatefulSet>(ref);
+      const obj = await client.get<LiveDeployment | LiveStatefulSet>(ref);
       const state = rolloutState(kind, obj);
       if (state.done) return state;
       last = state.message;
@@ -64,7 +77,7 @@ export async function waitForRollout(
 
 /** Phase, readiness, restarts and waiting reasons of the pods matching `selector` in a namespace. */
 export async function podStatusSummary(client: KubeClient, namespace: string, selector: string): Promise<PodStatusSummary> {
-  const { items } = await client.listAll<V1Pod>("Pod", selector, { namespace });
+  const { items } = await client.listAll<LivePod>("Pod", selector, { namespace });
   return summarizePods(items);
 }
 
@@ -72,10 +85,10 @@ export async function podStatusSummary(client: KubeClient, namespace: string, se
  * Apply a tenant baseline (from `renderTenant`): the Namespace first, then the rest. A namespace
  * that is still being deleted cannot take new objects: that is a `KubeConflictError`.
  */
-export async function ensureTenant(client: KubeClient, manifests: readonly KubeObject[]): Promise<KubernetesObject[]> {
+export async function ensureTenant(client: KubeClient, manifests: readonly KubeObject[]): Promise<LiveObject[]> {
   const [ns, ...rest] = manifests;
   if (ns?.kind !== "Namespace") throw new Error("ensureTenant expects the Namespace as the first manifest");
-  const applied = await client.apply<V1Namespace>(ns);
+  const applied = await client.apply<LiveNamespace>(ns);
   if (applied.status?.phase === "Terminating" || applied.metadata?.deletionTimestamp) {
     throw new KubeConflictError(`namespace ${ns.metadata?.name} is terminating`, { reason: "NamespaceTerminating", statusCode: 409 });
   }
