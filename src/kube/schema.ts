@@ -1,38 +1,36 @@
-import * as k8s from "@kubernetes/client-node";
+import { FIELD_LAYOUT } from "./field-layout.js";
 
 /**
- * The field layout of the built-in kinds, taken from @kubernetes/client-node's generated models
- * (each class carries an `attributeTypeMap` of {name (TS), baseName (JSON), type}). We use it for
- * two things kubernetes-models cannot do:
- *  - finding unknown fields (its JSON schemas allow additional properties), and
- *  - converting wire JSON (`from`, `default`) to the client's model shape (`_from`, `_default`),
- *    which `KubernetesObjectApi` requires: its serializer reads model names and silently DROPS
- *    any key it does not know — a NetworkPolicy's `from` would vanish on the way to the server.
+ * The field layout of the built-in kinds we validate, which finds unknown fields in a manifest
+ * (kubernetes-models cannot: its JSON schemas allow additional properties).
+ *
+ * The layout comes from @kubernetes/client-node's generated models, but through a committed table
+ * (src/kube/field-layout.ts, written by scripts/gen-kube-field-layout.ts) rather than the package
+ * itself: its index loads every one of its ~700 model classes, ~68 MB of RSS (27 MB of heap) and
+ * 0.6-0.8 s at start for the ~230 types we read; the table costs under 1 MB and 6 ms.
+ * test/kube/field-layout.test.ts keeps the table equal to the installed models.
  */
 
-interface Attribute {
-  name: string;
-  baseName: string;
-  type: string;
-}
-
-type ModelClass = { getAttributeTypeMap(): Attribute[] };
-
-const MODELS = k8s as unknown as Record<string, ModelClass | undefined>;
-const LEAF_TYPES = new Set(["string", "number", "boolean", "any", "object", "Date", "IntOrString", "Buffer"]);
 const ARRAY = /^Array<(.+)>$/;
 const MAP = /^\{ \[key: string\]: (.+); \}$/;
 
-function attributes(typeName: string): Attribute[] | undefined {
-  const model = MODELS[typeName];
-  return typeof model?.getAttributeTypeMap === "function" ? model.getAttributeTypeMap() : undefined;
+/**
+ * JSON field name -> type of a model, undefined for anything else. Leaf types (string, IntOrString,
+ * Date, ...) have no entry, so they end the walk without a check, as a type the table lacks does.
+ * `hasOwn`: the names come from manifests, and "constructor" must not find Object.prototype's.
+ */
+function fieldsOf(typeName: string): Readonly<Record<string, string>> | undefined {
+  return Object.hasOwn(FIELD_LAYOUT, typeName) ? FIELD_LAYOUT[typeName] : undefined;
 }
 
-/** The client model type of a built-in kind, e.g. ("apps/v1", "Deployment") -> "V1Deployment". */
+/**
+ * The model type of a built-in kind, e.g. ("apps/v1", "Deployment") -> "V1Deployment"; undefined for
+ * custom resources and for kinds the table does not cover (ROOT_KINDS in the generator lists those it does).
+ */
 export function modelTypeName(apiVersion: string, kind: string): string | undefined {
   const version = apiVersion.includes("/") ? apiVersion.slice(apiVersion.indexOf("/") + 1) : apiVersion;
   const name = `${version.charAt(0).toUpperCase()}${version.slice(1)}${kind}`;
-  return attributes(name) ? name : undefined;
+  return fieldsOf(name) ? name : undefined;
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -41,47 +39,23 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 
 /** JSON paths of fields that the type does not define (empty when the object is clean). */
 export function unknownFields(value: unknown, typeName: string, path = ""): string[] {
-  if (value === undefined || value === null || LEAF_TYPES.has(typeName)) return [];
-  const array = ARRAY.exec(typeName);
-  if (array) {
-    return Array.isArray(value) ? value.flatMap((item, i) => unknownFields(item, array[1]!, `${path}[${i}]`)) : [];
+  if (value === undefined || value === null) return [];
+  const item = ARRAY.exec(typeName)?.[1];
+  if (item !== undefined) {
+    return Array.isArray(value) ? value.flatMap((v, i) => unknownFields(v, item, `${path}[${i}]`)) : [];
   }
-  const map = MAP.exec(typeName);
-  if (map) {
-    return isPlainObject(value)
-      ? Object.entries(value).flatMap(([k, v]) => unknownFields(v, map[1]!, `${path}[${JSON.stringify(k)}]`))
-      : [];
+  const entry = MAP.exec(typeName)?.[1];
+  if (entry !== undefined) {
+    return isPlainObject(value) ? Object.entries(value).flatMap(([k, v]) => unknownFields(v, entry, `${path}[${JSON.stringify(k)}]`)) : [];
   }
-  const attrs = attributes(typeName);
-  if (!attrs || !isPlainObject(value)) return [];
-  const byJson = new Map(attrs.map((a) => [a.baseName, a]));
+  const fields = fieldsOf(typeName);
+  if (!fields || !isPlainObject(value)) return [];
   const problems: string[] = [];
   for (const [key, v] of Object.entries(value)) {
-    const attr = byJson.get(key);
     const childPath = path ? `${path}.${key}` : key;
-    if (!attr) problems.push(childPath);
-    else problems.push(...unknownFields(v, attr.type, childPath));
+    const type = Object.hasOwn(fields, key) ? fields[key] : undefined;
+    if (type === undefined) problems.push(childPath);
+    else problems.push(...unknownFields(v, type, childPath));
   }
   return problems;
-}
-
-/** Wire JSON -> the client's model shape (renames `from` -> `_from` etc.); unknown types pass through. */
-export function toClientModel<T>(value: T, typeName: string): T {
-  if (value === undefined || value === null || LEAF_TYPES.has(typeName)) return value;
-  const array = ARRAY.exec(typeName);
-  if (array) return (Array.isArray(value) ? value.map((v) => toClientModel(v, array[1]!)) : value) as T;
-  const map = MAP.exec(typeName);
-  if (map) {
-    return (isPlainObject(value) ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toClientModel(v, map[1]!)])) : value) as T;
-  }
-  const attrs = attributes(typeName);
-  if (!attrs || !isPlainObject(value)) return value;
-  const byJson = new Map(attrs.map((a) => [a.baseName, a]));
-  const out: Record<string, unknown> = {};
-  for (const [key, v] of Object.entries(value)) {
-    const attr = byJson.get(key);
-    if (attr) out[attr.name] = toClientModel(v, attr.type);
-    else out[key] = v;
-  }
-  return out as T;
 }
