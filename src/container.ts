@@ -46,7 +46,6 @@ import type { CheckoutProvider, WebhookVerifier } from "./modules/payments/check
 import { DevelopmentCheckoutProvider } from "./modules/payments/dev.provider.js";
 import { CreditPackagesService } from "./modules/payments/packages.service.js";
 import { PaymentsService } from "./modules/payments/payments.service.js";
-import { createStripeClient, StripeCheckoutProvider, StripeWebhookVerifier } from "./modules/payments/stripe.provider.js";
 import { AuditService } from "./modules/audit/audit.service.js";
 import { SessionRevocations } from "./modules/auth/session-revocations.js";
 import { FleetCache, KubeFleetReader } from "./modules/health/kube-fleet-reader.js";
@@ -142,10 +141,14 @@ export interface ContainerOverrides {
   reconciler?: Partial<ConstructorParameters<typeof Reconciler>[0]>;
 }
 
-/** The payment provider: Stripe with STRIPE_SECRET_KEY, the development page in local mode, else none. */
-function buildPayments(config: Config, logger: Logger): { provider?: CheckoutProvider; verifier?: WebhookVerifier } {
+/**
+ * The payment provider: Stripe with STRIPE_SECRET_KEY, the development page in local mode, else none.
+ * The Stripe adapter (and with it the `stripe` library, ~200 modules) is imported only when configured.
+ */
+async function buildPayments(config: Config, logger: Logger): Promise<{ provider?: CheckoutProvider; verifier?: WebhookVerifier }> {
   const p = config.payments;
   if (p.provider === "stripe" && p.stripeWebhookSecret) {
+    const { createStripeClient, StripeCheckoutProvider, StripeWebhookVerifier } = await import("./modules/payments/stripe.provider.js");
     const stripe = createStripeClient(p);
     logger.info(
       { stripeApi: p.stripeApi ? `${p.stripeApi.protocol}://${p.stripeApi.host}:${p.stripeApi.port}` : "api.stripe.com" },
@@ -427,7 +430,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
     limits: new StreamLimits({ events: config.streams.maxEventStreamsPerUser, logs: config.streams.maxLogFollowsPerUser }),
     tickets: new StreamTickets({ prisma, clock, ttlMs: config.streams.ticketTtlMs }),
   };
-  const paymentsEdge = buildPayments(config, logger);
+  const paymentsEdge = await buildPayments(config, logger);
   const creditPackages = new CreditPackagesService({ prisma });
   const payments = new PaymentsService({
     prisma,
