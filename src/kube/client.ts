@@ -321,6 +321,20 @@ export class KubeClient {
     throw new KubeApiError(status, body, res.headers);
   }
 
+  /**
+   * A GET whose body is a stream (watch, log follow): only the wait for the response headers is bounded
+   * by the request timeout; `controller` ends the stream later. A response that arrives after the
+   * deadline is dropped, and a failure aborts the request.
+   */
+  private openStream(path: string, o: RequestOptions, controller: AbortController): Promise<IncomingMessage> {
+    return withDeadline(this.open("GET", path, o, controller.signal), this.requestTimeoutMs, (late) => late.destroy()).catch(
+      (err: unknown) => {
+        controller.abort();
+        throw err;
+      },
+    );
+  }
+
   /** One request, its whole JSON answer parsed; the request timeout bounds all of it. */
   private async requestJson<T>(method: string, path: string, o: RequestOptions = {}): Promise<T> {
     const signal = AbortSignal.timeout(this.requestTimeoutMs);
@@ -545,12 +559,7 @@ export class KubeClient {
         labelSelector: opts.labelSelector,
       };
       const accept = opts.metadataOnly ? PARTIAL_METADATA_WATCH : "application/json";
-      res = await withDeadline(this.open("GET", path, { query, accept }, controller.signal), this.requestTimeoutMs, (late) =>
-        late.destroy(),
-      ).catch((err: unknown) => {
-        controller.abort();
-        throw err;
-      });
+      res = await this.openStream(path, { query, accept }, controller);
     } catch (raw) {
       throw fail(raw);
     }
@@ -636,15 +645,7 @@ export class KubeClient {
     const accept = "text/plain, */*";
 
     if (opts.follow) {
-      return this.call("logs", "Pod", operation, () => {
-        const controller = new AbortController();
-        return withDeadline(this.open("GET", path, { query, accept }, controller.signal), this.requestTimeoutMs, (late) =>
-          late.destroy(),
-        ).catch((err: unknown) => {
-          controller.abort();
-          throw err;
-        });
-      });
+      return this.call("logs", "Pod", operation, () => this.openStream(path, { query, accept }, new AbortController()));
     }
 
     const text = await this.call("logs", "Pod", operation, async () => {

@@ -111,6 +111,7 @@ export class KubeConfig {
   private execCache?: ExecCredential;
   private execPending?: Promise<ExecCredential>;
   private provider?: Promise<Authenticator>;
+  private tokenText?: { data: Buffer; token: string };
 
   constructor(
     private readonly cluster: ClusterEntry,
@@ -131,7 +132,7 @@ export class KubeConfig {
     const headers: Record<string, string> = {};
     let cert = this.user.cert ? this.read(this.user.cert) : undefined;
     let key = this.user.key ? this.read(this.user.key) : undefined;
-    const token = this.user.token ?? (this.user.tokenFile ? this.read({ file: this.user.tokenFile }).toString("utf8").trim() : undefined);
+    const token = this.user.token ?? (this.user.tokenFile ? this.fileToken(this.user.tokenFile) : undefined);
     if (this.user.exec) {
       const cred = await this.execCredential(this.user.exec);
       if (cred.token) headers.authorization = `Bearer ${cred.token}`;
@@ -187,6 +188,13 @@ export class KubeConfig {
     return agent;
   }
 
+  /** A token file's text, decoded once per read of the file (not once per request). */
+  private fileToken(file: string): string {
+    const data = this.read({ file });
+    if (this.tokenText?.data !== data) this.tokenText = { data, token: data.toString("utf8").trim() };
+    return this.tokenText.token;
+  }
+
   /**
    * Inline data as given; a file re-read at most once a minute (projected service-account tokens and
    * certificates rotate on disk; client-go re-reads its token file on the same schedule).
@@ -205,7 +213,8 @@ export class KubeConfig {
     const cached = this.execCache;
     if (cached && (cached.expiresAt === undefined || cached.expiresAt - EXEC_EXPIRY_SKEW_MS > this.now())) return cached;
     // Concurrent requests share one run of the plugin.
-    this.execPending ??= runExec(exec, this.cluster)
+    const ca = exec.provideClusterInfo && this.cluster.ca ? this.read(this.cluster.ca) : undefined;
+    this.execPending ??= runExec(exec, this.cluster, ca)
       .then((cred) => {
         this.execCache = cred;
         return cred;
@@ -217,7 +226,7 @@ export class KubeConfig {
   }
 }
 
-function runExec(exec: ExecConfig, cluster: ClusterEntry): Promise<ExecCredential> {
+function runExec(exec: ExecConfig, cluster: ClusterEntry, ca: Buffer | undefined): Promise<ExecCredential> {
   const info = {
     apiVersion: exec.apiVersion,
     kind: "ExecCredential",
@@ -229,13 +238,7 @@ function runExec(exec: ExecConfig, cluster: ClusterEntry): Promise<ExecCredentia
               server: cluster.server,
               ...(cluster.tlsServerName ? { "tls-server-name": cluster.tlsServerName } : {}),
               "insecure-skip-tls-verify": cluster.skipTLSVerify,
-              ...(cluster.ca
-                ? {
-                    "certificate-authority-data": ("data" in cluster.ca ? cluster.ca.data : readFileSync(cluster.ca.file)).toString(
-                      "base64",
-                    ),
-                  }
-                : {}),
+              ...(ca ? { "certificate-authority-data": ca.toString("base64") } : {}),
             },
           }
         : {}),
