@@ -398,7 +398,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
   const serviceVersions = new ServiceVersionsService({ prisma, audit, onChange: () => catalogCache.invalidate() });
   const upgrades = new UpgradesService({ prisma, clock, signal: lateSignal, quotas, backups, audit });
   const retainedBackups = new RetainedBackupsService({ prisma, clock, wake: () => backupLoop.wake(), audit });
-  const healthRepository = new HealthRepository(prisma);
+  const healthRepository = new HealthRepository(prisma, db.read);
   const fleetCache =
     config.health.cache === "off"
       ? undefined

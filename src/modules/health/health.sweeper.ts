@@ -12,8 +12,8 @@
  *   3. judge each instance with the pure rules (health.rules.ts), and compare every object it
  *      (and its tenant) owns with what was applied (drift, src/kube/ownership.ts);
  *   4. write the whole result in ONE transaction: the sweep row, one health record per instance
- *      (a single INSERT ... SELECT FROM unnest(...)), every instance's current health (a single
- *      UPDATE ... FROM unnest(...)), and the repair of instances whose objects are missing.
+ *      (a single INSERT ... SELECT FROM json_to_recordset(...)), every instance's current health (a
+ *      single UPDATE ... FROM the same JSON), and the repair of instances whose objects are missing.
  *
  * A sweep that is abandoned (the process stops, the lease is lost, the database fails) before step 4
  * commits writes nothing: there is never half a sweep in the database.
@@ -127,11 +127,7 @@ export class HealthSweeper {
         if (req.stillOwner && !(await req.stillOwner(tx)))
           throw new SweepAbandonedError("the health sweeper lease was lost; sweep abandoned");
         const { repository } = this.o;
-        if (records.length) {
-          await repository.insertChecks(tx, sweepId, checkedAt, records);
-          await repository.updateHealth(tx, checkedAt, records);
-          await repository.recordHealthChanges(tx, checkedAt, records);
-        }
+        if (records.length) await repository.writeRecords(tx, sweepId, checkedAt, records);
         if (!req.instanceIds) await repository.resetNotRunning(tx);
         const repairedIds = await requestRepairs(tx, checkedAt, toRepair);
         await repository.forgetTenantBaselines(tx, driftedTenants);
