@@ -62,11 +62,17 @@ export interface InformerStats {
   failures: number;
 }
 
+/** Reading an informer's objects: by namespace and name, or all of them. */
+export interface CacheView<T> {
+  get(namespace: string, name: string): T | undefined;
+  values(): Iterable<T>;
+}
+
 /**
  * The cache: objects by namespace, then by name — no "namespace/name" key string per object (with
  * 10,000 objects those keys cost more than a small projection). A namespace left empty is dropped.
  */
-class ObjectStore<T> {
+class ObjectStore<T> implements CacheView<T> {
   private readonly byNamespace = new Map<string, Map<string, T>>();
   private count = 0;
 
@@ -158,6 +164,15 @@ export class Informer<T> {
 
   get(namespace: string, name: string): T | undefined {
     return this.cache.get(namespace, name);
+  }
+
+  /**
+   * The cache as it is now and the resourceVersion it is current to, for a reader that reads it later
+   * (across awaits) without copying it: the watch goes on updating it (only ever newer than that
+   * resourceVersion), and a LIST again replaces the cache instead of changing the one handed out.
+   */
+  current(): { resourceVersion: string | undefined; objects: CacheView<T> } {
+    return { resourceVersion: this.rv, objects: this.cache };
   }
 
   start(): void {

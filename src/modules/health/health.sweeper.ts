@@ -266,7 +266,6 @@ export class HealthSweeper {
     const n = this.o.manifests.names({ k8sName: row.k8s_name });
     const workloadKey = objectKey(kind, n.workload);
     const pvcKey = objectKey("PersistentVolumeClaim", n.pvc);
-    const owned = fleet.owned.get(row.id);
     const applied = row.applied_fields;
     const expected = applied ? Object.keys(applied) : [objectKey("Service", n.service), ...(row.plan_storage_gb > 0 ? [pvcKey] : [])];
 
@@ -276,7 +275,7 @@ export class HealthSweeper {
     if (fleet.readable) {
       for (const key of expected) {
         if (key === workloadKey && !applied) continue;
-        const obj = owned?.get(key);
+        const obj = fleet.owned(row.namespace, key, row.id);
         const stamp = applied?.[key] ?? "";
         // An observation older than our last apply of the object (a cache lagging behind the
         // reconciler) judges nothing: the next sweep will.
@@ -331,11 +330,10 @@ export class HealthSweeper {
     if (!applied) return [];
     const cached = cache.get(row.namespace);
     if (cached) return cached;
-    const live = fleet.tenants.get(row.namespace);
     const out: string[] = [];
     for (const [key, hash] of Object.entries(applied)) {
       if (key.startsWith("Namespace/")) continue; // cluster-scoped: not listed (its labels are fenced by admission)
-      const obj = live?.get(key);
+      const obj = fleet.tenant(row.namespace, key);
       if (!obj) {
         if (fleet.absent(key, hash) === "missing") out.push(`${key}: missing`);
       } else if (obj.verdict(hash) === "changed") out.push(`${key}: ${changedText(obj.writers())}`);

@@ -20,8 +20,8 @@
  */
 import type { LiveObject, LivePod, ObjectMeta } from "../../kube/objects.js";
 import type { KnownKind, KubeClient, PodUsage } from "../../kube/client.js";
-import { Informer, type InformerLogger } from "../../kube/informer.js";
-import { appliedFieldsHash, judgeAbsent, judgeStamp, objectKey, otherWriters, type StampVerdict } from "../../kube/ownership.js";
+import { type CacheView, Informer, type InformerLogger } from "../../kube/informer.js";
+import { appliedFieldsHash, judgeAbsent, judgeStamp, otherWriters, type StampVerdict } from "../../kube/ownership.js";
 import { type PodSummary, summarizePod, summarizePodSummaries } from "../../kube/status.js";
 import { FLEET_SELECTOR, LABELS } from "../../kube/templates/labels.js";
 import type { FleetObject, FleetObservation, FleetReader } from "./fleet-reader.js";
@@ -164,6 +164,20 @@ function podMeta(p: LivePod): PodMeta {
   return { instanceId: summary.labels[LABELS.instanceId], summary: { ...summary, labels: NO_LABELS } };
 }
 
+/** A LIST's items by namespace and name, as an informer's cache is kept (for this sweep only). */
+function listedStore(items: OwnedMeta[]): CacheView<OwnedMeta> {
+  const byNamespace = new Map<string, Map<string, OwnedMeta>>();
+  for (const o of items) {
+    let names = byNamespace.get(o.namespace);
+    if (!names) {
+      names = new Map();
+      byNamespace.set(o.namespace, names);
+    }
+    names.set(o.name, o);
+  }
+  return { get: (namespace, name) => byNamespace.get(namespace)?.get(name), values: () => items };
+}
+
 interface FleetCacheOptions {
   client: KubeClient;
   logger: InformerLogger;
@@ -257,11 +271,10 @@ const unreadable = (error: string): FleetObservation => ({
   calls: 0,
   metricsAvailable: null,
   workloads: new Map(),
-  services: new Map(),
   pods: new Map(),
   usage: new Map(),
-  owned: new Map(),
-  tenants: new Map(),
+  owned: () => undefined,
+  tenant: () => undefined,
   absent: () => "behind",
   sources: { cached: [], listed: [] },
 });
@@ -296,16 +309,19 @@ export class KubeFleetReader implements FleetReader {
     let calls = 0;
 
     const ownedKinds: KnownKind[] = [...METADATA_KINDS, "Deployment", "StatefulSet"];
-    let owned: Array<{ kind: KnownKind; items: Iterable<OwnedMeta> }>;
+    /** Per kind, its objects by namespace and name: a synced informer's own cache, or this sweep's LIST. */
+    const byKind = new Map<KnownKind, CacheView<OwnedMeta>>();
     let pods: Iterable<PodMeta>;
     try {
-      const readOwned = async (kind: KnownKind): Promise<{ kind: KnownKind; items: Iterable<OwnedMeta> }> => {
+      const readOwned = async (kind: KnownKind): Promise<void> => {
         const informer = cache?.owned.get(kind);
         if (informer?.synced) {
-          // A snapshot now: the cache keeps changing while other LISTs are awaited.
-          upTo.set(kind, informer.resourceVersion);
+          // Its cache, read once every LIST has returned: as current as this resourceVersion or newer.
+          const { resourceVersion, objects } = informer.current();
+          upTo.set(kind, resourceVersion);
           sources.cached.push(kind);
-          return { kind, items: [...informer.values()] };
+          byKind.set(kind, objects);
+          return;
         }
         const full = (FULL_KINDS as readonly string[]).includes(kind);
         const r = full
@@ -314,20 +330,20 @@ export class KubeFleetReader implements FleetReader {
         calls += r.calls;
         upTo.set(kind, r.resourceVersion);
         sources.listed.push(kind);
-        return { kind, items: (r.items as Meta[]).map((o) => ownedMeta(o, manager, false, full)) };
+        byKind.set(kind, listedStore((r.items as Meta[]).map((o) => ownedMeta(o, manager, false, full))));
       };
       const readPods = async (): Promise<Iterable<PodMeta>> => {
         const informer = cache?.pods;
         if (informer?.synced) {
           sources.cached.push("Pod");
-          return [...informer.values()];
+          return informer.current().objects.values();
         }
         const r = await client.listAll<LivePod>("Pod", INSTANCE_OBJECTS_SELECTOR, { pageSize });
         calls += r.calls;
         sources.listed.push("Pod");
         return r.items.map(podMeta);
       };
-      [pods, ...owned] = await Promise.all([readPods(), ...ownedKinds.map(readOwned)]);
+      [pods] = await Promise.all([readPods(), ...ownedKinds.map(readOwned)]);
     } catch (err) {
       await metricsP;
       this.opts.logger.warn({ err: (err as Error).message }, "health sweep: the cluster could not be read");
@@ -336,34 +352,18 @@ export class KubeFleetReader implements FleetReader {
     const metrics = await metricsP;
     if (metrics.available) calls += metrics.calls;
 
-    const ownedMap: FleetObservation["owned"] = new Map();
-    const tenants: FleetObservation["tenants"] = new Map();
     const workloads: FleetObservation["workloads"] = new Map();
-    const serviceNames: FleetObservation["services"] = new Map();
-    for (const { kind, items } of owned) {
-      const isWorkload = kind === "Deployment" || kind === "StatefulSet";
-      for (const o of items) {
+    for (const kind of ["Deployment", "StatefulSet"] as const) {
+      for (const o of byKind.get(kind)?.values() ?? []) {
         const id = o.instanceId;
-        if (isWorkload) {
-          if (!id || o.terminating) continue;
-          workloads.set(id, { kind, name: o.name, desiredReplicas: o.desiredReplicas ?? 1 });
-        }
-        const group = id ? ownedMap : o.component === "tenant" ? tenants : undefined;
-        const groupKey = id ?? o.namespace;
-        if (!group || !groupKey) continue;
-        let objects = group.get(groupKey);
-        if (!objects) {
-          objects = new Map();
-          group.set(groupKey, objects);
-        }
-        objects.set(objectKey(kind, o.name), o);
-        if (kind === "Service" && id) {
-          const set = serviceNames.get(id) ?? new Set<string>();
-          set.add(o.name);
-          serviceNames.set(id, set);
-        }
+        if (!id || o.terminating) continue;
+        workloads.set(id, { kind, name: o.name, desiredReplicas: o.desiredReplicas ?? 1 });
       }
     }
+    const find = (namespace: string, key: string): OwnedMeta | undefined => {
+      const slash = key.indexOf("/");
+      return byKind.get(key.slice(0, slash) as KnownKind)?.get(namespace, key.slice(slash + 1));
+    };
 
     // Pods by instance, and usage per instance: a pod's metrics belong to the instance its pod (or the metrics' labels) names.
     const byInstance = new Map<string, PodSummary[]>();
@@ -391,11 +391,16 @@ export class KubeFleetReader implements FleetReader {
       calls,
       metricsAvailable: metrics.available,
       workloads,
-      services: serviceNames,
       pods: new Map([...byInstance].map(([id, list]) => [id, summarizePodSummaries(list)])),
       usage,
-      owned: ownedMap,
-      tenants,
+      owned: (namespace, key, instanceId) => {
+        const o = find(namespace, key);
+        return o?.instanceId === instanceId ? o : undefined;
+      },
+      tenant: (namespace, key) => {
+        const o = find(namespace, key);
+        return o && !o.instanceId && o.component === "tenant" ? o : undefined;
+      },
       absent: (key, stamp) => judgeAbsent(stamp, upTo.get(key.slice(0, key.indexOf("/")))),
       sources,
     };

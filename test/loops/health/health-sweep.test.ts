@@ -452,9 +452,13 @@ describe("an observation behind the reconciler's last apply", () => {
       async read() {
         const obs = await real.fleet.read();
         obs.workloads.delete(id);
-        obs.owned.get(id)?.delete(`Deployment/${row.k8sName}`);
-        obs.owned.get(id)?.delete(`ConfigMap/${row.k8sName}-config`);
-        return { ...obs, absent: (_key: string, stamp: string) => judgeAbsent(stamp, "1") };
+        const hidden = new Set([`Deployment/${row.k8sName}`, `ConfigMap/${row.k8sName}-config`]);
+        return {
+          ...obs,
+          owned: (namespace: string, key: string, instanceId: string) =>
+            instanceId === id && hidden.has(key) ? undefined : obs.owned(namespace, key, instanceId),
+          absent: (_key: string, stamp: string) => judgeAbsent(stamp, "1"),
+        };
       },
     };
     const sweeper = new HealthSweeper({ ...real, fleet: lagging });
