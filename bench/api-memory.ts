@@ -13,7 +13,9 @@
  * the whole fleet, as when production starts), BENCH_SERVER_NODE_ARGS (extra node flags for the API, e.g.
  * "--heapsnapshot-signal=SIGUSR2"), BENCH_HEAPSNAPSHOT=1 (send SIGUSR2 after the first sweep and wait for
  * the snapshot, written in the working directory; needs that flag), BENCH_LOAD_SECONDS / BENCH_LOAD_WORKERS
- * (HTTP load after the sweeps: GET /healthz, the health summary and stats; default 5 s, 50 workers).
+ * (HTTP load after the sweeps: GET /healthz, the health summary and stats; default 5 s, 50 workers),
+ * BENCH_ALLOC=1 (V8's sampling heap profiler in the API over the sweeps after the first: bytes allocated
+ * per sweep, collected objects included, and the sites that allocated most; bench/lib/alloc-sampler.mjs).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
@@ -31,6 +33,8 @@ const RESTART = Boolean(process.env.BENCH_RESTART);
 /** Then HTTP load: BENCH_LOAD_SECONDS (default 5; 0: none) with BENCH_LOAD_WORKERS (default 50) concurrent loops. */
 const LOAD_SECONDS = Number(process.env.BENCH_LOAD_SECONDS ?? 5);
 const LOAD_WORKERS = Number(process.env.BENCH_LOAD_WORKERS ?? 50);
+/** BENCH_ALLOC=1: allocation sampling over the sweeps after the first (bench/lib/alloc-sampler.mjs). */
+const ALLOC = Boolean(process.env.BENCH_ALLOC);
 const ADMIN = { email: "bench-admin@example.com", password: "bench-admin-password" };
 const progress = (msg: string) => process.stderr.write(`[bench:memory ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 
@@ -98,12 +102,15 @@ async function main(): Promise<void> {
   let server: ChildProcess | undefined;
   try {
     await ask(undefined, "ready");
-    const extraArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean);
+    const extraArgs = [
+      ...(ALLOC ? ["--import", new URL("./lib/alloc-sampler.mjs", import.meta.url).href] : []),
+      ...(process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean),
+    ];
     const entry = serverNodeArgs(SERVER);
     const start = async (): Promise<ChildProcess> => {
       const child = spawn(process.execPath, [...extraArgs, ...entry], {
         env: benchServerEnv({ port, databaseUrl: db.url, dataDir: path.join(tmp, "data"), credentialsKey, kubeconfig, admin: ADMIN }),
-        stdio: ["ignore", process.env.BENCH_SERVER_LOG ? "inherit" : "ignore", "inherit"],
+        stdio: ["ignore", process.env.BENCH_SERVER_LOG ? "inherit" : "ignore", "inherit", ...(ALLOC ? (["ipc"] as const) : [])],
       });
       for (const deadline = Date.now() + 180_000; ; ) {
         if (child.exitCode !== null) throw new Error(`the API exited (${child.exitCode})`);
@@ -185,7 +192,21 @@ async function main(): Promise<void> {
       }
     }
     const ms: number[] = [];
+    const apiProcess = server;
+    const allocReply = <T>(type: string) =>
+      new Promise<T>((resolve) => apiProcess.once("message", (m: { type: string }) => m.type === type && resolve(m as T)));
+    if (ALLOC) {
+      const started = allocReply("alloc-started");
+      apiProcess.send({ type: "alloc-start" });
+      await started;
+    }
     for (let k = 0; k < SWEEPS; k++) ms.push(await sweep());
+    let alloc: { totalBytes: number; sites: Array<{ site: string; bytes: number }> } | undefined;
+    if (ALLOC) {
+      const stopped = allocReply<NonNullable<typeof alloc>>("alloc-stopped");
+      apiProcess.send({ type: "alloc-stop", top: 15 });
+      alloc = await stopped;
+    }
     clearInterval(sampler);
     await report(`after ${SWEEPS} more sweeps`);
     // HTTP load: LOAD_WORKERS loops on GET /healthz, the health summary and a health stats range.
@@ -226,6 +247,12 @@ async function main(): Promise<void> {
         ...rows,
         "",
         `- peak RSS: ${peakFirst.toFixed(0)} MB during the first sweep, ${peak.toFixed(0)} MB over all ${SWEEPS + 1}; sweeps took ${[first, ...ms].map((m) => (m / 1000).toFixed(1)).join(", ")} s`,
+        ...(alloc
+          ? [
+              `- allocated by the API during the ${SWEEPS} sweeps after the first (V8's sampling heap profiler, collected objects included): ${(alloc.totalBytes / 2 ** 20).toFixed(0)} MB, ${(alloc.totalBytes / 2 ** 20 / Math.max(SWEEPS, 1)).toFixed(0)} MB per sweep; the sites that allocated most (MB per sweep):`,
+              ...alloc.sites.map((x) => `  - ${(x.bytes / 2 ** 20 / Math.max(SWEEPS, 1)).toFixed(1)} ${x.site}`),
+            ]
+          : []),
         ...(LOAD_SECONDS > 0
           ? [
               `- HTTP load (${LOAD_WORKERS} workers, ${LOAD_SECONDS} s, ${requests} requests): peak RSS ${loadPeak.toFixed(0)} MB, peak V8 heap total (sampled every 0.5 s) ${loadHeapPeak} MB`,
