@@ -50,10 +50,17 @@ export function assertInstanceName(name: string): void {
   }
 }
 
-/** Names of every object of one instance. Throws `InvalidNameError` for an unusable name. */
+const SUFFIX_ENTRIES = Object.entries(SUFFIXES) as Array<[keyof typeof SUFFIXES, string]>;
+
+/**
+ * Names of every object of one instance. Throws `InvalidNameError` for an unusable name. (A plain loop:
+ * the health sweep asks once per instance, and entries-map-fromEntries allocated three arrays each time.)
+ */
 export function names(name: string): InstanceObjectNames {
   assertInstanceName(name);
-  return Object.fromEntries(Object.entries(SUFFIXES).map(([key, suffix]) => [key, `${name}${suffix}`])) as InstanceObjectNames;
+  const out = {} as InstanceObjectNames;
+  for (const [key, suffix] of SUFFIX_ENTRIES) out[key] = `${name}${suffix}`;
+  return out;
 }
 
 /**
