@@ -2,12 +2,12 @@ import { execFile } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
+import { createRequire } from "node:module";
 import { isIP } from "node:net";
 import { homedir } from "node:os";
 import { dirname, isAbsolute, join } from "node:path";
 import type { Authenticator } from "@kubernetes/client-node/dist/auth.js";
 import { type Cluster, newClusters, newContexts, newUsers, type User } from "@kubernetes/client-node/dist/config_types.js";
-import { parse as parseYaml } from "yaml";
 
 /**
  * Reading a kubeconfig (or the in-cluster service account) into what every request to the API
@@ -338,6 +338,17 @@ function fromFile(file: string, opts: KubeConfigOptions): KubeConfig {
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
 const strOf = (v: unknown): string | undefined => (typeof v === "string" && v !== "" ? v : undefined);
+
+const requireModule = createRequire(import.meta.url);
+let yamlParse: ((text: string) => unknown) | undefined;
+/**
+ * The YAML parser, loaded on the first kubeconfig file: a server in a pod (its service account, no
+ * kubeconfig) never loads it, and it cost ~9 MB of RSS.
+ */
+function parseYaml(text: string): unknown {
+  yamlParse ??= (requireModule("yaml") as typeof import("yaml")).parse;
+  return yamlParse(text);
+}
 
 function fromYaml(text: string, baseDir: string | undefined, opts: KubeConfigOptions): KubeConfig {
   let doc: unknown;
