@@ -120,6 +120,30 @@ describe("Informer", () => {
     expect(names(inf)).not.toContain("doomed=d");
   });
 
+  it("current(): the cache and its resourceVersion; the watch keeps updating it, a LIST again replaces it instead", async () => {
+    const inf = configMapInformer();
+    inf.start();
+    await inf.until(() => inf.synced);
+    await cm("inf-a", "held", "1");
+    await inf.until(() => inf.get("inf-a", "held") !== undefined);
+    const held = inf.current();
+    expect(held.resourceVersion).toBe(inf.resourceVersion);
+    expect(held.objects.get("inf-a", "held")?.value).toBe("1");
+    // A watch event after it was handed out reaches the same cache (only ever newer than its resourceVersion).
+    await cm("inf-a", "held", "2");
+    await inf.until(() => inf.get("inf-a", "held")?.value === "2");
+    expect(held.objects.get("inf-a", "held")?.value).toBe("2");
+    expect(Number(inf.resourceVersion)).toBeGreaterThan(Number(held.resourceVersion));
+    // 410 and a LIST again: the informer has a new cache; the one handed out keeps what it had.
+    expect(emulator.closeWatches()).toBeGreaterThanOrEqual(1);
+    emulator.deleteObject("v1", "ConfigMap", "inf-a", "held");
+    emulator.compactHistory();
+    await inf.until(() => inf.stats.relists === 1 && inf.synced);
+    expect(inf.get("inf-a", "held")).toBeUndefined();
+    expect(inf.current().objects.get("inf-a", "held")).toBeUndefined();
+    expect(held.objects.get("inf-a", "held")?.value).toBe("2");
+  });
+
   it("metadata-only: Secrets arrive as PartialObjectMetadata (LIST and watch events), their data never", async () => {
     await client.apply({
       apiVersion: "v1",
