@@ -21,7 +21,14 @@
 import type { LiveObject, LivePod, ObjectMeta } from "../../kube/objects.js";
 import type { KnownKind, KubeClient, PodUsage } from "../../kube/client.js";
 import { type CacheView, Informer, type InformerLogger } from "../../kube/informer.js";
-import { appliedFieldsHash, judgeAbsent, judgeStamp, otherWriters, type StampVerdict } from "../../kube/ownership.js";
+import {
+  appliedFieldsHash,
+  compareResourceVersions,
+  judgeAbsent,
+  judgeStamp,
+  otherWriters,
+  type StampVerdict,
+} from "../../kube/ownership.js";
 import { type PodSummary, summarizePod, summarizePodSummaries } from "../../kube/status.js";
 import { FLEET_SELECTOR, LABELS } from "../../kube/templates/labels.js";
 import type { FleetObject, FleetObservation, FleetReader } from "./fleet-reader.js";
@@ -162,6 +169,23 @@ function ownedMeta(o: Meta, manager: string, eager: boolean, workload: boolean):
 function podMeta(p: LivePod): PodMeta {
   const summary = summarizePod(p);
   return { instanceId: summary.labels[LABELS.instanceId], summary: { ...summary, labels: NO_LABELS } };
+}
+
+/** An object as it is now, changed since the observation point of the sweep: present, but not judged. */
+class ChangedSinceObserved implements FleetObject {
+  constructor(private readonly o: OwnedMeta) {}
+
+  get terminating(): boolean {
+    return this.o.terminating;
+  }
+
+  verdict(): StampVerdict {
+    return "behind";
+  }
+
+  writers(): string[] {
+    return this.o.writers();
+  }
 }
 
 /** A LIST's items by namespace and name, as an informer's cache is kept (for this sweep only). */
@@ -364,6 +388,14 @@ export class KubeFleetReader implements FleetReader {
       const slash = key.indexOf("/");
       return byKind.get(key.slice(0, slash) as KnownKind)?.get(namespace, key.slice(slash + 1));
     };
+    /**
+     * A synced informer's cache is read live, after the instance rows were read: an object changed
+     * since the resourceVersion recorded for its kind (an event that arrived while this sweep read the
+     * database and the other kinds) may be newer than the rows' record of our last apply, so its fields
+     * are not judged this sweep ("behind"); the next sweep judges them.
+     */
+    const asObserved = (key: string, o: OwnedMeta): FleetObject =>
+      (compareResourceVersions(o.resourceVersion, upTo.get(key.slice(0, key.indexOf("/")))) ?? 0) > 0 ? new ChangedSinceObserved(o) : o;
 
     // Pods by instance, and usage per instance: a pod's metrics belong to the instance its pod (or the metrics' labels) names.
     const byInstance = new Map<string, PodSummary[]>();
@@ -395,11 +427,11 @@ export class KubeFleetReader implements FleetReader {
       usage,
       owned: (namespace, key, instanceId) => {
         const o = find(namespace, key);
-        return o?.instanceId === instanceId ? o : undefined;
+        return o?.instanceId === instanceId ? asObserved(key, o) : undefined;
       },
       tenant: (namespace, key) => {
         const o = find(namespace, key);
-        return o && !o.instanceId && o.component === "tenant" ? o : undefined;
+        return o && !o.instanceId && o.component === "tenant" ? asObserved(key, o) : undefined;
       },
       absent: (key, stamp) => judgeAbsent(stamp, upTo.get(key.slice(0, key.indexOf("/")))),
       sources,

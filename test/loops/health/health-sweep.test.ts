@@ -432,6 +432,40 @@ describe("the sweep's informers (HEALTH_CACHE=all)", () => {
       await cache.stop();
     }
   });
+
+  it("an object changed after the observation point (its informer is read live) is not judged by that observation; the next one judges it", async () => {
+    const e = emulator();
+    const fleet = await seedHealthFleet(prisma(), e, 2, { prefix: "live-" });
+    const [id] = fleet.instanceIds as [string];
+    const row = await prisma().instance.findUniqueOrThrow({ where: { id } });
+    const key = `ConfigMap/${row.k8sName}-config`;
+    const stamp = (row.appliedFields as Record<string, string>)[key] as string;
+    const cache = ctx.container.loops.health.cache as FleetCache;
+    const { HealthSweeper } = await import("../../../src/modules/health/health.sweeper.js");
+    const loop = ctx.container.loops.health as unknown as { o: { sweeper: InstanceType<typeof HealthSweeper> } };
+    const reader = (loop.o.sweeper as unknown as { o: ConstructorParameters<typeof HealthSweeper>[0] }).o.fleet;
+    cache.start();
+    try {
+      await cache.untilSynced();
+      const before = await reader.read();
+      expect(before.sources.cached).toContain("ConfigMap");
+      expect(before.owned(row.namespace, key, id)?.verdict(stamp)).toBe("holds");
+      // kubectl edits a field we applied: the informer sees it after `before` was taken.
+      const configMaps = cache.owned.get("ConfigMap");
+      const rv = configMaps?.get(row.namespace, `${row.k8sName}-config`)?.resourceVersion;
+      const res = await fetch(`${e.url}/api/v1/namespaces/${row.namespace}/configmaps/${row.k8sName}-config?fieldManager=kubectl-edit`, {
+        method: "PATCH",
+        headers: { authorization: `Bearer ${e.token}`, "content-type": "application/strategic-merge-patch+json" },
+        body: JSON.stringify({ data: { url: "https://edited.invalid" } }),
+      });
+      expect(res.status).toBe(200);
+      await configMaps?.until(() => configMaps.get(row.namespace, `${row.k8sName}-config`)?.resourceVersion !== rv);
+      expect(before.owned(row.namespace, key, id)?.verdict(stamp)).toBe("behind");
+      expect((await reader.read()).owned(row.namespace, key, id)?.verdict(stamp)).toBe("changed");
+    } finally {
+      await cache.stop();
+    }
+  });
 });
 
 describe("an observation behind the reconciler's last apply", () => {
