@@ -193,8 +193,16 @@ async function main(): Promise<void> {
     }
     const ms: number[] = [];
     const apiProcess = server;
+    /** The sampler's answer of `type` (any other message is left to its own waiter). */
     const allocReply = <T>(type: string) =>
-      new Promise<T>((resolve) => apiProcess.once("message", (m: { type: string }) => m.type === type && resolve(m as T)));
+      new Promise<T>((resolve) => {
+        const onMessage = (m: { type: string }) => {
+          if (m.type !== type) return;
+          apiProcess.off("message", onMessage);
+          resolve(m as T);
+        };
+        apiProcess.on("message", onMessage);
+      });
     if (ALLOC) {
       const started = allocReply("alloc-started");
       apiProcess.send({ type: "alloc-start" });

@@ -28,6 +28,11 @@ export function objectKey(kind: string, name: string): string {
   return `${kind}/${name}`;
 }
 
+/** The kind of an `objectKey` (its name is what follows `kind.length + 1`). */
+export function objectKeyKind(key: string): string {
+  return key.slice(0, key.indexOf("/"));
+}
+
 /**
  * 53-bit string hash (cyrb53): the field set is compared with itself over time, not defended against
  * an adversary — anyone able to forge field ownership can write the object anyway — so a fast

@@ -27,6 +27,7 @@ import {
   judgeAbsent,
   judgeStamp,
   otherWriters,
+  objectKeyKind,
   type StampVerdict,
 } from "../../kube/ownership.js";
 import { type PodSummary, summarizePod, summarizePodSummaries } from "../../kube/status.js";
@@ -384,18 +385,21 @@ export class KubeFleetReader implements FleetReader {
         workloads.set(id, { kind, name: o.name, desiredReplicas: o.desiredReplicas ?? 1 });
       }
     }
-    const find = (namespace: string, key: string): OwnedMeta | undefined => {
-      const slash = key.indexOf("/");
-      return byKind.get(key.slice(0, slash) as KnownKind)?.get(namespace, key.slice(slash + 1));
-    };
     /**
-     * A synced informer's cache is read live, after the instance rows were read: an object changed
-     * since the resourceVersion recorded for its kind (an event that arrived while this sweep read the
-     * database and the other kinds) may be newer than the rows' record of our last apply, so its fields
-     * are not judged this sweep ("behind"); the next sweep judges them.
+     * The object `key` in `namespace` that instance `instanceId` owns (carries its label), or without an
+     * instance id, the tenant baseline's object (no instance label, component "tenant").
+     *
+     * A synced informer's cache is read live, after the instance rows were read: an object changed since
+     * the resourceVersion recorded for its kind (an event that arrived while this sweep read the database
+     * and the other kinds) may be newer than the rows' record of our last apply, so its fields are not
+     * judged this sweep ("behind"); the next sweep judges them.
      */
-    const asObserved = (key: string, o: OwnedMeta): FleetObject =>
-      (compareResourceVersions(o.resourceVersion, upTo.get(key.slice(0, key.indexOf("/")))) ?? 0) > 0 ? new ChangedSinceObserved(o) : o;
+    const find = (namespace: string, key: string, instanceId: string | undefined): FleetObject | undefined => {
+      const kind = objectKeyKind(key);
+      const o = byKind.get(kind as KnownKind)?.get(namespace, key.slice(kind.length + 1));
+      if (!o || (instanceId === undefined ? o.instanceId || o.component !== "tenant" : o.instanceId !== instanceId)) return undefined;
+      return (compareResourceVersions(o.resourceVersion, upTo.get(kind)) ?? 0) > 0 ? new ChangedSinceObserved(o) : o;
+    };
 
     // Pods by instance, and usage per instance: a pod's metrics belong to the instance its pod (or the metrics' labels) names.
     const byInstance = new Map<string, PodSummary[]>();
@@ -425,15 +429,9 @@ export class KubeFleetReader implements FleetReader {
       workloads,
       pods: new Map([...byInstance].map(([id, list]) => [id, summarizePodSummaries(list)])),
       usage,
-      owned: (namespace, key, instanceId) => {
-        const o = find(namespace, key);
-        return o?.instanceId === instanceId ? asObserved(key, o) : undefined;
-      },
-      tenant: (namespace, key) => {
-        const o = find(namespace, key);
-        return o && !o.instanceId && o.component === "tenant" ? asObserved(key, o) : undefined;
-      },
-      absent: (key, stamp) => judgeAbsent(stamp, upTo.get(key.slice(0, key.indexOf("/")))),
+      owned: (namespace, key, instanceId) => find(namespace, key, instanceId),
+      tenant: (namespace, key) => find(namespace, key, undefined),
+      absent: (key, stamp) => judgeAbsent(stamp, upTo.get(objectKeyKind(key))),
       sources,
     };
   }
