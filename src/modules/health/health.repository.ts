@@ -1,7 +1,7 @@
 /**
  * The health sweep's SQL: reading the instances to judge, and writing a whole sweep in set-based
- * statements (one INSERT … SELECT FROM json_to_recordset(…) for the records, one UPDATE … FROM it for
- * the instances' current health), plus retention. Tagged SQL only.
+ * statements (one statement, from json_to_recordset(…), INSERTs the records and UPDATEs the
+ * instances' current health), plus retention. Tagged SQL only.
  */
 import { randomUUID } from "node:crypto";
 import type { PrismaClient, SqlRead, Tx } from "../../platform/db/index.js";
@@ -50,8 +50,9 @@ export interface HealthJudgement extends HealthMeasurements {
   reason: string;
 }
 
-/** A judgement as written, with the restart baseline kept for the next sweep. */
-export interface HealthRecord extends HealthJudgement {
+/** A judgement as written, with the restart baseline kept for the next sweep (the judgement itself, not a copy). */
+export interface HealthRecord {
+  judgement: HealthJudgement;
   lastRestartCount: number;
 }
 
@@ -116,15 +117,17 @@ export class HealthRepository {
   }
 
   /**
-   * The sweep's records: one INSERT of the health records and one UPDATE of every instance's current
-   * health, both from one JSON array sent as a single parameter (`json_to_recordset`), then the events
-   * of the changes. Built once for both statements: as parallel arrays (`unnest`), the driver
-   * serialised every element of every array into a literal, for each statement — with 10,000
-   * instances, the sweep's largest allocation (~30 MB of garbage per sweep).
+   * The sweep's records: ONE statement, from one JSON array sent as a single parameter
+   * (`json_to_recordset`, parsed once into a CTE), INSERTs the health records and UPDATEs every
+   * instance's current health; then the events of the changes. Every parameter passes through
+   * Prisma's engine, which serialises it again, parses that back, and keeps both in its debug
+   * histories (the last 100 calls, kept even when debug output is off): with 10,000 instances this
+   * parameter is ~2 MB, so it is sent once, not once per statement. As parallel arrays (`unnest`),
+   * the driver had also serialised every element of every array into a literal, for each statement.
    */
   async writeRecords(tx: Tx, sweepId: string, checkedAt: Date, records: HealthRecord[]): Promise<void> {
     const json = JSON.stringify(
-      records.map((r) => ({
+      records.map(({ judgement: r, lastRestartCount }) => ({
         id: r.instanceId,
         observed: r.observed,
         status: r.healthStatus,
@@ -134,19 +137,23 @@ export class HealthRepository {
         ready: r.readyReplicas,
         desired: r.desiredReplicas,
         restarts: r.restartCount,
-        last: r.lastRestartCount,
+        last: lastRestartCount,
         cpu: r.cpuMilli,
         mem: r.memoryMb,
         reason: r.reason,
       })),
     );
+    // The current health only while the instance is still RUNNING; the record in any case.
     await tx.$executeRaw`
-      INSERT INTO "health_checks" ("instance_id","sweep_id","status","pod_phase","ready_replicas","desired_replicas","restart_count","cpu_milli","memory_mb","reason","checked_at")
-      SELECT v.id, ${sweepId}, v.observed::"HealthStatus", v.phase, v.ready, v.desired, v.restarts, v.cpu, v.mem, v.reason, ${checkedAt}
-        FROM json_to_recordset(${json}::json)
-             AS v(id text, observed text, phase text, ready int, desired int, restarts int, cpu int, mem int, reason text)`;
-    // Only while it is still RUNNING.
-    await tx.$executeRaw`
+      WITH v AS (
+        SELECT * FROM json_to_recordset(${json}::json)
+          AS v(id text, observed text, status text, candidate text, cnt int, phase text, ready int, desired int,
+               restarts int, last int, cpu int, mem int, reason text)
+      ), checks AS (
+        INSERT INTO "health_checks" ("instance_id","sweep_id","status","pod_phase","ready_replicas","desired_replicas","restart_count","cpu_milli","memory_mb","reason","checked_at")
+        SELECT v.id, ${sweepId}, v.observed::"HealthStatus", v.phase, v.ready, v.desired, v.restarts, v.cpu, v.mem, v.reason, ${checkedAt}
+          FROM v
+      )
       UPDATE "instances" i
          SET "health_status" = v.status::"HealthStatus",
              "health_reason" = v.reason,
@@ -154,7 +161,7 @@ export class HealthRepository {
              "health_candidate_count" = v.cnt,
              "last_restart_count" = v.last,
              "health_checked_at" = ${checkedAt}
-        FROM json_to_recordset(${json}::json) AS v(id text, status text, reason text, candidate text, cnt int, last int)
+        FROM v
        WHERE i."id" = v.id AND i."status" = 'RUNNING'`;
     await this.recordHealthChanges(tx, checkedAt, records);
   }
@@ -165,9 +172,11 @@ export class HealthRepository {
    * of a new instance (UNKNOWN -> HEALTHY) is not news and is left out.
    */
   private async recordHealthChanges(tx: Tx, at: Date, records: HealthRecord[]): Promise<void> {
-    const changed = records.filter(
-      (r) => r.healthStatus !== r.previousHealthStatus && !(r.previousHealthStatus === "UNKNOWN" && r.healthStatus === "HEALTHY"),
-    );
+    const changed: HealthJudgement[] = [];
+    for (const { judgement: r } of records) {
+      if (r.healthStatus !== r.previousHealthStatus && !(r.previousHealthStatus === "UNKNOWN" && r.healthStatus === "HEALTHY"))
+        changed.push(r);
+    }
     if (!changed.length) return;
     const type: InstanceEventType = "HEALTH_CHANGED";
     await tx.$executeRaw`

@@ -11,9 +11,9 @@
  *      informers one (PodMetrics), never a call per instance;
  *   3. judge each instance with the pure rules (health.rules.ts), and compare every object it
  *      (and its tenant) owns with what was applied (drift, src/kube/ownership.ts);
- *   4. write the whole result in ONE transaction: the sweep row, one health record per instance
- *      (a single INSERT ... SELECT FROM json_to_recordset(...)), every instance's current health (a
- *      single UPDATE ... FROM the same JSON), and the repair of instances whose objects are missing.
+ *   4. write the whole result in ONE transaction: the sweep row, one health record per instance and
+ *      every instance's current health (one statement from json_to_recordset(...): an INSERT in a
+ *      CTE, then the UPDATE), and the repair of instances whose objects are missing.
  *
  * A sweep that is abandoned (the process stops, the lease is lost, the database fails) before step 4
  * commits writes nothing: there is never half a sweep in the database.
@@ -226,7 +226,7 @@ export class HealthSweeper {
       };
       results.push(result);
       // An unreadable sweep keeps the previous restart baseline.
-      records.push({ ...result, lastRestartCount: obs.status === "UNKNOWN" ? row.last_restart_count : obs.restartCount });
+      records.push({ judgement: result, lastRestartCount: obs.status === "UNKNOWN" ? row.last_restart_count : obs.restartCount });
     }
 
     const generations = new Map(rows.map((r) => [r.id, r.generation]));

@@ -80,6 +80,8 @@ interface PodMeta {
 
 const NO_WRITERS: string[] = [];
 Object.freeze(NO_WRITERS);
+const NO_REASONS: string[] = [];
+Object.freeze(NO_REASONS);
 const NO_LABELS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
 /** The fields every owned object's projection reads from its metadata, and its stamp's verdict. */
@@ -169,7 +171,16 @@ function ownedMeta(o: Meta, manager: string, eager: boolean, workload: boolean):
  */
 function podMeta(p: LivePod): PodMeta {
   const summary = summarizePod(p);
-  return { instanceId: summary.labels[LABELS.instanceId], summary: { ...summary, labels: NO_LABELS } };
+  return {
+    instanceId: summary.labels[LABELS.instanceId],
+    summary: {
+      ...summary,
+      // Most pods have none: one shared empty array instead of two per pod.
+      waitingReasons: summary.waitingReasons.length ? summary.waitingReasons : NO_REASONS,
+      lastTerminationReasons: summary.lastTerminationReasons.length ? summary.lastTerminationReasons : NO_REASONS,
+      labels: NO_LABELS,
+    },
+  };
 }
 
 /** An object as it is now, changed since the observation point of the sweep: present, but not judged. */
