@@ -33,6 +33,8 @@
  *                       every fleet instance, one INSERT like the sweeper's) every 24/N hours (default 30 / 4)
  *   BENCH_ONLY          comma-separated scenario names to run (default all)
  *   BENCH_IDLE_SECONDS  seconds of no load before the rounds, to measure the background loops' CPU (default 5)
+ *   BENCH_ALLOC=1       the API's allocations per request, in all and promoted to the old generation, with
+ *                       their sites (V8's sampling heap profiler over the API phases of rounds 1 and 2)
  * The server's RSS (VmRSS from /proc) is sampled every 100 ms while the loops run; the peak is printed.
  */
 import { type ChildProcess, spawn } from "node:child_process";
@@ -54,6 +56,7 @@ import { healthStatsSql, healthSummarySql } from "../src/modules/health/health.s
 import { newCredentialsKey } from "../src/platform/credentials-cipher.js";
 import { seedHealthHistory } from "./lib/health-history.js";
 import { loadClient } from "./lib/http-load.js";
+import { type AllocationSample, allocSamplerArgs, sampleAllocations } from "./lib/alloc.js";
 import { type AskEmulator, benchServerEnv, exitOf, freePort, rssMb, startEmulatorProcess, stopChild } from "./lib/processes.js";
 
 const SERVER = process.env.BENCH_SERVER ?? "tsx";
@@ -67,6 +70,12 @@ const HISTORY_DAYS = Number(process.env.BENCH_HISTORY_DAYS ?? 30);
 const SWEEPS_PER_DAY = Number(process.env.BENCH_SWEEPS_PER_DAY ?? 4);
 const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 5);
 const ONLY = process.env.BENCH_ONLY?.split(",").map((s) => s.trim());
+/**
+ * BENCH_ALLOC=1: V8's sampling heap profiler in the API (bench/lib/alloc-sampler.mjs) over each API
+ * phase of round 1 (everything allocated) and round 2 (only what survived the young generation), per
+ * request. The profiler costs CPU: those rounds' timings are not comparable with a run without it.
+ */
+const ALLOC = Boolean(process.env.BENCH_ALLOC);
 /** The API's own pool size (src/platform/db/index.ts): the raw side gets the same number of connections. */
 const API_POOL_SIZE = 10;
 const ADMIN = { email: "bench-admin@example.com", password: "bench-admin-password" };
@@ -203,7 +212,7 @@ async function main(): Promise<void> {
   try {
     await ask(undefined, "ready");
     // BENCH_SERVER_NODE_ARGS: extra node flags for the API process, e.g. "--cpu-prof --cpu-prof-dir=prof".
-    const extraArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean);
+    const extraArgs = [...(ALLOC ? allocSamplerArgs() : []), ...(process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean)];
     // The compiled server as `npm run start:prod` runs it: plain node, no tsx loader (the emulator
     // package, TypeScript, is imported only in emulated mode; this API runs in cluster mode).
     const entry = serverNodeArgs(SERVER);
@@ -220,7 +229,7 @@ async function main(): Promise<void> {
         LOGIN_RATE_LIMIT_PER_MINUTE: "100000",
       },
       // The access log goes to /dev/null: the server still formats and writes every line.
-      stdio: ["ignore", "ignore", "inherit"],
+      stdio: ["ignore", "ignore", "inherit", ...(ALLOC ? (["ipc"] as const) : [])],
     });
     const serverDied = exitOf(server, "API server", () => stopping);
     // Every wait below also ends, with an error, when either process dies (a fatal error at start, a crash).
@@ -389,6 +398,8 @@ async function measure(
     const measured = new Map<string, { api: PhaseResult[]; raw: PhaseResult[] }>();
     /** Per API phase: the longest event-loop delay, and GC ms per second of the phase by kind. */
     const runtime = new Map<string, Array<{ lagMaxMs: number; minor: number; major: number; incremental: number }>>();
+    type Sampled = { perRequest: number; sites: AllocationSample["sites"]; n: number };
+    const allocations = new Map<string, { allocated?: Sampled; promoted?: Sampled }>();
     const callsBefore = await kubeCallsByVerb(base);
     const emulatorBefore = await ask({ type: "counts" }, "counts");
     // Its heap still holds what the convergence sweep (10,000 results, 13 LISTs) grew it to: V8 keeps it.
@@ -417,7 +428,15 @@ async function measure(
         const entry = measured.get(sc.name) ?? { api: [], raw: [] };
         measured.set(sc.name, entry);
         const before = await runtimeProbe(base);
-        const api = await phase(sc.workers, sc.api, meter);
+        const run = () => phase(sc.workers, sc.api, meter);
+        let api: PhaseResult;
+        if (ALLOC && r < 2) {
+          const sampled = await sampleAllocations(server, run, { minor: r === 0, top: 6 });
+          api = sampled.result;
+          const a = allocations.get(sc.name) ?? {};
+          a[r === 0 ? "allocated" : "promoted"] = { perRequest: sampled.sample.totalBytes / api.n, sites: sampled.sample.sites, n: api.n };
+          allocations.set(sc.name, a);
+        } else api = await run();
         const after = await runtimeProbe(base);
         entry.api.push(api);
         const rt = runtime.get(sc.name) ?? [];
@@ -490,9 +509,37 @@ async function measure(
           return `| ${sc.name} | ${f1(med("lagMaxMs"))}, ${f1(worst)} | ${f1(med("minor"))} | ${f1(med("major"))} | ${f1(med("incremental"))} |`;
         }),
         "",
+        ...(ALLOC ? allocationReport(scenarios, allocations) : []),
       ].join("\n"),
     );
   }
+}
+
+/** BENCH_ALLOC's table: KB per request allocated (round 1) and promoted (round 2), and the sites of each. */
+function allocationReport(
+  scenarios: Array<{ name: string }>,
+  allocations: Map<
+    string,
+    {
+      allocated?: { perRequest: number; sites: AllocationSample["sites"]; n: number };
+      promoted?: { perRequest: number; sites: AllocationSample["sites"]; n: number };
+    }
+  >,
+): string[] {
+  const kb = (b: number | undefined) => (b === undefined ? "-" : (b / 1024).toFixed(1));
+  const sites = (x: { sites: AllocationSample["sites"]; n: number } | undefined) =>
+    x ? x.sites.map((s) => `${(s.bytes / x.n / 1024).toFixed(1)} KB ${s.site}`).join("; ") : "-";
+  return [
+    "The API's allocations per request (BENCH_ALLOC=1: V8's sampling heap profiler, one sample per 32 KiB; round 1 counts every object, round 2 only those that survived the young generation, i.e. what grows the old one; those rounds ran slower):",
+    "",
+    "| request | KB allocated per request | KB promoted per request | sites that allocated most (KB per request) | sites whose objects were promoted most |",
+    "| --- | --- | --- | --- | --- |",
+    ...scenarios.map((sc) => {
+      const a = allocations.get(sc.name);
+      return `| ${sc.name} | ${kb(a?.allocated?.perRequest)} | ${kb(a?.promoted?.perRequest)} | ${sites(a?.allocated)} | ${sites(a?.promoted)} |`;
+    }),
+    "",
+  ];
 }
 
 runMain(main);

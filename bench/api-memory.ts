@@ -22,6 +22,7 @@ import { mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { newCredentialsKey } from "../src/platform/credentials-cipher.js";
+import { type AllocationSample, allocSamplerArgs, sampleAllocations } from "./lib/alloc.js";
 import { createBenchDatabase, runMain, serverNodeArgs } from "./lib/common.js";
 import { benchServerEnv, freePort, rssMb, startEmulatorProcess, stopChild } from "./lib/processes.js";
 
@@ -102,10 +103,7 @@ async function main(): Promise<void> {
   let server: ChildProcess | undefined;
   try {
     await ask(undefined, "ready");
-    const extraArgs = [
-      ...(ALLOC ? ["--import", new URL("./lib/alloc-sampler.mjs", import.meta.url).href] : []),
-      ...(process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean),
-    ];
+    const extraArgs = [...(ALLOC ? allocSamplerArgs() : []), ...(process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean)];
     const entry = serverNodeArgs(SERVER);
     const start = async (): Promise<ChildProcess> => {
       const child = spawn(process.execPath, [...extraArgs, ...entry], {
@@ -192,29 +190,12 @@ async function main(): Promise<void> {
       }
     }
     const ms: number[] = [];
-    const apiProcess = server;
-    /** The sampler's answer of `type` (any other message is left to its own waiter). */
-    const allocReply = <T>(type: string) =>
-      new Promise<T>((resolve) => {
-        const onMessage = (m: { type: string }) => {
-          if (m.type !== type) return;
-          apiProcess.off("message", onMessage);
-          resolve(m as T);
-        };
-        apiProcess.on("message", onMessage);
-      });
-    if (ALLOC) {
-      const started = allocReply("alloc-started");
-      apiProcess.send({ type: "alloc-start" });
-      await started;
-    }
-    for (let k = 0; k < SWEEPS; k++) ms.push(await sweep());
-    let alloc: { totalBytes: number; sites: Array<{ site: string; bytes: number }> } | undefined;
-    if (ALLOC) {
-      const stopped = allocReply<NonNullable<typeof alloc>>("alloc-stopped");
-      apiProcess.send({ type: "alloc-stop", top: 15 });
-      alloc = await stopped;
-    }
+    const sweeps = async () => {
+      for (let k = 0; k < SWEEPS; k++) ms.push(await sweep());
+    };
+    let alloc: AllocationSample | undefined;
+    if (ALLOC) alloc = (await sampleAllocations(server, sweeps)).sample;
+    else await sweeps();
     clearInterval(sampler);
     await report(`after ${SWEEPS} more sweeps`);
     // HTTP load: LOAD_WORKERS loops on GET /healthz, the health summary and a health stats range.

@@ -1,8 +1,10 @@
 /**
- * Loaded into the API process by bench/api-memory.ts (BENCH_ALLOC=1, `node --import <this file>`):
- * V8's sampling heap profiler, counting objects that were collected too, started and stopped over the
- * benchmark's IPC channel. On "stop" it answers the bytes allocated meanwhile (estimated from one
- * sample per 32 KiB) and the allocation sites that allocated most (the functions' own allocations).
+ * Loaded into the API process by bench/api-memory.ts and bench/api-load.ts (BENCH_ALLOC=1, `node
+ * --import <this file>`; their side is bench/lib/alloc.ts): V8's sampling heap profiler, started and
+ * stopped over the benchmark's IPC channel. It counts objects a major collection freed; those a minor
+ * one (a scavenge) freed too, unless "start" says `minor: false`. On "stop" it answers the bytes
+ * sampled meanwhile (estimated from one sample per 32 KiB) and the allocation sites that allocated most
+ * (the functions' own allocations).
  * Plain JavaScript so that it loads into the compiled server as into `npm start`.
  */
 import inspector from "node:inspector";
@@ -40,7 +42,7 @@ process.on("message", (msg) => {
         post("HeapProfiler.startSampling", {
           samplingInterval: 32768,
           includeObjectsCollectedByMajorGC: true,
-          includeObjectsCollectedByMinorGC: true,
+          includeObjectsCollectedByMinorGC: msg.minor !== false,
         }),
       )
       .then(() => process.send?.({ type: "alloc-started" }));
