@@ -71,8 +71,9 @@ export interface CacheView<T> {
 /**
  * The cache: objects by namespace, then by name — no "namespace/name" key string per object (with
  * 10,000 objects those keys cost more than a small projection). A namespace left empty is dropped.
+ * Also how a reader keeps a LIST's items when no informer is synced (kube-fleet-reader.ts).
  */
-class ObjectStore<T> implements CacheView<T> {
+export class ObjectStore<T> implements CacheView<T> {
   private readonly byNamespace = new Map<string, Map<string, T>>();
   private count = 0;
 

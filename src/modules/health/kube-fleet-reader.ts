@@ -20,7 +20,7 @@
  */
 import type { LiveObject, LivePod, ObjectMeta } from "../../kube/objects.js";
 import type { KnownKind, KubeClient, PodUsage } from "../../kube/client.js";
-import { type CacheView, Informer, type InformerLogger } from "../../kube/informer.js";
+import { type CacheView, Informer, type InformerLogger, ObjectStore } from "../../kube/informer.js";
 import {
   appliedFieldsHash,
   compareResourceVersions,
@@ -200,18 +200,11 @@ class ChangedSinceObserved implements FleetObject {
   }
 }
 
-/** A LIST's items by namespace and name, as an informer's cache is kept (for this sweep only). */
-function listedStore(items: OwnedMeta[]): CacheView<OwnedMeta> {
-  const byNamespace = new Map<string, Map<string, OwnedMeta>>();
-  for (const o of items) {
-    let names = byNamespace.get(o.namespace);
-    if (!names) {
-      names = new Map();
-      byNamespace.set(o.namespace, names);
-    }
-    names.set(o.name, o);
-  }
-  return { get: (namespace, name) => byNamespace.get(namespace)?.get(name), values: () => items };
+/** A LIST's items by namespace and name, kept as an informer keeps its cache (for this sweep only). */
+function listedStore(items: Meta[], project: (o: Meta) => OwnedMeta): CacheView<OwnedMeta> {
+  const store = new ObjectStore<OwnedMeta>();
+  for (const o of items) store.set(o.metadata, project(o));
+  return store;
 }
 
 interface FleetCacheOptions {
@@ -366,7 +359,10 @@ export class KubeFleetReader implements FleetReader {
         calls += r.calls;
         upTo.set(kind, r.resourceVersion);
         sources.listed.push(kind);
-        byKind.set(kind, listedStore((r.items as Meta[]).map((o) => ownedMeta(o, manager, false, full))));
+        byKind.set(
+          kind,
+          listedStore(r.items as Meta[], (o) => ownedMeta(o, manager, false, full)),
+        );
       };
       const readPods = async (): Promise<Iterable<PodMeta>> => {
         const informer = cache?.pods;
