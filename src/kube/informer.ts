@@ -24,6 +24,7 @@
 import type { LiveObject, ObjectMeta } from "./objects.js";
 import type { KnownKind, KubeClient, WatchStream } from "./client.js";
 import { KubeConflictError } from "./kube-errors.js";
+import { cachedMetadataStrings } from "./string-pool.js";
 
 type Meta = LiveObject;
 
@@ -91,7 +92,8 @@ export class ObjectStore<T> implements CacheView<T> {
     let names = this.byNamespace.get(namespace);
     if (!names) {
       names = new Map();
-      this.byNamespace.set(namespace, names);
+      // The pool's copy: the one the cached projections hold too (string-pool.ts).
+      this.byNamespace.set(cachedMetadataStrings.intern(namespace), names);
     }
     const before = names.size;
     names.set(name, value);

@@ -31,6 +31,7 @@ import {
   type StampVerdict,
 } from "../../kube/ownership.js";
 import { type PodSummary, summarizePod, summarizePodSummaries } from "../../kube/status.js";
+import { cachedMetadataStrings } from "../../kube/string-pool.js";
 import { FLEET_SELECTOR, LABELS } from "../../kube/templates/labels.js";
 import type { FleetObject, FleetObservation, FleetReader } from "./fleet-reader.js";
 
@@ -96,10 +97,11 @@ abstract class OwnedFields {
 
   constructor(meta: ObjectMeta | undefined, desiredReplicas: number | undefined) {
     const labels = meta?.labels;
-    this.namespace = meta?.namespace ?? "";
+    // Repeated by every object of a namespace or an instance: one shared copy each (string-pool.ts).
+    this.namespace = cachedMetadataStrings.intern(meta?.namespace ?? "");
     this.name = meta?.name ?? "";
-    this.instanceId = labels?.[LABELS.instanceId];
-    this.component = labels?.[LABELS.component];
+    this.instanceId = cachedMetadataStrings.internOptional(labels?.[LABELS.instanceId]);
+    this.component = cachedMetadataStrings.internOptional(labels?.[LABELS.component]);
     this.resourceVersion = meta?.resourceVersion;
     this.terminating = Boolean(meta?.deletionTimestamp);
     this.desiredReplicas = desiredReplicas;
@@ -124,7 +126,8 @@ class CachedOwned extends OwnedFields implements OwnedMeta {
 
   constructor(meta: ObjectMeta | undefined, manager: string, desiredReplicas: number | undefined) {
     super(meta, desiredReplicas);
-    this.hash = appliedFieldsHash(meta, manager);
+    // Every instance of a template hashes the same (managedFields list paths, not values).
+    this.hash = cachedMetadataStrings.intern(appliedFieldsHash(meta, manager));
     const writers = otherWriters(meta, manager);
     this.otherWriters = writers.length ? writers : NO_WRITERS;
   }
@@ -172,9 +175,10 @@ function ownedMeta(o: Meta, manager: string, eager: boolean, workload: boolean):
 function podMeta(p: LivePod): PodMeta {
   const summary = summarizePod(p);
   return {
-    instanceId: summary.labels[LABELS.instanceId],
+    instanceId: cachedMetadataStrings.internOptional(summary.labels[LABELS.instanceId]),
     summary: {
       ...summary,
+      namespace: cachedMetadataStrings.intern(summary.namespace),
       // Most pods have none: one shared empty array instead of two per pod.
       waitingReasons: summary.waitingReasons.length ? summary.waitingReasons : NO_REASONS,
       lastTerminationReasons: summary.lastTerminationReasons.length ? summary.lastTerminationReasons : NO_REASONS,
