@@ -33,6 +33,9 @@ export function adminHealthRoutes(deps: { health: HealthService }): Router {
     "/health/check",
     doc({
       summary: "Run a health sweep now (all RUNNING instances, or the given ones) and return its results",
+      description:
+        "One result per judged instance. The body is sent in chunks as it is serialised (no Content-Length, no ETag), " +
+        "so a sweep of a large fleet is never held in memory as one text.",
       tags,
       response: { description: "{sweep, results, repaired, skipped}", schema: HealthCheckResponseSchema },
       errors: [404, 409],
