@@ -26,7 +26,7 @@ import { accessLog } from "./platform/http/access-log.js";
 import { authenticate, requireRole } from "./platform/http/auth.js";
 import { apiDescription } from "./platform/http/api-description.js";
 import { corsMiddleware } from "./platform/http/cors.js";
-import { docsRoutes } from "./platform/http/docs.js";
+import { addDocsRoutes } from "./platform/http/docs.js";
 import { errorHandler, notFoundHandler } from "./platform/http/error-handler.js";
 import { rejectNulCharacters } from "./platform/http/hostile-input.js";
 import { openApiFor } from "./platform/http/openapi.js";
@@ -122,9 +122,7 @@ export function createApp(c: Container): Express {
       res.type(c.metrics.contentType()).send(await c.metrics.text());
     },
   );
-  app.use(
-    docsRoutes(openApiFor(app, { title: "MinisPod control plane API", version: API_VERSION, description: apiDescription(c.config) })),
-  );
+  addDocsRoutes(app, openApiFor(app, { title: "MinisPod control plane API", version: API_VERSION, description: apiDescription(c.config) }));
 
   const accessToken = c.accessTokenOptions;
   const authn = authenticate(accessToken);
