@@ -147,18 +147,22 @@ export function createApp(c: Container): Express {
   api.use("/quotas", authn, quotasRoutes({ quotas: c.services.quotas }));
   api.use("/subscriptions", authn, subscriptionsRoutes({ subscriptions: c.services.subscriptions }));
   api.use("/backups", authn, retainedBackupsRoutes({ retained: c.services.retainedBackups }));
-  api.use("/instances", backupsRoutes({ backups: c.services.backups, authenticate: authn }));
-  api.use("/instances", upgradesRoutes({ upgrades: c.services.upgrades, authenticate: authn }));
-  api.use(
-    "/instances",
-    instancesRoutes({
+  // /api/instances: the three modules' routes on one router, so that an instance request enters one
+  // router, not three. The backups' and upgrades' routes first, each behind its own path-scoped `authn`.
+  const instanceRouter = Router();
+  backupsRoutes({ backups: c.services.backups, authenticate: authn }, instanceRouter);
+  upgradesRoutes({ upgrades: c.services.upgrades, authenticate: authn }, instanceRouter);
+  instancesRoutes(
+    {
       instances: c.services.instances,
       authenticate: authn,
       ...c.streams,
       heartbeatMs: c.config.streams.heartbeatMs,
       shutdownSignal: c.shutdownSignal,
-    }),
+    },
+    instanceRouter,
   );
+  api.use("/instances", instanceRouter);
 
   const admin = Router();
   admin.use(authn, requireRole("ADMIN"));

@@ -27,9 +27,11 @@ const BACKUP_DESCRIPTION =
   "A CHECKPOINT through the pod was not chosen: it needs pods/exec, which would let the control plane run any command " +
   "in every tenant's pods, and it still leaves a live, crash-recovery image.";
 
-/** Mounted at /api/instances (before the instance routes; only `/:id/backups…` paths), behind `authenticate`. */
-export function backupsRoutes(deps: { backups: BackupsService; authenticate: RequestHandler }): Router {
-  const r = Router();
+/**
+ * On the router of /api/instances (`r`, shared with the instance routes, which come after; only
+ * `/:id/backups…` paths), behind `authenticate`.
+ */
+export function backupsRoutes(deps: { backups: BackupsService; authenticate: RequestHandler }, r: Router = Router()): Router {
   r.use("/:id/backups", deps.authenticate);
   r.get(
     "/:id/backups",

@@ -55,12 +55,15 @@ const StreamTicketResponseSchema = z.object({
 });
 
 /**
- * Mounted at /api/instances. Everything needs `authenticate`; the two stream routes also accept a
- * stream ticket instead, so they are declared before the router-wide guard.
+ * On the router of /api/instances (`r`; the backups' and upgrades' routes come before, each with its
+ * own guard). Everything needs `authenticate`; the two stream routes also accept a stream ticket
+ * instead, so they are declared before the guard, which applies to every route added after it.
  */
-export function instancesRoutes(deps: { instances: InstancesService; authenticate: RequestHandler } & InstanceStreamDeps): Router {
+export function instancesRoutes(
+  deps: { instances: InstancesService; authenticate: RequestHandler } & InstanceStreamDeps,
+  r: Router = Router(),
+): Router {
   const c = new InstancesController(deps.instances, deps);
-  const r = Router();
   const id = { params: InstanceIdParamsSchema };
   const streamAuth = bearerOrStreamTicket(deps.authenticate, deps.tickets);
   r.get(

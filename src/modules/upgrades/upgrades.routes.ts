@@ -22,9 +22,11 @@ const UPGRADE_DESCRIPTION =
   "a major version cannot be upgraded in place); 409 INVALID_STATE unless the instance is RUNNING with no upgrade, " +
   "restore or backup in progress; 422 QUOTA_EXCEEDED without storage quota for the backup and a rollback's volume.";
 
-/** Mounted at /api/instances (before the instance routes; only `/:id/version(s)` paths), behind `authenticate`. */
-export function upgradesRoutes(deps: { upgrades: UpgradesService; authenticate: RequestHandler }): Router {
-  const r = Router();
+/**
+ * On the router of /api/instances (`r`, shared with the instance routes, which come after; only
+ * `/:id/version(s)` paths), behind `authenticate`.
+ */
+export function upgradesRoutes(deps: { upgrades: UpgradesService; authenticate: RequestHandler }, r: Router = Router()): Router {
   r.use("/:id/versions", deps.authenticate);
   r.use("/:id/version", deps.authenticate);
   r.get(
