@@ -119,4 +119,42 @@ describe("sendJsonStreamingArray when the client goes away", () => {
     expect(serialised).toBeGreaterThan(0);
     expect(serialised).toBeLessThan(items.length);
   });
+
+  it("cuts the connection when serialising fails after part of the answer is out", async () => {
+    const items = Array.from({ length: 2000 }, (_, i) => ({
+      toJSON() {
+        if (i === 1500) throw new Error("cannot serialise");
+        return { i, pad: "x".repeat(200) };
+      },
+    }));
+    const errors: unknown[] = [];
+    const app = express();
+    app.get("/streamed", async (_req, res) => {
+      await sendJsonStreamingArray(res, { results: items }, "results");
+    });
+    app.use((err: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+      errors.push(err);
+      res.end();
+    });
+    server = app.listen(0, "127.0.0.1");
+    await new Promise((r) => server?.once("listening", r));
+    const { port } = server.address() as AddressInfo;
+    const outcome = await new Promise<{ status?: number; received: number; complete: boolean; aborted: boolean }>((resolve) => {
+      const req = http.get({ host: "127.0.0.1", port, path: "/streamed" }, (res) => {
+        let received = 0;
+        res.on("data", (c: Buffer) => {
+          received += c.length;
+        });
+        res.on("end", () => resolve({ status: res.statusCode, received, complete: res.complete, aborted: false }));
+        res.on("error", () => resolve({ status: res.statusCode, received, complete: res.complete, aborted: true }));
+      });
+      req.on("error", () => resolve({ received: 0, complete: false, aborted: true }));
+    });
+    expect(outcome.status).toBe(200);
+    expect(outcome.received).toBeGreaterThan(64 * 1024);
+    expect(outcome.complete).toBe(false);
+    expect(outcome.aborted).toBe(true);
+    expect(errors).toHaveLength(1);
+    expect((errors[0] as Error).message).toBe("cannot serialise");
+  });
 });

@@ -8,7 +8,8 @@
  * the answer is sent (bench/RESULTS.md, issue 14).
  *
  * What differs from `res.json`: the answer is chunked (no Content-Length) and carries no ETag. A client
- * that goes away mid-answer ends the writing (nothing more is serialised).
+ * that goes away mid-answer ends the writing (nothing more is serialised); an error once part of the
+ * answer is out cuts the connection.
  */
 import type { Response } from "express";
 
@@ -46,6 +47,17 @@ const element = (v: unknown): string => JSON.stringify(v) ?? "null";
  */
 export async function sendJsonStreamingArray(res: Response, body: object, arrayKey: string): Promise<void> {
   res.setHeader("Content-Type", "application/json; charset=utf-8");
+  try {
+    await writeBody(res, body, arrayKey);
+  } catch (err) {
+    // Part of the answer is out: cut the connection, so the client cannot take a truncated body for a
+    // whole one (ending the response would close the chunked body cleanly). The error handler logs it.
+    if (res.headersSent) res.destroy();
+    throw err;
+  }
+}
+
+async function writeBody(res: Response, body: object, arrayKey: string): Promise<void> {
   let pending = "{";
   let firstKey = true;
   for (const [key, value] of Object.entries(body)) {
