@@ -17,7 +17,7 @@ import {
   UnprocessableError,
   ValidationError,
 } from "../domain-errors.js";
-import type { Logger } from "../logger.js";
+import { type Logger, withoutQueryArguments } from "../logger.js";
 
 export interface ErrorBody {
   error: { code: string; message: string; details?: unknown; requestId: string; stack?: string };
@@ -121,7 +121,7 @@ export function errorHandler(opts: { logger: Logger; exposeStack: boolean }): Er
     if (!appErr) {
       opts.logger.error({ err, requestId }, "unhandled error");
       const body = errorBody(requestId, "INTERNAL_ERROR", "Internal server error");
-      if (opts.exposeStack && err instanceof Error) body.error.stack = err.stack;
+      if (opts.exposeStack && err instanceof Error) body.error.stack = (withoutQueryArguments(err) as Error).stack;
       res.status(500).json(body);
       return;
     }
