@@ -34,8 +34,8 @@ export function adminHealthRoutes(deps: { health: HealthService }): Router {
     doc({
       summary: "Run a health sweep now (all RUNNING instances, or the given ones) and return its results",
       description:
-        "One result per judged instance. The body is sent in chunks as it is serialised (no Content-Length, no ETag), " +
-        "so a sweep of a large fleet is never held in memory as one text.",
+        "One result per judged instance. The body is written 64 KB at a time as it is serialised, so a sweep of a large " +
+        "fleet is never held in memory as one text: such an answer is chunked (no Content-Length). It carries no ETag.",
       tags,
       response: { description: "{sweep, results, repaired, skipped}", schema: HealthCheckResponseSchema },
       errors: [404, 409],
