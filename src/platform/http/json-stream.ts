@@ -8,9 +8,9 @@
  * the answer is sent (bench/RESULTS.md, issue 14).
  *
  * What differs from `res.json`: an answer of more than one slice is chunked (no Content-Length; a
- * smaller one goes out in one write, which Node gives a Content-Length), and none carries an ETag. A client
- * that goes away mid-answer ends the writing (nothing more is serialised); an error once part of the
- * answer is out cuts the connection.
+ * smaller one goes out in one write, which Node gives a Content-Length), and none carries an ETag. A
+ * client that goes away mid-answer ends the writing (nothing more is serialised); an error once part
+ * of the answer is out cuts the connection.
  */
 import type { Response } from "express";
 
