@@ -404,7 +404,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
       ? undefined
       : new FleetCache({ client: kube.client, logger: logger.child({ loop: "health", component: "informer" }), mode: config.health.cache });
   const healthSweeper = new HealthSweeper({
-    prisma,
+    db,
     fleet: new KubeFleetReader(kube.client, { logger: logger.child({ loop: "health" }), ...(fleetCache ? { cache: fleetCache } : {}) }),
     manifests,
     repository: healthRepository,

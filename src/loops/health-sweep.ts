@@ -26,7 +26,7 @@ import { hostname } from "node:os";
 import cron, { type ScheduledTask } from "node-cron";
 import { ConflictError } from "../platform/domain-errors.js";
 import type { Clock } from "../platform/clock.js";
-import type { Tx } from "../platform/db/index.js";
+import type { SqlTarget } from "../platform/db/index.js";
 import type { LeaseManager } from "../platform/lease.js";
 import type { Logger } from "../platform/logger.js";
 import { intervalToCron } from "../modules/health/health.rules.js";
@@ -78,7 +78,7 @@ export class HealthLoop {
   }
 
   /** The sweep is only written while this replica still holds the lease. */
-  private stillOwner = (tx: Tx): Promise<boolean> => this.o.leases.stillHeld(tx, HEALTH_LEASE, this.holder);
+  private stillOwner = (tx: SqlTarget): Promise<boolean> => this.o.leases.stillHeld(tx, HEALTH_LEASE, this.holder);
 
   /** A scheduled run: sweep (if this replica gets the lease and nobody swept just now) and prune. */
   runScheduled(): Promise<HealthRunReport> {

@@ -5,7 +5,7 @@
  * pass): work done under it must still be safe to do twice (idempotency keys, row locks).
  */
 import type { Clock } from "./clock.js";
-import type { Db, Tx } from "./db/index.js";
+import { type Db, Prisma, type SqlTarget, sqlRows } from "./db/index.js";
 
 export class LeaseManager {
   constructor(private readonly opts: { prisma: Db; clock: Clock }) {}
@@ -31,10 +31,12 @@ export class LeaseManager {
    * Inside a transaction: whether `holder` still holds the lease, locking its row until commit so it
    * cannot be taken over meanwhile (work written under a lease checks this last).
    */
-  async stillHeld(tx: Tx, name: string, holder: string): Promise<boolean> {
-    const rows = await tx.$queryRaw<Array<{ holder: string }>>`
-      SELECT "holder" FROM "leases" WHERE "name" = ${name} AND "holder" = ${holder}
-         AND "expires_at" > ${this.opts.clock.now()} FOR UPDATE`;
+  async stillHeld(tx: SqlTarget, name: string, holder: string): Promise<boolean> {
+    const rows = await sqlRows<{ holder: string }>(
+      tx,
+      Prisma.sql`SELECT "holder" FROM "leases" WHERE "name" = ${name} AND "holder" = ${holder}
+         AND "expires_at" > ${this.opts.clock.now()} FOR UPDATE`,
+    );
     return rows.length === 1;
   }
 

@@ -3,7 +3,7 @@
  * `inTransaction` opens one only when it was given the client, so the caller's transaction is joined
  * otherwise. Every money-moving path runs inside one.
  */
-import type { Db, PrismaClient, Tx } from "./db/index.js";
+import type { Db, PrismaClient, SqlRead, SqlTransaction, Tx } from "./db/index.js";
 import { Prisma } from "./db/index.js";
 
 /** Generous limits: under load, a transaction may wait for a pool connection and for a row lock. */
@@ -14,7 +14,7 @@ export function isTransaction(db: Db): db is Tx {
   return !("$connect" in db);
 }
 
-/** The one way to open a transaction. `timeoutMs` raises the default 30 s bound (a whole health sweep's write). */
+/** The way to open a Prisma transaction. `timeoutMs` raises the default 30 s bound. */
 export async function inTransaction<T>(db: Db, fn: (tx: Tx) => Promise<T>, opts: { timeoutMs?: number } = {}): Promise<T> {
   if (isTransaction(db)) return fn(db);
   return (db as PrismaClient).$transaction(fn, { ...TX_OPTIONS, ...(opts.timeoutMs ? { timeout: opts.timeoutMs } : {}) });
@@ -23,4 +23,20 @@ export async function inTransaction<T>(db: Db, fn: (tx: Tx) => Promise<T>, opts:
 /** A unique-constraint violation (Prisma P2002), by code. */
 export function isUniqueViolation(err: unknown): boolean {
   return err instanceof Prisma.PrismaClientKnownRequestError && err.code === "P2002";
+}
+
+/**
+ * The other way: a transaction of raw statements on the driver, past Prisma's engine
+ * (`Database.transaction`), for one whose statements are all raw SQL and whose parameters are large —
+ * the health sweep's write (~2 MB of records at 10,000 instances), which Prisma's engine would serialise
+ * again, parse back and keep in its debug history (its last 100 calls, whatever the log level). It joins
+ * no Prisma transaction: what runs in it takes the `SqlRead` it is handed (a `SqlTarget`).
+ * `timeoutMs` bounds each statement.
+ */
+export function inSqlTransaction<T>(
+  db: { transaction: SqlTransaction },
+  fn: (q: SqlRead) => Promise<T>,
+  opts: { timeoutMs?: number } = {},
+): Promise<T> {
+  return db.transaction(fn, opts);
 }

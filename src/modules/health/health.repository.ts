@@ -4,8 +4,8 @@
  * instances' current health), plus retention. Tagged SQL only.
  */
 import { randomUUID } from "node:crypto";
-import type { PrismaClient, SqlRead, Tx } from "../../platform/db/index.js";
-import { Prisma, prismaRead } from "../../platform/db/index.js";
+import type { PrismaClient, SqlRead, SqlTarget } from "../../platform/db/index.js";
+import { Prisma, prismaRead, sqlRows } from "../../platform/db/index.js";
 import type { InstanceEventType } from "../instances/instance-state.js";
 import { refreshOverdueCountSql } from "../backups/backup-schedule.sql.js";
 import type { HealthMeasurements, HealthStatus } from "./health.rules.js";
@@ -119,13 +119,13 @@ export class HealthRepository {
   /**
    * The sweep's records: ONE statement, from one JSON array sent as a single parameter
    * (`json_to_recordset`, parsed once into a CTE), INSERTs the health records and UPDATEs every
-   * instance's current health; then the events of the changes. Every parameter passes through
-   * Prisma's engine, which serialises it again, parses that back, and keeps both in its debug
-   * histories (the last 100 calls, kept even when debug output is off): with 10,000 instances this
-   * parameter is ~2 MB, so it is sent once, not once per statement. As parallel arrays (`unnest`),
-   * the driver had also serialised every element of every array into a literal, for each statement.
+   * instance's current health; then the events of the changes. With 10,000 instances this parameter
+   * is ~2 MB, so it is sent once, not once per statement; and the sweep writes on the driver
+   * (`inSqlTransaction`), not through Prisma's engine, which would serialise it again, parse that back
+   * and keep both in its debug histories (the last 100 calls, whatever the log level). As parallel
+   * arrays (`unnest`), the driver had also serialised every element of every array into a literal.
    */
-  async writeRecords(tx: Tx, sweepId: string, checkedAt: Date, records: HealthRecord[]): Promise<void> {
+  async writeRecords(tx: SqlTarget, sweepId: string, checkedAt: Date, records: HealthRecord[]): Promise<void> {
     const json = JSON.stringify(
       records.map(({ judgement: r, lastRestartCount }) => ({
         id: r.instanceId,
@@ -144,7 +144,9 @@ export class HealthRepository {
       })),
     );
     // The current health only while the instance is still RUNNING; the record in any case.
-    await tx.$executeRaw`
+    await sqlRows(
+      tx,
+      Prisma.sql`
       WITH v AS (
         SELECT * FROM json_to_recordset(${json}::json)
           AS v(id text, observed text, status text, candidate text, cnt int, phase text, ready int, desired int,
@@ -162,7 +164,8 @@ export class HealthRepository {
              "last_restart_count" = v.last,
              "health_checked_at" = ${checkedAt}
         FROM v
-       WHERE i."id" = v.id AND i."status" = 'RUNNING'`;
+       WHERE i."id" = v.id AND i."status" = 'RUNNING'`,
+    );
     await this.recordHealthChanges(tx, checkedAt, records);
   }
 
@@ -171,7 +174,7 @@ export class HealthRepository {
    * when it became UNHEALTHY and when it recovered. One INSERT for the whole sweep; the first judgement
    * of a new instance (UNKNOWN -> HEALTHY) is not news and is left out.
    */
-  private async recordHealthChanges(tx: Tx, at: Date, records: HealthRecord[]): Promise<void> {
+  private async recordHealthChanges(tx: SqlTarget, at: Date, records: HealthRecord[]): Promise<void> {
     const changed: HealthJudgement[] = [];
     for (const { judgement: r } of records) {
       if (r.healthStatus !== r.previousHealthStatus && !(r.previousHealthStatus === "UNKNOWN" && r.healthStatus === "HEALTHY"))
@@ -179,7 +182,9 @@ export class HealthRepository {
     }
     if (!changed.length) return;
     const type: InstanceEventType = "HEALTH_CHANGED";
-    await tx.$executeRaw`
+    await sqlRows(
+      tx,
+      Prisma.sql`
       INSERT INTO "instance_events" ("id","instance_id","type","level","message","data","created_at")
       SELECT v.eid, v.id, ${type}, v.level, v.message, v.data::jsonb, ${at}
         FROM unnest(${changed.map(() => randomUUID())}::text[], ${changed.map((r) => r.instanceId)}::text[],
@@ -187,7 +192,8 @@ export class HealthRepository {
                     ${changed.map((r) => `Health ${r.previousHealthStatus} -> ${r.healthStatus}: ${r.reason}`)}::text[],
                     ${changed.map((r) => JSON.stringify({ from: r.previousHealthStatus, to: r.healthStatus, reason: r.reason }))}::text[])
              AS v(eid, id, level, message, data)
-        JOIN "instances" i ON i."id" = v.id AND i."status" = 'RUNNING'`;
+        JOIN "instances" i ON i."id" = v.id AND i."status" = 'RUNNING'`,
+    );
   }
 
   /**
@@ -195,29 +201,35 @@ export class HealthRepository {
    * health: UNKNOWN, with the reason, and no pending change. PENDING/PROVISIONING have never been
    * judged; UPDATING/RESTARTING keep their last health until they are RUNNING again.
    */
-  async resetNotRunning(tx: Tx): Promise<void> {
-    await tx.$executeRaw`
+  async resetNotRunning(tx: SqlTarget): Promise<void> {
+    await sqlRows(
+      tx,
+      Prisma.sql`
       UPDATE "instances"
          SET "health_status" = 'UNKNOWN', "health_candidate" = NULL, "health_candidate_count" = 0,
              "health_reason" = 'not judged: instance is ' || "status"::text
        WHERE "status" IN ('SUSPENDED','STOPPED','FAILED','TERMINATING','TERMINATED')
-         AND ("health_status" <> 'UNKNOWN' OR "health_candidate" IS NOT NULL)`;
+         AND ("health_status" <> 'UNKNOWN' OR "health_candidate" IS NOT NULL)`,
+    );
   }
 
   /**
    * Forgets that these users' tenant baselines are applied, so the reconciler's next pass over one of
    * their instances applies the baseline again (it skips one whose rendering is unchanged).
    */
-  async forgetTenantBaselines(tx: Tx, userIds: string[]): Promise<void> {
+  async forgetTenantBaselines(tx: SqlTarget, userIds: string[]): Promise<void> {
     if (userIds.length === 0) return;
-    await tx.$executeRaw`UPDATE "users" SET "tenant_applied_hash" = NULL WHERE "id" = ANY(${userIds}::text[])`;
+    await sqlRows(tx, Prisma.sql`UPDATE "users" SET "tenant_applied_hash" = NULL WHERE "id" = ANY(${userIds}::text[])`);
   }
 
-  async insertSweep(tx: Tx, s: SweepRow): Promise<void> {
-    await tx.$executeRaw`
+  async insertSweep(tx: SqlTarget, s: SweepRow): Promise<void> {
+    await sqlRows(
+      tx,
+      Prisma.sql`
       INSERT INTO "health_sweeps" ("id","trigger","started_at","finished_at","duration_ms","instance_count","cluster_reachable","api_calls","metrics_available","error")
       VALUES (${s.id}, ${s.trigger}, ${s.startedAt}, ${s.finishedAt}, ${s.durationMs}, ${s.instanceCount}, ${s.clusterReachable},
-              ${s.apiCalls}, ${s.metricsAvailable}, ${s.error})`;
+              ${s.apiCalls}, ${s.metricsAvailable}, ${s.error})`,
+    );
   }
 
   /** Whether a scheduled sweep started after `since` (another replica swept moments ago). */

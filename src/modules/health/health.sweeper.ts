@@ -27,10 +27,10 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Clock } from "../../platform/clock.js";
-import type { PrismaClient, Tx } from "../../platform/db/index.js";
+import type { SqlTarget, SqlTransaction } from "../../platform/db/index.js";
 import type { Logger } from "../../platform/logger.js";
 import type { SweepMetrics } from "../../platform/metrics.js";
-import { inTransaction } from "../../platform/transaction.js";
+import { inSqlTransaction } from "../../platform/transaction.js";
 import type { InstanceSignal } from "../../platform/signals.js";
 import type { InstanceManifests } from "../instances/instance-manifests.js";
 import { recordVolumesLost, requestRepairs, VOLUME_LOST } from "../instances/instance-state.js";
@@ -50,7 +50,7 @@ export interface SweepRequest {
    * Called inside the write transaction before anything is written; returning false abandons the
    * sweep without writing (e.g. the sweeper lease was lost meanwhile).
    */
-  stillOwner?: (tx: Tx) => Promise<boolean>;
+  stillOwner?: (tx: SqlTarget) => Promise<boolean>;
 }
 
 export type { InstanceHealthResult, SweepView };
@@ -66,7 +66,8 @@ export interface SweepResult {
 export class SweepAbandonedError extends Error {}
 
 export interface HealthSweeperOptions {
-  prisma: PrismaClient;
+  /** Where the sweep writes: one transaction on the driver (`Database.transaction`, see `inSqlTransaction`). */
+  db: { transaction: SqlTransaction };
   /** The fleet as the cluster shows it (KubeFleetReader). */
   fleet: FleetReader;
   /** Object names and workload kinds, as the reconciler renders them. */
@@ -121,8 +122,8 @@ export class HealthSweeper {
     };
     const tJudged = performance.now();
     const tFetched = Math.max(tLoaded, tRead);
-    const repaired = await inTransaction(
-      this.o.prisma,
+    const repaired = await inSqlTransaction(
+      this.o.db,
       async (tx) => {
         if (req.stillOwner && !(await req.stillOwner(tx)))
           throw new SweepAbandonedError("the health sweeper lease was lost; sweep abandoned");

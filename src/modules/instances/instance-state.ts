@@ -471,17 +471,20 @@ export async function setDesiredStateOfSubscription(
  * for the whole sweep. Returns the instances to signal after commit.
  */
 export async function requestRepairs(
-  tx: Tx,
+  tx: SqlTarget,
   at: Date,
   repairs: Array<{ instanceId: string; generation: number; missing: string[]; drifted?: string[] }>,
 ): Promise<string[]> {
   if (!repairs.length) return [];
-  const rows = await tx.$queryRaw<Array<{ id: string }>>`
+  const rows = await sqlRows<{ id: string }>(
+    tx,
+    Prisma.sql`
     UPDATE "instances" i
        SET "generation" = i."generation" + 1, "next_attempt_at" = ${at}, "attempts" = 0
       FROM unnest(${repairs.map((r) => r.instanceId)}::text[], ${repairs.map((r) => r.generation)}::int[]) AS v(id, gen)
      WHERE i."id" = v.id AND i."generation" = v.gen AND i."status" = 'RUNNING' AND i."desired_state" = 'RUNNING'
-     RETURNING i."id"`;
+     RETURNING i."id"`,
+  );
   const done = new Set(rows.map((r) => r.id));
   const events = repairs.filter((r) => done.has(r.instanceId));
   if (events.length) {
@@ -490,13 +493,16 @@ export async function requestRepairs(
       r.drifted?.length
         ? `Health check found drift (${[...r.missing.map((m) => `${m}: missing`), ...r.drifted].join("; ")}); re-applying`
         : `Health check found missing objects (${r.missing.join(", ")}); re-applying them`;
-    await tx.$executeRaw`
+    await sqlRows(
+      tx,
+      Prisma.sql`
       INSERT INTO "instance_events" ("id","instance_id","type","level","message","data","created_at")
       SELECT v.eid, v.id, v.type, 'WARN', v.message, v.data::jsonb, ${at}
         FROM unnest(${events.map(() => randomUUID())}::text[], ${events.map((r) => r.instanceId)}::text[],
                     ${events.map(typeOf)}::text[], ${events.map(messageOf)}::text[],
                     ${events.map((r) => JSON.stringify(r.drifted?.length ? { missing: r.missing, drifted: r.drifted } : { missing: r.missing }))}::text[])
-             AS v(eid, id, type, message, data)`;
+             AS v(eid, id, type, message, data)`,
+    );
   }
   return [...done];
 }
@@ -510,17 +516,20 @@ export const VOLUME_LOST = "volume was deleted: data lost";
  * empty volume under the app.
  */
 export async function recordVolumesLost(
-  tx: Tx,
+  tx: SqlTarget,
   at: Date,
   lost: Array<{ instanceId: string; object: string; reason: string }>,
 ): Promise<void> {
   if (!lost.length) return;
   const type: InstanceEventType = "HEALTH_VOLUME_LOST";
-  await tx.$executeRaw`
+  await sqlRows(
+    tx,
+    Prisma.sql`
     INSERT INTO "instance_events" ("id","instance_id","type","level","message","data","created_at")
     SELECT v.eid, v.id, ${type}, 'ERROR', v.message, v.data::jsonb, ${at}
       FROM unnest(${lost.map(() => randomUUID())}::text[], ${lost.map((l) => l.instanceId)}::text[],
-                  ${lost.map((l) => l.reason)}::text[], ${lost.map((l) => JSON.stringify({ object: l.object }))}::text[]) AS v(eid, id, message, data)`;
+                  ${lost.map((l) => l.reason)}::text[], ${lost.map((l) => JSON.stringify({ object: l.object }))}::text[]) AS v(eid, id, message, data)`,
+  );
 }
 
 // ---- the reconciler's steps -----------------------------------------------------------------------

@@ -39,6 +39,13 @@ export function sqlRows<T>(db: SqlTarget, sql: Prisma.Sql): Promise<T[]> {
   return typeof db === "function" ? db<T>(sql) : db.$queryRaw<T[]>(sql);
 }
 
+/**
+ * A transaction of raw statements on one connection, sent straight to the driver (`SqlRead` inside):
+ * `Database.transaction`. It commits when `fn` resolves and rolls back when it throws. Opened through
+ * `inSqlTransaction` (platform/transaction.ts).
+ */
+export type SqlTransaction = <T>(fn: (q: SqlRead) => Promise<T>, opts?: { timeoutMs?: number }) => Promise<T>;
+
 /** A Prisma interactive-transaction client (what `$transaction(async (tx) => ...)` hands over). */
 export type Tx = Parameters<Parameters<PrismaClient["$transaction"]>[0]>[0];
 /** Either the client or a transaction: services accept both so callers can compose transactions. */
@@ -55,6 +62,11 @@ export interface Database {
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
   /** A `Prisma.sql` read outside Prisma, on the same connections (see `SqlRead`). */
   read: SqlRead;
+  /**
+   * A transaction of `Prisma.sql` statements outside Prisma (see `SqlTransaction`). `timeoutMs` bounds
+   * each statement (PostgreSQL's `statement_timeout`; PGlite runs in the process and has none).
+   */
+  transaction: SqlTransaction;
   /**
    * Runs fn while holding a session-level advisory lock, so that only one process at a time runs it
    * (PGlite is single-process, so there it simply runs).
@@ -154,6 +166,28 @@ function createPostgres(url: string, poolSize: number, onStatement?: StatementLi
       const r = await pool.query({ name: preparedName(sql.text), text: sql.text, values: sql.values as unknown[] });
       return r.rows as T[];
     },
+    async transaction<T>(fn: (q: SqlRead) => Promise<T>, opts: { timeoutMs?: number } = {}): Promise<T> {
+      const client = await pool.connect();
+      let broken = false;
+      try {
+        // One round trip: both statements in one simple query.
+        const timeout = opts.timeoutMs ? `; SET LOCAL statement_timeout = ${Math.max(1, Math.round(opts.timeoutMs))}` : "";
+        await client.query(`BEGIN${timeout}`);
+        const q: SqlRead = async <R>(sql: Prisma.Sql) =>
+          (await client.query({ text: sql.text, values: sql.values as unknown[] })).rows as R[];
+        const result = await fn(q);
+        await client.query("COMMIT");
+        return result;
+      } catch (err) {
+        // A connection that cannot even roll back is not given back to the pool.
+        await client.query("ROLLBACK").catch(() => {
+          broken = true;
+        });
+        throw err;
+      } finally {
+        client.release(broken);
+      }
+    },
     async withAdvisoryLock(key, fn) {
       const client = await pool.connect();
       try {
@@ -208,6 +242,9 @@ async function createPglite(db: PGlite, location: string, onStatement?: Statemen
     async read<T>(sql: Prisma.Sql) {
       const r = await db.query(sql.text, sql.values as unknown[]);
       return r.rows as T[];
+    },
+    async transaction<T>(fn: (q: SqlRead) => Promise<T>): Promise<T> {
+      return db.transaction((tx) => fn(async <R>(sql: Prisma.Sql) => (await tx.query(sql.text, sql.values as unknown[])).rows as R[]));
     },
     async withAdvisoryLock(_key, fn) {
       return fn();
