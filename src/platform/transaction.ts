@@ -14,10 +14,10 @@ export function isTransaction(db: Db): db is Tx {
   return !("$connect" in db);
 }
 
-/** The way to open a Prisma transaction. `timeoutMs` raises the default 30 s bound. */
-export async function inTransaction<T>(db: Db, fn: (tx: Tx) => Promise<T>, opts: { timeoutMs?: number } = {}): Promise<T> {
+/** The way to open a Prisma transaction. */
+export async function inTransaction<T>(db: Db, fn: (tx: Tx) => Promise<T>): Promise<T> {
   if (isTransaction(db)) return fn(db);
-  return (db as PrismaClient).$transaction(fn, { ...TX_OPTIONS, ...(opts.timeoutMs ? { timeout: opts.timeoutMs } : {}) });
+  return (db as PrismaClient).$transaction(fn, TX_OPTIONS);
 }
 
 /** A unique-constraint violation (Prisma P2002), by code. */
