@@ -213,6 +213,38 @@ describe("event streams from a browser (EventSource)", () => {
     expect(resumed.status).toBe(204);
   });
 
+  it("gets 204 on resuming a TERMINATED instance however the shared poller's first poll and the backlog read interleave", async () => {
+    const { u, id } = await userWithInstance("ending-race");
+    await settle();
+    expect((await ctx.api.delete(`/api/instances/${id}`).set(u.auth)).status).toBe(202);
+    await settle();
+    const es = new EventSource(`${base}/api/instances/${id}/events?ticket=${await ticket(u, id)}`);
+    const c = collect(es);
+    await c.until((ms) => ms.some((m) => m.data.type === "end"));
+    es.close();
+    const last = eventIds(c.messages).at(-1)!;
+    const hub = ctx.container.streams.hub;
+    while (hub.polling) await new Promise((r) => setTimeout(r, 10));
+    // The idle poller's first poll re-reads its lookback window, which holds this instance's earlier
+    // events: let it hand them to the resumed stream before the stream's own backlog read returns.
+    const service = ctx.container.services.instances;
+    const read = service.allEventsSince.bind(service);
+    service.allEventsSince = async (...args) => {
+      const rows = await read(...args);
+      await hub.waitForTicks(1);
+      return rows;
+    };
+    try {
+      const resumed = await fetch(`${base}/api/instances/${id}/events?ticket=${await ticket(u, id)}`, {
+        headers: { Accept: "text/event-stream", "Last-Event-ID": last },
+      });
+      expect(resumed.status).toBe(204);
+      expect(await resumed.text()).toBe("");
+    } finally {
+      service.allEventsSince = read;
+    }
+  });
+
   it("refuses tickets for another instance, another user's instance, and unknown Last-Event-IDs", async () => {
     const { u, id } = await userWithInstance("guarded");
     const { u: other, id: otherId } = await userWithInstance("elsewhere");

@@ -213,7 +213,9 @@ export class InstancesController {
       throw err;
     }
     // A resumed stream of a TERMINATED instance with nothing new: 204 tells EventSource to stop reconnecting.
-    if (resume && backlog.length === 0 && buffered.events.length === 0 && initial.status === "TERMINATED") {
+    // The shared poller may have handed over events the client already has (an idle poller's first poll
+    // re-reads its lookback window): only those after the resume point are new.
+    if (resume && backlog.length === 0 && !buffered.events.some((e) => isAfter(e, resume)) && initial.status === "TERMINATED") {
       cleanup();
       res.status(204).end();
       return;
