@@ -4,7 +4,7 @@
  * otherwise. Every money-moving path runs inside one.
  */
 import type { Db, PrismaClient, SqlRead, SqlTransaction, Tx } from "./db/index.js";
-import { Prisma } from "./db/index.js";
+import { Prisma, sqlStateOf } from "./db/index.js";
 
 /** Generous limits: under load, a transaction may wait for a pool connection and for a row lock. */
 const TX_OPTIONS = { maxWait: 15_000, timeout: 30_000 } as const;
@@ -20,9 +20,9 @@ export async function inTransaction<T>(db: Db, fn: (tx: Tx) => Promise<T>): Prom
   return (db as PrismaClient).$transaction(fn, TX_OPTIONS);
 }
 
-/** A unique-constraint violation (Prisma P2002), by code. */
+/** A unique-constraint violation, by code: Prisma's P2002, or SQLSTATE 23505 from a raw statement. */
 export function isUniqueViolation(err: unknown): boolean {
-  return err instanceof Prisma.PrismaClientKnownRequestError && err.code === "P2002";
+  return (err instanceof Prisma.PrismaClientKnownRequestError && err.code === "P2002") || sqlStateOf(err) === "23505";
 }
 
 /**

@@ -4,7 +4,9 @@ import { createServer } from "node:net";
 import express from "express";
 import supertest from "supertest";
 import { describe, expect, it } from "vitest";
-import { createDatabase } from "../../src/platform/db/index.js";
+import { createDatabase, Prisma, sqlStateOf } from "../../src/platform/db/index.js";
+import { inSqlTransaction, isUniqueViolation } from "../../src/platform/transaction.js";
+import { createTestDatabase } from "../helpers/db.js";
 import { errorHandler, translateDbError } from "../../src/platform/http/error-handler.js";
 import { createLogger } from "../../src/platform/logger.js";
 
@@ -35,6 +37,48 @@ describe("database errors", () => {
       });
     } finally {
       await db.close().catch(() => {});
+    }
+  });
+
+  it("statements sent past Prisma (Database.read, .transaction) to an unreachable PostgreSQL are 503 as well", async () => {
+    const db = await createDatabase({ url: `postgresql://postgres@127.0.0.1:${await closedPort()}/none` });
+    try {
+      const read = await db.read(Prisma.sql`SELECT 1`).catch((e: unknown) => e);
+      const tx = await inSqlTransaction(db, (q) => q(Prisma.sql`SELECT 1`)).catch((e: unknown) => e);
+      for (const err of [read, tx]) {
+        expect((err as { code?: string }).code).toBe("ECONNREFUSED");
+        expect(translateDbError(err)?.code).toBe("DEPENDENCY_UNAVAILABLE");
+      }
+    } finally {
+      await db.close().catch(() => {});
+    }
+  });
+
+  it("a unique or foreign-key violation is the same conflict whichever way the statement went", async () => {
+    const t = await createTestDatabase({ migrate: false });
+    try {
+      await t.db.execScript(`CREATE TABLE "u_probe" ("id" int PRIMARY KEY); CREATE TABLE "f_probe" ("u" int REFERENCES "u_probe" ("id"))`);
+      const insert = Prisma.sql`INSERT INTO "u_probe" ("id") VALUES (${1})`;
+      await t.db.read(insert);
+      const errors = [
+        await t.db.read(insert).catch((e: unknown) => e),
+        await inSqlTransaction(t.db, (q) => q(insert)).catch((e: unknown) => e),
+        await t.db.prisma.$executeRaw(insert).catch((e: unknown) => e),
+      ];
+      for (const err of errors) {
+        expect(sqlStateOf(err)).toBe("23505");
+        expect(isUniqueViolation(err)).toBe(true);
+        expect(translateDbError(err)).toMatchObject({ code: "CONFLICT", message: "A conflicting object already exists" });
+      }
+      const orphan = await t.db.read(Prisma.sql`INSERT INTO "f_probe" ("u") VALUES (${2})`).catch((e: unknown) => e);
+      expect(sqlStateOf(orphan)).toBe("23503");
+      expect(isUniqueViolation(orphan)).toBe(false);
+      expect(translateDbError(orphan)).toMatchObject({ code: "CONFLICT", message: "A related object is missing or still in use" });
+      // Not a database error at all: no SQLSTATE.
+      expect(sqlStateOf(new Error("boom"))).toBeUndefined();
+      expect(sqlStateOf(Object.assign(new Error("x"), { code: "P2002" }))).toBeUndefined();
+    } finally {
+      await t.drop();
     }
   });
 });

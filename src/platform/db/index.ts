@@ -40,6 +40,40 @@ export function sqlRows<T>(db: SqlTarget, sql: Prisma.Sql): Promise<T[]> {
 }
 
 /**
+ * Every column of a model's row under its Prisma field name (`"k8s_name" AS "k8sName"`, ...), for raw
+ * statements that hand back whole rows (`RETURNING ${rowColumns(Prisma.InstanceScalarFieldEnum)}`): each
+ * field's column is its name in snake_case. The driver parses what Prisma would (timestamptz as Date,
+ * int4 as number, json parsed); a model with int8 or numeric columns would get strings, so such models
+ * are not read this way. test/modules/provisioning-statements.test.ts compares rows with Prisma's.
+ */
+export function rowColumns(fields: Record<string, string>): Prisma.Sql {
+  return Prisma.raw(
+    Object.values(fields)
+      .map((f) => `"${f.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}" AS "${f}"`)
+      .join(", "),
+  );
+}
+
+/**
+ * The PostgreSQL SQLSTATE of a failed statement, whichever way it was sent: the driver's own error
+ * (`pg` or PGlite: `code`), or Prisma's for a raw query (`P2010`) or the adapter's error, which carry
+ * it as `originalCode`. Undefined for anything else (Prisma's own codes, network errors).
+ */
+export function sqlStateOf(err: unknown): string | undefined {
+  const e = err as {
+    code?: unknown;
+    severity?: unknown;
+    meta?: { driverAdapterError?: { cause?: { originalCode?: unknown } } };
+    cause?: { originalCode?: unknown };
+  };
+  const code = e?.meta?.driverAdapterError?.cause?.originalCode ?? e?.cause?.originalCode;
+  if (typeof code === "string") return code;
+  // The drivers' errors carry the server's severity next to the code (Prisma's own codes are P....).
+  if (typeof e?.code === "string" && typeof e?.severity === "string" && /^[0-9A-Z]{5}$/.test(e.code)) return e.code;
+  return undefined;
+}
+
+/**
  * A transaction of raw statements on one connection, sent straight to the driver (`SqlRead` inside):
  * `Database.transaction`. It commits when `fn` resolves and rolls back when it throws. Opened through
  * `inSqlTransaction` (platform/transaction.ts).

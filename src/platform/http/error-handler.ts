@@ -3,7 +3,7 @@
  * {"error": {"code", "message", "details", "requestId"}}.
  */
 import type { ErrorRequestHandler, RequestHandler } from "express";
-import { Prisma } from "../db/index.js";
+import { Prisma, sqlStateOf } from "../db/index.js";
 import {
   AppError,
   ConflictError,
@@ -42,16 +42,6 @@ export function statusOf(err: AppError): number {
 }
 
 /**
- * The PostgreSQL SQLSTATE behind a Prisma error raised by the driver adapter (`P2010` for raw
- * queries, or the adapter's own error), if there is one.
- */
-function sqlStateOf(err: unknown): string | undefined {
-  const e = err as { meta?: { driverAdapterError?: { cause?: { originalCode?: unknown } } }; cause?: { originalCode?: unknown } };
-  const code = e?.meta?.driverAdapterError?.cause?.originalCode ?? e?.cause?.originalCode;
-  return typeof code === "string" ? code : undefined;
-}
-
-/**
  * Data the database refuses to store (a NUL byte, a number out of range, a string too long) came
  * from the client: it is a 400, not a 500. Inputs are validated before they reach the database
  * (hostile-input.ts, the zod schemas); this is the net under that.
@@ -66,10 +56,27 @@ const CLIENT_DATA_SQLSTATES: Record<string, string> = {
   "22008": "A date in the request is out of range",
 };
 
+/** Network errors of a connection that could not be made or was lost (Node's system error codes). */
+const NETWORK_ERRORS = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
+
+/**
+ * The database cannot be reached on a statement sent to the driver (`Database.read`, `.transaction`):
+ * a network error, or the server refusing or dropping connections (SQLSTATE class 08, shutdown 57P01-03,
+ * too many connections 53300). Prisma's own codes for these are mapped below.
+ */
+function isDriverUnavailable(err: unknown, state: string | undefined): boolean {
+  if (state) return state.startsWith("08") || ["57P01", "57P02", "57P03", "53300"].includes(state);
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === "string" && NETWORK_ERRORS.has(code);
+}
+
 /** Database errors are translated by their code, never by message text. */
 export function translateDbError(err: unknown): AppError | undefined {
   const state = sqlStateOf(err);
   if (state && CLIENT_DATA_SQLSTATES[state]) return new ValidationError(CLIENT_DATA_SQLSTATES[state], { cause: err });
+  // The same conflicts as Prisma's P2002 and P2003 below, from a statement sent past Prisma's engine.
+  if (state === "23505") return new ConflictError("A conflicting object already exists", { cause: err });
+  if (state === "23503") return new ConflictError("A related object is missing or still in use", { cause: err });
   if (err instanceof Prisma.PrismaClientKnownRequestError) {
     if (err.code === "P2002") return new ConflictError("A conflicting object already exists", { cause: err });
     if (err.code === "P2025") return new NotFoundError("Not found", { cause: err });
@@ -79,7 +86,7 @@ export function translateDbError(err: unknown): AppError | undefined {
       return new DependencyUnavailableError("The database is unavailable", { cause: err });
     }
   }
-  if (err instanceof Prisma.PrismaClientInitializationError) {
+  if (err instanceof Prisma.PrismaClientInitializationError || isDriverUnavailable(err, state)) {
     return new DependencyUnavailableError("The database is unavailable", { cause: err });
   }
   return undefined;
