@@ -275,7 +275,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
   const catalogCache = new CatalogCache({ prisma, ttlMs: config.catalog.cacheTtlMs });
   const catalog = new CatalogService({ prisma, audit, onChange: () => catalogCache.invalidate() });
   const ledger = new LedgerService();
-  const idempotency = new IdempotencyService({ prisma });
+  const idempotency = new IdempotencyService({ prisma, db });
   const quotas = new QuotaService({ prisma, defaults: config.quotaDefaults, audit });
   const metrics = new Metrics({
     // One small query per scrape for both instance gauges: the trigger-kept counts (health.sql.ts), not the fleet.

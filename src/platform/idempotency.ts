@@ -19,10 +19,9 @@
  */
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import type { Prisma as PrismaNs } from "../generated/prisma/client.js";
-import type { PrismaClient, Tx } from "./db/index.js";
+import { Prisma, type PrismaClient, type SqlRead, type SqlTarget, type SqlTransaction, sqlRows, type Tx } from "./db/index.js";
 import { ConflictError, IdempotencyKeyReusedError, ValidationError } from "./domain-errors.js";
-import { inTransaction, isUniqueViolation } from "./transaction.js";
+import { inSqlTransaction, inTransaction, isUniqueViolation } from "./transaction.js";
 
 /** Another request with the same key is still running; the client should retry after `retryAfterSeconds`. */
 export class IdempotencyKeyInProgressError extends ConflictError {
@@ -107,11 +106,29 @@ export function idempotencyLockKey(userId: string, scope: string, key: string): 
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Opens a transaction and hands `fn` what its statements run on (Prisma's `Tx`, or the driver's `SqlRead`). */
+type TransactionOpener<T extends SqlTarget> = <R>(fn: (t: T) => Promise<R>) => Promise<R>;
+
+/** The stored response's columns. */
+interface StoredResponse {
+  requestHash: string;
+  responseStatus: number;
+  responseBody: unknown;
+}
+
 export class IdempotencyService {
   private readonly inFlightWaitMs: number;
   private readonly pollMs: number;
 
-  constructor(private readonly opts: { prisma: PrismaClient; inFlightWaitMs?: number; pollMs?: number }) {
+  constructor(
+    private readonly opts: {
+      prisma: PrismaClient;
+      /** The driver's transactions (`Database.transaction`), for `executeSql`. */
+      db?: { transaction: SqlTransaction };
+      inFlightWaitMs?: number;
+      pollMs?: number;
+    },
+  ) {
     this.inFlightWaitMs = opts.inFlightWaitMs ?? 10_000;
     this.pollMs = opts.pollMs ?? 50;
   }
@@ -133,24 +150,45 @@ export class IdempotencyService {
   }
 
   /**
-   * Runs `work` in one transaction and stores its response under the key in that same transaction.
-   * `work` returns the HTTP status and a JSON-serialisable body (it is round-tripped through JSON so
-   * that a first response and its replays are identical).
+   * Runs `work` in one Prisma transaction and stores its response under the key in that same
+   * transaction. `work` returns the HTTP status and a JSON-serialisable body (it is round-tripped
+   * through JSON so that a first response and its replays are identical).
    */
   async execute<B>(call: IdempotentCall, work: (tx: Tx) => Promise<{ status: number; body: B }>): Promise<IdempotentResponse<B>> {
-    const { prisma } = this.opts;
+    return this.run<B, Tx>(call, (fn) => inTransaction(this.opts.prisma, fn), work);
+  }
+
+  /**
+   * `execute` on a transaction of raw statements sent straight to the driver (`inSqlTransaction`), for
+   * work whose statements are all raw SQL: Prisma's interactive transaction costs more CPU than the
+   * statements in it (bench/RESULTS.md). `timeoutMs` bounds each statement, lock waits included.
+   */
+  async executeSql<B>(
+    call: IdempotentCall,
+    work: (q: SqlRead) => Promise<{ status: number; body: B }>,
+    opts: { timeoutMs?: number } = {},
+  ): Promise<IdempotentResponse<B>> {
+    const db = this.opts.db;
+    if (!db) throw new Error("IdempotencyService.executeSql needs the database's driver transactions (opts.db)");
+    return this.run<B, SqlRead>(call, (fn) => inSqlTransaction(db, fn, opts), work);
+  }
+
+  private async run<B, T extends SqlTarget>(
+    call: IdempotentCall,
+    open: TransactionOpener<T>,
+    work: (t: T) => Promise<{ status: number; body: B }>,
+  ): Promise<IdempotentResponse<B>> {
     if (call.key === undefined) {
-      const r = await inTransaction(prisma, work);
+      const r = await open(work);
       return { status: r.status, body: JSON.parse(JSON.stringify(r.body)) as B, replayed: false };
     }
     const key = call.key;
     const hash = requestHash(call.request);
-    const id = { userId_scope_key: { userId: call.userId, scope: call.scope, key } };
     const lockKey = idempotencyLockKey(call.userId, call.scope, key);
     const deadline = Date.now() + this.inFlightWaitMs;
     for (;;) {
       try {
-        return await this.attempt<B>(call, key, hash, id, lockKey, work);
+        return await this.attempt<B, T>(call, key, hash, lockKey, open, work);
       } catch (err) {
         if (!(err instanceof KeyBusy)) throw err;
         if (Date.now() >= deadline) {
@@ -165,39 +203,40 @@ export class IdempotencyService {
     }
   }
 
-  private async attempt<B>(
+  private async attempt<B, T extends SqlTarget>(
     call: IdempotentCall,
     key: string,
     hash: string,
-    id: { userId_scope_key: { userId: string; scope: string; key: string } },
     lockKey: bigint,
-    work: (tx: Tx) => Promise<{ status: number; body: B }>,
+    open: TransactionOpener<T>,
+    work: (t: T) => Promise<{ status: number; body: B }>,
   ): Promise<IdempotentResponse<B>> {
-    const { prisma } = this.opts;
+    const stored = (db: SqlTarget) =>
+      sqlRows<StoredResponse>(
+        db,
+        Prisma.sql`SELECT "request_hash" AS "requestHash", "response_status" AS "responseStatus", "response_body" AS "responseBody"
+                     FROM "idempotency_records" WHERE "user_id" = ${call.userId} AND "scope" = ${call.scope} AND "key" = ${key}`,
+      );
     try {
-      return await inTransaction(prisma, async (tx) => {
-        const [lock] = await tx.$queryRaw<Array<{ locked: boolean }>>`SELECT pg_try_advisory_xact_lock(${lockKey}) AS locked`;
+      return await open(async (t) => {
+        const [lock] = await sqlRows<{ locked: boolean }>(t, Prisma.sql`SELECT pg_try_advisory_xact_lock(${lockKey}) AS locked`);
         if (!lock?.locked) throw new KeyBusy();
-        const existing = await tx.idempotencyRecord.findUnique({ where: id });
+        const [existing] = await stored(t);
         if (existing) return this.replay<B>(existing, hash);
-        const r = await work(tx);
-        const body = JSON.parse(JSON.stringify(r.body)) as B;
-        await tx.idempotencyRecord.create({
-          data: {
-            userId: call.userId,
-            scope: call.scope,
-            key,
-            requestHash: hash,
-            responseStatus: r.status,
-            responseBody: body as PrismaNs.InputJsonValue,
-          },
-        });
-        return { status: r.status, body, replayed: false };
+        const r = await work(t);
+        const json = JSON.stringify(r.body);
+        await sqlRows(
+          t,
+          Prisma.sql`
+          INSERT INTO "idempotency_records" ("user_id", "scope", "key", "request_hash", "response_status", "response_body", "created_at")
+          VALUES (${call.userId}, ${call.scope}, ${key}, ${hash}, ${r.status}, ${json}::jsonb, ${new Date()})`,
+        );
+        return { status: r.status, body: JSON.parse(json) as B, replayed: false };
       });
     } catch (err) {
       // A concurrent request with the same key committed first: answer as its replay.
       if (isUniqueViolation(err)) {
-        const existing = await prisma.idempotencyRecord.findUnique({ where: id });
+        const [existing] = await stored(this.opts.prisma);
         if (existing) return this.replay<B>(existing, hash);
       }
       throw err;

@@ -3,9 +3,10 @@
  * counted on the database connections, so that a saving cannot silently regress. A user's second
  * instance (tenant baseline in place, catalog cache warm), in two parts:
  *
- *   - POST /api/subscriptions: one transaction of 11 statements (BEGIN, the user lock, quota limits and
- *     usage in one, the subscription, the charge in two, the k8s name, the instance and its CREATED
- *     event, the audit entry, COMMIT); no plan, service or version is read (the catalog cache);
+ *   - POST /api/subscriptions: one transaction of 9 statements on the driver (BEGIN with the statement
+ *     timeout, the user lock, quota limits and usage in one, the subscription, the charge and its entry
+ *     in one, the k8s name, the instance and its CREATED event in one, the audit entry, COMMIT); no
+ *     plan, service or version is read (the catalog cache);
  *   - the reconciler's pass to RUNNING: 7 statements, none of them BEGIN/COMMIT (the claim, the row, the
  *     transition and its event, the tenant check, TENANT_READY, the credentials, the applied
  *     generation and its event, and RUNNING with its event, health and the claim given back).
@@ -16,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildAdmin, buildFundedUser, createTestContext, settleReconciler, type TestContext, type TestUser } from "../helpers/app.js";
 import { usingPostgres } from "../helpers/db.js";
 import { INSTANCE_ROW_COLUMNS } from "../../src/modules/instances/instance-rows.js";
-import { Prisma } from "../../src/platform/db/index.js";
+import { Prisma, rowColumns } from "../../src/platform/db/index.js";
 
 const statements: string[] = [];
 let ctx: TestContext;
@@ -45,7 +46,7 @@ describe.skipIf(!usingPostgres)("SQL statements per provisioned instance (real P
 
   let instanceId: string;
 
-  it("POST /api/subscriptions: 11 statements in one transaction, no catalog read", async () => {
+  it("POST /api/subscriptions: 9 statements in one transaction, no catalog read", async () => {
     statements.length = 0;
     const res = await ctx.api.post("/api/subscriptions").set(u.auth).send({ planId, instanceName: "second" });
     const sql = [...statements];
@@ -56,7 +57,7 @@ describe.skipIf(!usingPostgres)("SQL statements per provisioned instance (real P
       listing(sql),
     ).toEqual([]);
     expect(sql.filter((s) => /^(BEGIN|COMMIT)/.test(s.trim()))).toHaveLength(2);
-    expect(sql, listing(sql)).toHaveLength(11);
+    expect(sql, listing(sql)).toHaveLength(9);
   });
 
   it("the reconciler's pass to RUNNING: 7 statements, no transaction, no catalog read", async () => {
@@ -99,12 +100,24 @@ describe.skipIf(!usingPostgres)("SQL statements per provisioned instance (real P
     expect(await prisma.instanceCredentials.count({ where: { instanceId } })).toBe(1);
   });
 
-  it("the claim's row (INSTANCE_ROW_COLUMNS) is Prisma's row of the instance, field for field, on either path", async () => {
+  it("the raw statements' rows (rowColumns) are Prisma's rows, field for field, on either path", async () => {
     const { prisma, read } = ctx.container.db;
-    const sql = Prisma.sql`SELECT ${INSTANCE_ROW_COLUMNS} FROM "instances" WHERE "id" = ${instanceId}`;
-    const expected = await prisma.instance.findUniqueOrThrow({ where: { id: instanceId } });
-    expect((await read(sql))[0]).toEqual(expected);
-    expect((await prisma.$queryRaw<unknown[]>(sql))[0]).toEqual(expected);
+    const instance = await prisma.instance.findUniqueOrThrow({ where: { id: instanceId } });
+    const subscription = await prisma.subscription.findUniqueOrThrow({ where: { id: instance.subscriptionId } });
+    const charge = await prisma.creditTransaction.findFirstOrThrow({ where: { referenceId: subscription.id } });
+    const cases: Array<[Prisma.Sql, unknown]> = [
+      [Prisma.sql`SELECT ${INSTANCE_ROW_COLUMNS} FROM "instances" WHERE "id" = ${instanceId}`, instance],
+      [
+        Prisma.sql`SELECT ${rowColumns(Prisma.SubscriptionScalarFieldEnum)} FROM "subscriptions" WHERE "id" = ${subscription.id}`,
+        subscription,
+      ],
+      [Prisma.sql`SELECT ${rowColumns(Prisma.CreditTransactionScalarFieldEnum)} FROM "credit_transactions" WHERE "id" = ${charge.id}`, charge],
+    ];
+    for (const [sql, expected] of cases) {
+      expect((await read(sql))[0]).toEqual(expected);
+      expect((await prisma.$queryRaw<unknown[]>(sql))[0]).toEqual(expected);
+    }
+    expect(charge).toMatchObject({ type: "SUBSCRIPTION_CHARGE", idempotencyKey: `subscription:first-period:${subscription.id}` });
   });
 
   it("an admin's catalog change is seen by the next subscription at once (the cache is cleared)", async () => {

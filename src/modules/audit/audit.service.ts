@@ -7,7 +7,7 @@
  * keys that look like one are dropped before writing.
  */
 import type { AuditEvent } from "../../generated/prisma/client.js";
-import type { Db, PrismaClient } from "../../platform/db/index.js";
+import { Prisma, type PrismaClient, type SqlTarget, sqlRows } from "../../platform/db/index.js";
 import { type Paginated, paginated, skipTake } from "../../platform/http/pagination.js";
 import type { Logger } from "../../platform/logger.js";
 import type { RequestContext } from "../../platform/request-context.js";
@@ -56,21 +56,19 @@ export function toAuditEventView(e: AuditEvent): AuditEventView {
 export class AuditService {
   constructor(private readonly opts: { prisma: PrismaClient; logger: Logger }) {}
 
-  /** Records one event, in `db` (pass the action's transaction). */
-  async record(db: Db, entry: AuditEntry): Promise<void> {
+  /** Records one event, in `db` (pass the action's transaction). One raw statement. */
+  async record(db: SqlTarget, entry: AuditEntry): Promise<void> {
     const ctx = entry.request;
-    await db.auditEvent.create({
-      data: {
-        action: entry.action,
-        objectType: entry.objectType,
-        objectId: entry.objectId ?? null,
-        actorId: entry.actorId !== undefined ? entry.actorId : (ctx?.actor?.userId ?? null),
-        actorRole: entry.actorRole !== undefined ? entry.actorRole : (ctx?.actor?.role ?? null),
-        ip: ctx?.ip ?? null,
-        requestId: ctx?.requestId ?? null,
-        ...(entry.details ? { details: withoutSecrets(entry.details) as object } : {}),
-      },
-    });
+    const actorId = entry.actorId !== undefined ? entry.actorId : (ctx?.actor?.userId ?? null);
+    const actorRole = entry.actorRole !== undefined ? entry.actorRole : (ctx?.actor?.role ?? null);
+    const details = entry.details ? JSON.stringify(withoutSecrets(entry.details)) : null;
+    await sqlRows(
+      db,
+      Prisma.sql`
+      INSERT INTO "audit_events" ("created_at", "actor_id", "actor_role", "action", "object_type", "object_id", "ip", "request_id", "details")
+      VALUES (${new Date()}, ${actorId}, ${actorRole}, ${entry.action}, ${entry.objectType}, ${entry.objectId ?? null},
+              ${ctx?.ip ?? null}, ${ctx?.requestId ?? null}, ${details}::jsonb)`,
+    );
   }
 
   async list(q: AuditListQuery): Promise<Paginated<AuditEventView>> {

@@ -13,12 +13,15 @@
  * is guarded by the state it expects, so the loop's expiry and a restore cannot both win.
  */
 import type { Backup, Plan } from "../../generated/prisma/client.js";
-import type { Db, Tx } from "../../platform/db/index.js";
+import { type Db, Prisma, type SqlTarget, sqlRows, type Tx } from "../../platform/db/index.js";
 import { InvalidStateError, NotFoundError, UnprocessableError } from "../../platform/domain-errors.js";
 import { recordEvent } from "../instances/instance-state.js";
 import { requestBackupDeletion } from "./backup-state.js";
 
 const GIB = 2 ** 30;
+
+/** What a restore into a new instance needs of the retained backup. */
+export type RestorableBackup = Pick<Backup, "id" | "instanceId" | "snapshotName">;
 
 /** The backup cannot go into the instance asked for (another service, or a plan too small for it). */
 export class BackupMismatchError extends UnprocessableError {
@@ -87,18 +90,32 @@ export async function releaseRetained(db: Db, b: Pick<Backup, "id" | "instanceId
  * A backup of a live instance is restored in place instead (409, POST /api/instances/:id/restore).
  */
 export async function restorableBackup(
-  tx: Tx,
+  tx: SqlTarget,
   q: { userId: string; backupId: string; plan: Pick<Plan, "serviceId" | "storageGb">; now: Date },
-): Promise<Backup> {
-  const b = await tx.backup.findFirst({
-    where: { id: q.backupId, userId: q.userId },
-    include: { instance: { select: { serviceId: true, status: true, service: { select: { slug: true } } } } },
-  });
+): Promise<RestorableBackup> {
+  const [b] = await sqlRows<{
+    id: string;
+    instanceId: string;
+    snapshotName: string;
+    status: Backup["status"];
+    sizeBytes: string | null;
+    retainedUntil: Date | null;
+    deleteRequestedAt: Date | null;
+    serviceId: string;
+    serviceSlug: string;
+  }>(
+    tx,
+    Prisma.sql`
+    SELECT b."id", b."instance_id" AS "instanceId", b."snapshot_name" AS "snapshotName", b."status"::text AS "status",
+           b."size_bytes"::text AS "sizeBytes", b."retained_until" AS "retainedUntil", b."delete_requested_at" AS "deleteRequestedAt",
+           i."service_id" AS "serviceId", s."slug" AS "serviceSlug"
+      FROM "backups" b JOIN "instances" i ON i."id" = b."instance_id" JOIN "services" s ON s."id" = i."service_id"
+     WHERE b."id" = ${q.backupId} AND b."user_id" = ${q.userId}`,
+  );
   if (!b) throw new NotFoundError("Backup not found");
-  const { instance, ...backup } = b;
-  if (instance.serviceId !== q.plan.serviceId) {
-    throw new BackupMismatchError(`The backup is of a ${instance.service.slug} instance; restore it into a plan of the same service`, {
-      details: { backupId: b.id, service: instance.service.slug },
+  if (b.serviceId !== q.plan.serviceId) {
+    throw new BackupMismatchError(`The backup is of a ${b.serviceSlug} instance; restore it into a plan of the same service`, {
+      details: { backupId: b.id, service: b.serviceSlug },
     });
   }
   if (b.deleteRequestedAt) throw new NotFoundError("Backup not found");
@@ -123,7 +140,7 @@ export async function restorableBackup(
       details: { backupId: b.id, sizeBytes: Number(b.sizeBytes ?? 0), planStorageGb: q.plan.storageGb },
     });
   }
-  return backup;
+  return { id: b.id, instanceId: b.instanceId, snapshotName: b.snapshotName };
 }
 
 /**
@@ -131,17 +148,15 @@ export async function restorableBackup(
  * listed, restored and deleted like any of its backups), with an event on both instances. False when
  * the retention ended or the backup was deleted meanwhile (the caller's transaction then fails).
  */
-export async function adoptRetained(
-  tx: Tx,
-  b: Pick<Backup, "id" | "instanceId" | "snapshotName">,
-  target: { id: string; name: string },
-  now: Date,
-): Promise<boolean> {
-  const res = await tx.backup.updateMany({
-    where: { id: b.id, retainedUntil: { gt: now }, deleteRequestedAt: null },
-    data: { instanceId: target.id, retainedUntil: null },
-  });
-  if (res.count !== 1) return false;
+export async function adoptRetained(tx: SqlTarget, b: RestorableBackup, target: { id: string; name: string }, now: Date): Promise<boolean> {
+  const moved = await sqlRows(
+    tx,
+    Prisma.sql`
+    UPDATE "backups" SET "instance_id" = ${target.id}, "retained_until" = NULL, "updated_at" = ${now}
+     WHERE "id" = ${b.id} AND "retained_until" > ${now} AND "delete_requested_at" IS NULL
+    RETURNING "id"`,
+  );
+  if (moved.length !== 1) return false;
   await recordEvent(tx, b.instanceId, {
     type: "BACKUP_MOVED",
     message: `Backup ${b.snapshotName} was restored into the new instance '${target.name}'; it is now that instance's backup`,

@@ -9,7 +9,8 @@
  *   3. `UPDATE users SET credit_balance = credit_balance + amount WHERE ... AND credit_balance + amount >= 0`
  *      — no row means insufficient credits (402 with {balance, price}); the CHECK constraints on both
  *      tables are the last line of defence;
- *   4. insert the entry with `balanceAfter`.
+ *   4. insert the entry with `balanceAfter` (steps 2-4 are one statement: the UPDATE in a CTE, the INSERT
+ *      from what it returned).
  *
  * Idempotency keys used by the product (one entry per key, ever; built by `ledgerKeys`, ledger-keys.ts):
  *   - `admin-grant:<adminId>:<Idempotency-Key header>`  admin top-ups and adjustments
@@ -27,8 +28,9 @@
  * `users.credit_debt` (CHECK >= 0) instead of making the balance negative, and `repayDebt` takes it
  * from the next credits that arrive. Both run under the same user-row lock as `post`.
  */
+import { randomUUID } from "node:crypto";
 import type { CreditTransaction, CreditTransactionType } from "../../generated/prisma/client.js";
-import { type Db, Prisma, type Tx } from "../../platform/db/index.js";
+import { type Db, Prisma, rowColumns, type SqlTarget, sqlRows, type Tx } from "../../platform/db/index.js";
 import { ConflictError, InsufficientCreditsError, NotFoundError, ValidationError } from "../../platform/domain-errors.js";
 import { inTransaction } from "../../platform/transaction.js";
 import type { CreditTransactionView } from "./credits.schema.js";
@@ -78,14 +80,23 @@ export function toCreditTransactionView(t: CreditTransaction): CreditTransaction
   };
 }
 
+/** A credit entry's row under its Prisma field names (`rowColumns`). */
+const CREDIT_TRANSACTION_COLUMNS = rowColumns(Prisma.CreditTransactionScalarFieldEnum);
+
+function assertAmount(amount: number): void {
+  if (!Number.isSafeInteger(amount) || amount === 0) throw new ValidationError("A ledger amount must be a non-zero integer");
+}
+
 /**
  * Locks the user row until the end of the transaction and returns the balance. Everything that reads
  * the balance or the usage and then acts on it (charges, quota checks) takes this lock first, always
  * before locking a subscription or instance row (one lock order, no deadlocks).
  */
-export async function lockUser(tx: Tx, userId: string): Promise<{ id: string; creditBalance: number }> {
-  const rows = await tx.$queryRaw<Array<{ id: string; credit_balance: number }>>`
-    SELECT "id", "credit_balance" FROM "users" WHERE "id" = ${userId} FOR UPDATE`;
+export async function lockUser(tx: SqlTarget, userId: string): Promise<{ id: string; creditBalance: number }> {
+  const rows = await sqlRows<{ id: string; credit_balance: number }>(
+    tx,
+    Prisma.sql`SELECT "id", "credit_balance" FROM "users" WHERE "id" = ${userId} FOR UPDATE`,
+  );
   const row = rows[0];
   if (!row) throw new NotFoundError("User not found");
   return { id: row.id, creditBalance: Number(row.credit_balance) };
@@ -100,49 +111,51 @@ export class LedgerService {
    * different user, type or amount (a programming error: keys must name one movement).
    */
   async post(db: Db, input: LedgerPostInput): Promise<LedgerPostResult> {
-    if (!Number.isSafeInteger(input.amount) || input.amount === 0) {
-      throw new ValidationError("A ledger amount must be a non-zero integer");
-    }
-    return inTransaction(db, async (tx) => {
-      const user = input.locked ?? (await lockUser(tx, input.userId));
-      // The balance moves only when no entry has the key yet (one statement on the usual path; the
-      // key's entry, if any, is looked at only when nothing moved).
-      const key = input.idempotencyKey;
-      const rows = await tx.$queryRaw<Array<{ credit_balance: number }>>`
+    assertAmount(input.amount);
+    return inTransaction(db, async (tx) => this.postLocked(tx, { ...input, locked: input.locked ?? (await lockUser(tx, input.userId)) }));
+  }
+
+  /**
+   * `post` inside a transaction that already holds the user's row lock (`lockUser`), on Prisma's
+   * transaction or the driver's (`inSqlTransaction`). The balance moves and the entry is written in one
+   * statement, only when no entry has the key yet; the key's entry, if any, is looked at only when
+   * nothing moved.
+   */
+  async postLocked(q: SqlTarget, input: LedgerPostInput & { locked: { creditBalance: number } }): Promise<LedgerPostResult> {
+    assertAmount(input.amount);
+    const key = input.idempotencyKey;
+    const [entry] = await sqlRows<CreditTransaction>(
+      q,
+      Prisma.sql`
+      WITH u AS (
         UPDATE "users" SET "credit_balance" = "credit_balance" + ${input.amount}, "updated_at" = now()
-        WHERE "id" = ${input.userId} AND "credit_balance" + ${input.amount} >= 0
-          ${key === undefined ? Prisma.empty : Prisma.sql`AND NOT EXISTS (SELECT 1 FROM "credit_transactions" WHERE "idempotency_key" = ${key})`}
-        RETURNING "credit_balance"`;
-      const balanceAfter = rows[0]?.credit_balance;
-      if (balanceAfter === undefined) {
-        if (key !== undefined) {
-          const existing = await tx.creditTransaction.findUnique({ where: { idempotencyKey: key } });
-          if (existing) {
-            if (existing.userId !== input.userId || existing.type !== input.type || existing.amount !== input.amount) {
-              throw new ConflictError(`Ledger idempotency key '${key}' already names a different movement`);
-            }
-            return { entry: existing, replayed: true };
-          }
+         WHERE "id" = ${input.userId} AND "credit_balance" + ${input.amount} >= 0
+           ${key === undefined ? Prisma.empty : Prisma.sql`AND NOT EXISTS (SELECT 1 FROM "credit_transactions" WHERE "idempotency_key" = ${key})`}
+        RETURNING "credit_balance")
+      INSERT INTO "credit_transactions" ("id", "user_id", "type", "amount", "balance_after", "reason", "reference_type",
+        "reference_id", "idempotency_key", "created_by_id", "created_at")
+      SELECT ${randomUUID()}, ${input.userId}, CAST(${input.type}::text AS "CreditTransactionType"), ${input.amount}, u."credit_balance",
+             ${input.reason}, ${input.referenceType ?? null}, ${input.referenceId ?? null}, ${key ?? null}, ${input.createdById ?? null},
+             ${new Date()}
+        FROM u
+      RETURNING ${CREDIT_TRANSACTION_COLUMNS}`,
+    );
+    if (entry) return { entry, replayed: false };
+    if (key !== undefined) {
+      const [existing] = await sqlRows<CreditTransaction>(
+        q,
+        Prisma.sql`SELECT ${CREDIT_TRANSACTION_COLUMNS} FROM "credit_transactions" WHERE "idempotency_key" = ${key}`,
+      );
+      if (existing) {
+        if (existing.userId !== input.userId || existing.type !== input.type || existing.amount !== input.amount) {
+          throw new ConflictError(`Ledger idempotency key '${key}' already names a different movement`);
         }
-        const price = -input.amount;
-        throw new InsufficientCreditsError(`Insufficient credits: ${price} needed, balance is ${user.creditBalance}`, {
-          details: { balance: user.creditBalance, price },
-        });
+        return { entry: existing, replayed: true };
       }
-      const entry = await tx.creditTransaction.create({
-        data: {
-          userId: input.userId,
-          type: input.type,
-          amount: input.amount,
-          balanceAfter: Number(balanceAfter),
-          reason: input.reason,
-          referenceType: input.referenceType ?? null,
-          referenceId: input.referenceId ?? null,
-          idempotencyKey: input.idempotencyKey ?? null,
-          createdById: input.createdById ?? null,
-        },
-      });
-      return { entry, replayed: false };
+    }
+    const price = -input.amount;
+    throw new InsufficientCreditsError(`Insufficient credits: ${price} needed, balance is ${input.locked.creditBalance}`, {
+      details: { balance: input.locked.creditBalance, price },
     });
   }
 

@@ -17,7 +17,7 @@
  */
 import { z } from "zod";
 import { tenantNamespace } from "../../kube/templates/names.js";
-import type { Db } from "../../platform/db/index.js";
+import { Prisma, type SqlTarget, sqlRows } from "../../platform/db/index.js";
 
 export const DISPLAY_NAME_MAX = 63;
 export const K8S_NAME_MAX_LENGTH = 30;
@@ -86,20 +86,18 @@ export function withSuffix(base: string, n: number, maxLength = K8S_NAME_MAX_LEN
 /**
  * A k8s name for `displayName` that no live instance in `namespace` uses. Run it inside the
  * transaction that inserts the instance, after locking the user row (namespaces are per user, so the
- * lock serialises allocations); the unique index still rejects a race, and callers retry on P2002.
+ * lock serialises allocations); the unique index still rejects a race, and callers retry on a unique violation.
  */
-export async function allocateK8sName(db: Db, namespace: string, displayName: string): Promise<string> {
+export async function allocateK8sName(db: SqlTarget, namespace: string, displayName: string): Promise<string> {
   const base = toK8sName(displayName);
   // Every candidate (base, or base cut to fit "-<n>" for n < 10000) starts with this prefix.
   const prefix = cut(base, K8S_NAME_MAX_LENGTH - 6);
-  const taken = new Set(
-    (
-      await db.instance.findMany({
-        where: { namespace, status: { not: "TERMINATED" }, k8sName: { startsWith: prefix } },
-        select: { k8sName: true },
-      })
-    ).map((r) => r.k8sName),
+  const rows = await sqlRows<{ k8sName: string }>(
+    db,
+    Prisma.sql`SELECT "k8s_name" AS "k8sName" FROM "instances"
+                WHERE "namespace" = ${namespace} AND "status" <> 'TERMINATED' AND starts_with("k8s_name", ${prefix})`,
   );
+  const taken = new Set(rows.map((r) => r.k8sName));
   if (!taken.has(base)) return base;
   for (let n = 2; n < 10_000; n++) {
     const candidate = withSuffix(base, n);

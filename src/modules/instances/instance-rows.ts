@@ -3,24 +3,16 @@
  * Kubernetes name, a unique subdomain, and its CREATED event. Used by subscriptions (first instance)
  * and by POST /api/instances (a new instance for a paid-up subscription).
  */
-import { randomInt } from "node:crypto";
-import type { Plan, Service } from "../../generated/prisma/client.js";
-import { Prisma, type Tx } from "../../platform/db/index.js";
+import { randomInt, randomUUID } from "node:crypto";
+import type { Instance, Plan, Service } from "../../generated/prisma/client.js";
+import { Prisma, rowColumns, type SqlTarget, sqlRows } from "../../platform/db/index.js";
 import { names, tenantNamespace } from "../../kube/templates/names.js";
 import { allocateK8sName } from "./instance-names.js";
-import { recordEvent } from "./instance-state.js";
+import { insertEventSql } from "./instance-state.js";
 import type { InstanceWithRefs } from "./instances.view.js";
 
-/**
- * Every column of an instance row under its Prisma field name (`"k8s_name" AS "k8sName"`, ...), for raw
- * statements that hand back whole rows (the reconciler's claim): each field's column is its name in
- * snake_case. test/modules/provisioning-statements.test.ts checks the result equals Prisma's row.
- */
-export const INSTANCE_ROW_COLUMNS = Prisma.raw(
-  Object.values(Prisma.InstanceScalarFieldEnum)
-    .map((f) => `"${f.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}" AS "${f}"`)
-    .join(", "),
-);
+/** Every column of an instance row under its Prisma field name (`rowColumns`), e.g. the reconciler's claim. */
+export const INSTANCE_ROW_COLUMNS = rowColumns(Prisma.InstanceScalarFieldEnum);
 
 /** Templates served over HTTP(S) get an Ingress and so a URL; PostgreSQL does not. */
 const HTTP_TEMPLATES = new Set(["n8n", "ghost"]);
@@ -34,10 +26,10 @@ function shortId(length = 6): string {
 
 /**
  * Runs inside the caller's transaction, after `lockUser` (which serialises name allocation within the
- * user's namespace; the partial unique index is the final guard and callers retry on P2002).
+ * user's namespace; the partial unique index is the final guard and callers retry on a unique violation).
  */
 export async function createInstanceRow(
-  tx: Tx,
+  tx: SqlTarget,
   input: {
     userId: string;
     subscriptionId: string;
@@ -58,31 +50,42 @@ export async function createInstanceRow(
   const version =
     input.defaultVersion !== undefined
       ? input.defaultVersion
-      : await tx.serviceVersion.findFirst({ where: { serviceId: input.plan.serviceId, isDefault: true } });
-  const instance = await tx.instance.create({
-    data: {
-      userId: input.userId,
-      subscriptionId: input.subscriptionId,
-      serviceId: input.plan.serviceId,
-      planId: input.plan.id,
-      name: input.name,
-      k8sName,
-      namespace,
-      subdomain,
-      url: HTTP_TEMPLATES.has(input.plan.service.template) ? `https://${subdomain}` : null,
-      status: "PENDING",
-      desiredState: "RUNNING",
-      version: version?.version ?? input.plan.service.version,
-      image: version?.image ?? input.plan.service.image,
-      // The claim keeps its usual name; its immutable spec.dataSource names the snapshot (rendered on every apply).
-      ...(input.volumeFromSnapshot ? { volumeClaim: names(k8sName).pvc, volumeSnapshot: input.volumeFromSnapshot } : {}),
+      : ((
+          await sqlRows<{ version: string; image: string }>(
+            tx,
+            Prisma.sql`SELECT "version", "image" FROM "service_versions" WHERE "service_id" = ${input.plan.serviceId} AND "is_default" LIMIT 1`,
+          )
+        )[0] ?? null);
+  const id = randomUUID();
+  const now = new Date();
+  // The claim keeps its usual name; its immutable spec.dataSource names the snapshot (rendered on every apply).
+  const volumeClaim = input.volumeFromSnapshot ? names(k8sName).pvc : null;
+  const created = insertEventSql(
+    id,
+    {
+      type: "CREATED",
+      message: input.eventMessage,
+      data: { subscriptionId: input.subscriptionId, planId: input.plan.id, k8sName, namespace },
     },
-  });
-  await recordEvent(tx, instance.id, {
-    type: "CREATED",
-    message: input.eventMessage,
-    data: { subscriptionId: input.subscriptionId, planId: input.plan.id, k8sName, namespace },
-  });
+    now,
+  );
+  // The row and its CREATED event in one statement (the event's foreign key is checked at its end).
+  const [instance] = await sqlRows<Instance>(
+    tx,
+    Prisma.sql`
+    WITH i AS (
+      INSERT INTO "instances" ("id", "user_id", "subscription_id", "service_id", "plan_id", "name", "k8s_name", "namespace",
+        "subdomain", "url", "status", "desired_state", "version", "image", "volume_claim", "volume_snapshot", "next_attempt_at",
+        "created_at", "updated_at")
+      VALUES (${id}, ${input.userId}, ${input.subscriptionId}, ${input.plan.serviceId}, ${input.plan.id}, ${input.name}, ${k8sName},
+        ${namespace}, ${subdomain}, ${HTTP_TEMPLATES.has(input.plan.service.template) ? `https://${subdomain}` : null},
+        'PENDING', 'RUNNING', ${version?.version ?? input.plan.service.version}, ${version?.image ?? input.plan.service.image},
+        ${volumeClaim}, ${input.volumeFromSnapshot ?? null}, ${now}, ${now}, ${now})
+      RETURNING ${INSTANCE_ROW_COLUMNS}
+    ), e AS (${created})
+    SELECT * FROM i`,
+  );
+  if (!instance) throw new Error("the instance's INSERT returned no row");
   // The plan and service it was created with are the ones the caller holds (no read back).
   const { service, ...plan } = input.plan;
   return { ...instance, plan, service };

@@ -79,10 +79,23 @@ export interface InstanceEventInput {
   data?: PrismaNs.InputJsonValue;
 }
 
-export async function recordEvent(db: Db, instanceId: string, e: InstanceEventInput): Promise<void> {
-  await db.instanceEvent.create({
-    data: { instanceId, type: e.type, message: e.message, level: e.level ?? "INFO", ...(e.data !== undefined ? { data: e.data } : {}) },
-  });
+/** Columns of an event row, in the order `eventValues` gives them. */
+const EVENT_COLUMNS = Prisma.raw(`"id", "instance_id", "type", "level", "message", "data", "created_at"`);
+
+/** One event row's values (a new id; `data` as JSON, or NULL). */
+function eventValues(instanceId: string | PrismaNs.Sql, e: InstanceEventInput, at: Date): PrismaNs.Sql {
+  const data = e.data === undefined ? null : JSON.stringify(e.data);
+  return Prisma.sql`${randomUUID()}, ${instanceId}, ${e.type}, ${e.level ?? "INFO"}, ${e.message}, ${data}::jsonb, ${at}`;
+}
+
+/** The INSERT of one event of the instance, to run alone (`recordEvent`) or inside another statement. */
+export function insertEventSql(instanceId: string, e: InstanceEventInput, at: Date): PrismaNs.Sql {
+  return Prisma.sql`INSERT INTO "instance_events" (${EVENT_COLUMNS}) VALUES (${eventValues(instanceId, e, at)})`;
+}
+
+/** Records one event of the instance (in `db`: pass the change's transaction). One raw statement. */
+export async function recordEvent(db: SqlTarget, instanceId: string, e: InstanceEventInput, at = new Date()): Promise<void> {
+  await sqlRows(db, insertEventSql(instanceId, e, at));
 }
 
 /** The event of a pod stuck in `reason` (e.g. POD_IMAGEPULLBACKOFF). */
@@ -496,7 +509,7 @@ export async function requestRepairs(
     await sqlRows(
       tx,
       Prisma.sql`
-      INSERT INTO "instance_events" ("id","instance_id","type","level","message","data","created_at")
+      INSERT INTO "instance_events" (${EVENT_COLUMNS})
       SELECT v.eid, v.id, v.type, 'WARN', v.message, v.data::jsonb, ${at}
         FROM unnest(${events.map(() => randomUUID())}::text[], ${events.map((r) => r.instanceId)}::text[],
                     ${events.map(typeOf)}::text[], ${events.map(messageOf)}::text[],
@@ -525,7 +538,7 @@ export async function recordVolumesLost(
   await sqlRows(
     tx,
     Prisma.sql`
-    INSERT INTO "instance_events" ("id","instance_id","type","level","message","data","created_at")
+    INSERT INTO "instance_events" (${EVENT_COLUMNS})
     SELECT v.eid, v.id, ${type}, 'ERROR', v.message, v.data::jsonb, ${at}
       FROM unnest(${lost.map(() => randomUUID())}::text[], ${lost.map((l) => l.instanceId)}::text[],
                   ${lost.map((l) => l.reason)}::text[], ${lost.map((l) => JSON.stringify({ object: l.object }))}::text[]) AS v(eid, id, message, data)`,
@@ -565,13 +578,11 @@ async function updateWithEvent(
     );
     return rows.length === 1;
   }
-  const data = event.data === undefined ? null : JSON.stringify(event.data);
   const rows = await sqlRows(
     db,
     Prisma.sql`
     WITH u AS (UPDATE "instances" SET ${set}, "updated_at" = ${now} WHERE "id" = ${instanceId} ${guard} RETURNING "id")
-    INSERT INTO "instance_events" ("id", "instance_id", "type", "level", "message", "data", "created_at")
-    SELECT ${randomUUID()}, u."id", ${event.type}, ${event.level ?? "INFO"}, ${event.message}, ${data}::jsonb, ${now} FROM u
+    INSERT INTO "instance_events" (${EVENT_COLUMNS}) SELECT ${eventValues(Prisma.sql`u."id"`, event, now)} FROM u
     RETURNING "id"`,
   );
   return rows.length === 1;
@@ -629,13 +640,11 @@ export async function converged(
            "transition_deadline" = NULL, "attempts" = 0, "updated_at" = ${now} ${release} ${also}
      WHERE "id" = ${inst.id} AND "lease_owner" = ${c.owner} AND "generation" = ${inst.generation}`;
   if (!event) return (await sqlRows(db, Prisma.sql`${update} RETURNING "id"`)).length === 1;
-  const data = event.data === undefined ? null : JSON.stringify(event.data);
   const rows = await sqlRows<{ matched: number }>(
     db,
     Prisma.sql`
     WITH u AS (${update} RETURNING "id")
-    INSERT INTO "instance_events" ("id", "instance_id", "type", "level", "message", "data", "created_at")
-    VALUES (${randomUUID()}, ${inst.id}, ${event.type}, ${event.level ?? "INFO"}, ${event.message}, ${data}::jsonb, ${now})
+    INSERT INTO "instance_events" (${EVENT_COLUMNS}) VALUES (${eventValues(inst.id, event, now)})
     RETURNING (SELECT count(*)::int FROM u) AS "matched"`,
   );
   return rows[0]?.matched === 1;

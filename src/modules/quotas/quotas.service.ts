@@ -8,7 +8,7 @@
  */
 import type { RequestContext } from "../../platform/request-context.js";
 import type { AuditService } from "../audit/audit.service.js";
-import { type Db, Prisma, type PrismaClient, type Tx } from "../../platform/db/index.js";
+import { type Db, Prisma, type PrismaClient, type SqlTarget, sqlRows } from "../../platform/db/index.js";
 import { NotFoundError, QuotaExceededError } from "../../platform/domain-errors.js";
 import type { AdminQuotaView, QuotaLimits, QuotaPutReq, QuotaUsage, QuotaView } from "./quotas.schema.js";
 
@@ -52,22 +52,22 @@ export class QuotaService {
    * The user's limits and usage in one statement: the usage rule (see the top of this file) as SQL,
    * the limits from the quota row or the defaults.
    */
-  private async limitsAndUsage(db: Db, userId: string, opts: { excludeInstanceIds?: string[] } = {}): Promise<QuotaView> {
+  private async limitsAndUsage(db: SqlTarget, userId: string, opts: { excludeInstanceIds?: string[] } = {}): Promise<QuotaView> {
     const exclude = opts.excludeInstanceIds?.length ? Prisma.sql`AND i."id" <> ALL(${opts.excludeInstanceIds}::text[])` : Prisma.empty;
-    const rows = await db.$queryRaw<
-      Array<{
-        has_quota: boolean;
-        max_instances: number | null;
-        q_cpu: number | null;
-        q_memory: number | null;
-        q_storage: number | null;
-        instances: number;
-        cpu: number;
-        memory: number;
-        storage: number;
-        backup_storage: number;
-      }>
-    >`
+    const rows = await sqlRows<{
+      has_quota: boolean;
+      max_instances: number | null;
+      q_cpu: number | null;
+      q_memory: number | null;
+      q_storage: number | null;
+      instances: number;
+      cpu: number;
+      memory: number;
+      storage: number;
+      backup_storage: number;
+    }>(
+      db,
+      Prisma.sql`
       SELECT q."user_id" IS NOT NULL AS "has_quota", q."max_instances", q."cpu_milli" AS "q_cpu", q."memory_mb" AS "q_memory",
              q."storage_gb" AS "q_storage", u."instances", u."cpu", u."memory", u."storage", b."backup_storage"
         FROM (SELECT 1) AS one
@@ -82,7 +82,8 @@ export class QuotaService {
          SELECT coalesce(sum(CASE WHEN b."size_bytes" IS NULL THEN p."storage_gb" ELSE ceil(b."size_bytes" / 1073741824.0) END), 0)::int AS "backup_storage"
            FROM "backups" b JOIN "instances" i ON i."id" = b."instance_id" JOIN "plans" p ON p."id" = i."plan_id"
           WHERE b."user_id" = ${userId} AND b."status" IN ('PENDING', 'READY') AND b."delete_requested_at" IS NULL
-            AND (i."status" <> 'TERMINATED' OR b."retained_until" IS NOT NULL)) AS b`;
+            AND (i."status" <> 'TERMINATED' OR b."retained_until" IS NOT NULL)) AS b`,
+    );
     const r = rows[0];
     if (!r) throw new Error("quota usage query returned no row");
     const limits = this.limitsOf(
@@ -111,7 +112,12 @@ export class QuotaService {
    * Call it inside the transaction that creates or grows the instance, AFTER `lockUser(tx, userId)`,
    * so that two concurrent requests cannot both pass on the same usage.
    */
-  async assertWithinQuota(tx: Tx, userId: string, requested: ResourceDelta, opts: { excludeInstanceIds?: string[] } = {}): Promise<void> {
+  async assertWithinQuota(
+    tx: SqlTarget,
+    userId: string,
+    requested: ResourceDelta,
+    opts: { excludeInstanceIds?: string[] } = {},
+  ): Promise<void> {
     const { limits, usage } = await this.limitsAndUsage(tx, userId, opts);
     for (const limit of QUOTA_LIMITS) {
       const key = USAGE_KEY[limit];
