@@ -27,6 +27,9 @@ import { buildContainer } from "../src/container.js";
 
 const N = Number(process.env.BENCH_SEQUENTIAL ?? 100);
 const C = Number(process.env.BENCH_CONCURRENT ?? 50);
+/** BENCH_STATEMENTS=1: also list the statements of the concurrent phases, by text (first 110 characters). */
+const STATEMENTS = Boolean(process.env.BENCH_STATEMENTS);
+const statementTexts = new Map<string, number>();
 const adminUrl = ADMIN_DATABASE_URL;
 
 async function main(): Promise<void> {
@@ -69,7 +72,14 @@ async function main(): Promise<void> {
   let counting = false;
   const query = pg.Client.prototype.query;
   pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-    if (counting) statements += 1;
+    if (counting) {
+      statements += 1;
+      if (STATEMENTS) {
+        const a = args[0] as string | { text?: string };
+        const text = (typeof a === "string" ? a : (a?.text ?? "?")).replace(/\s+/g, " ").trim().slice(0, 110);
+        statementTexts.set(text, (statementTexts.get(text) ?? 0) + 1);
+      }
+    }
     return (query as (...a: unknown[]) => unknown).apply(this, args);
   } as typeof query;
   // The driver's own statements (its polling, the CPU meter's) are counted apart and subtracted.
@@ -213,6 +223,16 @@ async function main(): Promise<void> {
     `- calls of the last (not the first) provisioning by verb and resource: ${Object.entries(lastCalls)
       .map(([k, v]) => `${k} ${v}`)
       .join(", ")}`,
+    ...(STATEMENTS
+      ? [
+          "",
+          "| statements per instance | text |",
+          "| --- | --- |",
+          ...[...statementTexts]
+            .sort((a, b) => b[1] - a[1])
+            .map(([text, n]) => `| ${(n / (2 * C)).toFixed(2)} | \`${text.replaceAll("|", "\\|").replaceAll("`", "'")}\` |`),
+        ]
+      : []),
   ].join("\n");
   process.stdout.write(`${out}\n`);
 

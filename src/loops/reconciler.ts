@@ -124,7 +124,6 @@ export class Reconciler implements InstanceSignal {
       retryMaxMs: opts.retryMaxMs ?? 60_000,
     });
     this.queue = new InstanceWorkQueue({
-      prisma: opts.prisma,
       read,
       clock: opts.clock,
       logger: opts.logger,

@@ -9,7 +9,7 @@
  */
 import type { Instance } from "../../generated/prisma/client.js";
 import type { Clock } from "../../platform/clock.js";
-import { Prisma, type PrismaClient, type SqlRead } from "../../platform/db/index.js";
+import { Prisma, type SqlRead } from "../../platform/db/index.js";
 import type { Logger } from "../../platform/logger.js";
 import { INSTANCE_ROW_COLUMNS } from "../../modules/instances/instance-rows.js";
 
@@ -29,8 +29,7 @@ export interface WorkResult {
 }
 
 export interface WorkQueueOptions {
-  prisma: PrismaClient;
-  /** The claim, past Prisma's engine (it returns whole rows). */
+  /** Every statement of the queue (claim, next due, release), past Prisma's engine. */
   read: SqlRead;
   clock: Clock;
   logger: Logger;
@@ -196,13 +195,15 @@ export class InstanceWorkQueue {
    */
   private async nextDueInMs(opts: { includeLeased: boolean } = { includeLeased: true }): Promise<number | undefined> {
     const now = this.o.clock.now();
-    const rows = opts.includeLeased
-      ? await this.o.prisma.$queryRaw<Array<{ at: Date | null }>>`
+    const rows = await this.o.read<{ at: Date | null }>(
+      opts.includeLeased
+        ? Prisma.sql`
           SELECT min(CASE WHEN "lease_expires_at" > ${now} THEN GREATEST("next_attempt_at", "lease_expires_at") ELSE "next_attempt_at" END) AS "at"
             FROM "instances" WHERE ${DUE}`
-      : await this.o.prisma.$queryRaw<Array<{ at: Date | null }>>`
+        : Prisma.sql`
           SELECT min("next_attempt_at") AS "at" FROM "instances"
-           WHERE ${DUE} AND ("lease_expires_at" IS NULL OR "lease_expires_at" <= ${now})`;
+           WHERE ${DUE} AND ("lease_expires_at" IS NULL OR "lease_expires_at" <= ${now})`,
+    );
     const at = rows[0]?.at;
     if (!at) return undefined;
     return Math.max(0, new Date(at).getTime() - now.getTime());
@@ -210,9 +211,10 @@ export class InstanceWorkQueue {
 
   /** Gives the claim back (only if this owner still holds it), with when to look at the instance next. */
   private async release(id: string, data: { attempts?: number; nextAttemptAt?: Date }): Promise<void> {
-    await this.o.prisma.instance.updateMany({
-      where: { id, leaseOwner: this.o.owner },
-      data: { ...data, leaseOwner: null, leaseExpiresAt: null },
-    });
+    const attempts = data.attempts === undefined ? Prisma.empty : Prisma.sql`, "attempts" = ${data.attempts}`;
+    const next = data.nextAttemptAt === undefined ? Prisma.empty : Prisma.sql`, "next_attempt_at" = ${data.nextAttemptAt}`;
+    await this.o.read(Prisma.sql`
+      UPDATE "instances" SET "lease_owner" = NULL, "lease_expires_at" = NULL, "updated_at" = ${new Date()} ${attempts} ${next}
+       WHERE "id" = ${id} AND "lease_owner" = ${this.o.owner}`);
   }
 }
