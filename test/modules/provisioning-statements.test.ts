@@ -111,7 +111,10 @@ describe.skipIf(!usingPostgres)("SQL statements per provisioned instance (real P
         Prisma.sql`SELECT ${rowColumns(Prisma.SubscriptionScalarFieldEnum)} FROM "subscriptions" WHERE "id" = ${subscription.id}`,
         subscription,
       ],
-      [Prisma.sql`SELECT ${rowColumns(Prisma.CreditTransactionScalarFieldEnum)} FROM "credit_transactions" WHERE "id" = ${charge.id}`, charge],
+      [
+        Prisma.sql`SELECT ${rowColumns(Prisma.CreditTransactionScalarFieldEnum)} FROM "credit_transactions" WHERE "id" = ${charge.id}`,
+        charge,
+      ],
     ];
     for (const [sql, expected] of cases) {
       expect((await read(sql))[0]).toEqual(expected);

@@ -13,7 +13,7 @@
  * is guarded by the state it expects, so the loop's expiry and a restore cannot both win.
  */
 import type { Backup, Plan } from "../../generated/prisma/client.js";
-import { type Db, Prisma, type SqlTarget, sqlRows, type Tx } from "../../platform/db/index.js";
+import { type Db, Prisma, type SqlTarget, sqlRows } from "../../platform/db/index.js";
 import { InvalidStateError, NotFoundError, UnprocessableError } from "../../platform/domain-errors.js";
 import { recordEvent } from "../instances/instance-state.js";
 import { requestBackupDeletion } from "./backup-state.js";

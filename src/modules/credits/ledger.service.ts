@@ -30,7 +30,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { CreditTransaction, CreditTransactionType } from "../../generated/prisma/client.js";
-import { type Db, Prisma, rowColumns, type SqlTarget, sqlRows, type Tx } from "../../platform/db/index.js";
+import { type Db, Prisma, rowColumns, type SqlTarget, sqlRows } from "../../platform/db/index.js";
 import { ConflictError, InsufficientCreditsError, NotFoundError, ValidationError } from "../../platform/domain-errors.js";
 import { inTransaction } from "../../platform/transaction.js";
 import type { CreditTransactionView } from "./credits.schema.js";

@@ -57,7 +57,16 @@ const CLIENT_DATA_SQLSTATES: Record<string, string> = {
 };
 
 /** Network errors of a connection that could not be made or was lost (Node's system error codes). */
-const NETWORK_ERRORS = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
+const NETWORK_ERRORS = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+]);
 
 /**
  * The database cannot be reached on a statement sent to the driver (`Database.read`, `.transaction`):
