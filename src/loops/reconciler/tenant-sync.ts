@@ -50,6 +50,13 @@ export async function forgetTenant(prisma: PrismaClient, userId: string): Promis
   await prisma.user.update({ where: { id: userId }, data: { tenantAppliedHash: null, tenantAppliedFields: Prisma.DbNull } });
 }
 
+/** Records the baseline applied to the user's namespace: its hash and the fields each object got (one raw statement). */
+async function recordTenantApplied(read: SqlRead, userId: string, hash: string, fields: Record<string, string>): Promise<void> {
+  await read(Prisma.sql`
+    UPDATE "users" SET "tenant_applied_hash" = ${hash}, "tenant_applied_fields" = ${JSON.stringify(fields)}::jsonb, "updated_at" = ${new Date()}
+     WHERE "id" = ${userId}`);
+}
+
 export class TenantSync {
   private lastSync = 0;
   /** The last pass's rendering hash per user, with the limits it was rendered from. */
@@ -98,7 +105,7 @@ export class TenantSync {
     if (state === "terminating") throw new TenantNamespaceTerminatingError(namespace);
     if (!opts.force && hash === user.hash && state === "active") return tenant;
     const fields = await this.o.cluster.applyAll(tenant);
-    await this.o.prisma.user.update({ where: { id: userId }, data: { tenantAppliedHash: hash, tenantAppliedFields: fields } });
+    await recordTenantApplied(this.o.read, userId, hash, fields);
     return tenant;
   }
 
@@ -137,7 +144,7 @@ export class TenantSync {
         if (err instanceof KubeError && err.transient) break;
         continue;
       }
-      await this.o.prisma.user.update({ where: { id: u.id }, data: { tenantAppliedHash: hash, tenantAppliedFields: fields } });
+      await recordTenantApplied(this.o.read, u.id, hash, fields);
       applied.push(u.id);
     }
     // Only the users of this pass: a user without a live instance any more drops out.
