@@ -100,6 +100,31 @@ describe("creating a subscription leads to RUNNING with no further call", () => 
   });
 });
 
+describe("a running loop with every slot busy", () => {
+  it("works through a burst as slots free, without waiting for the resync interval", async () => {
+    const u = await fundedUser();
+    const ids = [];
+    for (const name of ["burst a", "burst b", "burst c", "burst d"]) ids.push((await subscribe(u, name)).id);
+    // One slot and a resync interval far beyond the test's timeout: each pass fills the slot, so the
+    // next instance is only taken because the finished one schedules the next pass.
+    const r = reconciler({ concurrency: 1, resyncIntervalMs: 3_600_000 });
+    r.start();
+    try {
+      const deadline = Date.now() + 15_000;
+      while (Date.now() < deadline) {
+        const rows = await prisma().instance.findMany({ where: { id: { in: ids } }, select: { status: true } });
+        if (rows.every((row) => row.status === "RUNNING")) break;
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      expect((await prisma().instance.findMany({ where: { id: { in: ids } }, select: { status: true } })).map((row) => row.status)).toEqual(
+        ["RUNNING", "RUNNING", "RUNNING", "RUNNING"],
+      );
+    } finally {
+      await r.stop();
+    }
+  });
+});
+
 describe("cluster faults", () => {
   it("a total outage during provisioning keeps the instance PROVISIONING; it reaches RUNNING after recovery, charged once", async () => {
     const u = await fundedUser(1000);

@@ -116,7 +116,12 @@ export class InstanceWorkQueue {
         if (ids.length < free && !this.kicked) break;
       } while (this.running);
       await this.o.afterPass?.();
-      const next = await this.nextDueInMs();
+      // Every slot is busy: nothing more can be claimed before one frees, and each piece of work that
+      // finishes schedules the next pass itself (after this one: from here to the end of the pass nothing
+      // awaits, so none can finish in between). So no query for when work is next due (under a burst,
+      // one more statement per instance); the resync timer stays as the fallback.
+      const full = this.inFlight.size >= this.o.concurrency;
+      const next = full ? undefined : await this.nextDueInMs();
       this.schedule(Math.min(next ?? this.o.resyncIntervalMs, this.o.resyncIntervalMs));
     } catch (err) {
       this.o.logger.error({ err }, "reconciler pass failed; retrying");
