@@ -4,6 +4,8 @@
  * message text. The original error is kept as `cause`.
  */
 
+import { networkErrorCode } from "../platform/network-errors.js";
+
 /** One reason the API server (or our own validation) gave for rejecting an object. */
 export interface KubeCause {
   field?: string;
@@ -152,23 +154,10 @@ function parseStatus(body: unknown): StatusBody | undefined {
   return typeof body === "object" && body !== null ? (body as StatusBody) : undefined;
 }
 
-const NETWORK_CODES = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ETIMEDOUT",
-  "EPIPE",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "UND_ERR_SOCKET",
-  "UND_ERR_CONNECT_TIMEOUT",
-]);
-
 function networkCode(err: unknown): string | undefined {
+  const code = networkErrorCode(err);
+  if (code) return code;
   for (let e: unknown = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
-    const code = (e as { code?: unknown; errno?: unknown }).code ?? (e as { errno?: unknown }).errno;
-    if (typeof code === "string" && NETWORK_CODES.has(code)) return code;
     const name = (e as { name?: unknown }).name;
     const type = (e as { type?: unknown }).type;
     // node-fetch reports an aborted request (our per-request timeout) as AbortError / type "aborted";

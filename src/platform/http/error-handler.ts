@@ -18,6 +18,7 @@ import {
   ValidationError,
 } from "../domain-errors.js";
 import { type Logger, withoutQueryArguments } from "../logger.js";
+import { networkErrorCode } from "../network-errors.js";
 
 export interface ErrorBody {
   error: { code: string; message: string; details?: unknown; requestId: string; stack?: string };
@@ -56,18 +57,6 @@ const CLIENT_DATA_SQLSTATES: Record<string, string> = {
   "22008": "A date in the request is out of range",
 };
 
-/** Network errors of a connection that could not be made or was lost (Node's system error codes). */
-const NETWORK_ERRORS = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ETIMEDOUT",
-  "EPIPE",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-]);
-
 /**
  * The database cannot be reached on a statement sent to the driver (`Database.read`, `.transaction`):
  * a network error, or the server refusing or dropping connections (SQLSTATE class 08, shutdown 57P01-03,
@@ -75,8 +64,7 @@ const NETWORK_ERRORS = new Set([
  */
 function isDriverUnavailable(err: unknown, state: string | undefined): boolean {
   if (state) return state.startsWith("08") || ["57P01", "57P02", "57P03", "53300"].includes(state);
-  const code = (err as { code?: unknown })?.code;
-  return typeof code === "string" && NETWORK_ERRORS.has(code);
+  return networkErrorCode(err) !== undefined;
 }
 
 /** Database errors are translated by their code, never by message text. */
