@@ -19,7 +19,16 @@ import os from "node:os";
 import { mkdtempSync } from "node:fs";
 import path from "node:path";
 import pg from "pg";
-import { ADMIN_DATABASE_URL, cpuMeter, cpuMs, createBenchDatabase, machineLine, percentile, runMain } from "./lib/common.js";
+import {
+  ADMIN_DATABASE_URL,
+  cpuMeter,
+  cpuMs,
+  createBenchDatabase,
+  inProcessBenchEnv,
+  machineLine,
+  percentile,
+  runMain,
+} from "./lib/common.js";
 import { startEmulatorProcess } from "./lib/processes.js";
 import { createApp } from "../src/app.js";
 import { loadConfig } from "../src/config/index.js";
@@ -41,21 +50,11 @@ async function main(): Promise<void> {
   const emulatorPid = emulator.child.pid as number;
 
   const config = loadConfig({
-    NODE_ENV: "development",
-    LOG_LEVEL: "silent",
-    DATABASE_URL: benchDb.url,
-    DATA_DIR: path.join(tmp, "data"),
-    JWT_SECRET: "bench-secret-bench-secret-bench-secret-00",
-    ADMIN_PASSWORD: "bench-admin-password",
+    ...inProcessBenchEnv({ databaseUrl: benchDb.url, dataDir: path.join(tmp, "data") }),
     // The emulator's kubeconfig is plain http: allowed outside production.
     K8S_MODE: "cluster",
     KUBECONFIG_PATH: kubeconfig,
     RECONCILE_CONCURRENCY: "16",
-    DEFAULT_QUOTA_MAX_INSTANCES: "1000",
-    DEFAULT_QUOTA_CPU_MILLI: "1000000",
-    DEFAULT_QUOTA_MEMORY_MB: "1000000",
-    DEFAULT_QUOTA_STORAGE_GB: "100000",
-    LOGIN_RATE_LIMIT_PER_MINUTE: "100000",
   });
   const container = await buildContainer(config);
   const app = createApp(container);

@@ -18,7 +18,7 @@ import { mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
-import { cpuMeter, createBenchDatabase, machineLine, runMain } from "./lib/common.js";
+import { cpuMeter, createBenchDatabase, inProcessBenchEnv, machineLine, runMain } from "./lib/common.js";
 import { createApp } from "../src/app.js";
 import { loadConfig } from "../src/config/index.js";
 import { buildContainer } from "../src/container.js";
@@ -31,19 +31,7 @@ const WARM_UP = 40;
 async function main(): Promise<void> {
   const benchDb = await createBenchDatabase("minispod_bench_subs");
   const tmp = mkdtempSync(path.join(os.tmpdir(), "minispod-bench-"));
-  const config = loadConfig({
-    NODE_ENV: "development",
-    LOG_LEVEL: "silent",
-    DATABASE_URL: benchDb.url,
-    DATA_DIR: path.join(tmp, "data"),
-    JWT_SECRET: "bench-secret-bench-secret-bench-secret-00",
-    ADMIN_PASSWORD: "bench-admin-password",
-    DEFAULT_QUOTA_MAX_INSTANCES: "100000",
-    DEFAULT_QUOTA_CPU_MILLI: "100000000",
-    DEFAULT_QUOTA_MEMORY_MB: "100000000",
-    DEFAULT_QUOTA_STORAGE_GB: "10000000",
-    LOGIN_RATE_LIMIT_PER_MINUTE: "100000",
-  });
+  const config = loadConfig(inProcessBenchEnv({ databaseUrl: benchDb.url, dataDir: path.join(tmp, "data") }));
   // The loops are never started: only the requests run.
   const container = await buildContainer(config);
   const server = createApp(container).listen(0, "127.0.0.1");

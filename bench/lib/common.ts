@@ -105,3 +105,24 @@ export function cpuMeter(pid: number, pool: pg.Pool): CpuMeter {
     },
   };
 }
+
+/**
+ * The environment of a control plane a benchmark builds in its own process (`loadConfig`): development,
+ * silent, a fixed JWT secret and admin password, and the quota and the login rate limit far out of the
+ * way, since a benchmark makes many instances and logins. The benchmark adds what is its own.
+ */
+export function inProcessBenchEnv(o: { databaseUrl: string; dataDir: string }): Record<string, string> {
+  return {
+    NODE_ENV: "development",
+    LOG_LEVEL: "silent",
+    DATABASE_URL: o.databaseUrl,
+    DATA_DIR: o.dataDir,
+    JWT_SECRET: "bench-secret-bench-secret-bench-secret-00",
+    ADMIN_PASSWORD: "bench-admin-password",
+    DEFAULT_QUOTA_MAX_INSTANCES: "100000",
+    DEFAULT_QUOTA_CPU_MILLI: "100000000",
+    DEFAULT_QUOTA_MEMORY_MB: "100000000",
+    DEFAULT_QUOTA_STORAGE_GB: "10000000",
+    LOGIN_RATE_LIMIT_PER_MINUTE: "100000",
+  };
+}

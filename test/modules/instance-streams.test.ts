@@ -193,20 +193,25 @@ describe("event streams from a browser (EventSource)", () => {
     expect(after.filter((e) => before.includes(e))).toEqual([]);
   });
 
-  it("ends a TERMINATED instance's stream, and a resume of it gets 204 so EventSource stops", async () => {
-    const { u, id } = await userWithInstance("ending");
+  /** An instance deleted and TERMINATED, and its stream read to the end: the id the stream last sent. */
+  async function terminatedAndStreamed(name: string) {
+    const { u, id } = await userWithInstance(name);
     await settle();
     expect((await ctx.api.delete(`/api/instances/${id}`).set(u.auth)).status).toBe(202);
     await settle();
     const es = new EventSource(`${base}/api/instances/${id}/events?ticket=${await ticket(u, id)}`);
     const c = collect(es);
     await c.until((ms) => ms.some((m) => m.data.type === "end"));
-    const last = eventIds(c.messages).at(-1)!;
-    expect(c.messages.slice(-2)).toEqual([
+    es.close();
+    return { u, id, messages: c.messages, last: eventIds(c.messages).at(-1)! };
+  }
+
+  it("ends a TERMINATED instance's stream, and a resume of it gets 204 so EventSource stops", async () => {
+    const { u, id, messages, last } = await terminatedAndStreamed("ending");
+    expect(messages.slice(-2)).toEqual([
       { id: last, data: { type: "status", status: "TERMINATED", statusMessage: null } },
       { id: last, data: { type: "end", reason: "terminated" } },
     ]);
-    es.close();
     const resumed = await fetch(`${base}/api/instances/${id}/events?ticket=${await ticket(u, id)}`, {
       headers: { Accept: "text/event-stream", "Last-Event-ID": last },
     });
@@ -214,15 +219,7 @@ describe("event streams from a browser (EventSource)", () => {
   });
 
   it("gets 204 on resuming a TERMINATED instance however the shared poller's first poll and the backlog read interleave", async () => {
-    const { u, id } = await userWithInstance("ending-race");
-    await settle();
-    expect((await ctx.api.delete(`/api/instances/${id}`).set(u.auth)).status).toBe(202);
-    await settle();
-    const es = new EventSource(`${base}/api/instances/${id}/events?ticket=${await ticket(u, id)}`);
-    const c = collect(es);
-    await c.until((ms) => ms.some((m) => m.data.type === "end"));
-    es.close();
-    const last = eventIds(c.messages).at(-1)!;
+    const { u, id, last } = await terminatedAndStreamed("ending-race");
     const hub = ctx.container.streams.hub;
     while (hub.polling) await new Promise((r) => setTimeout(r, 10));
     // The idle poller's first poll re-reads its lookback window, which holds this instance's earlier
