@@ -19,7 +19,16 @@
  */
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import { Prisma, type PrismaClient, type SqlRead, type SqlTarget, type SqlTransaction, sqlRows, type Tx } from "./db/index.js";
+import {
+  Prisma,
+  type PrismaClient,
+  type SqlRead,
+  type SqlTarget,
+  type SqlTransaction,
+  type SqlTransactionOptions,
+  sqlRows,
+  type Tx,
+} from "./db/index.js";
 import { ConflictError, IdempotencyKeyReusedError, ValidationError } from "./domain-errors.js";
 import { inSqlTransaction, inTransaction, isUniqueViolation } from "./transaction.js";
 
@@ -166,7 +175,7 @@ export class IdempotencyService {
   async executeSql<B>(
     call: IdempotentCall,
     work: (q: SqlRead) => Promise<{ status: number; body: B }>,
-    opts: { timeoutMs?: number } = {},
+    opts: SqlTransactionOptions = {},
   ): Promise<IdempotentResponse<B>> {
     const db = this.opts.db;
     if (!db) throw new Error("IdempotencyService.executeSql needs the database's driver transactions (opts.db)");

@@ -3,7 +3,7 @@
  * `inTransaction` opens one only when it was given the client, so the caller's transaction is joined
  * otherwise. Every money-moving path runs inside one.
  */
-import type { Db, PrismaClient, SqlRead, SqlTransaction, Tx } from "./db/index.js";
+import type { Db, PrismaClient, SqlRead, SqlTransaction, SqlTransactionOptions, Tx } from "./db/index.js";
 import { Prisma, sqlStateOf } from "./db/index.js";
 
 /** Generous limits: under load, a transaction may wait for a pool connection and for a row lock. */
@@ -27,16 +27,16 @@ export function isUniqueViolation(err: unknown): boolean {
 
 /**
  * The other way: a transaction of raw statements on the driver, past Prisma's engine
- * (`Database.transaction`), for one whose statements are all raw SQL and whose parameters are large —
- * the health sweep's write (~2 MB of records at 10,000 instances), which Prisma's engine would serialise
- * again, parse back and keep in its debug history (its last 100 calls, whatever the log level). It joins
- * no Prisma transaction: what runs in it takes the `SqlRead` it is handed (a `SqlTarget`).
- * `timeoutMs` bounds each statement.
+ * (`Database.transaction`), for one whose statements are all raw SQL: the health sweep's write (~2 MB of
+ * records at 10,000 instances, which Prisma's engine would serialise again, parse back and keep in its
+ * debug history) and a purchase (where Prisma's interactive transaction cost more CPU than the
+ * statements in it). It joins no Prisma transaction: what runs in it takes the `SqlRead` it is handed (a
+ * `SqlTarget`). `timeoutMs` bounds each statement; `maxWaitMs` the wait for a connection (15 s).
  */
 export function inSqlTransaction<T>(
   db: { transaction: SqlTransaction },
   fn: (q: SqlRead) => Promise<T>,
-  opts: { timeoutMs?: number } = {},
+  opts: SqlTransactionOptions = {},
 ): Promise<T> {
   return db.transaction(fn, opts);
 }

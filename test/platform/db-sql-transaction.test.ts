@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Prisma } from "../../src/platform/db/index.js";
+import { DependencyUnavailableError } from "../../src/platform/domain-errors.js";
 import { inSqlTransaction } from "../../src/platform/transaction.js";
 import { createTestDatabase, type TestDatabase, usingPostgres } from "../helpers/db.js";
 
@@ -70,4 +71,46 @@ describe("inSqlTransaction", () => {
     // Only inside that transaction: the connection's own setting is back afterwards.
     expect((await t.db.query<{ statement_timeout: string }>("SHOW statement_timeout"))[0]?.statement_timeout).toBe("0");
   });
+
+  it.skipIf(!usingPostgres)(
+    "waits at most maxWaitMs for a free connection (503), and gives back one that arrives after it gave up",
+    async () => {
+      // The pool has two connections: two open transactions hold both.
+      let finish!: () => void;
+      const held = new Promise<void>((r) => {
+        finish = r;
+      });
+      const holders = [0, 1].map(() => inSqlTransaction(t.db, async (q) => (await q(Prisma.sql`SELECT 1`), await held)));
+      await new Promise((r) => setTimeout(r, 50));
+      const waited = await inSqlTransaction(t.db, async () => "ran", { maxWaitMs: 100 }).catch((e: unknown) => e);
+      expect(waited).toBeInstanceOf(DependencyUnavailableError);
+      expect(waited).toMatchObject({
+        code: "DEPENDENCY_UNAVAILABLE",
+        message: "The database is busy: no connection was free within 100 ms",
+      });
+      finish();
+      await Promise.all(holders);
+      // Both connections at once: each transaction waits inside until the other has begun. Had the late
+      // connection been kept by the request that gave up, the second could never begin.
+      let begun = 0;
+      let bothBegun!: () => void;
+      const barrier = new Promise<void>((r) => {
+        bothBegun = r;
+      });
+      const both = await Promise.all(
+        [0, 1].map((i) =>
+          inSqlTransaction(
+            t.db,
+            async (q) => {
+              if (++begun === 2) bothBegun();
+              await barrier;
+              return (await q<{ x: number }>(Prisma.sql`SELECT ${i}::int AS "x"`))[0]?.x;
+            },
+            { maxWaitMs: 2_000 },
+          ),
+        ),
+      );
+      expect(both).toEqual([0, 1]);
+    },
+  );
 });

@@ -11,6 +11,7 @@ import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { Prisma, PrismaClient } from "../../generated/prisma/client.js";
+import { DependencyUnavailableError } from "../domain-errors.js";
 
 export type { PrismaClient };
 export { Prisma };
@@ -78,7 +79,45 @@ export function sqlStateOf(err: unknown): string | undefined {
  * `Database.transaction`. It commits when `fn` resolves and rolls back when it throws. Opened through
  * `inSqlTransaction` (platform/transaction.ts).
  */
-export type SqlTransaction = <T>(fn: (q: SqlRead) => Promise<T>, opts?: { timeoutMs?: number }) => Promise<T>;
+export type SqlTransaction = <T>(fn: (q: SqlRead) => Promise<T>, opts?: SqlTransactionOptions) => Promise<T>;
+
+export interface SqlTransactionOptions {
+  /** Bounds each statement (PostgreSQL's `statement_timeout`, lock waits included). */
+  timeoutMs?: number;
+  /**
+   * How long to wait for a free pooled connection (default 15 s, as Prisma's transactions): past it the
+   * transaction is not begun and the caller gets 503 DEPENDENCY_UNAVAILABLE.
+   */
+  maxWaitMs?: number;
+}
+
+/** A pooled connection's wait before a driver transaction gives up (`SqlTransactionOptions.maxWaitMs`). */
+export const SQL_TRANSACTION_MAX_WAIT_MS = 15_000;
+
+/**
+ * A connection from the pool within `ms`, or a 503. A connection that arrives after the wait gave up is
+ * given straight back, so none is lost to a caller that left.
+ */
+function connectWithin(pool: pg.Pool, ms: number): Promise<pg.PoolClient> {
+  return new Promise((resolve, reject) => {
+    let gaveUp = false;
+    const timer = setTimeout(() => {
+      gaveUp = true;
+      reject(new DependencyUnavailableError(`The database is busy: no connection was free within ${ms} ms`));
+    }, ms);
+    pool.connect().then(
+      (client) => {
+        clearTimeout(timer);
+        if (gaveUp) client.release();
+        else resolve(client);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
+}
 
 /** A Prisma interactive-transaction client (what `$transaction(async (tx) => ...)` hands over). */
 export type Tx = Parameters<Parameters<PrismaClient["$transaction"]>[0]>[0];
@@ -98,7 +137,8 @@ export interface Database {
   read: SqlRead;
   /**
    * A transaction of `Prisma.sql` statements outside Prisma (see `SqlTransaction`). `timeoutMs` bounds
-   * each statement (PostgreSQL's `statement_timeout`; PGlite runs in the process and has none).
+   * each statement (PostgreSQL's `statement_timeout`; PGlite runs in the process and has none), and
+   * `maxWaitMs` the wait for a pooled connection (PGlite has one, and queues its callers).
    */
   transaction: SqlTransaction;
   /**
@@ -200,8 +240,8 @@ function createPostgres(url: string, poolSize: number, onStatement?: StatementLi
       const r = await pool.query({ name: preparedName(sql.text), text: sql.text, values: sql.values as unknown[] });
       return r.rows as T[];
     },
-    async transaction<T>(fn: (q: SqlRead) => Promise<T>, opts: { timeoutMs?: number } = {}): Promise<T> {
-      const client = await pool.connect();
+    async transaction<T>(fn: (q: SqlRead) => Promise<T>, opts: SqlTransactionOptions = {}): Promise<T> {
+      const client = await connectWithin(pool, opts.maxWaitMs ?? SQL_TRANSACTION_MAX_WAIT_MS);
       let broken = false;
       try {
         // One round trip: both statements in one simple query.
