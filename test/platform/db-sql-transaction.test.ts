@@ -80,7 +80,12 @@ describe("inSqlTransaction", () => {
       const held = new Promise<void>((r) => {
         finish = r;
       });
-      const holders = [0, 1].map(() => inSqlTransaction(t.db, async (q) => (await q(Prisma.sql`SELECT 1`), await held)));
+      const holders = [0, 1].map(() =>
+        inSqlTransaction(t.db, async (q) => {
+          await q(Prisma.sql`SELECT 1`);
+          await held;
+        }),
+      );
       await new Promise((r) => setTimeout(r, 50));
       const waited = await inSqlTransaction(t.db, async () => "ran", { maxWaitMs: 100 }).catch((e: unknown) => e);
       expect(waited).toBeInstanceOf(DependencyUnavailableError);
