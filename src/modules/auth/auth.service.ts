@@ -13,10 +13,9 @@ import { type AccessTokenOptions, signAccessToken } from "../../platform/http/au
 import type { AuthSessionResponse, PublicUser, TokenPair } from "./auth.schema.js";
 import type { Logger } from "../../platform/logger.js";
 import type { User } from "../../generated/prisma/client.js";
-import { Prisma } from "../../platform/db/index.js";
 import type { AuditService } from "../audit/audit.service.js";
 import type { SessionRevocations } from "./session-revocations.js";
-import { inTransaction } from "../../platform/transaction.js";
+import { inTransaction, isUniqueViolation } from "../../platform/transaction.js";
 
 export type { PublicUser, TokenPair };
 
@@ -68,7 +67,7 @@ export class AuthService {
     try {
       user = await this.opts.prisma.user.create({ data: { email: input.email, passwordHash, name: input.name } });
     } catch (err) {
-      if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === "P2002") {
+      if (isUniqueViolation(err)) {
         throw new ConflictError("An account with this email already exists", { cause: err });
       }
       throw err;
@@ -247,7 +246,7 @@ export class AuthService {
     const passwordHash = await hashPassword(password);
     await this.opts.prisma.user.create({ data: { email, passwordHash, name: "Administrator", role: "ADMIN" } }).catch((err: unknown) => {
       // Another replica created it at the same moment.
-      if (!(err instanceof Prisma.PrismaClientKnownRequestError && err.code === "P2002")) throw err;
+      if (!isUniqueViolation(err)) throw err;
     });
     return true;
   }

@@ -1,9 +1,9 @@
 import type { RequestContext } from "../../platform/request-context.js";
 import type { AuditService } from "../audit/audit.service.js";
 import type { Plan, Service } from "../../generated/prisma/client.js";
-import { Prisma, type PrismaClient } from "../../platform/db/index.js";
+import type { PrismaClient } from "../../platform/db/index.js";
 import { ConflictError, NotFoundError, found } from "../../platform/domain-errors.js";
-import { inTransaction } from "../../platform/transaction.js";
+import { inTransaction, isUniqueViolation } from "../../platform/transaction.js";
 import type {
   PlanCreateReq,
   PlanUpdateReq,
@@ -52,10 +52,6 @@ export function toServiceView(s: Service & { plans: Plan[] }): ServiceView {
 }
 
 const planOrder = [{ monthlyPriceCredits: "asc" as const }, { slug: "asc" as const }];
-
-function isUniqueViolation(err: unknown): boolean {
-  return err instanceof Prisma.PrismaClientKnownRequestError && err.code === "P2002";
-}
 
 export class CatalogService {
   constructor(

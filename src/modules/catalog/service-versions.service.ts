@@ -7,9 +7,9 @@
 import type { RequestContext } from "../../platform/request-context.js";
 import type { ServiceVersion } from "../../generated/prisma/client.js";
 import type { ServiceTemplate } from "../../kube/templates/template-spec.js";
-import { Prisma, type PrismaClient } from "../../platform/db/index.js";
+import type { PrismaClient } from "../../platform/db/index.js";
 import { ConflictError, found, InvalidStateError, ValidationError } from "../../platform/domain-errors.js";
-import { inTransaction } from "../../platform/transaction.js";
+import { inTransaction, isUniqueViolation } from "../../platform/transaction.js";
 import type { AuditService } from "../audit/audit.service.js";
 import { upgradeRefusal } from "../upgrades/upgrade-paths.js";
 import type { ServiceVersionCreateReq, ServiceVersionUpdateReq, ServiceVersionView } from "./service-versions.schema.js";
@@ -80,7 +80,7 @@ export class ServiceVersionsService {
       });
       return toServiceVersionView(row);
     } catch (err) {
-      if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === "P2002") {
+      if (isUniqueViolation(err)) {
         throw new ConflictError(`Service '${service.slug}' already has version '${input.version}'`, { cause: err });
       }
       throw err;
