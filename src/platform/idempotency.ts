@@ -133,7 +133,7 @@ export class IdempotencyService {
     private readonly opts: {
       prisma: PrismaClient;
       /** The driver's transactions (`Database.transaction`), for `executeSql`. */
-      db?: { transaction: SqlTransaction };
+      db: { transaction: SqlTransaction };
       inFlightWaitMs?: number;
       pollMs?: number;
     },
@@ -177,9 +177,7 @@ export class IdempotencyService {
     work: (q: SqlRead) => Promise<{ status: number; body: B }>,
     opts: SqlTransactionOptions = {},
   ): Promise<IdempotentResponse<B>> {
-    const db = this.opts.db;
-    if (!db) throw new Error("IdempotencyService.executeSql needs the database's driver transactions (opts.db)");
-    return this.run<B, SqlRead>(call, (fn) => inSqlTransaction(db, fn, opts), work);
+    return this.run<B, SqlRead>(call, (fn) => inSqlTransaction(this.opts.db, fn, opts), work);
   }
 
   private async run<B, T extends SqlTarget>(

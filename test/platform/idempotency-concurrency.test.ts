@@ -62,7 +62,7 @@ describe.skipIf(!usingPostgres)(
 
     it("a key held longer than the wait: the second request is 409 IDEMPOTENCY_KEY_IN_PROGRESS and runs nothing; later it replays", async () => {
       const u = await buildUser(ctx);
-      const service = new IdempotencyService({ prisma: ctx.container.db.prisma, inFlightWaitMs: 150, pollMs: 20 });
+      const service = new IdempotencyService({ prisma: ctx.container.db.prisma, db: ctx.container.db, inFlightWaitMs: 150, pollMs: 20 });
       const call = { userId: u.id, scope: "test.slow", key: "slow-key", request: { a: 1 } };
       let release!: () => void;
       const gate = new Promise<void>((r) => {
