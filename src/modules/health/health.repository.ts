@@ -6,7 +6,7 @@
 import { randomUUID } from "node:crypto";
 import type { PrismaClient, SqlRead, SqlTarget } from "../../platform/db/index.js";
 import { Prisma, prismaRead, sqlRows } from "../../platform/db/index.js";
-import type { InstanceEventType } from "../instances/instance-state.js";
+import { EVENT_COLUMNS, type InstanceEventType } from "../instances/instance-state.js";
 import { refreshOverdueCountSql } from "../backups/backup-schedule.sql.js";
 import type { HealthMeasurements, HealthStatus } from "./health.rules.js";
 import { compactInstanceCountsSql } from "./health.sql.js";
@@ -185,7 +185,7 @@ export class HealthRepository {
     await sqlRows(
       tx,
       Prisma.sql`
-      INSERT INTO "instance_events" ("id","instance_id","type","level","message","data","created_at")
+      INSERT INTO "instance_events" (${EVENT_COLUMNS})
       SELECT v.eid, v.id, ${type}, v.level, v.message, v.data::jsonb, ${at}
         FROM unnest(${changed.map(() => randomUUID())}::text[], ${changed.map((r) => r.instanceId)}::text[],
                     ${changed.map((r) => (r.healthStatus === "UNHEALTHY" || r.healthStatus === "DEGRADED" ? "WARN" : "INFO"))}::text[],

@@ -79,8 +79,8 @@ export interface InstanceEventInput {
   data?: PrismaNs.InputJsonValue;
 }
 
-/** Columns of an event row, in the order `eventValues` gives them. */
-const EVENT_COLUMNS = Prisma.raw(`"id", "instance_id", "type", "level", "message", "data", "created_at"`);
+/** Columns of an event row, in the order `eventValues` gives them (and every raw event INSERT lists them). */
+export const EVENT_COLUMNS = Prisma.raw(`"id", "instance_id", "type", "level", "message", "data", "created_at"`);
 
 /** One event row's values (a new id; `data` as JSON, or NULL). */
 function eventValues(instanceId: string | PrismaNs.Sql, e: InstanceEventInput, at: Date): PrismaNs.Sql {
