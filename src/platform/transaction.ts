@@ -4,10 +4,10 @@
  * otherwise. Every money-moving path runs inside one.
  */
 import type { Db, PrismaClient, SqlRead, SqlTransaction, SqlTransactionOptions, Tx } from "./db/index.js";
-import { Prisma, sqlStateOf } from "./db/index.js";
+import { Prisma, sqlStateOf, TRANSACTION_MAX_WAIT_MS } from "./db/index.js";
 
 /** Generous limits: under load, a transaction may wait for a pool connection and for a row lock. */
-const TX_OPTIONS = { maxWait: 15_000, timeout: 30_000 } as const;
+const TX_OPTIONS = { maxWait: TRANSACTION_MAX_WAIT_MS, timeout: 30_000 } as const;
 
 /** A transaction client lacks `$connect` (Prisma denies it inside interactive transactions). */
 export function isTransaction(db: Db): db is Tx {

@@ -91,8 +91,11 @@ export interface SqlTransactionOptions {
   maxWaitMs?: number;
 }
 
-/** A pooled connection's wait before a driver transaction gives up (`SqlTransactionOptions.maxWaitMs`). */
-export const SQL_TRANSACTION_MAX_WAIT_MS = 15_000;
+/**
+ * How long a transaction waits for a pooled connection before it gives up, of either kind: Prisma's
+ * (`maxWait`, platform/transaction.ts) and the driver's (`SqlTransactionOptions.maxWaitMs`).
+ */
+export const TRANSACTION_MAX_WAIT_MS = 15_000;
 
 /**
  * A connection from the pool within `ms`, or a 503. A connection that arrives after the wait gave up is
@@ -241,7 +244,7 @@ function createPostgres(url: string, poolSize: number, onStatement?: StatementLi
       return r.rows as T[];
     },
     async transaction<T>(fn: (q: SqlRead) => Promise<T>, opts: SqlTransactionOptions = {}): Promise<T> {
-      const client = await connectWithin(pool, opts.maxWaitMs ?? SQL_TRANSACTION_MAX_WAIT_MS);
+      const client = await connectWithin(pool, opts.maxWaitMs ?? TRANSACTION_MAX_WAIT_MS);
       let broken = false;
       try {
         // One round trip: both statements in one simple query.
