@@ -164,6 +164,42 @@ describe("ResourceQuota", () => {
     expect((await call("POST", "/api/v1/namespaces/quota/pods", pod("x", res("500m", "64Mi")))).status).toBe(201);
   });
 
+  it("counts secrets as they are written and deleted; a write that moves none of its keys leaves the quota as it is", async () => {
+    await namespace("quota-counts");
+    const quota = { metadata: { name: "counts" }, spec: { hard: { secrets: "2", configmaps: "1" } } };
+    expect((await call("POST", "/api/v1/namespaces/quota-counts/resourcequotas", quota)).status).toBe(201);
+    await kube.settle();
+    const used = async () => {
+      const q = await call("GET", "/api/v1/namespaces/quota-counts/resourcequotas/counts");
+      const meta = q.body.metadata as { resourceVersion: string };
+      return { rv: meta.resourceVersion, used: (q.body.status as { used: Record<string, string> }).used };
+    };
+    expect((await used()).used).toEqual({ secrets: "0", configmaps: "0" });
+    const secret = (name: string) => ({ metadata: { name }, stringData: { k: "v" } });
+    expect((await call("POST", "/api/v1/namespaces/quota-counts/secrets", secret("one"))).status).toBe(201);
+    const afterSecret = await used();
+    expect(afterSecret.used).toEqual({ secrets: "1", configmaps: "0" });
+    // A Service is not among this quota's keys, and a relabelled secret still counts once.
+    expect(
+      (await call("POST", "/api/v1/namespaces/quota-counts/services", { metadata: { name: "web" }, spec: { ports: [{ port: 80 }] } }))
+        .status,
+    ).toBe(201);
+    const relabel = { metadata: { labels: { tier: "x" } } };
+    expect((await call("PATCH", "/api/v1/namespaces/quota-counts/secrets/one", relabel, "application/merge-patch+json")).status).toBe(200);
+    await kube.settle();
+    expect(await used()).toEqual(afterSecret);
+    // Deleting frees the count (the quota controller's replenishment), and the freed room admits.
+    expect((await call("DELETE", "/api/v1/namespaces/quota-counts/secrets/one")).status).toBe(200);
+    await kube.settle();
+    expect((await used()).used).toEqual({ secrets: "0", configmaps: "0" });
+    expect((await call("POST", "/api/v1/namespaces/quota-counts/secrets", secret("two"))).status).toBe(201);
+    expect((await call("POST", "/api/v1/namespaces/quota-counts/secrets", secret("three"))).status).toBe(201);
+    expect((await call("POST", "/api/v1/namespaces/quota-counts/secrets", secret("four"))).body).toEqual(
+      forbidden("secrets", "four", "exceeded quota: counts, requested: secrets=1, used: secrets=2, limited: secrets=2"),
+    );
+    expect((await used()).used).toEqual({ secrets: "2", configmaps: "0" });
+  });
+
   it("a Deployment's pods refused by quota do not appear: FailedCreate on the ReplicaSet, ReplicaFailure, retried when room frees", async () => {
     const deploy = {
       metadata: { name: "web" },

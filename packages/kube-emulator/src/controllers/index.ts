@@ -218,6 +218,8 @@ export class Controllers implements ControllerContext {
         break;
     }
     if (e.type === "DELETED" && e.resource !== resourceKey(NAMESPACES)) this.enqueue("GC", ns, obj.metadata.uid);
+    // The quota controller's replenishment: a deleted object of any kind may free a count.
+    if (e.type === "DELETED" && ns && e.resource !== resourceKey(RESOURCEQUOTAS)) this.enqueueQuota(ns);
   }
 
   noteFailedCreate(kind: string, namespace: string, name: string): void {
