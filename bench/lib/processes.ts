@@ -87,9 +87,11 @@ export interface EmulatorProcess {
 /**
  * The emulator in its own process (node + tsx, as `npm run emulator`), so its work is not the measured
  * process's; it writes `kubeconfig` and is ready once `ask(undefined, "ready")` resolves.
+ * BENCH_EMULATOR_NODE_ARGS: extra node flags for it, e.g. "--cpu-prof --cpu-prof-dir=prof".
  */
 export function startEmulatorProcess(kubeconfig: string): EmulatorProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", "bench/lib/emulator-process.ts", kubeconfig], {
+  const extraArgs = (process.env.BENCH_EMULATOR_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  const child = spawn(process.execPath, [...extraArgs, "--import", "tsx", "bench/lib/emulator-process.ts", kubeconfig], {
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   let stopping = false;

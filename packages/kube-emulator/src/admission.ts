@@ -400,16 +400,40 @@ export function usageOf(info: ResourceInfo, obj: KubeObject): Record<string, num
   return u;
 }
 
+/** Whether two usages (an object's before and after a write) differ in any key `hard` names. */
+export function usageChanged(before: Record<string, number>, after: Record<string, number>, hard: Obj): boolean {
+  for (const k in hard) if ((before[k] ?? 0) !== (after[k] ?? 0)) return true;
+  return false;
+}
+
+/**
+ * The usage of an object as the store holds it, computed once per stored object: the store never
+ * mutates an object after writing it (store.ts), so its usage cannot change. Not for an object still
+ * being written (admission's own), whose status the write may yet replace.
+ */
+const storedUsage = new WeakMap<KubeObject, Record<string, number>>();
+export function usageOfStored(info: ResourceInfo, obj: KubeObject): Record<string, number> {
+  let u = storedUsage.get(obj);
+  if (!u) {
+    u = usageOf(info, obj);
+    storedUsage.set(obj, u);
+  }
+  return u;
+}
+
+const USAGE_KINDS = ["Pod", "Service", "PersistentVolumeClaim", "Secret", "ConfigMap"].map(
+  (kind) => findByKind("v1", kind) as ResourceInfo,
+);
+
 /** Sums the usage of every live object in `ns` for the keys `hard` names (what the quota controller writes). */
 export function namespaceUsage(store: Store, ns: string, hard: Obj): Record<string, number> {
   const keys = new Set(Object.keys(hard));
   const sums: Record<string, number> = {};
   for (const k of keys) sums[k] = 0;
-  const kinds = ["Pod", "Service", "PersistentVolumeClaim", "Secret", "ConfigMap"];
-  for (const kind of kinds) {
-    const info = findByKind("v1", kind) as ResourceInfo;
+  for (const info of USAGE_KINDS) {
     for (const obj of store.iterate(resourceKey(info), ns)) {
-      for (const [k, v] of Object.entries(usageOf(info, obj))) if (keys.has(k)) sums[k] += v;
+      const u = usageOfStored(info, obj);
+      for (const k in u) if (keys.has(k)) sums[k] += u[k];
     }
   }
   // Generic object counts for other kinds (count/deployments.apps, ...).
@@ -443,7 +467,7 @@ function checkQuota(store: Store, info: ResourceInfo, obj: KubeObject, old: Kube
   if (store.count(resourceKey(RESOURCEQUOTAS), ns) === 0) return;
   if (old && info.kind !== "PersistentVolumeClaim" && info.kind !== "Service") return; // only these evaluators handle updates
   const next = usageOf(info, obj);
-  const prev = old ? usageOf(info, old) : {};
+  const prev = old ? usageOfStored(info, old) : {};
   const delta: Record<string, number> = {};
   for (const [k, v] of Object.entries(next)) if (v - (prev[k] ?? 0) > 0) delta[k] = v - (prev[k] ?? 0);
   const quotas = [...store.iterate(resourceKey(RESOURCEQUOTAS), ns)].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));

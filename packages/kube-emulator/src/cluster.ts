@@ -5,7 +5,7 @@
  * TEST/DEMO FIXTURE — see index.ts.
  */
 import { randomUUID } from "node:crypto";
-import { admit, quotaUsed } from "./admission.js";
+import { admit, quotaUsed, usageChanged, usageOfStored } from "./admission.js";
 import { ApiError, errors, type Status } from "./errors.js";
 import { serverSideApply, updateOwnership } from "./managed-fields.js";
 import { jsonPatch, mergePatch, strategicMergePatch } from "./patch.js";
@@ -266,23 +266,30 @@ export class Cluster {
     if (opts.dryRun) return next;
     this.store.write(resourceKey(info), next);
     // The last finalizer of an object being deleted is gone: the object goes.
+    let removed = false;
     if (old && meta.deletionTimestamp && !meta.finalizers?.length && info !== NAMESPACES && info !== PODS) {
       this.store.remove(resourceKey(info), meta.namespace ?? "", meta.name);
+      removed = true;
     }
-    this.refreshQuotas(info, next.metadata.namespace);
+    this.refreshQuotas(info, old, removed ? undefined : next, next.metadata.namespace);
     return next;
   }
 
   /**
    * Quota admission records the new usage in `status.used` as part of the write (the quota
-   * controller recomputes it after deletions).
+   * controller recomputes it after deletions). Only a quota whose tracked usage this write changed
+   * (`old` → `next`, undefined for none) is recomputed: an Event or a status write that moves none of
+   * its keys leaves it as it is, as the quota evaluators do.
    */
-  refreshQuotas(info: ResourceInfo, namespace: string | undefined): void {
+  refreshQuotas(info: ResourceInfo, old: KubeObject | undefined, next: KubeObject | undefined, namespace: string | undefined): void {
     if (!info.namespaced || !namespace || info.kind === "ResourceQuota") return;
     const key = resourceKey(RESOURCEQUOTAS);
     if (this.store.count(key, namespace) === 0) return;
+    const before = old ? usageOfStored(info, old) : {};
+    const after = next ? usageOfStored(info, next) : {};
     for (const quota of [...this.store.iterate(key, namespace)]) {
       const hard = isRecord(quota.spec) && isRecord(quota.spec.hard) ? quota.spec.hard : {};
+      if (!usageChanged(before, after, hard)) continue;
       const status = { hard, used: quotaUsed(this.store, namespace, hard) };
       if (!deepEqual(quota.status, status)) this.store.write(key, { ...quota, metadata: { ...quota.metadata }, status });
     }

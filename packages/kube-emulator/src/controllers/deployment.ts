@@ -42,6 +42,20 @@ function templateKey(template: Obj): unknown {
   return strip({ ...template, metadata: { ...meta, labels: Object.keys(labels).length ? labels : undefined } });
 }
 
+/**
+ * `templateKey` as a string, once per template: templates are read from stored objects, which the
+ * store never mutates (store.ts), and every pod's status change reconciles its Deployment again.
+ */
+const templateKeys = new WeakMap<Obj, string>();
+function templateKeyOf(template: Obj): string {
+  let k = templateKeys.get(template);
+  if (k === undefined) {
+    k = stableStringify(templateKey(template));
+    templateKeys.set(template, k);
+  }
+  return k;
+}
+
 export function reconcileDeployment(ctx: ControllerContext, ns: string, name: string): void {
   const found = ctx.cluster.tryGet(DEPLOYMENTS, ns, name);
   if (!found || found.metadata.deletionTimestamp) return;
@@ -49,7 +63,8 @@ export function reconcileDeployment(ctx: ControllerContext, ns: string, name: st
   const spec = rec(d.spec);
   const replicas = typeof spec.replicas === "number" ? spec.replicas : 1;
   const template = rec(spec.template);
-  const hash = safeHash(stableStringify(templateKey(template)), 10);
+  const wanted = templateKeyOf(template);
+  const hash = safeHash(wanted, 10);
   const rsName = `${name}-${hash}`;
   const strategy = rec(spec.strategy);
   const now = ctx.cluster.now();
@@ -58,10 +73,7 @@ export function reconcileDeployment(ctx: ControllerContext, ns: string, name: st
   const rsets = [...ctx.cluster.store.iterate(resourceKey(REPLICASETS), ns)].filter((rs) => controllerOf(rs)?.uid === d.metadata.uid);
   // The real controller finds the new ReplicaSet by template equality, ignoring pod-template-hash
   // (so a rollback re-activates the old ReplicaSet instead of creating another).
-  const wanted = stableStringify(templateKey(template));
-  let current =
-    rsets.find((rs) => rs.metadata.name === rsName) ??
-    rsets.find((rs) => stableStringify(templateKey(rec(rec(rs.spec).template))) === wanted);
+  let current = rsets.find((rs) => rs.metadata.name === rsName) ?? rsets.find((rs) => templateKeyOf(rec(rec(rs.spec).template)) === wanted);
   const revision = 1 + Math.max(0, ...rsets.map(revisionOf));
   let createdRs = false;
   if (!current) {
