@@ -191,14 +191,40 @@ export function applyMerge(live: unknown, config: unknown, field = ""): unknown 
 
 interface Owner {
   entry: ManagedFieldsEntry;
+  /** The manager's fields as this write leaves them (a copy: a write changes it). */
   fields: FieldSet;
+  /** Its fields before this write (for a stored entry; shared, never changed). */
+  stored?: FieldSet;
 }
 
+/**
+ * Parsed field sets of stored entries and stored objects. A stored object, and the managedFields
+ * entries in it, are never mutated after the store writes them (store.ts), and an unchanged entry is
+ * carried over to the next version as the same object, so each is parsed once.
+ */
+const entryFields = new WeakMap<ManagedFieldsEntry, FieldSet>();
+const objectFields = new WeakMap<KubeObject, FieldSet>();
+
 function owners(obj: KubeObject | undefined): Owner[] {
-  return (obj?.metadata.managedFields ?? []).map((entry) => ({
-    entry,
-    fields: fromFieldsV1(entry.fieldsV1),
-  }));
+  return (obj?.metadata.managedFields ?? []).map((entry) => {
+    let stored = entryFields.get(entry);
+    if (!stored) {
+      stored = fromFieldsV1(entry.fieldsV1);
+      entryFields.set(entry, stored);
+    }
+    return { entry, fields: new Set(stored), stored };
+  });
+}
+
+/** `fieldSet` of the live (stored) object a write starts from: read, never changed. */
+function storedFieldSet(obj: KubeObject | undefined): FieldSet {
+  if (!obj) return new Set();
+  let set = objectFields.get(obj);
+  if (!set) {
+    set = fieldSet(obj);
+    objectFields.set(obj, set);
+  }
+  return set;
 }
 
 function sameManager(e: ManagedFieldsEntry, manager: string, operation: string, subresource?: string): boolean {
@@ -213,13 +239,15 @@ function finish(list: Owner[], changedManagers: Set<Owner>, now: string): Manage
       out.push(o.entry);
       continue;
     }
+    // A manager whose fields did not change gets only a new time: its FieldsV1 is the same (shared).
+    const fieldsV1 = o.stored && setsEqual(o.stored, o.fields) ? o.entry.fieldsV1 : toFieldsV1(o.fields);
     const entry: ManagedFieldsEntry = {
       manager: o.entry.manager,
       operation: o.entry.operation,
       apiVersion: o.entry.apiVersion,
       time: now,
       fieldsType: "FieldsV1",
-      fieldsV1: toFieldsV1(o.fields),
+      fieldsV1,
     };
     if (o.entry.subresource) entry.subresource = o.entry.subresource;
     out.push(entry);
@@ -323,7 +351,7 @@ export function updateOwnership(args: {
 }): ManagedFieldsEntry[] {
   const { old, next, manager, apiVersion, now, subresource } = args;
   const list = owners(old);
-  const before = fieldSet(old);
+  const before = storedFieldSet(old);
   const after = fieldSet(next);
   const changedPaths: string[] = [];
   for (const p of after) if (!before.has(p) || !deepEqual(valueAt(old, p), valueAt(next, p))) changedPaths.push(p);

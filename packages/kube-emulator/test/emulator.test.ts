@@ -588,6 +588,35 @@ describe("server-side apply", () => {
   });
 });
 
+describe("managedFields of updates", () => {
+  beforeAll(() => ns("owners"));
+
+  it("a manager that writes its own fields again keeps them; one that writes another's field takes it", async () => {
+    const base = "/api/v1/namespaces/owners/configmaps";
+    const merge = (manager: string, data: Record<string, string>) =>
+      raw("PATCH", `${base}/cm?fieldManager=${manager}`, { data }, "application/merge-patch+json");
+    const owners = (body: Record<string, unknown>) =>
+      (
+        (body.metadata as { managedFields: { manager: string; operation: string; time: string; fieldsV1: unknown }[] }).managedFields ?? []
+      ).map((m) => ({ manager: m.manager, operation: m.operation, fieldsV1: m.fieldsV1 }));
+    expect((await raw("POST", `${base}?fieldManager=first`, { metadata: { name: "cm" }, data: { a: "1" } })).status).toBe(201);
+    const added = await merge("second", { b: "2" });
+    expect(added.status).toBe(200);
+    const both = [
+      { manager: "first", operation: "Update", fieldsV1: { "f:data": { "f:a": {} } } },
+      { manager: "second", operation: "Update", fieldsV1: { "f:data": { "f:b": {} } } },
+    ];
+    expect(owners(added.body)).toEqual(both);
+    // The same field again, a new value: the same ownership.
+    const again = await merge("second", { b: "3" });
+    expect(owners(again.body)).toEqual(both);
+    expect((again.body.data as Record<string, string>).b).toBe("3");
+    // Another manager's field: it moves to the writer, and a manager left with nothing is dropped.
+    const taken = await merge("second", { a: "9" });
+    expect(owners(taken.body)).toEqual([{ manager: "second", operation: "Update", fieldsV1: { "f:data": { "f:a": {}, "f:b": {} } } }]);
+  });
+});
+
 describe("list: selectors and pagination", () => {
   beforeAll(async () => {
     await ns("sel-a");
