@@ -195,6 +195,9 @@ async function main(): Promise<void> {
   const burstLat2 = burst2.map((r) => (r.provisionedAt as Date).getTime() - t1).sort((a, b) => a - b);
   const wallMs2 = burstLat2.at(-1) as number;
 
+  // The throughput the machine's cores allow at the measured CPU per instance (all three processes).
+  const ceiling = (c: { app: string; db: string; emulator: string }) =>
+    Math.round((os.availableParallelism() * 1000) / (Number(c.app) + Number(c.db) + Number(c.emulator)));
   const firstCalls = callsPer[0];
   latencies.sort((a, b) => a - b);
   callsPer.sort((a, b) => a - b);
@@ -217,6 +220,7 @@ async function main(): Promise<void> {
       .loadavg()
       .map((l) => l.toFixed(2))
       .join(" ")}`,
+    `- what the CPU allows: with ${os.availableParallelism()} cores and the three processes' CPU per instance above, at most ${ceiling(cpu1)} instances/s for new users and ${ceiling(cpu2)} for second instances, were every core busy with nothing else (measured: ${Math.round((100 * C) / (wallMs / 1000) / ceiling(cpu1))}% and ${Math.round((100 * C) / (wallMs2 / 1000) / ceiling(cpu2))}% of that)`,
     `- SQL statements per instance in the concurrent phases (every query sent through the pg driver, less this driver's polling): ${((statements - driverStatements) / (2 * C)).toFixed(1)}`,
     `- cluster API calls per provisioning (sequential, one user): the user's first ${firstCalls}; median ${percentile(callsPer, 50)}, min ${callsPer[0]}, max ${callsPer.at(-1)}`,
     `- calls of the last (not the first) provisioning by verb and resource: ${Object.entries(lastCalls)
