@@ -3,10 +3,10 @@
  * counted on the database connections, so that a saving cannot silently regress. A user's second
  * instance (tenant baseline in place, catalog cache warm), in two parts:
  *
- *   - POST /api/subscriptions: one transaction of 9 statements on the driver (BEGIN with the statement
- *     timeout, the user lock, quota limits and usage in one, the subscription, the charge and its entry
- *     in one, the k8s name, the instance and its CREATED event in one, the audit entry, COMMIT); no
- *     plan, service or version is read (the catalog cache);
+ *   - POST /api/subscriptions: one transaction of 7 statements on the driver (BEGIN with the statement
+ *     timeout, the user lock, quota limits and usage in one, the charge and its entry in one, the k8s
+ *     name, then the instance with its CREATED event, the subscription's row and the audit entry in
+ *     one, COMMIT); no plan, service or version is read (the catalog cache);
  *   - the reconciler's pass to RUNNING: 7 statements, none of them BEGIN/COMMIT (the claim, the row, the
  *     transition and its event, the tenant check, TENANT_READY, the credentials, the applied
  *     generation and its event, and RUNNING with its event, health and the claim given back).
@@ -46,7 +46,7 @@ describe.skipIf(!usingPostgres)("SQL statements per provisioned instance (real P
 
   let instanceId: string;
 
-  it("POST /api/subscriptions: 9 statements in one transaction, no catalog read", async () => {
+  it("POST /api/subscriptions: 7 statements in one transaction, no catalog read", async () => {
     statements.length = 0;
     const res = await ctx.api.post("/api/subscriptions").set(u.auth).send({ planId, instanceName: "second" });
     const sql = [...statements];
@@ -57,7 +57,12 @@ describe.skipIf(!usingPostgres)("SQL statements per provisioned instance (real P
       listing(sql),
     ).toEqual([]);
     expect(sql.filter((s) => /^(BEGIN|COMMIT)/.test(s.trim()))).toHaveLength(2);
-    expect(sql, listing(sql)).toHaveLength(9);
+    expect(sql, listing(sql)).toHaveLength(7);
+    // The subscription's row and the audit entry ride in the instance's statement.
+    const instanceInsert = sql.filter((s) => /INSERT INTO "instances"/.test(s));
+    expect(instanceInsert, listing(sql)).toHaveLength(1);
+    expect(instanceInsert[0]).toMatch(/INSERT INTO "subscriptions"[\s\S]*INSERT INTO "audit_events"/);
+    expect(sql.filter((s) => /INSERT INTO "(subscriptions|audit_events)"/.test(s))).toEqual(instanceInsert);
   });
 
   it("the reconciler's pass to RUNNING: 7 statements, no transaction, no catalog read", async () => {

@@ -58,17 +58,22 @@ export class AuditService {
 
   /** Records one event, in `db` (pass the action's transaction). One raw statement. */
   async record(db: SqlTarget, entry: AuditEntry): Promise<void> {
+    await sqlRows(db, this.entrySql(entry));
+  }
+
+  /**
+   * The INSERT of one event, to run alone (`record`) or inside the statement of the action it records
+   * (e.g. as a CTE of the instance's INSERT, `createInstanceRow`'s `alongside`).
+   */
+  entrySql(entry: AuditEntry): Prisma.Sql {
     const ctx = entry.request;
     const actorId = entry.actorId !== undefined ? entry.actorId : (ctx?.actor?.userId ?? null);
     const actorRole = entry.actorRole !== undefined ? entry.actorRole : (ctx?.actor?.role ?? null);
     const details = entry.details ? JSON.stringify(withoutSecrets(entry.details)) : null;
-    await sqlRows(
-      db,
-      Prisma.sql`
+    return Prisma.sql`
       INSERT INTO "audit_events" ("created_at", "actor_id", "actor_role", "action", "object_type", "object_id", "ip", "request_id", "details")
       VALUES (${new Date()}, ${actorId}, ${actorRole}, ${entry.action}, ${entry.objectType}, ${entry.objectId ?? null},
-              ${ctx?.ip ?? null}, ${ctx?.requestId ?? null}, ${details}::jsonb)`,
-    );
+              ${ctx?.ip ?? null}, ${ctx?.requestId ?? null}, ${details}::jsonb)`;
   }
 
   async list(q: AuditListQuery): Promise<Paginated<AuditEventView>> {

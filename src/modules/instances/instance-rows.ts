@@ -41,6 +41,12 @@ export async function createInstanceRow(
     volumeFromSnapshot?: string;
     /** The service's default version when the caller has it (the catalog cache); read here otherwise. */
     defaultVersion?: { version: string; image: string } | null;
+    /**
+     * Other writes of the same change (the subscription's INSERT, the audit entry), given the new
+     * instance's id: data-modifying statements run as CTEs of the instance's own statement, one round
+     * trip for all. Their results are not read; foreign keys between them are checked at its end.
+     */
+    alongside?: (instanceId: string) => Prisma.Sql[];
   },
 ): Promise<InstanceWithRefs> {
   const namespace = tenantNamespace(input.userId);
@@ -60,6 +66,7 @@ export async function createInstanceRow(
   const now = new Date();
   // The claim keeps its usual name; its immutable spec.dataSource names the snapshot (rendered on every apply).
   const volumeClaim = input.volumeFromSnapshot ? names(k8sName).pvc : null;
+  const alongside = input.alongside?.(id) ?? [];
   const created = insertEventSql(
     id,
     {
@@ -82,7 +89,7 @@ export async function createInstanceRow(
         'PENDING', 'RUNNING', ${version?.version ?? input.plan.service.version}, ${version?.image ?? input.plan.service.image},
         ${volumeClaim}, ${input.volumeFromSnapshot ?? null}, ${now}, ${now}, ${now})
       RETURNING ${INSTANCE_ROW_COLUMNS}
-    ), e AS (${created})
+    ), e AS (${created})${alongside.length ? Prisma.sql`, ${Prisma.join(alongside.map((w, n) => Prisma.sql`${Prisma.raw(`w${n}`)} AS (${w})`))}` : Prisma.empty}
     SELECT * FROM i`,
   );
   if (!instance) throw new Error("the instance's INSERT returned no row");

@@ -183,13 +183,19 @@ export class InstancesService {
         name,
         baseDomain: this.o.baseDomain,
         eventMessage: `Instance requested for subscription to ${plan.service.name} ${plan.name}`,
-      });
-      await this.o.audit?.record(tx, {
-        request: caller.request,
-        action: "instance.create",
-        objectType: "instance",
-        objectId: inst.id,
-        details: { subscriptionId: sub.id, planId: plan.id, name },
+        // The audit entry goes in the instance's statement (one round trip).
+        alongside: (instanceId) =>
+          this.o.audit
+            ? [
+                this.o.audit.entrySql({
+                  request: caller.request,
+                  action: "instance.create",
+                  objectType: "instance",
+                  objectId: instanceId,
+                  details: { subscriptionId: sub.id, planId: plan.id, name },
+                }),
+              ]
+            : [],
       });
       return toInstanceView(inst);
     });

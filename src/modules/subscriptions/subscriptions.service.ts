@@ -6,7 +6,7 @@ import type { AuthIdentity } from "../../platform/http/auth.js";
 import type { AuditService } from "../audit/audit.service.js";
 import type { CatalogCache, CatalogPlan, DefaultVersion } from "../catalog/catalog-cache.js";
 import type { Clock } from "../../platform/clock.js";
-import { Prisma, type PrismaClient, rowColumns, type SqlRead, type Tx } from "../../platform/db/index.js";
+import { Prisma, type PrismaClient, type SqlRead, type Tx } from "../../platform/db/index.js";
 import type { Subscription } from "../../generated/prisma/client.js";
 import { randomUUID } from "node:crypto";
 import { ConflictError, InvalidStateError, NotFoundError } from "../../platform/domain-errors.js";
@@ -41,7 +41,14 @@ export type { SubscriptionCancelResponse, SubscriptionCreateResponse };
 const CREATE_ATTEMPTS = 3;
 /** Bounds each statement of a purchase, waits for the user's row lock included. */
 const CREATE_STATEMENT_TIMEOUT_MS = 30_000;
-const SUBSCRIPTION_COLUMNS = rowColumns(Prisma.SubscriptionScalarFieldEnum);
+/** The INSERT of a new subscription's row, every column from `s`. */
+function insertSubscriptionSql(s: Subscription): Prisma.Sql {
+  return Prisma.sql`
+    INSERT INTO "subscriptions" ("id", "user_id", "plan_id", "status", "current_period_start", "current_period_end", "past_due_since",
+      "cancelled_at", "cancel_reason", "created_at", "updated_at")
+    VALUES (${s.id}, ${s.userId}, ${s.planId}, CAST(${s.status}::text AS "SubscriptionStatus"), ${s.currentPeriodStart}, ${s.currentPeriodEnd},
+      ${s.pastDueSince}, ${s.cancelledAt}, ${s.cancelReason}, ${s.createdAt}, ${s.updatedAt})`;
+}
 
 export class SubscriptionsService implements InstanceSubscriptions {
   constructor(
@@ -126,11 +133,21 @@ export class SubscriptionsService implements InstanceSubscriptions {
       storageGb: plan.storageGb,
     });
     const written = new Date();
-    const [subscription] = await tx<Subscription>(Prisma.sql`
-      INSERT INTO "subscriptions" ("id", "user_id", "plan_id", "status", "current_period_start", "current_period_end", "created_at", "updated_at")
-      VALUES (${randomUUID()}, ${userId}, ${plan.id}, 'ACTIVE', ${now}, ${addCalendarMonth(now)}, ${written}, ${written})
-      RETURNING ${SUBSCRIPTION_COLUMNS}`);
-    if (!subscription) throw new Error("the subscription's INSERT returned no row");
+    // Every column is given here (the row type has no optional field), so the row needs no read back:
+    // it is written with the instance's statement below.
+    const subscription: Subscription = {
+      id: randomUUID(),
+      userId,
+      planId: plan.id,
+      status: "ACTIVE",
+      currentPeriodStart: now,
+      currentPeriodEnd: addCalendarMonth(now),
+      pastDueSince: null,
+      cancelledAt: null,
+      cancelReason: null,
+      createdAt: written,
+      updatedAt: written,
+    };
     if (plan.monthlyPriceCredits > 0) {
       await this.opts.ledger.postLocked(tx, {
         userId,
@@ -153,23 +170,31 @@ export class SubscriptionsService implements InstanceSubscriptions {
       eventMessage: `Instance requested by subscription to ${plan.service.name} ${plan.name}`,
       defaultVersion: catalog.defaultVersion,
       ...(fromBackup ? { volumeFromSnapshot: fromBackup.snapshotName } : {}),
+      // The subscription's row and the audit entry go in the instance's statement (one round trip).
+      alongside: (instanceId) => [
+        insertSubscriptionSql(subscription),
+        ...(this.opts.audit
+          ? [
+              this.opts.audit.entrySql({
+                request: caller.request,
+                action: "instance.create",
+                objectType: "instance",
+                objectId: instanceId,
+                details: {
+                  subscriptionId: subscription.id,
+                  planId: plan.id,
+                  name: body.instanceName,
+                  ...(fromBackup ? { restoredFromBackupId: fromBackup.id } : {}),
+                },
+              }),
+            ]
+          : []),
+      ],
     });
     if (fromBackup && !(await adoptRetained(tx, fromBackup, instance, now))) {
       // Its retention ended (or it was deleted) since it was read: the whole purchase rolls back.
       throw new NotFoundError("Backup not found: its retention after the instance was deleted is over");
     }
-    await this.opts.audit?.record(tx, {
-      request: caller.request,
-      action: "instance.create",
-      objectType: "instance",
-      objectId: instance.id,
-      details: {
-        subscriptionId: subscription.id,
-        planId: plan.id,
-        name: instance.name,
-        ...(fromBackup ? { restoredFromBackupId: fromBackup.id } : {}),
-      },
-    });
     // Built from what this transaction wrote (nothing else touches the new subscription row): no read back.
     return {
       subscription: toSubscriptionView({ ...subscription, plan, instances: [{ id: instance.id }] }),
