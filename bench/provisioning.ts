@@ -13,6 +13,9 @@
  * Phase 2: C concurrent subscriptions (default 50) from C users; throughput = C / wall time until
  *          the last one is RUNNING.
  * Results are printed as a Markdown section to paste into bench/RESULTS.md.
+ * Settings: BENCH_SEQUENTIAL, BENCH_CONCURRENT, BENCH_STATEMENTS=1 (the statements by text), and
+ * BENCH_EMULATOR_NODE_ARGS (extra node flags for the emulator's process, e.g. "--cpu-prof --cpu-prof-dir=<dir>";
+ * for this process's own profile, run `node --cpu-prof --import tsx bench/provisioning.ts`).
  */
 import type { AddressInfo } from "node:net";
 import os from "node:os";
