@@ -11,7 +11,7 @@ import { canonicalQuantity, formatQuantity, parseQuantity } from "./quantity.js"
 import { admitServiceAccount } from "./service-account-admission.js";
 import { findByKind, NAMESPACES, PODS, qualifiedResource, type ResourceInfo, resourceKey } from "./resources.js";
 import type { Store } from "./store.js";
-import { isRecord, type KubeObject } from "./types.js";
+import { derivedOnce, isRecord, type KubeObject } from "./types.js";
 
 type Obj = Record<string, unknown>;
 const rec = (v: unknown): Obj => (isRecord(v) ? v : {});
@@ -413,12 +413,7 @@ export function usageChanged(before: Record<string, number>, after: Record<strin
  */
 const storedUsage = new WeakMap<KubeObject, Record<string, number>>();
 export function usageOfStored(info: ResourceInfo, obj: KubeObject): Record<string, number> {
-  let u = storedUsage.get(obj);
-  if (!u) {
-    u = usageOf(info, obj);
-    storedUsage.set(obj, u);
-  }
-  return u;
+  return derivedOnce(storedUsage, obj, (o) => usageOf(info, o));
 }
 
 const USAGE_KINDS = ["Pod", "Service", "PersistentVolumeClaim", "Secret", "ConfigMap"].map(

@@ -9,7 +9,7 @@
  */
 import { errors, type StatusCause } from "./errors.js";
 import { listMergeKey } from "./patch.js";
-import { deepEqual, isRecord, type JsonObject, type KubeObject, type ManagedFieldsEntry } from "./types.js";
+import { deepEqual, derivedOnce, isRecord, type JsonObject, type KubeObject, type ManagedFieldsEntry } from "./types.js";
 
 const SEP = "\n";
 const ELEMENT = ".";
@@ -207,24 +207,14 @@ const objectFields = new WeakMap<KubeObject, FieldSet>();
 
 function owners(obj: KubeObject | undefined): Owner[] {
   return (obj?.metadata.managedFields ?? []).map((entry) => {
-    let stored = entryFields.get(entry);
-    if (!stored) {
-      stored = fromFieldsV1(entry.fieldsV1);
-      entryFields.set(entry, stored);
-    }
+    const stored = derivedOnce(entryFields, entry, (e) => fromFieldsV1(e.fieldsV1));
     return { entry, fields: new Set(stored), stored };
   });
 }
 
 /** `fieldSet` of the live (stored) object a write starts from: read, never changed. */
 function storedFieldSet(obj: KubeObject | undefined): FieldSet {
-  if (!obj) return new Set();
-  let set = objectFields.get(obj);
-  if (!set) {
-    set = fieldSet(obj);
-    objectFields.set(obj, set);
-  }
-  return set;
+  return obj ? derivedOnce(objectFields, obj, fieldSet) : new Set();
 }
 
 function sameManager(e: ManagedFieldsEntry, manager: string, operation: string, subresource?: string): boolean {

@@ -87,6 +87,19 @@ export function clone<T>(v: T): T {
   return v === undefined ? v : (JSON.parse(JSON.stringify(v)) as T);
 }
 
+/**
+ * `compute(key)` once per key object, kept while the key lives. For values derived from a stored object
+ * (or a part of one): the store never mutates an object after writing it (store.ts), so they cannot go stale.
+ */
+export function derivedOnce<K extends object, V>(cache: WeakMap<K, V>, key: K, compute: (key: K) => V): V {
+  let v = cache.get(key);
+  if (v === undefined) {
+    v = compute(key);
+    cache.set(key, v);
+  }
+  return v;
+}
+
 /** JSON with sorted keys, so that hashes of equal objects are equal. */
 export function stableStringify(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(stableStringify).join(",")}]`;

@@ -7,7 +7,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { DEPLOYMENTS, PODS, REPLICASETS, resourceKey } from "../resources.js";
-import { k8sTime, safeHash, stableStringify } from "../types.js";
+import { derivedOnce, k8sTime, safeHash, stableStringify } from "../types.js";
 import { cleanupOldReplicaSets, copiedAnnotations, REVISION, revisionOf, syncRevision } from "./deployment-revisions.js";
 import { recordEvent } from "./events.js";
 import { newPod, podsOwnedBy } from "./pods.js";
@@ -48,12 +48,7 @@ function templateKey(template: Obj): unknown {
  */
 const templateKeys = new WeakMap<Obj, string>();
 function templateKeyOf(template: Obj): string {
-  let k = templateKeys.get(template);
-  if (k === undefined) {
-    k = stableStringify(templateKey(template));
-    templateKeys.set(template, k);
-  }
-  return k;
+  return derivedOnce(templateKeys, template, (t) => stableStringify(templateKey(t)));
 }
 
 export function reconcileDeployment(ctx: ControllerContext, ns: string, name: string): void {
