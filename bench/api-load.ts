@@ -471,7 +471,11 @@ async function measure(
       const cpuApiDb = m(e.api, "dbCpu");
       const cpuRaw = e.raw.length ? m(e.raw, "dbCpu") : Number.NaN;
       const gen = `${f2(m(e.api, "genCpu"))} / ${e.raw.length ? f2(m(e.raw, "genCpu")) : "-"}`;
-      return `| ${sc.name} | ${sc.workers} | ${apiRps.toFixed(0)} | ${f1(m(e.api, "p50"))} | ${f1(m(e.api, "p99"))} | ${e.raw.length ? rawRps.toFixed(0) : "-"} | ${e.raw.length ? f1(m(e.raw, "p50")) : "-"} | ${e.raw.length ? f1(m(e.raw, "p99")) : "-"} | ${ratios.length ? `${median(ratios).toFixed(2)}x` : "-"} | ${f2(cpuApi)} | ${f2(cpuApiDb)} | ${f2(cpuRaw)} | ${gen} | ${errs} |`;
+      // The req/s the machine's cores allow at this CPU per request (API, its database and the load
+      // generator, all on this machine), and how much of it the phase reached.
+      const ceiling = (os.availableParallelism() * 1000) / (cpuApi + cpuApiDb + m(e.api, "genCpu"));
+      const allowed = Number.isFinite(ceiling) ? `${ceiling.toFixed(0)} (${((100 * apiRps) / ceiling).toFixed(0)}%)` : "-";
+      return `| ${sc.name} | ${sc.workers} | ${apiRps.toFixed(0)} | ${f1(m(e.api, "p50"))} | ${f1(m(e.api, "p99"))} | ${e.raw.length ? rawRps.toFixed(0) : "-"} | ${e.raw.length ? f1(m(e.raw, "p50")) : "-"} | ${e.raw.length ? f1(m(e.raw, "p99")) : "-"} | ${ratios.length ? `${median(ratios).toFixed(2)}x` : "-"} | ${f2(cpuApi)} | ${f2(cpuApiDb)} | ${f2(cpuRaw)} | ${gen} | ${allowed} | ${errs} |`;
     });
     const cmd =
       SERVER === "dist"
@@ -491,9 +495,10 @@ async function measure(
         `- API server (its process only) peak RSS while the loops ran: ${peakRss.toFixed(0)} MB (${startRss.toFixed(0)} MB when they started, right after the convergence sweep; ${endRss.toFixed(0)} MB at the end); its V8 heap (/metrics: nodejs_heap_size_used_bytes of nodejs_heap_size_total_bytes, garbage not yet collected included) ${startHeap.used.toFixed(0)} of ${startHeap.total.toFixed(0)} MB when they started, ${endHeap.used.toFixed(0)} of ${endHeap.total.toFixed(0)} MB at the end`,
         `- with no requests at all (${IDLE_SECONDS} s before the rounds) the API process used ${(idle.apiMs / IDLE_SECONDS).toFixed(0)} ms of CPU per second and the bench database's backends ${(idle.dbMs / IDLE_SECONDS).toFixed(0)} ms/s: the background loops, included in the CPU ms/req columns below`,
         "- CPU ms/req: CPU time (user + system, /proc) of the API process, and of the PostgreSQL backends of the bench database, per request in the phase — the cost of a request, which a busy machine does not change the way it changes req/s",
+        `- req/s the cores allow: ${os.availableParallelism()} cores × 1000 / (API + its DB + generator CPU ms per request), were they busy with nothing else; in brackets the share of it the phase reached`,
         "",
-        "| request | workers | API req/s | API p50 ms | API p99 ms | raw q/s | raw p50 ms | raw p99 ms | raw/API | API CPU ms/req | its DB CPU ms/req | raw DB CPU ms/q | generator CPU ms/req (API / raw) | errors |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| request | workers | API req/s | API p50 ms | API p99 ms | raw q/s | raw p50 ms | raw p99 ms | raw/API | API CPU ms/req | its DB CPU ms/req | raw DB CPU ms/q | generator CPU ms/req (API / raw) | API req/s the cores allow (reached) | errors |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         ...rows,
         "",
         ...scenarios.filter((s) => s.raw).map((s) => `- raw for ${s.name}: ${s.raw?.label}`),
