@@ -66,6 +66,21 @@ function upperBound(keys: string[], after: string): number {
   return lo;
 }
 
+/**
+ * EMULATOR_CHECK_STORED=1 (the test suites set it, vitest.config.ts): the JSON of every stored object is
+ * kept, and replacing or removing an object that changed since it was stored throws. Lists, watches and
+ * the values derived once per stored object (`derivedOnce`) rely on stored objects never changing.
+ */
+const storedJson = process.env.EMULATOR_CHECK_STORED ? new WeakMap<KubeObject, string>() : undefined;
+
+function assertUnchanged(stored: KubeObject, resource: string): void {
+  const then = storedJson?.get(stored);
+  if (then === undefined || then === JSON.stringify(stored)) return;
+  throw new Error(
+    `emulator: the stored ${resource} ${stored.metadata.namespace ?? ""}/${stored.metadata.name} was mutated after it was stored`,
+  );
+}
+
 export class Store {
   private rv = 0;
   private readonly buckets = new Map<string, Bucket>();
@@ -178,9 +193,11 @@ export class Store {
       b.byNamespace.set(ns, objs);
     }
     const previous = objs.get(obj.metadata.name);
+    if (previous) assertUnchanged(previous, resource);
     this.rv++;
     obj.metadata.resourceVersion = String(this.rv);
     objs.set(obj.metadata.name, obj);
+    storedJson?.set(obj, JSON.stringify(obj));
     if (!previous) {
       b.size++;
       b.invalidate();
@@ -203,6 +220,7 @@ export class Store {
     const objs = b?.byNamespace.get(namespace);
     const previous = objs?.get(name);
     if (!b || !objs || !previous) return undefined;
+    assertUnchanged(previous, resource);
     objs.delete(name);
     if (objs.size === 0) b.byNamespace.delete(namespace);
     b.size--;

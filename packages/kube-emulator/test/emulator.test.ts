@@ -588,6 +588,20 @@ describe("server-side apply", () => {
   });
 });
 
+describe("stored objects", () => {
+  // What lists, watches and the values derived once per stored object rely on; the test suites run with
+  // EMULATOR_CHECK_STORED=1 (vitest.config.ts), which makes a write over a mutated object throw.
+  it.runIf(process.env.EMULATOR_CHECK_STORED)("a stored object mutated in place is caught at its next write", async () => {
+    await ns("immutable");
+    const cm = { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "cm", namespace: "immutable" }, data: { a: "1" } };
+    kube.apply(cm);
+    (kube.getObject("v1", "ConfigMap", "immutable", "cm") as unknown as { data: Record<string, string> }).data.a = "2";
+    expect(() => kube.apply({ ...cm, data: { a: "3" } })).toThrow(
+      "emulator: the stored configmaps immutable/cm was mutated after it was stored",
+    );
+  });
+});
+
 describe("managedFields of updates", () => {
   beforeAll(() => ns("owners"));
 
