@@ -44,6 +44,7 @@ import path from "node:path";
 import pg from "pg";
 import {
   ADMIN_DATABASE_URL,
+  coresAllow,
   type CpuMeter,
   cpuMeter,
   createBenchDatabase,
@@ -473,7 +474,7 @@ async function measure(
       const gen = `${f2(m(e.api, "genCpu"))} / ${e.raw.length ? f2(m(e.raw, "genCpu")) : "-"}`;
       // The req/s the machine's cores allow at this CPU per request (API, its database and the load
       // generator, all on this machine), and how much of it the phase reached.
-      const ceiling = (os.availableParallelism() * 1000) / (cpuApi + cpuApiDb + m(e.api, "genCpu"));
+      const ceiling = coresAllow(cpuApi + cpuApiDb + m(e.api, "genCpu"));
       const allowed = Number.isFinite(ceiling) ? `${ceiling.toFixed(0)} (${((100 * apiRps) / ceiling).toFixed(0)}%)` : "-";
       return `| ${sc.name} | ${sc.workers} | ${apiRps.toFixed(0)} | ${f1(m(e.api, "p50"))} | ${f1(m(e.api, "p99"))} | ${e.raw.length ? rawRps.toFixed(0) : "-"} | ${e.raw.length ? f1(m(e.raw, "p50")) : "-"} | ${e.raw.length ? f1(m(e.raw, "p99")) : "-"} | ${ratios.length ? `${median(ratios).toFixed(2)}x` : "-"} | ${f2(cpuApi)} | ${f2(cpuApiDb)} | ${f2(cpuRaw)} | ${gen} | ${allowed} | ${errs} |`;
     });

@@ -24,6 +24,7 @@ import path from "node:path";
 import pg from "pg";
 import {
   ADMIN_DATABASE_URL,
+  coresAllow,
   cpuMeter,
   cpuMs,
   createBenchDatabase,
@@ -200,7 +201,7 @@ async function main(): Promise<void> {
 
   // The throughput the machine's cores allow at the measured CPU per instance (all three processes).
   const ceiling = (c: { app: string; db: string; emulator: string }) =>
-    Math.round((os.availableParallelism() * 1000) / (Number(c.app) + Number(c.db) + Number(c.emulator)));
+    Math.round(coresAllow(Number(c.app) + Number(c.db) + Number(c.emulator)));
   const firstCalls = callsPer[0];
   latencies.sort((a, b) => a - b);
   callsPer.sort((a, b) => a - b);

@@ -35,6 +35,14 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number;
 }
 
+/**
+ * What the machine's cores allow at a measured CPU cost: units (requests, instances) per second were
+ * every core busy with that work and nothing else. The benchmarks print it beside what they reached.
+ */
+export function coresAllow(cpuMsPerUnit: number): number {
+  return (os.availableParallelism() * 1000) / cpuMsPerUnit;
+}
+
 export function machineLine(): string {
   return `- date: ${new Date().toISOString()}; machine: ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB; node ${process.version}`;
 }
