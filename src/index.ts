@@ -10,6 +10,7 @@ import { CredentialsKeyError } from "./platform/credentials-cipher.js";
 import { buildContainer } from "./container.js";
 import { createLogger, flushLogger, flushLoggerSync } from "./platform/logger.js";
 import { localSecretsPath } from "./platform/local-secrets.js";
+import { createHttpServer } from "./platform/http/server.js";
 
 /**
  * Local mode's welcome: where the API and docs are, how to log in, how to look at the emulated
@@ -59,8 +60,13 @@ async function main(): Promise<void> {
   process.on("exit", () => flushLoggerSync(logger));
   const container = await buildContainer(config, { logger });
   const app = createApp(container);
-  const server: Server = await new Promise((resolve) => {
-    const s = app.listen(config.http.port, config.http.host, () => resolve(s));
+  const server: Server = createHttpServer(app);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject); // e.g. the port is taken: main's catch says so and exits 1
+    server.listen(config.http.port, config.http.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
   });
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : config.http.port;

@@ -4,6 +4,7 @@
  * process exits 0.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import net, { type AddressInfo } from "node:net";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -117,5 +118,25 @@ describe("process lifecycle", () => {
     });
     expect(last?.responseTime).toEqual(expect.any(Number));
     expect(lines.at(-1)?.msg).toBe("shutdown complete");
+  }, 90_000);
+
+  it("exits 1 and says why when its port is taken, instead of running without listening", async () => {
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    const port = (taken.address() as AddressInfo).port;
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), "minispod-proc-"));
+    const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "silent" };
+    for (const k of ["DATABASE_URL", "TEST_DATABASE_URL", "JWT_SECRET", "ADMIN_PASSWORD", "K8S_MODE", "NODE_ENV"]) delete env[k];
+    const proc = spawn(process.execPath, ["--import", "tsx", "src/index.ts"], { env, stdio: ["ignore", "pipe", "pipe"] });
+    child = proc;
+    let stderr = "";
+    proc.stderr?.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => proc.once("exit", (c) => resolve(c)));
+    child = undefined;
+    await new Promise((resolve) => taken.close(resolve));
+    expect(code).toBe(1);
+    expect(stderr).toContain(`fatal: Error: listen EADDRINUSE: address already in use 127.0.0.1:${port}`);
   }, 90_000);
 });
