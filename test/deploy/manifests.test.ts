@@ -138,7 +138,13 @@ describe("k8s/ manifests", () => {
     const d = find("Deployment").spec.template.spec;
     expect(job.containers[0].image).toBe(d.containers[0].image);
     expect(job.containers[0].args).toEqual(["node", "dist/migrate.js"]);
-    expect(d.containers[0].args).toEqual(["node", "--heap-growing-percent=50", "--max-semi-space-size=8", "dist/index.js"]);
+    expect(d.containers[0].args).toEqual([
+      "node",
+      "--heap-growing-percent=50",
+      "--max-semi-space-size=8",
+      "--no-allocation-site-pretenuring",
+      "dist/index.js",
+    ]);
     // One argv for the server wherever it starts: the image's CMD, the Deployment and `npm run start:prod`.
     const pkg = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8"));
     expect(pkg.scripts["start:prod"]).toBe(d.containers[0].args.join(" "));
@@ -182,7 +188,9 @@ describe("k8s/ manifests", () => {
     const pod = find("Deployment").spec.template.spec;
     expect(user).toBe(`${pod.securityContext.runAsUser}:${pod.securityContext.runAsGroup}`);
     expect(df).toMatch(/^EXPOSE 3000$/m);
-    expect(df).toMatch(/^CMD \["node", "--heap-growing-percent=50", "--max-semi-space-size=8", "dist\/index\.js"\]$/m);
+    expect(df).toMatch(
+      /^CMD \["node", "--heap-growing-percent=50", "--max-semi-space-size=8", "--no-allocation-site-pretenuring", "dist\/index\.js"\]$/m,
+    );
     expect(df).toMatch(/npm ci/);
     expect(df).toMatch(/npm run build/);
     expect(df).toMatch(/npm prune --omit=dev/);
