@@ -35,6 +35,7 @@ import {
 } from "./lib/common.js";
 import { startEmulatorProcess } from "./lib/processes.js";
 import { createApp } from "../src/app.js";
+import { createHttpServer } from "../src/platform/http/server.js";
 import { loadConfig } from "../src/config/index.js";
 import { buildContainer } from "../src/container.js";
 
@@ -62,7 +63,8 @@ async function main(): Promise<void> {
   });
   const container = await buildContainer(config);
   const app = createApp(container);
-  const server = app.listen(0, "127.0.0.1");
+  // The server src/index.ts serves the app with (the app's prototypes on every request and response).
+  const server = createHttpServer(app).listen(0, "127.0.0.1");
   await new Promise((r) => server.once("listening", r));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   await container.startLoops();

@@ -20,6 +20,7 @@ import path from "node:path";
 import pg from "pg";
 import { cpuMeter, createBenchDatabase, inProcessBenchEnv, machineLine, runMain } from "./lib/common.js";
 import { createApp } from "../src/app.js";
+import { createHttpServer } from "../src/platform/http/server.js";
 import { loadConfig } from "../src/config/index.js";
 import { buildContainer } from "../src/container.js";
 
@@ -34,7 +35,8 @@ async function main(): Promise<void> {
   const config = loadConfig(inProcessBenchEnv({ databaseUrl: benchDb.url, dataDir: path.join(tmp, "data") }));
   // The loops are never started: only the requests run.
   const container = await buildContainer(config);
-  const server = createApp(container).listen(0, "127.0.0.1");
+  // The server src/index.ts serves the app with (the app's prototypes on every request and response).
+  const server = createHttpServer(createApp(container)).listen(0, "127.0.0.1");
   await new Promise((r) => server.once("listening", r));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const plan = await container.db.prisma.plan.findFirstOrThrow({ where: { slug: "starter", service: { slug: "n8n" } } });
