@@ -51,6 +51,7 @@ import {
   machineLine,
   percentile,
   runMain,
+  serverArgv,
   serverNodeArgs,
 } from "./lib/common.js";
 import { healthStatsSql, healthSummarySql } from "../src/modules/health/health.sql.js";
@@ -212,12 +213,12 @@ async function main(): Promise<void> {
   let raw: pg.Pool | undefined;
   try {
     await ask(undefined, "ready");
-    // BENCH_SERVER_NODE_ARGS: extra node flags for the API process, e.g. "--cpu-prof --cpu-prof-dir=prof".
+    // BENCH_SERVER_NODE_ARGS: extra node flags for the API process, e.g. "--cpu-prof --cpu-prof-dir=prof"
+    // (after the shipped ones: a flag given again overrides them).
     const extraArgs = [...(ALLOC ? allocSamplerArgs() : []), ...(process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean)];
     // The compiled server as `npm run start:prod` runs it: plain node, no tsx loader (the emulator
     // package, TypeScript, is imported only in emulated mode; this API runs in cluster mode).
-    const entry = serverNodeArgs(SERVER);
-    server = spawn(process.execPath, [...extraArgs, ...entry], {
+    server = spawn(process.execPath, serverArgv(SERVER, extraArgs), {
       env: {
         ...benchServerEnv({
           port,

@@ -23,7 +23,7 @@ import os from "node:os";
 import path from "node:path";
 import { newCredentialsKey } from "../src/platform/credentials-cipher.js";
 import { type AllocationSample, allocSamplerArgs, sampleAllocations } from "./lib/alloc.js";
-import { createBenchDatabase, runMain, serverNodeArgs } from "./lib/common.js";
+import { createBenchDatabase, runMain, serverArgv, serverNodeArgs } from "./lib/common.js";
 import { benchServerEnv, freePort, rssMb, startEmulatorProcess, stopChild } from "./lib/processes.js";
 
 const SERVER = process.env.BENCH_SERVER ?? "tsx";
@@ -104,9 +104,8 @@ async function main(): Promise<void> {
   try {
     await ask(undefined, "ready");
     const extraArgs = [...(ALLOC ? allocSamplerArgs() : []), ...(process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean)];
-    const entry = serverNodeArgs(SERVER);
     const start = async (): Promise<ChildProcess> => {
-      const child = spawn(process.execPath, [...extraArgs, ...entry], {
+      const child = spawn(process.execPath, serverArgv(SERVER, extraArgs), {
         env: benchServerEnv({ port, databaseUrl: db.url, dataDir: path.join(tmp, "data"), credentialsKey, kubeconfig, admin: ADMIN }),
         stdio: ["ignore", process.env.BENCH_SERVER_LOG ? "inherit" : "ignore", "inherit", ...(ALLOC ? (["ipc"] as const) : [])],
       });

@@ -74,6 +74,16 @@ export function serverNodeArgs(server: string): string[] {
   return npmScriptNodeArgs(server === "dist" ? "start:prod" : "start");
 }
 
+/**
+ * The API's node argv for a BENCH_SERVER with extra node flags (BENCH_SERVER_NODE_ARGS, the allocation
+ * sampler's): placed after the shipped flags, just before the script, so that a flag given again
+ * overrides the shipped value (V8 keeps a flag's last value), e.g. "--max-semi-space-size=4".
+ */
+export function serverArgv(server: string, extra: string[]): string[] {
+  const args = serverNodeArgs(server);
+  return [...args.slice(0, -1), ...extra, ...args.slice(-1)];
+}
+
 /** CPU time (user + system) of a process so far, in ms, from /proc (clock ticks of 10 ms). */
 export function cpuMs(pid: number): number {
   try {
