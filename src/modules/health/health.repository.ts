@@ -3,10 +3,9 @@
  * statements (one statement, from json_to_recordset(…), INSERTs the records and UPDATEs the
  * instances' current health), plus retention. Tagged SQL only.
  */
-import { randomUUID } from "node:crypto";
 import type { PrismaClient, SqlRead, SqlTarget } from "../../platform/db/index.js";
 import { Prisma, prismaRead, sqlRows } from "../../platform/db/index.js";
-import { EVENT_COLUMNS, type InstanceEventType } from "../instances/instance-state.js";
+import { EVENT_COLUMNS, type InstanceEventType, newEventId } from "../instances/instance-state.js";
 import { refreshOverdueCountSql } from "../backups/backup-schedule.sql.js";
 import type { HealthMeasurements, HealthStatus } from "./health.rules.js";
 import { compactInstanceCountsSql } from "./health.sql.js";
@@ -187,7 +186,7 @@ export class HealthRepository {
       Prisma.sql`
       INSERT INTO "instance_events" (${EVENT_COLUMNS})
       SELECT v.eid, v.id, ${type}, v.level, v.message, v.data::jsonb, ${at}
-        FROM unnest(${changed.map(() => randomUUID())}::text[], ${changed.map((r) => r.instanceId)}::text[],
+        FROM unnest(${changed.map(() => newEventId())}::text[], ${changed.map((r) => r.instanceId)}::text[],
                     ${changed.map((r) => (r.healthStatus === "UNHEALTHY" || r.healthStatus === "DEGRADED" ? "WARN" : "INFO"))}::text[],
                     ${changed.map((r) => `Health ${r.previousHealthStatus} -> ${r.healthStatus}: ${r.reason}`)}::text[],
                     ${changed.map((r) => JSON.stringify({ from: r.previousHealthStatus, to: r.healthStatus, reason: r.reason }))}::text[])

@@ -10,7 +10,7 @@
  * generation > applied_generation); the reconciler's final update is guarded by the generation it
  * read, so a request that arrives while it works is never lost.
  */
-import { randomUUID } from "node:crypto";
+import { orderedId } from "../../platform/ordered-id.js";
 import type { DesiredState, InstanceStatus, Prisma as PrismaNs } from "../../generated/prisma/client.js";
 import { Prisma, type SqlTarget, sqlRows } from "../../platform/db/index.js";
 import type { PodProblemReason } from "../../kube/status.js";
@@ -82,10 +82,16 @@ export interface InstanceEventInput {
 /** Columns of an event row, in the order `eventValues` gives them (and every raw event INSERT lists them). */
 export const EVENT_COLUMNS = Prisma.raw(`"id", "instance_id", "type", "level", "message", "data", "created_at"`);
 
+/**
+ * A new event id. Timelines order events by (created_at, id), so ids sort in the order they were made
+ * (`orderedId`): events written in the same millisecond keep the order they were written in.
+ */
+export const newEventId = (): string => orderedId();
+
 /** One event row's values (a new id; `data` as JSON, or NULL). */
 function eventValues(instanceId: string | PrismaNs.Sql, e: InstanceEventInput, at: Date): PrismaNs.Sql {
   const data = e.data === undefined ? null : JSON.stringify(e.data);
-  return Prisma.sql`${randomUUID()}, ${instanceId}, ${e.type}, ${e.level ?? "INFO"}, ${e.message}, ${data}::jsonb, ${at}`;
+  return Prisma.sql`${newEventId()}, ${instanceId}, ${e.type}, ${e.level ?? "INFO"}, ${e.message}, ${data}::jsonb, ${at}`;
 }
 
 /** The INSERT of one event of the instance, to run alone (`recordEvent`) or inside another statement. */
@@ -511,7 +517,7 @@ export async function requestRepairs(
       Prisma.sql`
       INSERT INTO "instance_events" (${EVENT_COLUMNS})
       SELECT v.eid, v.id, v.type, 'WARN', v.message, v.data::jsonb, ${at}
-        FROM unnest(${events.map(() => randomUUID())}::text[], ${events.map((r) => r.instanceId)}::text[],
+        FROM unnest(${events.map(() => newEventId())}::text[], ${events.map((r) => r.instanceId)}::text[],
                     ${events.map(typeOf)}::text[], ${events.map(messageOf)}::text[],
                     ${events.map((r) => JSON.stringify(r.drifted?.length ? { missing: r.missing, drifted: r.drifted } : { missing: r.missing }))}::text[])
              AS v(eid, id, type, message, data)`,
@@ -540,7 +546,7 @@ export async function recordVolumesLost(
     Prisma.sql`
     INSERT INTO "instance_events" (${EVENT_COLUMNS})
     SELECT v.eid, v.id, ${type}, 'ERROR', v.message, v.data::jsonb, ${at}
-      FROM unnest(${lost.map(() => randomUUID())}::text[], ${lost.map((l) => l.instanceId)}::text[],
+      FROM unnest(${lost.map(() => newEventId())}::text[], ${lost.map((l) => l.instanceId)}::text[],
                   ${lost.map((l) => l.reason)}::text[], ${lost.map((l) => JSON.stringify({ object: l.object }))}::text[]) AS v(eid, id, message, data)`,
   );
 }
