@@ -2,7 +2,8 @@
  * Ids that sort in the order this process made them: UUIDv7 (RFC 9562) with the 12 bits after the
  * version used as a counter within the millisecond (the RFC's "method 1"), and the rest random.
  *
- * Rows ordered by a time column with the id as the tie-breaker (instance events: `created_at, id`)
+ * Rows ordered by a time column with the id as the tie-breaker (instance events and ledger entries:
+ * `created_at, id`)
  * keep the order they were written in even when two land in the same millisecond, which random ids
  * did not: an upgrade's UPGRADE_SNAPSHOT_READY and UPGRADE_STARTED, written one after the other, came
  * back in either order. Across processes ids of the same millisecond still sort by chance; those rows

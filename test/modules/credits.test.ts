@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { buildAdmin, buildUser, createTestContext, errorShape, type TestContext, type TestUser } from "../helpers/app.js";
 import { usingPostgres } from "../helpers/db.js";
 
@@ -66,6 +66,26 @@ describe("GET /api/credits and /api/credits/transactions", () => {
     const page2 = await ctx.api.get("/api/credits/transactions?page=2&pageSize=3").set(u.auth);
     expect(page2.body.data.map((e: { amount: number }) => e.amount)).toEqual([100]);
     expect((await ctx.api.get("/api/credits").set(u.auth)).body).toEqual({ balance: 550 });
+  });
+
+  it("lists entries written in the same millisecond in the order they were written (ids sort in the order they were made)", async () => {
+    const u = await buildUser(ctx);
+    const ledger = ctx.container.services.ledger;
+    // Date stands still (timers do not): every entry gets the same created_at, so only the ids order them.
+    vi.useFakeTimers({ toFake: ["Date"], now: new Date() });
+    try {
+      for (let i = 1; i <= 30; i++)
+        await ledger.post(ctx.container.db.prisma, { userId: u.id, type: "TOPUP", amount: i, reason: `grant ${i}` });
+    } finally {
+      vi.useRealTimers();
+    }
+    const res = await ctx.api.get("/api/credits/transactions?pageSize=100").set(u.auth);
+    expect(res.status).toBe(200);
+    expect(new Set(res.body.data.map((e: { createdAt: string }) => e.createdAt)).size).toBe(1);
+    const newestFirst = Array.from({ length: 30 }, (_, k) => 30 - k);
+    expect(res.body.data.map((e: { amount: number; balanceAfter: number }) => [e.amount, e.balanceAfter])).toEqual(
+      newestFirst.map((i) => [i, (i * (i + 1)) / 2]),
+    );
   });
 
   it("requires a token", async () => {

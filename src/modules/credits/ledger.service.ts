@@ -28,7 +28,7 @@
  * `users.credit_debt` (CHECK >= 0) instead of making the balance negative, and `repayDebt` takes it
  * from the next credits that arrive. Both run under the same user-row lock as `post`.
  */
-import { randomUUID } from "node:crypto";
+import { orderedId } from "../../platform/ordered-id.js";
 import type { CreditTransaction, CreditTransactionType } from "../../generated/prisma/client.js";
 import { type Db, Prisma, rowColumns, type SqlTarget, sqlRows } from "../../platform/db/index.js";
 import { ConflictError, InsufficientCreditsError, NotFoundError, ValidationError } from "../../platform/domain-errors.js";
@@ -134,7 +134,7 @@ export class LedgerService {
         RETURNING "credit_balance")
       INSERT INTO "credit_transactions" ("id", "user_id", "type", "amount", "balance_after", "reason", "reference_type",
         "reference_id", "idempotency_key", "created_by_id", "created_at")
-      SELECT ${randomUUID()}, ${input.userId}, CAST(${input.type}::text AS "CreditTransactionType"), ${input.amount}, u."credit_balance",
+      SELECT ${orderedId()}, ${input.userId}, CAST(${input.type}::text AS "CreditTransactionType"), ${input.amount}, u."credit_balance",
              ${input.reason}, ${input.referenceType ?? null}, ${input.referenceId ?? null}, ${key ?? null}, ${input.createdById ?? null},
              ${new Date()}
         FROM u
