@@ -4,6 +4,8 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { imageRuntime, readDockerfile } from "../../scripts/smoke-prod/dockerfile.js";
 import { freePort } from "../../scripts/lib/free-port.js";
 import type { EmulatorReply, EmulatorRequest } from "./emulator-process.js";
 
@@ -38,7 +40,7 @@ export async function stopChild(child: ChildProcess): Promise<void> {
 }
 
 /**
- * The environment of a benchmark's API process: development mode (the emulator's kubeconfig is plain
+ * The environment of a benchmark's API process: the image's ENV (Dockerfile), then development mode (the emulator's kubeconfig is plain
  * http, allowed outside production), cluster mode against that emulator, PostgreSQL, and no scheduled
  * health sweep during a measurement (a benchmark runs one by hand when it needs one); the reconciler,
  * renewal and backup loops run as configured by default.
@@ -53,6 +55,8 @@ export function benchServerEnv(o: {
 }): NodeJS.ProcessEnv {
   return {
     ...process.env,
+    // The image's ENV first (Dockerfile, final stage: e.g. MALLOC_ARENA_MAX), as every container of it starts with.
+    ...imageRuntime(readDockerfile(fileURLToPath(new URL("../../Dockerfile", import.meta.url)))).env,
     NODE_ENV: "development",
     LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "info",
     PORT: String(o.port),

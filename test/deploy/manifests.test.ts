@@ -188,6 +188,8 @@ describe("k8s/ manifests", () => {
     const pod = find("Deployment").spec.template.spec;
     expect(user).toBe(`${pod.securityContext.runAsUser}:${pod.securityContext.runAsGroup}`);
     expect(df).toMatch(/^EXPOSE 3000$/m);
+    // Two malloc arenas (Dockerfile: why); the benchmarks' API process starts from the image's ENV too.
+    expect(df).toMatch(/^\s+MALLOC_ARENA_MAX=2$/m);
     expect(df).toMatch(
       /^CMD \["node", "--heap-growing-percent=50", "--max-semi-space-size=8", "--no-allocation-site-pretenuring", "dist\/index\.js"\]$/m,
     );
