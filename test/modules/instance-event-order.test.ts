@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { recordEvent } from "../../src/modules/instances/instance-state.js";
 import { orderedId } from "../../src/platform/ordered-id.js";
-import { buildUser, createTestContext, type TestContext } from "../helpers/app.js";
+import { buildFundedUser, createTestContext, plansBySlug, type TestContext } from "../helpers/app.js";
 
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -40,10 +40,9 @@ describe("an instance's timeline", () => {
   });
 
   it("returns events written in the same millisecond in the order they were written", async () => {
-    const u = await buildUser(ctx);
-    await ctx.container.services.ledger.post(ctx.container.db.prisma, { userId: u.id, type: "TOPUP", amount: 5000, reason: "test" });
-    const plan = await ctx.container.db.prisma.plan.findFirstOrThrow({ where: { slug: "starter", service: { slug: "n8n" } } });
-    const sub = await ctx.api.post("/api/subscriptions").set(u.auth).send({ planId: plan.id, instanceName: "ordered" });
+    const u = await buildFundedUser(ctx);
+    const plan = (await plansBySlug(ctx))["n8n/starter"];
+    const sub = await ctx.api.post("/api/subscriptions").set(u.auth).send({ planId: plan?.id, instanceName: "ordered" });
     expect(sub.status).toBe(201);
     const id = sub.body.instance.id as string;
     // Forty events with one timestamp (a time well after the instance's own events), written one by one.
