@@ -5,8 +5,8 @@
  * Rows ordered by a time column with the id as the tie-breaker (instance events and ledger entries:
  * `created_at, id`) keep the order they were written in even when two land in the same millisecond,
  * which random ids did not: an upgrade's UPGRADE_SNAPSHOT_READY and UPGRADE_STARTED, written one after
- * the other, came back in either order. Across processes ids of the same millisecond still sort by chance; those rows
- * were written concurrently anyway.
+ * the other, came back in either order. Across processes ids of the same millisecond still sort by
+ * chance; those rows were written concurrently anyway.
  *
  * Lowercase hex with the dashes at fixed places, so text comparison (PostgreSQL's, any collation that
  * orders digits before letters) is numeric order.
