@@ -24,7 +24,7 @@ RUN npm run build && npm prune --omit=dev
 FROM node:20-bookworm-slim AS runtime
 WORKDIR /app
 # MALLOC_ARENA_MAX=2: glibc gives each of the process's threads (V8's compiler and GC helpers, libuv's
-# pool) a malloc arena of its own, and keeps what they freed; two arenas in all held 13-20 MB less RSS
+# pool) a malloc arena of its own, and keeps what they freed; two arenas in all held 10-19 MB less RSS
 # under bench:api with the 10,000-instance fleet, at the same CPU per request (bench/RESULTS.md).
 ENV NODE_ENV=production \
     PORT=3000 \
