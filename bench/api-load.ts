@@ -49,6 +49,7 @@ import {
   cpuMeter,
   createBenchDatabase,
   machineLine,
+  median,
   percentile,
   runMain,
   serverArgv,
@@ -139,11 +140,6 @@ async function phase(workers: number, op: (i: number) => Promise<boolean>, meter
     genCpu: (gen.user + gen.system) / 1000 / n,
   };
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor((s.length - 1) / 2)] as number;
-};
 
 /** HISTORY_DAYS of health history of the (already seeded) fleet (bench/lib/health-history.ts). */
 async function seedHistory(pool: pg.Pool, prefix: string): Promise<{ ms: number; checks: number; sweeps: number }> {

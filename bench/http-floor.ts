@@ -15,7 +15,7 @@
  * "node,node-setprototype,express,served").
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { cpuMs, machineLine, npmScriptNodeArgs, runMain } from "./lib/common.js";
+import { cpuMs, machineLine, median, npmScriptNodeArgs, runMain } from "./lib/common.js";
 import { loadClient } from "./lib/http-load.js";
 import { stopChild } from "./lib/processes.js";
 
@@ -91,8 +91,6 @@ async function runOnce(variant: string): Promise<Round> {
     await stopChild(child);
   }
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)] as number;
 
 async function main(): Promise<void> {
   const results = new Map<string, Round[]>(VARIANTS.map((v) => [v, []]));

@@ -24,7 +24,7 @@ import { HealthService } from "../src/modules/health/health.service.js";
 import { compactInstanceCountsSql } from "../src/modules/health/health.sql.js";
 import { createDatabase, Prisma } from "../src/platform/db/index.js";
 import { migrate } from "../src/platform/db/migrator.js";
-import { createBenchDatabase, runMain } from "./lib/common.js";
+import { createBenchDatabase, median, runMain } from "./lib/common.js";
 import { seedHealthHistory } from "./lib/health-history.js";
 
 const FLEET = Number(process.env.BENCH_FLEET ?? 10_000);
@@ -112,8 +112,6 @@ async function explain(pool: pg.Pool, sql: Prisma.Sql): Promise<Explained> {
   }
   return out;
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)] as number;
 
 async function main(): Promise<void> {
   const kept = process.env.BENCH_DB_URL;

@@ -35,6 +35,11 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number;
 }
 
+/** The median of a benchmark's rounds (for an even count, the lower of the two middle values). */
+export function median(xs: number[]): number {
+  return [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)] as number;
+}
+
 /**
  * What the machine's cores allow at a measured CPU cost: units (requests, instances) per second were
  * every core busy with that work and nothing else. The benchmarks print it beside what they reached.

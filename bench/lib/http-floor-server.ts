@@ -34,7 +34,7 @@ if (variant === "node" || variant === "node-setprototype") {
   });
   server = variant === "express" ? http.createServer(app) : createHttpServer(app);
 } else {
-  throw new Error(`unknown variant ${variant}: node, express or served`);
+  throw new Error(`unknown variant ${variant}: node, node-setprototype, express or served`);
 }
 server.listen(0, "127.0.0.1", () => {
   process.stdout.write(`ready ${(server.address() as AddressInfo).port}\n`);
