@@ -143,6 +143,7 @@ describe("k8s/ manifests", () => {
       "--heap-growing-percent=50",
       "--max-semi-space-size=8",
       "--no-allocation-site-pretenuring",
+      "--liftoff-only",
       "dist/index.js",
     ]);
     // One argv for the server wherever it starts: the image's CMD, the Deployment and `npm run start:prod`.
@@ -191,7 +192,7 @@ describe("k8s/ manifests", () => {
     // Two malloc arenas (Dockerfile: why); the benchmarks' API process starts from the image's ENV too.
     expect(df).toMatch(/^\s+MALLOC_ARENA_MAX=2$/m);
     expect(df).toMatch(
-      /^CMD \["node", "--heap-growing-percent=50", "--max-semi-space-size=8", "--no-allocation-site-pretenuring", "dist\/index\.js"\]$/m,
+      /^CMD \["node", "--heap-growing-percent=50", "--max-semi-space-size=8", "--no-allocation-site-pretenuring", "--liftoff-only", "dist\/index\.js"\]$/m,
     );
     expect(df).toMatch(/npm ci/);
     expect(df).toMatch(/npm run build/);
