@@ -58,7 +58,28 @@ const BINARY_SUFFIXES = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"];
  * a nano is rounded up. Returns the input unchanged when it is not a quantity.
  */
 export function canonicalQuantity(q: unknown): unknown {
-  if (typeof q !== "string") return q;
+  return typeof q === "string" ? canonicalString(q) : q;
+}
+
+/**
+ * A pure function of its argument, remembered: the same quantities come back on every write (every pod
+ * of a template asks for the same "500m", every quota recount formats the same totals), and the exact
+ * arithmetic below is BigInt's. Bounded: past `MEMO_MAX` distinct arguments it starts over.
+ */
+const MEMO_MAX = 4096;
+function remembered<K, V>(fn: (k: K) => V): (k: K) => V {
+  const memo = new Map<K, V>();
+  return (k) => {
+    const hit = memo.get(k);
+    if (hit !== undefined) return hit;
+    const v = fn(k);
+    if (memo.size >= MEMO_MAX) memo.clear();
+    memo.set(k, v);
+    return v;
+  };
+}
+
+const canonicalString = remembered((q: string): string => {
   const m = QUANTITY_RE.exec(q.trim());
   if (!m) return q;
   const negative = m[1].startsWith("-");
@@ -100,11 +121,17 @@ export function canonicalQuantity(q: unknown): unknown {
     return `${sign}${nanos / f}${suffix}`;
   }
   return q;
-}
+});
 
 /** Formats a base-unit value (cores or bytes) canonically: binary when `bytes`, else decimal. */
 export function formatQuantity(value: number, bytes: boolean): string {
-  if (value === 0) return "0";
-  if (bytes && Number.isInteger(value)) return String(canonicalQuantity(`${value / 1024}Ki`)).replace(/^0Ki$/, "0");
-  return String(canonicalQuantity(`${Math.round(value * 1e9)}n`));
+  return bytes ? formatBytes(value) : formatDecimal(value);
 }
+
+const formatBytes = remembered((value: number): string => {
+  if (value === 0) return "0";
+  if (Number.isInteger(value)) return canonicalString(`${value / 1024}Ki`).replace(/^0Ki$/, "0");
+  return formatDecimal(value);
+});
+
+const formatDecimal = remembered((value: number): string => (value === 0 ? "0" : canonicalString(`${Math.round(value * 1e9)}n`)));

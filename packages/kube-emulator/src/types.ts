@@ -145,8 +145,16 @@ export class Rng {
 
 /** Kubernetes timestamps have second precision in metadata ("2024-01-01T00:00:00Z"). */
 export function k8sTime(ms: number): string {
-  return `${new Date(ms).toISOString().slice(0, 19)}Z`;
+  // Whole seconds, so every write within one second stamps the same string: formatted once per second.
+  const second = Math.floor(ms / 1000);
+  if (second !== lastSecond) {
+    lastTime = `${new Date(second * 1000).toISOString().slice(0, 19)}Z`;
+    lastSecond = second;
+  }
+  return lastTime;
 }
+let lastSecond = Number.NaN;
+let lastTime = "";
 
 export interface Logger {
   info(obj: unknown, msg?: string): void;
