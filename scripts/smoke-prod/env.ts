@@ -18,7 +18,7 @@ import { imageRuntime, readDockerfile } from "./dockerfile.js";
 /** The declared keys. Changing k8s/ or the Dockerfile without changing these fails the test. */
 export const DECLARED = {
   /** Dockerfile, final stage ENV. */
-  image: ["NODE_ENV", "PORT", "DATA_DIR", "MALLOC_ARENA_MAX"],
+  image: ["NODE_ENV", "PORT", "DATA_DIR", "MALLOC_ARENA_MAX", "MALLOC_MMAP_THRESHOLD_"],
   /** k8s/migrate-job.yaml, container env. */
   migrateJob: ["DATABASE_URL_FILE", "LOG_LEVEL"],
   /** k8s/configmap.yaml data (the Deployment's envFrom). */

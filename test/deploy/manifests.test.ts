@@ -189,8 +189,10 @@ describe("k8s/ manifests", () => {
     const pod = find("Deployment").spec.template.spec;
     expect(user).toBe(`${pod.securityContext.runAsUser}:${pod.securityContext.runAsGroup}`);
     expect(df).toMatch(/^EXPOSE 3000$/m);
-    // Two malloc arenas (Dockerfile: why); the benchmarks' API process starts from the image's ENV too.
-    expect(df).toMatch(/^\s+MALLOC_ARENA_MAX=2$/m);
+    // Two malloc arenas and a fixed mmap threshold (Dockerfile: why); the benchmarks' API process starts
+    // from the image's ENV too.
+    expect(df).toMatch(/^\s+MALLOC_ARENA_MAX=2 \\$/m);
+    expect(df).toMatch(/^\s+MALLOC_MMAP_THRESHOLD_=131072$/m);
     expect(df).toMatch(
       /^CMD \["node", "--heap-growing-percent=50", "--max-semi-space-size=8", "--no-allocation-site-pretenuring", "--liftoff-only", "dist\/index\.js"\]$/m,
     );
