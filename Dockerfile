@@ -28,8 +28,8 @@ WORKDIR /app
 # under bench:api with the 10,000-instance fleet, at the same CPU per request (bench/RESULTS.md).
 # MALLOC_MMAP_THRESHOLD_=131072: glibc's default threshold rises after a large block is freed (up to
 # 32 MB), so later large buffers stay in the heap and the heap's top is kept; fixed at 128 KB they are
-# mapped and unmapped: 5-6 MB less at the peak of bench:api's loops, the same CPU per request
-# (bench/RESULTS.md).
+# mapped and unmapped. Peak RSS under bench:api's loops 184-212 MB (median 207) against 212-215 (median
+# 213.5) in alternated runs, the same CPU per request (bench/RESULTS.md).
 ENV NODE_ENV=production \
     PORT=3000 \
     DATA_DIR=/tmp/minispod \
