@@ -18,16 +18,14 @@
  * afterwards. Settings: BENCH_ROUNDS (default 2).
  */
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { createDatabase, type Database } from "../src/platform/db/index.js";
 import { migrate } from "../src/platform/db/migrator.js";
 import { createBenchDatabase, machineLine, median, npmScriptNodeArgs, runMain } from "./lib/common.js";
+import { rssMb } from "./lib/processes.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const FLAG = "--liftoff-only";
-
-const rssMb = () => (Number(readFileSync("/proc/self/statm", "utf8").split(" ")[1]) * 4096) / 1e6;
 
 async function timed(fn: () => Promise<unknown>): Promise<number> {
   const t = performance.now();
@@ -43,7 +41,7 @@ async function prismaProbe(url: string): Promise<Probe> {
   const none = "00000000-0000-0000-0000-000000000000";
   try {
     const first = await timed(() => p.user.findMany({ take: 1 }));
-    const rssFirst = rssMb();
+    const rssFirst = rssMb(process.pid);
     const shapes = [
       () => p.instance.findMany({ take: 1, include: { service: true, plan: true } }),
       () => p.user.findUnique({ where: { id: none } }),
@@ -61,10 +59,10 @@ async function prismaProbe(url: string): Promise<Probe> {
     const repeated = await timed(async () => {
       for (let i = 0; i < repeats; i++) for (const s of shapes) await s();
     });
-    const rssAfter = rssMb();
+    const rssAfter = rssMb(process.pid);
     // V8 optimises WebAssembly on background threads: what stays resident once they are done.
     await new Promise((r) => setTimeout(r, 2000));
-    return { first, rssFirst, newShapes, rssAfter, rssSettled: rssMb(), perRepeat: repeated / (repeats * shapes.length) };
+    return { first, rssFirst, newShapes, rssAfter, rssSettled: rssMb(process.pid), perRepeat: repeated / (repeats * shapes.length) };
   } finally {
     await db.close();
   }
@@ -87,7 +85,7 @@ async function pgliteProbe(): Promise<Probe> {
     const scans = await timed(async () => {
       for (let i = 0; i < 20; i++) await d.prisma.$queryRawUnsafe("SELECT count(*)::int AS n, max(v) AS m FROM bench_t");
     });
-    return { ready, point, scans, rss: rssMb() };
+    return { ready, point, scans, rss: rssMb(process.pid) };
   } finally {
     await d.close();
   }
