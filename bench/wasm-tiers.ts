@@ -124,8 +124,21 @@ async function main(): Promise<void> {
         out.pglite.push(run(v.args, "pglite", benchDb.url));
       }
     }
-    const all = (xs: Probe[], k: string, digits = 0) => xs.map((x) => (x[k] as number).toFixed(digits)).join(", ");
-    const med = (xs: Probe[], k: string, digits = 0) => median(xs.map((x) => x[k] as number)).toFixed(digits);
+    // The table's columns: which probe, which value, its digits.
+    const columns: [label: string, probe: "prisma" | "pglite", key: string, digits: number][] = [
+      ["Prisma: first query ms", "prisma", "first", 0],
+      ["RSS after it MB", "prisma", "rssFirst", 0],
+      ["8 new shapes ms", "prisma", "newShapes", 0],
+      ["RSS after them MB", "prisma", "rssAfter", 0],
+      ["RSS 2 s later MB", "prisma", "rssSettled", 0],
+      ["each repeated query ms", "prisma", "perRepeat", 2],
+      ["PGlite: ready (open + migrate) ms", "pglite", "ready", 0],
+      ["2,000 point queries ms", "pglite", "point", 0],
+      ["20 scans of 20,000 rows ms", "pglite", "scans", 0],
+      ["PGlite process RSS MB", "pglite", "rss", 0],
+    ];
+    const cell = (xs: Probe[], key: string, digits: number) =>
+      `${xs.map((x) => (x[key] as number).toFixed(digits)).join(", ")} (${median(xs.map((x) => x[key] as number)).toFixed(digits)})`;
     const lines = [
       "## WebAssembly tiers: Prisma's query compiler and PGlite",
       "",
@@ -133,11 +146,11 @@ async function main(): Promise<void> {
       `- command: \`DATABASE_URL=... npm run bench:wasm\` (BENCH_ROUNDS=${ROUNDS}); shipped flags: \`${shipped.join(" ")}\``,
       "- each value: every round's, in order; the median in brackets",
       "",
-      "| node flags | Prisma: first query ms | RSS after it MB | 8 new shapes ms | RSS after them MB | RSS 2 s later MB | each repeated query ms | PGlite: ready (open + migrate) ms | 2,000 point queries ms | 20 scans of 20,000 rows ms | PGlite process RSS MB |",
-      "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+      `| node flags | ${columns.map(([label]) => label).join(" | ")} |`,
+      `| --- |${" --- |".repeat(columns.length)}`,
       ...variants.map((v) => {
-        const { prisma, pglite } = results.get(v.name) as { prisma: Probe[]; pglite: Probe[] };
-        return `| ${v.name} | ${all(prisma, "first")} (${med(prisma, "first")}) | ${all(prisma, "rssFirst")} (${med(prisma, "rssFirst")}) | ${all(prisma, "newShapes")} (${med(prisma, "newShapes")}) | ${all(prisma, "rssAfter")} (${med(prisma, "rssAfter")}) | ${all(prisma, "rssSettled")} (${med(prisma, "rssSettled")}) | ${all(prisma, "perRepeat", 2)} (${med(prisma, "perRepeat", 2)}) | ${all(pglite, "ready")} (${med(pglite, "ready")}) | ${all(pglite, "point")} (${med(pglite, "point")}) | ${all(pglite, "scans")} (${med(pglite, "scans")}) | ${all(pglite, "rss")} (${med(pglite, "rss")}) |`;
+        const probes = results.get(v.name) as { prisma: Probe[]; pglite: Probe[] };
+        return `| ${v.name} | ${columns.map(([, probe, key, digits]) => cell(probes[probe], key, digits)).join(" | ")} |`;
       }),
     ];
     process.stdout.write(`${lines.join("\n")}\n`);
