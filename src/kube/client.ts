@@ -1,4 +1,4 @@
-import { request as httpRequest, type IncomingMessage } from "node:http";
+import { type ClientRequest, request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { Readable } from "node:stream";
 import { KubeApiError, KubeConflictError, KubeError, KubeNotFoundError, KubeUnavailableError, toKubeError } from "./kube-errors.js";
@@ -199,15 +199,20 @@ function withQuery(path: string, query: Query | undefined): string {
   return qs ? `${path}?${qs}` : path;
 }
 
+/** The error a request timeout fails a call with (`toKubeError` maps a TimeoutError to a timeout). */
+function timeoutError(ms: number): Error {
+  const err = new Error(`request timed out after ${ms} ms`);
+  err.name = "TimeoutError";
+  return err;
+}
+
 /** Reject with an AbortError-like timeout if `promise` has not settled within `ms`. */
 function withDeadline<T>(promise: Promise<T>, ms: number, onLate?: (value: T) => void): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      const err = new Error(`request timed out after ${ms} ms`);
-      err.name = "TimeoutError";
-      reject(err);
+      reject(timeoutError(ms));
     }, ms);
     promise.then(
       (value) => {
@@ -221,6 +226,50 @@ function withDeadline<T>(promise: Promise<T>, ms: number, onLate?: (value: T) =>
       },
     );
   });
+}
+
+/**
+ * The request timeout of a call that reads its whole answer: when it fires it destroys the request (the
+ * call then fails with a timeout, or with the aborted response while its body was being read), and it
+ * is cleared as soon as the call is done. `AbortSignal.timeout` did the same, but its timer stays armed
+ * until it fires, seconds after the request ended, and then builds a DOMException and dispatches an
+ * abort event for a request long finished: with its listeners, ~4% of the control plane's CPU while
+ * provisioning (bench/RESULTS.md).
+ */
+class RequestDeadline {
+  private req: ClientRequest | undefined;
+  private expired: Error | undefined;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(ms: number) {
+    this.timer = setTimeout(() => {
+      this.expired = timeoutError(ms);
+      this.req?.destroy(this.expired);
+    }, ms);
+    // Like AbortSignal.timeout's: a pending call's socket keeps the process alive, not its timer.
+    this.timer.unref();
+  }
+
+  /** The request this deadline bounds; destroyed at once if the deadline passed before it was sent. */
+  bound(req: ClientRequest): void {
+    this.req = req;
+    if (this.expired) req.destroy(this.expired);
+  }
+
+  clear(): void {
+    clearTimeout(this.timer);
+    this.req = undefined;
+  }
+}
+
+/** Runs `fn` under a request deadline of `ms`, cleared when `fn` settles. */
+async function underDeadline<T>(ms: number, fn: (deadline: RequestDeadline) => Promise<T>): Promise<T> {
+  const deadline = new RequestDeadline(ms);
+  try {
+    return await fn(deadline);
+  } finally {
+    deadline.clear();
+  }
 }
 
 /** The whole body of a response, as text. */
@@ -302,7 +351,12 @@ export class KubeClient {
    * answer is read whole and thrown as a `KubeApiError` (mapped by `toKubeError`); a 2xx response is
    * handed back unread. A 401 drops cached credentials, so the next attempt fetches fresh ones.
    */
-  private async open(method: string, path: string, o: RequestOptions, signal?: AbortSignal): Promise<IncomingMessage> {
+  private async open(
+    method: string,
+    path: string,
+    o: RequestOptions,
+    bound: { signal: AbortSignal } | { deadline: RequestDeadline },
+  ): Promise<IncomingMessage> {
     const { agent, headers } = await this.kc.requestAuth();
     headers.accept = o.accept ?? "application/json";
     if (o.body !== undefined) {
@@ -310,7 +364,9 @@ export class KubeClient {
       headers["content-length"] = String(Buffer.byteLength(o.body));
     }
     const res = await new Promise<IncomingMessage>((resolve, reject) => {
+      const signal = "signal" in bound ? bound.signal : undefined;
       const req = this.send(this.server + withQuery(path, o.query), { method, headers, agent, ...(signal ? { signal } : {}) }, resolve);
+      if ("deadline" in bound) bound.deadline.bound(req);
       req.on("error", reject);
       req.end(o.body);
     });
@@ -327,7 +383,7 @@ export class KubeClient {
    * deadline is dropped, and a failure aborts the request.
    */
   private openStream(path: string, o: RequestOptions, controller: AbortController): Promise<IncomingMessage> {
-    return withDeadline(this.open("GET", path, o, controller.signal), this.requestTimeoutMs, (late) => late.destroy()).catch(
+    return withDeadline(this.open("GET", path, o, { signal: controller.signal }), this.requestTimeoutMs, (late) => late.destroy()).catch(
       (err: unknown) => {
         controller.abort();
         throw err;
@@ -336,11 +392,11 @@ export class KubeClient {
   }
 
   /** One request, its whole JSON answer parsed; the request timeout bounds all of it. */
-  private async requestJson<T>(method: string, path: string, o: RequestOptions = {}): Promise<T> {
-    const signal = AbortSignal.timeout(this.requestTimeoutMs);
-    const res = await this.open(method, path, o, signal);
-    const text = await readBody(res);
-    return (text ? JSON.parse(text) : {}) as T;
+  private requestJson<T>(method: string, path: string, o: RequestOptions = {}): Promise<T> {
+    return underDeadline(this.requestTimeoutMs, async (deadline) => {
+      const text = await readBody(await this.open(method, path, o, { deadline }));
+      return (text ? JSON.parse(text) : {}) as T;
+    });
   }
 
   /**
@@ -648,10 +704,9 @@ export class KubeClient {
       return this.call("logs", "Pod", operation, () => this.openStream(path, { query, accept }, new AbortController()));
     }
 
-    const text = await this.call("logs", "Pod", operation, async () => {
-      const signal = AbortSignal.timeout(this.requestTimeoutMs);
-      return readBody(await this.open("GET", path, { query, accept }, signal));
-    });
+    const text = await this.call("logs", "Pod", operation, () =>
+      underDeadline(this.requestTimeoutMs, async (deadline) => readBody(await this.open("GET", path, { query, accept }, { deadline }))),
+    );
     const lines = text.split("\n");
     if (lines.at(-1) === "") lines.pop();
     return lines;

@@ -160,8 +160,8 @@ function networkCode(err: unknown): string | undefined {
   for (let e: unknown = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
     const name = (e as { name?: unknown }).name;
     const type = (e as { type?: unknown }).type;
-    // node-fetch reports an aborted request (our per-request timeout) as AbortError / type "aborted";
-    // AbortSignal.timeout() itself surfaces as TimeoutError.
+    // An aborted request surfaces as AbortError (node-fetch: type "aborted"); the client's own request
+    // timeout (client.ts) fails a call with a TimeoutError.
     if (name === "AbortError" || name === "TimeoutError" || type === "aborted" || type === "request-timeout") return "ETIMEDOUT";
   }
   return undefined;
