@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config/index.js";
 import { KubeClient } from "../../src/kube/client.js";
 import { createKubeConfig } from "../../src/kube/kubeconfig.js";
+import { tokenKubeconfig } from "./helpers/kubeconfig.js";
 
 let server: http.Server;
 let connections = 0;
@@ -27,20 +28,10 @@ afterAll(async () => {
   await new Promise((r) => server.close(r));
 });
 
-function kubeconfigYaml(server: string): string {
-  return `apiVersion: v1
-kind: Config
-current-context: t
-clusters: [{name: t, cluster: {server: "${server}", insecure-skip-tls-verify: true}}]
-users: [{name: t, user: {token: abc}}]
-contexts: [{name: t, context: {cluster: t, user: t}}]
-`;
-}
-
 describe("keep-alive", () => {
   it("serves sequential API calls over one connection", async () => {
     const client = new KubeClient({
-      kubeConfig: createKubeConfig({ mode: "cluster", kubeconfigYaml: kubeconfigYaml(url) }),
+      kubeConfig: createKubeConfig({ mode: "cluster", kubeconfigYaml: tokenKubeconfig(url) }),
       requestTimeoutMs: loadConfig({}).kube.requestTimeoutMs,
     });
     connections = 0;

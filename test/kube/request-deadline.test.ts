@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest
 import { KubeClient } from "../../src/kube/client.js";
 import { KubeUnavailableError } from "../../src/kube/kube-errors.js";
 import { createKubeConfig } from "../../src/kube/kubeconfig.js";
+import { tokenKubeconfig } from "./helpers/kubeconfig.js";
 
 const VERSION = JSON.stringify({ major: "1", minor: "33", gitVersion: "v1.33.0", platform: "linux/amd64" });
 let server: http.Server;
@@ -35,15 +36,8 @@ afterEach(() => {
 });
 
 function client(requestTimeoutMs: number): KubeClient {
-  const kubeconfigYaml = `apiVersion: v1
-kind: Config
-current-context: t
-clusters: [{name: t, cluster: {server: "${url}"}}]
-users: [{name: t, user: {token: abc}}]
-contexts: [{name: t, context: {cluster: t, user: t}}]
-`;
   return new KubeClient({
-    kubeConfig: createKubeConfig({ mode: "cluster", kubeconfigYaml }),
+    kubeConfig: createKubeConfig({ mode: "cluster", kubeconfigYaml: tokenKubeconfig(url) }),
     requestTimeoutMs,
     retry: { maxAttempts: 1 },
   });
