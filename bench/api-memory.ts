@@ -23,7 +23,7 @@ import os from "node:os";
 import path from "node:path";
 import { newCredentialsKey } from "../src/platform/credentials-cipher.js";
 import { type AllocationSample, allocSamplerArgs, sampleAllocations } from "./lib/alloc.js";
-import { createBenchDatabase, runMain, serverArgv, serverNodeArgs } from "./lib/common.js";
+import { createBenchDatabase, runMain, serverArgv } from "./lib/common.js";
 import { benchServerEnv, freePort, rssMb, startEmulatorProcess, stopChild } from "./lib/processes.js";
 
 const SERVER = process.env.BENCH_SERVER ?? "tsx";
@@ -228,7 +228,7 @@ async function main(): Promise<void> {
     }
     process.stdout.write(
       [
-        `## API memory, ${FLEET} instances (node ${serverNodeArgs(SERVER).join(" ")}${extraArgs.length ? ` ${extraArgs.join(" ")}` : ""})`,
+        `## API memory, ${FLEET} instances (node ${serverArgv(SERVER, extraArgs).join(" ")})`,
         "",
         "| step | RSS MB | heap used MB | heap total MB | external MB | heap spaces used MB | RSS by mapping MB |",
         "| --- | --- | --- | --- | --- | --- | --- |",

@@ -42,8 +42,8 @@ export async function stopChild(child: ChildProcess): Promise<void> {
 /**
  * The environment of a benchmark's API process: the image's ENV (Dockerfile), then development mode
  * (the emulator's kubeconfig is plain http, allowed outside production), cluster mode against that
- * emulator, PostgreSQL, and no scheduled health sweep during a measurement (a benchmark runs one by hand when it needs one); the reconciler,
- * renewal and backup loops run as configured by default.
+ * emulator, PostgreSQL, and no scheduled health sweep during a measurement (a benchmark runs one by
+ * hand when it needs one); the reconciler, renewal and backup loops run as configured by default.
  */
 export function benchServerEnv(o: {
   port: number;

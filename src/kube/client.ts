@@ -233,7 +233,7 @@ function withDeadline<T>(promise: Promise<T>, ms: number, onLate?: (value: T) =>
  * call then fails with a timeout, or with the aborted response while its body was being read), and it
  * is cleared as soon as the call is done. `AbortSignal.timeout` did the same, but its timer stays armed
  * until it fires, seconds after the request ended, and then builds a DOMException and dispatches an
- * abort event for a request long finished: with its listeners, ~4% of the control plane's CPU while
+ * abort event for a request long finished: with its listeners, ~3.3% of the control plane's CPU while
  * provisioning (bench/RESULTS.md).
  */
 class RequestDeadline {
