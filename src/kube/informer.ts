@@ -70,12 +70,28 @@ export interface CacheView<T> {
 }
 
 /**
+ * A namespace's objects of one kind while there are few of them: names and values alternating in an
+ * array exactly as long as they need. A user's namespace holds a handful of each kind, and V8's
+ * smallest Map table costs about three times such an array (capacity 4: ~180 bytes against ~60 for one
+ * object; ~520 against ~210 for ten), once per kind and namespace.
+ */
+type Pairs = readonly unknown[];
+/** Past this many objects a namespace's table becomes a Map (a scan of 16 names is still cheap). */
+const MAX_PAIRS = 16;
+
+function pairIndex(pairs: Pairs, name: string): number {
+  for (let i = 0; i < pairs.length; i += 2) if (pairs[i] === name) return i;
+  return -1;
+}
+
+/**
  * The cache: objects by namespace, then by name — no "namespace/name" key string per object (with
- * 10,000 objects those keys cost more than a small projection). A namespace left empty is dropped.
+ * 10,000 objects those keys cost more than a small projection). A namespace's few objects are kept
+ * as pairs in one array, its many in a Map (see `Pairs`). A namespace left empty is dropped.
  * Also how a reader keeps a LIST's items when no informer is synced (kube-fleet-reader.ts).
  */
 export class ObjectStore<T> implements CacheView<T> {
-  private readonly byNamespace = new Map<string, Map<string, T>>();
+  private readonly byNamespace = new Map<string, Pairs | Map<string, T>>();
   private count = 0;
 
   get size(): number {
@@ -83,33 +99,70 @@ export class ObjectStore<T> implements CacheView<T> {
   }
 
   get(namespace: string, name: string): T | undefined {
-    return this.byNamespace.get(namespace)?.get(name);
+    const names = this.byNamespace.get(namespace);
+    if (names === undefined) return undefined;
+    if (names instanceof Map) return names.get(name);
+    const i = pairIndex(names, name);
+    return i < 0 ? undefined : (names[i + 1] as T);
   }
 
   set(m: ObjectMeta | undefined, value: T): void {
     const namespace = m?.namespace ?? "";
     const name = m?.name ?? "";
-    let names = this.byNamespace.get(namespace);
-    if (!names) {
-      names = new Map();
-      // The pool's copy: the one the cached projections hold too (string-pool.ts).
-      this.byNamespace.set(cachedMetadataStrings.intern(namespace), names);
+    const names = this.byNamespace.get(namespace);
+    if (names === undefined) {
+      // The pool's copy of the namespace: the one the cached projections hold too (string-pool.ts).
+      this.byNamespace.set(cachedMetadataStrings.intern(namespace), [name, value]);
+      this.count++;
+      return;
     }
-    const before = names.size;
-    names.set(name, value);
-    this.count += names.size - before;
+    if (names instanceof Map) {
+      const before = names.size;
+      names.set(name, value);
+      this.count += names.size - before;
+      return;
+    }
+    const i = pairIndex(names, name);
+    if (i >= 0) {
+      (names as unknown[])[i + 1] = value;
+      return;
+    }
+    this.count++;
+    if (names.length < 2 * MAX_PAIRS) {
+      // concat allocates exactly the new length (push would leave spare capacity in every array).
+      this.byNamespace.set(namespace, names.concat([name, value]));
+      return;
+    }
+    const map = new Map<string, T>();
+    for (let j = 0; j < names.length; j += 2) map.set(names[j] as string, names[j + 1] as T);
+    map.set(name, value);
+    this.byNamespace.set(namespace, map);
   }
 
   delete(m: ObjectMeta | undefined): void {
     const namespace = m?.namespace ?? "";
+    const name = m?.name ?? "";
     const names = this.byNamespace.get(namespace);
-    if (!names?.delete(m?.name ?? "")) return;
+    if (names === undefined) return;
+    let left: number;
+    if (names instanceof Map) {
+      if (!names.delete(name)) return;
+      left = names.size;
+    } else {
+      const i = pairIndex(names, name);
+      if (i < 0) return;
+      left = names.length / 2 - 1;
+      if (left > 0) this.byNamespace.set(namespace, names.slice(0, i).concat(names.slice(i + 2)));
+    }
     this.count--;
-    if (names.size === 0) this.byNamespace.delete(namespace);
+    if (left === 0) this.byNamespace.delete(namespace);
   }
 
   *values(): IterableIterator<T> {
-    for (const names of this.byNamespace.values()) yield* names.values();
+    for (const names of this.byNamespace.values()) {
+      if (names instanceof Map) yield* names.values();
+      else for (let i = 1; i < names.length; i += 2) yield names[i] as T;
+    }
   }
 }
 
