@@ -8,7 +8,8 @@
  *   DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres npx tsx bench/api-memory.ts            # tsx, as npm start
  *   npm run build && DATABASE_URL=... BENCH_SERVER=dist npx tsx bench/api-memory.ts                    # node dist/index.js
  *
- * Settings: BENCH_SERVER (tsx | dist), BENCH_FLEET (default 10000), BENCH_SWEEPS (more sweeps after the
+ * Settings: BENCH_SERVER (tsx | dist), BENCH_FLEET (default 10000), BENCH_PER_NAMESPACE (instances per
+ * namespace, one user each; default 10, 1 for a fleet of single-instance users), BENCH_SWEEPS (more sweeps after the
  * first, default 3), BENCH_RESTART=1 (restart the API once the fleet is seeded, so that its informers LIST
  * the whole fleet, as when production starts), BENCH_SERVER_NODE_ARGS (extra node flags for the API, e.g.
  * "--heapsnapshot-signal=SIGUSR2"), BENCH_HEAPSNAPSHOT=1 (send SIGUSR2 after the first sweep and wait for
@@ -28,6 +29,8 @@ import { benchServerEnv, freePort, rssMb, startEmulatorProcess, stopChild } from
 
 const SERVER = process.env.BENCH_SERVER ?? "tsx";
 const FLEET = Number(process.env.BENCH_FLEET ?? 10_000);
+/** Instances per namespace (one user each): 10 by default; 1 is the shape of a fleet of single-instance users. */
+const PER_NAMESPACE = Number(process.env.BENCH_PER_NAMESPACE ?? 10);
 const SWEEPS = Number(process.env.BENCH_SWEEPS ?? 3);
 /** BENCH_RESTART=1: restart the API once the fleet is seeded (its informers then LIST the whole fleet). */
 const RESTART = Boolean(process.env.BENCH_RESTART);
@@ -145,8 +148,11 @@ async function main(): Promise<void> {
         })
       ).json()) as { accessToken: string }
     ).accessToken;
-    const seeded = await ask({ type: "seed", dbUrl: db.url, count: FLEET, prefix: "fleet-", credentialsKey }, "seeded");
-    progress(`fleet of ${seeded.instances} seeded in ${(seeded.ms / 1000).toFixed(1)} s`);
+    const seeded = await ask(
+      { type: "seed", dbUrl: db.url, count: FLEET, prefix: "fleet-", credentialsKey, perNamespace: PER_NAMESPACE },
+      "seeded",
+    );
+    progress(`fleet of ${seeded.instances} in ${seeded.namespaces} namespaces seeded in ${(seeded.ms / 1000).toFixed(1)} s`);
     await new Promise((r) => setTimeout(r, 5000));
     await report("fleet seeded (+5 s)");
     if (RESTART) {
@@ -228,7 +234,7 @@ async function main(): Promise<void> {
     }
     process.stdout.write(
       [
-        `## API memory, ${FLEET} instances (node ${serverArgv(SERVER, extraArgs).join(" ")})`,
+        `## API memory, ${FLEET} instances, ${PER_NAMESPACE} per namespace (node ${serverArgv(SERVER, extraArgs).join(" ")})`,
         "",
         "| step | RSS MB | heap used MB | heap total MB | external MB | heap spaces used MB | RSS by mapping MB |",
         "| --- | --- | --- | --- | --- | --- | --- |",

@@ -8,7 +8,7 @@
  *
  * Messages (process.send), each answered with one message of the same type (or {type: "error"}):
  *   started by itself                -> {type: "ready", url}
- *   {type: "seed", dbUrl, count, prefix, credentialsKey}
+ *   {type: "seed", dbUrl, count, prefix, credentialsKey, perNamespace?}
  *        N converged instances in the database and their objects here (bench/lib/health-fleet.ts), and a
  *        credentials row per instance (so the reconciler's adoption pass has nothing to read); the fleet
  *        users' tenant baselines are recorded as applied by seedHealthFleet (the tenant sync applies nothing)
@@ -26,7 +26,7 @@ import { createDatabase } from "../../src/platform/db/index.js";
 import { seedHealthFleet } from "./health-fleet.js";
 
 export type EmulatorRequest =
-  | { type: "seed"; dbUrl: string; count: number; prefix: string; credentialsKey: string }
+  | { type: "seed"; dbUrl: string; count: number; prefix: string; credentialsKey: string; perNamespace?: number }
   | { type: "counts" }
   | { type: "reset" };
 export type EmulatorReply =
@@ -42,7 +42,7 @@ async function seed(m: Extract<EmulatorRequest, { type: "seed" }>, emulator: Kub
   const t0 = performance.now();
   const db = await createDatabase({ url: m.dbUrl, poolSize: 10 });
   try {
-    const fleet = await seedHealthFleet(db.prisma, emulator, m.count, { prefix: m.prefix });
+    const fleet = await seedHealthFleet(db.prisma, emulator, m.count, { prefix: m.prefix, perNamespace: m.perNamespace });
     const store = new InstanceCredentialsStore(db.prisma, new CredentialsCipher(m.credentialsKey));
     let next = 0;
     await Promise.all(

@@ -5,7 +5,7 @@
  * would, every other object an instance owns (ConfigMap, Secret, PVC, Service, Ingress) and each
  * namespace's tenant baseline (ServiceAccount, ResourceQuota, LimitRange, NetworkPolicies) — with
  * the applied-fields hashes recorded on the rows, so the sweep checks every kind for drift.
- * Ten instances per namespace.
+ * Ten instances per namespace unless `perNamespace` says otherwise.
  */
 import { randomUUID } from "node:crypto";
 import type { KubeEmulator } from "@minispod/kube-emulator";
