@@ -108,7 +108,8 @@ export class ObjectStore<T> implements CacheView<T> {
 
   set(m: ObjectMeta | undefined, value: T): void {
     const namespace = m?.namespace ?? "";
-    const name = m?.name ?? "";
+    // The pool's copy when the projection pooled the name (a tenant baseline's, repeated in every namespace).
+    const name = cachedMetadataStrings.shared(m?.name ?? "");
     const names = this.byNamespace.get(namespace);
     if (names === undefined) {
       // The pool's copy of the namespace: the one the cached projections hold too (string-pool.ts).

@@ -5,8 +5,9 @@
  * the same (managedFields list field paths, not values). With 10,000 instances that is tens of
  * thousands of equal strings. `intern` hands back the pool's copy, so equal values share one string.
  *
- * Only for values that repeat (namespaces, instance ids, hashes, components): a unique value (a
- * resourceVersion, an object's own name) would cost a pool entry and share nothing. Bounded: past
+ * Only for values that repeat (namespaces, instance ids, hashes, components, the tenant baseline's
+ * object names): a unique value (a resourceVersion, an instance object's name) would cost a pool entry
+ * and share nothing; `shared` looks a value up without adding it. Bounded: past
  * `max` distinct values the pool starts over (the strings stay with the objects that hold them; later
  * values are shared again from then on), so values of deleted namespaces and instances cannot
  * accumulate without limit.
@@ -26,6 +27,11 @@ export class StringPool {
     if (this.pool.size >= this.max) this.pool.clear();
     this.pool.set(value, value);
     return value;
+  }
+
+  /** The pool's copy of a value if it holds one, else the value itself: a lookup that adds nothing. */
+  shared(value: string): string {
+    return this.pool.get(value) ?? value;
   }
 
   /** `intern` for an optional value. */

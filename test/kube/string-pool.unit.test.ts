@@ -25,6 +25,14 @@ describe("StringPool", () => {
     expect(pool.size).toBe(1);
   });
 
+  it("looks a value up with shared() without adding it", () => {
+    const pool = new StringPool(10);
+    pool.intern("default-deny");
+    expect(pool.shared(["default", "deny"].join("-"))).toBe("default-deny");
+    expect(pool.shared("app-1-config")).toBe("app-1-config");
+    expect(pool.size).toBe(1);
+  });
+
   it("starts over past its bound instead of growing", () => {
     const pool = new StringPool(3);
     for (const v of ["a", "b", "c"]) pool.intern(v);

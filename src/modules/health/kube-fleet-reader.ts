@@ -99,8 +99,10 @@ abstract class OwnedFields {
     const labels = meta?.labels;
     // Repeated by every object of a namespace or an instance: one shared copy each (string-pool.ts).
     this.namespace = cachedMetadataStrings.intern(meta?.namespace ?? "");
-    this.name = meta?.name ?? "";
     this.instanceId = cachedMetadataStrings.internOptional(labels?.[LABELS.instanceId]);
+    // An instance's objects have names of their own; the tenant baseline's (no instance id) repeat in
+    // every namespace, so they are pooled too (and the store keys them by the pooled copy).
+    this.name = this.instanceId === undefined ? cachedMetadataStrings.intern(meta?.name ?? "") : (meta?.name ?? "");
     this.component = cachedMetadataStrings.internOptional(labels?.[LABELS.component]);
     this.resourceVersion = meta?.resourceVersion;
     this.terminating = Boolean(meta?.deletionTimestamp);
