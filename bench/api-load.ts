@@ -35,7 +35,8 @@
  *   BENCH_IDLE_SECONDS  seconds of no load before the rounds, to measure the background loops' CPU (default 5)
  *   BENCH_ALLOC=1       the API's allocations per request, in all and promoted to the old generation, with
  *                       their sites (V8's sampling heap profiler over the API phases of rounds 1 and 2)
- * The server's RSS (VmRSS from /proc) is sampled every 100 ms while the loops run; the peak is printed.
+ * The server's RSS (VmRSS from /proc) is sampled every 100 ms while the loops run; the peak is printed, in all
+ * and per phase.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
@@ -404,8 +405,13 @@ async function measure(
     const startRss = rssMb(server.pid as number);
     const startHeap = await heapMb(base);
     let peakRss = 0;
+    /** Which phase the sampler sees: an endpoint's API phase, its raw phase (the API idle), or the idle floor. */
+    let phaseNow = "the idle seconds";
+    const peakByPhase = new Map<string, number>();
     const sampler = setInterval(() => {
-      peakRss = Math.max(peakRss, rssMb(server.pid as number));
+      const rss = rssMb(server.pid as number);
+      peakRss = Math.max(peakRss, rss);
+      peakByPhase.set(phaseNow, Math.max(peakByPhase.get(phaseNow) ?? 0, rss));
     }, 100);
     const loads: string[] = [];
     const meter = cpuMeter(server.pid as number, raw);
@@ -426,6 +432,7 @@ async function measure(
         const entry = measured.get(sc.name) ?? { api: [], raw: [] };
         measured.set(sc.name, entry);
         const before = await runtimeProbe(base);
+        phaseNow = sc.name;
         const run = () => phase(sc.workers, sc.api, meter);
         let api: PhaseResult;
         if (ALLOC && r < 2) {
@@ -441,6 +448,7 @@ async function measure(
         runtime.set(sc.name, rt);
         const gc = (kind: string) => ((after.gcMs[kind] ?? 0) - (before.gcMs[kind] ?? 0)) / SECONDS;
         rt.push({ lagMaxMs: after.lagMaxMs, minor: gc("minor"), major: gc("major"), incremental: gc("incremental") });
+        phaseNow = "raw phases (the API idle)";
         if (sc.raw) entry.raw.push(await phase(sc.workers, sc.raw.op, meter));
       }
     }
@@ -491,6 +499,7 @@ async function measure(
         `- converged before measuring: one health sweep through the API (POST /api/admin/health/check, ${(sweepMs / 1000).toFixed(1)} s) found ${results.length} instances, none with missing or drifted objects, ${check.repaired.length} repairs requested`,
         `- cluster calls during the measurement: the API's (minispod_kube_api_calls_total by verb) ${fmtCounts(apiCalls)}; writes (apply/create/update/patch/delete) ${applies.reduce((n, [, v]) => n + v, 0)}; served by the emulator ${fmtCounts(emulatorCalls)}`,
         `- API server (its process only) peak RSS while the loops ran: ${peakRss.toFixed(0)} MB (${startRss.toFixed(0)} MB when they started, right after the convergence sweep; ${endRss.toFixed(0)} MB at the end); its V8 heap (/metrics: nodejs_heap_size_used_bytes of nodejs_heap_size_total_bytes, garbage not yet collected included) ${startHeap.used.toFixed(0)} of ${startHeap.total.toFixed(0)} MB when they started, ${endHeap.used.toFixed(0)} of ${endHeap.total.toFixed(0)} MB at the end`,
+        `- the API's peak RSS by phase (MB, over all rounds): ${[...peakByPhase].map(([name, mb]) => `${name} ${mb.toFixed(0)}`).join("; ")}`,
         `- with no requests at all (${IDLE_SECONDS} s before the rounds) the API process used ${(idle.apiMs / IDLE_SECONDS).toFixed(0)} ms of CPU per second and the bench database's backends ${(idle.dbMs / IDLE_SECONDS).toFixed(0)} ms/s: the background loops, included in the CPU ms/req columns below`,
         "- CPU ms/req: CPU time (user + system, /proc) of the API process, and of the PostgreSQL backends of the bench database, per request in the phase — the cost of a request, which a busy machine does not change the way it changes req/s",
         `- req/s the cores allow: ${os.availableParallelism()} cores × 1000 / (API + its DB + generator CPU ms per request), were they busy with nothing else; in brackets the share of it the phase reached`,
