@@ -480,7 +480,12 @@ async function measure(
       // The req/s the machine's cores allow at this CPU per request (API, its database and the load
       // generator, all on this machine), and how much of it the phase reached.
       const ceiling = coresAllow(cpuApi + cpuApiDb + m(e.api, "genCpu"));
-      const allowed = Number.isFinite(ceiling) ? `${ceiling.toFixed(0)} (${((100 * apiRps) / ceiling).toFixed(0)}%)` : "-";
+      // And what the API's one JavaScript thread allows at its CPU per request, whatever the cores: its
+      // process's CPU includes V8's helper threads, so this is a lower bound of that ceiling.
+      const oneThread = cpuApi > 0 ? 1000 / cpuApi : Number.NaN;
+      const allowed = Number.isFinite(ceiling)
+        ? `${ceiling.toFixed(0)} (${((100 * apiRps) / ceiling).toFixed(0)}%); ${Number.isFinite(oneThread) ? oneThread.toFixed(0) : "-"}`
+        : "-";
       return `| ${sc.name} | ${sc.workers} | ${apiRps.toFixed(0)} | ${f1(m(e.api, "p50"))} | ${f1(m(e.api, "p99"))} | ${e.raw.length ? rawRps.toFixed(0) : "-"} | ${e.raw.length ? f1(m(e.raw, "p50")) : "-"} | ${e.raw.length ? f1(m(e.raw, "p99")) : "-"} | ${ratios.length ? `${median(ratios).toFixed(2)}x` : "-"} | ${f2(cpuApi)} | ${f2(cpuApiDb)} | ${f2(cpuRaw)} | ${gen} | ${allowed} | ${errs} |`;
     });
     const cmd =
@@ -502,9 +507,9 @@ async function measure(
         `- the API's peak RSS by phase (MB, over all rounds): ${[...peakByPhase].map(([name, mb]) => `${name} ${mb.toFixed(0)}`).join("; ")}`,
         `- with no requests at all (${IDLE_SECONDS} s before the rounds) the API process used ${(idle.apiMs / IDLE_SECONDS).toFixed(0)} ms of CPU per second and the bench database's backends ${(idle.dbMs / IDLE_SECONDS).toFixed(0)} ms/s: the background loops, included in the CPU ms/req columns below`,
         "- CPU ms/req: CPU time (user + system, /proc) of the API process, and of the PostgreSQL backends of the bench database, per request in the phase — the cost of a request, which a busy machine does not change the way it changes req/s",
-        `- req/s the cores allow: ${os.availableParallelism()} cores × 1000 / (API + its DB + generator CPU ms per request), were they busy with nothing else; in brackets the share of it the phase reached`,
+        `- req/s the cores allow: ${os.availableParallelism()} cores × 1000 / (API + its DB + generator CPU ms per request), were they busy with nothing else; in brackets the share of it the phase reached; after the semicolon, 1000 / API CPU ms per request: what the API's one JavaScript thread allows at that cost (at least; the process's CPU includes V8's helper threads)`,
         "",
-        "| request | workers | API req/s | API p50 ms | API p99 ms | raw q/s | raw p50 ms | raw p99 ms | raw/API | API CPU ms/req | its DB CPU ms/req | raw DB CPU ms/q | generator CPU ms/req (API / raw) | API req/s the cores allow (reached) | errors |",
+        "| request | workers | API req/s | API p50 ms | API p99 ms | raw q/s | raw p50 ms | raw p99 ms | raw/API | API CPU ms/req | its DB CPU ms/req | raw DB CPU ms/q | generator CPU ms/req (API / raw) | API req/s the cores allow (reached); one API thread | errors |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         ...rows,
         "",
