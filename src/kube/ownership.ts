@@ -103,6 +103,23 @@ export function compareResourceVersions(a: string | undefined, b: string | undef
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/**
+ * A resourceVersion as a cache keeps it: a number when it is a decimal integer written canonically and
+ * within JavaScript's exact range (every etcd revision is), so that tens of thousands of cached objects
+ * do not each hold a string of their own; anything else as it came. `resourceVersionText` gives back
+ * the exact string.
+ */
+export function compactResourceVersion(rv: string | undefined): string | number | undefined {
+  if (rv === undefined) return undefined;
+  const n = Number(rv);
+  return Number.isSafeInteger(n) && n >= 0 && String(n) === rv ? n : rv;
+}
+
+/** The string a `compactResourceVersion` value came from. */
+export function resourceVersionText(v: string | number | undefined): string | undefined {
+  return typeof v === "number" ? String(v) : v;
+}
+
 /** The resourceVersion an `appliedStamp` recorded ("" when none). */
 export function stampResourceVersion(stamp: string): string {
   const space = stamp.indexOf(" ");

@@ -4,7 +4,7 @@
  * "behind" — never drift, never missing.
  */
 import { describe, expect, it } from "vitest";
-import { compareResourceVersions, judgeAbsent, judgeStamp } from "../../src/kube/ownership.js";
+import { compactResourceVersion, compareResourceVersions, judgeAbsent, judgeStamp, resourceVersionText } from "../../src/kube/ownership.js";
 
 const observed = (resourceVersion: string | undefined, hash: string) => ({ resourceVersion, appliedHash: () => hash });
 
@@ -15,6 +15,20 @@ describe("judgeStamp / judgeAbsent", () => {
     expect(compareResourceVersions("12345678901234567890", "9")).toBeGreaterThan(0);
     expect(compareResourceVersions("abc", "10")).toBeUndefined();
     expect(compareResourceVersions(undefined, "10")).toBeUndefined();
+  });
+
+  it("keeps a canonical integer resourceVersion as a number and gives back exactly the string it came from", () => {
+    expect(compactResourceVersion("123456")).toBe(123456);
+    expect(compactResourceVersion("0")).toBe(0);
+    expect(compactResourceVersion("9007199254740991")).toBe(9007199254740991);
+    // Anything a number would not give back as written stays a string.
+    for (const rv of ["", "0123", "1e3", "0x10", " 12", "-5", "9007199254740993", "12345678901234567890", "abc", "1.5"]) {
+      expect(compactResourceVersion(rv)).toBe(rv);
+    }
+    expect(compactResourceVersion(undefined)).toBeUndefined();
+    for (const rv of ["123456", "0", "9007199254740991", "0123", "9007199254740993", "abc", "", undefined]) {
+      expect(resourceVersionText(compactResourceVersion(rv))).toBe(rv);
+    }
   });
 
   it("holds when the observed object is the one we applied, or carries the same fields since", () => {

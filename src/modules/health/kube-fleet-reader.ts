@@ -23,11 +23,13 @@ import type { KnownKind, KubeClient, PodUsage } from "../../kube/client.js";
 import { type CacheView, Informer, type InformerLogger, ObjectStore } from "../../kube/informer.js";
 import {
   appliedFieldsHash,
+  compactResourceVersion,
   compareResourceVersions,
   judgeAbsent,
   judgeStamp,
   otherWriters,
   objectKeyKind,
+  resourceVersionText,
   type StampVerdict,
 } from "../../kube/ownership.js";
 import { type PodSummary, summarizePod, summarizePodSummaries } from "../../kube/status.js";
@@ -91,7 +93,8 @@ abstract class OwnedFields {
   readonly name: string;
   readonly instanceId: string | undefined;
   readonly component: string | undefined;
-  readonly resourceVersion: string | undefined;
+  /** Kept as a number when it is one (`compactResourceVersion`): no string per cached object. */
+  private readonly rv: string | number | undefined;
   readonly terminating: boolean;
   readonly desiredReplicas: number | undefined;
 
@@ -104,9 +107,13 @@ abstract class OwnedFields {
     // every namespace, so they are pooled too (and the store keys them by the pooled copy).
     this.name = this.instanceId === undefined ? cachedMetadataStrings.intern(meta?.name ?? "") : (meta?.name ?? "");
     this.component = cachedMetadataStrings.internOptional(labels?.[LABELS.component]);
-    this.resourceVersion = meta?.resourceVersion;
+    this.rv = compactResourceVersion(meta?.resourceVersion);
     this.terminating = Boolean(meta?.deletionTimestamp);
     this.desiredReplicas = desiredReplicas;
+  }
+
+  get resourceVersion(): string | undefined {
+    return resourceVersionText(this.rv);
   }
 
   abstract appliedHash(): string;
