@@ -29,6 +29,7 @@
  *   BENCH_INSTANCES     the user's instances, provisioned through the API (default 20)
  *   BENCH_FLEET         other instances for the admin health endpoints, seeded converged (rows by SQL,
  *                       objects in the emulator's store; default 10000)
+ *   BENCH_PER_NAMESPACE fleet instances per namespace, one user each (default 10; 1: single-instance users)
  *   BENCH_HISTORY_DAYS / BENCH_SWEEPS_PER_DAY  health history of that fleet: one sweep (a health check of
  *                       every fleet instance, one INSERT like the sweeper's) every 24/N hours (default 30 / 4)
  *   BENCH_ONLY          comma-separated scenario names to run (default all)
@@ -70,6 +71,8 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const INSTANCES = Number(process.env.BENCH_INSTANCES ?? 20);
 const FLEET = Number(process.env.BENCH_FLEET ?? 10_000);
+/** Fleet instances per namespace (one user each): 10 by default; 1 is a fleet of single-instance users. */
+const PER_NAMESPACE = Number(process.env.BENCH_PER_NAMESPACE ?? 10);
 const HISTORY_DAYS = Number(process.env.BENCH_HISTORY_DAYS ?? 30);
 const SWEEPS_PER_DAY = Number(process.env.BENCH_SWEEPS_PER_DAY ?? 4);
 const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 5);
@@ -303,7 +306,10 @@ async function measure(
       await new Promise((r) => setTimeout(r, 100));
     }
     progress(`${INSTANCES} instances RUNNING; seeding the fleet`);
-    const fleet = await ask({ type: "seed", dbUrl, count: FLEET, prefix: FLEET_PREFIX, credentialsKey }, "seeded");
+    const fleet = await ask(
+      { type: "seed", dbUrl, count: FLEET, prefix: FLEET_PREFIX, credentialsKey, perNamespace: PER_NAMESPACE },
+      "seeded",
+    );
     progress(
       `fleet seeded in ${(fleet.ms / 1000).toFixed(1)} s (${fleet.instances} instances, ${fleet.namespaces} namespaces); seeding its history`,
     );
