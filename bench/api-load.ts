@@ -71,8 +71,8 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const INSTANCES = Number(process.env.BENCH_INSTANCES ?? 20);
 const FLEET = Number(process.env.BENCH_FLEET ?? 10_000);
-/** Fleet instances per namespace (one user each): 10 by default; 1 is a fleet of single-instance users. */
-const PER_NAMESPACE = Number(process.env.BENCH_PER_NAMESPACE ?? 10);
+/** Fleet instances per namespace (one user each); unset: the fleet's default (bench/lib/health-fleet.ts, 10). */
+const PER_NAMESPACE = process.env.BENCH_PER_NAMESPACE ? Number(process.env.BENCH_PER_NAMESPACE) : undefined;
 const HISTORY_DAYS = Number(process.env.BENCH_HISTORY_DAYS ?? 30);
 const SWEEPS_PER_DAY = Number(process.env.BENCH_SWEEPS_PER_DAY ?? 4);
 const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 5);

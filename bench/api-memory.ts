@@ -29,8 +29,8 @@ import { benchServerEnv, freePort, rssMb, startEmulatorProcess, stopChild } from
 
 const SERVER = process.env.BENCH_SERVER ?? "tsx";
 const FLEET = Number(process.env.BENCH_FLEET ?? 10_000);
-/** Instances per namespace (one user each): 10 by default; 1 is the shape of a fleet of single-instance users. */
-const PER_NAMESPACE = Number(process.env.BENCH_PER_NAMESPACE ?? 10);
+/** Instances per namespace (one user each); unset: the fleet's default (bench/lib/health-fleet.ts, 10). */
+const PER_NAMESPACE = process.env.BENCH_PER_NAMESPACE ? Number(process.env.BENCH_PER_NAMESPACE) : undefined;
 const SWEEPS = Number(process.env.BENCH_SWEEPS ?? 3);
 /** BENCH_RESTART=1: restart the API once the fleet is seeded (its informers then LIST the whole fleet). */
 const RESTART = Boolean(process.env.BENCH_RESTART);
@@ -127,6 +127,8 @@ async function main(): Promise<void> {
     server = await start();
     let pid = server.pid as number;
     const rows: string[] = [];
+    /** "N instances in M namespaces", once the fleet is seeded. */
+    let fleetShape = `${FLEET} instances`;
     const report = async (step: string) => {
       const h = await heapMb(base);
       const line = `| ${step} | ${rssMb(pid).toFixed(0)} | ${h.heap_size_used ?? "-"} | ${h.heap_size_total ?? "-"} | ${h.external_memory ?? "-"} | ${Object.entries(
@@ -152,7 +154,8 @@ async function main(): Promise<void> {
       { type: "seed", dbUrl: db.url, count: FLEET, prefix: "fleet-", credentialsKey, perNamespace: PER_NAMESPACE },
       "seeded",
     );
-    progress(`fleet of ${seeded.instances} in ${seeded.namespaces} namespaces seeded in ${(seeded.ms / 1000).toFixed(1)} s`);
+    fleetShape = `${seeded.instances} instances in ${seeded.namespaces} namespaces`;
+    progress(`fleet of ${fleetShape} seeded in ${(seeded.ms / 1000).toFixed(1)} s`);
     await new Promise((r) => setTimeout(r, 5000));
     await report("fleet seeded (+5 s)");
     if (RESTART) {
@@ -234,7 +237,7 @@ async function main(): Promise<void> {
     }
     process.stdout.write(
       [
-        `## API memory, ${FLEET} instances, ${PER_NAMESPACE} per namespace (node ${serverArgv(SERVER, extraArgs).join(" ")})`,
+        `## API memory, ${fleetShape} (node ${serverArgv(SERVER, extraArgs).join(" ")})`,
         "",
         "| step | RSS MB | heap used MB | heap total MB | external MB | heap spaces used MB | RSS by mapping MB |",
         "| --- | --- | --- | --- | --- | --- | --- |",
