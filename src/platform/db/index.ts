@@ -12,6 +12,7 @@ import pg from "pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { Prisma, PrismaClient } from "../../generated/prisma/client.js";
 import { DependencyUnavailableError } from "../domain-errors.js";
+import { pipelinedReads } from "./pipelined-reads.js";
 
 export type { PrismaClient };
 export { Prisma };
@@ -204,7 +205,8 @@ function preparedName(text: string): string | undefined {
 }
 
 function createPostgres(url: string, poolSize: number, onStatement?: StatementListener): Database {
-  const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  // Pipeline mode: a connection may carry several reads at once (pipelined-reads.ts).
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, pipeline: true });
   // An idle client's error (e.g. the server restarting) must not crash the process.
   pool.on("error", () => {});
   if (onStatement) {
@@ -239,10 +241,7 @@ function createPostgres(url: string, poolSize: number, onStatement?: StatementLi
       const r = await pool.query(sql, params as unknown[]);
       return r.rows;
     },
-    async read<T>(sql: Prisma.Sql) {
-      const r = await pool.query({ name: preparedName(sql.text), text: sql.text, values: sql.values as unknown[] });
-      return r.rows as T[];
-    },
+    read: pipelinedReads(pool, { connections: poolSize, statementName: preparedName }),
     async transaction<T>(fn: (q: SqlRead) => Promise<T>, opts: SqlTransactionOptions = {}): Promise<T> {
       const client = await connectWithin(pool, opts.maxWaitMs ?? TRANSACTION_MAX_WAIT_MS);
       let broken = false;

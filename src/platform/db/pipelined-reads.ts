@@ -1,0 +1,124 @@
+/**
+ * The hot reads (`Database.read`) on PostgreSQL, sent together when they have to wait.
+ *
+ * A read that finds every pooled connection busy waits here, not in the pool's queue. A connection that
+ * comes free takes the oldest waiting read and other waiting reads of the same statement text (its share
+ * of them with the other connections coming, at most `maxBatch`), and writes them to PostgreSQL at once: one write for all of them, where each read
+ * used to cost a write of its own. PostgreSQL answers them in order on that connection. The driver's
+ * pipeline mode sends each read with its own Sync, so each is its own implicit transaction, sees every
+ * commit made before it was sent, and an error fails that read alone.
+ *
+ * Why: under load, half of a read request's CPU in the API was the kernel's loopback TCP, and a write
+ * to PostgreSQL was one of the two writes per request. With `bench:api`'s 50 clients on two cores a
+ * batch held 1.5 reads on average, and the API's CPU per `GET /api/credits` fell by 13-20%
+ * (bench/RESULTS.md). At low load nothing waits and a read goes out alone, as it did before.
+ *
+ * The reconciler's single statements on `Database.read` (the work queue's, tenant sync's) are batched
+ * alike: each is still its own statement and its own transaction, in the order they were asked for.
+ *
+ * One statement text per batch: reads of one text cost alike, so a read does not end up behind a
+ * costlier statement (the admin's 30-day stats behind a user's balance) that it would not have waited for.
+ *
+ * The pool's clients must be in pipeline mode (`pipeline: true`); the pool serves Prisma and the
+ * transactions as before, whose statements follow one another on a connection.
+ */
+import type pg from "pg";
+import type { Prisma } from "../../generated/prisma/client.js";
+
+interface Waiting {
+  sql: Prisma.Sql;
+  resolve: (rows: unknown[]) => void;
+  reject: (err: unknown) => void;
+}
+
+export interface PipelinedReadsOptions {
+  /** How many of the pool's connections reads may ask for at once: the pool's size. */
+  connections: number;
+  /** The prepared statement's name for a text, or undefined to run it unnamed. */
+  statementName: (text: string) => string | undefined;
+  /** The most reads sent together on one connection (default 16). */
+  maxBatch?: number;
+}
+
+export function pipelinedReads(pool: pg.Pool, o: PipelinedReadsOptions) {
+  const maxBatch = o.maxBatch ?? 16;
+  let waiting: Waiting[] = [];
+  // Connections asked of the pool for waiting reads and not yet given.
+  let connecting = 0;
+
+  /**
+   * The oldest waiting read and others of its text, in order, out of the queue: its share of them, with
+   * the connections still coming for waiting reads, so that reads that could each have a connection of
+   * their own are not queued on one.
+   */
+  const takeBatch = (): Waiting[] => {
+    const text = waiting[0].sql.text;
+    let same = 0;
+    for (const w of waiting) if (w.sql.text === text) same++;
+    const size = Math.min(maxBatch, Math.ceil(same / (connecting + 1)));
+    const batch: Waiting[] = [];
+    const rest: Waiting[] = [];
+    for (const w of waiting) (batch.length < size && w.sql.text === text ? batch : rest).push(w);
+    waiting = rest;
+    return batch;
+  };
+
+  const send = (client: pg.PoolClient, batch: Waiting[]) => {
+    let left = batch.length;
+    let failed: Error | undefined;
+    const settled = () => {
+      if (--left > 0) return;
+      // As the pool's own query(): a connection whose statement failed is not reused.
+      client.release(failed);
+      askForConnections();
+    };
+    // Corked, the reads' messages leave in one write when the last is queued.
+    const stream = client.connection.stream;
+    stream.cork();
+    try {
+      for (const w of batch) {
+        client.query({ name: o.statementName(w.sql.text), text: w.sql.text, values: w.sql.values as unknown[] }).then(
+          (r) => {
+            w.resolve(r.rows);
+            settled();
+          },
+          (err: Error) => {
+            failed ??= err;
+            w.reject(err);
+            settled();
+          },
+        );
+      }
+    } finally {
+      stream.uncork();
+    }
+  };
+
+  // One connection asked for per waiting read, up to the pool's size; a connection that arrives when its
+  // reads have left with another is given straight back.
+  const askForConnections = () => {
+    while (connecting < waiting.length && connecting < o.connections) {
+      connecting++;
+      pool.connect().then(
+        (client) => {
+          connecting--;
+          if (waiting.length === 0) client.release();
+          else send(client, takeBatch());
+          askForConnections();
+        },
+        (err: unknown) => {
+          connecting--;
+          // The reads this connection was for fail with the reason; the others ask again.
+          if (waiting.length > 0) for (const w of takeBatch()) w.reject(err);
+          askForConnections();
+        },
+      );
+    }
+  };
+
+  return <T>(sql: Prisma.Sql): Promise<T[]> =>
+    new Promise<T[]>((resolve, reject) => {
+      waiting.push({ sql, resolve: resolve as (rows: unknown[]) => void, reject });
+      askForConnections();
+    });
+}
