@@ -56,6 +56,12 @@ export function pipelinedReads(pool: pg.Pool, o: PipelinedReadsOptions) {
     let same = 0;
     for (const w of waiting) if (w.sql.text === text) same++;
     const size = Math.min(maxBatch, Math.ceil(same / (connecting + 1)));
+    if (size === waiting.length) {
+      // The usual case under load: a few reads of one text, all going.
+      const all = waiting;
+      waiting = [];
+      return all;
+    }
     const batch: Waiting[] = [];
     const rest: Waiting[] = [];
     for (const w of waiting) (batch.length < size && w.sql.text === text ? batch : rest).push(w);
