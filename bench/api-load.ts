@@ -161,14 +161,20 @@ async function seedHistory(pool: pg.Pool, prefix: string): Promise<{ ms: number;
  * the total GC time so far by kind. Scraped around each API phase, so a tail latency can be told from
  * a stalled event loop or a long collection.
  */
-async function runtimeProbe(base: string): Promise<{ lagMaxMs: number; gcMs: Record<string, number> }> {
+async function runtimeProbe(base: string): Promise<{ lagMaxMs: number; gcMs: Record<string, number>; dbReads: number; dbWrites: number }> {
   const text = await (await fetch(`${base}/metrics`)).text();
   const lag = /^minispod_nodejs_eventloop_lag_max_seconds(?:\{[^}]*\})? (\S+)$/m.exec(text);
   const gcMs: Record<string, number> = {};
   for (const m of text.matchAll(/^minispod_nodejs_gc_duration_seconds_sum\{[^}]*kind="([^"]+)"[^}]*\} (\S+)$/gm)) {
     gcMs[m[1] as string] = Number(m[2]) * 1000;
   }
-  return { lagMaxMs: lag ? Number(lag[1]) * 1000 : Number.NaN, gcMs };
+  const counter = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? Number.NaN);
+  return {
+    lagMaxMs: lag ? Number(lag[1]) * 1000 : Number.NaN,
+    gcMs,
+    dbReads: counter("minispod_db_reads_total"),
+    dbWrites: counter("minispod_db_read_writes_total"),
+  };
 }
 
 /** minispod_kube_api_calls_total from the API's /metrics, summed by verb. */
@@ -402,7 +408,10 @@ async function measure(
 
     const measured = new Map<string, { api: PhaseResult[]; raw: PhaseResult[] }>();
     /** Per API phase: the longest event-loop delay, and GC ms per second of the phase by kind. */
-    const runtime = new Map<string, Array<{ lagMaxMs: number; minor: number; major: number; incremental: number }>>();
+    const runtime = new Map<
+      string,
+      Array<{ lagMaxMs: number; minor: number; major: number; incremental: number; readsPerWrite: number }>
+    >();
     type Sampled = { perRequest: number; sites: AllocationSample["sites"]; n: number };
     const allocations = new Map<string, { allocated?: Sampled; promoted?: Sampled }>();
     const callsBefore = await kubeCallsByVerb(base);
@@ -453,7 +462,9 @@ async function measure(
         const rt = runtime.get(sc.name) ?? [];
         runtime.set(sc.name, rt);
         const gc = (kind: string) => ((after.gcMs[kind] ?? 0) - (before.gcMs[kind] ?? 0)) / SECONDS;
-        rt.push({ lagMaxMs: after.lagMaxMs, minor: gc("minor"), major: gc("major"), incremental: gc("incremental") });
+        // Statements on the driver's hot path per write to PostgreSQL (src/platform/db/pipelined-reads.ts).
+        const readsPerWrite = (after.dbReads - before.dbReads) / (after.dbWrites - before.dbWrites);
+        rt.push({ lagMaxMs: after.lagMaxMs, minor: gc("minor"), major: gc("major"), incremental: gc("incremental"), readsPerWrite });
         phaseNow = "raw phases (the API idle)";
         if (sc.raw) entry.raw.push(await phase(sc.workers, sc.raw.op, meter));
       }
@@ -521,15 +532,18 @@ async function measure(
         "",
         ...scenarios.filter((s) => s.raw).map((s) => `- raw for ${s.name}: ${s.raw?.label}`),
         "",
-        "The API process during its phases (its /metrics, scraped before and after each phase; medians of the rounds, and the worst round's event-loop delay):",
+        "The API process during its phases (its /metrics, scraped before and after each phase; medians of the rounds, and the worst round's event-loop delay; statements per write: minispod_db_reads_total over minispod_db_read_writes_total, the reads that went to PostgreSQL together):",
         "",
-        "| request | longest event-loop delay ms (median, worst) | GC ms per s: minor | major | incremental marking |",
-        "| --- | --- | --- | --- | --- |",
+        "| request | longest event-loop delay ms (median, worst) | GC ms per s: minor | major | incremental marking | statements per write to PostgreSQL (min-max) |",
+        "| --- | --- | --- | --- | --- | --- |",
         ...scenarios.map((sc) => {
           const rt = runtime.get(sc.name) ?? [];
           const med = (k: "lagMaxMs" | "minor" | "major" | "incremental") => median(rt.map((x) => x[k]));
           const worst = Math.max(...rt.map((x) => x.lagMaxMs));
-          return `| ${sc.name} | ${f1(med("lagMaxMs"))}, ${f1(worst)} | ${f1(med("minor"))} | ${f1(med("major"))} | ${f1(med("incremental"))} |`;
+          // healthz sends none (NaN): only the background loops' statements, if any.
+          const perWrite = rt.map((x) => x.readsPerWrite).filter((x) => Number.isFinite(x));
+          const batching = perWrite.length ? `${Math.min(...perWrite).toFixed(2)}-${Math.max(...perWrite).toFixed(2)}` : "-";
+          return `| ${sc.name} | ${f1(med("lagMaxMs"))}, ${f1(worst)} | ${f1(med("minor"))} | ${f1(med("major"))} | ${f1(med("incremental"))} | ${batching} |`;
         }),
         "",
         ...(ALLOC ? allocationReport(scenarios, allocations) : []),

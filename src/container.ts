@@ -278,6 +278,7 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
   const idempotency = new IdempotencyService({ prisma, db });
   const quotas = new QuotaService({ prisma, defaults: config.quotaDefaults, audit });
   const metrics = new Metrics({
+    readCounts: () => db.readCounts(),
     // One small query per scrape for both instance gauges: the trigger-kept counts (health.sql.ts), not the fleet.
     countInstances: async () =>
       (await prisma.$queryRaw<Array<{ status: string; health: string; n: number }>>(instanceCountsSql)).map((r) => ({

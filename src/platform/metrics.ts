@@ -7,7 +7,8 @@
  *  - reconciler: `ReconcilerMetrics` (`provisioned`, `reconcileError`);
  *  - health sweep: `observeSweep(durationMs, ok)` — call it once per sweep;
  *  - backup loop: `BackupMetrics` (`backupsFinished`);
- *  - cluster client: `kubeCall` is KubeClient's `onCall`.
+ *  - cluster client: `kubeCall` is KubeClient's `onCall`;
+ *  - the database's hot path: `readCounts`, read at scrape time.
  * Instance gauges are read from the database at scrape time with one small query (the counts the
  * database keeps per change), and the overdue-backup gauge is the count the backup loop stored (so
  * every replica reports the same, whichever runs the loop).
@@ -50,6 +51,11 @@ export interface MetricsOptions {
   countInstances?: () => Promise<InstanceCount[]>;
   /** Instances with no good backup in 48 h although their plan schedules backups (the stored count); called at scrape time. */
   countBackupsOverdue?: () => Promise<number>;
+  /**
+   * Statements sent through `Database.read` and the writes to PostgreSQL that carried them; read at
+   * scrape time (undefined: not counted, as on PGlite).
+   */
+  readCounts?: () => { reads: number; writes: number } | undefined;
   /** Node.js process metrics (CPU, memory, event loop, GC). Default true. */
   processMetrics?: boolean;
 }
@@ -142,6 +148,28 @@ export class Metrics implements ReconcilerMetrics, SweepMetrics, BackupMetrics {
         for (const r of rows) if (r.status !== "TERMINATED") this.inc({ health: r.health }, r.count);
       },
     });
+    const readCounts = opts.readCounts;
+    if (readCounts) {
+      // Counted by the database layer as plain numbers (no work per read here), copied at scrape time.
+      new Counter({
+        name: "minispod_db_reads_total",
+        help: "Statements sent through the driver's hot path (Database.read: the read endpoints' queries, the reconciler's single statements)",
+        registers,
+        collect() {
+          this.reset();
+          this.inc(readCounts()?.reads ?? 0);
+        },
+      });
+      new Counter({
+        name: "minispod_db_read_writes_total",
+        help: "Writes to PostgreSQL that carried those statements: reads that waited for a connection go together, so reads per write shows the batching",
+        registers,
+        collect() {
+          this.reset();
+          this.inc(readCounts()?.writes ?? 0);
+        },
+      });
+    }
     if (opts.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: "minispod_" });
   }
 

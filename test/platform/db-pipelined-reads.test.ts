@@ -56,18 +56,20 @@ describe.skipIf(!usingPostgres)("pipelined reads on real PostgreSQL (set TEST_DA
 
   it("reads that wait for the one connection go out sixteen at a time, each with its own rows", async () => {
     const t = pool(1);
-    const read = pipelinedReads(t.p, { connections: 1, statementName: (text) => `pipelined_${text.length}` });
+    const { read, counts } = pipelinedReads(t.p, { connections: 1, statementName: (text) => `pipelined_${text.length}` });
     const rows = await Promise.all(Array.from({ length: 40 }, (_, n) => read<{ n: number }>(Prisma.sql`SELECT ${n}::int AS "n"`)));
     expect(rows).toEqual(Array.from({ length: 40 }, (_, n) => [{ n }]));
     // All 40 were waiting when the connection came: batches of 16, 16 and 8, each in one write.
     expect(t.acquired()).toBe(3);
     expect(t.sent).toHaveLength(40);
     expect(t.writes()).toBe(3);
+    // What /metrics reports (minispod_db_reads_total, minispod_db_read_writes_total).
+    expect(counts()).toEqual({ reads: 40, writes: 3 });
   });
 
   it("a batch carries one statement text; the oldest waiting read's text goes first", async () => {
     const t = pool(1);
-    const read = pipelinedReads(t.p, { connections: 1, statementName: noName });
+    const { read } = pipelinedReads(t.p, { connections: 1, statementName: noName });
     const a = (n: number) => read<{ a: number }>(Prisma.sql`SELECT ${n}::int AS "a"`);
     const b = (n: number) => read<{ b: number }>(Prisma.sql`SELECT ${n}::int AS "b"`);
     const reads: Promise<unknown>[] = [];
@@ -82,7 +84,7 @@ describe.skipIf(!usingPostgres)("pipelined reads on real PostgreSQL (set TEST_DA
 
   it("a read that fails fails alone; the connection it failed on is not reused", async () => {
     const t = pool(1);
-    const read = pipelinedReads(t.p, { connections: 1, statementName: (text) => `pipelined_div_${text.length}` });
+    const { read } = pipelinedReads(t.p, { connections: 1, statementName: (text) => `pipelined_div_${text.length}` });
     const div = (d: number) => read<{ q: number }>(Prisma.sql`SELECT 10 / ${d}::int AS "q"`);
     const pid = () => read<{ pid: number }>(Prisma.sql`SELECT pg_backend_pid() AS "pid"`);
     const before = await pid();
@@ -104,7 +106,7 @@ describe.skipIf(!usingPostgres)("pipelined reads on real PostgreSQL (set TEST_DA
 
   it("a read that does not wait goes out alone, on a connection of its own", async () => {
     const t = pool(2);
-    const read = pipelinedReads(t.p, { connections: 2, statementName: noName });
+    const { read } = pipelinedReads(t.p, { connections: 2, statementName: noName });
     for (let n = 0; n < 3; n++) expect(await read(Prisma.sql`SELECT ${n}::int AS "n"`)).toEqual([{ n }]);
     expect(t.acquired()).toBe(3);
     expect(t.writes()).toBe(3);
@@ -117,7 +119,7 @@ describe.skipIf(!usingPostgres)("pipelined reads on real PostgreSQL (set TEST_DA
 
   it("a read sent behind another sees what was committed before it was sent", async () => {
     const t = pool(1);
-    const read = pipelinedReads(t.p, { connections: 1, statementName: noName });
+    const { read } = pipelinedReads(t.p, { connections: 1, statementName: noName });
     // A table of this test's own (not a temporary one: the reads' connection must see it).
     const table = `"pipelined_reads_${process.pid}_${Date.now()}"`;
     const other = new pg.Client({ connectionString: adminDatabaseUrl() });
@@ -147,7 +149,7 @@ describe.skipIf(!usingPostgres)("pipelined reads on real PostgreSQL (set TEST_DA
   it("when no connection can be made, every waiting read fails with the reason", async () => {
     // Port 1 on loopback: nothing listens, the connection is refused at once.
     const t = pool(2, "postgresql://postgres@127.0.0.1:1/postgres");
-    const read = pipelinedReads(t.p, { connections: 2, statementName: noName });
+    const { read } = pipelinedReads(t.p, { connections: 2, statementName: noName });
     const results = await Promise.allSettled(Array.from({ length: 5 }, (_, n) => read(Prisma.sql`SELECT ${n}::int AS "n"`)));
     expect(results.map((r) => r.status)).toEqual(Array(5).fill("rejected"));
     for (const r of results) expect((r as PromiseRejectedResult).reason).toMatchObject({ code: "ECONNREFUSED" });

@@ -114,6 +114,23 @@ describe("GET /metrics", () => {
     expect(series(again, "minispod_health_sweep_duration_seconds_sum")['{result="ok"}']).toBe(1.5);
   });
 
+  it("counts the database's hot-path statements and the writes that carried them (PostgreSQL), or none (PGlite)", async () => {
+    const reads = () => series(text, "minispod_db_reads_total")["{}"];
+    const writes = () => series(text, "minispod_db_read_writes_total")["{}"];
+    if (ctx.container.db.kind === "pglite") {
+      expect([reads(), writes()]).toEqual([0, 0]);
+      return;
+    }
+    // The instance read above went through Database.read; background loops may add more of their own.
+    expect(reads()).toBeGreaterThanOrEqual(1);
+    expect(writes()).toBeGreaterThanOrEqual(1);
+    expect(writes()).toBeLessThanOrEqual(reads());
+    const before = reads();
+    await ctx.api.get("/api/credits").set(u.auth).expect(200);
+    const after = (await ctx.api.get("/metrics").expect(200)).text;
+    expect(series(after, "minispod_db_reads_total")["{}"]).toBeGreaterThanOrEqual(before + 1);
+  });
+
   it("exposes Node.js process metrics on the same registry", () => {
     expect(text).toMatch(/^minispod_process_resident_memory_bytes \d+/m);
   });
@@ -126,6 +143,20 @@ describe("Metrics", () => {
     a.reconcileError("permanent");
     expect(series(await a.text(), "minispod_reconciler_errors_total")).toEqual({ '{kind="permanent"}': 1 });
     expect(series(await b.text(), "minispod_reconciler_errors_total")).toEqual({});
+  });
+
+  it("copies the database's read counts at scrape time", async () => {
+    let counts: { reads: number; writes: number } | undefined = { reads: 7, writes: 3 };
+    const m = new Metrics({ processMetrics: false, readCounts: () => counts });
+    expect(series(await m.text(), "minispod_db_reads_total")).toEqual({ "{}": 7 });
+    expect(series(await m.text(), "minispod_db_read_writes_total")).toEqual({ "{}": 3 });
+    counts = { reads: 12, writes: 4 };
+    const text = await m.text();
+    expect([series(text, "minispod_db_reads_total"), series(text, "minispod_db_read_writes_total")]).toEqual([{ "{}": 12 }, { "{}": 4 }]);
+    counts = undefined;
+    expect(series(await m.text(), "minispod_db_reads_total")).toEqual({ "{}": 0 });
+    // Without the option there is no such series.
+    expect(series(await new Metrics({ processMetrics: false }).text(), "minispod_db_reads_total")).toEqual({});
   });
 
   it("reads instance counts once per scrape for both gauges", async () => {

@@ -12,7 +12,7 @@ import pg from "pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { Prisma, PrismaClient } from "../../generated/prisma/client.js";
 import { DependencyUnavailableError } from "../domain-errors.js";
-import { pipelinedReads } from "./pipelined-reads.js";
+import { pipelinedReads, type ReadCounts } from "./pipelined-reads.js";
 
 export type { PrismaClient };
 export { Prisma };
@@ -140,6 +140,11 @@ export interface Database {
   /** A `Prisma.sql` read outside Prisma, on the same connections (see `SqlRead`). */
   read: SqlRead;
   /**
+   * How many statements `read` sent and in how many writes (PostgreSQL: reads that waited for a
+   * connection go together, pipelined-reads.ts); undefined on PGlite, which runs in the process.
+   */
+  readCounts(): ReadCounts | undefined;
+  /**
    * A transaction of `Prisma.sql` statements outside Prisma (see `SqlTransaction`). `timeoutMs` bounds
    * each statement (PostgreSQL's `statement_timeout`; PGlite runs in the process and has none), and
    * `maxWaitMs` the wait for a pooled connection (PGlite has one, and queues its callers).
@@ -220,6 +225,7 @@ function createPostgres(url: string, poolSize: number, onStatement?: StatementLi
     });
   }
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  const reads = pipelinedReads(pool, { connections: poolSize, statementName: preparedName });
   return {
     kind: "postgres",
     location: redactUrl(url),
@@ -241,7 +247,8 @@ function createPostgres(url: string, poolSize: number, onStatement?: StatementLi
       const r = await pool.query(sql, params as unknown[]);
       return r.rows;
     },
-    read: pipelinedReads(pool, { connections: poolSize, statementName: preparedName }),
+    read: reads.read,
+    readCounts: reads.counts,
     async transaction<T>(fn: (q: SqlRead) => Promise<T>, opts: SqlTransactionOptions = {}): Promise<T> {
       const client = await connectWithin(pool, opts.maxWaitMs ?? TRANSACTION_MAX_WAIT_MS);
       let broken = false;
@@ -319,6 +326,7 @@ async function createPglite(db: PGlite, location: string, onStatement?: Statemen
       const r = await db.query(sql.text, sql.values as unknown[]);
       return r.rows as T[];
     },
+    readCounts: () => undefined,
     async transaction<T>(fn: (q: SqlRead) => Promise<T>): Promise<T> {
       return db.transaction((tx) => fn(async <R>(sql: Prisma.Sql) => (await tx.query(sql.text, sql.values as unknown[])).rows as R[]));
     },

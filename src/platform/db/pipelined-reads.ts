@@ -24,6 +24,7 @@
  */
 import type pg from "pg";
 import type { Prisma } from "../../generated/prisma/client.js";
+import type { SqlRead } from "./index.js";
 
 interface Waiting {
   sql: Prisma.Sql;
@@ -40,11 +41,18 @@ export interface PipelinedReadsOptions {
   maxBatch?: number;
 }
 
-export function pipelinedReads(pool: pg.Pool, o: PipelinedReadsOptions) {
+/** Reads sent so far, and the writes to PostgreSQL that carried them: reads per write is the batching. */
+export interface ReadCounts {
+  reads: number;
+  writes: number;
+}
+
+export function pipelinedReads(pool: pg.Pool, o: PipelinedReadsOptions): { read: SqlRead; counts: () => ReadCounts } {
   const maxBatch = o.maxBatch ?? 16;
   let waiting: Waiting[] = [];
   // Connections asked of the pool for waiting reads and not yet given.
   let connecting = 0;
+  const counts: ReadCounts = { reads: 0, writes: 0 };
 
   /**
    * The oldest waiting read and others of its text, in order, out of the queue: its share of them, with
@@ -78,6 +86,8 @@ export function pipelinedReads(pool: pg.Pool, o: PipelinedReadsOptions) {
       client.release(failed);
       askForConnections();
     };
+    counts.reads += batch.length;
+    counts.writes++;
     // Corked, the reads' messages leave in one write when the last is queued.
     const stream = client.connection.stream;
     stream.cork();
@@ -122,9 +132,10 @@ export function pipelinedReads(pool: pg.Pool, o: PipelinedReadsOptions) {
     }
   };
 
-  return <T>(sql: Prisma.Sql): Promise<T[]> =>
+  const read = <T>(sql: Prisma.Sql): Promise<T[]> =>
     new Promise<T[]>((resolve, reject) => {
       waiting.push({ sql, resolve: resolve as (rows: unknown[]) => void, reject });
       askForConnections();
     });
+  return { read, counts: () => ({ ...counts }) };
 }
