@@ -104,6 +104,30 @@ describe.skipIf(!usingPostgres)("pipelined reads on real PostgreSQL (set TEST_DA
     expect(t.p.totalCount).toBe(1);
   });
 
+  it("a read whose value the driver cannot send fails alone, before it is sent", async () => {
+    const t = pool(1);
+    const { read, counts } = pipelinedReads(t.p, { connections: 1, statementName: (text) => `pipelined_value_${text.length}` });
+    const n = (v: unknown) => read<{ n: number }>(Prisma.sql`SELECT ${v}::int AS "n"`);
+    const unsendable = {
+      toPostgres() {
+        throw new Error("no such value");
+      },
+    };
+    // Sent behind a read of the same named statement, the driver would close that name on the connection
+    // and the read behind it would fail with "prepared statement ... does not exist".
+    const [one, bad, two] = await Promise.allSettled([n(1), n(unsendable), n(2)]);
+    expect(one).toEqual({ status: "fulfilled", value: [{ n: 1 }] });
+    expect(bad).toMatchObject({ status: "rejected", reason: { message: "no such value" } });
+    expect(two).toEqual({ status: "fulfilled", value: [{ n: 2 }] });
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    await expect(n(cyclic)).rejects.toThrow(/circular/);
+    expect(counts()).toEqual({ reads: 2, writes: 1 });
+    // The connection was kept: nothing failed on it.
+    expect(t.p.totalCount).toBe(1);
+    expect(await n(3)).toEqual([{ n: 3 }]);
+  });
+
   it("a read that does not wait goes out alone, on a connection of its own", async () => {
     const t = pool(2);
     const { read } = pipelinedReads(t.p, { connections: 2, statementName: noName });

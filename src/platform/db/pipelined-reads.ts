@@ -3,8 +3,9 @@
  *
  * A read that finds every pooled connection busy waits here, not in the pool's queue. A connection that
  * comes free takes the oldest waiting read and other waiting reads of the same statement text (its share
- * of them with the other connections coming, at most `maxBatch`), and writes them to PostgreSQL at once: one write for all of them, where each read
- * used to cost a write of its own. PostgreSQL answers them in order on that connection. The driver's
+ * of them with the other connections coming, at most `maxBatch`), and writes them to PostgreSQL at once:
+ * one write for all of them, where each read used to cost a write of its own. PostgreSQL answers them
+ * in order on that connection. The driver's
  * pipeline mode sends each read with its own Sync, so each is its own implicit transaction, sees every
  * commit made before it was sent, and an error fails that read alone.
  *
@@ -22,15 +23,26 @@
  * The pool's clients must be in pipeline mode (`pipeline: true`); the pool serves Prisma and the
  * transactions as before, whose statements follow one another on a connection.
  */
+import { createRequire } from "node:module";
 import type pg from "pg";
 import type { Prisma } from "../../generated/prisma/client.js";
 import type { SqlRead } from "./index.js";
 
 interface Waiting {
-  sql: Prisma.Sql;
+  text: string;
+  /** The parameters as the driver sends them (`prepareValue`): what it would fail to send fails before. */
+  values: unknown[];
   resolve: (rows: unknown[]) => void;
   reject: (err: unknown) => void;
 }
+
+/**
+ * The driver's own conversion of a parameter to what it sends (a string, a Buffer or null); it gives
+ * back what it returned unchanged. A value it cannot convert (a cyclic object, a `toPostgres` that
+ * throws) makes the driver close the statement's name on that connection, which fails the reads of that
+ * text queued behind it. So the values are converted here, and such a read fails alone, unsent.
+ */
+const { prepareValue } = createRequire(import.meta.url)("pg/lib/utils") as { prepareValue: (value: unknown) => unknown };
 
 export interface PipelinedReadsOptions {
   /** How many of the pool's connections reads may ask for at once: the pool's size. */
@@ -60,9 +72,9 @@ export function pipelinedReads(pool: pg.Pool, o: PipelinedReadsOptions): { read:
    * their own are not queued on one.
    */
   const takeBatch = (): Waiting[] => {
-    const text = waiting[0].sql.text;
+    const text = waiting[0].text;
     let same = 0;
-    for (const w of waiting) if (w.sql.text === text) same++;
+    for (const w of waiting) if (w.text === text) same++;
     const size = Math.min(maxBatch, Math.ceil(same / (connecting + 1)));
     if (size === waiting.length) {
       // The usual case under load: a few reads of one text, all going.
@@ -72,7 +84,7 @@ export function pipelinedReads(pool: pg.Pool, o: PipelinedReadsOptions): { read:
     }
     const batch: Waiting[] = [];
     const rest: Waiting[] = [];
-    for (const w of waiting) (batch.length < size && w.sql.text === text ? batch : rest).push(w);
+    for (const w of waiting) (batch.length < size && w.text === text ? batch : rest).push(w);
     waiting = rest;
     return batch;
   };
@@ -93,7 +105,7 @@ export function pipelinedReads(pool: pg.Pool, o: PipelinedReadsOptions): { read:
     stream.cork();
     try {
       for (const w of batch) {
-        client.query({ name: o.statementName(w.sql.text), text: w.sql.text, values: w.sql.values as unknown[] }).then(
+        client.query({ name: o.statementName(w.text), text: w.text, values: w.values }).then(
           (r) => {
             w.resolve(r.rows);
             settled();
@@ -132,10 +144,17 @@ export function pipelinedReads(pool: pg.Pool, o: PipelinedReadsOptions): { read:
     }
   };
 
-  const read = <T>(sql: Prisma.Sql): Promise<T[]> =>
-    new Promise<T[]>((resolve, reject) => {
-      waiting.push({ sql, resolve: resolve as (rows: unknown[]) => void, reject });
+  const read = <T>(sql: Prisma.Sql): Promise<T[]> => {
+    let values: unknown[];
+    try {
+      values = (sql.values as unknown[]).map(prepareValue);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise<T[]>((resolve, reject) => {
+      waiting.push({ text: sql.text, values, resolve: resolve as (rows: unknown[]) => void, reject });
       askForConnections();
     });
+  };
   return { read, counts: () => ({ ...counts }) };
 }
