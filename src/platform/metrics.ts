@@ -15,6 +15,7 @@
  */
 import { HealthStatus, InstanceStatus } from "../generated/prisma/enums.js";
 import type { RequestHandler } from "express";
+import type { ReadCounts } from "./db/pipelined-reads.js";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 
 export interface InstanceCount {
@@ -55,7 +56,7 @@ export interface MetricsOptions {
    * Statements sent through `Database.read` and the writes to PostgreSQL that carried them; read at
    * scrape time (undefined: not counted, as on PGlite).
    */
-  readCounts?: () => { reads: number; writes: number } | undefined;
+  readCounts?: () => ReadCounts | undefined;
   /** Node.js process metrics (CPU, memory, event loop, GC). Default true. */
   processMetrics?: boolean;
 }

@@ -5,9 +5,9 @@
  * comes free takes the oldest waiting read and other waiting reads of the same statement text (its share
  * of them with the other connections coming, at most `maxBatch`), and writes them to PostgreSQL at once:
  * one write for all of them, where each read used to cost a write of its own. PostgreSQL answers them
- * in order on that connection. The driver's
- * pipeline mode sends each read with its own Sync, so each is its own implicit transaction, sees every
- * commit made before it was sent, and an error fails that read alone.
+ * in order on that connection. The driver's pipeline mode sends each read with its own Sync, so each is
+ * its own implicit transaction, sees every commit made before it was sent, and an error fails that read
+ * alone.
  *
  * Why: under load, half of a read request's CPU in the API was the kernel's loopback TCP, and a write
  * to PostgreSQL was one of the two writes per request. With `bench:api`'s 50 clients on two cores a
