@@ -30,6 +30,7 @@
  *   BENCH_FLEET         other instances for the admin health endpoints, seeded converged (rows by SQL,
  *                       objects in the emulator's store; default 10000)
  *   BENCH_PER_NAMESPACE fleet instances per namespace, one user each (default 10; 1: single-instance users)
+ *   BENCH_POOL_SIZE     the API's connections to PostgreSQL (its DATABASE_POOL_SIZE) and the raw side's (default 10)
  *   BENCH_HISTORY_DAYS / BENCH_SWEEPS_PER_DAY  health history of that fleet: one sweep (a health check of
  *                       every fleet instance, one INSERT like the sweeper's) every 24/N hours (default 30 / 4)
  *   BENCH_ONLY          comma-separated scenario names to run (default all)
@@ -83,8 +84,8 @@ const ONLY = process.env.BENCH_ONLY?.split(",").map((s) => s.trim());
  * request. The profiler costs CPU: those rounds' timings are not comparable with a run without it.
  */
 const ALLOC = Boolean(process.env.BENCH_ALLOC);
-/** The API's own pool size (src/platform/db/index.ts): the raw side gets the same number of connections. */
-const API_POOL_SIZE = 10;
+/** The API's pool size (its DATABASE_POOL_SIZE, default 10): the raw side gets the same number of connections. */
+const API_POOL_SIZE = Number(process.env.BENCH_POOL_SIZE ?? 10);
 const ADMIN = { email: "bench-admin@example.com", password: "bench-admin-password" };
 
 const progress = (msg: string) => process.stderr.write(`[bench:api ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
@@ -235,6 +236,7 @@ async function main(): Promise<void> {
           admin: ADMIN,
         }),
         LOGIN_RATE_LIMIT_PER_MINUTE: "100000",
+        DATABASE_POOL_SIZE: String(API_POOL_SIZE),
       },
       // The access log goes to /dev/null: the server still formats and writes every line.
       stdio: ["ignore", "ignore", "inherit", ...(ALLOC ? (["ipc"] as const) : [])],

@@ -237,7 +237,11 @@ export async function buildContainer(config: Config, overrides: ContainerOverrid
   if (!jwtSecret) throw new Error("JWT_SECRET is required");
   const cipher = credentialsCipher(config, logger);
 
-  const db = overrides.db ?? (await createDatabase(config.db.url ? { url: config.db.url } : { pgliteDir: `${config.db.dataDir}/pglite` }));
+  const db =
+    overrides.db ??
+    (await createDatabase(
+      config.db.url ? { url: config.db.url, poolSize: config.db.poolSize } : { pgliteDir: `${config.db.dataDir}/pglite` },
+    ));
   logger.info({ database: db.location }, db.kind === "pglite" ? "using embedded PGlite database (local mode)" : "using PostgreSQL");
   const applied = await migrate(db);
   if (applied.length) logger.info({ migrations: applied }, "applied database migrations");

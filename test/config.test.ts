@@ -8,6 +8,7 @@ describe("config", () => {
   it("defaults to local mode: embedded database, emulated cluster, port 3000, 5 minute health interval", () => {
     const c = loadConfig({});
     expect(c.db.url).toBeUndefined();
+    expect(c.db.poolSize).toBe(10);
     expect(c.kube.mode).toBe("emulated");
     expect(c.http.port).toBe(3000);
     expect(c.health.intervalMs).toBe(300_000);
@@ -58,6 +59,13 @@ describe("config", () => {
         K8S_SKIP_TLS_VERIFY: "true",
       }),
     ).toThrow("K8S_SKIP_TLS_VERIFY: never in production (the API server's certificate must be verified)");
+  });
+
+  it("takes the database pool's size, from 1 to 1000 connections", () => {
+    expect(loadConfig({ DATABASE_POOL_SIZE: "4" }).db.poolSize).toBe(4);
+    for (const bad of ["0", "1001", "2.5", "many"]) {
+      expect(() => loadConfig({ DATABASE_POOL_SIZE: bad })).toThrow(/DATABASE_POOL_SIZE/);
+    }
   });
 
   it("reads secrets from <NAME>_FILE", () => {

@@ -41,6 +41,7 @@ const EnvSchema = z.object({
   TRUST_PROXY: z.string().default("loopback,uniquelocal"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   DATABASE_URL: z.string().url().optional(),
+  DATABASE_POOL_SIZE: int(1, 1000).default(10),
   DATA_DIR: z.string().default("./data"),
   JWT_SECRET: z.string().optional(),
   JWT_ISSUER: z.string().default("minispod"),
@@ -166,6 +167,8 @@ const ConfigSchema = EnvSchema.transform((e, ctx) => {
     db: {
       /** Unset: embedded PGlite under dataDir. */
       url: e.DATABASE_URL,
+      /** Connections to PostgreSQL per replica (Prisma, transactions and the pipelined reads share them). */
+      poolSize: e.DATABASE_POOL_SIZE,
       dataDir: path.resolve(e.DATA_DIR),
     },
     auth: {
@@ -391,7 +394,8 @@ function readEnv(env: NodeJS.ProcessEnv, secrets: readonly string[], problems: s
 export interface MigrateConfig {
   isProduction: boolean;
   log: { level: string };
-  db: Config["db"];
+  /** The database only (one connection's work: no pool size to choose). */
+  db: Pick<Config["db"], "url" | "dataDir">;
 }
 
 const MigrateEnvSchema = EnvSchema.pick({ NODE_ENV: true, LOG_LEVEL: true, DATABASE_URL: true, DATA_DIR: true });
@@ -419,7 +423,7 @@ export function loadMigrateConfig(env: NodeJS.ProcessEnv = process.env): Migrate
 export interface CredentialsCommandConfig {
   isProduction: boolean;
   log: { level: string };
-  db: Config["db"];
+  db: Pick<Config["db"], "url" | "dataDir">;
   credentials: Config["credentials"];
 }
 
