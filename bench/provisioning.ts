@@ -13,7 +13,8 @@
  * Phase 2: C concurrent subscriptions (default 50) from C users; throughput = C / wall time until
  *          the last one is RUNNING.
  * Results are printed as a Markdown section to paste into bench/RESULTS.md.
- * Settings: BENCH_SEQUENTIAL, BENCH_CONCURRENT, BENCH_STATEMENTS=1 (the statements by text), and
+ * Settings: BENCH_SEQUENTIAL, BENCH_CONCURRENT, BENCH_STATEMENTS=1 (the statements by text), BENCH_POOL_SIZE
+ * (the control plane's DATABASE_POOL_SIZE; default 10), and
  * BENCH_EMULATOR_NODE_ARGS (extra node flags for the emulator's process, e.g. "--cpu-prof --cpu-prof-dir=<dir>";
  * for this process's own profile, run `node --cpu-prof --import tsx bench/provisioning.ts`).
  */
@@ -60,6 +61,7 @@ async function main(): Promise<void> {
     K8S_MODE: "cluster",
     KUBECONFIG_PATH: kubeconfig,
     RECONCILE_CONCURRENCY: "16",
+    ...(process.env.BENCH_POOL_SIZE ? { DATABASE_POOL_SIZE: process.env.BENCH_POOL_SIZE } : {}),
   });
   const container = await buildContainer(config);
   const app = createApp(container);
