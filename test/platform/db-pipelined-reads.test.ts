@@ -1,13 +1,16 @@
 /**
  * `Database.read` on PostgreSQL (src/platform/db/pipelined-reads.ts): reads that wait for a connection
  * leave together, a statement text per batch, each answered with its own rows; an error fails its own
- * read only; a read that does not wait goes out alone.
+ * read only; a read that does not wait goes out alone; the control plane's pool has DATABASE_POOL_SIZE
+ * connections.
  */
 import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import { Prisma } from "../../src/platform/db/index.js";
 import { pipelinedReads } from "../../src/platform/db/pipelined-reads.js";
-import { adminDatabaseUrl, usingPostgres } from "../helpers/db.js";
+import { buildContainer } from "../../src/container.js";
+import { testConfig } from "../helpers/app.js";
+import { adminDatabaseUrl, createTestDatabase, usingPostgres } from "../helpers/db.js";
 
 const noName = () => undefined;
 
@@ -177,5 +180,26 @@ describe.skipIf(!usingPostgres)("pipelined reads on real PostgreSQL (set TEST_DA
     const results = await Promise.allSettled(Array.from({ length: 5 }, (_, n) => read(Prisma.sql`SELECT ${n}::int AS "n"`)));
     expect(results.map((r) => r.status)).toEqual(Array(5).fill("rejected"));
     for (const r of results) expect((r as PromiseRejectedResult).reason).toMatchObject({ code: "ECONNREFUSED" });
+  });
+});
+
+describe.skipIf(!usingPostgres)("the control plane's pool (set TEST_DATABASE_URL)", () => {
+  it("has DATABASE_POOL_SIZE connections, which the reads share", async () => {
+    const target = await createTestDatabase({ migrate: false });
+    const container = await buildContainer(testConfig({ DATABASE_URL: target.url as string, DATABASE_POOL_SIZE: "2" }));
+    try {
+      const before = container.db.readCounts()?.reads ?? 0;
+      const reads = await Promise.all(
+        Array.from({ length: 8 }, () =>
+          container.db.read<{ pid: number }>(Prisma.sql`SELECT pg_backend_pid() AS "pid", pg_sleep(0.05)::text AS "s"`),
+        ),
+      );
+      // Eight reads at once over two connections (ten would each have had one of their own).
+      expect(new Set(reads.map((r) => r[0].pid)).size).toBe(2);
+      expect((container.db.readCounts()?.reads ?? 0) - before).toBe(8);
+    } finally {
+      await container.close();
+      await target.drop();
+    }
   });
 });
