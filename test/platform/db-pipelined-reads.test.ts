@@ -144,6 +144,18 @@ describe.skipIf(!usingPostgres)("pipelined reads on real PostgreSQL (set TEST_DA
     expect(new Set(pids.map((r) => r[0].pid)).size).toBe(2);
   });
 
+  it("reads hold at most `connections` of the pool's connections, asked for or carrying a batch", async () => {
+    const t = pool(4);
+    const { read, counts } = pipelinedReads(t.p, { connections: 2, statementName: noName });
+    const reads = await Promise.all(
+      Array.from({ length: 8 }, () => read<{ pid: number }>(Prisma.sql`SELECT pg_backend_pid() AS "pid", pg_sleep(0.05)::text AS "s"`)),
+    );
+    expect(new Set(reads.map((r) => r[0].pid)).size).toBe(2);
+    // Two connections, each taking its share of the eight as it came, then the rest as they came free.
+    expect(counts().reads).toBe(8);
+    expect(counts().writes).toBeLessThanOrEqual(4);
+  });
+
   it("a read sent behind another sees what was committed before it was sent", async () => {
     const t = pool(1);
     const { read } = pipelinedReads(t.p, { connections: 1, statementName: noName });

@@ -10,9 +10,10 @@
  * alone.
  *
  * Why: under load, half of a read request's CPU in the API was the kernel's loopback TCP, and a write
- * to PostgreSQL was one of the two writes per request. With `bench:api`'s 50 clients on two cores a
- * batch held 1.5 reads on average, and the API's CPU per `GET /api/credits` fell by 13-20%
- * (bench/RESULTS.md). At low load nothing waits and a read goes out alone, as it did before.
+ * to PostgreSQL was one of the two writes per request. With `bench:api`'s 50 clients on two cores and
+ * the default pool of 10, a write carries 2.0-2.3 reads, and the balance's throughput rose by a quarter
+ * (bench/RESULTS.md; `minispod_db_read_writes_total` counts the writes). At low load nothing waits and a
+ * read goes out alone, as it did before.
  *
  * The reconciler's single statements on `Database.read` (the work queue's, tenant sync's) are batched
  * alike: each is still its own statement and its own transaction, in the order they were asked for.
@@ -45,7 +46,11 @@ interface Waiting {
 const { prepareValue } = createRequire(import.meta.url)("pg/lib/utils") as { prepareValue: (value: unknown) => unknown };
 
 export interface PipelinedReadsOptions {
-  /** How many of the pool's connections reads may ask for at once: the pool's size. */
+  /**
+   * How many of the pool's connections the reads may hold at once (asked for, or carrying a batch): the
+   * pool's size, or fewer, so that more reads wait and go together while the rest of the pool stays free
+   * for transactions.
+   */
   connections: number;
   /** The prepared statement's name for a text, or undefined to run it unnamed. */
   statementName: (text: string) => string | undefined;
@@ -62,8 +67,9 @@ export interface ReadCounts {
 export function pipelinedReads(pool: pg.Pool, o: PipelinedReadsOptions): { read: SqlRead; counts: () => ReadCounts } {
   const maxBatch = o.maxBatch ?? 16;
   let waiting: Waiting[] = [];
-  // Connections asked of the pool for waiting reads and not yet given.
+  // Connections asked of the pool for waiting reads and not yet given, and those carrying a batch.
   let connecting = 0;
+  let carrying = 0;
   const counts: ReadCounts = { reads: 0, writes: 0 };
 
   /**
@@ -94,10 +100,12 @@ export function pipelinedReads(pool: pg.Pool, o: PipelinedReadsOptions): { read:
     let failed: Error | undefined;
     const settled = () => {
       if (--left > 0) return;
+      carrying--;
       // As the pool's own query(): a connection whose statement failed is not reused.
       client.release(failed);
       askForConnections();
     };
+    carrying++;
     counts.reads += batch.length;
     counts.writes++;
     // Corked, the reads' messages leave in one write when the last is queued.
@@ -122,10 +130,10 @@ export function pipelinedReads(pool: pg.Pool, o: PipelinedReadsOptions): { read:
     }
   };
 
-  // One connection asked for per waiting read, up to the pool's size; a connection that arrives when its
-  // reads have left with another is given straight back.
+  // One connection asked for per waiting read, with at most `connections` asked for or carrying reads; a
+  // connection that arrives when its reads have left with another is given straight back.
   const askForConnections = () => {
-    while (connecting < waiting.length && connecting < o.connections) {
+    while (connecting < waiting.length && connecting + carrying < o.connections) {
       connecting++;
       pool.connect().then(
         (client) => {
