@@ -47,6 +47,7 @@ import path from "node:path";
 import pg from "pg";
 import {
   ADMIN_DATABASE_URL,
+  BENCH_PER_NAMESPACE,
   coresAllow,
   type CpuMeter,
   cpuMeter,
@@ -72,8 +73,6 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const INSTANCES = Number(process.env.BENCH_INSTANCES ?? 20);
 const FLEET = Number(process.env.BENCH_FLEET ?? 10_000);
-/** Fleet instances per namespace (one user each); unset: the fleet's default (bench/lib/health-fleet.ts, 10). */
-const PER_NAMESPACE = process.env.BENCH_PER_NAMESPACE ? Number(process.env.BENCH_PER_NAMESPACE) : undefined;
 const HISTORY_DAYS = Number(process.env.BENCH_HISTORY_DAYS ?? 30);
 const SWEEPS_PER_DAY = Number(process.env.BENCH_SWEEPS_PER_DAY ?? 4);
 const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 5);
@@ -315,7 +314,7 @@ async function measure(
     }
     progress(`${INSTANCES} instances RUNNING; seeding the fleet`);
     const fleet = await ask(
-      { type: "seed", dbUrl, count: FLEET, prefix: FLEET_PREFIX, credentialsKey, perNamespace: PER_NAMESPACE },
+      { type: "seed", dbUrl, count: FLEET, prefix: FLEET_PREFIX, credentialsKey, perNamespace: BENCH_PER_NAMESPACE },
       "seeded",
     );
     progress(

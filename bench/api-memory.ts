@@ -24,13 +24,11 @@ import os from "node:os";
 import path from "node:path";
 import { newCredentialsKey } from "../src/platform/credentials-cipher.js";
 import { type AllocationSample, allocSamplerArgs, sampleAllocations } from "./lib/alloc.js";
-import { createBenchDatabase, runMain, serverArgv } from "./lib/common.js";
+import { BENCH_PER_NAMESPACE, createBenchDatabase, runMain, serverArgv } from "./lib/common.js";
 import { benchServerEnv, freePort, rssMb, startEmulatorProcess, stopChild } from "./lib/processes.js";
 
 const SERVER = process.env.BENCH_SERVER ?? "tsx";
 const FLEET = Number(process.env.BENCH_FLEET ?? 10_000);
-/** Instances per namespace (one user each); unset: the fleet's default (bench/lib/health-fleet.ts, 10). */
-const PER_NAMESPACE = process.env.BENCH_PER_NAMESPACE ? Number(process.env.BENCH_PER_NAMESPACE) : undefined;
 const SWEEPS = Number(process.env.BENCH_SWEEPS ?? 3);
 /** BENCH_RESTART=1: restart the API once the fleet is seeded (its informers then LIST the whole fleet). */
 const RESTART = Boolean(process.env.BENCH_RESTART);
@@ -151,7 +149,7 @@ async function main(): Promise<void> {
       ).json()) as { accessToken: string }
     ).accessToken;
     const seeded = await ask(
-      { type: "seed", dbUrl: db.url, count: FLEET, prefix: "fleet-", credentialsKey, perNamespace: PER_NAMESPACE },
+      { type: "seed", dbUrl: db.url, count: FLEET, prefix: "fleet-", credentialsKey, perNamespace: BENCH_PER_NAMESPACE },
       "seeded",
     );
     fleetShape = `${seeded.instances} instances in ${seeded.namespaces} namespaces`;

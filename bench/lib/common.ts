@@ -8,6 +8,12 @@ import pg from "pg";
 
 export const ADMIN_DATABASE_URL = process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 
+/**
+ * BENCH_PER_NAMESPACE: the seeded fleet's instances per namespace, one user each (1: single-instance
+ * users); undefined when unset, so the fleet's own default applies (bench/lib/health-fleet.ts).
+ */
+export const BENCH_PER_NAMESPACE = process.env.BENCH_PER_NAMESPACE ? Number(process.env.BENCH_PER_NAMESPACE) : undefined;
+
 export interface BenchDatabase {
   url: string;
   drop(): Promise<void>;
