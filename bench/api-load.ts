@@ -31,6 +31,8 @@
  *                       objects in the emulator's store; default 10000)
  *   BENCH_PER_NAMESPACE fleet instances per namespace, one user each (default 10; 1: single-instance users)
  *   BENCH_POOL_SIZE     the API's connections to PostgreSQL (its DATABASE_POOL_SIZE) and the raw side's (default 10)
+ *   BENCH_RAW_PREPARED=1 the raw side's statements named (prepared once per connection, as the API's reads are)
+ *                       instead of unnamed, as `pool.query(text, values)` sends them (parsed and planned every time)
  *   BENCH_HISTORY_DAYS / BENCH_SWEEPS_PER_DAY  health history of that fleet: one sweep (a health check of
  *                       every fleet instance, one INSERT like the sweeper's) every 24/N hours (default 30 / 4)
  *   BENCH_ONLY          comma-separated scenario names to run (default all)
@@ -85,6 +87,8 @@ const ONLY = process.env.BENCH_ONLY?.split(",").map((s) => s.trim());
 const ALLOC = Boolean(process.env.BENCH_ALLOC);
 /** The API's pool size (its DATABASE_POOL_SIZE, default 10): the raw side gets the same number of connections. */
 const API_POOL_SIZE = Number(process.env.BENCH_POOL_SIZE ?? 10);
+/** The raw side's statements prepared (named) rather than unnamed. */
+const RAW_PREPARED = process.env.BENCH_RAW_PREPARED === "1";
 const ADMIN = { email: "bench-admin@example.com", password: "bench-admin-password" };
 
 const progress = (msg: string) => process.stderr.write(`[bench:api ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
@@ -347,10 +351,24 @@ async function measure(
     // again than node:http (bench/RESULTS.md).
     const client = loadClient(base);
     const get = (p: string, headers?: Record<string, string>) => client.get(p, headers);
-    const q = async (text: string, values: unknown[], expectRows = 1) => (await raw.query(text, values)).rows.length >= expectRows;
+    // The raw side sends each statement as `pool.query(text, values)` does (unnamed: parsed and planned on
+    // every execution), the plain driver use the issue measured against. BENCH_RAW_PREPARED=1 names them
+    // instead (prepared once per connection, as the API's reads are: Database.read), the database's best.
+    const statementNames = new Map<string, string>();
+    const q = async (text: string, values: unknown[], expectRows = 1) => {
+      if (!RAW_PREPARED) return (await raw.query(text, values)).rows.length >= expectRows;
+      let name = statementNames.get(text);
+      if (name === undefined) statementNames.set(text, (name = `bench_raw_${statementNames.size}`));
+      return (await raw.query({ name, text, values })).rows.length >= expectRows;
+    };
+    // The columns the body shows (toInstanceView's source), plain: not `i.*`, whose other columns (the
+    // reconciler's bookkeeping, the applied fields' hashes) the endpoint never reads and the raw side
+    // would pay to decode.
     const rowsSql = (where: string) =>
-      `SELECT i.*, s."id" AS "s_id", s."slug" AS "s_slug", s."name" AS "s_name", p."id" AS "p_id", p."slug" AS "p_slug", p."name" AS "p_name",
-              p."cpu_milli", p."memory_mb", p."storage_gb", p."monthly_price_credits"
+      `SELECT i."id", i."name", i."k8s_name", i."status", i."status_message", i."desired_state", i."url", i."subdomain", i."namespace",
+              i."health_status", i."health_reason", i."health_checked_at", i."subscription_id", i."provisioned_at", i."terminated_at",
+              i."created_at", i."updated_at", s."id" AS "s_id", s."slug" AS "s_slug", s."name" AS "s_name",
+              p."id" AS "p_id", p."slug" AS "p_slug", p."name" AS "p_name", p."cpu_milli", p."memory_mb", p."storage_gb", p."monthly_price_credits"
          FROM "instances" i JOIN "services" s ON s."id" = i."service_id" JOIN "plans" p ON p."id" = i."plan_id"
         WHERE ${where} ORDER BY i."created_at" DESC, i."id" DESC LIMIT 20`;
     const stats = healthStatsSql(new Date(Date.now() - 30 * 86_400_000), new Date(), 86_400);
@@ -366,14 +384,17 @@ async function measure(
         name: `GET /api/instances (${INSTANCES} rows)`,
         workers: CONCURRENCY,
         api: () => get("/api/instances", auth),
-        raw: { label: "the rows joined to service and plan", op: () => q(rowsSql(`i."user_id" = $1`), [userId], Math.min(INSTANCES, 20)) },
+        raw: {
+          label: "the columns the body shows, joined to service and plan",
+          op: () => q(rowsSql(`i."user_id" = $1`), [userId], Math.min(INSTANCES, 20)),
+        },
       },
       {
         name: "GET /api/instances/:id",
         workers: CONCURRENCY,
         api: (i) => get(`/api/instances/${ids[i % ids.length]}`, auth),
         raw: {
-          label: "the row joined to service and plan",
+          label: "the columns the body shows, joined to service and plan (one row)",
           op: (i) => q(rowsSql(`i."id" = $1 AND i."user_id" = $2`), [ids[i % ids.length], userId]),
         },
       },
@@ -518,7 +539,7 @@ async function measure(
         `- load average (1, 5, 15 min) at the start of each round: ${loads.join(" | ")}`,
         `- command: \`${cmd}\` (BENCH_SECONDS=${SECONDS} per phase, BENCH_ROUNDS=${ROUNDS}: medians of ${ROUNDS})`,
         `- fixture: one user with ${INSTANCES} RUNNING instances (provisioned through the API); a converged fleet of ${fleet.instances} more RUNNING instances in ${fleet.namespaces} namespaces (rows, credentials and applied-fields hashes in PostgreSQL, their objects in the emulator: bench/lib/health-fleet.ts) seeded in ${(fleet.ms / 1000).toFixed(1)} s, and ${HISTORY_DAYS} days of health history (${seeded.sweeps} sweeps, ${seeded.checks} checks) seeded by SQL in ${(seeded.ms / 1000).toFixed(1)} s`,
-        `- the API in its own process (PostgreSQL, pool of ${API_POOL_SIZE}, K8S_MODE=cluster, log level ${process.env.BENCH_LOG_LEVEL ?? "info"} to /dev/null), the Kubernetes API emulator in another; raw = \`pg.Pool\` of ${API_POOL_SIZE} in the load generator, same workers; ratio = raw req/s / API req/s`,
+        `- the API in its own process (PostgreSQL, pool of ${API_POOL_SIZE}, K8S_MODE=cluster, log level ${process.env.BENCH_LOG_LEVEL ?? "info"} to /dev/null), the Kubernetes API emulator in another; raw = \`pg.Pool\` of ${API_POOL_SIZE} in the load generator, same workers, ${RAW_PREPARED ? "named statements (prepared once per connection)" : "unnamed statements (as `pool.query(text, values)` sends them)"}; ratio = raw req/s / API req/s`,
         `- converged before measuring: one health sweep through the API (POST /api/admin/health/check, ${(sweepMs / 1000).toFixed(1)} s) found ${results.length} instances, none with missing or drifted objects, ${check.repaired.length} repairs requested`,
         `- cluster calls during the measurement: the API's (minispod_kube_api_calls_total by verb) ${fmtCounts(apiCalls)}; writes (apply/create/update/patch/delete) ${applies.reduce((n, [, v]) => n + v, 0)}; served by the emulator ${fmtCounts(emulatorCalls)}`,
         `- API server (its process only) peak RSS while the loops ran: ${peakRss.toFixed(0)} MB (${startRss.toFixed(0)} MB when they started, right after the convergence sweep; ${endRss.toFixed(0)} MB at the end); its V8 heap (/metrics: nodejs_heap_size_used_bytes of nodejs_heap_size_total_bytes, garbage not yet collected included) ${startHeap.used.toFixed(0)} of ${startHeap.total.toFixed(0)} MB when they started, ${endHeap.used.toFixed(0)} of ${endHeap.total.toFixed(0)} MB at the end`,
