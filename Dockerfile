@@ -1,6 +1,6 @@
 # MinisPod control plane. Multi-stage: install (npm ci + prisma generate), compile, drop dev deps.
 # Build: docker build -t <registry>/minispod-control-plane:<tag> .
-# Runs `node --heap-growing-percent=50 --max-semi-space-size=8 --no-allocation-site-pretenuring --liftoff-only dist/index.js` as the non-root user 1000 (the image's `node` user), port 3000 —
+# Runs `node --heap-growing-percent=20 --max-semi-space-size=8 --no-allocation-site-pretenuring --liftoff-only dist/index.js` as the non-root user 1000 (the image's `node` user), port 3000 —
 # the same user, port and entry as k8s/deployment.yaml (test/deploy/manifests.test.ts checks).
 
 FROM node:20-bookworm-slim AS build
@@ -42,8 +42,10 @@ COPY --from=build /app/dist ./dist
 COPY --from=build /app/prisma/migrations ./prisma/migrations
 USER 1000:1000
 EXPOSE 3000
-# --heap-growing-percent=50: V8 collects sooner, so a health sweep's garbage does not pile up before a
-# major GC: peak RSS with a 10,000-instance fleet 681 -> 440 MB at the same throughput (bench/RESULTS.md).
+# --heap-growing-percent=20: V8 collects the old generation at 1.2x what the last collection left, so a
+# health sweep's garbage does not pile up before a major GC: peak RSS with a 10,000-instance fleet
+# 681 -> 440 MB at 50 %, then 209-211 -> 181-184 MB at 20 %, at the same throughput and sweep times
+# (bench/RESULTS.md).
 # --max-semi-space-size=8: a young generation of 2 x 8 MB instead of up to 2 x 16 MB: -20 to -30 MB RSS
 # under load at the same CPU per request (4 MB cost ~20% more CPU on the list; bench/RESULTS.md).
 # --no-allocation-site-pretenuring: V8 decides at start-up (module loading, the informers' first lists)
@@ -56,4 +58,4 @@ EXPOSE 3000
 # runs the compiler once per query shape, so it is not on any hot path: 20 MB less RSS at start, 9-16 MB
 # less at the peak of bench:api's loops, the same CPU per provisioning (bench/RESULTS.md).
 # The same argv as k8s/deployment.yaml and `npm run start:prod` (test/deploy/manifests.test.ts checks).
-CMD ["node", "--heap-growing-percent=50", "--max-semi-space-size=8", "--no-allocation-site-pretenuring", "--liftoff-only", "dist/index.js"]
+CMD ["node", "--heap-growing-percent=20", "--max-semi-space-size=8", "--no-allocation-site-pretenuring", "--liftoff-only", "dist/index.js"]

@@ -140,7 +140,7 @@ describe("k8s/ manifests", () => {
     expect(job.containers[0].args).toEqual(["node", "dist/migrate.js"]);
     expect(d.containers[0].args).toEqual([
       "node",
-      "--heap-growing-percent=50",
+      "--heap-growing-percent=20",
       "--max-semi-space-size=8",
       "--no-allocation-site-pretenuring",
       "--liftoff-only",
@@ -194,7 +194,7 @@ describe("k8s/ manifests", () => {
     expect(df).toMatch(/^\s+MALLOC_ARENA_MAX=2 \\$/m);
     expect(df).toMatch(/^\s+MALLOC_MMAP_THRESHOLD_=131072$/m);
     expect(df).toMatch(
-      /^CMD \["node", "--heap-growing-percent=50", "--max-semi-space-size=8", "--no-allocation-site-pretenuring", "--liftoff-only", "dist\/index\.js"\]$/m,
+      /^CMD \["node", "--heap-growing-percent=20", "--max-semi-space-size=8", "--no-allocation-site-pretenuring", "--liftoff-only", "dist\/index\.js"\]$/m,
     );
     expect(df).toMatch(/npm ci/);
     expect(df).toMatch(/npm run build/);
