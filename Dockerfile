@@ -44,7 +44,7 @@ USER 1000:1000
 EXPOSE 3000
 # --heap-growing-percent=20: V8 collects the old generation at 1.2x what the last collection left, so a
 # health sweep's garbage does not pile up before a major GC: peak RSS with a 10,000-instance fleet
-# 681 -> 440 MB at 50 %, then 209-211 -> 181-184 MB at 20 %, at the same throughput and sweep times
+# 681 -> 440 MB at 50 %, then 187-211 -> 180-184 MB at 20 %, at the same throughput and sweep times
 # (bench/RESULTS.md).
 # --max-semi-space-size=8: a young generation of 2 x 8 MB instead of up to 2 x 16 MB: -20 to -30 MB RSS
 # under load at the same CPU per request (4 MB cost ~20% more CPU on the list; bench/RESULTS.md).
