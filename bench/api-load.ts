@@ -358,7 +358,10 @@ async function measure(
     const q = async (text: string, values: unknown[], expectRows = 1) => {
       if (!RAW_PREPARED) return (await raw.query(text, values)).rows.length >= expectRows;
       let name = statementNames.get(text);
-      if (name === undefined) statementNames.set(text, (name = `bench_raw_${statementNames.size}`));
+      if (name === undefined) {
+        name = `bench_raw_${statementNames.size}`;
+        statementNames.set(text, name);
+      }
       return (await raw.query({ name, text, values })).rows.length >= expectRows;
     };
     // The columns the body shows (toInstanceView's source), plain: not `i.*`, whose other columns (the
