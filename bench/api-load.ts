@@ -50,6 +50,7 @@ import pg from "pg";
 import {
   ADMIN_DATABASE_URL,
   BENCH_PER_NAMESPACE,
+  BENCH_POOL_SIZE,
   coresAllow,
   type CpuMeter,
   cpuMeter,
@@ -86,7 +87,7 @@ const ONLY = process.env.BENCH_ONLY?.split(",").map((s) => s.trim());
  */
 const ALLOC = Boolean(process.env.BENCH_ALLOC);
 /** The API's pool size (its DATABASE_POOL_SIZE, default 10): the raw side gets the same number of connections. */
-const API_POOL_SIZE = Number(process.env.BENCH_POOL_SIZE ?? 10);
+const API_POOL_SIZE = BENCH_POOL_SIZE ?? 10;
 /** The raw side's statements prepared (named) rather than unnamed. */
 const RAW_PREPARED = process.env.BENCH_RAW_PREPARED === "1";
 const ADMIN = { email: "bench-admin@example.com", password: "bench-admin-password" };

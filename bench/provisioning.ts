@@ -25,6 +25,7 @@ import path from "node:path";
 import pg from "pg";
 import {
   ADMIN_DATABASE_URL,
+  BENCH_POOL_SIZE,
   coresAllow,
   cpuMeter,
   cpuMs,
@@ -61,7 +62,7 @@ async function main(): Promise<void> {
     K8S_MODE: "cluster",
     KUBECONFIG_PATH: kubeconfig,
     RECONCILE_CONCURRENCY: "16",
-    ...(process.env.BENCH_POOL_SIZE ? { DATABASE_POOL_SIZE: process.env.BENCH_POOL_SIZE } : {}),
+    ...(BENCH_POOL_SIZE !== undefined ? { DATABASE_POOL_SIZE: String(BENCH_POOL_SIZE) } : {}),
   });
   const container = await buildContainer(config);
   const app = createApp(container);

@@ -14,6 +14,12 @@ export const ADMIN_DATABASE_URL = process.env.DATABASE_URL ?? "postgresql://post
  */
 export const BENCH_PER_NAMESPACE = process.env.BENCH_PER_NAMESPACE ? Number(process.env.BENCH_PER_NAMESPACE) : undefined;
 
+/**
+ * BENCH_POOL_SIZE: the API's connections to PostgreSQL (its DATABASE_POOL_SIZE); undefined when unset,
+ * so the server's own default applies (10).
+ */
+export const BENCH_POOL_SIZE = process.env.BENCH_POOL_SIZE ? Number(process.env.BENCH_POOL_SIZE) : undefined;
+
 export interface BenchDatabase {
   url: string;
   drop(): Promise<void>;
